@@ -1,0 +1,333 @@
+"""Content identity: `Digest`, `Descriptor`, `Platform`, the media types, and the
+verifying reader that hashes a stream as it flows and fails at EOF.
+
+Everything that names content by hash (the blob store, the registry client, the
+builder's cache) speaks these types. They are frozen, and `parse(str(x)) == x`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import platform as _platform
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from store.errors import DigestMismatch, InvalidDigest, SizeMismatch
+
+# --- media types -------------------------------------------------------------
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+OCI_LAYOUT_HEADER = "application/vnd.oci.layout.header.v1+json"
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
+
+MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
+LAYER_TYPES = frozenset({OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, DOCKER_LAYER_GZIP})
+
+# Docker schema2 <-> OCI, as containerd's converter maps them.
+DOCKER_TO_OCI: Mapping[str, str] = {
+    DOCKER_MANIFEST: OCI_MANIFEST,
+    DOCKER_MANIFEST_LIST: OCI_INDEX,
+    DOCKER_CONFIG: OCI_CONFIG,
+    DOCKER_LAYER_GZIP: OCI_LAYER_GZIP,
+}
+OCI_TO_DOCKER: Mapping[str, str] = {v: k for k, v in DOCKER_TO_OCI.items()}
+
+ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+
+# --- Digest ------------------------------------------------------------------
+
+_HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
+_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+
+
+@dataclass(frozen=True, order=True)
+class Digest:
+    """`algorithm:hex`, validated as go-digest does for the algorithms it knows."""
+
+    algorithm: str
+    hex: str
+
+    def __post_init__(self) -> None:
+        want = _HEX_LEN.get(self.algorithm)
+        if want is None:
+            raise InvalidDigest(f"{self.algorithm}:{self.hex}", "unsupported algorithm")
+        if len(self.hex) != want or not re.fullmatch(r"[0-9a-f]+", self.hex):
+            raise InvalidDigest(
+                f"{self.algorithm}:{self.hex}", f"want {want} lowercase hex characters"
+            )
+
+    @classmethod
+    def parse(cls, unsafe_text: str) -> Digest:
+        if not isinstance(unsafe_text, str) or not _DIGEST_RE.match(unsafe_text):
+            raise InvalidDigest(str(unsafe_text), "not of the form algorithm:encoded")
+        alg, _, enc = unsafe_text.partition(":")
+        return cls(alg, enc)
+
+    @classmethod
+    def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+    def hasher(self) -> Any:
+        return hashlib.new(self.algorithm)
+
+    @property
+    def short(self) -> str:
+        return self.hex[:12]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hex}"
+
+
+EMPTY_SHA256 = Digest("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
+# --- Platform ----------------------------------------------------------------
+
+_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
+                 "armel": "arm", "i386": "386", "i686": "386"}
+
+
+@dataclass(frozen=True)
+class Platform:
+    """`os/arch[/variant]`, normalised as containerd's platforms package does."""
+
+    os: str = "linux"
+    architecture: str = "amd64"
+    variant: str = ""
+    os_version: str = ""
+    os_features: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        parts = text.strip().lower().split("/")
+        if not 1 <= len(parts) <= 3 or not all(parts):
+            raise ValueError(f"invalid platform {text!r}: want os/arch[/variant]")
+        os_ = parts[0]
+        arch = _ARCH_ALIASES.get(parts[1], parts[1]) if len(parts) > 1 else host_platform().architecture
+        variant = parts[2] if len(parts) > 2 else ""
+        if arch == "arm64" and variant == "v8":
+            variant = ""
+        if arch == "arm" and not variant:
+            variant = "v7"
+        return cls(os_, arch, variant)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Platform:
+        return cls(
+            os=obj.get("os", ""),
+            architecture=obj.get("architecture", ""),
+            variant=obj.get("variant", ""),
+            os_version=obj.get("os.version", ""),
+            os_features=tuple(obj.get("os.features", ())),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"architecture": self.architecture, "os": self.os}
+        if self.variant:
+            out["variant"] = self.variant
+        if self.os_version:
+            out["os.version"] = self.os_version
+        if self.os_features:
+            out["os.features"] = list(self.os_features)
+        return out
+
+    def matches(self, other: Platform) -> bool:
+        """True when `other` (an index entry) can run where `self` is wanted."""
+        if (self.os, self.architecture) != (other.os, _ARCH_ALIASES.get(other.architecture, other.architecture)):
+            return False
+        return not self.variant or not other.variant or self.variant == other.variant
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+def host_platform() -> Platform:
+    arch = _platform.machine().lower()
+    arch = _ARCH_ALIASES.get(arch, arch)
+    return Platform("linux", arch, "v7" if arch == "arm" else "")
+
+
+# --- Descriptor --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """An OCI content descriptor: what a blob is, how big, and its digest."""
+
+    media_type: str
+    digest: Digest
+    size: int
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
+    platform: Platform | None = None
+    urls: tuple[str, ...] = ()
+    artifact_type: str = ""
+    data: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            raise ValueError(f"negative size {self.size} for {self.digest}")
+        # Freeze the annotations so the dataclass stays hashable by value.
+        object.__setattr__(self, "annotations", dict(self.annotations))
+
+    def __hash__(self) -> int:
+        return hash((self.media_type, self.digest, self.size))
+
+    @classmethod
+    def from_json(cls, unsafe_obj: Mapping[str, Any]) -> Descriptor:
+        try:
+            media_type = unsafe_obj["mediaType"]
+            digest = Digest.parse(unsafe_obj["digest"])
+            size = unsafe_obj["size"]
+        except (KeyError, TypeError) as e:
+            raise InvalidDigest(str(unsafe_obj)[:80], f"descriptor lacks {e}") from None
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidDigest(str(digest), f"bad size {size!r}")
+        plat = unsafe_obj.get("platform")
+        data = unsafe_obj.get("data")
+        return cls(
+            media_type=str(media_type),
+            digest=digest,
+            size=size,
+            annotations=dict(unsafe_obj.get("annotations") or {}),
+            platform=Platform.from_json(plat) if isinstance(plat, Mapping) else None,
+            urls=tuple(unsafe_obj.get("urls") or ()),
+            artifact_type=str(unsafe_obj.get("artifactType", "")),
+            data=base64.b64decode(data) if isinstance(data, str) else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": str(self.digest),
+            "size": self.size,
+        }
+        if self.urls:
+            out["urls"] = list(self.urls)
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        if self.platform is not None:
+            out["platform"] = self.platform.to_json()
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        if self.data is not None:
+            out["data"] = base64.b64encode(self.data).decode()
+        return out
+
+    def with_annotations(self, **extra: str) -> Descriptor:
+        merged = {**self.annotations, **extra}
+        return Descriptor(self.media_type, self.digest, self.size, merged, self.platform,
+                          self.urls, self.artifact_type, self.data)
+
+
+# --- verifying reader --------------------------------------------------------
+
+
+class VerifyingReader:
+    """Wraps a stream; hashes and counts every byte read, and at EOF raises
+    `DigestMismatch` or `SizeMismatch` instead of returning the final b"".
+
+    Reading past the expected size also fails at once, so an endless body is
+    bounded by the size it claimed.
+    """
+
+    def __init__(self, stream: IO[bytes], digest: Digest, size: int | None = None) -> None:
+        self._stream = stream
+        self._expected = digest
+        self._size = size
+        self._hash = digest.hasher()
+        self._count = 0
+        self._verified = False
+
+    @property
+    def bytes_read(self) -> int:
+        return self._count
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = 1 << 20
+        if self._size is not None:
+            n = min(n, self._size - self._count + 1) or 1
+        chunk = self._stream.read(n)
+        if chunk:
+            self._count += len(chunk)
+            if self._size is not None and self._count > self._size:
+                raise SizeMismatch(str(self._expected), self._size, self._count)
+            self._hash.update(chunk)
+            return chunk
+        self.verify()
+        return b""
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        chunk = self.read(len(buf))
+        buf[: len(chunk)] = chunk
+        return len(chunk)
+
+    def verify(self) -> None:
+        if self._verified:
+            return
+        if self._size is not None and self._count != self._size:
+            raise SizeMismatch(str(self._expected), self._size, self._count)
+        got = Digest(self._expected.algorithm, self._hash.hexdigest())
+        if got != self._expected:
+            raise DigestMismatch(str(self._expected), str(got))
+        self._verified = True
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> VerifyingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class HashingWriter:
+    """Wraps a writable stream; hashes and counts what passes through it."""
+
+    def __init__(self, stream: IO[bytes] | None, algorithm: str = "sha256") -> None:
+        self._stream = stream
+        self._hash = hashlib.new(algorithm)
+        self._algorithm = algorithm
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        if self._stream is not None:
+            self._stream.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._stream.flush()
+
+    @property
+    def digest(self) -> Digest:
+        return Digest(self._algorithm, self._hash.hexdigest())
+
+
+def chain_ids(diff_ids: list[Digest]) -> list[Digest]:
+    """OCI ChainID for each prefix of a layer stack (image-spec config.md)."""
+    out: list[Digest] = []
+    for d in diff_ids:
+        if not out:
+            out.append(d)
+        else:
+            out.append(Digest.of_bytes(f"{out[-1]} {d}".encode()))
+    return out
