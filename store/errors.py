@@ -56,3 +56,85 @@ class NoSpace(StoreError):
         need = f" (needs ~{max(1, (needed or 0) // (1 << 20))} MB)" if needed else ""
         super().__init__(f"no space left on the store{need}")
         self.needed = needed
+
+
+class InvalidReference(StoreError):
+    """An image name or tag that is not a valid docker/OCI reference."""
+
+    exit_code = 2
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"invalid reference {name!r}: {why}")
+        self.name = name
+        self.why = why
+
+
+class BlobTooLarge(StoreError):
+    """A JSON document (manifest, config, index) larger than the bound we read."""
+
+    def __init__(self, digest: str, size: int, limit: int) -> None:
+        super().__init__(f"blob {digest} is {size} bytes; refusing to read more than {limit}")
+        self.digest = digest
+        self.size = size
+        self.limit = limit
+
+
+class CorruptStore(StoreError):
+    """The store's layout files (oci-layout, index.json, meta.db) are unreadable."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"corrupt store: {what}: {why}")
+        self.what = what
+        self.why = why
+
+
+class InvalidImage(StoreError):
+    """A manifest, config or index that does not parse as the spec says."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"invalid image {what}: {why}")
+        self.what = what
+        self.why = why
+
+
+class InvalidArchive(StoreError):
+    """An archive given to `load`/`import` that is neither OCI nor docker-archive,
+    or that is malformed or hostile."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"invalid archive {path}: {why}")
+        self.path = path
+        self.why = why
+
+
+class ImageInUse(StoreError):
+    """`rmi` of an image that other tags or leases still need (without --force)."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"image {name} is in use: {why}")
+        self.name = name
+        self.why = why
+
+
+# --- layers and snapshots (issue 3, part B) ------------------------------------
+
+
+class SnapshotNotFound(StoreError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"snapshot not found: {key}")
+        self.key = key
+
+
+class SnapshotInUse(StoreError):
+    def __init__(self, key: str, why: str) -> None:
+        super().__init__(f"snapshot {key} is in use: {why}")
+        self.key = key
+        self.why = why
+
+
+class MountError(StoreError):
+    def __init__(self, target: str, errno_: int, why: str) -> None:
+        super().__init__(f"mount {target}: {why}")
+        self.target = target
+        self.errno = errno_
+        self.why = why

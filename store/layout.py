@@ -1,0 +1,192 @@
+"""The store facade: one root directory that is a valid OCI image layout (DESIGN §5).
+
+```
+ROOT/oci-layout  index.json  blobs/sha256/<hex>     the OCI layout (contract)
+ROOT/meta.db[-wal,-shm]                             sqlite metadata (store.meta)
+ROOT/snapshots/                                     part B's overlay snapshots
+ROOT/tmp/                                           ingests and atomic-write temps
+ROOT/locks/                                         flock files (index, gc, leases)
+```
+
+`open_store()` creates what is missing; `Store` hands out the blob store, the refs,
+a per-thread database connection, the snapshotter (lazily) and leases that protect
+fresh content from a concurrent gc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from store import meta
+from store.atomic import atomic_write_bytes
+from store.blobs import BlobStore
+from store.digest import OCI_INDEX
+from store.errors import CorruptStore, StoreError
+from store.locks import file_lock, try_lock
+from store.refs import Refs
+
+LAYOUT_VERSION = "1.0.0"
+
+
+def default_root() -> Path:
+    """PYBUILD_ROOT, else /var/lib/pybuild for root, else $XDG_DATA_HOME/pybuild."""
+    env = os.environ.get("PYBUILD_ROOT")
+    if env:
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/pybuild")
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "pybuild"
+
+
+@dataclass
+class Lease:
+    """A running build/pull/load. While it lives, gc keeps every blob or snapshot it
+    named with `add()`, and every blob written since it started (by mtime)."""
+
+    id: str
+    created: float
+    _store: Store
+
+    def add(self, kind: str, key: str) -> None:
+        """kind: "blob" (key = digest string) or "snapshot" (key = snapshot key)."""
+        with self._store.db() as conn:
+            conn.execute("INSERT OR IGNORE INTO lease_resources VALUES (?, ?, ?)",
+                         (self.id, kind, str(key)))
+
+
+class Store:
+    """Facade over one store root. Cheap to create; safe across processes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.blobs = BlobStore(self.root)
+        self.refs = Refs(self.root)
+        self._local = threading.local()
+        self._snapshots: Any = None
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # --- pieces ------------------------------------------------------------------
+
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection to `meta.db` (see store.meta for the rules)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = meta.connect(self.root)
+            except sqlite3.DatabaseError as e:
+                raise CorruptStore(str(self.root / meta.DB_NAME), str(e)) from None
+            self._local.conn = conn
+        return conn
+
+    def file_hashes(self) -> meta.FileHashCache:
+        return meta.FileHashCache(self.db())
+
+    @property
+    def snapshots(self) -> Any:
+        """Part B's `store.snapshots.Snapshotter(self)`, created on first use."""
+        if self._snapshots is None:
+            try:
+                from store.snapshots import Snapshotter
+            except ImportError as e:
+                raise StoreError(f"snapshots are not available: {e}") from None
+            self._snapshots = Snapshotter(self)
+        return self._snapshots
+
+    def tmpdir(self) -> Path:
+        """The store's scratch dir (same filesystem as blobs, so renames are atomic)."""
+        d = self.root / "tmp"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.root / "locks"
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- leases ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lease(self, *, labels: str = "", expires_in: float = 24 * 3600) -> Iterator[Lease]:
+        """Protect content from gc while a build/pull/load runs. Liveness is an flock
+        held on `locks/lease-<id>`, so a SIGKILLed holder stops protecting at once."""
+        lid = uuid.uuid4().hex
+        lock_path = self.locks_dir / f"lease-{lid}"
+        fd = try_lock(lock_path)
+        if fd is None:  # pragma: no cover - uuid collision
+            raise StoreError(f"lease {lid} is already held")
+        now = time.time()
+        try:
+            with self.db() as conn:
+                conn.execute("INSERT INTO leases VALUES (?, ?, ?, ?, ?)",
+                             (lid, now, now + expires_in, os.getpid(), labels))
+            yield Lease(lid, now, self)
+        finally:
+            with contextlib.suppress(sqlite3.Error), self.db() as conn:
+                conn.execute("DELETE FROM leases WHERE id=?", (lid,))
+            with contextlib.suppress(FileNotFoundError):
+                lock_path.unlink()
+            os.close(fd)
+
+    def active_leases(self) -> list[tuple[str, float]]:
+        """(id, created) of leases whose holder is alive; stale rows are removed."""
+        rows = self.db().execute("SELECT id, created, expires FROM leases").fetchall()
+        live, dead = [], []
+        for lid, created, _expires in rows:
+            fd = try_lock(self.locks_dir / f"lease-{lid}")
+            if fd is None:
+                live.append((lid, created))
+            else:
+                os.close(fd)
+                dead.append(lid)
+                with contextlib.suppress(FileNotFoundError):
+                    (self.locks_dir / f"lease-{lid}").unlink()
+        if dead:
+            with self.db() as conn:
+                conn.executemany("DELETE FROM leases WHERE id=?", [(d,) for d in dead])
+        return live
+
+    def leased_resources(self, lease_ids: list[str]) -> set[tuple[str, str]]:
+        if not lease_ids:
+            return set()
+        marks = ",".join("?" * len(lease_ids))
+        rows = self.db().execute(f"SELECT kind, key FROM lease_resources WHERE lease_id IN ({marks})",
+                                 lease_ids).fetchall()
+        return {(k, v) for k, v in rows}
+
+
+def open_store(root: Path | None = None) -> Store:
+    """Open (creating if missing) the store at `root` or `default_root()`."""
+    root = Path(root) if root is not None else default_root()
+    for d in (root / "blobs" / "sha256", root / "tmp", root / "locks"):
+        d.mkdir(parents=True, exist_ok=True)
+    layout = root / "oci-layout"
+    if not layout.exists():
+        body = json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode()
+        atomic_write_bytes(layout, body, root / "tmp")
+    index = root / "index.json"
+    if not index.exists():
+        # Under the index lock, so we never clobber a concurrent first tag.
+        with file_lock(root / "locks" / "index.lock"):
+            if not index.exists():
+                doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+                atomic_write_bytes(index, json.dumps(doc, indent=2).encode() + b"\n",
+                                   root / "tmp")
+    return Store(root)
