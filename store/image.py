@@ -1,0 +1,343 @@
+"""The image model: `Manifest` and `Index` value types, the `Image` and `Layer`
+Protocols, the store-backed `StoredImage`, Docker schema2 <-> OCI conversion, and
+`write_image` which writes config + manifest blobs.
+
+Config types live in `store.imageconfig` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from store.digest import (
+    DOCKER_CONFIG,
+    DOCKER_LAYER_GZIP,
+    DOCKER_MANIFEST,
+    DOCKER_TO_OCI,
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER_ZSTD,
+    OCI_MANIFEST,
+    OCI_TO_DOCKER,
+    Descriptor,
+    Digest,
+    Platform,
+    host_platform,
+)
+from store.errors import InvalidDigest, InvalidImage
+from store.imageconfig import ContainerConfig, Healthcheck, History, ImageConfig, go_json
+
+if TYPE_CHECKING:
+    from store.layout import Store
+
+__all__ = ["ContainerConfig", "Healthcheck", "History", "ImageConfig", "Manifest", "Index",
+           "Image", "Layer", "StoredImage", "StoredLayer", "write_image", "to_oci", "to_docker",
+           "convert_manifest", "resolve_image", "go_json"]
+
+DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
+
+
+def _descs(unsafe: Any, what: str) -> tuple[Descriptor, ...]:
+    if not isinstance(unsafe, list):
+        raise InvalidImage(what, "must be a list of descriptors")
+    try:
+        return tuple(Descriptor.from_json(d) for d in unsafe)
+    except (InvalidDigest, TypeError, ValueError, AttributeError) as e:
+        raise InvalidImage(what, str(e)) from None
+
+
+def _desc(unsafe: Any, what: str) -> Descriptor:
+    if not isinstance(unsafe, Mapping):
+        raise InvalidImage(what, "must be a descriptor object")
+    return _descs([unsafe], what)[0]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An image manifest (OCI or Docker schema2; same shape)."""
+
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    media_type: str = OCI_MANIFEST
+    schema_version: int = 2
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    subject: Descriptor | None = None
+    artifact_type: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    _KNOWN = ("schemaVersion", "mediaType", "config", "layers", "annotations", "subject",
+              "artifactType")
+
+    @classmethod
+    def from_json(cls, unsafe: Any) -> Manifest:
+        if not isinstance(unsafe, Mapping):
+            raise InvalidImage("manifest", "not a JSON object")
+        if unsafe.get("schemaVersion") != 2:
+            raise InvalidImage("manifest", f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
+        mt = unsafe.get("mediaType", OCI_MANIFEST)
+        if mt not in MANIFEST_TYPES:
+            raise InvalidImage("manifest", f"unsupported mediaType {mt!r}")
+        subject = unsafe.get("subject")
+        return cls(
+            config=_desc(unsafe.get("config"), "manifest.config"),
+            layers=_descs(unsafe.get("layers", []), "manifest.layers"),
+            media_type=mt,
+            annotations=dict(unsafe.get("annotations") or {}),
+            subject=_desc(subject, "manifest.subject") if subject is not None else None,
+            artifact_type=str(unsafe.get("artifactType", "")),
+            extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schemaVersion": self.schema_version, "mediaType": self.media_type}
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        out["config"] = self.config.to_json()
+        out["layers"] = [d.to_json() for d in self.layers]
+        if self.subject is not None:
+            out["subject"] = self.subject.to_json()
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        out.update(self.extra)
+        return out
+
+    def to_bytes(self) -> bytes:
+        return go_json(self.to_json())
+
+
+@dataclass(frozen=True)
+class Index:
+    """An image index (OCI) or Docker manifest list."""
+
+    manifests: tuple[Descriptor, ...]
+    media_type: str = OCI_INDEX
+    schema_version: int = 2
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    subject: Descriptor | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    _KNOWN = ("schemaVersion", "mediaType", "manifests", "annotations", "subject")
+
+    @classmethod
+    def from_json(cls, unsafe: Any) -> Index:
+        if not isinstance(unsafe, Mapping):
+            raise InvalidImage("index", "not a JSON object")
+        if unsafe.get("schemaVersion") != 2:
+            raise InvalidImage("index", f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
+        mt = unsafe.get("mediaType", OCI_INDEX)
+        if mt not in INDEX_TYPES:
+            raise InvalidImage("index", f"unsupported mediaType {mt!r}")
+        subject = unsafe.get("subject")
+        return cls(
+            manifests=_descs(unsafe.get("manifests"), "index.manifests"), media_type=mt,
+            annotations=dict(unsafe.get("annotations") or {}),
+            subject=_desc(subject, "index.subject") if subject is not None else None,
+            extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN})
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schemaVersion": self.schema_version, "mediaType": self.media_type,
+                               "manifests": [d.to_json() for d in self.manifests]}
+        if self.subject is not None:
+            out["subject"] = self.subject.to_json()
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        out.update(self.extra)
+        return out
+
+    def select(self, want: Platform | None = None) -> Descriptor:
+        """The manifest for `want` (default: this host)."""
+        want = want or host_platform()
+        for d in self.manifests:
+            if d.media_type in MANIFEST_TYPES and d.platform is not None and want.matches(d.platform):
+                return d
+        plain = [d for d in self.manifests if d.media_type in MANIFEST_TYPES and d.platform is None]
+        if len(plain) == 1:
+            return plain[0]
+        raise InvalidImage("index", f"no manifest for platform {want}")
+
+
+# --- conversion --------------------------------------------------------------
+
+
+def to_oci(m: Manifest) -> Manifest:
+    """Docker schema2 -> OCI media types (same blobs; the manifest digest changes)."""
+    def conv(d: Descriptor) -> Descriptor:
+        mt = DOCKER_TO_OCI.get(d.media_type, d.media_type)
+        if d.media_type == DOCKER_LAYER_TAR:
+            mt = "application/vnd.oci.image.layer.v1.tar"
+        return replace(d, media_type=mt)
+    return replace(m, media_type=OCI_MANIFEST, config=conv(m.config),
+                   layers=tuple(conv(d) for d in m.layers))
+
+
+def to_docker(m: Manifest) -> Manifest:
+    """OCI -> Docker schema2. zstd layers have no schema2 type, so they are refused."""
+    def conv(d: Descriptor) -> Descriptor:
+        if d.media_type == OCI_LAYER_ZSTD:
+            raise InvalidImage(str(d.digest), "zstd layers cannot be expressed in Docker schema2")
+        if d.media_type == "application/vnd.oci.image.layer.v1.tar":
+            return replace(d, media_type=DOCKER_LAYER_TAR)
+        return replace(d, media_type=OCI_TO_DOCKER.get(d.media_type, d.media_type))
+    if m.subject is not None or m.artifact_type:
+        raise InvalidImage("manifest", "OCI artifacts/subjects have no Docker schema2 form")
+    return replace(m, media_type=DOCKER_MANIFEST, config=conv(m.config),
+                   layers=tuple(conv(d) for d in m.layers), annotations={})
+
+
+def convert_manifest(m: Manifest, fmt: str) -> Manifest:
+    return to_oci(m) if fmt == "oci" else to_docker(m)
+
+
+# --- protocols -----------------------------------------------------------------
+
+
+@runtime_checkable
+class Layer(Protocol):
+    @property
+    def descriptor(self) -> Descriptor: ...
+    @property
+    def diff_id(self) -> Digest: ...
+    def compressed(self) -> IO[bytes]: ...
+    def uncompressed(self) -> IO[bytes]: ...
+
+
+@runtime_checkable
+class Image(Protocol):
+    @property
+    def digest(self) -> Digest: ...
+    def manifest(self) -> Manifest: ...
+    def config(self) -> ImageConfig: ...
+    def layers(self) -> list[Layer]: ...
+
+
+# --- store-backed implementation ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredLayer:
+    store: Store
+    descriptor: Descriptor
+    diff_id: Digest
+
+    def compressed(self) -> IO[bytes]:
+        """The blob as stored (verified at EOF)."""
+        return self.store.blobs.open(self.descriptor.digest, self.descriptor.size)  # type: ignore[return-value]
+
+    def uncompressed(self) -> IO[bytes]:
+        """The layer tar, decompressed as a stream (diff_id is not re-verified here)."""
+        raw = self.compressed()
+        mt = self.descriptor.media_type
+        if mt.endswith("+zstd") or mt.endswith(".zstd"):
+            import zstandard
+
+            return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
+        if mt.endswith("gzip") or _peek_gzip(self.store, self.descriptor):
+            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value,arg-type]
+        return raw  # type: ignore[return-value]
+
+
+def _peek_gzip(store: Store, d: Descriptor) -> bool:
+    with open(store.blobs.path(d.digest), "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+class StoredImage:
+    """An image whose manifest, config and layers are blobs in a `Store`."""
+
+    def __init__(self, store: Store, desc: Descriptor) -> None:
+        if desc.media_type not in MANIFEST_TYPES:
+            raise InvalidImage(str(desc.digest), f"not a manifest: {desc.media_type}")
+        self.store = store
+        self.descriptor = desc
+        self._manifest: Manifest | None = None
+        self._config: ImageConfig | None = None
+
+    @property
+    def digest(self) -> Digest:
+        return self.descriptor.digest
+
+    @property
+    def id(self) -> Digest:
+        """Docker's image ID: the config digest."""
+        return self.manifest().config.digest
+
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            self._manifest = Manifest.from_json(self.store.blobs.read_json(self.descriptor))
+        return self._manifest
+
+    def config(self) -> ImageConfig:
+        if self._config is None:
+            self._config = ImageConfig.from_json(self.store.blobs.read_json(self.manifest().config))
+        return self._config
+
+    def layers(self) -> list[StoredLayer]:
+        m, c = self.manifest(), self.config()
+        if len(m.layers) != len(c.diff_ids):
+            raise InvalidImage(str(self.digest), f"{len(m.layers)} layers but "
+                               f"{len(c.diff_ids)} diff_ids")
+        return [StoredLayer(self.store, d, i) for d, i in zip(m.layers, c.diff_ids, strict=True)]
+
+    def blobs(self) -> list[Descriptor]:
+        """Every blob the image needs: manifest, config, layers."""
+        m = self.manifest()
+        return [self.descriptor, m.config, *m.layers]
+
+
+def resolve_image(store: Store, ref: str, platform: Platform | None = None) -> StoredImage:
+    """A tag, digest ref, manifest digest or config-ID prefix -> StoredImage.
+    An index entry is resolved to the manifest for `platform` (default: host)."""
+    from store.errors import ImageNotFound
+
+    try:
+        desc = store.refs.get(ref)
+    except ImageNotFound:
+        hex_ = ref.removeprefix("sha256:")
+        if len(hex_) < 4 or not all(c in "0123456789abcdef" for c in hex_):
+            raise
+        hits = {}
+        for _, d in store.refs.list():
+            if d.media_type in MANIFEST_TYPES:
+                img = StoredImage(store, d)
+                if img.id.hex.startswith(hex_):
+                    hits[img.digest] = img
+        if len(hits) != 1:
+            raise
+        return next(iter(hits.values()))
+    while desc.media_type in INDEX_TYPES:
+        desc = Index.from_json(store.blobs.read_json(desc)).select(platform)
+    return StoredImage(store, desc)
+
+
+def write_image(store: Store, config: ImageConfig, layers: Sequence[Descriptor], *,
+                fmt: str = "oci", annotations: Mapping[str, str] | None = None,
+                tags: Sequence[str] = ()) -> Descriptor:
+    """Write the config and manifest blobs (layers must already be stored) and tag.
+    Returns the manifest descriptor, with the platform of the config."""
+    if len(layers) != len(config.diff_ids):
+        raise InvalidImage("config", f"{len(layers)} layers but {len(config.diff_ids)} diff_ids")
+    for d in layers:
+        if not store.blobs.exists(d.digest):
+            raise InvalidImage(str(d.digest), "layer blob is not in the store")
+    cfg = store.blobs.put_bytes(config.to_bytes(), DOCKER_CONFIG if fmt == "docker" else OCI_CONFIG)
+    m = Manifest(config=Descriptor(cfg.media_type, cfg.digest, cfg.size),
+                 layers=tuple(Descriptor(d.media_type, d.digest, d.size, d.annotations, None, d.urls)
+                              for d in layers),
+                 annotations=dict(annotations or {}))
+    m = to_docker(m) if fmt == "docker" else to_oci(m)
+    if fmt != "docker" and annotations:
+        m = replace(m, annotations=dict(annotations))
+    md = store.blobs.put_bytes(m.to_bytes(), m.media_type)
+    plat = Platform(config.os or "linux", config.architecture or "amd64", config.variant or "")
+    desc = Descriptor(md.media_type, md.digest, md.size, platform=plat)
+    if tags:
+        store.refs.set_many([(t, desc) for t in tags])
+    return desc
+
+
+DOCKER_LAYER_TYPES = frozenset({DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR})
