@@ -1,0 +1,251 @@
+"""Image archives, writing side: `save` as an OCI archive or a docker-archive.
+
+- `oci`: a tar of an OCI image layout (oci-layout, index.json, blobs/sha256/*), the
+  blobs exactly as stored. index.json names the image twice, as BuildKit does:
+  `io.containerd.image.name` (full name) and `org.opencontainers.image.ref.name`
+  (familiar name with tag, as in the store, so `skopeo copy oci-archive:F:app:1` works).
+- `docker`: what `docker save` (25+) writes: `manifest.json` [{Config, RepoTags,
+  Layers}] whose paths point into an OCI layout in the same tar. Layers are
+  uncompressed (their digest is their diff_id), which every `docker load` and
+  `skopeo copy docker-archive:` accepts.
+
+Tar output is deterministic (sorted, PAX, uid/gid 0, fixed mtime) and streamed: no
+blob is read into memory. Writing to a path goes through a temp file and a rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from store.digest import (
+    ANNOTATION_REF_NAME,
+    OCI_INDEX,
+    OCI_LAYER,
+    Descriptor,
+    Digest,
+    HashingWriter,
+)
+from store.errors import InvalidArchive, InvalidReference
+from store.image import StoredImage, resolve_image, to_oci
+from store.imageconfig import go_json
+from store.refs import normalize_name, split_name
+
+if TYPE_CHECKING:
+    from store.layout import Store
+
+ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name"
+CHUNK = 1 << 20
+
+
+def full_name(name: str) -> str:
+    domain, path, tag, _ = split_name(name)
+    return f"{domain}/{path}:{tag or 'latest'}"
+
+
+def _mtime() -> int:
+    sde = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return int(sde) if sde.isdigit() else 0
+
+
+class TarOut:
+    """A deterministic tar writer that streams members from files or bytes."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)  # noqa: SIM115
+        self._mtime = _mtime()
+        self._dirs: set[str] = set()
+
+    def _info(self, name: str, size: int, typ: bytes = tarfile.REGTYPE, mode: int = 0o644) -> tarfile.TarInfo:
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.type, ti.mode, ti.mtime = size, typ, mode, self._mtime
+        ti.uid = ti.gid = 0
+        ti.uname = ti.gname = ""
+        return ti
+
+    def dir(self, name: str) -> None:
+        if name not in self._dirs:
+            self._dirs.add(name)
+            self._tf.addfile(self._info(name, 0, tarfile.DIRTYPE, 0o755))
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self._tf.addfile(self._info(name, len(data)), io.BytesIO(data))
+
+    def add_stream(self, name: str, stream: IO[bytes], size: int) -> None:
+        self._tf.addfile(self._info(name, size), stream)
+
+    def close(self) -> None:
+        self._tf.close()
+
+
+@contextlib.contextmanager
+def _output(dest: Path | str | IO[bytes]) -> Iterator[IO[bytes]]:
+    """A file that appears at `dest` only when complete (or a given stream)."""
+    if not isinstance(dest, (str, Path)):
+        yield dest
+        return
+    dest = Path(dest)
+    if str(dest) == "-":
+        import sys
+
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent or Path("."))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _blob_name(d: Digest) -> str:
+    return f"blobs/{d.algorithm}/{d.hex}"
+
+
+def _layout_header(tar: TarOut, algs: set[str]) -> None:
+    tar.add_bytes("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+    tar.dir("blobs")
+    for alg in sorted(algs):
+        tar.dir(f"blobs/{alg}")
+
+
+def save(store: Store, names: Sequence[str], dest: Path | str | IO[bytes],
+         fmt: str = "oci") -> list[Descriptor]:
+    """Write images `names` to `dest` as an `oci` or `docker` archive.
+    Returns the manifest descriptors written to the archive's index."""
+    if fmt not in ("oci", "docker"):
+        raise InvalidArchive(str(dest), f"unknown format {fmt!r} (want oci or docker)")
+    images: list[tuple[str | None, StoredImage]] = []
+    for n in names:
+        img = resolve_image(store, n)
+        try:
+            tag = normalize_name(n)
+            tag = None if "@" in tag or n.removeprefix("sha256:") in img.id.hex else tag
+        except InvalidReference:
+            tag = None
+        images.append((tag, img))
+    with _output(dest) as out:
+        tar = TarOut(out)
+        written = _save_oci(store, images, tar) if fmt == "oci" else _save_docker(store, images, tar)
+        tar.close()
+    return written
+
+
+def _index_entry(desc: Descriptor, tag: str | None) -> dict:
+    d = Descriptor(desc.media_type, desc.digest, desc.size)
+    if tag:
+        d = d.with_annotations(**{ANNOTATION_CONTAINERD_NAME: full_name(tag),
+                                  ANNOTATION_REF_NAME: tag})
+    return d.to_json()
+
+
+def _save_oci(store: Store, images: list[tuple[str | None, StoredImage]],
+              tar: TarOut) -> list[Descriptor]:
+    blobs: dict[Digest, Descriptor] = {}
+    for _, img in images:
+        for d in img.blobs():
+            blobs.setdefault(d.digest, d)
+    _layout_header(tar, {d.algorithm for d in blobs})
+    for dg in sorted(blobs):
+        with store.blobs.open(dg, blobs[dg].size) as r:
+            tar.add_stream(_blob_name(dg), r, blobs[dg].size)  # type: ignore[arg-type]
+            r.verify()
+    entries = [_index_entry(img.descriptor, tag) for tag, img in images]
+    tar.add_bytes("index.json", go_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                         "manifests": entries}))
+    return [img.descriptor for _, img in images]
+
+
+def _uncompressed_size(store: Store, layer: object) -> int:
+    from store.image import StoredLayer
+
+    assert isinstance(layer, StoredLayer)
+    if layer.descriptor.media_type.endswith(".tar") and layer.descriptor.digest == layer.diff_id:
+        return layer.descriptor.size
+    from store.meta import layers_by_diff_id
+
+    for rec in layers_by_diff_id(store.db(), layer.diff_id):
+        if rec.uncompressed_size is not None:
+            return rec.uncompressed_size
+    counter = HashingWriter(None)
+    with layer.uncompressed() as r:
+        while chunk := r.read(CHUNK):
+            counter.write(chunk)
+    if counter.digest != layer.diff_id:
+        raise InvalidArchive(str(layer.descriptor.digest),
+                             f"layer decompresses to {counter.digest}, config says {layer.diff_id}")
+    return counter.size
+
+
+def _save_docker(store: Store, images: list[tuple[str | None, StoredImage]],
+                 tar: TarOut) -> list[Descriptor]:
+    _layout_header(tar, {"sha256"})
+    seen: set[Digest] = set()
+    manifest_json, index_entries, written = [], [], []
+    for tag, img in images:
+        cfg_desc = img.manifest().config
+        if cfg_desc.digest not in seen:
+            seen.add(cfg_desc.digest)
+            with store.blobs.open(cfg_desc.digest, cfg_desc.size) as r:
+                tar.add_stream(_blob_name(cfg_desc.digest), r, cfg_desc.size)  # type: ignore[arg-type]
+                r.verify()
+        layer_descs = []
+        for layer in img.layers():
+            size = _uncompressed_size(store, layer)
+            layer_descs.append(Descriptor(OCI_LAYER, layer.diff_id, size))
+            if layer.diff_id in seen:
+                continue
+            seen.add(layer.diff_id)
+            with layer.uncompressed() as r:
+                hw = _HashingReader(r)
+                tar.add_stream(_blob_name(layer.diff_id), hw, size)  # type: ignore[arg-type]
+                if hw.digest != layer.diff_id:
+                    raise InvalidArchive(str(layer.diff_id), f"layer content is {hw.digest}")
+        m = to_oci(img.manifest())
+        m = type(m)(config=Descriptor(m.config.media_type, cfg_desc.digest, cfg_desc.size),
+                    layers=tuple(layer_descs), annotations=m.annotations)
+        mbytes = m.to_bytes()
+        mdesc = Descriptor(m.media_type, Digest.of_bytes(mbytes), len(mbytes))
+        if mdesc.digest not in seen:
+            seen.add(mdesc.digest)
+            tar.add_bytes(_blob_name(mdesc.digest), mbytes)
+        index_entries.append(_index_entry(mdesc, tag))
+        written.append(mdesc)
+        manifest_json.append({"Config": _blob_name(cfg_desc.digest),
+                              "RepoTags": [tag] if tag else None,
+                              "Layers": [_blob_name(d.digest) for d in layer_descs]})
+    tar.add_bytes("index.json", go_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                         "manifests": index_entries}))
+    tar.add_bytes("manifest.json", json.dumps(manifest_json).encode())
+    return written
+
+
+class _HashingReader:
+    """Hashes what tarfile pulls through it (to check a layer's diff_id on the way out)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._h = HashingWriter(None)
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._stream.read(n if n and n > 0 else CHUNK)
+        self._h.write(chunk)
+        return chunk
+
+    @property
+    def digest(self) -> Digest:
+        return self._h.digest

@@ -1,0 +1,163 @@
+"""`pybuild import ROOTFS.tar NAME`: a one-layer image from a rootfs tar, as
+`docker import` makes it.
+
+One streaming pass: the (possibly compressed) input is decompressed, and every byte
+flows through a tee into (a) a sha256 for the diff_id and (b) a gzip compressor feeding
+a `BlobWriter`, while `tarfile` reads the same bytes to validate the entries. The layer
+is the input tar byte for byte (like docker), gzip-compressed.
+
+The rootfs is hostile: absolute names, `..` components and hard links that leave the
+root are refused before anything is committed. Part B's unpack checks the rest
+(symlink traversal, devices, sizes) when the layer is unpacked.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import lzma
+import os
+import posixpath
+import tarfile
+import time
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from store.digest import OCI_LAYER_GZIP, Descriptor, Digest, host_platform
+from store.errors import InvalidArchive, UnsafeArchiveEntry
+from store.image import write_image
+from store.imageconfig import ContainerConfig, History, ImageConfig
+from store.meta import LayerRecord, record_layer
+
+if TYPE_CHECKING:
+    from store.blobs import BlobWriter
+    from store.layout import Store
+
+CHUNK = 1 << 20
+
+
+class _Peek:
+    """A stream that lets us look at its first bytes without consuming them."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._head = raw.read(6)
+
+    @property
+    def head(self) -> bytes:
+        return self._head
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            out, self._head = self._head, b""
+            return out
+        return self._raw.read(n if n and n > 0 else CHUNK)
+
+
+def _decompressed(raw: IO[bytes]) -> IO[bytes]:
+    p = _Peek(raw)
+    h = p.head
+    if h[:2] == b"\x1f\x8b":
+        import gzip
+
+        return gzip.GzipFile(fileobj=p, mode="rb")  # type: ignore[arg-type]
+    if h[:4] == b"\x28\xb5\x2f\xfd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(p)  # type: ignore[arg-type,return-value]
+    if h[:3] == b"BZh":
+        return bz2.BZ2File(p)  # type: ignore[arg-type]
+    if h[:6] == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(p)  # type: ignore[arg-type]
+    return p  # type: ignore[return-value]
+
+
+class _Tee:
+    """Read from `src`; hash (diff_id), gzip and store every byte read."""
+
+    def __init__(self, src: IO[bytes], out: BlobWriter) -> None:
+        self._src = src
+        self._out = out
+        self.diff = hashlib.sha256()
+        self.size = 0
+        # gzip container via zlib (wbits=31); mtime 0 in the header keeps it deterministic.
+        self._z = zlib.compressobj(6, zlib.DEFLATED, 31)
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._src.read(n if n and n > 0 else CHUNK)
+        if chunk:
+            self.diff.update(chunk)
+            self.size += len(chunk)
+            self._out.write(self._z.compress(chunk))
+        return chunk
+
+    def finish(self) -> None:
+        while self.read(CHUNK):
+            pass
+        self._out.write(self._z.flush())
+
+
+def check_member(ti: tarfile.TarInfo) -> None:
+    """Refuse names that would land outside the root (the minimum for hostile input)."""
+    unsafe = ti.name
+    if unsafe.startswith("/"):
+        raise UnsafeArchiveEntry(unsafe, "absolute path")
+    if ".." in unsafe.split("/"):
+        raise UnsafeArchiveEntry(unsafe, "'..' component")
+    if "\x00" in unsafe:
+        raise UnsafeArchiveEntry(unsafe, "NUL in name")
+    if ti.islnk():
+        target = posixpath.normpath(ti.linkname)
+        if target.startswith("/") or target == ".." or target.startswith("../"):
+            raise UnsafeArchiveEntry(unsafe, f"hard link leaves the root: {ti.linkname!r}")
+
+
+def _now() -> str:
+    sde = os.environ.get("SOURCE_DATE_EPOCH", "")
+    ts = int(sde) if sde.isdigit() else time.time()
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if not sde else "%Y-%m-%dT%H:%M:%SZ")
+
+
+def import_rootfs(store: Store, src: Path | str | IO[bytes], name: str | None = None, *,
+                  config: ContainerConfig | None = None, message: str = "",
+                  labels: Mapping[str, str] | None = None) -> Descriptor:
+    """Import a rootfs tar as a one-layer image, tag it `name` (if given)."""
+    path = str(src) if isinstance(src, (str, Path)) else "<stream>"
+    with store.lease(labels=f"import {path}") as lease:
+        opened = open(src, "rb") if isinstance(src, (str, Path)) else None  # noqa: SIM115
+        try:
+            raw = opened or src
+            with store.blobs.writer(OCI_LAYER_GZIP) as w:
+                tee = _Tee(_decompressed(raw), w)  # type: ignore[arg-type]
+                try:
+                    with tarfile.open(fileobj=tee, mode="r|") as tf:  # type: ignore[call-overload]
+                        count = 0
+                        for ti in tf:
+                            check_member(ti)
+                            count += 1
+                except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+                    raise InvalidArchive(path, f"not a readable tar: {e}") from None
+                tee.finish()
+                if count == 0:
+                    raise InvalidArchive(path, "the tar has no entries")
+                layer = w.commit()
+        finally:
+            if opened is not None:
+                opened.close()
+        lease.add("blob", str(layer.digest))
+        diff_id = Digest("sha256", tee.diff.hexdigest())
+        record_layer(store.db(), LayerRecord(diff_id, layer.digest, layer.media_type,
+                                             layer.size, tee.size))
+        created = _now()
+        cc = config or ContainerConfig()
+        if labels:
+            cc = ContainerConfig(**{**cc.__dict__, "labels": {**(cc.labels or {}), **labels}})
+        plat = host_platform()
+        cfg = ImageConfig(architecture=plat.architecture, os="linux", config=cc,
+                          diff_ids=(diff_id,), created=created,
+                          history=(History(created=created, created_by="pybuild import",
+                                           comment=message or f"Imported from {Path(path).name}"),))
+        return write_image(store, cfg, [layer], tags=[name] if name else ())
