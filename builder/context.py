@@ -1,0 +1,418 @@
+"""The build context and any other copy source tree (a stage's or an image's rootfs).
+
+Owns: the view of a source tree with `.dockerignore` applied (ignored paths do not
+exist, as in BuildKit where they are never sent), scoped path resolution (symlinks are
+followed but bounded to the tree root, like continuity's `fs.RootPath`), Go-style
+wildcard matching of COPY/ADD sources, the ordered walk of a source, and the errors of
+COPY/ADD. Nothing here opens a file's content; `builder.filehash` does that.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.errors import BuildError, Span
+
+MAX_SYMLINKS = 255
+
+
+class CopyError(BuildError):
+    """A COPY/ADD failure, printed on one line, BuildKit style. The engine adds the
+    Dockerfile location with `located()`."""
+
+    def __init__(self, message: str, instruction: str = "COPY", path: str = "",
+                 span: Span | None = None, file: str = "") -> None:
+        self.message = message
+        self.instruction = instruction
+        self.path = path
+        self.span = span
+        self.file = file
+        where = f"{file or 'Dockerfile'}:{span.line}:{span.column}: " if span else ""
+        super().__init__(f"{where}{instruction} failed: {message}")
+
+    def located(self, file: str, span: Span | None) -> CopyError:
+        return type(self)(self.message, self.instruction, self.path, span, file)
+
+
+class SourceNotFound(CopyError):
+    pass
+
+
+class OutsideContext(CopyError):
+    pass
+
+
+class TooManyLinks(CopyError):
+    pass
+
+
+class DestinationError(CopyError):
+    pass
+
+
+def not_found(unsafe_spec: str, instruction: str = "COPY") -> SourceNotFound:
+    return SourceNotFound("file not found in build context or excluded by .dockerignore: "
+                          f"stat {unsafe_spec}: file does not exist", instruction, unsafe_spec)
+
+
+# --- Go filepath.Match ---------------------------------------------------------
+
+_MAGIC = re.compile(r"[*?\[\\]")
+
+
+def has_wildcard(unsafe_pattern: str) -> bool:
+    return bool(_MAGIC.search(unsafe_pattern))
+
+
+def _component_regex(pattern: str) -> re.Pattern[str]:
+    """Translate one path component of a Go filepath.Match pattern."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif c == "[":
+            j = i + 1
+            neg = j < n and pattern[j] == "^"
+            j += neg
+            cls = []
+            while j < n and (pattern[j] != "]" or j == i + 1 + neg):
+                if pattern[j] == "\\" and j + 1 < n:
+                    j += 1
+                cls.append(re.escape(pattern[j]) if pattern[j] != "-" else "-")
+                j += 1
+            if j >= n:
+                raise ValueError(f"syntax error in pattern {pattern!r}")
+            out.append(("[^/" if neg else "[") + "".join(cls) + "]")
+            i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.S)
+
+
+def go_match(pattern: str, name: str) -> bool:
+    return bool(_component_regex(pattern).match(name))
+
+
+# --- ignore patterns --------------------------------------------------------------
+
+
+def _matcher(patterns: list[str]) -> object:
+    try:
+        from builder.dockerignore import PatternMatcher
+    except ImportError:  # the front end's module not present yet: same moby rules
+        return _MobyMatcher(patterns)
+    return PatternMatcher(patterns)
+
+
+class _MobyMatcher:
+    """moby patternmatcher MatchesOrParentMatches: last matching pattern wins, a
+    pattern matching a parent directory matches its children, `**` spans dirs."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.rules: list[tuple[bool, re.Pattern[str]]] = []
+        for raw in patterns:
+            neg = raw.startswith("!")
+            pat = posixpath.normpath(raw[1:] if neg else raw).lstrip("/")
+            if pat in ("", "."):
+                continue
+            self.rules.append((neg, re.compile(_moby_regex(pat), re.S)))
+
+    def matches(self, rel: str) -> bool:
+        parts = rel.split("/")
+        cands = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        hit = False
+        for neg, rx in self.rules:
+            if any(rx.match(c) for c in cands):
+                hit = not neg
+        return hit
+
+
+def _fallback_patterns(context_dir: str | Path, dockerfile: str | Path | None) -> list[str]:
+    cands = [Path(f"{dockerfile}.dockerignore")] if dockerfile else []
+    for cand in [*cands, Path(context_dir) / ".dockerignore"]:
+        if cand.is_file():
+            lines = (ln.strip() for ln in cand.read_text().splitlines())
+            return [ln for ln in lines if ln and not ln.startswith("#")]
+    return []
+
+
+def _moby_regex(pat: str) -> str:
+    out, i, n = [], 0, len(pat)
+    while i < n:
+        c = pat[i]
+        if c == "*" and i + 1 < n and pat[i + 1] == "*":
+            i += 2
+            if i < n and pat[i] == "/":
+                i += 1
+            out.append(".*" if i >= n else "(?:.*/)?")
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pat.find("]", i + 2)
+            if j < 0:
+                raise ValueError(f"syntax error in pattern {pat!r}")
+            body = pat[i + 1:j]
+            out.append("[^" + body[1:] + "]" if body.startswith("^") else "[" + body + "]")
+            i = j
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pat[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out) + r"\Z"
+
+
+# --- the tree ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One walked entry: `rel` is relative to the tree root ('' is the root)."""
+
+    rel: str
+    st: os.stat_result
+    link: str = ""
+
+    @property
+    def kind(self) -> str:
+        m = self.st.st_mode
+        if stat.S_ISDIR(m):
+            return "dir"
+        if stat.S_ISREG(m):
+            return "file"
+        if stat.S_ISLNK(m):
+            return "symlink"
+        if stat.S_ISFIFO(m):
+            return "fifo"
+        if stat.S_ISCHR(m) or stat.S_ISBLK(m):
+            return "device"
+        return "socket"
+
+
+def clean_rel(unsafe_path: str) -> str | None:
+    """Lexically clean a source path against the tree root; None if it climbs out."""
+    parts: list[str] = []
+    for p in unsafe_path.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(p)
+    return "/".join(parts)
+
+
+class SourceTree:
+    """A directory read as a copy source. `ignore` is a `builder.dockerignore`
+    PatternMatcher (or anything with `.matches(rel) -> bool`); `has_exceptions`
+    says whether `!` patterns exist, so an ignored directory must still be walked."""
+
+    def __init__(self, root: str | Path, ignore: object | None = None,
+                 has_exceptions: bool = False, is_context: bool = True) -> None:
+        self.root = os.path.abspath(root)
+        self.ignore = ignore
+        self.has_exceptions = has_exceptions
+        self.is_context = is_context
+
+    @classmethod
+    def context(cls, context_dir: str | Path, dockerfile: str | Path | None = None) -> SourceTree:
+        """The build context with its ignore file (<Dockerfile>.dockerignore first)."""
+        try:
+            from builder import dockerignore
+        except ImportError:
+            return cls.with_patterns(context_dir, _fallback_patterns(context_dir, dockerfile))
+        patterns: list[str] = []
+        found = dockerignore.find_ignore_file(Path(context_dir),
+                                              Path(dockerfile) if dockerfile else None)
+        if found:
+            patterns = dockerignore.read_ignore_file(Path(found).read_text())
+        return cls.with_patterns(context_dir, patterns)
+
+    @classmethod
+    def with_patterns(cls, root: str | Path, patterns: list[str]) -> SourceTree:
+        if not patterns:
+            return cls(root)
+        exc = any(p.startswith("!") for p in patterns)
+        return cls(root, _matcher(patterns), has_exceptions=exc)
+
+    def abs(self, rel: str) -> str:
+        return os.path.join(self.root, rel) if rel else self.root
+
+    def ignored(self, rel: str) -> bool:
+        return bool(rel) and self.ignore is not None and bool(self.ignore.matches(rel))
+
+    def lstat(self, rel: str) -> os.stat_result | None:
+        """lstat within the view: ignored (and sockets) do not exist."""
+        try:
+            st = os.lstat(self.abs(rel))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISSOCK(st.st_mode):
+            return None
+        if self.ignored(rel) and not (stat.S_ISDIR(st.st_mode) and self.has_exceptions):
+            return None
+        return st
+
+    def resolve(self, unsafe_path: str, follow_final: bool = True,
+                instruction: str = "COPY") -> str:
+        """Scoped resolution: symlinks are followed, absolute targets restart at the
+        root and `..` stops at the root. Returns a clean rel path that may not exist."""
+        todo = deque(p for p in unsafe_path.split("/") if p not in ("", "."))
+        done: list[str] = []
+        links = 0
+        missing = False  # past a missing component the rest is only lexical
+        while todo:
+            part = todo.popleft()
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            cand = "/".join([*done, part])
+            if missing or (not todo and not follow_final):
+                done.append(part)
+                continue
+            st = self.lstat(cand)
+            if st is None or not stat.S_ISLNK(st.st_mode):
+                done.append(part)
+                missing = st is None
+                continue
+            links += 1
+            if links > MAX_SYMLINKS:
+                raise TooManyLinks(f"too many levels of symbolic links: {unsafe_path}",
+                                   instruction, unsafe_path)
+            target = os.readlink(self.abs(cand))
+            if target.startswith("/"):
+                done = []
+            todo.extendleft(reversed([p for p in target.split("/") if p not in ("", ".")]))
+        return "/".join(done)
+
+    def walk(self, rel: str) -> Iterator[Entry]:
+        """`rel` itself (not followed) then its subtree, sorted, symlinks not followed.
+        An ignored dir walked only for `!` exceptions is yielded only if it keeps
+        something."""
+        st = self.lstat(rel)
+        if st is None:
+            return
+        yield Entry(rel, st, os.readlink(self.abs(rel)) if stat.S_ISLNK(st.st_mode) else "")
+        if stat.S_ISDIR(st.st_mode):
+            yield from self._walk_dir(rel)
+
+    def _walk_dir(self, rel: str) -> Iterator[Entry]:
+        try:
+            with os.scandir(self.abs(rel)) as it:
+                names = sorted(e.name for e in it)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for name in names:
+            child = f"{rel}/{name}" if rel else name
+            st = self.lstat(child)
+            if st is None:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if self.ignored(child):
+                    kept = list(self._walk_dir(child))
+                    if kept:
+                        yield Entry(child, st)
+                        yield from kept
+                    continue
+                yield Entry(child, st)
+                yield from self._walk_dir(child)
+            else:
+                link = os.readlink(self.abs(child)) if stat.S_ISLNK(st.st_mode) else ""
+                yield Entry(child, st, link)
+
+
+# --- selecting sources -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """One matched source. `rel` is the followed path in the tree, `name` the base
+    name as written/matched (the destination name), `keep` the path kept under the
+    destination with --parents ('' otherwise)."""
+
+    spec: str
+    rel: str
+    name: str
+    is_dir: bool
+    keep: str = ""
+    matched: str = ""
+
+
+def select_sources(tree: SourceTree, unsafe_specs: list[str], *, parents: bool = False,
+                   instruction: str = "COPY") -> list[Source]:
+    """Resolve each source spec (wildcards allowed) to existing sources, in order."""
+    out: list[Source] = []
+    for spec in unsafe_specs:
+        pivot = ""
+        body = spec
+        if parents and "/./" in f"/{spec}":
+            head, _, tail = f"/{spec}".partition("/./")
+            pivot = clean_rel(head) or ""
+            body = f"{head}/{tail}"
+        rel = clean_rel(body)
+        if rel is None:
+            raise OutsideContext(f"forbidden path outside the build context: {spec} ()",
+                                 instruction, spec)
+        matches = _expand(tree, rel) if has_wildcard(rel) else [rel]
+        found = 0
+        for m in matches:
+            followed = tree.resolve(m, instruction=instruction)
+            st = tree.lstat(followed)
+            if st is None or stat.S_ISLNK(st.st_mode):
+                continue
+            found += 1
+            keep = ""
+            if parents:
+                keep = m[len(pivot):].lstrip("/") if pivot and m.startswith(pivot) else m
+            out.append(Source(spec, followed, posixpath.basename(m) or "",
+                              stat.S_ISDIR(st.st_mode), keep, m))
+        if not found:
+            raise not_found(spec, instruction)
+    return out
+
+
+def _expand(tree: SourceTree, rel: str) -> list[str]:
+    """fsutil resolveWildcards: match component by component, sorted; intermediate
+    components must be real directories (walks do not follow symlinks)."""
+    parts = rel.split("/")
+    prefix: list[str] = []
+    while parts and not has_wildcard(parts[0]):
+        prefix.append(parts.pop(0))
+    base = tree.resolve("/".join(prefix)) if prefix else ""
+    level = [(base, "/".join(prefix))]
+    for i, pat in enumerate(parts):
+        rx = _component_regex(pat)
+        nxt = []
+        for real, shown in level:
+            st = tree.lstat(real)
+            if st is None or not stat.S_ISDIR(st.st_mode):
+                continue
+            for name in sorted(os.listdir(tree.abs(real))):
+                child = f"{real}/{name}" if real else name
+                if rx.match(name) and tree.lstat(child) is not None:
+                    nxt.append((child, f"{shown}/{name}" if shown else name))
+        level = nxt
+        if i < len(parts) - 1:
+            level = [(r, s) for r, s in level if stat.S_ISDIR(os.lstat(tree.abs(r)).st_mode)]
+    return [shown for _, shown in level]
