@@ -1,0 +1,34 @@
+"""pybuild's registry client: pull and push OCI/Docker images (DESIGN §9).
+
+Public API (imported lazily, so `registry_client.errors` stays cheap to import):
+`Reference`, `RegistryClient`, `pull_image`, `push_image`, `PushOptions`,
+`RegistryError`, `ProgressEvent`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "Reference": "registry_client.reference",
+    "RegistryClient": "registry_client.client",
+    "pull_image": "registry_client.pull",
+    "PullResult": "registry_client.pull",
+    "push_image": "registry_client.push",
+    "PushOptions": "registry_client.push",
+    "PushResult": "registry_client.push",
+    "RegistryError": "registry_client.errors",
+    "ProgressEvent": "registry_client.progress",
+    "ProgressLog": "registry_client.progress",
+    "TransportOptions": "registry_client.transport",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(mod), name)

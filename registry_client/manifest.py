@@ -1,0 +1,111 @@
+"""Manifests and indexes as the registry client needs them: the Accept list, parsing
+(with schema1 refused and a size bound), the blobs a manifest names, and platform
+selection from an index (os/arch/variant, as containerd matches them)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from registry_client.errors import ManifestError
+from store.digest import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    DOCKER_SCHEMA1,
+    DOCKER_SCHEMA1_SIGNED,
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    Platform,
+)
+from store.errors import StoreError
+
+MAX_MANIFEST_SIZE = 4 << 20  # containerd's and distribution's limit for a manifest
+ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST))
+SCHEMA1_TYPES = frozenset({DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, "application/json"})
+
+
+@dataclass(frozen=True)
+class ParsedManifest:
+    """One manifest or index: its media type, its children, and the raw JSON."""
+
+    media_type: str
+    config: Descriptor | None
+    layers: tuple[Descriptor, ...]
+    manifests: tuple[Descriptor, ...]
+    raw: dict[str, Any]
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    def blobs(self) -> tuple[Descriptor, ...]:
+        """Config then layers (what must be in the registry before the manifest)."""
+        return ((self.config,) if self.config else ()) + self.layers
+
+
+def parse_manifest(unsafe_data: bytes, content_type: str = "", what: str = "manifest") -> ParsedManifest:
+    if len(unsafe_data) > MAX_MANIFEST_SIZE:
+        raise ManifestError(what, detail=f"manifest of {len(unsafe_data)} bytes exceeds the "
+                                         f"{MAX_MANIFEST_SIZE}-byte limit")
+    try:
+        obj = json.loads(unsafe_data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ManifestError(what, codes=("MANIFEST_INVALID",), detail=f"not JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise ManifestError(what, codes=("MANIFEST_INVALID",), detail="not a JSON object")
+    mt = obj.get("mediaType") or ""
+    ctype = content_type.split(";")[0].strip()
+    if obj.get("schemaVersion") == 1 or mt in SCHEMA1_TYPES - {"application/json"} \
+            or ctype in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED):
+        raise ManifestError(what, detail="Docker schema1 manifests are deprecated and not "
+                                         "supported; push the image again with a current client")
+    if not mt:
+        # OCI allows mediaType to be absent; guess from the shape as containerd does.
+        mt = ctype if ctype in MANIFEST_TYPES | INDEX_TYPES else (
+            OCI_INDEX if "manifests" in obj else OCI_MANIFEST)
+    if mt not in MANIFEST_TYPES | INDEX_TYPES:
+        raise ManifestError(what, detail=f"unsupported manifest media type {mt!r}")
+    try:
+        if mt in INDEX_TYPES:
+            children = tuple(Descriptor.from_json(d) for d in obj.get("manifests") or ())
+            return ParsedManifest(mt, None, (), children, obj)
+        config = Descriptor.from_json(obj["config"])
+        layers = tuple(Descriptor.from_json(d) for d in obj.get("layers") or ())
+    except (KeyError, TypeError, StoreError) as e:
+        raise ManifestError(what, codes=("MANIFEST_INVALID",), detail=str(e)) from None
+    return ParsedManifest(mt, config, layers, (), obj)
+
+
+def select_platform(index: ParsedManifest, want: Platform, what: str = "index") -> Descriptor:
+    """The best entry for `want`: exact variant first, then any compatible one."""
+    candidates = [d for d in index.manifests
+                  if d.media_type in MANIFEST_TYPES | INDEX_TYPES and d.platform is not None
+                  and want.matches(d.platform)]
+    if not candidates:
+        have = ", ".join(sorted({str(d.platform) for d in index.manifests if d.platform})) or "none"
+        raise ManifestError(what, detail=f"no image for platform {want} (available: {have})")
+
+    def rank(d: Descriptor) -> tuple[int, int]:
+        p = d.platform
+        assert p is not None
+        exact = 0 if p.variant == want.variant else 1
+        return (exact, -_variant_number(p.variant))
+
+    return sorted(candidates, key=rank)[0]
+
+
+def _variant_number(variant: str) -> int:
+    v = variant.lstrip("v")
+    return int(v) if v.isdigit() else 0
+
+
+def is_manifest_type(media_type: str) -> bool:
+    return media_type in MANIFEST_TYPES | INDEX_TYPES
+
+
+__all__ = ["ACCEPT", "MAX_MANIFEST_SIZE", "ParsedManifest", "parse_manifest", "select_platform",
+           "is_manifest_type", "DOCKER_MANIFEST_LIST"]

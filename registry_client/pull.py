@@ -1,0 +1,190 @@
+"""Pull: resolve a reference to one platform's manifest, download its blobs in
+parallel (bounded), streaming each into the store's verified ingest, resuming with
+`Range` after a dropped connection, skipping blobs the store already has; then store
+the manifest and tag it. Corrupt content never reaches the store: `BlobStore.put`
+verifies digest and size as it streams and keeps nothing on a mismatch."""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import urllib3.exceptions
+
+from registry_client import sources
+from registry_client.client import RegistryClient
+from registry_client.errors import BlobVerificationError, RegistryError, TransportError
+from registry_client.manifest import parse_manifest, select_platform
+from registry_client.progress import ByteCounter, Progress, emit
+from registry_client.reference import Reference
+from store.digest import Descriptor, Digest, Platform, host_platform
+from store.errors import DigestMismatch, SizeMismatch
+
+READ_SIZE = 1 << 20
+RESUME_ATTEMPTS = 5
+DEFAULT_WORKERS = 3
+_STREAM_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+@dataclass(frozen=True)
+class PullResult:
+    reference: Reference
+    manifest: Descriptor  # the platform manifest that was stored (and tagged)
+    index_digest: Digest | None  # the index it was chosen from, if any
+    fetched: tuple[Digest, ...]  # blobs downloaded
+    skipped: tuple[Digest, ...]  # blobs the store already had
+
+
+class ResumingReader:
+    """A blob body as a file-like `read(n)`; a dropped connection is resumed with
+    `Range: bytes=N-` (or by skipping N bytes if the registry ignores Range)."""
+
+    def __init__(self, client: RegistryClient, ref: Reference, desc: Descriptor,
+                 counter: ByteCounter, progress: Progress | None = None) -> None:
+        self.client, self.ref, self.desc, self.counter = client, ref, desc, counter
+        self.progress = progress
+        self.offset = 0
+        self.failures = 0
+        self._resp: requests.Response | None = None
+        self._raw: Any = None
+
+    def _open(self) -> None:
+        resp = self.client.open_blob(self.ref, self.desc.digest, self.offset)
+        self._resp, self._raw = resp, resp.raw
+        if self.offset and resp.status_code == 200:
+            skip = self.offset  # no Range support: throw away what we already have
+            while skip:
+                got = self._raw.read(min(skip, READ_SIZE))
+                if not got:
+                    raise OSError("body ended while skipping to the resume offset")
+                skip -= len(got)
+        elif self.offset and resp.status_code == 206:
+            start = resp.headers.get("Content-Range", "").removeprefix("bytes ").split("-")[0]
+            if start.strip() != str(self.offset):
+                raise OSError(f"registry resumed at {start!r}, wanted {self.offset}")
+
+    def read(self, n: int = -1) -> bytes:
+        n = READ_SIZE if n is None or n < 0 else n
+        while True:
+            try:
+                if self._raw is None:
+                    self._open()
+                chunk = self._raw.read(n)
+                if not chunk and self.offset < self.desc.size:
+                    raise OSError(f"connection closed at byte {self.offset} of {self.desc.size}")
+                self.offset += len(chunk)
+                self.counter.add(len(chunk))
+                return chunk
+            except RegistryError:
+                raise
+            except _STREAM_ERRORS as e:
+                self.close()
+                self.failures += 1
+                if self.failures > RESUME_ATTEMPTS:
+                    raise TransportError(f"GET blob {self.desc.digest}",
+                                         detail=f"gave up after {self.failures} interruptions: {e}") from None
+                emit(self.progress, "retry", self.desc.digest, self.offset, self.desc.size,
+                     f"resuming at byte {self.offset}")
+                time.sleep(min(2.0, 0.1 * 2 ** self.failures * random.uniform(0.5, 1.5)))
+
+    def close(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+        self._resp = self._raw = None
+
+
+def pull_image(store: Any, ref: Reference | str, *, platform: Platform | str | None = None,
+               client: RegistryClient | None = None, progress: Progress | None = None,
+               max_workers: int = DEFAULT_WORKERS, tag: bool = True) -> PullResult:
+    """Pull `ref` into `store` (a store.layout.Store) and tag it with its familiar name."""
+    ref = ref if isinstance(ref, Reference) else Reference.parse(ref)
+    want = Platform.parse(platform) if isinstance(platform, str) else platform or host_platform()
+    own = client is None
+    client = client or RegistryClient()
+    try:
+        with _lease(store):
+            return _pull(store, ref, want, client, progress, max_workers, tag)
+    except RegistryError as e:
+        raise e.in_context(f"pull {ref}") from None
+    finally:
+        if own:
+            client.close()
+
+
+def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
+          progress: Progress | None, max_workers: int, tag: bool) -> PullResult:
+    data, ctype, digest = client.get_manifest(ref)
+    parsed = parse_manifest(data, ctype, str(ref))
+    index_digest = None
+    if parsed.is_index:
+        index_digest = digest
+        child = select_platform(parsed, want, str(ref))
+        emit(progress, "resolve", child.digest, message=f"for {want}")
+        data, ctype, digest = client.get_manifest(ref.with_digest(child.digest))
+        parsed = parse_manifest(data, ctype, f"{ref.name}@{child.digest}")
+        if parsed.is_index:
+            raise RegistryError(str(ref), detail="nested index: platform entry is an index")
+    emit(progress, "manifest", digest, len(data), len(data))
+    fetched: list[Digest] = []
+    skipped: list[Digest] = []
+    todo = []
+    for desc in parsed.blobs():
+        if store.blobs.exists(desc.digest) and store.blobs.stat(desc.digest) == desc.size:
+            skipped.append(desc.digest)
+            emit(progress, "exists", desc.digest, desc.size, desc.size)
+        elif desc not in todo:
+            todo.append(desc)
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo))),
+                                thread_name_prefix="pull") as pool:
+            futures = [pool.submit(_fetch_blob, store, client, ref, d, progress) for d in todo]
+            errors = []
+            for f in futures:
+                try:
+                    fetched.append(f.result())
+                except BaseException as e:  # noqa: BLE001 - report the first, cancel the rest
+                    errors.append(e)
+                    for g in futures:
+                        g.cancel()
+            if errors:
+                raise errors[0]
+    media_type = parsed.media_type
+    mdesc = store.blobs.put(io.BytesIO(data), media_type, expected=digest, size=len(data))
+    mdesc = Descriptor(media_type, mdesc.digest, mdesc.size)
+    sources.record(store, ref.registry, ref.repository, [d.digest for d in parsed.blobs()])
+    if tag:
+        if ref.tag:
+            store.refs.set(ref.with_tag(ref.tag).familiar(), mdesc)
+        else:
+            store.refs.add_root(mdesc)
+        emit(progress, "tag", digest, message=ref.familiar())
+    return PullResult(ref, mdesc, index_digest, tuple(fetched), tuple(skipped))
+
+
+def _fetch_blob(store: Any, client: RegistryClient, ref: Reference, desc: Descriptor,
+                progress: Progress | None) -> Digest:
+    emit(progress, "start", desc.digest, 0, desc.size)
+    counter = ByteCounter(progress, desc.digest, desc.size)
+    reader = ResumingReader(client, ref, desc, counter, progress)
+    try:
+        store.blobs.put(reader, desc.media_type, expected=desc.digest, size=desc.size)
+    except (DigestMismatch, SizeMismatch) as e:
+        raise BlobVerificationError(f"blob {desc.digest}", digest=str(desc.digest),
+                                    url=client.url(ref, f"blobs/{desc.digest}"),
+                                    detail=f"content rejected, nothing stored: {e}") from None
+    finally:
+        reader.close()
+    emit(progress, "done", desc.digest, desc.size, desc.size)
+    return desc.digest
+
+
+def _lease(store: Any) -> Any:
+    import contextlib
+
+    lease = getattr(store, "lease", None)
+    return lease(labels="pull") if lease is not None else contextlib.nullcontext()
