@@ -1,0 +1,178 @@
+"""`pybuild [build] [OPTIONS] CONTEXT`: the docker-build flag surface (DESIGN §2).
+
+Parses and validates every flag into `builder.engine.options.BuildOptions`, runs the
+engine, then prints the image id for `-q` and writes `--iidfile`. The engine is
+imported only when a build really runs, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from builder.errors import UsageError
+from builder.progress import MODES
+
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def add_arguments(p) -> None:  # noqa: ANN001 - argparse parser
+    p.add_argument("context", metavar="CONTEXT", help="build context directory")
+    p.add_argument("-f", "--file", help="Dockerfile (default CONTEXT/Dockerfile; - = stdin)")
+    p.add_argument("-t", "--tag", action="append", default=[], help="name:tag (repeatable)")
+    p.add_argument("--build-arg", action="append", default=[], metavar="K[=V]")
+    p.add_argument("--target", help="build only up to this stage")
+    p.add_argument("--no-cache", action="store_true", help="do not use the build cache")
+    p.add_argument("--pull", action="store_true", help="always pull base images")
+    p.add_argument("--platform", help="os/arch[/variant]")
+    p.add_argument("--label", action="append", default=[], metavar="K=V")
+    p.add_argument("--iidfile", help="write the image id to this file")
+    p.add_argument("--progress", default="auto", choices=MODES)
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the image id")
+    p.add_argument("--network", default="default", choices=("default", "none", "host"))
+    p.add_argument("--memory", "-m", help="memory limit for RUN steps (e.g. 512m)")
+    p.add_argument("--cpus", type=float, help="CPU limit for RUN steps")
+    p.add_argument("--pids-limit", type=int, help="process limit for RUN steps")
+    p.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH")
+    p.add_argument("--cache-from", action="append", default=[], metavar="REF")
+    p.add_argument("--cache-to", action="append", default=[], metavar="REF")
+    p.add_argument("--output", "-o", action="append", default=[], metavar="type=TYPE,...")
+    p.add_argument("--push", action="store_true", help="push the tags after building")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]")
+
+
+def parse_size(text: str) -> int:
+    """docker's RAMInBytes: `512m`, `1g`, `1.5g`, `1024` (bytes), binary units."""
+    m = _SIZE_RE.match(text.strip())
+    if not m:
+        raise UsageError(f"invalid size: {text!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def parse_kv_list(text: str, what: str) -> dict[str, str]:
+    """`a=b,c=d` -> dict; a bare word is an error."""
+    out: dict[str, str] = {}
+    for part in filter(None, (x.strip() for x in text.split(","))):
+        k, sep, v = part.partition("=")
+        if not sep:
+            raise UsageError(f"invalid {what} {text!r}: {part!r} is not KEY=VALUE")
+        out[k.strip().lower()] = v.strip()
+    return out
+
+
+def parse_build_args(items: list[str], environ: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not k:
+            raise UsageError(f"invalid --build-arg {item!r}")
+        if sep:
+            out[k] = v
+        elif k in environ:
+            out[k] = environ[k]
+        # a bare K not in the environment is ignored, as docker does
+    return out
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        k, _, v = item.partition("=")
+        if not k:
+            raise UsageError(f"invalid --label {item!r}")
+        out[k] = v
+    return out
+
+
+def parse_secret(text: str) -> tuple[str, dict[str, str]]:
+    """`id=ID,src=PATH` (or source=, env=VAR); returns (id, {"src"| "env": value})."""
+    kv = parse_kv_list(text, "--secret")
+    sid = kv.get("id")
+    if not sid:
+        raise UsageError(f"invalid --secret {text!r}: id= is required")
+    typ = kv.get("type", "env" if "env" in kv and "src" not in kv else "file")
+    src = kv.get("src") or kv.get("source")
+    if typ == "env":
+        name = kv.get("env") or src or sid
+        if name not in os.environ:
+            raise UsageError(f"--secret {sid}: environment variable {name} is not set")
+        return sid, {"env": name}
+    if typ != "file":
+        raise UsageError(f"invalid --secret {text!r}: type must be file or env")
+    path = src or sid
+    if not os.path.isfile(path):
+        raise UsageError(f"--secret {sid}: {path} is not a file")
+    return sid, {"src": os.path.abspath(path)}
+
+
+def parse_output(text: str) -> dict[str, str]:
+    if "=" not in text:
+        raise UsageError(f"invalid --output {text!r}: want type=oci|docker|registry[,dest=FILE]")
+    kv = parse_kv_list(text, "--output")
+    typ = kv.get("type", "")
+    if typ not in ("oci", "docker", "registry", "image"):
+        raise UsageError(f"--output type={typ}: supported types are oci, docker, registry")
+    if typ in ("oci", "docker") and not kv.get("dest"):
+        raise UsageError(f"--output type={typ} needs dest=FILE")
+    return kv
+
+
+def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
+    from builder.engine.options import BuildOptions
+
+    environ = dict(os.environ if environ is None else environ)
+    ctx = Path(args.context)
+    if str(args.context) != "-" and not ctx.is_dir():
+        raise UsageError(f"unable to prepare context: path {args.context!r} not found")
+    if args.file == "-":
+        text = (stdin or sys.stdin).read()
+        df_name = "Dockerfile"
+    else:
+        df = Path(args.file) if args.file else ctx / "Dockerfile"
+        if not df.is_file():
+            raise UsageError(f"failed to read dockerfile: open {df}: no such file or directory")
+        text = df.read_text()
+        df_name = df.name
+    outputs = [parse_output(o) for o in args.output]
+    push = args.push or any(o["type"] in ("registry", "image") and o.get("push", "true") != "false"
+                            and o["type"] == "registry" for o in outputs)
+    if push and not args.tag and not any(o.get("name") for o in outputs):
+        raise UsageError("--push needs at least one -t NAME")
+    quiet = args.quiet or args.progress == "quiet"
+    insecure = list(args.insecure_registry)
+    insecure += [h for h in environ.get("PYBUILD_INSECURE_REGISTRIES", "").split(",") if h]
+    epoch = environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and not epoch.strip().isdigit():
+        raise UsageError(f"invalid SOURCE_DATE_EPOCH {epoch!r}: want seconds since 1970")
+    if args.cpus is not None and args.cpus <= 0:
+        raise UsageError("--cpus must be positive")
+    if args.pids_limit is not None and args.pids_limit == 0:
+        raise UsageError("--pids-limit must not be 0")
+    return BuildOptions(
+        context=ctx.resolve(), dockerfile_text=text, dockerfile_name=df_name,
+        tags=list(args.tag), build_args=parse_build_args(args.build_arg, environ),
+        target=args.target, no_cache=args.no_cache, pull=args.pull, platform=args.platform,
+        labels=parse_labels(args.label), progress="quiet" if quiet else args.progress,
+        network=args.network, memory=parse_size(args.memory) if args.memory else None,
+        cpus=args.cpus, pids_limit=args.pids_limit,
+        secrets=dict(parse_secret(s) for s in args.secret),
+        cache_from=list(args.cache_from), cache_to=list(args.cache_to),
+        outputs=outputs, push=push, insecure_registries=insecure,
+        source_date_epoch=int(epoch) if epoch else None,
+    )
+
+
+def run(args) -> int:  # noqa: ANN001
+    from builder.engine import build
+
+    opts = options_from_args(args)
+    result = build(opts)
+    image_id = str(result.image_id)
+    if args.iidfile:
+        Path(args.iidfile).write_text(image_id)
+    if opts.progress == "quiet":
+        print(image_id)
+    return 0

@@ -1,0 +1,208 @@
+"""Metadata instructions applied to an image config, exactly as BuildKit's dispatchers do.
+
+Each function takes an `ImageConfig` and the instruction's already-expanded values, and
+returns an `Applied`: the new config, the history `created_by` (None when BuildKit
+writes no entry: ONBUILD) and whether the step has a layer (only WORKDIR, which also
+creates its directory). Reference: BuildKit dockerfile2llb/convert.go (dispatchEnv,
+dispatchCmd, dispatchEntrypoint, dispatchExpose, ...); the Go formats are in
+`builder.history`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import signal as _signal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from builder import history as h
+from builder.errors import BuildError
+from store.digest import Platform
+from store.imageconfig import ContainerConfig, Healthcheck, ImageConfig
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_SHELL = ("/bin/sh", "-c")
+
+
+class ConfigOpError(BuildError):
+    """A metadata instruction with a value BuildKit rejects (bad port, signal...)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Applied:
+    image: ImageConfig
+    created_by: str | None
+    with_layer: bool = False
+
+
+def _cc(img: ImageConfig, **kw: object) -> ImageConfig:
+    return replace(img, config=replace(img.config, **kw))
+
+
+def scratch_config(platform: Platform) -> ImageConfig:
+    """BuildKit's emptyImage: PATH set, WorkingDir "/", no history."""
+    return ImageConfig(architecture=platform.architecture, os=platform.os,
+                       variant=platform.variant or None,
+                       config=ContainerConfig(env=(f"PATH={DEFAULT_PATH}",), working_dir="/"))
+
+
+def inherit(base: ImageConfig) -> ImageConfig:
+    """A stage's starting config from its base image: everything but OnBuild (whose
+    triggers the stage runs) and the creation time."""
+    return replace(_cc(base, on_build=None), created=None)
+
+
+def shell_of(img: ImageConfig) -> tuple[str, ...]:
+    return tuple(img.config.shell) if img.config.shell else DEFAULT_SHELL
+
+
+def with_shell(img: ImageConfig, args: Sequence[str]) -> list[str]:
+    """withShell: the SHELL (or /bin/sh -c) plus the args joined by spaces."""
+    return [*shell_of(img), " ".join(args)]
+
+
+def set_env(env: Iterable[str] | None, key: str, value: str) -> tuple[str, ...]:
+    out = list(env or ())
+    for i, e in enumerate(out):
+        if e.split("=", 1)[0] == key:
+            out[i] = f"{key}={value}"
+            return tuple(out)
+    return (*out, f"{key}={value}")
+
+
+def env(img: ImageConfig, pairs: Sequence[tuple[str, str]]) -> Applied:
+    cur = img.config.env
+    for k, v in pairs:
+        cur = set_env(cur, k, v)
+    msg = "ENV" + "".join(f" {k}={v}" for k, v in pairs)
+    return Applied(_cc(img, env=cur), msg)
+
+
+def label(img: ImageConfig, pairs: Sequence[tuple[str, str]]) -> Applied:
+    labels = dict(img.config.labels or {})
+    for k, v in pairs:
+        labels[k] = v
+    return Applied(_cc(img, labels=labels), "LABEL" + "".join(f" {k}={v}" for k, v in pairs))
+
+
+def add_labels(img: ImageConfig, labels: dict[str, str]) -> ImageConfig:
+    """`--label`: merged into the target's labels with no history entry."""
+    if not labels:
+        return img
+    return _cc(img, labels={**(img.config.labels or {}), **labels})
+
+
+def cmd(img: ImageConfig, args: Sequence[str], shell_form: bool) -> Applied:
+    argv = with_shell(img, args) if shell_form else list(args)
+    return Applied(_cc(img, cmd=tuple(argv), args_escaped=True), f"CMD {h.quote_list(argv)}")
+
+
+def entrypoint(img: ImageConfig, args: Sequence[str], shell_form: bool,
+               cmd_set_in_stage: bool) -> Applied:
+    argv = with_shell(img, args) if shell_form else list(args)
+    new = _cc(img, entrypoint=tuple(argv))
+    if not cmd_set_in_stage:
+        new = _cc(new, cmd=None)
+    return Applied(new, f"ENTRYPOINT {h.quote_list(argv)}")
+
+
+_PROTOS = ("tcp", "udp", "sctp")
+
+
+def parse_ports(specs: Sequence[str]) -> list[str]:
+    """nat.ParsePortSpecs, keeping the container side: `80` -> `80/tcp`, ranges expand."""
+    out: list[str] = []
+    for spec in specs:
+        proto = "tcp"
+        rest = spec
+        if "/" in spec:
+            rest, proto = spec.rsplit("/", 1)
+            proto = proto.lower()
+        if proto not in _PROTOS:
+            raise ConfigOpError(f"invalid proto: {proto}")
+        port = rest.rsplit(":", 1)[-1]
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", port)
+        if not m:
+            raise ConfigOpError(f"invalid containerPort: {port}")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi < lo or hi > 65535:
+            raise ConfigOpError(f"invalid containerPort: {port}")
+        out.extend(f"{p}/{proto}" for p in range(lo, hi + 1))
+    return out
+
+
+def expose(img: ImageConfig, specs: Sequence[str]) -> Applied:
+    ports = parse_ports(specs)
+    merged = sorted(set(img.config.exposed_ports or ()) | set(ports))
+    return Applied(_cc(img, exposed_ports=tuple(merged)), f"EXPOSE {h.v_set(set(ports))}")
+
+
+def volume(img: ImageConfig, paths: Sequence[str]) -> Applied:
+    if any(p == "" for p in paths):
+        raise ConfigOpError("VOLUME specified can not be an empty string")
+    merged = sorted(set(img.config.volumes or ()) | set(paths))
+    return Applied(_cc(img, volumes=tuple(merged)), f"VOLUME {h.v_list(paths)}")
+
+
+def user(img: ImageConfig, name: str) -> Applied:
+    return Applied(_cc(img, user=name), f"USER {name}")
+
+
+def normalize_workdir(current: str, wd: str) -> str:
+    if not wd:
+        raise ConfigOpError("cannot normalize empty path")
+    joined = wd if wd.startswith("/") else posixpath.join("/", current or "/", wd)
+    norm = posixpath.normpath(joined)
+    return "/" + norm.lstrip("/")
+
+
+def workdir(img: ImageConfig, path: str) -> Applied:
+    wd = normalize_workdir(img.config.working_dir or "/", path)
+    return Applied(_cc(img, working_dir=wd), f"WORKDIR {wd}", with_layer=wd != "/")
+
+
+def _valid_signal(sig: str) -> bool:
+    s = sig.upper()
+    if s.isdigit():
+        return 0 < int(s) < 65
+    s = s.removeprefix("SIG")
+    if re.fullmatch(r"RTMIN(\+\d+)?|RTMAX(-\d+)?", s):
+        return True
+    return hasattr(_signal, "SIG" + s) and not s.startswith("_")
+
+
+def stopsignal(img: ImageConfig, sig: str) -> Applied:
+    if not _valid_signal(sig):
+        raise ConfigOpError(f"Invalid signal: {sig}")
+    return Applied(_cc(img, stop_signal=sig), f"STOPSIGNAL {sig}")
+
+
+def healthcheck(img: ImageConfig, test: Sequence[str], *, interval: int = 0, timeout: int = 0,
+                start_period: int = 0, start_interval: int = 0, retries: int = 0) -> Applied:
+    """`test` is already ["CMD", ...], ["CMD-SHELL", cmd] or ["NONE"]; durations in ns."""
+    hc = Healthcheck(tuple(test), interval, timeout, start_period, start_interval, retries)
+    msg = (f"HEALTHCHECK &{{{h.quote_list(test)} {h.quote(h.duration(interval))} "
+           f"{h.quote(h.duration(timeout))} {h.quote(h.duration(start_period))} "
+           f"{h.quote(h.duration(start_interval))} {h.quote_rune(retries)}}}")
+    return Applied(_cc(img, healthcheck=hc), msg)
+
+
+def shell(img: ImageConfig, argv: Sequence[str]) -> Applied:
+    return Applied(_cc(img, shell=tuple(argv)), f"SHELL {h.v_list(argv)}")
+
+
+def onbuild(img: ImageConfig, expression: str) -> Applied:
+    return Applied(_cc(img, on_build=(*(img.config.on_build or ()), expression)), None)
+
+
+def maintainer(img: ImageConfig, name: str) -> Applied:
+    return Applied(replace(img, author=name), f"MAINTAINER {name}")
+
+
+def arg(img: ImageConfig, resolved: Sequence[tuple[str, str | None]]) -> Applied:
+    """ARG K[=V]...: no config change; `resolved` are the final values (None: unset)."""
+    parts = [k if v is None else f"{k}={v}" for k, v in resolved]
+    return Applied(img, "ARG " + " ".join(parts))

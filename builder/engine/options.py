@@ -1,0 +1,34 @@
+"""`BuildOptions`: everything one build needs, parsed from the CLI (builder.commands.build)
+or made by tests and benches directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    context: Path
+    dockerfile_text: str
+    dockerfile_name: str = "Dockerfile"
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    pull: bool = False
+    platform: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    progress: str = "plain"
+    network: str = "default"
+    memory: int | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    cache_from: list[str] = field(default_factory=list)
+    cache_to: list[str] = field(default_factory=list)
+    outputs: list[dict[str, str]] = field(default_factory=list)
+    push: bool = False
+    insecure_registries: list[str] = field(default_factory=list)
+    source_date_epoch: int | None = None
+    store_root: Path | None = None
