@@ -1,0 +1,58 @@
+"""The RUN sandbox, built from kernel primitives (DESIGN §6): namespaces (mount, pid
+with a reaping PID 1, uts, ipc, net, cgroup, and user when rootless), pivot_root into
+the step's root, a private /proc with Docker's masked and read-only paths, read-only
+/sys, a minimal /dev, Docker's 14 default capabilities, Docker's default seccomp
+profile, cgroup limits (v2 or v1) and the network modes none/host/default
+(slirp4netns). No container runtime is involved: ctypes calls unshare, mount,
+pivot_root, prctl, capset, and libseccomp compiles the filter.
+
+Public API (everything else is internal):
+
+    from builder.sandbox import SandboxSpec, Mount, Overlay, run, check
+
+    result = run(SandboxSpec(rootfs=merged_dir, argv=("/bin/sh", "-c", "make"),
+                             env=(("PATH", "/usr/bin:/bin"),), cwd="/src", user="app",
+                             network="default", memory=64 << 20),
+                 stdout=callback_or_fd, stderr=callback_or_fd)
+    result.exit_code, result.signal, result.oom_killed, result.duration
+    result.created_mountpoints   # e.g. ("/etc/hosts",): leave these out of the layer
+    check(result, "RUN make")    # raises StepOOM / StepFailed, else returns result
+
+- `SandboxSpec.rootfs` is a directory to pivot into (usually an overlay merged dir the
+  caller mounted). With `overlay=Overlay(lowerdirs, upperdir, workdir)` the sandbox
+  mounts the overlay at `rootfs` itself, inside its own mount namespace (rootless
+  needs this; `userxattr` is added then). Nothing the sandbox mounts outlives it.
+- `stdout`/`stderr`: None inherits pybuild's, an int is an fd to write to, a callable
+  gets bytes as they arrive. `tty=True` gives the command a pty (both streams go to
+  `stdout`); `stdin=True` passes pybuild's stdin through.
+- Errors: `SandboxSetupError` (one line that says what to do), `UnknownUser`,
+  `StepFailed`, `StepOOM`, all `BuildError`s.
+- Threads: `run` may be called from several threads at once. The sandbox dies with
+  the thread that started it (PR_SET_PDEATHSIG), so call it from a thread that
+  outlives the step.
+"""
+
+from __future__ import annotations
+
+from builder.sandbox.errors import (
+    SandboxError,
+    SandboxSetupError,
+    StepFailed,
+    StepOOM,
+)
+from builder.sandbox.runner import run
+from builder.sandbox.spec import Mount, Overlay, SandboxResult, SandboxSpec
+from builder.sandbox.user import UnknownUser
+
+
+def check(result: SandboxResult, step: str) -> SandboxResult:
+    """Raise the build error for a failed step (`step` names it, e.g. "RUN make")."""
+    if result.oom_killed and result.memory_limit:
+        raise StepOOM(step, result.memory_limit)
+    if result.exit_code != 0:
+        raise StepFailed(step, result.exit_code, result.signal)
+    return result
+
+
+__all__ = ["Mount", "Overlay", "SandboxError", "SandboxResult", "SandboxSetupError",
+           "SandboxSpec", "StepFailed", "StepOOM", "UnknownUser", "check", "run"]

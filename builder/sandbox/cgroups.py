@@ -1,0 +1,151 @@
+"""Resource limits through cgroups: v2 when /sys/fs/cgroup is a unified hierarchy
+with controllers, else the v1 controllers (memory, pids, cpu) as on hybrid hosts.
+One cgroup per step under `pybuild/`, joined by the sandbox's first process before
+it forks anything, read for OOM kills, and removed afterwards."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.sandbox.errors import SandboxSetupError
+
+ROOT = Path("/sys/fs/cgroup")
+CPU_PERIOD = 100_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: int | None = None
+    cpus: float | None = None
+    pids: int | None = None
+
+    def any(self) -> bool:
+        return self.memory is not None or self.cpus is not None or self.pids is not None
+
+
+def is_v2(root: Path = ROOT) -> bool:
+    return (root / "cgroup.controllers").exists()
+
+
+def _write(path: Path, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _need(ctrl: str) -> SandboxSetupError:
+    return SandboxSetupError(
+        f"no cgroup {ctrl} controller: mount it under /sys/fs/cgroup (v1 or v2) "
+        f"and run pybuild as root, or drop the --{ctrl} limit")
+
+
+class StepCgroup:
+    """The cgroup(s) of one step. `create`, `add(pid)`, `oom_killed()`, `remove()`."""
+
+    def __init__(self, name: str, limits: Limits, root: Path = ROOT,
+                 parent: str = "pybuild") -> None:
+        self.name, self.limits, self.root, self.parent = name, limits, root, parent
+        self.v2 = is_v2(root)
+        self.dirs: list[Path] = []
+
+    def _wanted_v1(self) -> list[str]:
+        lim = self.limits
+        return [c for c, want in (("memory", lim.memory), ("pids", lim.pids),
+                                  ("cpu", lim.cpus)) if want is not None]
+
+    def create(self) -> None:
+        try:
+            self._create_v2() if self.v2 else self._create_v1()
+        except PermissionError as e:
+            self.remove()
+            raise SandboxSetupError(f"cannot create a cgroup ({e.filename}): run pybuild "
+                                    "as root or delegate a cgroup, or drop the limits") from e
+
+    def _create_v1(self) -> None:
+        lim = self.limits
+        for ctrl in self._wanted_v1():
+            base = self.root / ctrl
+            if not (base / "cgroup.procs").exists():
+                raise _need({"pids": "pids-limit", "cpu": "cpus"}.get(ctrl, ctrl))
+            d = base / self.parent / self.name
+            d.mkdir(parents=True)
+            self.dirs.append(d)
+            if ctrl == "memory":
+                _write(d / "memory.limit_in_bytes", str(lim.memory))
+                if (d / "memory.memsw.limit_in_bytes").exists():
+                    _write(d / "memory.memsw.limit_in_bytes", str(lim.memory))
+            elif ctrl == "pids":
+                _write(d / "pids.max", str(lim.pids))
+            elif ctrl == "cpu":
+                _write(d / "cpu.cfs_period_us", str(CPU_PERIOD))
+                _write(d / "cpu.cfs_quota_us", str(int(lim.cpus * CPU_PERIOD)))
+
+    def _create_v2(self) -> None:
+        lim = self.limits
+        parent = self.root / self.parent
+        have = set((self.root / "cgroup.controllers").read_text().split())
+        want = {c for c in self._wanted_v1()}
+        if want - have:
+            raise _need(sorted(want - have)[0])
+        parent.mkdir(parents=True, exist_ok=True)
+        enable = " ".join("+" + c for c in sorted(want))
+        if enable:
+            for d in (self.root, parent):
+                _write(d / "cgroup.subtree_control", enable)
+        d = parent / self.name
+        d.mkdir()
+        self.dirs.append(d)
+        if lim.memory is not None:
+            _write(d / "memory.max", str(lim.memory))
+            if (d / "memory.swap.max").exists():
+                _write(d / "memory.swap.max", "0")
+        if lim.pids is not None:
+            _write(d / "pids.max", str(lim.pids))
+        if lim.cpus is not None:
+            _write(d / "cpu.max", f"{int(lim.cpus * CPU_PERIOD)} {CPU_PERIOD}")
+
+    def add(self, pid: int) -> None:
+        for d in self.dirs:
+            _write(d / "cgroup.procs", str(pid))
+
+    def oom_killed(self) -> bool:
+        for d in self.dirs:
+            for fname in ("memory.events", "memory.oom_control"):
+                f = d / fname
+                if f.exists():
+                    for line in f.read_text().splitlines():
+                        key, _, val = line.partition(" ")
+                        if key == "oom_kill" and int(val) > 0:
+                            return True
+        return False
+
+    def remove(self) -> None:
+        """rmdir each cgroup, waiting briefly for exiting tasks to leave."""
+        for d in self.dirs:
+            for _ in range(200):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY:
+                        raise
+                    _kill_all(d)
+                    time.sleep(0.005)
+        self.dirs = []
+
+
+def _kill_all(d: Path) -> None:
+    try:
+        pids = (d / "cgroup.procs").read_text().split()
+    except OSError:
+        return
+    for p in pids:
+        try:
+            os.kill(int(p), 9)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,97 @@
+"""Which namespaces a step gets, and the user namespace's id maps when pybuild runs
+rootless: subordinate ranges through newuidmap/newgidmap when /etc/subuid and
+/etc/subgid grant some, else a single mapping of uid 0 to the caller."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from builder.sandbox import libc
+from builder.sandbox.errors import SandboxSetupError
+
+
+def flags(network: str, rootless: bool) -> int:
+    f = libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWPID
+    if network != "host":
+        f |= libc.CLONE_NEWNET
+    if rootless:
+        f |= libc.CLONE_NEWUSER
+    return f
+
+
+@dataclass(frozen=True)
+class IdMap:
+    """uid/gid maps for a rootless sandbox: `ranges` are (inside, outside, count)."""
+
+    uids: tuple[tuple[int, int, int], ...]
+    gids: tuple[tuple[int, int, int], ...]
+    helpers: bool              # written by newuidmap/newgidmap (setgroups allowed)
+
+    def maps_uid(self, uid: int) -> bool:
+        return any(i <= uid < i + n for i, _, n in self.uids)
+
+    def maps_gid(self, gid: int) -> bool:
+        return any(i <= gid < i + n for i, _, n in self.gids)
+
+
+def _subids(path: str, name: str, uid: int) -> tuple[int, int] | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.strip().split(":")
+                if len(parts) == 3 and parts[0] in (name, str(uid)):
+                    return int(parts[1]), int(parts[2])
+    except OSError:
+        pass
+    return None
+
+
+def rootless_map() -> IdMap:
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    su, sg = _subids("/etc/subuid", name, uid), _subids("/etc/subgid", name, uid)
+    if su and sg and shutil.which("newuidmap") and shutil.which("newgidmap"):
+        return IdMap(((0, uid, 1), (1, su[0], su[1])), ((0, gid, 1), (1, sg[0], sg[1])), True)
+    return IdMap(((0, uid, 1),), ((0, gid, 1),), False)
+
+
+def check_userns() -> None:
+    try:
+        with open("/proc/sys/user/max_user_namespaces") as f:
+            if int(f.read()) == 0:
+                raise SandboxSetupError("user namespaces are disabled: sysctl -w "
+                                        "user.max_user_namespaces=15000 (or run as root)")
+    except FileNotFoundError as e:
+        raise SandboxSetupError("this kernel has no user namespaces: run pybuild as root") from e
+    try:
+        with open("/proc/sys/kernel/unprivileged_userns_clone") as f:
+            if f.read().strip() == "0":
+                raise SandboxSetupError("unprivileged user namespaces are disabled: sysctl -w "
+                                        "kernel.unprivileged_userns_clone=1 (or run as root)")
+    except FileNotFoundError:
+        pass
+
+
+def write_maps(pid: int, idmap: IdMap) -> None:
+    """Install `idmap` for the user namespace of `pid` (called from the parent)."""
+    if idmap.helpers:
+        for tool, ranges in (("newuidmap", idmap.uids), ("newgidmap", idmap.gids)):
+            args = [str(x) for r in ranges for x in r]
+            res = subprocess.run([tool, str(pid), *args], capture_output=True, text=True)
+            if res.returncode != 0:
+                raise SandboxSetupError(f"{tool} failed: {res.stderr.strip()}; check "
+                                        "/etc/subuid and /etc/subgid")
+        return
+    with open(f"/proc/{pid}/uid_map", "w") as f:
+        f.write("".join(f"{i} {o} {n}\n" for i, o, n in idmap.uids))
+    with open(f"/proc/{pid}/setgroups", "w") as f:
+        f.write("deny")
+    with open(f"/proc/{pid}/gid_map", "w") as f:
+        f.write("".join(f"{i} {o} {n}\n" for i, o, n in idmap.gids))

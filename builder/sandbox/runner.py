@@ -1,0 +1,313 @@
+"""`run(spec)`: one sandboxed command, start to finish.
+
+pybuild forks a helper that unshares the namespaces and forks PID 1 (init.pid1).
+Between the two, pybuild puts the helper in the step's cgroup, starts slirp4netns on
+its network namespace and writes rootless id maps, then says go. Output streams live
+through the caller's fds or callbacks; on any exception (Ctrl-C included) the tree is
+killed, and the pid namespace takes every process with it."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from builder.sandbox import caps, cgroups, init, libc, mounts, namespaces, network, seccomp, user
+from builder.sandbox.errors import SandboxError, SandboxSetupError
+from builder.sandbox.spec import SandboxResult, SandboxSpec
+
+Sink = int | Callable[[bytes], object] | None
+
+
+def _lookup_root(spec: SandboxSpec) -> Path:
+    """Where to read /etc/passwd: the rootfs, or the overlay's top-most layer with one."""
+    if spec.overlay is None:
+        return spec.rootfs
+    for d in (spec.overlay.upperdir, *spec.overlay.lowerdirs):
+        if user.scoped_path(Path(d), "/etc/passwd").exists():
+            return Path(d)
+    return spec.overlay.upperdir
+
+
+def _etc_files(spec: SandboxSpec, tmp: Path) -> tuple[tuple[str, str], ...]:
+    files = {
+        "/etc/hosts": spec.hosts if spec.hosts is not None else network.hosts_content(
+            spec.network, spec.hostname, spec.extra_hosts),
+        "/etc/resolv.conf": spec.resolv_conf if spec.resolv_conf is not None
+        else network.resolv_content(spec.network),
+        "/etc/hostname": spec.hostname + "\n",
+    }
+    out = []
+    for inside, content in files.items():
+        host = tmp / inside.rsplit("/", 1)[1]
+        host.write_text(content)
+        out.append((inside, str(host)))
+    return tuple(out)
+
+
+def _sink_fd(sink: Sink, default: int) -> tuple[int, int | None]:
+    """(fd the sandbox writes to, read end for a callback or None)."""
+    if sink is None:
+        return default, None
+    if isinstance(sink, int):
+        return sink, None
+    r, w = os.pipe()
+    return w, r
+
+
+def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> SandboxResult:
+    """Run `spec.argv` in a fresh sandbox and wait for it. `stdout`/`stderr` are an fd,
+    a callback taking bytes (called as output arrives), or None to inherit pybuild's."""
+    start = time.monotonic()
+    rootless = os.geteuid() != 0
+    idmap = None
+    if rootless:
+        namespaces.check_userns()
+        idmap = namespaces.rootless_map()
+    ident = user.resolve(_lookup_root(spec), spec.user)
+    if idmap and not (idmap.maps_uid(ident.uid) and idmap.maps_gid(ident.gid)):
+        raise SandboxSetupError(f"user {spec.user!r} (uid {ident.uid}) is not mapped in the "
+                                "user namespace: add a range for this user to /etc/subuid "
+                                "and /etc/subgid")
+    capset = caps.resolve(spec.privileged, spec.cap_add, spec.cap_drop)
+    filt = None if spec.privileged or not spec.seccomp else seccomp.prepare(capset)
+    env = user.process_env(spec.env, ident)
+    env.setdefault("HOSTNAME", spec.hostname)
+    plan = init.ExecPlan(
+        argv=spec.argv, env=env, cwd=spec.cwd or "/", ident=ident, hostname=spec.hostname,
+        keep_caps=caps.mask(capset), privileged=spec.privileged,
+        setgroups=idmap is None or idmap.helpers, seccomp=filt, tty=spec.tty,
+        loopback=spec.network != "host")
+    tmp = Path(tempfile.mkdtemp(prefix="pybuild-sb-"))
+    limits = cgroups.Limits(spec.memory, spec.cpus, spec.pids_limit)
+    cg = cgroups.StepCgroup(uuid.uuid4().hex[:16], limits,
+                                             parent=spec.cgroup_parent) if limits.any() else None
+    fds: list[int] = []
+    try:
+        root = mounts.RootPlan(
+            rootfs=str(spec.rootfs), overlay=spec.overlay, rootless=rootless,
+            own_netns=spec.network != "host" or not rootless, privileged=spec.privileged,
+            etc_files=_etc_files(spec, tmp), mounts=spec.mounts)
+        if cg is not None:
+            cg.create()
+        return _launch(spec, root, plan, cg, idmap, stdout, stderr, fds, start, rootless)
+    finally:
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if cg is not None:
+            cg.remove()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
+            cg: cgroups.StepCgroup | None, idmap: namespaces.IdMap | None,
+            stdout: Sink, stderr: Sink, fds: list[int], start: float,
+            rootless: bool) -> SandboxResult:
+    need_sync = cg is not None or spec.network == "default" or idmap is not None
+    st_r, st_w = os.pipe2(os.O_CLOEXEC)
+    go_r, go_w = os.pipe2(os.O_CLOEXEC) if need_sync else (-1, -1)
+    fds += [st_r, st_w] + ([go_r, go_w] if need_sync else [])
+    master = -1
+    if spec.tty:
+        master, slave = os.openpty()
+        fds += [master, slave]
+        in_fd, out_fd, err_fd = slave, slave, slave
+        readers: dict[int, Sink] = {master: stdout}
+    else:
+        out_fd, out_r = _sink_fd(stdout, 1)
+        err_fd, err_r = _sink_fd(stderr, 2)
+        fds += [fd for fd in (out_r, err_r) if fd is not None]
+        fds += [fd for fd, r in ((out_fd, out_r), (err_fd, err_r)) if r is not None]
+        readers = {r: s for r, s in ((out_r, stdout), (err_r, stderr)) if r is not None}
+        in_fd = 0 if spec.stdin else os.open(os.devnull, os.O_RDONLY)
+        if not spec.stdin:
+            fds.append(in_fd)
+    flags = namespaces.flags(spec.network, rootless)
+    helper = os.fork()
+    if helper == 0:
+        _helper(flags, need_sync, root, plan, st_w, go_r, (in_fd, out_fd, err_fd))
+    # Parent: keep only our ends.
+    for fd in {st_w, go_r, in_fd, out_fd, err_fd} - {0, 1, 2, -1}:
+        if fd in fds and fd not in readers:
+            fds.remove(fd)
+            os.close(fd)
+    pid1 = 0
+    slirp = None
+    created: list[str] = []
+    errors: list[str] = []
+    status = None
+    try:
+        buf = b""
+        if need_sync:
+            buf = _await_unshared(st_r, errors)
+            if errors:
+                raise SandboxSetupError(errors[0])
+            if idmap is not None:
+                namespaces.write_maps(helper, idmap)
+            if cg is not None:
+                cg.add(helper)
+            if spec.network == "default":
+                slirp = network.Slirp(helper)
+            os.write(go_w, b"G")
+        status, pid1 = _pump(st_r, buf, readers, created, errors, master,
+                             spec.stdin and spec.tty)
+        os.waitpid(helper, 0)
+    except BaseException:
+        for pid in (pid1, helper):
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        try:
+            os.waitpid(helper, 0)
+        except ChildProcessError:
+            pass
+        raise
+    finally:
+        if slirp is not None:
+            slirp.stop()
+    oom = cg.oom_killed() if cg is not None else False
+    if status is None:
+        raise SandboxSetupError(errors[0] if errors else "the sandbox died during setup")
+    if errors and status >> 8 in (125, 126, 127) and not os.WIFSIGNALED(status):
+        # The command never ran: setup or exec failed.
+        if os.WEXITSTATUS(status) == 125:
+            raise SandboxSetupError(errors[0])
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    code = 128 + sig if sig else os.WEXITSTATUS(status)
+    if errors and not sig and code in (126, 127):
+        _emit(readers, stderr, (errors[0] + "\n").encode())
+    return SandboxResult(exit_code=code, signal=sig, oom_killed=oom,
+                         created_mountpoints=tuple(created),
+                         duration=time.monotonic() - start, memory_limit=spec.memory)
+
+
+def _emit(readers: dict[int, Sink], sink: Sink, data: bytes) -> None:
+    if callable(sink):
+        sink(data)
+    else:
+        os.write(sink if isinstance(sink, int) else 2, data)
+
+
+def _await_unshared(st_r: int, errors: list[str]) -> bytes:
+    buf = b""
+    while b"\n" not in buf:
+        chunk = os.read(st_r, 4096)
+        if not chunk:
+            errors.append("the sandbox helper died before unsharing namespaces")
+            return b""
+        buf += chunk
+    line, _, rest = buf.partition(b"\n")
+    if line.startswith(b"E"):
+        errors.append(line[1:].decode(errors="replace"))
+    return rest
+
+
+def _pump(st_r: int, buf: bytes, readers: dict[int, Sink], created: list[str],
+          errors: list[str], master: int, relay_stdin: bool) -> tuple[int | None, int]:
+    """Stream output and collect control messages until everything is closed."""
+    status = None
+    pid1 = 0
+    open_fds = {st_r, *readers}
+    if relay_stdin:
+        open_fds.add(0)
+    while open_fds:
+        ready, _, _ = select.select(list(open_fds), [], [])
+        for fd in ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # a pty master reads EIO once the slave side is gone
+                data = b""
+            if fd == 0:
+                if data:
+                    os.write(master, data)
+                else:
+                    open_fds.discard(0)
+                continue
+            if not data:
+                open_fds.discard(fd)
+                if fd == st_r and master >= 0:
+                    open_fds.discard(master)
+                    open_fds.discard(0)
+                continue
+            if fd != st_r:
+                sink = readers[fd]
+                if callable(sink):
+                    sink(data)
+                else:
+                    os.write(1 if sink is None else sink, data)
+                continue
+            buf += data
+            while b"\n" in buf:
+                line, _, buf = buf.partition(b"\n")
+                kind, text = line[:1], line[1:].decode(errors="replace")
+                if kind == b"M":
+                    created.append(text)
+                elif kind == b"E":
+                    errors.append(text)
+                elif kind == b"S":
+                    status = int(text)
+                elif kind == b"P":
+                    pid1 = int(text)
+    return status, pid1
+
+
+def _helper(flags: int, need_sync: bool, root: mounts.RootPlan, plan: init.ExecPlan,
+            st_w: int, go_r: int, stdio: tuple[int, int, int]) -> None:
+    """The forked helper: unshare, wait for go, fork PID 1, wait for it. Never returns."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target, inheritable=True)
+        keep = sorted(fd for fd in (st_w, go_r) if fd > 2)
+        lo = 3
+        for fd in keep:
+            os.closerange(lo, fd)
+            lo = fd + 1
+        os.closerange(lo, 1 << 16)
+        libc.unshare(flags)
+        if need_sync:
+            init.send(st_w, "U")
+            if os.read(go_r, 1) != b"G":
+                os._exit(125)
+            os.close(go_r)
+        try:
+            libc.unshare(libc.CLONE_NEWCGROUP)
+        except OSError:
+            pass  # old kernels: the cgroup namespace is a nicety
+        p1 = os.fork()
+        if p1 == 0:
+            init.pid1(root, plan, st_w)
+        init.send(st_w, "P", str(p1))
+        os.close(st_w)
+        os.waitpid(p1, 0)
+    except BaseException as e:  # noqa: B036 - report, never unwind into pybuild's code
+        try:
+            init.send(st_w, "E", _setup_hint(e))
+        except OSError:
+            pass
+        code = 125
+    os._exit(code)
+
+
+def _setup_hint(e: BaseException) -> str:
+    text = str(e)
+    if isinstance(e, OSError) and "unshare" in text:
+        return (f"cannot create namespaces ({text}): run as root, or enable user namespaces "
+                "for rootless use")
+    return f"sandbox setup: {text}"
+
+
+__all__ = ["run", "SandboxError"]
