@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.context import CopyError, SourceTree
+from builder.context import CopyError, SourceTree, TooManyLinks
 
 MAX_DB_BYTES = 4 << 20
 
@@ -36,7 +36,10 @@ class Owner:
 
 def _read_db(rootfs: str | Path, rel: str) -> list[list[str]]:
     tree = SourceTree(rootfs, is_context=False)
-    path = tree.abs(tree.resolve(rel))
+    try:
+        path = tree.abs(tree.resolve(rel))
+    except TooManyLinks:
+        return []
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except (FileNotFoundError, NotADirectoryError):
