@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
+from store.digest import Digest
 from store.errors import InvalidArchive
 
 BLOCK = 512
@@ -257,3 +258,30 @@ class TarReader:
         return TarEntry(name, blk[156:157], nums["mode"], nums["uid"], nums["gid"], nums["size"],
                         nums["mtime"], link_b.decode("utf-8", "surrogateescape"),
                         nums["devmajor"], nums["devminor"], xattrs)
+
+
+class HashingReader:
+    """Hashes what passes through `read()`; `drain()` reads (and hashes) the rest,
+    so the digest covers the whole tar, trailing zero blocks included."""
+
+    def __init__(self, stream: IO[bytes], algorithm: str = "sha256") -> None:
+        import hashlib
+
+        self._stream = stream
+        self._hash = hashlib.new(algorithm)
+        self._alg = algorithm
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+    @property
+    def digest(self) -> Digest:
+        return Digest(self._alg, self._hash.hexdigest())

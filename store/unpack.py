@@ -322,3 +322,32 @@ def unpack(stream: IO[bytes], dest: Path, opts: UnpackOptions | None = None) -> 
         return unpack_tar(reader, dest, opts)  # type: ignore[arg-type]
     finally:
         reader.close()
+
+
+def remove_beneath(root: Path, unsafe_path: str) -> bool:
+    """Delete `root/unsafe_path` (file or tree) without following any symlink on the
+    way; False when it does not exist or a parent is not a plain directory."""
+    rel = clean_path(unsafe_path, unsafe_path)
+    if not rel:
+        return False
+    head, _, base = rel.rpartition("/")
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for comp in head.split("/") if head else ():
+            try:
+                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                return False
+            os.close(fd)
+            fd = nfd
+        try:
+            st = os.lstat(base, dir_fd=fd)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(base, dir_fd=fd)
+        else:
+            os.unlink(base, dir_fd=fd)
+        return True
+    finally:
+        os.close(fd)
