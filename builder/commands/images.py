@@ -1,0 +1,61 @@
+"""`pybuild images`: list the tagged (and untagged) images in the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.add_argument("--digests", action="store_true", help="show manifest digests")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("repository", nargs="?", help="only images of this repository")
+
+
+def run(args: argparse.Namespace) -> int:
+    from builder.commands._store_common import human_ago, human_size, store
+    from store.digest import ANNOTATION_REF_NAME
+    from store.errors import StoreError
+    from store.image import resolve_image
+    from store.refs import repo_and_tag
+
+    s = store()
+    rows = []
+    for d in s.refs.entries():
+        name = d.annotations.get(ANNOTATION_REF_NAME)
+        repo, tag = repo_and_tag(name) if name else ("<none>", "<none>")
+        if args.repository and repo != args.repository:
+            continue
+        try:
+            img = resolve_image(s, name or str(d.digest))
+            cfg = img.config()
+            size = sum(x.size for x in img.manifest().layers)
+            image_id, created = str(img.id), cfg.created
+        except StoreError:
+            image_id, created, size = "<broken>", None, 0
+        rows.append({"repository": repo, "tag": tag, "id": image_id, "digest": str(d.digest),
+                     "created": created, "size": size})
+    if args.json:
+        for r in rows:
+            print(json.dumps(r))
+        return 0
+    if args.quiet:
+        seen = []
+        for r in rows:
+            short = r["id"].removeprefix("sha256:")[:12]
+            if short not in seen:
+                seen.append(short)
+                print(short)
+        return 0
+    head = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + \
+        ["IMAGE ID", "CREATED", "SIZE"]
+    table = [head]
+    for r in rows:
+        table.append([r["repository"], r["tag"]] + ([r["digest"]] if args.digests else []) +
+                     [r["id"].removeprefix("sha256:")[:12], human_ago(r["created"]),
+                      human_size(r["size"])])
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0

@@ -1,0 +1,61 @@
+"""`pybuild rmi IMAGE...`: untag images and delete the blobs only they used."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", help="names, digests or IDs")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="remove every tag of an image given by ID")
+    p.add_argument("--no-prune", action="store_true", help="untag only; keep the blobs")
+
+
+def run(args: argparse.Namespace) -> int:
+    from builder.commands._store_common import store
+    from store.errors import ImageInUse, ImageNotFound
+    from store.gc import gc
+    from store.refs import normalize_name
+
+    s = store()
+    failed = 0
+    removed = False
+    for ref in args.images:
+        try:
+            names = _names_for(s, ref, normalize_name)
+            if len(names) > 1 and not args.force:
+                raise ImageInUse(ref, f"it has {len(names)} tags ({', '.join(names)}); "
+                                 "use -f or remove them by name")
+            for n in names:
+                s.refs.delete(n)
+                print(f"Untagged: {n}")
+                removed = True
+        except (ImageNotFound, ImageInUse) as e:
+            print(f"pybuild rmi: {e}", file=sys.stderr)
+            failed += 1
+    if removed and not args.no_prune:
+        rep = gc(s)
+        for dg in rep.removed_blobs:
+            print(f"Deleted: {dg}")
+    return 1 if failed else 0
+
+
+def _names_for(s, ref: str, normalize_name) -> list[str]:  # type: ignore[no-untyped-def]
+    from store.errors import InvalidReference
+    from store.image import resolve_image
+
+    try:
+        norm = normalize_name(ref)
+        if "@" not in norm and any(n == norm for n, _ in s.refs.list()):
+            return [norm]
+    except InvalidReference:
+        pass
+    img = resolve_image(s, ref)
+    names = [n for n, d in s.refs.list() if d.digest == img.digest]
+    if not names:
+        # An untagged root: drop it from the index.
+        s.refs.update(lambda ms: [m for m in ms if m.get("digest") != str(img.digest)])
+        return []
+    return names
