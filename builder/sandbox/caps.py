@@ -44,7 +44,7 @@ def _norm(name: str) -> str:
 def resolve(privileged: bool, cap_add: tuple[str, ...] = (),
             cap_drop: tuple[str, ...] = ()) -> frozenset[str]:
     """The capability names in force, as Docker computes them (drop ALL first, then add)."""
-    everything = frozenset(NAMES[: last_cap() + 1])
+    everything = frozenset(NAMES[: last_cap() + 1]) & available()
     if privileged:
         return everything
     caps = set(DOCKER_DEFAULT)
@@ -54,7 +54,16 @@ def resolve(privileged: bool, cap_add: tuple[str, ...] = (),
         caps.clear()
     caps -= drops
     caps |= everything if "ALL" in adds else adds
-    return frozenset(caps)
+    return frozenset(caps) & available()
+
+
+def available() -> frozenset[str]:
+    """What pybuild itself may hand out: its own bounding set (a host may lack some)."""
+    try:
+        with open("/proc/self/status") as f:
+            return names_of(parse_status(f.read()).get("CapBnd", (1 << 64) - 1))
+    except OSError:
+        return frozenset(NAMES)
 
 
 def mask(names: frozenset[str]) -> int:
