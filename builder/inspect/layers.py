@@ -1,0 +1,165 @@
+"""Per-layer change analysis over streamed layer tars.
+
+Owns the merged view of an image as its layers are applied in order: which paths each
+layer adds, modifies and deletes (OCI whiteouts, opaque dirs), and every version of
+every non-directory path (for waste). Layers are streamed one at a time through
+`tarscan.TarScan`; only per-file metadata is kept: for 100k files that is a few tens of
+MB. Facts the pitfall checks need (same-content re-adds, key files) are noted while
+streaming, so no layer is read twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import IO
+
+from builder.inspect.tarscan import DIR, REG, TarEntry, TarScan
+
+WH_PREFIX = ".wh."
+WH_OPAQUE = ".wh..wh..opq"
+
+# Private keys and credential files, by name (any layer, even when deleted later).
+SECRET_FILE_GLOBS = (
+    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "*.pem", "*.key", "*.p12", "*.pfx",
+    ".netrc", ".npmrc", ".pypirc", ".git-credentials", ".htpasswd", "credentials",
+    "credentials.json", "*.keystore", ".env",
+)
+SECRET_DIR_FILES = (".docker/config.json", ".aws/credentials", ".kube/config")
+KEY_MARKERS = (b"PRIVATE KEY-----", b"BEGIN OPENSSH PRIVATE KEY")
+
+
+@dataclass(slots=True)
+class LayerStats:
+    """What one layer did to the merged tree. Counts are of entries (files, links and
+    new directories); directories re-emitted as parents are not counted as modified."""
+
+    index: int
+    digest: str
+    size: int = 0  # compressed blob size
+    uncompressed_size: int = 0  # tar stream length
+    files_size: int = 0  # sum of regular-file sizes in the tar (dive's layer size)
+    added: int = 0
+    modified: int = 0
+    deleted: int = 0
+    added_bytes: int = 0
+    modified_bytes: int = 0
+    deleted_bytes: int = 0  # bytes of the visible versions this layer removed
+    # files re-added with the same content as the version below (chmod/chown copies)
+    same_content: int = 0
+    same_content_bytes: int = 0
+    same_content_paths: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretFile:
+    layer: int
+    path: str
+    size: int
+    why: str  # "name" or "content"
+
+
+def _secret_reason(e: TarEntry) -> str:
+    if e.type != REG:
+        return ""
+    base = e.path.rsplit("/", 1)[-1]
+    if any(fnmatch.fnmatchcase(base, g) for g in SECRET_FILE_GLOBS) or \
+            any(e.path.endswith(s) for s in SECRET_DIR_FILES):
+        return "name"
+    if any(m in e.head for m in KEY_MARKERS):
+        return "content"
+    return ""
+
+
+def _ancestors(path: str):
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        yield path
+
+
+class ImageTree:
+    """Apply layers in order with `add_layer`; then read `visible`, `versions`,
+    `layers` and `secrets`.
+
+    visible:  path -> (type, size, mode, uid, gid, crc, layer) of the top version
+    versions: path -> [(layer, size), ...] for non-directories; size -1 is a deletion
+    """
+
+    def __init__(self) -> None:
+        self.visible: dict[str, tuple] = {}
+        self.versions: dict[str, list[tuple[int, int]]] = {}
+        self.layers: list[LayerStats] = []
+        self.secrets: list[SecretFile] = []
+
+    def add_layer(self, stream: IO[bytes], digest: str = "", size: int | None = None) -> LayerStats:
+        idx = len(self.layers)
+        st = LayerStats(idx, digest)
+        scan = TarScan(stream)
+        wh_files: list[str] = []
+        wh_dirs: set[str] = set()
+        opaque: set[str] = set()
+        vis, vers = self.visible, self.versions
+        for e in scan:
+            path = e.path
+            if not path:
+                continue
+            parent, _, base = path.rpartition("/")
+            if base.startswith(WH_PREFIX):
+                if base == WH_OPAQUE:
+                    opaque.add(parent)
+                else:
+                    target = f"{parent}/{base[4:]}" if parent else base[4:]
+                    prev = vis.get(target)
+                    if prev is not None and prev[0] == DIR:
+                        wh_dirs.add(target)
+                    elif prev is not None:
+                        wh_files.append(target)
+                continue
+            st.files_size += e.size
+            why = _secret_reason(e)
+            if why:
+                self.secrets.append(SecretFile(idx, path, e.size, why))
+            prev = vis.get(path)
+            rec = (e.type, e.size, e.mode, e.uid, e.gid, e.crc, idx)
+            vis[path] = rec
+            if prev is None:
+                st.added += 1
+                st.added_bytes += e.size
+            elif prev[6] == idx:  # the same path twice in one tar: the later one wins
+                if e.type != DIR:
+                    vers[path][-1] = (idx, e.size)
+                continue
+            elif e.type != DIR:
+                st.modified += 1
+                st.modified_bytes += e.size
+                if e.type == REG and prev[0] == REG and prev[1] == e.size and prev[5] == e.crc:
+                    st.same_content += 1
+                    st.same_content_bytes += e.size
+                    if len(st.same_content_paths) < 20:
+                        st.same_content_paths.append(path)
+            if e.type != DIR:
+                vers.setdefault(path, []).append((idx, e.size))
+        for target in wh_files:
+            self._delete(target, idx, st)
+        if wh_dirs or opaque:
+            doomed = []
+            for p, rec in vis.items():
+                if rec[6] == idx and p not in wh_dirs:
+                    continue  # this layer's own entries sit above its whiteouts
+                if p in wh_dirs or any(a in wh_dirs or (a in opaque and rec[6] < idx)
+                                       for a in _ancestors(p)):
+                    doomed.append(p)
+            for p in doomed:
+                self._delete(p, idx, st)
+        st.uncompressed_size = scan.uncompressed_size
+        st.size = scan.compressed_size if size is None else size
+        self.layers.append(st)
+        return st
+
+    def _delete(self, path: str, idx: int, st: LayerStats) -> None:
+        rec = self.visible.pop(path, None)
+        if rec is None or rec[0] == DIR:
+            return
+        st.deleted += 1
+        st.deleted_bytes += rec[1]
+        self.versions[path].append((idx, -1))

@@ -1,0 +1,214 @@
+"""A fast, streaming, metadata-only tar reader for layer analysis.
+
+Owns turning a (possibly compressed) layer stream into `TarEntry` records: path,
+type, size, mode, ids, link target, a CRC-32 of the content and the first bytes of
+small files (for key sniffing). It never holds a whole file in memory; content is read
+in chunks and discarded. It handles ustar, PAX (`x`/`g`) and GNU long names (`L`/`K`).
+The stdlib `tarfile` is ~5x slower per member in stream mode, which matters at 100k
+files (bench/inspect_speed.py).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from builder.inspect.errors import LayerFormatError
+
+CHUNK = 1 << 20
+HEAD_BYTES = 64  # enough to see "-----BEGIN ... PRIVATE KEY-----"
+
+REG, HARDLINK, SYMLINK, CHAR, BLOCK, DIR, FIFO = "0", "1", "2", "3", "4", "5", "6"
+
+
+@dataclass(frozen=True, slots=True)
+class TarEntry:
+    path: str  # normalised: no leading "./" or "/", no trailing "/"
+    type: str  # one of the tar typeflags above
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    linkname: str
+    crc: int  # CRC-32 of the content (0 for non-regular files)
+    head: bytes  # first HEAD_BYTES of the content
+
+
+class _Decompressed:
+    """File-like over a compressed stream, chosen by sniffing the first bytes."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        first = raw.read(4)
+        self._pending = b""
+        if first[:2] == b"\x1f\x8b":
+            self._mode = "gzip"
+            self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._pending = self._d.decompress(first)
+        elif first == b"\x28\xb5\x2f\xfd":
+            import zstandard
+
+            self._mode = "zstd"
+            self._zr = zstandard.ZstdDecompressor().stream_reader(_Prefixed(first, raw),
+                                                                  read_across_frames=True)
+        else:
+            self._mode = "plain"
+            self._pending = first
+
+    def read(self, n: int) -> bytes:
+        if self._mode == "zstd":
+            return self._zr.read(n)
+        out = self._pending
+        self._pending = b""
+        while len(out) < n:
+            data = self._raw.read(CHUNK)
+            if not data:
+                if self._mode == "gzip":
+                    out += self._d.flush()
+                break
+            if self._mode == "plain":
+                out += data
+                continue
+            out += self._d.decompress(data)
+            while self._d.eof and self._d.unused_data:  # multi-member gzip
+                rest = self._d.unused_data
+                self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                out += self._d.decompress(rest)
+        if len(out) > n:
+            self._pending = out[n:]
+            out = out[:n]
+        return out
+
+
+class _Prefixed:
+    def __init__(self, prefix: bytes, raw: IO[bytes]) -> None:
+        self._prefix, self._raw = prefix, raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._prefix:
+            p, self._prefix = self._prefix, b""
+            return p + self._raw.read(max(0, n - len(p))) if n > 0 else p + self._raw.read()
+        return self._raw.read(n)
+
+
+class _Counting:
+    """Counts the bytes read from the (compressed) source: the layer's blob size."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw, self.count = raw, 0
+
+    def read(self, n: int = -1) -> bytes:
+        b = self._raw.read(n)
+        self.count += len(b)
+        return b
+
+
+def _octal(field: bytes, what: str) -> int:
+    if field and field[0] & 0x80:  # base-256 (GNU) for big numbers
+        v = int.from_bytes(field[1:], "big")
+        return v
+    text = field.split(b"\0", 1)[0].strip(b" \0")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise LayerFormatError(f"bad tar header {what} field {field!r}") from None
+
+
+def _norm(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    return name.strip("/")
+
+
+def _pax(data: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        sp = data.find(b" ", pos)
+        if sp < 0:
+            break
+        length = int(data[pos:sp])
+        rec = data[sp + 1:pos + length - 1]
+        k, _, v = rec.partition(b"=")
+        out[k.decode("utf-8", "surrogateescape")] = v.decode("utf-8", "surrogateescape")
+        pos += length
+    return out
+
+
+class TarScan:
+    """Iterate a layer's entries. After iteration, `compressed_size` and
+    `uncompressed_size` hold the byte counts of the blob and of the tar stream."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._src = _Counting(raw)
+        self._f = _Decompressed(self._src)
+        self.uncompressed_size = 0
+        self.compressed_size = 0
+
+    def _read(self, n: int) -> bytes:
+        b = self._f.read(n)
+        self.uncompressed_size += len(b)
+        return b
+
+    def _content(self, size: int) -> tuple[int, bytes]:
+        crc, head, left = 0, b"", size
+        while left:
+            b = self._read(min(left, CHUNK))
+            if not b:
+                raise LayerFormatError("layer tar is truncated")
+            if not head:
+                head = b[:HEAD_BYTES]
+            crc = zlib.crc32(b, crc)
+            left -= len(b)
+        pad = (-size) % 512
+        if pad:
+            self._read(pad)
+        return crc, head
+
+    def _small(self, size: int) -> bytes:
+        data = self._read(size + ((-size) % 512))
+        return data[:size]
+
+    def __iter__(self) -> Iterator[TarEntry]:
+        pax: dict[str, str] = {}
+        long_name = long_link = None
+        while True:
+            hdr = self._read(512)
+            if len(hdr) < 512 or hdr == bytes(512):
+                break
+            typ = chr(hdr[156]) if hdr[156] else REG
+            size = _octal(hdr[124:136], "size")
+            if typ in ("x", "g", "L", "K"):
+                data = self._small(size)
+                if typ == "x":
+                    pax = _pax(data)
+                elif typ == "L":
+                    long_name = data.rstrip(b"\0").decode("utf-8", "surrogateescape")
+                elif typ == "K":
+                    long_link = data.rstrip(b"\0").decode("utf-8", "surrogateescape")
+                continue
+            name = hdr[0:100].split(b"\0", 1)[0]
+            if hdr[257:262] == b"ustar" and hdr[345]:
+                name = hdr[345:500].split(b"\0", 1)[0] + b"/" + name
+            path = pax.get("path") or long_name or name.decode("utf-8", "surrogateescape")
+            link = pax.get("linkpath") or long_link or \
+                hdr[157:257].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            if "size" in pax:
+                size = int(pax["size"])
+            if typ == "7":
+                typ = REG
+            body = size if typ == REG or typ not in (HARDLINK, SYMLINK, CHAR, BLOCK, DIR, FIFO) else 0
+            crc, head = self._content(body) if body else (0, b"")
+            yield TarEntry(_norm(path), typ, size if typ == REG else 0,
+                           _octal(hdr[100:108], "mode") & 0o7777,
+                           int(pax.get("uid") or _octal(hdr[108:116], "uid")),
+                           int(pax.get("gid") or _octal(hdr[116:124], "gid")), link, crc, head)
+            pax, long_name, long_link = {}, None, None
+        # drain to count the whole blob (trailing zero blocks, padding)
+        while self._read(CHUNK):
+            pass
+        self.compressed_size = self._src.count
