@@ -276,9 +276,11 @@ def is_dir_dest(unsafe_dest: str) -> bool:
 
 
 def copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, target_root: str,
-              opts: CopyOptions) -> CopyStats:
+              opts: CopyOptions, *, extract_archives: bool = False) -> CopyStats:
     """Copy like `COPY srcs... dest` into `target_root` (a rootfs, possibly empty,
-    e.g. for --link). Relative `dest` is relative to `opts.workdir`."""
+    e.g. for --link). Relative `dest` is relative to `opts.workdir`. With
+    `extract_archives` (ADD), a source file that is a tar archive is unpacked into
+    the destination directory instead."""
     sources = _selected(tree, unsafe_srcs, opts)
     as_dir = is_dir_dest(unsafe_dest) or opts.parents
     if len(sources) > 1 and not as_dir:
@@ -291,6 +293,8 @@ def copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, target
         w.mkdir_p(posixpath.dirname(dest))
     ex = _Excluder(opts.excludes)
     for src in sources:
+        if extract_archives and not src.is_dir and _extract(tree, src, w, dest):
+            continue
         if opts.parents:
             base = posixpath.join(dest, src.keep)
             w.mkdir_p(base if src.is_dir else posixpath.dirname(base))
@@ -308,3 +312,14 @@ def copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, target
             w.put(e, out, top_dir=not inner)
     w.close_dirs()
     return w.stats
+
+
+def _extract(tree: SourceTree, src: Source, w: _Writer, dest: str) -> bool:
+    from builder.add import extract_archive, is_archive
+
+    path = tree.abs(src.rel)
+    if not is_archive(path):
+        return False
+    w.mkdir_p(dest)
+    w.stats.files += extract_archive(path, w.target.abs(dest), w.opts.instruction)
+    return True
