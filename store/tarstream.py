@@ -158,6 +158,7 @@ class TarReader:
         self._pad = 0
         self.offset = 0
         self._global: dict[str, bytes] = {}
+        self.current = "<header>"  # the entry being read, for error messages
 
     def _read(self, n: int, name: str) -> bytes:
         buf = self._stream.read(n)
@@ -179,13 +180,13 @@ class TarReader:
             return b""
         chunk = self._stream.read(min(n, self._remaining))
         if not chunk:
-            raise InvalidArchive("<data>", "unexpected end of archive inside a file")
+            raise InvalidArchive(self.current, "unexpected end of archive inside a file")
         self._remaining -= len(chunk)
         self.offset += len(chunk)
         return chunk
 
     def _finish_entry(self) -> None:
-        self._skip(self._remaining + self._pad, "<data>")
+        self._skip(self._remaining + self._pad, self.current)
         self._remaining = self._pad = 0
 
     def __iter__(self) -> Iterator[TarEntry]:
@@ -220,6 +221,7 @@ class TarReader:
             pax, longname, longlink = {}, None, None
             self._remaining = entry.size if entry.type in (REG, b"\0", b"7") else 0
             self._pad = -self._remaining % BLOCK
+            self.current = entry.unsafe_name
             yield entry
 
     def _parse(self, blk: bytes, pax: dict[str, bytes], longname: bytes | None,
