@@ -47,7 +47,7 @@ class BlobWriter:
         self.expected = expected
         self.expected_size = size
         self.annotations = dict(annotations or {})
-        self._hash = hashlib.new(expected.algorithm if expected else "sha256")
+        self._hash = expected.hasher() if expected else hashlib.new("sha256")
         self.size = 0
         self._done = False
         fd, self._tmp = locked_tempfile(store.tmp_dir)
@@ -250,9 +250,11 @@ class BlobStore:
                 continue
             for entry in sorted(os.listdir(alg_dir)):
                 try:
-                    yield Digest(alg_dir.name, entry)
+                    d = Digest(alg_dir.name, entry)
                 except InvalidDigest:
                     continue
+                if d.verifiable:
+                    yield d
 
     def iter_ingests(self) -> Iterator[Path]:
         """Leftover temp files from interrupted writes."""

@@ -54,11 +54,18 @@ ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 
 _HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+_ALG_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$")
+_ENC_RE = re.compile(r"^[a-zA-Z0-9=_-]+$")
+_MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
+_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
 
 
 @dataclass(frozen=True, order=True)
 class Digest:
-    """`algorithm:hex`, validated as go-digest does for the algorithms it knows."""
+    """`algorithm:encoded`. Known algorithms (sha256/384/512) are validated as go-digest
+    does (exact length, lowercase hex); others only by the OCI grammar, so descriptors
+    naming them parse (as the image-spec validator accepts them) but cannot be verified:
+    `hasher()` raises `InvalidDigest` and the blob store refuses them."""
 
     algorithm: str
     hex: str
@@ -66,11 +73,18 @@ class Digest:
     def __post_init__(self) -> None:
         want = _HEX_LEN.get(self.algorithm)
         if want is None:
-            raise InvalidDigest(f"{self.algorithm}:{self.hex}", "unsupported algorithm")
+            if not _ALG_RE.match(self.algorithm) or not _ENC_RE.match(self.hex):
+                raise InvalidDigest(f"{self.algorithm}:{self.hex}", "not of the form algorithm:encoded")
+            return
         if len(self.hex) != want or not re.fullmatch(r"[0-9a-f]+", self.hex):
             raise InvalidDigest(
                 f"{self.algorithm}:{self.hex}", f"want {want} lowercase hex characters"
             )
+
+    @property
+    def verifiable(self) -> bool:
+        """True for the algorithms we can compute (sha256, sha384, sha512)."""
+        return self.algorithm in _HEX_LEN
 
     @classmethod
     def parse(cls, unsafe_text: str) -> Digest:
@@ -84,6 +98,8 @@ class Digest:
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
     def hasher(self) -> Any:
+        if not self.verifiable:
+            raise InvalidDigest(str(self), "unsupported algorithm")
         return hashlib.new(self.algorithm)
 
     @property
@@ -189,25 +205,49 @@ class Descriptor:
 
     @classmethod
     def from_json(cls, unsafe_obj: Mapping[str, Any]) -> Descriptor:
+        """Parse and validate as the image-spec validator does (schema + digest,
+        `urls` as absolute URIs, `data` as padded base64); raises InvalidDigest."""
+        if not isinstance(unsafe_obj, Mapping):
+            raise InvalidDigest(str(unsafe_obj)[:80], "descriptor is not an object")
         try:
             media_type = unsafe_obj["mediaType"]
             digest = Digest.parse(unsafe_obj["digest"])
             size = unsafe_obj["size"]
         except (KeyError, TypeError) as e:
             raise InvalidDigest(str(unsafe_obj)[:80], f"descriptor lacks {e}") from None
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 1 << 63:
             raise InvalidDigest(str(digest), f"bad size {size!r}")
+        for key in ("mediaType", "artifactType"):
+            v = unsafe_obj.get(key)
+            if v is not None and (not isinstance(v, str) or not _MEDIA_TYPE_RE.match(v)):
+                raise InvalidDigest(str(digest), f"bad {key} {v!r}")
+        urls = unsafe_obj.get("urls") or []
+        if not isinstance(urls, list) or not all(isinstance(u, str) and _URI_RE.match(u) for u in urls):
+            raise InvalidDigest(str(digest), f"urls must be absolute URIs: {urls!r}")
+        ann = unsafe_obj.get("annotations") or {}
+        if not isinstance(ann, Mapping) or not all(isinstance(v, str) for v in ann.values()):
+            raise InvalidDigest(str(digest), "annotations must map strings to strings")
         plat = unsafe_obj.get("platform")
+        if plat is not None and (not isinstance(plat, Mapping) or not all(
+                isinstance(plat.get(k), str) for k in ("os", "architecture"))):
+            raise InvalidDigest(str(digest), "platform needs string os and architecture")
         data = unsafe_obj.get("data")
+        if data is not None:
+            try:
+                data = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+            except ValueError:
+                data = None
+            if data is None:
+                raise InvalidDigest(str(digest), "data is not padded standard base64")
         return cls(
             media_type=str(media_type),
             digest=digest,
             size=size,
-            annotations=dict(unsafe_obj.get("annotations") or {}),
+            annotations=dict(ann),
             platform=Platform.from_json(plat) if isinstance(plat, Mapping) else None,
-            urls=tuple(unsafe_obj.get("urls") or ()),
+            urls=tuple(urls),
             artifact_type=str(unsafe_obj.get("artifactType", "")),
-            data=base64.b64decode(data) if isinstance(data, str) else None,
+            data=data,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def _check_blobs(store: Store, r: FsckReport, repair: bool) -> set[Digest]:
                 dg = Digest(alg_dir.name, p.name)
             except InvalidDigest:
                 dg = None
-            if dg is None or not p.is_file():
+            if dg is None or not dg.verifiable or not p.is_file():
                 _problem(r, repair, f"stray entry blobs/{p.relative_to(base)}",
                          lambda p=p: p.unlink() if p.is_file() or p.is_symlink() else None)
                 continue
@@ -220,9 +220,13 @@ def _check_snapshots(store: Store, r: FsckReport, repair: bool) -> None:
         r.notes.append(f"snapshots not checked: {e}")
         return
     check = getattr(snap, "fsck", None)
-    if check is None:
-        r.notes.append("snapshots not checked: the snapshotter has no fsck()")
+    if check is not None:
+        res = check(repair=repair)
+        for attr in ("errors", "fixed", "notes"):
+            getattr(r, attr).extend(f"snapshots: {x}" for x in getattr(res, attr, []) or [])
         return
-    res = check(repair=repair)
-    for attr in ("errors", "fixed", "notes"):
-        getattr(r, attr).extend(f"snapshots: {x}" for x in getattr(res, attr, []) or [])
+    verify = getattr(snap, "verify", None)
+    if verify is None:
+        r.notes.append("snapshots not checked: the snapshotter has no verify()")
+        return
+    r.errors.extend(f"snapshots: {p}" for p in verify())

@@ -192,36 +192,53 @@ def _sniff_type(store: Store, dg: Digest, size: int) -> str:
 
 def _gc_snapshots(store: Store, keep: set[str], since: float | None, dry_run: bool,
                   report: GcReport) -> list[str]:
-    """Ask part B's Snapshotter to drop snapshots not in `keep` (guarded: the
-    snapshotter may be missing or expose a smaller API)."""
+    """Remove committed snapshots no kept image needs, leaves first, through part B's
+    `Snapshotter.list()/get()/remove()` (guarded: missing API -> a note, no removal).
+    gc owns the decision, so it drops every hold of an unneeded snapshot."""
     if not (store.root / "snapshots").exists():
         return []
     try:
         snap = store.snapshots
-    except StoreError as e:
+        lister, getter, remover = snap.list, snap.get, snap.remove
+    except (StoreError, AttributeError) as e:
         report.notes.append(f"snapshots skipped: {e}")
         return []
     keep_all = keep | {k.removeprefix("sha256:") for k in keep}
-    if hasattr(snap, "gc"):
-        return list(snap.gc(keep_all, since=since, dry_run=dry_run) or [])
-    lister = getattr(snap, "list", None) or getattr(snap, "list_snapshots", None)
-    remover = getattr(snap, "remove", None) or getattr(snap, "delete", None)
-    if lister is None or remover is None:
-        report.notes.append("snapshots skipped: snapshotter has no list/remove API")
-        return []
-    removed = []
-    for item in list(lister()):
-        key = str(getattr(item, "key", item))
-        if key in keep_all or getattr(item, "active", False):
-            continue
-        mtime = _mtime(getattr(item, "path", None))
-        if since is not None and mtime is not None and mtime >= since - LEASE_SLACK:
-            continue
-        removed.append(key)
-        if not dry_run:
-            with contextlib.suppress(StoreError, OSError):
-                remover(key)
+    removed: list[str] = []
+    for _round in range(64):
+        infos = list(lister())
+        busy = {str(i.parent) for i in infos if i.parent is not None} | _active_parents(store)
+        victims = [i for i in infos if str(i.chain_id) not in keep_all
+                   and i.chain_id.hex not in keep_all and str(i.chain_id) not in busy
+                   and not _fresh(i.path, since)]
+        if dry_run:
+            return [str(i.chain_id) for i in victims]
+        if not victims:
+            break
+        for i in victims:
+            for _ in range(max(1, i.refs) + 1):
+                if getter(i.chain_id) is None:
+                    break
+                try:
+                    remover(i.chain_id)
+                except (StoreError, OSError) as e:
+                    report.notes.append(f"snapshot {i.chain_id}: {e}")
+                    break
+            removed.append(str(i.chain_id))
     return removed
+
+
+def _active_parents(store: Store) -> set[str]:
+    try:
+        rows = store.db().execute("SELECT parent FROM active_snapshots").fetchall()
+    except Exception:  # noqa: BLE001 - part B's table may not exist yet
+        return set()
+    return {r[0] for r in rows if r[0]}
+
+
+def _fresh(path: Any, since: float | None) -> bool:
+    m = _mtime(path)
+    return since is not None and m is not None and m >= since - LEASE_SLACK
 
 
 def _mtime(path: Any) -> float | None:

@@ -74,9 +74,13 @@ class Manifest:
               "artifactType")
 
     @classmethod
-    def from_json(cls, unsafe: Any) -> Manifest:
+    def from_json(cls, unsafe: Any, *, strict: bool = False) -> Manifest:
+        """Parse a manifest. `strict` adds the schema's rules that real images break
+        (at least one layer), for validating what we are given to publish."""
         if not isinstance(unsafe, Mapping):
             raise InvalidImage("manifest", "not a JSON object")
+        if strict and not unsafe.get("layers"):
+            raise InvalidImage("manifest", "layers must have at least one entry")
         if unsafe.get("schemaVersion") != 2:
             raise InvalidImage("manifest", f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
         mt = unsafe.get("mediaType", OCI_MANIFEST)

@@ -113,7 +113,9 @@ class ContainerConfig:
             if v is None:
                 continue
             if kind == "str":
-                kw[attr] = str(v)
+                if not isinstance(v, str):
+                    raise InvalidImage("config", f"{key} must be a string")
+                kw[attr] = v
             elif kind == "list":
                 kw[attr] = _strs(v, key)
             elif kind == "set":
@@ -123,8 +125,12 @@ class ContainerConfig:
                     raise InvalidImage("config", f"{key} must be an object")
                 kw[attr] = {str(k): str(x) for k, x in v.items()}
             elif kind == "bool":
-                kw[attr] = bool(v)
+                if not isinstance(v, bool):
+                    raise InvalidImage("config", f"{key} must be a boolean")
+                kw[attr] = v
             elif kind == "health":
+                if not isinstance(v, Mapping):
+                    raise InvalidImage("config", "Healthcheck must be an object")
                 kw[attr] = Healthcheck.from_json(v)
         for e in kw.get("env") or ():
             if "=" not in e or e.startswith("="):
@@ -219,8 +225,10 @@ class ImageConfig:
         hist = unsafe.get("history") or []
         if not isinstance(hist, list):
             raise InvalidImage("config", "history must be a list")
-        opt = {k: str(unsafe[k]) for k in ("created", "author", "variant")
-               if unsafe.get(k) is not None}
+        for k in ("created", "author", "variant", "architecture", "os", "os.version"):
+            if unsafe.get(k) is not None and not isinstance(unsafe[k], str):
+                raise InvalidImage("config", f"{k} must be a string")
+        opt = {k: unsafe[k] for k in ("created", "author", "variant") if unsafe.get(k) is not None}
         return cls(
             architecture=str(unsafe.get("architecture", "")), os=str(unsafe.get("os", "")),
             config=ContainerConfig.from_json(unsafe.get("config")),

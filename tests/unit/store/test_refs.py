@@ -1,0 +1,89 @@
+"""Names and tags: docker normalisation, and tags in index.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from store.digest import ANNOTATION_REF_NAME, OCI_MANIFEST, Descriptor, Digest
+from store.errors import ImageNotFound, InvalidReference
+from store.layout import open_store
+from store.refs import normalize_name, repo_and_tag
+
+D = "sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize("name,want", [
+    ("app", "app:latest"),
+    ("app:dev", "app:dev"),
+    ("busybox", "busybox:latest"),
+    ("docker.io/library/busybox", "busybox:latest"),
+    ("index.docker.io/library/busybox:1.36", "busybox:1.36"),
+    ("docker.io/foo/bar", "foo/bar:latest"),
+    ("library/alpine:3", "alpine:3"),
+    ("127.0.0.1:5000/a/b:1", "127.0.0.1:5000/a/b:1"),
+    ("localhost/x", "localhost/x:latest"),
+    ("localhost:5000/x", "localhost:5000/x:latest"),
+    ("registry.example.com/team/app:1", "registry.example.com/team/app:1"),
+    (f"app@{D}", f"app@{D}"),
+    (f"app:1@{D}", f"app:1@{D}"),
+    ("a__b/c-d.e:T_1.x-y", "a__b/c-d.e:T_1.x-y"),
+])
+def test_normalize(name: str, want: str) -> None:
+    assert normalize_name(name) == want
+    assert normalize_name(want) == want
+
+
+@pytest.mark.parametrize("bad", ["", "App", "app:", "app:-x", "a b", "/app", "app/", "app@sha256:zz",
+                                 "a" * 300, "a..b", "bad_host:5000:x/y:1"])
+def test_normalize_rejects(bad: str) -> None:
+    with pytest.raises(InvalidReference):
+        normalize_name(bad)
+
+
+def test_repo_and_tag() -> None:
+    assert repo_and_tag("127.0.0.1:5000/a/b:1") == ("127.0.0.1:5000/a/b", "1")
+    assert repo_and_tag("app:latest") == ("app", "latest")
+
+
+def _desc(n: int) -> Descriptor:
+    return Descriptor(OCI_MANIFEST, Digest.of_bytes(str(n).encode()), 100 + n)
+
+
+def test_refs_set_get_list_delete(tmp_path: Path) -> None:
+    s = open_store(tmp_path)
+    r = s.refs
+    r.set("app", _desc(1))
+    r.set("docker.io/library/app:latest", _desc(2))  # same name: replaces
+    r.set("127.0.0.1:5000/x:1", _desc(1))
+    assert [n for n, _ in r.list()] == ["app:latest", "127.0.0.1:5000/x:1"]
+    assert r.get("app").digest == _desc(2).digest
+    assert r.get(f"app@{_desc(1).digest}").digest == _desc(1).digest
+    assert r.get(str(_desc(1).digest)).digest == _desc(1).digest
+    assert r.get(_desc(2).digest.hex[:12]).digest == _desc(2).digest
+    doc = json.loads((tmp_path / "index.json").read_text())
+    assert doc["schemaVersion"] == 2
+    assert doc["manifests"][0]["annotations"][ANNOTATION_REF_NAME] == "app:latest"
+    r.delete("app")
+    with pytest.raises(ImageNotFound):
+        r.get("app")
+    with pytest.raises(ImageNotFound):
+        r.delete("app")
+    with pytest.raises(InvalidReference):
+        r.set(f"app@{D}", _desc(3))
+
+
+def test_untagged_roots_are_kept_but_not_listed(tmp_path: Path) -> None:
+    s = open_store(tmp_path)
+    s.refs.add_root(_desc(7))
+    s.refs.add_root(_desc(7))
+    assert s.refs.list() == [] and [d.digest for d in s.refs.entries()] == [_desc(7).digest]
+
+
+def test_set_many_is_one_update(tmp_path: Path) -> None:
+    s = open_store(tmp_path)
+    s.refs.set_many([("a", _desc(1)), ("b:2", _desc(2))])
+    assert dict((n, d.digest) for n, d in s.refs.list()) == {"a:latest": _desc(1).digest,
+                                                              "b:2": _desc(2).digest}
