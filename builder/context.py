@@ -230,6 +230,7 @@ class SourceTree:
     def __init__(self, root: str | Path, ignore: object | None = None,
                  has_exceptions: bool = False, is_context: bool = True) -> None:
         self.root = os.path.abspath(root)
+        self._prefix = self.root.rstrip("/") + "/"
         self.ignore = ignore
         self.has_exceptions = has_exceptions
         self.is_context = is_context
@@ -256,7 +257,7 @@ class SourceTree:
         return cls(root, _matcher(patterns), has_exceptions=exc)
 
     def abs(self, rel: str) -> str:
-        return os.path.join(self.root, rel) if rel else self.root
+        return f"{self._prefix}{rel}" if rel else self.root
 
     def ignored(self, rel: str) -> bool:
         return bool(rel) and self.ignore is not None and bool(self.ignore.matches(rel))

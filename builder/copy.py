@@ -118,6 +118,7 @@ def source_hash(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions,
     --chmod) of every entry that would be copied; never mtime."""
     ex = _Excluder(opts.excludes)
     items: list[tuple[str, str]] = []
+    cache.preload(tree.root)
     for src in _selected(tree, unsafe_srcs, opts):
         for e, inner in _entries(tree, src, ex):
             mode, uid, gid = _meta(e, opts)

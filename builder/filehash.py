@@ -29,6 +29,7 @@ class FileHashCache:
         self._db = None
         self._mem: dict[str, tuple[int, int, int, str]] = {}
         self._pending: list[tuple[str, int, int, int, str]] = []
+        self._preloaded: list[str] = []
         if store_root is not None:
             from store import meta
 
@@ -54,11 +55,23 @@ class FileHashCache:
             self._conn.close()
             self._db = None
 
+    def preload(self, root: str) -> None:
+        """Load every stored row under `root` in one range query (a warm rebuild then
+        makes no per-file query)."""
+        lo = os.path.abspath(root).rstrip("/") + "/"
+        if self._db is None or any(lo.startswith(p) for p in self._preloaded):
+            return
+        rows = self._conn.execute("SELECT path, size, mtime_ns, inode, hash FROM file_hashes "
+                                  "WHERE path >= ? AND path < ?", (lo, lo[:-1] + "0"))
+        for path, size, mtime_ns, inode, h in rows:
+            self._mem.setdefault(path, (size, mtime_ns, inode, h))
+        self._preloaded.append(lo)
+
     def _lookup(self, key: str, st: os.stat_result) -> str | None:
         got = self._mem.get(key)
         if got is not None and got[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
             return got[3]
-        if self._db is not None:
+        if self._db is not None and not any(key.startswith(p) for p in self._preloaded):
             h = self._db.get(key, st.st_size, st.st_mtime_ns, st.st_ino)
             if h is not None:
                 self._mem[key] = (st.st_size, st.st_mtime_ns, st.st_ino, h)
