@@ -1,0 +1,105 @@
+"""Cgroup limits (v1 on this hybrid host, v2 where unified): memory OOM with a clear
+error, pids containment, the CPU quota, and removal afterwards."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from builder.sandbox import StepOOM, cgroups, check
+from tests.integration.sandbox.conftest import sh
+
+MiB = 1 << 20
+GROW = 'awk "BEGIN{s=\\"xxxxxxxxxxxxxxxx\\"; while (length(s) < 200000000) s = s s; print length(s)}"'
+
+
+def _parent_dirs(parent: str) -> list[Path]:
+    if cgroups.is_v2():
+        return [cgroups.ROOT / parent]
+    return [cgroups.ROOT / c / parent for c in ("memory", "pids", "cpu")]
+
+
+def _children(parent: str) -> list[Path]:
+    return [d for p in _parent_dirs(parent) if p.exists() for d in p.iterdir() if d.is_dir()]
+
+
+@pytest.fixture
+def parent() -> Iterator[str]:
+    """A private cgroup parent, removed afterwards."""
+    name = f"pybuild-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    for p in _parent_dirs(name):
+        if p.exists():
+            p.rmdir()
+
+
+def test_memory_limit_kills_and_says_so(rootfs: Path, parent: str) -> None:
+    ran = sh(rootfs, GROW, memory=64 * MiB, cgroup_parent=parent)
+    assert ran.result.oom_killed
+    assert ran.result.exit_code == 137
+    with pytest.raises(StepOOM) as exc:
+        check(ran.result, "RUN grow")
+    assert "ran out of memory at the 64 MiB limit" in str(exc.value)
+    assert _children(parent) == []
+
+
+def test_without_limit_the_same_step_succeeds(rootfs: Path) -> None:
+    ran = sh(rootfs, GROW)
+    assert ran.result.exit_code == 0 and not ran.result.oom_killed
+
+
+def test_pids_limit_contains_a_fork_bomb(rootfs: Path, parent: str) -> None:
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for d in _children(parent):
+                try:
+                    peak[0] = max(peak[0], int((d / "pids.current").read_text()))
+                except (OSError, ValueError):
+                    pass
+            time.sleep(0.01)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    # 2^11 processes wanted at once, each sleeping: far more than the limit.
+    bomb = "b() { if [ $1 -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & fi; sleep 1; wait; }; b 10"
+    try:
+        ran = sh(rootfs, bomb, pids_limit=64, cgroup_parent=parent)
+    finally:
+        done.set()
+        t.join()
+    assert "can't fork" in ran.err or "Resource temporarily unavailable" in ran.err
+    assert 32 < peak[0] <= 64
+    assert _children(parent) == []
+
+
+def test_cpu_quota_and_pids_max_files(rootfs: Path, parent: str) -> None:
+    seen: dict[str, str] = {}
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(seen) < 2:
+            for d in _children(parent):
+                for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.max", "pids.max"):
+                    if (d / name).exists():
+                        seen[name] = (d / name).read_text().strip()
+            time.sleep(0.02)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    ran = sh(rootfs, "sleep 1", cpus=0.5, pids_limit=100, cgroup_parent=parent)
+    t.join()
+    assert ran.result.exit_code == 0
+    if cgroups.is_v2():
+        assert seen["cpu.max"] == "50000 100000"
+    else:
+        assert seen["cpu.cfs_quota_us"] == "50000" and seen["cpu.cfs_period_us"] == "100000"
+    assert seen["pids.max"] == "100"
+    assert _children(parent) == []
