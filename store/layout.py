@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -170,6 +171,14 @@ class Store:
         rows = self.db().execute(f"SELECT kind, key FROM lease_resources WHERE lease_id IN ({marks})",
                                  lease_ids).fetchall()
         return {(k, v) for k, v in rows}
+
+
+def check_layout_header(unsafe: Any) -> str:
+    """Validate an `oci-layout` document; return its version."""
+    v = unsafe.get("imageLayoutVersion") if isinstance(unsafe, dict) else None
+    if not isinstance(v, str) or not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", v):
+        raise CorruptStore("oci-layout", f"bad imageLayoutVersion {v!r}")
+    return v
 
 
 def open_store(root: Path | None = None) -> Store:
