@@ -98,6 +98,7 @@ class PlainProgress(Progress):
         super().__init__()
         self._out = stream
         self._started: dict[int, float] = {}
+        self._cached: set[int] = set()
 
     def _write(self, text: str) -> None:
         with self._lock:
@@ -111,6 +112,7 @@ class PlainProgress(Progress):
             self._write(f"#{vid} {reason}")
 
     def step_cached(self, vid):
+        self._cached.add(vid)
         self._write(f"#{vid} CACHED")
 
     def step_log(self, vid, line):
@@ -118,7 +120,8 @@ class PlainProgress(Progress):
         self._write(f"#{vid} {elapsed:.3f} {line.rstrip()}")
 
     def step_done(self, vid, duration):
-        self._write(f"#{vid} DONE {_fmt_duration(duration)}")
+        if vid not in self._cached:  # BuildKit prints CACHED instead of DONE
+            self._write(f"#{vid} DONE {_fmt_duration(duration)}")
 
     def step_error(self, vid, message):
         self._write(f"#{vid} ERROR: {message}")

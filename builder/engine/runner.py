@@ -1,0 +1,109 @@
+"""One build end to end: the plan, the stages on threads (each waits only for the
+stages it needs, so independent stages run in parallel), the final image written and
+tagged only on success, and the outputs (`--output`, `--push`)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import Any
+
+from builder import config_ops
+from builder.cache import BuildCache
+from builder.engine import adapter, stages
+from builder.engine.options import BuildOptions
+from builder.engine.state import BuildAborted, BuildContext, StageState
+from builder.history import rfc3339
+from builder.progress import Progress, make_progress
+from store.digest import Descriptor, Digest, host_platform
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: Digest            # the config digest, as docker prints it
+    manifest: Descriptor
+    tags: tuple[str, ...]
+    config: Any
+
+
+def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
+    from builder.context import SourceTree
+    from store.layout import open_store
+
+    progress = progress or make_progress(opts.progress)
+    store = open_store(opts.store_root)
+    platform = opts.platform or str(host_platform())
+    epoch = opts.source_date_epoch
+    ctx = BuildContext(opts=opts, store=store, cache=BuildCache(store), progress=progress,
+                       platform=platform,
+                       position_prefix=f"{opts.context}:{opts.dockerfile_name}",
+                       file=opts.dockerfile_name,
+                       epoch_created=rfc3339(epoch) if epoch is not None else None)
+    image_id = ""
+    try:
+        with store.lease(labels=f"build {opts.context}"):
+            ctx.plan = adapter.make_plan(ctx)
+            ctx.context_tree = SourceTree.context(opts.context, _dockerfile_path(opts))
+            final = _run_stages(ctx)
+            result = _finish(ctx, final)
+            image_id = str(result.image_id)
+            from builder.engine import outputs
+
+            outputs.emit(ctx, result)
+        return result
+    finally:
+        progress.finish(image_id)
+
+
+def _dockerfile_path(opts: BuildOptions) -> Any:
+    p = opts.context / opts.dockerfile_name
+    return p if p.exists() else None
+
+
+def _run_stages(ctx: BuildContext) -> StageState:
+    plan = ctx.plan
+    with ThreadPoolExecutor(max_workers=max(1, len(plan.stages)),
+                            thread_name_prefix="stage") as pool:
+        for st in plan.stages:
+            ctx.futures[st.index] = pool.submit(_stage, ctx, st)
+        done, _ = wait(list(ctx.futures.values()), return_when=FIRST_EXCEPTION)
+        first = next((f.exception() for f in done if f.exception() is not None), None)
+        if first is not None:
+            ctx.abort.set()
+            wait(list(ctx.futures.values()))
+            errors = [f.exception() for f in ctx.futures.values() if f.exception()]
+            real = [e for e in errors if not isinstance(e, BuildAborted)]
+            raise (real or errors)[0]
+    return ctx.futures[plan.target].result()
+
+
+def _stage(ctx: BuildContext, stage: Any) -> StageState:
+    try:
+        return stages.run(ctx, stage)
+    except BaseException:
+        ctx.abort.set()
+        raise
+
+
+def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
+    from store.image import write_image
+
+    img = config_ops.add_labels(final.config, dict(ctx.opts.labels))
+    hist = list(img.history)
+    fallback = ctx.epoch_created or rfc3339(time.time())
+    last = None
+    for i, h in enumerate(hist):
+        if h.created is None:
+            hist[i] = replace(h, created=last or fallback)
+        last = hist[i].created
+    created = ctx.epoch_created or (last or fallback)
+    img = replace(img, history=tuple(hist), created=created)
+    layers = [lr.desc for lr in final.layers]
+    desc = write_image(ctx.store, img, layers, tags=list(ctx.opts.tags))
+    if not ctx.opts.tags:
+        ctx.store.refs.add_root(desc)
+    cfg_digest = Digest.of_bytes(img.to_bytes())
+    for t in ctx.opts.tags:
+        ctx.progress.message(f"naming to {t} done")
+    return BuildResult(cfg_digest, desc, tuple(ctx.opts.tags), img)

@@ -1,0 +1,139 @@
+"""Where stages start and what they read from: base images (from the store, or pulled
+through the registry client when missing or with `--pull`, for the stage's platform),
+`scratch`, earlier stages; and the root filesystem of a stage or an image for
+`COPY --from` and `RUN --mount=from=`."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from builder import config_ops
+from builder.engine import layers
+from builder.engine.state import BuildContext, LayerRef, StageState
+from builder.errors import BuildError
+from store.digest import Platform
+from store.errors import ImageNotFound, StoreError
+
+_pull_lock = threading.Lock()
+
+
+class BaseImageError(BuildError):
+    exit_code = 1
+
+
+def resolve_image(ctx: BuildContext, ref: str, platform: str, *, pull: bool | None = None
+                  ) -> tuple[Any, str]:
+    """The stored image for `ref` (pulling it when needed); returns (StoredImage,
+    manifest digest string)."""
+    from store.image import resolve_image as store_resolve
+
+    plat = Platform.parse(platform)
+    want_pull = ctx.opts.pull if pull is None else pull
+    with _pull_lock:  # two stages on one base pull it once
+        if not want_pull:
+            try:
+                img = store_resolve(ctx.store, ref, plat)
+                return img, str(img.digest)
+            except (ImageNotFound, StoreError):
+                pass
+        vid = ctx.progress.new_id()
+        ctx.progress.step_started(vid, "internal", "", f"pull {ref}")
+        try:
+            from registry_client.pull import pull_image
+
+            pull_image(ctx.store, ref, platform=plat, progress=_PullProgress(ctx, vid),
+                       **_client_kw(ctx))
+        except Exception as e:  # noqa: BLE001 - reported as the FROM failure
+            ctx.progress.step_error(vid, str(e))
+            raise BaseImageError(f"{ref}: {e}") from None
+        ctx.progress.step_done(vid, 0.0)
+        img = store_resolve(ctx.store, ref, plat)
+        return img, str(img.digest)
+
+
+def _client_kw(ctx: BuildContext) -> dict[str, Any]:
+    if not ctx.opts.insecure_registries:
+        return {}
+    from registry_client.client import RegistryClient
+
+    return {"client": RegistryClient(insecure=tuple(ctx.opts.insecure_registries))}
+
+
+class _PullProgress:
+    """Adapts registry_client progress callbacks to transfer events (best effort)."""
+
+    def __init__(self, ctx: BuildContext, vid: int) -> None:
+        self.ctx, self.vid = ctx, vid
+
+    def __call__(self, *a: Any, **kw: Any) -> None:
+        ev = a[0] if a else None
+        name = str(getattr(ev, "digest", "") or kw.get("digest", "") or "blob")
+        cur = getattr(ev, "current", None)
+        total = getattr(ev, "total", None)
+        if isinstance(cur, int):
+            self.ctx.progress.transfer(self.vid, name, cur, total if isinstance(total, int) else None)
+
+    def __getattr__(self, _name: str) -> Any:
+        return self
+
+
+def image_state(img: Any) -> StageState:
+    cfg = img.config()
+    lrs = tuple(LayerRef(sl.descriptor, sl.diff_id) for sl in img.layers())
+    return StageState(config=config_ops.inherit(cfg), layers=lrs,
+                      last_created=_last_created(cfg))
+
+
+def _last_created(cfg: Any) -> str | None:
+    for h in reversed(cfg.history):
+        if h.created:
+            return h.created
+    return cfg.created
+
+
+def scratch_state(platform: str) -> StageState:
+    return StageState(config=config_ops.scratch_config(Platform.parse(platform)))
+
+
+def stage_index(ctx: BuildContext, ref: str | int) -> int | None:
+    if isinstance(ref, int):
+        return ref
+    for st in ctx.plan.stages:  # type: ignore[attr-defined]
+        if st.name and st.name.lower() == str(ref).lower():
+            return st.index
+    if str(ref).isdigit():
+        return int(ref)
+    return None
+
+
+@contextlib.contextmanager
+def stage_root(ctx: BuildContext, ref: str | int) -> Iterator[str]:
+    """A directory with the filesystem of stage `ref` (name or index) or of image `ref`.
+    Writes to it are discarded."""
+    idx = stage_index(ctx, ref)
+    if idx is not None:
+        state = ctx.wait_stage(idx)  # type: ignore[attr-defined]
+    else:
+        img, _ = resolve_image(ctx, str(ref), ctx.platform)
+        state = image_state(img)
+    if not state.layers:
+        with tempfile.TemporaryDirectory(prefix="pybuild-empty-") as d:
+            yield d
+        return
+    with layers.writable(ctx.store, state, f"src-{ref}") as active:
+        yield str(Path(active.merged))
+
+
+def source_key(ctx: BuildContext, ref: str | int) -> str:
+    """What a `--from` source contributes to a cache key: the stage's final key, or
+    the image's manifest digest."""
+    idx = stage_index(ctx, ref)
+    if idx is not None:
+        return ctx.wait_stage(idx).key  # type: ignore[attr-defined]
+    _, digest = resolve_image(ctx, str(ref), ctx.platform)
+    return digest
