@@ -51,6 +51,8 @@ class Reference:
                 digest = Digest.parse(dpart)
             except InvalidDigest as e:
                 raise InvalidReference(text, f"bad digest: {e.why}") from None
+            if not getattr(digest, "verifiable", True):
+                raise InvalidReference(text, f"unsupported digest algorithm {digest.algorithm!r}")
         tag = ""
         slash = rest.rfind("/")
         colon = rest.rfind(":")
