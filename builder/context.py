@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from builder.dockerignore import PatternMatcher, find_ignore_file, read_ignore_file
 from builder.errors import BuildError, Span
 
 MAX_SYMLINKS = 255
@@ -107,79 +108,6 @@ def go_match(pattern: str, name: str) -> bool:
     return bool(_component_regex(pattern).match(name))
 
 
-# --- ignore patterns --------------------------------------------------------------
-
-
-def _matcher(patterns: list[str]) -> object:
-    try:
-        from builder.dockerignore import PatternMatcher
-    except ImportError:  # the front end's module not present yet: same moby rules
-        return _MobyMatcher(patterns)
-    return PatternMatcher(patterns)
-
-
-class _MobyMatcher:
-    """moby patternmatcher MatchesOrParentMatches: last matching pattern wins, a
-    pattern matching a parent directory matches its children, `**` spans dirs."""
-
-    def __init__(self, patterns: list[str]) -> None:
-        self.rules: list[tuple[bool, re.Pattern[str]]] = []
-        for raw in patterns:
-            neg = raw.startswith("!")
-            pat = posixpath.normpath(raw[1:] if neg else raw).lstrip("/")
-            if pat in ("", "."):
-                continue
-            self.rules.append((neg, re.compile(_moby_regex(pat), re.S)))
-
-    def matches(self, rel: str) -> bool:
-        parts = rel.split("/")
-        cands = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        hit = False
-        for neg, rx in self.rules:
-            if any(rx.match(c) for c in cands):
-                hit = not neg
-        return hit
-
-
-def _fallback_patterns(context_dir: str | Path, dockerfile: str | Path | None) -> list[str]:
-    cands = [Path(f"{dockerfile}.dockerignore")] if dockerfile else []
-    for cand in [*cands, Path(context_dir) / ".dockerignore"]:
-        if cand.is_file():
-            lines = (ln.strip() for ln in cand.read_text().splitlines())
-            return [ln for ln in lines if ln and not ln.startswith("#")]
-    return []
-
-
-def _moby_regex(pat: str) -> str:
-    out, i, n = [], 0, len(pat)
-    while i < n:
-        c = pat[i]
-        if c == "*" and i + 1 < n and pat[i + 1] == "*":
-            i += 2
-            if i < n and pat[i] == "/":
-                i += 1
-            out.append(".*" if i >= n else "(?:.*/)?")
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = pat.find("]", i + 2)
-            if j < 0:
-                raise ValueError(f"syntax error in pattern {pat!r}")
-            body = pat[i + 1:j]
-            out.append("[^" + body[1:] + "]" if body.startswith("^") else "[" + body + "]")
-            i = j
-        elif c == "\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pat[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out) + r"\Z"
-
-
 # --- the tree ------------------------------------------------------------------
 
 
@@ -224,40 +152,34 @@ def clean_rel(unsafe_path: str) -> str | None:
 
 class SourceTree:
     """A directory read as a copy source. `ignore` is a `builder.dockerignore`
-    PatternMatcher (or anything with `.matches(rel) -> bool`); `has_exceptions`
-    says whether `!` patterns exist, so an ignored directory must still be walked."""
+    PatternMatcher: ignored paths do not exist, except directories a `!` pattern
+    may re-include below, which are walked for their kept children."""
 
-    def __init__(self, root: str | Path, ignore: object | None = None,
-                 has_exceptions: bool = False, is_context: bool = True) -> None:
+    def __init__(self, root: str | Path, ignore: PatternMatcher | None = None,
+                 is_context: bool = True) -> None:
         self.root = os.path.abspath(root)
         self._prefix = self.root.rstrip("/") + "/"
         self.ignore = ignore
-        self.has_exceptions = has_exceptions
         self.is_context = is_context
 
     @classmethod
     def context(cls, context_dir: str | Path, dockerfile: str | Path | None = None) -> SourceTree:
         """The build context with its ignore file (<Dockerfile>.dockerignore first)."""
-        try:
-            from builder import dockerignore
-        except ImportError:
-            return cls.with_patterns(context_dir, _fallback_patterns(context_dir, dockerfile))
-        patterns: list[str] = []
-        found = dockerignore.find_ignore_file(Path(context_dir),
-                                              Path(dockerfile) if dockerfile else None)
-        if found:
-            patterns = dockerignore.read_ignore_file(Path(found).read_text())
+        found = find_ignore_file(context_dir, dockerfile)
+        patterns = read_ignore_file(found.read_text()) if found else []
         return cls.with_patterns(context_dir, patterns)
 
     @classmethod
     def with_patterns(cls, root: str | Path, patterns: list[str]) -> SourceTree:
         if not patterns:
             return cls(root)
-        exc = any(p.startswith("!") for p in patterns)
-        return cls(root, _matcher(patterns), has_exceptions=exc)
+        return cls(root, PatternMatcher(patterns))
 
     def abs(self, rel: str) -> str:
         return f"{self._prefix}{rel}" if rel else self.root
+
+    def reincludes(self, rel: str) -> bool:
+        return self.ignore is not None and self.ignore.could_reinclude_below(rel)
 
     def ignored(self, rel: str) -> bool:
         return bool(rel) and self.ignore is not None and bool(self.ignore.matches(rel))
@@ -270,7 +192,7 @@ class SourceTree:
             return None
         if stat.S_ISSOCK(st.st_mode):
             return None
-        if self.ignored(rel) and not (stat.S_ISDIR(st.st_mode) and self.has_exceptions):
+        if self.ignored(rel) and not (stat.S_ISDIR(st.st_mode) and self.reincludes(rel)):
             return None
         return st
 

@@ -30,9 +30,9 @@ from builder.context import (
     Entry,
     Source,
     SourceTree,
-    _matcher,
     select_sources,
 )
+from builder.dockerignore import PatternMatcher
 from builder.filehash import FileHashCache, SourceHash, entry_hash
 
 MULTI_SOURCE = ("When using {0} with more than one source file, the destination must be a "
@@ -74,7 +74,7 @@ class _Excluder:
     def __init__(self, patterns: tuple[str, ...]) -> None:
         self.m = None
         if patterns:
-            self.m = _matcher(list(patterns))
+            self.m = PatternMatcher(list(patterns))
 
     def top(self, src: Source) -> bool:
         return self.m is not None and (self.m.matches(src.matched) or self.m.matches(src.name))
