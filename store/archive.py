@@ -130,14 +130,14 @@ def save(store: Store, names: Sequence[str], dest: Path | str | IO[bytes],
     if fmt not in ("oci", "docker"):
         raise InvalidArchive(str(dest), f"unknown format {fmt!r} (want oci or docker)")
     images: list[tuple[str | None, StoredImage]] = []
+    tags = {name for name, _ in store.refs.list()}
     for n in names:
         img = resolve_image(store, n)
         try:
-            tag = normalize_name(n)
-            tag = None if "@" in tag or n.removeprefix("sha256:") in img.id.hex else tag
+            tag: str | None = normalize_name(n)
         except InvalidReference:
             tag = None
-        images.append((tag, img))
+        images.append((tag if tag in tags else None, img))
     with _output(dest) as out:
         tar = TarOut(out)
         written = _save_oci(store, images, tar) if fmt == "oci" else _save_docker(store, images, tar)

@@ -51,10 +51,11 @@ class _Peek:
         return self._head
 
     def read(self, n: int = -1) -> bytes:
+        n = n if n and n > 0 else CHUNK
         if self._head:
-            out, self._head = self._head, b""
+            out, self._head = self._head[:n], self._head[n:]
             return out
-        return self._raw.read(n if n and n > 0 else CHUNK)
+        return self._raw.read(n)
 
 
 def _decompressed(raw: IO[bytes]) -> IO[bytes]:
