@@ -1,0 +1,150 @@
+"""Process context: USER from the image's passwd/group, HOME, PATH, WORKDIR, env,
+SHELL-style argv, live output, exit status, and Ctrl-C cleanup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from builder.sandbox import SandboxSpec, StepFailed, UnknownUser, check, run
+from tests.integration.sandbox.conftest import sh
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize(("user", "expect"), [
+    ("", "uid=0(root) gid=0(root) groups=0(root)"),
+    ("app", "uid=1000(app) gid=1000(app) groups=10(wheel),1000(app)"),
+    ("1000", "uid=1000(app) gid=1000(app) groups=10(wheel),1000(app)"),
+    ("1000:10", "uid=1000(app) gid=10(wheel) groups=10(wheel)"),
+    ("app:nogroup", "uid=1000(app) gid=65534(nogroup) groups=65534(nogroup)"),
+    ("4242", "uid=4242 gid=0(root) groups=0(root)"),
+])
+def test_user_resolution(rootfs: Path, user: str, expect: str) -> None:
+    ran = sh(rootfs, "id", user=user)
+    assert ran.out.strip() == expect, ran.err
+
+
+def test_unknown_user_is_a_clear_error(rootfs: Path) -> None:
+    with pytest.raises(UnknownUser, match="unable to find user ghost"):
+        sh(rootfs, "id", user="ghost")
+
+
+def test_home_path_env_and_workdir(rootfs: Path, tmp_path: Path) -> None:
+    ran = sh(rootfs, 'echo "$HOME|$PATH|$FOO|$HOSTNAME"; pwd', user="app", cwd="/work/dir",
+             env=(("FOO", "bar baz"),))
+    lines = ran.out.splitlines()
+    assert lines[0] == ("/home/app|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                        "|bar baz|pybuild")
+    assert lines[1] == "/work/dir"
+    assert (tmp_path / "upper" / "work" / "dir").is_dir()  # WORKDIR lands in the layer
+
+
+def test_env_path_overrides_default(rootfs: Path) -> None:
+    ran = sh(rootfs, "echo $PATH", env=(("PATH", "/bin"),))
+    assert ran.out.strip() == "/bin"
+
+
+def test_shell_instruction_argv(rootfs: Path) -> None:
+    # SHELL ["/bin/ash", "-eo", "pipefail", "-c"] then RUN false | true
+    spec = SandboxSpec(rootfs=rootfs, argv=("/bin/ash", "-eo", "pipefail", "-c", "false | true"),
+                       network="none")
+    assert run(spec, stdout=lambda b: None).exit_code == 1
+
+
+def test_exit_status_and_signal_propagate(rootfs: Path) -> None:
+    assert sh(rootfs, "exit 42").result.exit_code == 42
+    res = sh(rootfs, "kill -TERM $$").result
+    assert (res.exit_code, res.signal) == (143, 15)
+    with pytest.raises(StepFailed, match="RUN exit 3: the command exited with code 3"):
+        check(sh(rootfs, "exit 3").result, "RUN exit 3")
+
+
+def test_missing_executable_is_127(rootfs: Path) -> None:
+    err: list[bytes] = []
+    res = run(SandboxSpec(rootfs=rootfs, argv=("nope-cmd",), network="none"),
+              stdout=lambda b: None, stderr=err.append)
+    assert res.exit_code == 127
+    assert b"nope-cmd: executable file not found in $PATH" in b"".join(err)
+
+
+def test_output_streams_live(rootfs: Path) -> None:
+    seen: list[tuple[float, bytes]] = []
+    start = time.monotonic()
+    res = run(SandboxSpec(rootfs=rootfs, argv=("sh", "-c", "echo first; sleep 1; echo second >&2"),
+                          network="none"),
+              stdout=lambda b: seen.append((time.monotonic() - start, b)),
+              stderr=lambda b: seen.append((time.monotonic() - start, b)))
+    assert res.exit_code == 0
+    assert [b for _, b in seen] == [b"first\n", b"second\n"]
+    assert seen[0][0] < seen[1][0] - 0.5  # the first line arrived before the sleep ended
+
+
+def test_output_to_fd(rootfs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    with open(out, "wb") as f:
+        run(SandboxSpec(rootfs=rootfs, argv=("echo", "to-a-file"), network="none"),
+            stdout=f.fileno())
+    assert out.read_text() == "to-a-file\n"
+
+
+def test_ctrl_c_ends_the_tree_and_cleans_up(rootfs: Path, tmp_path: Path) -> None:
+    tag = "8123.5"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        from pathlib import Path
+        from builder.sandbox import SandboxSpec, run
+        print("go", flush=True)
+        run(SandboxSpec(rootfs=Path({str(rootfs)!r}), network="none", memory=64 << 20,
+                        cgroup_parent="pybuild-ctrlc",
+                        argv=("sh", "-c", "sleep {tag} & sleep {tag}; echo never")))
+    """)
+    mounts_before = Path("/proc/self/mountinfo").read_text().count("\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "go\n"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(_procs_with(tag)) < 2:
+            time.sleep(0.05)
+        assert len(_procs_with(tag)) == 2
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "KeyboardInterrupt" in err
+    assert _procs_with(tag) == []
+    assert Path("/proc/self/mountinfo").read_text().count("\n") == mounts_before
+    cg = Path("/sys/fs/cgroup/memory/pybuild-ctrlc")
+    assert not [d for d in cg.iterdir() if d.is_dir()]
+    cg.rmdir()
+
+
+def _procs_with(tag: str) -> list[int]:
+    found = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                cmd = (p / "cmdline").read_bytes().split(b"\0")
+                if cmd[:2] == [b"sleep", tag.encode()]:
+                    found.append(int(p.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_pid1_forwards_sigterm(rootfs: Path) -> None:
+    # PID 1 forwards to the command, which traps it and exits cleanly.
+    ran = sh(rootfs, "trap 'echo got-term; exit 7' TERM; kill -TERM 1; sleep 2 & wait")
+    assert "got-term" in ran.out
+    assert ran.result.exit_code == 7
+    assert os.getpid() > 0
