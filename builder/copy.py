@@ -33,7 +33,7 @@ from builder.context import (
     select_sources,
 )
 from builder.dockerignore import PatternMatcher
-from builder.filehash import FileHashCache, SourceHash, entry_hash
+from builder.filehash import FileChangedError, FileHashCache, SourceHash, entry_hash
 
 MULTI_SOURCE = ("When using {0} with more than one source file, the destination must be a "
                 "directory and end with a /")
@@ -116,6 +116,17 @@ def source_hash(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions,
                 cache: FileHashCache) -> SourceHash:
     """The cache-key input of a COPY: content, mode and owner (after --chown and
     --chmod) of every entry that would be copied; never mtime."""
+    try:
+        return _source_hash(tree, unsafe_srcs, opts, cache)
+    except FileChangedError as e:
+        raise CopyError(f"file changed during the build: {e}", opts.instruction) from None
+    except OSError as e:
+        where = f": {e.filename}" if e.filename else ""
+        raise CopyError(f"{e.strerror or e}{where}", opts.instruction) from None
+
+
+def _source_hash(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions,
+                 cache: FileHashCache) -> SourceHash:
     ex = _Excluder(opts.excludes)
     items: list[tuple[str, str]] = []
     cache.preload(tree.root)
@@ -192,7 +203,7 @@ class _Writer:
             return
         if old is not None:
             if stat.S_ISDIR(old.st_mode):
-                raise self.err(f"cannot copy a non-directory over directory /{dest}")
+                raise self.err(f"cannot replace to directory /{dest} with file")
             os.unlink(path)
         mode, uid, gid = _meta(e, self.opts)
         if kind == "symlink":
@@ -282,6 +293,17 @@ def copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, target
     e.g. for --link). Relative `dest` is relative to `opts.workdir`. With
     `extract_archives` (ADD), a source file that is a tar archive is unpacked into
     the destination directory instead."""
+    try:
+        return _copy_into(tree, unsafe_srcs, unsafe_dest, target_root, opts, extract_archives)
+    except FileChangedError as e:
+        raise CopyError(f"file changed during the build: {e}", opts.instruction) from None
+    except OSError as e:
+        where = f": {e.filename}" if e.filename else ""
+        raise CopyError(f"{e.strerror or e}{where}", opts.instruction) from None
+
+
+def _copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, target_root: str,
+               opts: CopyOptions, extract_archives: bool) -> CopyStats:
     sources = _selected(tree, unsafe_srcs, opts)
     as_dir = is_dir_dest(unsafe_dest) or opts.parents
     if len(sources) > 1 and not as_dir:

@@ -35,6 +35,7 @@ TGT = {
     "run": ("dir", 0o755),
     "var/run": ("link", "/run"),
     "esc": ("link", "../../../../tmp"),
+    "occupied/app.py": ("dir", 0o755),
 }
 D755 = ("dir", 0o755, 0, 0, None)
 
@@ -126,6 +127,7 @@ ERRORS = [
     ([], "/x", CopyError, "no source files were specified"),
     (["a.txt"], "/file/", CopyError, "cannot copy to non-directory: /file"),
     (["src"], "/file", CopyError, "cannot copy to non-directory: /file"),
+    (["src"], "/occupied/", CopyError, "cannot replace to directory /occupied/app.py with file"),
 ]
 
 
