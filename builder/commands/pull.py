@@ -1,0 +1,38 @@
+"""`pybuild pull REF`: pull an image from a registry into the store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("reference", help="image reference (busybox, host:port/repo:tag, repo@digest)")
+    p.add_argument("--platform", default=None, help="os/arch[/variant] (default: this host)")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
+                   help="use plain HTTP for this registry (repeatable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the reference")
+
+
+def run(args: argparse.Namespace) -> int:
+    from registry_client.client import RegistryClient
+    from registry_client.progress import ProgressLog
+    from registry_client.pull import pull_image
+    from registry_client.reference import Reference
+    from store.layout import open_store
+
+    ref = Reference.parse(args.reference)
+    store = open_store()
+    client = RegistryClient(insecure=tuple(args.insecure_registry))
+    try:
+        res = pull_image(store, ref, platform=args.platform, client=client,
+                         progress=None if args.quiet else ProgressLog(sys.stderr))
+    finally:
+        client.close()
+        store.close()
+    if not args.quiet:
+        print(f"Digest: {res.index_digest or res.manifest.digest}")
+        status = "Image is up to date" if not res.fetched else "Downloaded newer image"
+        print(f"Status: {status} for {ref.familiar()}")
+    print(str(ref))
+    return 0

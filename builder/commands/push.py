@@ -1,0 +1,36 @@
+"""`pybuild push IMAGE [REF]`: push a stored image to a registry (REF defaults to IMAGE)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", help="stored image (name or digest)")
+    p.add_argument("target", nargs="?", default=None,
+                   help="destination reference (default: IMAGE itself)")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
+                   help="use plain HTTP for this registry (repeatable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from registry_client.client import RegistryClient
+    from registry_client.progress import ProgressLog
+    from registry_client.push import push_image
+    from registry_client.reference import Reference
+    from store.layout import open_store
+
+    target = Reference.parse(args.target or args.image)
+    store = open_store()
+    client = RegistryClient(insecure=tuple(args.insecure_registry))
+    try:
+        desc = store.refs.get(args.image)
+        res = push_image(store, desc, target, client=client,
+                         progress=None if args.quiet else ProgressLog(sys.stderr))
+    finally:
+        client.close()
+        store.close()
+    print(f"{target.tag or target.reference}: digest: {res.digest} size: {desc.size}")
+    return 0
