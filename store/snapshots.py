@@ -21,6 +21,7 @@ two processes that race on one layer both succeed and one copy is discarded.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import shutil
@@ -122,6 +123,19 @@ class Snapshotter:
     def _db(self) -> Any:
         return self.store.db()
 
+    @contextlib.contextmanager
+    def _txn(self) -> Iterator[Any]:
+        """A write transaction taken at once: sqlite3's `with conn:` only begins one
+        at the first write, which is too late for read-check-rename sequences."""
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
     # --- queries -----------------------------------------------------------------
 
     def get(self, chain_id: Digest) -> SnapshotInfo | None:
@@ -192,9 +206,8 @@ class Snapshotter:
                  *, holds: int) -> bool:
         """Make `src_dir/diff` the snapshot `chain` (or add `holds` to the existing
         one). Returns True when src_dir was used."""
-        conn = self._db()
         link = link_name(chain)
-        with conn:
+        with self._txn() as conn:
             row = conn.execute("SELECT refs FROM snapshots WHERE chain_id=?", (str(chain),)).fetchone()
             if row is not None:
                 conn.execute("UPDATE snapshots SET refs=refs+? WHERE chain_id=?", (holds, str(chain)))
@@ -215,7 +228,7 @@ class Snapshotter:
         return True
 
     def acquire(self, chain_id: Digest) -> None:
-        with self._db() as conn:
+        with self._txn() as conn:
             cur = conn.execute("UPDATE snapshots SET refs=refs+1 WHERE chain_id=?", (str(chain_id),))
             if cur.rowcount == 0:
                 raise SnapshotNotFound(str(chain_id))
@@ -227,8 +240,7 @@ class Snapshotter:
         key = key or uuid.uuid4().hex
         name = "a" + uuid.uuid4().hex[:10]
         adir = self.root / name
-        conn = self._db()
-        with conn:
+        with self._txn() as conn:
             if parent is not None:
                 cur = conn.execute("UPDATE snapshots SET refs=refs+1 WHERE chain_id=?", (str(parent),))
                 if cur.rowcount == 0:
@@ -299,8 +311,7 @@ class Snapshotter:
         """Drop one hold; delete the snapshot (and cascade to its parent) at zero."""
         cur: Digest | None = chain_id
         while cur is not None:
-            conn = self._db()
-            with conn:
+            with self._txn() as conn:
                 row = conn.execute("SELECT refs, parent, link FROM snapshots WHERE chain_id=?",
                                    (str(cur),)).fetchone()
                 if row is None:
