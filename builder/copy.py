@@ -19,7 +19,9 @@ import errno
 import os
 import posixpath
 import re
+import shutil
 import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -344,5 +346,24 @@ def _extract(tree: SourceTree, src: Source, w: _Writer, dest: str) -> bool:
     if not is_archive(path):
         return False
     w.mkdir_p(dest)
-    w.stats.files += extract_archive(path, w.target.abs(dest), w.opts.instruction)
+    if w.opts.owner is None:
+        w.stats.files += extract_archive(path, w.target.abs(dest), w.opts.instruction)
+        return True
+    # BuildKit >= 0.23 applies --chown to the members: unpack beside the target
+    # (same filesystem when possible), then copy over with the new owner.
+    try:
+        staging = tempfile.mkdtemp(prefix=".pybuild-add-",
+                                   dir=os.path.dirname(w.target.root.rstrip("/")) or None)
+    except OSError:
+        staging = tempfile.mkdtemp(prefix="pybuild-add-")
+    try:
+        extract_archive(path, staging, w.opts.instruction)
+        opts = CopyOptions(owner=w.opts.owner, preserve_owner=True,
+                           instruction=w.opts.instruction)
+        got = _copy_into(SourceTree(staging, is_context=False), ["."], f"/{dest}/",
+                         w.target.root, opts, False)
+        w.stats.files += got.files
+        w.stats.bytes += got.bytes
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return True

@@ -72,6 +72,22 @@ def test_add_extracts_archives_by_content(tmp_path: Path, kind: str) -> None:
     assert "opt/payload.bin" not in got
 
 
+def test_add_chown_applies_to_archive_members(tmp_path: Path) -> None:
+    from builder.chown import Owner
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "a.tgz").write_bytes(COMPRESS["gzip"](TAR))
+    target = make_tree(tmp_path / "t", {"opt/old": "keep"})
+    _add(ctx, target, ["a.tgz"], "/opt/", tmp_path, opts={"owner": Owner(1000, 1000)})
+    got = read_tree(target)
+    assert got["opt/pkg/bin.sh"] == ("file", 0o755, 1000, 1000, "#!/bin/sh\n")
+    assert got["opt/pkg"][1:4] == (0o755, 1000, 1000)
+    assert got["opt/pkg/ln"][2:] == (1000, 1000, "bin.sh")
+    assert got["opt/old"] == ("file", 0o644, 0, 0, "keep")
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".pybuild-add-")] == []
+
+
 def test_add_non_archive_is_copied(tmp_path: Path) -> None:
     ctx = make_tree(tmp_path / "ctx", {"fake.tar.gz": "not an archive", "a.txt": "A"})
     (ctx / "trunc.gz").write_bytes(gzip.compress(b"short"))
