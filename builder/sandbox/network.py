@@ -69,6 +69,10 @@ class Slirp:
         if binary is None:
             raise SandboxSetupError("slirp4netns is missing: apt-get install slirp4netns, "
                                     "or use --network none|host")
+        if not os.access("/dev/net/tun", os.R_OK | os.W_OK):
+            raise SandboxSetupError("the default network needs /dev/net/tun, which this user "
+                                    "cannot open: chmod 0666 /dev/net/tun (Debian's default), "
+                                    "or use --network none|host")
         ready_r, ready_w = os.pipe()
         self._exit_r, self._exit_w = os.pipe()
         try:
