@@ -45,6 +45,9 @@ class DiffOptions:
     fmt: OverlayFormat = ROOT_FORMAT
     threads: int | None = None
     level: int | None = None
+    # Also give the upper dir the (clamped, whole-second) mtimes written to the tar,
+    # so a snapshot reused from it is identical to the layer unpacked elsewhere.
+    normalize_source: bool = False
 
     @property
     def media_type(self) -> str:
@@ -122,6 +125,9 @@ class _TarEmitter:
     def _entry(self, path: str, rel: str, st: os.stat_result) -> Iterator[bytes | bytearray]:
         mode, fmt = st.st_mode, self.opts.fmt
         common = {"uid": st.st_uid, "gid": st.st_gid, "mtime": self._mtime(st)}
+        if self.opts.normalize_source and st.st_mtime_ns != common["mtime"] * 10**9:
+            ns = common["mtime"] * 10**9
+            os.utime(path, ns=(ns, ns), follow_symlinks=False)
         if is_overlay_whiteout(st):
             self.buf += ts.header(oci_whiteout_name(rel), ts.REG, mode=0, **common)
             return

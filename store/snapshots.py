@@ -289,7 +289,7 @@ class Snapshotter:
         for path in exclude:
             remove_beneath(active.upper, path)
         opts = DiffOptions(compression=compression, source_date_epoch=source_date_epoch,
-                           fmt=self.fmt)
+                           fmt=self.fmt, normalize_source=True)
         info = diff_to_store(active.upper, self.store.blobs, opts)
         meta.record_layer(self._db(), meta.LayerRecord(info.diff_id, info.digest, info.media_type,
                                                        info.size, info.uncompressed_size))
