@@ -1,0 +1,106 @@
+"""Build-argument scoping, as BuildKit's dockerfile2llb does it.
+
+Public API (stable):
+- `PROXY_ARGS`: the predefined proxy ARGs (usable in RUN without an ARG line, kept out
+  of history and cache keys unless declared).
+- `platform_args(target, build) -> dict`: TARGETPLATFORM, TARGETOS, TARGETARCH,
+  TARGETVARIANT and the BUILD* counterparts.
+- `host_platform() -> str`, `normalize_platform(text) -> str`.
+- `GlobalArgs`: the ARGs before the first FROM (plus the automatic platform ARGs),
+  usable in FROM lines; `StageArgs`: the ARG/ENV state inside one stage.
+
+Rules: a global ARG is visible in a stage only after `ARG NAME` redeclares it (then
+it takes the global value); `--build-arg` overrides an ARG's default; ENV shadows ARG.
+"""
+
+from __future__ import annotations
+
+import platform as _platform
+from collections.abc import Mapping
+
+from builder.expand import expand_word
+
+PROXY_ARGS = frozenset(("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+                        "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"))
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+         "armv7l": "arm", "armv6l": "arm", "i386": "386", "i686": "386", "ppc64le": "ppc64le",
+         "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def host_platform() -> str:
+    machine = _platform.machine().lower()
+    arch = _ARCH.get(machine, machine)
+    variant = {"armv7l": "/v7", "armv6l": "/v6"}.get(machine, "")
+    return f"linux/{arch}{variant}"
+
+
+def normalize_platform(text: str) -> str:
+    """`linux/x86_64` -> `linux/amd64`; `amd64` -> `linux/amd64`; keeps variants."""
+    parts = [p for p in text.strip().lower().split("/") if p]
+    if not parts:
+        return host_platform()
+    if len(parts) == 1:
+        parts = ["linux", parts[0]]
+    parts[1] = _ARCH.get(parts[1], parts[1])
+    if parts[1] == "arm64" and len(parts) == 3 and parts[2] == "v8":
+        parts = parts[:2]
+    return "/".join(parts)
+
+
+def _split(plat: str) -> tuple[str, str, str]:
+    parts = plat.split("/") + ["", ""]
+    return parts[0], parts[1], parts[2]
+
+
+def platform_args(target: str, build: str) -> dict[str, str]:
+    t_os, t_arch, t_var = _split(target)
+    b_os, b_arch, b_var = _split(build)
+    return {"TARGETPLATFORM": target, "TARGETOS": t_os, "TARGETARCH": t_arch,
+            "TARGETVARIANT": t_var, "BUILDPLATFORM": build, "BUILDOS": b_os,
+            "BUILDARCH": b_arch, "BUILDVARIANT": b_var}
+
+
+class GlobalArgs:
+    """ARGs before the first FROM; `values` is what FROM lines expand with."""
+
+    def __init__(self, build_args: Mapping[str, str], auto: Mapping[str, str], escape: str) -> None:
+        self.build_args, self.escape = build_args, escape
+        self.values: dict[str, str] = {k: build_args.get(k, v) for k, v in auto.items()}
+        self.declared: set[str] = set()
+
+    def declare(self, name: str, default: str | None) -> None:
+        self.declared.add(name)
+        if name in self.build_args:
+            self.values[name] = self.build_args[name]
+        elif default is not None:
+            self.values[name] = expand_word(default, self.values, self.escape)
+
+
+class StageArgs:
+    """ARG and ENV state inside one stage, in declaration order."""
+
+    def __init__(self, global_args: GlobalArgs, base_env: Mapping[str, str]) -> None:
+        self.globals = global_args
+        self.args: dict[str, str] = {}      # ARGs in scope with a value
+        self.env: dict[str, str] = dict(base_env)
+
+    def lookup(self) -> dict[str, str]:
+        """What `$NAME` sees: ARGs in scope, shadowed by ENV."""
+        return {**self.args, **self.env}
+
+    def declare(self, name: str, default: str | None) -> None:
+        build_args = self.globals.build_args
+        if name in build_args:
+            self.args[name] = build_args[name]
+        elif default is not None:
+            self.args[name] = default
+        elif name in self.globals.values:
+            self.args[name] = self.globals.values[name]
+
+    def set_env(self, key: str, value: str) -> None:
+        self.env[key] = value
+
+    def run_args(self) -> dict[str, str]:
+        """The build args a RUN sees as environment: ARGs in scope plus proxy build-args."""
+        proxies = {k: v for k, v in self.globals.build_args.items() if k in PROXY_ARGS}
+        return {**proxies, **self.args}

@@ -1,0 +1,121 @@
+"""Typed Dockerfile instructions grouped into stages (DESIGN §3, stage 2).
+
+Public API (stable):
+- `parse_dockerfile(text, file="Dockerfile") -> ParsedDockerfile`: `stages` (each a
+  `Stage` with index, lower-cased name, its `From` and its instructions), `meta_args`
+  (the ARGs before the first FROM), `directives`, `escape` and lint `warnings`.
+- The instruction classes from `builder.instructions.model`: From, Run, Cmd,
+  Entrypoint, Shell, Env, Label, Arg, Maintainer, Expose, Volume, User, Workdir,
+  StopSignal, Copy, Add, Healthcheck, Onbuild; values Mount, HeredocDoc, KeyValue.
+  Each is frozen and carries `span`, `original` (line as written) and `keyword`.
+
+Errors are `DockerfileError` (`FILE:LINE:COL: KEYWORD: message`, exit 2). A stage name
+used twice is a warning (BuildKit's DuplicateStageName check), not an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from builder.errors import DockerfileError, Span
+from builder.instructions.model import (
+    Add,
+    Arg,
+    Cmd,
+    Copy,
+    Entrypoint,
+    Env,
+    Expose,
+    From,
+    Healthcheck,
+    HeredocDoc,
+    Instruction,
+    KeyValue,
+    Label,
+    Maintainer,
+    Mount,
+    Onbuild,
+    Run,
+    Shell,
+    StopSignal,
+    User,
+    Volume,
+    Workdir,
+)
+
+__all__ = ["Add", "Arg", "Cmd", "Copy", "Entrypoint", "Env", "Expose", "From", "Healthcheck",
+           "HeredocDoc", "Instruction", "KeyValue", "Label", "Maintainer", "Mount", "Onbuild",
+           "ParsedDockerfile", "Run", "Shell", "Stage", "StopSignal", "User", "Volume",
+           "Warning", "Workdir", "parse_dockerfile"]
+
+
+@dataclass(frozen=True)
+class Warning:  # noqa: A001 - mirrors BuildKit's lint warning, not the builtin
+    rule: str
+    message: str
+    span: Span
+    file: str = "Dockerfile"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.span.line}: {self.rule}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    index: int
+    name: str
+    from_: From
+    commands: tuple[Instruction, ...]
+
+    @property
+    def base(self) -> str:
+        return self.from_.base
+
+    @property
+    def platform(self) -> str:
+        return self.from_.platform
+
+
+@dataclass(frozen=True)
+class ParsedDockerfile:
+    file: str
+    stages: tuple[Stage, ...]
+    meta_args: tuple[Arg, ...]
+    directives: tuple = ()
+    escape: str = "\\"
+    warnings: tuple[Warning, ...] = ()
+
+
+def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedDockerfile:
+    from builder.instructions.typed import typed
+    from builder.syntax import parse
+
+    ast = parse(text, file)
+    meta: list[Arg] = []
+    stages: list[tuple[From, list[Instruction]]] = []
+    warnings: list[Warning] = []
+    seen: dict[str, int] = {}
+    for node in ast.nodes:
+        inst = typed(node, file)
+        if isinstance(inst, From):
+            if inst.name and inst.name in seen:
+                warnings.append(Warning("DuplicateStageName",
+                                        f'Duplicate stage name "{inst.name}", stage names should be unique',
+                                        inst.span, file))
+            if inst.name:
+                seen.setdefault(inst.name, len(stages))
+            stages.append((inst, []))
+        elif not stages:
+            if not isinstance(inst, Arg):
+                raise DockerfileError("no build stage in current context: the first instruction "
+                                      "must be FROM (only ARG may come before it)",
+                                      inst.span, file, inst.keyword)
+            meta.append(inst)
+        else:
+            stages[-1][1].append(inst)
+    if not stages:
+        raise DockerfileError("FROM missing: no build stage in the Dockerfile",
+                              meta[-1].span if meta else Span(1), file)
+    return ParsedDockerfile(file, tuple(Stage(i, f.name, f, tuple(cmds))
+                                        for i, (f, cmds) in enumerate(stages)),
+                            tuple(meta), ast.directives, ast.escape, tuple(warnings))

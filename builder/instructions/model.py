@@ -1,0 +1,241 @@
+"""Typed Dockerfile instructions: one frozen dataclass per instruction (DESIGN §3, stage 2).
+
+Every instruction carries `span` (where it is), `original` (the logical line as
+written, for history `created_by` and `inspect`) and `keyword` (upper case). Words are
+as written (unexpanded) after `parse_dockerfile`; `builder.plan` returns copies with
+the words expanded where Docker expands them (`expand(fn)` on each class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from builder.errors import Span
+
+Expander = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class HeredocDoc:
+    """A heredoc attached to RUN/COPY/ADD. `content` is as written; `data` applies `<<-`."""
+
+    name: str
+    content: str
+    chomp: bool = False
+    expand: bool = True
+    fd: int = 0
+
+    @property
+    def data(self) -> str:
+        from builder.syntax import chomp
+
+        return chomp(self.content) if self.chomp else self.content
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One `RUN --mount=type=...`; `from_` is a stage name/index or image ref."""
+
+    type: str = "bind"
+    target: str = ""
+    source: str = ""
+    from_: str = ""
+    id: str = ""
+    sharing: str = "shared"
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    required: bool = False
+    readonly: bool = True
+    size: int | None = None
+    env: str = ""
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Instruction:
+    span: Span
+    original: str
+
+    keyword = ""
+
+    def expand(self, fn: Expander) -> Instruction:
+        return self
+
+
+@dataclass(frozen=True)
+class From(Instruction):
+    base: str = ""
+    name: str = ""          # lower-cased stage name, "" when unnamed
+    platform: str = ""
+    keyword = "FROM"
+
+    def expand(self, fn: Expander) -> From:
+        return replace(self, base=fn(self.base), platform=fn(self.platform) if self.platform else "")
+
+
+@dataclass(frozen=True)
+class Run(Instruction):
+    command: tuple[str, ...] = ()   # exec form: argv; shell form: one string
+    exec_form: bool = False
+    mounts: tuple[Mount, ...] = ()
+    network: str = ""
+    security: str = ""
+    heredocs: tuple[HeredocDoc, ...] = ()
+    keyword = "RUN"
+
+
+@dataclass(frozen=True)
+class Cmd(Instruction):
+    command: tuple[str, ...] = ()
+    exec_form: bool = False
+    keyword = "CMD"
+
+
+@dataclass(frozen=True)
+class Entrypoint(Cmd):
+    keyword = "ENTRYPOINT"
+
+
+@dataclass(frozen=True)
+class Shell(Instruction):
+    shell: tuple[str, ...] = ()
+    keyword = "SHELL"
+
+
+@dataclass(frozen=True)
+class _Pairs(Instruction):
+    pairs: tuple[KeyValue, ...] = ()
+
+    def expand(self, fn: Expander) -> _Pairs:
+        return replace(self, pairs=tuple(KeyValue(fn(p.key), fn(p.value)) for p in self.pairs))
+
+
+@dataclass(frozen=True)
+class Env(_Pairs):
+    keyword = "ENV"
+
+
+@dataclass(frozen=True)
+class Label(_Pairs):
+    keyword = "LABEL"
+
+
+@dataclass(frozen=True)
+class Arg(Instruction):
+    """`ARG name[=default] ...`; a default of None means none was given."""
+
+    args: tuple[tuple[str, str | None], ...] = ()
+    keyword = "ARG"
+
+    def expand(self, fn: Expander) -> Arg:
+        return replace(self, args=tuple((k, None if v is None else fn(v)) for k, v in self.args))
+
+
+@dataclass(frozen=True)
+class Maintainer(Instruction):
+    maintainer: str = ""
+    keyword = "MAINTAINER"
+
+
+@dataclass(frozen=True)
+class Expose(Instruction):
+    ports: tuple[str, ...] = ()
+    keyword = "EXPOSE"
+
+    def expand(self, fn: Expander) -> Expose:
+        return replace(self, ports=tuple(fn(p) for p in self.ports))
+
+
+@dataclass(frozen=True)
+class Volume(Instruction):
+    paths: tuple[str, ...] = ()
+    keyword = "VOLUME"
+
+    def expand(self, fn: Expander) -> Volume:
+        return replace(self, paths=tuple(fn(p) for p in self.paths))
+
+
+@dataclass(frozen=True)
+class _Single(Instruction):
+    value: str = ""
+
+    def expand(self, fn: Expander) -> _Single:
+        return replace(self, value=fn(self.value))
+
+
+@dataclass(frozen=True)
+class User(_Single):
+    keyword = "USER"
+
+
+@dataclass(frozen=True)
+class Workdir(_Single):
+    keyword = "WORKDIR"
+
+
+@dataclass(frozen=True)
+class StopSignal(_Single):
+    keyword = "STOPSIGNAL"
+
+
+@dataclass(frozen=True)
+class Copy(Instruction):
+    """COPY (and, through `Add`, ADD). `sources` are paths; heredoc sources are in
+    `heredocs` (their names stay in `sources` order via `source_order`)."""
+
+    sources: tuple[str, ...] = ()
+    dest: str = ""
+    heredocs: tuple[HeredocDoc, ...] = ()
+    from_: str = ""
+    chown: str = ""
+    chmod: str = ""
+    link: bool = False
+    parents: bool = False
+    excludes: tuple[str, ...] = ()
+    exec_form: bool = False
+    keyword = "COPY"
+
+    def expand(self, fn: Expander) -> Copy:
+        return replace(self, sources=tuple(fn(s) for s in self.sources), dest=fn(self.dest),
+                       from_=fn(self.from_) if self.from_ else "",
+                       chown=fn(self.chown) if self.chown else "",
+                       chmod=fn(self.chmod) if self.chmod else "",
+                       excludes=tuple(fn(e) for e in self.excludes))
+
+
+@dataclass(frozen=True)
+class Add(Copy):
+    checksum: str = ""
+    keep_git_dir: bool = False
+    keyword = "ADD"
+
+
+@dataclass(frozen=True)
+class Healthcheck(Instruction):
+    """`HEALTHCHECK NONE` (`none=True`) or `HEALTHCHECK [opts] CMD ...`. Durations are
+    in nanoseconds, as in the image config; 0 means "not set"."""
+
+    none: bool = False
+    test: tuple[str, ...] = ()    # ["CMD", argv...] or ["CMD-SHELL", line]
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0
+    keyword = "HEALTHCHECK"
+
+
+@dataclass(frozen=True)
+class Onbuild(Instruction):
+    """`ONBUILD` with its trigger; `expression` is the trigger text, never expanded."""
+
+    expression: str = ""
+    trigger: Instruction | None = field(default=None, compare=False)
+    keyword = "ONBUILD"

@@ -1,0 +1,324 @@
+"""The pure build plan (DESIGN §3, stage 3): Dockerfile text in, `BuildPlan` out.
+
+Public API (stable):
+- `make_plan(dockerfile_text, *, file="Dockerfile", build_args=None, target=None,
+  platform=None, base_resolver=None) -> BuildPlan`.
+  `base_resolver(ref, platform) -> Mapping | None` gives a base image's config (an
+  OCI config, or just its `config` part) so its `Env` takes part in expansion; None
+  (the default, and in `pybuild plan`) means an empty env. No root, no network, no I/O.
+- `BuildPlan(stages, target, warnings, unused_build_args, meta_args, file)`: only the
+  stages the target needs, in topological (= file) order; `target` is the target's
+  stage index.
+- `PlannedStage(index, name, base, platform, steps, deps, images, from_)`: `base` is an
+  image ref, an earlier stage index, or "scratch"; `deps` the stage indices it needs
+  (FROM, COPY --from, RUN --mount from=); `images` every image ref it reads.
+- `PlannedStep(stage, number, instruction, text, env, args, cache_inputs, shell,
+  from_stage, from_image)`: `instruction` has its words already expanded where Docker
+  expands them; `env` is the ENV the step sees, `args` the ARGs in scope (for RUN,
+  plus proxy build-args); `cache_inputs` is the canonical JSON of the expanded text and
+  the visible args/env (DESIGN §8; the engine adds the parent key and content hashes).
+- `plan_to_json(plan) -> dict` (what `pybuild plan --json` prints).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from builder.args import (
+    PROXY_ARGS,
+    GlobalArgs,
+    StageArgs,
+    host_platform,
+    normalize_platform,
+    platform_args,
+)
+from builder.dump import canonical_text, instruction_json
+from builder.errors import DockerfileError
+from builder.expand import ExpansionError, Lexer, expand_word
+from builder.instructions import (
+    Add,
+    Arg,
+    Copy,
+    Env,
+    From,
+    Instruction,
+    Onbuild,
+    Run,
+    Shell,
+    Stage,
+    parse_dockerfile,
+)
+
+BaseResolver = Callable[[str, str], "Mapping | None"]
+DEFAULT_SHELL = ("/bin/sh", "-c")
+_EXPANDED = ("ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER", "VOLUME",
+             "WORKDIR", "ARG")
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    stage: int
+    number: int
+    instruction: Instruction
+    text: str
+    env: tuple[tuple[str, str], ...]
+    args: tuple[tuple[str, str], ...]
+    cache_inputs: str
+    shell: tuple[str, ...] = DEFAULT_SHELL
+    from_stage: int | None = None     # COPY --from / mount from= an earlier stage
+    from_image: str = ""              # ... or an image
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    index: int
+    name: str
+    base: str | int
+    platform: str
+    steps: tuple[PlannedStep, ...]
+    deps: tuple[int, ...]
+    images: tuple[str, ...]
+    from_: From
+    env: tuple[tuple[str, str], ...] = ()   # ENV at the end of the stage
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    stages: tuple[PlannedStage, ...]
+    target: int
+    warnings: tuple[str, ...]
+    unused_build_args: tuple[str, ...]
+    meta_args: tuple[tuple[str, str], ...] = ()
+    file: str = "Dockerfile"
+
+    def stage(self, index: int) -> PlannedStage:
+        return next(s for s in self.stages if s.index == index)
+
+
+class _Planner:
+    def __init__(self, parsed, file: str, build_args: Mapping[str, str], platform: str,
+                 resolver: BaseResolver | None) -> None:
+        self.parsed, self.file, self.resolver = parsed, file, resolver
+        self.build = host_platform()
+        self.target_platform = normalize_platform(platform) if platform else self.build
+        self.globals = GlobalArgs(build_args, platform_args(self.target_platform, self.build),
+                                  parsed.escape)
+        self.names = {s.name: s.index for s in reversed(parsed.stages) if s.name}
+        self.used_args: set[str] = set()
+
+    def error(self, inst: Instruction, message: str) -> DockerfileError:
+        return DockerfileError(message, inst.span, self.file, inst.keyword)
+
+    def expander(self, inst: Instruction, env: Mapping[str, str]) -> Callable[[str], str]:
+        def fn(word: str) -> str:
+            try:
+                return expand_word(word, env, self.parsed.escape)
+            except ExpansionError as e:
+                raise self.error(inst, str(e)) from None
+        return fn
+
+    def meta(self) -> None:
+        for arg in self.parsed.meta_args:
+            for name, default in arg.args:
+                self.used_args.add(name)
+                try:
+                    self.globals.declare(name, default)
+                except ExpansionError as e:
+                    raise self.error(arg, str(e)) from None
+
+    def stage_ref(self, stage: Stage, inst: Instruction, ref: str) -> int | None:
+        """An earlier stage's index for `--from`/`from=`, None for an image ref."""
+        if ref.isdigit():
+            n = int(ref)
+            if n >= stage.index:
+                raise self.error(inst, f"invalid --from={ref}: stage index {n} is not an earlier stage")
+            return n
+        idx = self.names.get(ref.lower())
+        if idx is None:
+            return None
+        if idx >= stage.index:
+            what = "the stage itself" if idx == stage.index else "a later stage"
+            raise self.error(inst, f"--from={ref} refers to {what} (circular dependency)")
+        return idx
+
+
+def _config_env(config: Mapping | None) -> dict[str, str]:
+    if not config:
+        return {}
+    inner = config.get("config", config) or {}
+    out = {}
+    for item in inner.get("Env") or []:
+        k, _, v = str(item).partition("=")
+        out[k] = v
+    return out
+
+
+def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> PlannedStage:
+    frm = stage.from_
+    frm_x = frm.expand(p.expander(frm, p.globals.values))
+    if not frm_x.base:
+        raise p.error(frm, "base name (" + frm.base + ") should not be blank")
+    plat = normalize_platform(frm_x.platform) if frm_x.platform else p.target_platform
+    base: str | int = frm_x.base
+    deps: list[int] = []
+    images: list[str] = []
+    idx = p.names.get(frm_x.base.lower())
+    shell = DEFAULT_SHELL
+    if idx is not None and idx < stage.index:
+        base = idx
+        deps.append(idx)
+        parent = done[idx]
+        base_env = dict(parent.env)
+        shell = parent.steps[-1].shell if parent.steps else DEFAULT_SHELL
+    elif frm_x.base == "scratch":
+        base_env = {}
+    else:
+        images.append(frm_x.base)
+        base_env = _config_env(p.resolver(frm_x.base, plat) if p.resolver else None)
+    state = StageArgs(p.globals, base_env)
+    steps: list[PlannedStep] = []
+    for number, inst in enumerate(stage.commands, 1):
+        lookup = state.lookup()
+        x = inst.expand(p.expander(inst, lookup)) if inst.keyword in _EXPANDED else inst
+        from_stage, from_image = None, ""
+        if isinstance(x, Copy) and x.heredocs:
+            x = replace(x, heredocs=tuple(_expand_heredoc(p, inst, h, lookup) for h in x.heredocs))
+        ref = x.from_ if isinstance(x, Copy) and not isinstance(x, Add) else ""
+        if ref:
+            from_stage = p.stage_ref(stage, inst, ref)
+            if from_stage is None:
+                from_image = ref
+        if isinstance(x, Run):
+            x = _expand_mounts(p, inst, x, lookup)
+            for mount in x.mounts:
+                if mount.from_:
+                    s = p.stage_ref(stage, inst, mount.from_)
+                    deps.append(s) if s is not None else images.append(mount.from_)
+        if from_stage is not None:
+            deps.append(from_stage)
+        if from_image:
+            images.append(from_image)
+        if isinstance(x, Arg):
+            for name, default in x.args:
+                p.used_args.add(name)
+                state.declare(name, default)
+        elif isinstance(x, Env):
+            for kv in x.pairs:
+                state.set_env(kv.key, kv.value)
+        elif isinstance(x, Shell):
+            shell = x.shell
+        args = state.run_args() if isinstance(x, Run) else dict(state.args)
+        text = canonical_text(x)
+        cache = json.dumps({"instruction": text, "args": args, "env": state.env},
+                           sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        steps.append(PlannedStep(stage.index, number, x, text, tuple(state.env.items()),
+                                 tuple(sorted(args.items())), cache, shell, from_stage, from_image))
+    return PlannedStage(stage.index, stage.name, base, plat, tuple(steps),
+                        tuple(sorted(set(deps))), tuple(dict.fromkeys(images)), frm_x,
+                        tuple(state.env.items()))
+
+
+def _expand_heredoc(p: _Planner, inst: Instruction, h, env: Mapping[str, str]):
+    if not h.expand:
+        return h
+    try:
+        content = Lexer(p.parsed.escape, skip_quotes=True).process(h.content, env).result
+    except ExpansionError as e:
+        raise p.error(inst, str(e)) from None
+    return replace(h, content=content)
+
+
+def _expand_mounts(p: _Planner, inst: Instruction, run: Run, env: Mapping[str, str]) -> Run:
+    if not run.mounts:
+        return run
+    fn = p.expander(inst, env)
+    mounts = tuple(replace(m, target=fn(m.target), source=fn(m.source), from_=fn(m.from_),
+                           id=fn(m.id)) for m in run.mounts)
+    return replace(run, mounts=mounts)
+
+
+def make_plan(dockerfile_text: str, *, file: str = "Dockerfile",
+              build_args: Mapping[str, str] | None = None, target: str | None = None,
+              platform: str | None = None, base_resolver: BaseResolver | None = None) -> BuildPlan:
+    parsed = parse_dockerfile(dockerfile_text, file)
+    build_args = dict(build_args or {})
+    p = _Planner(parsed, file, build_args, platform or "", base_resolver)
+    p.meta()
+    if target:
+        tidx = p.names.get(target.lower())
+        if tidx is None:
+            raise DockerfileError(f'target stage "{target}" could not be found', None, file)
+    else:
+        tidx = parsed.stages[-1].index
+    needed = _needed(p, parsed, tidx)
+    done: dict[int, PlannedStage] = {}
+    for stage in parsed.stages:
+        if stage.index in needed:
+            done[stage.index] = _plan_stage(p, stage, done)
+    warnings = [str(w) for w in parsed.warnings]
+    unused = sorted(k for k in build_args if k not in p.used_args and k not in PROXY_ARGS)
+    if unused:
+        warnings.append(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
+    meta = tuple((k, p.globals.values[k]) for k in sorted(p.globals.declared) if k in p.globals.values)
+    return BuildPlan(tuple(done[i] for i in sorted(done)), tidx, tuple(warnings), tuple(unused),
+                     meta, file)
+
+
+def _needed(p: _Planner, parsed, target: int) -> set[int]:
+    """Stages reachable from the target through FROM, COPY --from and mount from=."""
+    deps: dict[int, set[int]] = {}
+    for stage in parsed.stages:
+        refs: set[int] = set()
+        base = _try_expand(stage.from_.base, p.globals.values, parsed.escape)
+        idx = p.names.get(base.lower())
+        if idx is not None and idx < stage.index:
+            refs.add(idx)
+        for inst in stage.commands:
+            words = [inst.from_] if isinstance(inst, Copy) and not isinstance(inst, Add) else []
+            if isinstance(inst, Run):
+                words += [m.from_ for m in inst.mounts]
+            for word in filter(None, words):
+                ref = _try_expand(word, p.globals.values, parsed.escape)
+                s = p.stage_ref(stage, inst, ref) if (ref.isdigit() or ref.lower() in p.names) else None
+                if s is not None:
+                    refs.add(s)
+        deps[stage.index] = refs
+    needed, todo = set(), [target]
+    while todo:
+        i = todo.pop()
+        if i not in needed:
+            needed.add(i)
+            todo.extend(deps[i])
+    return needed
+
+
+def _try_expand(word: str, env: Mapping[str, str], escape: str) -> str:
+    try:
+        return expand_word(word, env, escape)
+    except ExpansionError:
+        return word
+
+
+def plan_to_json(plan: BuildPlan) -> dict:
+    return {
+        "file": plan.file, "target": plan.target, "warnings": list(plan.warnings),
+        "unused_build_args": list(plan.unused_build_args), "meta_args": dict(plan.meta_args),
+        "stages": [{
+            "index": s.index, "name": s.name, "base": s.base, "platform": s.platform,
+            "deps": list(s.deps), "images": list(s.images), "line": s.from_.span.line,
+            "steps": [{
+                "number": st.number, "line": st.instruction.span.line,
+                "end_line": st.instruction.span.end_line, "text": st.text,
+                "original": st.instruction.original,
+                "instruction": instruction_json(st.instruction),
+                "env": dict(st.env), "args": dict(st.args), "shell": list(st.shell),
+                "from_stage": st.from_stage, "from_image": st.from_image,
+                "cache_inputs": st.cache_inputs,
+            } for st in s.steps],
+        } for s in plan.stages],
+    }
+
+
+__all__ = ["BuildPlan", "PlannedStage", "PlannedStep", "make_plan", "plan_to_json", "Onbuild"]
