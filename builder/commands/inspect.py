@@ -26,10 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="check thresholds and exit 1 when one is violated")
     parser.add_argument("--ci-config", metavar="FILE", default=None,
                         help="thresholds file (default: .pybuild-ci.yaml when present)")
-    parser.add_argument("--lowest-efficiency", type=float, default=None, metavar="RATIO")
-    parser.add_argument("--highest-wasted-bytes", default=None, metavar="SIZE")
-    parser.add_argument("--highest-user-wasted-percent", type=float, default=None,
-                        metavar="RATIO")
+    parser.add_argument("--lowest-efficiency", default=None, metavar="RATIO",
+                        help="CI: fail below this efficiency (0..1, or N%%; 'disabled')")
+    parser.add_argument("--highest-wasted-bytes", default=None, metavar="SIZE",
+                        help="CI: fail above this many wasted bytes (e.g. 20MB; 'disabled')")
+    parser.add_argument("--highest-user-wasted-percent", default=None, metavar="RATIO",
+                        help="CI: fail above this wasted/user-bytes ratio (0..1 as dive, or "
+                             "N%%; 'disabled')")
     parser.add_argument("--top", type=int, default=10, metavar="N",
                         help="how many wasted paths to list (default 10)")
     parser.add_argument("--no-color", action="store_true", help="plain terminal output")

@@ -1,0 +1,90 @@
+"""The terminal view of an `Analysis` (rich): one row per layer with a size bar, the
+Dockerfile line and created_by; then waste, the top wasted paths and the pitfalls,
+each with its fix as a before/after snippet. Works without a tty (plain text)."""
+
+from __future__ import annotations
+
+import sys
+from typing import IO
+
+from builder.inspect.analyze import Analysis
+from builder.inspect.pitfalls.base import human
+
+BAR_WIDTH = 20
+
+
+def bar(value: int, biggest: int, width: int = BAR_WIDTH) -> str:
+    """A size bar of `width` cells with eighth-block precision."""
+    if biggest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(8 * width * value / biggest))
+    full, rest = divmod(eighths, 8)
+    return "█" * full + (" ▏▎▍▌▋▊▉"[rest] if rest else "")
+
+
+def steps_text(finding_id: str, steps: int) -> str:
+    if finding_id == "many-layers":
+        return f"{steps} extra layer{'s' if steps != 1 else ''}"
+    return f"{steps} step{'s' if steps != 1 else ''} re-run"
+
+
+def render(a: Analysis, *, color: bool = False, out: IO[str] | None = None,
+           width: int | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    con = Console(file=out or sys.stdout, no_color=not color, highlight=False,
+                  force_terminal=color, width=width or (None if color else 120),
+                  soft_wrap=False)
+    con.print(Text.assemble(("Image ", "bold"), a.image, "  ",
+                            (a.manifest_digest[:19], "dim")))
+    con.print(f"{len(a.layers)} layers, {human(a.size)} compressed, "
+              f"{human(a.uncompressed_size)} uncompressed"
+              + (f", lines from {a.line_source}" if a.line_source != "none" else ""))
+    biggest = max((x.uncompressed_size for x in a.layers), default=0)
+    t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for name in ("#", "size", "uncompr.", "", "+add", "~mod", "-del", "line"):
+        t.add_column(name, justify="left" if not name else "right", no_wrap=True)
+    t.add_column("created by", overflow="ellipsis", no_wrap=True, max_width=60)
+    for x in a.layers:
+        line = "base" if x.base else (str(x.line) if x.line else "-")
+        t.add_row(str(x.index), human(x.size), human(x.uncompressed_size),
+                  Text(bar(x.uncompressed_size, biggest).ljust(BAR_WIDTH),
+                       style="dim" if x.base else "cyan"),
+                  str(x.added), str(x.modified), str(x.deleted), line,
+                  x.created_by.removesuffix(" # buildkit").replace("\n", " "))
+    con.print(t)
+    w = a.waste
+    con.print()
+    con.print(Text.assemble(("Waste ", "bold"), f"{human(w.wasted_bytes)} wasted, efficiency "
+                            f"{100 * w.efficiency:.2f} %, user wasted {w.user_wasted_percent:.2f} %"
+                            f" (base image: {w.base_layers} layer{'s' if w.base_layers != 1 else ''})"))
+    if w.top:
+        wt = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        wt.add_column("wasted", justify="right")
+        wt.add_column("path", overflow="fold")
+        wt.add_column("layers")
+        for p in w.top:
+            wt.add_row(human(p.wasted_bytes), "/" + p.path + (" (deleted)" if p.deleted else ""),
+                       ",".join(map(str, p.layers)))
+        con.print(wt)
+    con.print()
+    if not a.pitfalls:
+        con.print(Text("No pitfalls found.", style="green"))
+        return
+    con.print(Text(f"Pitfalls ({len(a.pitfalls)})", style="bold"))
+    for f in a.pitfalls:
+        where = ("line " if len(f.lines) == 1 else "lines ") + ", ".join(map(str, f.lines)) \
+            if f.lines else "line unknown"
+        cost = human(f.bytes) if f.bytes else ""
+        if f.steps:
+            cost += (", " if cost else "") + steps_text(f.id, f.steps)
+        con.print(Text.assemble(("● ", "yellow"), (f"[{f.id}] ", "bold yellow"), f.title,
+                                (f" — {where}" + (f" — {cost}" if cost else ""), "dim")))
+        con.print(f"    {f.detail}")
+        con.print(Text.assemble("    fix: ", (f.fix.summary, "green")))
+        for label, snippet, style in (("before", f.fix.before, "red"),
+                                      ("after ", f.fix.after, "green")):
+            for i, ln in enumerate(snippet.splitlines()):
+                con.print(Text.assemble(f"      {label if i == 0 else '      '} │ ", (ln, style)))
