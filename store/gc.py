@@ -204,7 +204,7 @@ def _gc_snapshots(store: Store, keep: set[str], since: float | None, dry_run: bo
         report.notes.append(f"snapshots skipped: {e}")
         return []
     keep_all = keep | {k.removeprefix("sha256:") for k in keep}
-    removed: list[str] = []
+    before = [str(i.chain_id) for i in lister()]
     for _round in range(64):
         infos = list(lister())
         busy = {str(i.parent) for i in infos if i.parent is not None} | _active_parents(store)
@@ -224,8 +224,9 @@ def _gc_snapshots(store: Store, keep: set[str], since: float | None, dry_run: bo
                 except (StoreError, OSError) as e:
                     report.notes.append(f"snapshot {i.chain_id}: {e}")
                     break
-            removed.append(str(i.chain_id))
-    return removed
+    after = {str(i.chain_id) for i in lister()}
+    # remove() cascades to parents whose count reaches zero, so report by difference.
+    return [c for c in before if c not in after]
 
 
 def _active_parents(store: Store) -> set[str]:
