@@ -236,6 +236,8 @@ class Lexer:
             raise ExpansionError("syntax error: bad substitution")
         name = self._name()
         ch = self._next()
+        if not ch:
+            raise ExpansionError("syntax error: missing '}'")
         mod = ch
         if ch == "}":
             value, found = self._get(name)

@@ -1,0 +1,195 @@
+"""The pure build plan: stage DAG, --target pruning, ARG scoping, expansion, unused
+build-args, cache inputs, typed instructions, and `pybuild plan --json`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from builder.instructions import Copy, Env, Healthcheck, Run, parse_dockerfile
+from builder.plan import make_plan
+
+REPO = Path(__file__).resolve().parents[3]
+
+MULTI = """\
+ARG BASE=alpine
+ARG VERSION=3.19
+FROM ${BASE}:${VERSION} AS deps
+RUN echo deps
+FROM golang:1.22 AS tools
+RUN echo tools
+FROM deps AS build
+COPY --from=0 /a /a
+RUN --mount=type=cache,target=/root/.cache,from=tools echo build
+FROM scratch AS unused
+COPY --from=build /x /x
+FROM busybox AS final
+COPY --from=build /app /app
+COPY --from=nginx:1.25 /etc/nginx /etc/nginx
+"""
+
+
+def _env(step) -> dict[str, str]:
+    return dict(step.env)
+
+
+def test_dag_and_default_target() -> None:
+    plan = make_plan(MULTI)
+    assert [s.index for s in plan.stages] == [0, 1, 2, 4]
+    assert plan.target == 4
+    by = {s.index: s for s in plan.stages}
+    assert by[0].base == "alpine:3.19" and by[0].deps == ()
+    assert by[2].base == 0 and by[2].deps == (0, 1)
+    assert by[4].deps == (2,) and by[4].images == ("busybox", "nginx:1.25")
+    copy_nginx = by[4].steps[1]
+    assert copy_nginx.from_stage is None and copy_nginx.from_image == "nginx:1.25"
+    assert by[4].steps[0].from_stage == 2
+
+
+def test_target_prunes_stages_it_does_not_need() -> None:
+    plan = make_plan(MULTI, target="deps")
+    assert [s.index for s in plan.stages] == [0] and plan.target == 0
+    plan = make_plan(MULTI, target="UNUSED")
+    assert [s.index for s in plan.stages] == [0, 1, 2, 3]
+
+
+def test_global_args_in_from_and_build_arg_override() -> None:
+    plan = make_plan(MULTI, build_args={"VERSION": "3.20", "BASE": "debian"}, target="deps")
+    assert plan.stages[0].base == "debian:3.20"
+    assert dict(plan.meta_args) == {"BASE": "debian", "VERSION": "3.20"}
+
+
+def test_global_arg_needs_redeclaring_inside_a_stage() -> None:
+    text = "ARG V=1\nFROM a\nRUN echo a\nENV A=$V\nARG V\nENV B=$V\nARG W=w-$V\nENV C=$W\n"
+    steps = make_plan(text).stages[0].steps
+    assert dict(steps[0].args) == {}
+    assert steps[1].instruction.pairs[0].value == ""
+    assert steps[3].instruction.pairs[0].value == "1"
+    assert _env(steps[5]) == {"A": "", "B": "1", "C": "w-1"}
+    assert dict(steps[5].args) == {"V": "1", "W": "w-1"}
+
+
+def test_build_arg_overrides_stage_arg_default_and_env_shadows_arg() -> None:
+    text = "FROM a\nARG X=default\nRUN echo\nENV X=fromenv\nWORKDIR /$X\n"
+    plan = make_plan(text, build_args={"X": "cli"})
+    steps = plan.stages[0].steps
+    assert dict(steps[1].args) == {"X": "cli"}
+    assert steps[3].instruction.value == "/fromenv"
+    assert plan.unused_build_args == ()
+
+
+def test_unused_build_args_warn_like_docker() -> None:
+    plan = make_plan("FROM a\nARG USED\n", build_args={"USED": "1", "NOPE": "2", "HTTP_PROXY": "p"})
+    assert plan.unused_build_args == ("NOPE",)
+    assert "[Warning] One or more build-args [NOPE] were not consumed" in plan.warnings
+
+
+def test_args_of_pruned_stages_count_as_unused() -> None:
+    text = "FROM a AS one\nARG ONLY_ONE\nFROM b AS two\nRUN true\n"
+    assert make_plan(text, build_args={"ONLY_ONE": "x"}, target="two").unused_build_args == ("ONLY_ONE",)
+    assert make_plan(text, build_args={"ONLY_ONE": "x"}, target="one").unused_build_args == ()
+
+
+def test_proxy_args_reach_run_without_declaration() -> None:
+    plan = make_plan("FROM a\nRUN curl x\n", build_args={"https_proxy": "http://p:3128"})
+    assert dict(plan.stages[0].steps[0].args) == {"https_proxy": "http://p:3128"}
+
+
+def test_automatic_platform_args() -> None:
+    text = ("FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETOS TARGETARCH\n"
+            "ENV T=$TARGETOS/$TARGETARCH U=${TARGETVARIANT:-none}\n")
+    plan = make_plan(text, platform="linux/arm64")
+    stage = plan.stages[0]
+    assert stage.from_.platform == stage.platform != ""
+    assert _env(stage.steps[-1]) == {"T": "linux/arm64", "U": "none"}
+
+
+def test_base_image_env_from_resolver_and_stage_inheritance() -> None:
+    seen = []
+
+    def resolver(ref: str, platform: str) -> dict:
+        seen.append((ref, platform))
+        return {"config": {"Env": ["PATH=/usr/bin:/bin", "HOME=/root"]}}
+
+    text = "FROM img AS one\nENV PATH=$PATH:/opt/bin\nFROM one\nWORKDIR $HOME/x\nENV P=$PATH\n"
+    plan = make_plan(text, base_resolver=resolver, platform="linux/amd64")
+    assert seen == [("img", "linux/amd64")]
+    last = plan.stages[1].steps[-1]
+    assert last.instruction.pairs[0].value == "/usr/bin:/bin:/opt/bin"
+    assert plan.stages[1].steps[0].instruction.value == "/root/x"
+
+
+def test_cache_inputs_follow_visible_args_and_env() -> None:
+    text = "FROM a\nARG V\nRUN make\n"
+    one = make_plan(text, build_args={"V": "1"}).stages[0].steps[1]
+    two = make_plan(text, build_args={"V": "2"}).stages[0].steps[1]
+    assert one.text == two.text == "RUN make"
+    assert one.cache_inputs != two.cache_inputs
+    assert json.loads(one.cache_inputs) == {"instruction": "RUN make", "args": {"V": "1"}, "env": {}}
+    three = make_plan("FROM a\nRUN make\n", build_args={"V": "1"}).stages[0].steps[0]
+    assert json.loads(three.cache_inputs)["args"] == {}
+
+
+def test_expansion_only_where_docker_expands() -> None:
+    text = ("FROM a\nENV N=x\nRUN echo $N\nCMD echo $N\nCOPY $N /$N/\nLABEL l=$N\nEXPOSE ${P:-80}\n"
+            "USER $N\nVOLUME /$N\nSTOPSIGNAL SIG$N\nONBUILD RUN echo $N\n")
+    texts = [s.text for s in make_plan(text).stages[0].steps]
+    assert texts == ["ENV N=x", "RUN echo $N", "CMD echo $N", "COPY x /x/", "LABEL l=x", "EXPOSE 80",
+                     "USER x", "VOLUME /x", "STOPSIGNAL SIGx", "ONBUILD RUN echo $N"]
+
+
+def test_heredocs_in_run_and_copy() -> None:
+    text = ("FROM a\nENV W=world\nRUN <<EOF bash\necho $W\nEOF\n"
+            "COPY <<one.txt <<'two.txt' /dst/\nhello $W\none.txt\nraw $W\ntwo.txt\n")
+    steps = make_plan(text).stages[0].steps
+    run = steps[1].instruction
+    assert isinstance(run, Run) and run.heredocs[0].content == "echo $W\n"
+    copy = steps[2].instruction
+    assert isinstance(copy, Copy) and copy.sources == () and copy.dest == "/dst/"
+    assert [h.content for h in copy.heredocs] == ["hello world\n", "raw $W\n"]
+
+
+def test_typed_flags_and_mounts() -> None:
+    parsed = parse_dockerfile(
+        "FROM --platform=linux/arm64 a AS Build\n"
+        "RUN --mount=type=cache,target=/c,sharing=locked,id=x --mount=type=secret,id=tok,required "
+        "--network=none make\n"
+        "COPY --from=build --chown=1:2 --chmod=644 --link --exclude=*.md --exclude=.git a b /d/\n"
+        "ADD --checksum=sha256:00 --keep-git-dir=true https://x/y.tar /t\n"
+        "HEALTHCHECK --interval=5s --retries=3 CMD [\"curl\", \"-f\", \"x\"]\n"
+        "ENV A=1 B=\"2 3\"\nENV OLD legacy form value\n")
+    stage = parsed.stages[0]
+    assert stage.name == "build" and stage.platform == "linux/arm64"
+    run, copy, add, health, env, old = stage.commands
+    assert run.network == "none" and len(run.mounts) == 2
+    assert (run.mounts[0].type, run.mounts[0].target, run.mounts[0].sharing, run.mounts[0].id) == \
+        ("cache", "/c", "locked", "x")
+    assert run.mounts[1].required and run.mounts[1].type == "secret"
+    assert (copy.from_, copy.chown, copy.chmod, copy.link, copy.excludes) == \
+        ("build", "1:2", "644", True, ("*.md", ".git"))
+    assert copy.sources == ("a", "b") and copy.dest == "/d/"
+    assert add.checksum == "sha256:00" and add.keep_git_dir
+    assert isinstance(health, Healthcheck) and health.test == ("CMD", "curl", "-f", "x")
+    assert health.interval == 5_000_000_000 and health.retries == 3
+    assert isinstance(env, Env) and [(p.key, p.value) for p in env.pairs] == [("A", "1"), ("B", '"2 3"')]
+    assert [(p.key, p.value) for p in old.pairs] == [("OLD", "legacy form value")]
+    assert run.span.line == 2 and run.original.startswith("RUN --mount=type=cache")
+
+
+def test_plan_json_cli(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(MULTI)
+    (tmp_path / ".dockerignore").write_text("*.md\n")
+    proc = subprocess.run([sys.executable, "-m", "builder.cli", "plan", "--json", "--target", "build",
+                           "--build-arg", "VERSION=3.20", "--build-arg", "EXTRA=1", str(tmp_path)],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [s["index"] for s in doc["stages"]] == [0, 1, 2]
+    assert doc["stages"][0]["base"] == "alpine:3.20"
+    assert doc["unused_build_args"] == ["EXTRA"]
+    assert doc["dockerignore"] == str(tmp_path / ".dockerignore")
+    assert proc.stderr == "[Warning] One or more build-args [EXTRA] were not consumed\n"
+    step = doc["stages"][2]["steps"][1]
+    assert step["instruction"]["mounts"][0]["from_"] == "tools" and step["line"] == 9
