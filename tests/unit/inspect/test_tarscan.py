@@ -1,0 +1,78 @@
+"""The fast tar scanner agrees with the stdlib tarfile on every header form (ustar,
+PAX, GNU long names, base-256 numbers), through gzip, zstd and no compression."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from builder.inspect.errors import LayerFormatError
+from builder.inspect.tarscan import TarScan
+from tests.unit.inspect.synth import compress
+
+NAME = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e, blacklist_characters="/\\"),
+               min_size=1, max_size=40)
+PATH = st.lists(NAME, min_size=1, max_size=6).map("/".join)
+ENTRY = st.tuples(PATH, st.sampled_from(["file", "dir", "sym", "hard"]),
+                  st.integers(0, 3000), st.integers(0, 2**21))
+
+
+def _tar(entries: list[tuple[str, str, int, int]], fmt: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for path, kind, size, uid in entries:
+            ti = tarfile.TarInfo(path)
+            ti.uid = uid if fmt != tarfile.USTAR_FORMAT else uid % 2**21
+            ti.mode = 0o640
+            data = None
+            if kind == "file":
+                ti.size = size
+                data = io.BytesIO(bytes((i * 7) & 0xFF for i in range(size)))
+            elif kind == "dir":
+                ti.type = tarfile.DIRTYPE
+            elif kind == "sym":
+                ti.type, ti.linkname = tarfile.SYMTYPE, "t/" + path
+            else:
+                ti.type, ti.linkname = tarfile.LNKTYPE, path + "x"
+            tf.addfile(ti, data)
+    return buf.getvalue()
+
+
+def _ref(data: bytes) -> list[tuple]:
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tf:
+        for m in tf:
+            crc = zlib.crc32(tf.extractfile(m).read()) if m.isreg() else 0  # type: ignore[union-attr]
+            out.append((m.name.strip("/"), m.size if m.isreg() else 0, m.uid, m.linkname, crc))
+    return out
+
+
+@given(st.lists(ENTRY, max_size=12), st.sampled_from([tarfile.PAX_FORMAT, tarfile.GNU_FORMAT]),
+       st.sampled_from(["gzip", "zstd", "none"]))
+def test_agrees_with_tarfile(entries, fmt, how) -> None:
+    data = _tar(entries, fmt)
+    blob, _ = compress(data, how)
+    scan = TarScan(io.BytesIO(blob))
+    got = [(e.path, e.size, e.uid, e.linkname, e.crc) for e in scan]
+    assert got == _ref(data)
+    assert scan.uncompressed_size == len(data)
+    assert scan.compressed_size == len(blob)
+
+
+def test_multi_member_gzip() -> None:
+    import gzip
+
+    data = _tar([("a", "file", 100, 0), ("b", "file", 5000, 0)], tarfile.PAX_FORMAT)
+    blob = gzip.compress(data[:1024]) + gzip.compress(data[1024:])
+    assert [e.path for e in TarScan(io.BytesIO(blob))] == ["a", "b"]
+
+
+def test_truncated_layer_fails_cleanly() -> None:
+    data = _tar([("a", "file", 3000, 0)], tarfile.PAX_FORMAT)
+    with pytest.raises(LayerFormatError):
+        list(TarScan(io.BytesIO(data[:1536])))
