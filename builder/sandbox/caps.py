@@ -4,6 +4,8 @@ capset), so root gets exactly the set and a non-root USER gets none effective.""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from builder.sandbox import libc
 from builder.sandbox.errors import SandboxSetupError
 
@@ -24,6 +26,7 @@ DOCKER_DEFAULT = frozenset({
 })
 
 
+@lru_cache(maxsize=1)
 def last_cap() -> int:
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
@@ -57,6 +60,7 @@ def resolve(privileged: bool, cap_add: tuple[str, ...] = (),
     return frozenset(caps) & available()
 
 
+@lru_cache(maxsize=1)
 def available() -> frozenset[str]:
     """What pybuild itself may hand out: its own bounding set (a host may lack some)."""
     try:
@@ -73,11 +77,15 @@ def mask(names: frozenset[str]) -> int:
     return bits
 
 
-def drop_bounding(keep: int) -> None:
-    """Drop every capability not in `keep` from the bounding set (needs CAP_SETPCAP)."""
-    for cap in range(last_cap() + 1):
-        if not keep & (1 << cap):
-            libc.prctl(libc.PR_CAPBSET_DROP, cap)
+def to_drop(keep: int) -> tuple[int, ...]:
+    """The capability numbers to drop from the bounding set to leave `keep`."""
+    return tuple(cap for cap in range(last_cap() + 1) if not keep & (1 << cap))
+
+
+def drop_bounding(drop: tuple[int, ...]) -> None:
+    """Drop capabilities from the bounding set (needs CAP_SETPCAP)."""
+    for cap in drop:
+        libc.prctl(libc.PR_CAPBSET_DROP, cap)
 
 
 def apply_after_setuid(keep: int, uid: int) -> None:

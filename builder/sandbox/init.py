@@ -33,6 +33,7 @@ class ExecPlan:
     ident: Identity
     hostname: str
     keep_caps: int            # capability bitmask for bounding/permitted/effective
+    drop_caps: tuple[int, ...]  # capability numbers to drop from the bounding set
     privileged: bool
     setgroups: bool           # False when the user namespace denies setgroups
     seccomp: Prepared | None
@@ -93,8 +94,7 @@ def exec_command(plan: ExecPlan, status_fd: int) -> None:
         os.setsid()
         if plan.tty:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-        if not plan.privileged:
-            caps.drop_bounding(plan.keep_caps)
+        caps.drop_bounding(plan.drop_caps)
         ident = plan.ident
         if plan.setgroups:
             os.setgroups(list(ident.groups))

@@ -81,7 +81,8 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
     env.setdefault("HOSTNAME", spec.hostname)
     plan = init.ExecPlan(
         argv=spec.argv, env=env, cwd=spec.cwd or "/", ident=ident, hostname=spec.hostname,
-        keep_caps=caps.mask(capset), privileged=spec.privileged,
+        keep_caps=caps.mask(capset), drop_caps=caps.to_drop(caps.mask(capset)),
+        privileged=spec.privileged,
         setgroups=idmap is None or idmap.helpers, seccomp=filt, tty=spec.tty,
         loopback=spec.network != "host")
     tmp = Path(tempfile.mkdtemp(prefix="pybuild-sb-"))
