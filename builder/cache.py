@@ -207,7 +207,11 @@ def diff_reason(prev: Previous, inputs: CacheInputs, parent: str,
             if r:
                 return r
         return "source files changed"
-    r = _map_change("", old.get("extra") or {}, inputs.extra)
+    old_extra = dict(old.get("extra") or {})
+    new_extra = dict(inputs.extra)
+    if old_extra.pop("expanded", None) != new_extra.pop("expanded", None):
+        return f"instruction changed after expansion ({inputs.extra.get('expanded')})"
+    r = _map_change("", old_extra, new_extra)
     if r:
         return r
     if prev.parent != parent:

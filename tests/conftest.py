@@ -22,4 +22,4 @@ settings.register_profile("nightly", max_examples=10_000, deadline=None,
                           suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-pytest_plugins = ["tests.fixtures.common", "tests.fixtures.registry"]
+pytest_plugins = ["tests.fixtures.common", "tests.fixtures.registry", "tests.fixtures.build"]

@@ -168,8 +168,15 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
 def run(args) -> int:  # noqa: ANN001
     from builder.engine import build
 
+    from builder.engine.failure import StepError
+
     opts = options_from_args(args)
-    result = build(opts)
+    try:
+        result = build(opts)
+    except StepError as e:
+        if e.tail:  # the last lines of the step's output, above the one-line error
+            print(e.report(), file=sys.stderr)
+        raise
     image_id = str(result.image_id)
     if args.iidfile:
         Path(args.iidfile).write_text(image_id)

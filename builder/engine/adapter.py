@@ -1,11 +1,179 @@
-"""The front end's `BuildPlan` -> the engine's model (builder.engine.model)."""
+"""The front end's `BuildPlan` (builder.plan.make_plan) -> the engine's model.
+
+Everything the engine knows about the front end's types is here: the typed
+instructions of builder.instructions.model become `model.Step`s with kind-specific
+`values`; stages keep their base (image ref, stage index or "scratch"), platform and
+dependencies. The base resolver handed to the planner reads base images from the
+store (pulling when needed) so ENV from the base is used in expansion.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
-from builder.engine.model import Plan
+from builder.engine.model import Heredoc, Plan, RunMount, Stage, Step
 
 
 def make_plan(ctx: Any) -> Plan:
-    raise NotImplementedError("front end plan not wired yet")
+    from builder.plan import make_plan as front
+
+    opts = ctx.opts
+
+    def resolver(ref: str, platform: Any) -> Mapping[str, Any]:
+        from builder.engine.sources import resolve_image
+
+        img, _ = resolve_image(ctx, ref, str(platform or ctx.platform))
+        return img.config().to_json()
+
+    bp = front(opts.dockerfile_text, file=opts.dockerfile_name, build_args=dict(opts.build_args),
+               target=opts.target, platform=ctx.platform, base_resolver=resolver)
+    return convert(bp, opts.build_args, ctx.platform, opts.dockerfile_name)
+
+
+def _attr(obj: Any, *names: str, default: Any = None) -> Any:
+    for n in names:
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    return default
+
+
+def convert(bp: Any, build_args: Mapping[str, str], platform: str, file: str) -> Plan:
+    stages = []
+    declared: dict[int, list[str]] = {}
+    for ps in _attr(bp, "stages"):
+        base = _attr(ps, "base")
+        # BuildKit's d.buildArgs: ARGs declared in the stage (and in its base stage)
+        names = list(declared.get(base, [])) if isinstance(base, int) else []
+        steps_l = []
+        for s in _attr(ps, "steps", default=()):
+            steps_l.append(step(s, build_args, names))
+        declared[int(_attr(ps, "index"))] = names
+        steps = tuple(steps_l)
+        base = _attr(ps, "base")
+        if not isinstance(base, int):
+            base = str(base)
+        from_ins = _attr(ps, "from_", "instruction", "from_instruction")
+        span = _attr(from_ins, "span") if from_ins is not None else _attr(ps, "span")
+        from_text = _attr(from_ins, "original", default="") if from_ins is not None else ""
+        stages.append(Stage(
+            index=int(_attr(ps, "index")), name=str(_attr(ps, "name", default="") or ""),
+            base=base, platform=str(_attr(ps, "platform", default="") or platform),
+            steps=steps, deps=frozenset(_attr(ps, "deps", default=()) or ()),
+            from_line=getattr(span, "line", 0) if span else 0,
+            from_text=_one_line(from_text) if from_text else f"FROM {base}"))
+    target = _attr(bp, "target_index", "target", default=None)
+    if not isinstance(target, int):
+        target = stages[-1].index
+    return Plan(tuple(stages), target, file)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split("\n", 1)[0].split()) if "\n" in text else text.strip()
+
+
+def _canonical(ins: Any) -> str:
+    fields = {f.name: getattr(ins, f.name) for f in dataclasses.fields(ins)
+              if f.name not in ("span", "original", "trigger")}
+    return f"{ins.keyword} {fields!r}"
+
+
+def step(ps: Any, build_args: Mapping[str, str], declared: list[str] | None = None,
+         line: int | None = None) -> Step:
+    """One PlannedStep -> Step. `declared` is the stage's ARG names so far (updated)."""
+    ins = _attr(ps, "instruction", "ins", default=ps)
+    kind = ins.keyword
+    span = ins.span
+    env = dict(_attr(ps, "env", default={}) or {})
+    args = dict(_attr(ps, "args", "build_args", default={}) or {})
+    values = _values(kind, ins, args, build_args)
+    names = declared if declared is not None else []
+    if kind == "ARG":
+        names.extend(k for k, _ in ins.args)
+    resolved = dict(values.get("resolved") or ()) if kind == "ARG" else {}
+    ordered = tuple((k, args.get(k, resolved.get(k)) or "") for k in names)
+    if kind in ("COPY", "ADD"):
+        fs = _attr(ps, "from_stage")
+        if fs is not None:
+            values["from"] = fs
+    text = _attr(ps, "text", default="") or _canonical(ins)
+    return Step(kind=kind, text=_one_line(ins.original) or kind,
+                line=line if line is not None else span.line,
+                end_line=getattr(span, "end_line", 0) or span.line, env=env, args=args,
+                build_args_ordered=ordered, values=values, onbuild=line is not None,
+                canonical=text)
+
+
+def onbuild_steps(triggers: list[str], base_config: Mapping[str, Any], build_args:
+                  Mapping[str, str], platform: str, line: int) -> list[Step]:
+    """The base image's ONBUILD triggers as steps, at the stage's FROM line (BuildKit
+    resets the trigger locations to it)."""
+    from builder.plan import make_plan as front
+
+    text = "FROM onbuild-base\n" + "\n".join(triggers) + "\n"
+    bp = front(text, build_args=dict(build_args), platform=platform,
+               base_resolver=lambda ref, plat: base_config)
+    names: list[str] = []
+    return [step(s, build_args, names, line=line) for s in bp.stages[-1].steps]
+
+
+def _docs(ins: Any) -> list[Heredoc]:
+    return [Heredoc(d.name, d.data) for d in getattr(ins, "heredocs", ()) or ()]
+
+
+def _values(kind: str, ins: Any, args: Mapping[str, str], build_args: Mapping[str, str]
+            ) -> dict[str, Any]:
+    if kind == "RUN":
+        return {"args": list(ins.command), "shell_form": not ins.exec_form,
+                "heredocs": _docs(ins), "mounts": [_mount(m) for m in ins.mounts],
+                "network": ins.network or None, "security": ins.security or None}
+    if kind in ("CMD", "ENTRYPOINT"):
+        return {"args": list(ins.command), "shell_form": not ins.exec_form}
+    if kind == "SHELL":
+        return {"argv": list(ins.shell)}
+    if kind in ("ENV", "LABEL"):
+        return {"pairs": [(p.key, p.value) for p in ins.pairs]}
+    if kind == "ARG":
+        resolved = []
+        for k, default in ins.args:
+            if k in build_args:
+                resolved.append((k, build_args[k]))
+            elif default is not None:
+                resolved.append((k, default))
+            else:
+                resolved.append((k, args.get(k)))
+        return {"resolved": resolved}
+    if kind == "MAINTAINER":
+        return {"name": ins.maintainer}
+    if kind == "EXPOSE":
+        return {"ports": list(ins.ports)}
+    if kind == "VOLUME":
+        return {"paths": list(ins.paths)}
+    if kind == "USER":
+        return {"user": ins.value}
+    if kind == "WORKDIR":
+        return {"path": ins.value}
+    if kind == "STOPSIGNAL":
+        return {"signal": ins.value}
+    if kind in ("COPY", "ADD"):
+        return {"sources": list(ins.sources), "dest": ins.dest, "heredocs": _docs(ins),
+                "from": ins.from_ or None, "chown": ins.chown, "chmod": ins.chmod,
+                "link": ins.link, "parents": ins.parents, "excludes": list(ins.excludes),
+                "checksum": getattr(ins, "checksum", "") or ""}
+    if kind == "HEALTHCHECK":
+        if ins.none:
+            return {"test": ["NONE"], "durations": {}}
+        return {"test": list(ins.test), "durations": {
+            "interval": ins.interval, "timeout": ins.timeout, "start_period": ins.start_period,
+            "start_interval": ins.start_interval, "retries": ins.retries}}
+    if kind == "ONBUILD":
+        return {"expression": ins.expression}
+    return {}
+
+
+def _mount(m: Any) -> RunMount:
+    return RunMount(type=m.type, target=m.target, source=m.source, from_=m.from_ or None,
+                    id=m.id, sharing=m.sharing or "shared", readonly=m.readonly,
+                    required=m.required, mode=m.mode, uid=m.uid, gid=m.gid, size=m.size,
+                    env=m.env)

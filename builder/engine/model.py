@@ -54,6 +54,7 @@ class Step:
     build_args_ordered: tuple[tuple[str, str], ...] = ()    # for RUN's created_by `|N`
     values: Mapping[str, Any] = field(default_factory=dict)
     onbuild: bool = False
+    canonical: str = ""                # the expanded instruction, for the cache key
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)

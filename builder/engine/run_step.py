@@ -58,7 +58,7 @@ def _is_sole_heredoc(cmd: str) -> bool:
 
 
 def run_env(step: Step) -> list[tuple[str, str]]:
-    env = dict(step.env)
+    env = {**step.args, **step.env}  # ENV overrides an ARG of the same name
     env.setdefault("PATH", config_ops.DEFAULT_PATH)
     return list(env.items())
 

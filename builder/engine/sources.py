@@ -86,7 +86,8 @@ def image_state(img: Any) -> StageState:
     cfg = img.config()
     lrs = tuple(LayerRef(sl.descriptor, sl.diff_id) for sl in img.layers())
     return StageState(config=config_ops.inherit(cfg), layers=lrs,
-                      last_created=_last_created(cfg))
+                      last_created=_last_created(cfg), triggers=tuple(cfg.config.on_build or ()),
+                      base_config=cfg.to_json())
 
 
 def _last_created(cfg: Any) -> str | None:

@@ -54,11 +54,18 @@ def start(ctx: BuildContext, stage: Stage) -> StageState:
     key = compute_key("", CacheInputs(f"image {base}", f"FROM {base}@{digest}",
                                       platform=stage.platform))
     ctx.progress.step_done(vid, time.monotonic() - t0)
-    return replace(st, key=key)
+    return replace(st, key=key)  # its triggers run first (see run())
 
 
 def run(ctx: BuildContext, stage: Stage) -> StageState:
     state = start(ctx, stage)
+    if state.triggers:
+        from builder.engine.adapter import onbuild_steps
+
+        trig = onbuild_steps(list(state.triggers), state.base_config, ctx.opts.build_args,
+                             stage.platform, stage.from_line)
+        stage = replace(stage, steps=(*trig, *stage.steps))
+        state = replace(state, triggers=(), base_config=None)
     total = shown_total(stage)
     n = 1
     for idx, step in enumerate(stage.steps):
@@ -92,6 +99,8 @@ def _inputs(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
         extra["workdir"] = c.working_dir or "/"
         if step.kind == "RUN" and step.get("shell_form", True):
             extra["shell"] = " ".join(ops.shell_of(state.config))
+    if step.canonical:
+        extra["expanded"] = step.canonical
     return CacheInputs(position=f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}",
                        instruction=step.text, args=dict(step.args), env=dict(step.env),
                        platform=stage.platform, sources=sources, extra=extra)
@@ -219,7 +228,8 @@ def _metadata(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: Stag
                         text=step.text, message=str(e)) from None
     inputs = CacheInputs(position=f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}",
                          instruction=step.text, args=dict(step.args), env=dict(step.env),
-                         platform=stage.platform)
+                         platform=stage.platform,
+                         extra={"expanded": step.canonical} if step.canonical else {})
     key = compute_key(state.key, inputs)
     if ctx.cache.lookup(key) is None:
         ctx.cache.record(key, state.key, inputs, CacheResult("meta"))

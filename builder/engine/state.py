@@ -37,6 +37,8 @@ class StageState:
     reran: bool = False       # did the last step execute (not a cache hit)?
     cmd_set: bool = False     # CMD seen in this stage (ENTRYPOINT keeps Cmd then)
     last_created: str | None = None
+    triggers: tuple[str, ...] = ()   # the base image's ONBUILD, to run first
+    base_config: Any = None          # the base image's config JSON (for the triggers)
 
     @property
     def chain_id(self) -> str | None:

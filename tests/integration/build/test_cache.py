@@ -1,0 +1,93 @@
+"""The build cache: hits execute nothing, misses say why, --no-cache, persistence."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.build import run_build
+from tests.integration.build import helpers as h
+
+pytestmark = pytest.mark.root
+
+DF = """\
+FROM busybox
+ARG VERSION=1.0
+COPY src/ /app/src/
+RUN echo $VERSION > /app/version && date +%s%N > /app/stamp
+RUN cat /app/src/app.py > /app/copy
+"""
+
+
+def _ctx(tmp_path):
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "app.py").write_text("print(1)\n")
+    (tmp_path / "src" / "util.py").write_text("x = 1\n")
+    return tmp_path
+
+
+def _steps(out):
+    ev = h.events(out)
+    started = {e["id"]: e for e in ev if e["event"] == "step_started"}
+    cached = {e["id"] for e in ev if e["event"] == "step_cached"}
+    logs = [e for e in ev if e["event"] == "step_log"]
+    return {s["text"]: (s["id"] in cached, s["reason"]) for s in started.values()}, logs
+
+
+def test_noop_rebuild_is_all_cached_and_same_image(build_store, tmp_path):
+    ctx = _ctx(tmp_path)
+    r1, _ = run_build(build_store, ctx, DF, tags=["c:1"], progress="json")
+    r2, out = run_build(build_store, ctx, DF, tags=["c:2"], progress="json")
+    steps, logs = _steps(out)
+    assert all(hit for text, (hit, _) in steps.items() if not text.startswith("FROM"))
+    assert logs == []
+    assert r1.image_id == r2.image_id
+    assert h.read_file(build_store, "c:1", "app/stamp") == h.read_file(build_store, "c:2",
+                                                                         "app/stamp")
+
+
+def test_miss_reasons(build_store, tmp_path):
+    ctx = _ctx(tmp_path)
+    run_build(build_store, ctx, DF, tags=["m:1"], progress="json")
+    (ctx / "src" / "app.py").write_text("print(2)\n")
+    _, out = run_build(build_store, ctx, DF, tags=["m:2"], progress="json")
+    steps, _ = _steps(out)
+    assert steps["COPY src/ /app/src/"] == (False, "re-ran: src/app.py changed")
+    assert steps["RUN echo $VERSION > /app/version && date +%s%N > /app/stamp"] == \
+        (False, "re-ran: parent step 2 re-ran")
+    _, out = run_build(build_store, ctx, DF, tags=["m:3"], progress="json",
+                       build_args={"VERSION": "1.1"})
+    steps, _ = _steps(out)
+    assert steps["COPY src/ /app/src/"][1] == "re-ran: build arg VERSION changed (1.0 -> 1.1)"
+    assert h.read_file(build_store, "m:3", "app/version") == b"1.1\n"
+
+
+def test_plain_progress_shows_cached_and_reasons(build_store, tmp_path):
+    ctx = _ctx(tmp_path)
+    run_build(build_store, ctx, DF, tags=["p:1"])
+    (ctx / "src" / "util.py").write_text("x = 2\n")
+    _, out = run_build(build_store, ctx, DF, tags=["p:2"])
+    assert "re-ran: src/util.py changed" in out
+    assert "CACHED" not in out.split("COPY src/")[1]
+    _, out = run_build(build_store, ctx, DF, tags=["p:3"])
+    assert out.count("CACHED") == 3
+
+
+def test_no_cache_reruns_everything(build_store, tmp_path):
+    ctx = _ctx(tmp_path)
+    run_build(build_store, ctx, DF, tags=["n:1"])
+    _, out = run_build(build_store, ctx, DF, tags=["n:2"], no_cache=True, progress="json")
+    steps, _ = _steps(out)
+    assert all(not hit and reason == "re-ran: --no-cache" for t, (hit, reason) in steps.items()
+               if not t.startswith("FROM"))
+    assert h.read_file(build_store, "n:1", "app/stamp") != h.read_file(build_store, "n:2",
+                                                                         "app/stamp")
+
+
+def test_env_change_invalidates_following_steps_only(build_store, tmp_path):
+    df1 = "FROM busybox\nRUN echo a > /a\nENV X=1\nRUN echo $X > /x\n"
+    df2 = df1.replace("X=1", "X=2")
+    run_build(build_store, tmp_path, df1, tags=["e:1"])
+    _, out = run_build(build_store, tmp_path, df2, tags=["e:2"], progress="json")
+    steps, _ = _steps(out)
+    assert steps["RUN echo a > /a"][0] is True
+    assert steps["RUN echo $X > /x"] == (False, "re-ran: env X changed (1 -> 2)")

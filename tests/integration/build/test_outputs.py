@@ -1,0 +1,64 @@
+"""Outputs: tags, -q and --iidfile (the config digest, as docker prints it),
+--output type=oci|docker archives, and --push to a real registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from tests.fixtures.build import run_build
+from tests.integration.build import helpers as h
+
+pytestmark = pytest.mark.root
+
+DF = "FROM busybox\nRUN echo hi > /hi\nLABEL a=b\n"
+
+
+def _cli(root, *args):
+    env = {"PYBUILD_ROOT": str(root), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
+    return subprocess.run([sys.executable, "-m", "builder.cli", *args], capture_output=True,
+                          text=True, env=env, cwd="/work/main")
+
+
+def test_quiet_and_iidfile_print_the_config_digest(build_store, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(DF)
+    iid = tmp_path / "iid"
+    p = _cli(build_store, "build", "-q", "--iidfile", str(iid), "-t", "q:1", "-t", "q:2",
+             str(ctx))
+    assert p.returncode == 0, p.stderr
+    printed = p.stdout.strip()
+    assert printed.startswith("sha256:") and iid.read_text() == printed
+    img = h.image(build_store, "q:1")
+    assert str(img.manifest().config.digest) == printed
+    assert str(h.image(build_store, "q:2").digest) == str(img.digest)
+    assert p.stderr == ""
+
+
+def test_output_oci_and_docker_archives(build_store, tmp_path):
+    oci, dock = tmp_path / "img.oci.tar", tmp_path / "img.docker.tar"
+    run_build(build_store, tmp_path, DF, tags=["out:1"],
+              outputs=[{"type": "oci", "dest": str(oci)}, {"type": "docker", "dest": str(dock)}])
+    with tarfile.open(oci) as tf:
+        names = tf.getnames()
+        assert "oci-layout" in names and "index.json" in names
+    with tarfile.open(dock) as tf:
+        manifest = json.load(tf.extractfile("manifest.json"))
+        assert manifest[0]["RepoTags"] == ["out:1"]
+        assert len(manifest[0]["Layers"]) == 2
+
+
+def test_push_to_registry(build_store, tmp_path, registry):
+    name = f"{registry.host}/team/app:1"
+    run_build(build_store, tmp_path, DF, tags=[name], push=True)
+    from registry_client.pull import pull_image
+    from store.layout import open_store
+
+    other = tmp_path / "other"
+    res = pull_image(open_store(other), name)
+    assert res.manifest.digest == h.image(build_store, name).digest
