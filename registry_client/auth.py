@@ -125,9 +125,8 @@ class Authenticator:
         if new is None:
             return resp
         if new.scheme == "bearer":
+            # A wider scope, or our cached token expired or was revoked: one fresh try.
             wanted = tuple(dict.fromkeys(scopes + new.scopes))
-            if auth and frozenset(wanted) == frozenset(scopes):
-                return resp  # the token we had was refused: nothing better to try
             resp.close()
             with self._lock:
                 self._challenges[host] = new

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from registry_client.credentials import Credentials, get_credentials
 from registry_client.errors import RegistryError, TransportError
 from registry_client.reference import Reference
 from store.layout import open_store
-from tests.fixtures.registry import unique_repo
+from tests.fixtures.registry import unique_repo, write_credential_helper
 from tests.fixtures.registry_images import make_image, put_in_store
 
 
@@ -135,40 +134,13 @@ def test_token_wrong_password(token_registry, docker_config, registry_store):
     assert ei.value.status == 401
 
 
-def _helper_script(bindir: Path, store_file: Path) -> None:
-    """A real docker-credential-test executable that keeps secrets in a JSON file."""
-    bindir.mkdir(parents=True, exist_ok=True)
-    script = bindir / "docker-credential-test"
-    script.write_text(f"""#!/usr/bin/env python3
-import json, sys
-path = {str(store_file)!r}
-try:
-    db = json.load(open(path))
-except FileNotFoundError:
-    db = {{}}
-action = sys.argv[1]
-data = sys.stdin.read().strip()
-if action == "get":
-    if data not in db:
-        print("credentials not found in native keychain"); sys.exit(1)
-    print(json.dumps({{"ServerURL": data, **db[data]}}))
-elif action == "store":
-    obj = json.loads(data)
-    db[obj["ServerURL"]] = {{"Username": obj["Username"], "Secret": obj["Secret"]}}
-    json.dump(db, open(path, "w"))
-elif action == "erase":
-    db.pop(data, None); json.dump(db, open(path, "w"))
-""")
-    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-
-
 @pytest.mark.parametrize("key", ["credHelpers", "credsStore"])
 def test_credential_helper(key, token_registry, docker_config, registry_store, tmp_path,
                            monkeypatch):
     secrets = tmp_path / "helper-db.json"
     secrets.write_text(json.dumps({token_registry.host: {
         "Username": token_registry.user, "Secret": token_registry.password}}))
-    _helper_script(tmp_path / "bin", secrets)
+    write_credential_helper(tmp_path / "bin", secrets)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     cfg = {"credHelpers": {token_registry.host: "test"}} if key == "credHelpers" \
         else {"credsStore": "test"}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import pytest
 
 from builder.cli import main
+from registry_client.credentials import get_credentials
 from store.layout import open_store
-from tests.fixtures.registry import unique_repo
+from tests.fixtures.registry import unique_repo, write_credential_helper
 from tests.fixtures.registry_images import make_image, put_in_store
 
 
@@ -75,3 +77,22 @@ def test_login_push_logout(tls_registry, cli_store, docker_config, capsys, monke
     assert tls_registry.host not in json.loads((docker_config / "config.json").read_text())["auths"]
     assert main(["logout", tls_registry.host]) == 0
     assert "Not logged in" in capsys.readouterr().out
+
+
+def test_login_logout_with_credential_helper(token_registry, cli_store, docker_config, capsys,
+                                             monkeypatch, tmp_path):
+    secrets = tmp_path / "helper-db.json"
+    write_credential_helper(tmp_path / "bin", secrets)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    (docker_config / "config.json").write_text(json.dumps({"credHelpers": {token_registry.host: "test"}}))
+    monkeypatch.setattr("sys.stdin", io.StringIO(token_registry.password))
+    assert main(["login", token_registry.host, "-u", token_registry.user, "--password-stdin"]) == 0
+    db = json.loads(secrets.read_text())
+    assert db == {token_registry.host: {"Username": token_registry.user,
+                                        "Secret": token_registry.password}}
+    cfg = json.loads((docker_config / "config.json").read_text())
+    assert cfg["auths"][token_registry.host] == {}  # docker leaves an empty entry, no secret
+    assert get_credentials(token_registry.host).username == token_registry.user
+    assert main(["logout", token_registry.host]) == 0
+    assert json.loads(secrets.read_text()) == {}
+    assert not get_credentials(token_registry.host)

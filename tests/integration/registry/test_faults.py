@@ -11,7 +11,7 @@ import pytest
 
 from registry_client import pull_image, push_image
 from registry_client.client import RegistryClient
-from registry_client.errors import BlobVerificationError, ManifestError, RegistryError
+from registry_client.errors import SPEC_CODES, BlobVerificationError, ManifestError, RegistryError
 from registry_client.push import PushOptions
 from registry_client.transport import TransportOptions
 from store.layout import open_store
@@ -127,3 +127,32 @@ def test_push_through_proxy_locations_and_retry(relative, fault_proxy, registry_
     st = open_store(tmp_path / "s")
     assert pull_image(st, ref, client=_fast_client()).manifest.digest == desc.digest
     st.close()
+
+
+def test_chunk_min_length_is_honoured(fault_proxy, registry_store):
+    img = make_image([{"big": random.Random(9).randbytes(40000)}])
+    desc = put_in_store(registry_store, img)
+    fault_proxy.add(Fault("header", "/blobs/uploads/$", method="POST", times=10,
+                          header=("OCI-Chunk-Min-Length", "16384")))
+    res = push_image(registry_store, desc, f"{fault_proxy.host}/{unique_repo()}:1",
+                     client=_fast_client(),
+                     options=PushOptions(chunked_threshold=1000, chunk_size=1024))
+    assert res.digest == desc.digest
+    patches = [p for m, p, _, _ in fault_proxy.log if m == "PATCH"]
+    # The ~40 kB layer: 16 kB chunks (the registry's floor), not 1 kB ones.
+    assert len(patches) == 3
+
+
+@pytest.mark.parametrize("status,code,word", [
+    (403, "DENIED", "requested access to the resource is denied"),
+    (400, "MANIFEST_INVALID", "manifest invalid"),
+])
+def test_manifest_put_errors_are_one_line(status, code, word, fault_proxy, registry_store):
+    desc = put_in_store(registry_store, make_image([{"d": code.encode()}]))
+    fault_proxy.add(Fault("status", "/manifests/", method="PUT", status=status, code=code))
+    ref = f"{fault_proxy.host}/{unique_repo()}:1"
+    with pytest.raises(RegistryError) as ei:
+        push_image(registry_store, desc, ref, client=_fast_client())
+    assert str(ei.value) == f"push {ref}: {status} {code} (injected)"
+    assert ei.value.method == "PUT" and ei.value.url.endswith("/manifests/1")
+    assert SPEC_CODES[code] == word
