@@ -128,3 +128,17 @@ def test_stream_without_readinto(blobs: BlobStore) -> None:
 
     d = blobs.put(OnlyRead(), "x")  # type: ignore[arg-type]
     assert d.digest == Digest.of_bytes(b"a" * 10 + b"b" * 5)
+
+
+def test_pipelined_put_of_a_big_stream(blobs: BlobStore) -> None:
+    data = os.urandom(1 << 20) * 12  # above the pipelining threshold
+    d = blobs.put(io.BytesIO(data), "x")
+    assert d.digest == Digest.of_bytes(data) and d.size == len(data)
+    with pytest.raises(DigestMismatch):
+        blobs.put(io.BytesIO(data), "x", expected=Digest.of_bytes(b"other"))
+    with blobs.writer("x") as w:
+        w.pipelined().write(b"a" * 100)
+        assert w.digest == Digest.of_bytes(b"a" * 100)
+        w.write(bytearray(b"b"))  # after digest: hashed inline again
+        assert w.commit().digest == Digest.of_bytes(b"a" * 100 + b"b")
+    assert list(blobs.tmp_dir.iterdir()) == []
