@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import stat
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,17 +200,39 @@ class _Counter:
 
 
 def _stream(upper: Path, out: Sink, opts: DiffOptions, hash_blob: bool) -> tuple[Digest, int, _Counter]:
+    """Walk and read on this thread; hash and compress on another (both release
+    the GIL), so tar generation overlaps with them."""
     blob = _Counter(out, hash_blob)
     comp = compressor(opts.compression, blob, threads=opts.threads, level=opts.level)
     diff_hash = hashlib.sha256()
+    q: queue.Queue[bytes | bytearray | None] = queue.Queue(8)
+    failed: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            while (chunk := q.get()) is not None:
+                diff_hash.update(chunk)
+                comp.write(chunk)
+            comp.close()
+        except BaseException as e:
+            failed.append(e)
+            while q.get() is not None:  # keep the producer from blocking
+                pass
+
+    worker = threading.Thread(target=consume, name="layerdiff", daemon=True)
+    worker.start()
     tar_size = 0
     try:
         for chunk in tar_chunks(upper, opts):
-            diff_hash.update(chunk)
+            if failed:
+                break
             tar_size += len(chunk)
-            comp.write(chunk)
+            q.put(chunk)
     finally:
-        comp.close()
+        q.put(None)
+        worker.join()
+    if failed:
+        raise failed[0]
     return Digest("sha256", diff_hash.hexdigest()), tar_size, blob
 
 

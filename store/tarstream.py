@@ -43,6 +43,15 @@ class TarEntry:
     xattrs: dict[str, bytes] = field(default_factory=dict)
 
 
+def printable(text: str) -> str:
+    """Untrusted text made safe for a one-line message (newlines, controls escaped)."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+def bad(unsafe_name: str, why: str) -> InvalidArchive:
+    return InvalidArchive(printable(unsafe_name), printable(why))
+
+
 # --- writer ------------------------------------------------------------------
 
 
@@ -62,21 +71,25 @@ def _pax_record(key: bytes, value: bytes) -> bytes:
 
 def _raw_header(name: bytes, mode: int, uid: int, gid: int, size: int, mtime: int,
                 typeflag: bytes, linkname: bytes, devmajor: int, devminor: int) -> bytes:
-    h = bytearray(BLOCK)
-    h[0:len(name)] = name
-    h[100:108] = _octal(mode, 8) or b"0000000\0"
-    h[108:116] = _octal(uid, 8) or b"0000000\0"
-    h[116:124] = _octal(gid, 8) or b"0000000\0"
-    h[124:136] = _octal(size, 12) or b"00000000000\0"
-    h[136:148] = _octal(mtime, 12) or b"00000000000\0"
-    h[148:156] = b"        "
-    h[156:157] = typeflag
-    h[157:157 + len(linkname)] = linkname
-    h[257:265] = b"ustar\x0000"
-    h[329:337] = _octal(devmajor, 8) or b"0000000\0"
-    h[337:345] = _octal(devminor, 8) or b"0000000\0"
-    h[148:156] = b"%06o\0 " % sum(h)
-    return bytes(h)
+    # values that do not fit were moved to PAX records by header(); zero them here
+    if not 0 <= uid <= 0o7777777:
+        uid = 0
+    if not 0 <= gid <= 0o7777777:
+        gid = 0
+    if not 0 <= size <= 0o77777777777:
+        size = 0
+    if not 0 <= mtime <= 0o77777777777:
+        mtime = 0
+    if not 0 <= devmajor <= 0o7777777:
+        devmajor = 0
+    if not 0 <= devminor <= 0o7777777:
+        devminor = 0
+    h = b"".join((
+        name.ljust(100, b"\0"),
+        b"%07o\0%07o\0%07o\0%011o\0%011o\0        " % (mode, uid, gid, size, mtime),
+        typeflag, linkname.ljust(100, b"\0"), b"ustar\x0000", bytes(64),
+        b"%07o\0%07o\0" % (devmajor, devminor), bytes(167)))
+    return h[:148] + b"%06o\0 " % sum(h) + h[156:]
 
 
 def header(name: str, typeflag: bytes, *, mode: int, uid: int = 0, gid: int = 0,
@@ -120,7 +133,7 @@ def _number(field_: bytes, what: str, name: str) -> int:
     if field_ and field_[0] & 0x80:  # GNU base-256
         val = int.from_bytes(bytes([field_[0] & 0x7F]) + field_[1:], "big")
         if field_[0] & 0x40:
-            raise InvalidArchive(name, f"negative {what}")
+            raise bad(name, f"negative {what}")
         return val
     text = field_.split(b"\0", 1)[0].strip(b" ")
     if not text:
@@ -128,7 +141,7 @@ def _number(field_: bytes, what: str, name: str) -> int:
     try:
         return int(text, 8)
     except ValueError:
-        raise InvalidArchive(name, f"bad octal {what} field {text[:16]!r}") from None
+        raise bad(name, f"bad octal {what} field {text[:16]!r}") from None
 
 
 def _parse_pax(data: bytes, name: str) -> dict[str, bytes]:
@@ -137,11 +150,11 @@ def _parse_pax(data: bytes, name: str) -> dict[str, bytes]:
     while pos < len(data):
         sp = data.find(b" ", pos, pos + 20)
         if sp < 0 or not data[pos:sp].isdigit():
-            raise InvalidArchive(name, "malformed PAX record length")
+            raise bad(name, "malformed PAX record length")
         n = int(data[pos:sp])
         rec = data[sp + 1:pos + n]
         if n <= sp - pos or pos + n > len(data) or not rec.endswith(b"\n") or b"=" not in rec:
-            raise InvalidArchive(name, "malformed PAX record")
+            raise bad(name, "malformed PAX record")
         key, _, val = rec[:-1].partition(b"=")
         out[key.decode("utf-8", "surrogateescape")] = val
         pos += n
@@ -165,7 +178,7 @@ class TarReader:
         while len(buf) < n:
             more = self._stream.read(n - len(buf))
             if not more:
-                raise InvalidArchive(name, "unexpected end of archive")
+                raise bad(name, "unexpected end of archive")
             buf += more
         self.offset += n
         return buf
@@ -180,7 +193,7 @@ class TarReader:
             return b""
         chunk = self._stream.read(min(n, self._remaining))
         if not chunk:
-            raise InvalidArchive(self.current, "unexpected end of archive inside a file")
+            raise bad(self.current, "unexpected end of archive inside a file")
         self._remaining -= len(chunk)
         self.offset += len(chunk)
         return chunk
@@ -206,7 +219,7 @@ class TarReader:
             entry = self._parse(blk, {}, None, None) if meta else self._parse(blk, pax, longname, longlink)
             if meta:
                 if entry.size > _MAX_META:
-                    raise InvalidArchive(entry.unsafe_name, f"{typ.decode()} record of {entry.size} bytes")
+                    raise bad(entry.unsafe_name, f"{typ.decode()} record of {entry.size} bytes")
                 data = self._read(entry.size, entry.unsafe_name)
                 self._read(-entry.size % BLOCK, entry.unsafe_name)
                 if typ == b"x":
@@ -235,7 +248,7 @@ class TarReader:
         if chk != unsigned:
             rest = blk[:148] + blk[156:]
             if chk != unsigned - 256 * sum(1 for b in rest if b > 127):
-                raise InvalidArchive(label, "header checksum mismatch")
+                raise bad(label, "header checksum mismatch")
         merged = {**self._global, **pax}
         name_b = merged.get("path") or longname or raw_name
         link_b = merged.get("linkpath") or longlink or blk[157:257].split(b"\0", 1)[0]
@@ -251,11 +264,11 @@ class TarReader:
                 try:
                     nums[key] = int(float(merged[key])) if key == "mtime" else int(merged[key])
                 except ValueError:
-                    raise InvalidArchive(name, f"bad PAX {key}") from None
+                    raise bad(name, f"bad PAX {key}") from None
                 if nums[key] < 0 and key != "mtime":
-                    raise InvalidArchive(name, f"negative PAX {key}")
+                    raise bad(name, f"negative PAX {key}")
         if any(k.startswith("GNU.sparse") for k in merged):
-            raise InvalidArchive(name, "sparse files are not supported")
+            raise bad(name, "sparse files are not supported")
         xattrs = {k[len("SCHILY.xattr."):]: v for k, v in pax.items() if k.startswith("SCHILY.xattr.")}
         return TarEntry(name, blk[156:157], nums["mode"], nums["uid"], nums["gid"], nums["size"],
                         nums["mtime"], link_b.decode("utf-8", "surrogateescape"),

@@ -32,7 +32,7 @@ from typing import IO
 
 from store import tarstream as ts
 from store.compress import open_decompressed
-from store.errors import InvalidArchive, NoSpace, StoreError, UnsafeArchiveEntry
+from store.errors import NoSpace, StoreError, UnsafeArchiveEntry
 from store.whiteout import (
     OverlayFormat,
     classify,
@@ -307,9 +307,9 @@ def unpack_tar(stream: IO[bytes], dest: Path, opts: UnpackOptions | None = None)
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise NoSpace() from e
-        raise InvalidArchive(label, e.strerror or str(e)) from None
+        raise ts.bad(label, e.strerror or str(e)) from None
     except (ValueError, OverflowError, UnicodeError) as e:
-        raise InvalidArchive(label, str(e)) from None
+        raise ts.bad(label, str(e)) from None
     finally:
         u.close()
     return UnpackStats(u.entries, u.total)
