@@ -11,6 +11,7 @@ streaming, so no layer is read twice.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -59,14 +60,15 @@ class SecretFile:
     why: str  # "name" or "content"
 
 
+_SECRET_NAME = re.compile("|".join(fnmatch.translate(g) for g in SECRET_FILE_GLOBS))
+
+
 def _secret_reason(e: TarEntry) -> str:
     if e.type != REG:
         return ""
-    base = e.path.rsplit("/", 1)[-1]
-    if any(fnmatch.fnmatchcase(base, g) for g in SECRET_FILE_GLOBS) or \
-            any(e.path.endswith(s) for s in SECRET_DIR_FILES):
+    if _SECRET_NAME.match(e.path.rpartition("/")[2]) or e.path.endswith(SECRET_DIR_FILES):
         return "name"
-    if any(m in e.head for m in KEY_MARKERS):
+    if b"-----" in e.head and any(m in e.head for m in KEY_MARKERS):
         return "content"
     return ""
 

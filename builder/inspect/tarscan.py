@@ -36,50 +36,45 @@ class TarEntry:
     head: bytes  # first HEAD_BYTES of the content
 
 
-class _Decompressed:
-    """File-like over a compressed stream, chosen by sniffing the first bytes."""
+class _Chunks:
+    """Decompressed chunks of a layer blob; the format is sniffed from the first bytes."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
         first = raw.read(4)
-        self._pending = b""
+        self._first = first
+        self._zr = None
         if first[:2] == b"\x1f\x8b":
             self._mode = "gzip"
             self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            self._pending = self._d.decompress(first)
         elif first == b"\x28\xb5\x2f\xfd":
             import zstandard
 
             self._mode = "zstd"
             self._zr = zstandard.ZstdDecompressor().stream_reader(_Prefixed(first, raw),
                                                                   read_across_frames=True)
+            self._first = b""
         else:
             self._mode = "plain"
-            self._pending = first
 
-    def read(self, n: int) -> bytes:
-        if self._mode == "zstd":
-            return self._zr.read(n)
-        out = self._pending
-        self._pending = b""
-        while len(out) < n:
-            data = self._raw.read(CHUNK)
-            if not data:
-                if self._mode == "gzip":
-                    out += self._d.flush()
-                break
-            if self._mode == "plain":
-                out += data
-                continue
-            out += self._d.decompress(data)
+    def next(self) -> bytes:
+        """The next non-empty chunk, or b"" at the end."""
+        while True:
+            if self._zr is not None:
+                return self._zr.read(CHUNK)
+            data = self._first + self._raw.read(CHUNK)
+            self._first = b""
+            if self._mode == "plain" or not data:
+                if not data and self._mode == "gzip":
+                    return self._d.flush()
+                return data
+            out = self._d.decompress(data)
             while self._d.eof and self._d.unused_data:  # multi-member gzip
                 rest = self._d.unused_data
                 self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 out += self._d.decompress(rest)
-        if len(out) > n:
-            self._pending = out[n:]
-            out = out[:n]
-        return out
+            if out:
+                return out
 
 
 class _Prefixed:
@@ -145,29 +140,59 @@ class TarScan:
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._src = _Counting(raw)
-        self._f = _Decompressed(self._src)
-        self.uncompressed_size = 0
+        self._chunks = _Chunks(self._src)
+        self._buf = b""
+        self._pos = 0
+        self._total = 0
         self.compressed_size = 0
 
+    @property
+    def uncompressed_size(self) -> int:
+        return self._total
+
+    def _more(self) -> bytes:
+        c = self._chunks.next()
+        self._total += len(c)
+        return c
+
     def _read(self, n: int) -> bytes:
-        b = self._f.read(n)
-        self.uncompressed_size += len(b)
-        return b
+        pos, buf = self._pos, self._buf
+        if pos + n <= len(buf):
+            self._pos = pos + n
+            return buf[pos:pos + n]
+        parts = [buf[pos:]]
+        have = len(parts[0])
+        while have < n:
+            c = self._more()
+            if not c:
+                break
+            parts.append(c)
+            have += len(c)
+        data = b"".join(parts)
+        self._buf, self._pos = data, min(n, len(data))
+        return data[:n]
 
     def _content(self, size: int) -> tuple[int, bytes]:
-        crc, head, left = 0, b"", size
+        """Skip `size` content bytes plus padding, hashing them without copies."""
+        crc, head, left = 0, None, size
         while left:
-            b = self._read(min(left, CHUNK))
-            if not b:
-                raise LayerFormatError("layer tar is truncated")
-            if not head:
-                head = b[:HEAD_BYTES]
-            crc = zlib.crc32(b, crc)
-            left -= len(b)
+            avail = len(self._buf) - self._pos
+            if avail <= 0:
+                self._buf, self._pos = self._more(), 0
+                if not self._buf:
+                    raise LayerFormatError("layer tar is truncated")
+                continue
+            take = min(avail, left)
+            mv = memoryview(self._buf)[self._pos:self._pos + take]
+            if head is None:
+                head = bytes(mv[:HEAD_BYTES])
+            crc = zlib.crc32(mv, crc)
+            self._pos += take
+            left -= take
         pad = (-size) % 512
         if pad:
             self._read(pad)
-        return crc, head
+        return crc, head or b""
 
     def _small(self, size: int) -> bytes:
         data = self._read(size + ((-size) % 512))
@@ -209,6 +234,7 @@ class TarScan:
                            int(pax.get("gid") or _octal(hdr[116:124], "gid")), link, crc, head)
             pax, long_name, long_link = {}, None, None
         # drain to count the whole blob (trailing zero blocks, padding)
-        while self._read(CHUNK):
+        self._buf, self._pos = b"", 0
+        while self._more():
             pass
         self.compressed_size = self._src.count

@@ -48,7 +48,10 @@ def _ref(data: bytes) -> list[tuple]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tf:
         for m in tf:
             crc = zlib.crc32(tf.extractfile(m).read()) if m.isreg() else 0  # type: ignore[union-attr]
-            out.append((m.name.strip("/"), m.size if m.isreg() else 0, m.uid, m.linkname, crc))
+            name = m.name
+            while name.startswith("./"):
+                name = name[2:]
+            out.append((name.strip("/"), m.size if m.isreg() else 0, m.uid, m.linkname, crc))
     return out
 
 
