@@ -3,8 +3,10 @@ needs.
 
 What is kept (the roots):
 - every descriptor in `index.json` (tagged images, and untagged roots unless `all`);
-- rows of the `gc_roots` table, which other modules (the build cache) fill to keep
-  intermediate layers (dropped by `prune --all`);
+- rows of the `gc_roots` table, which other modules may fill to keep content
+  (ignored and emptied by `prune --all`);
+- the layer blobs and chain ids named by the builder's `build_cache` results (read
+  only, guarded; ignored by `prune --all`, after which those entries simply miss);
 - for live leases (holder alive, see `Store.lease`): every resource they named, and
   every blob or snapshot modified since the oldest lease began (fresh content whose
   tag is not written yet).
@@ -19,6 +21,7 @@ fresh mtime (BlobStore touches it), which the lease rule protects; the remaining
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -134,6 +137,8 @@ def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:  
                 with conn:
                     conn.execute("DELETE FROM gc_roots")
         extra = conn.execute("SELECT kind, key FROM gc_roots").fetchall()
+        if not all:
+            extra += _build_cache_roots(conn)
         leases = store.active_leases()
         leased = store.leased_resources([lid for lid, _ in leases])
         since = min((c for _, c in leases), default=None)
@@ -158,6 +163,25 @@ def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:  
                 forget_layer_blob(conn, dg)
         report.removed_snapshots = _gc_snapshots(store, keep_snaps, since, dry_run, report)
     return report
+
+
+def _build_cache_roots(conn: Any) -> list[tuple[str, str]]:
+    """("blob", digest) and ("snapshot", chain id) of the builder's cached results."""
+    try:
+        rows = conn.execute("SELECT result FROM build_cache").fetchall()
+    except Exception:  # noqa: BLE001 - no builder table in this store (yet)
+        return []
+    out: list[tuple[str, str]] = []
+    for (text,) in rows:
+        try:
+            res = json.loads(text)
+            if isinstance(res.get("layer"), dict) and res["layer"].get("digest"):
+                out.append(("blob", str(res["layer"]["digest"])))
+            if res.get("chain_id"):
+                out.append(("snapshot", str(res["chain_id"])))
+        except (ValueError, AttributeError, TypeError):
+            continue
+    return out
 
 
 def _root_descs(store: Store, rows: list[tuple[str, str]]) -> list[Descriptor]:

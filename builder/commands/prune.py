@@ -8,7 +8,7 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all", action="store_true",
-                   help="also remove untagged images and the build cache")
+                   help="also remove untagged images and the build cache's layers")
     p.add_argument("--dry-run", action="store_true", help="only report what would go")
     p.add_argument("-f", "--force", action="store_true", help="accepted for docker compatibility")
 

@@ -144,3 +144,16 @@ def test_fsck_and_prune_with_snapshots(tmp_path: Path, busybox_tar: Path) -> Non
     assert left.chain_id == resolve_image(s, "bb:1").config().diff_ids[0]
     assert (left.path / "bin" / "busybox").is_file()
     assert fsck(s).clean
+
+
+def test_prune_keeps_build_cache_layers_unless_all(tmp_path: Path) -> None:
+    from builder.cache import BuildCache, CacheInputs, CacheResult
+
+    s = open_store(tmp_path)
+    layer = s.blobs.put_bytes(b"cached step layer", OCI_LAYER_GZIP)
+    cache = BuildCache(s)
+    cache.record("k1", "", CacheInputs(position="Dockerfile:0:1", instruction="RUN x"),
+                 CacheResult(kind="layer", layer=layer, diff_id=layer.digest, chain_id=None,
+                             created=None))
+    assert gc(s).removed_blobs == []
+    assert gc(s, all=True).removed_blobs == [layer.digest]
