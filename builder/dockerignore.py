@@ -19,13 +19,16 @@ of path segments.
 
 from __future__ import annotations
 
+import os
 import re
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from builder.errors import BuildError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _ESCAPE = frozenset(".+()|{}$")
 
@@ -172,6 +175,8 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
     if kind != "regexp":
         return kind, None
     out.append("$")
+    import warnings
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -258,9 +263,11 @@ def _may_match_below(dirs: list[str], parts: list[str]) -> bool:
 
 
 def find_ignore_file(context_dir: str | Path, dockerfile_path: str | Path | None = None) -> Path | None:
+    from pathlib import Path
+
     if dockerfile_path is not None and str(dockerfile_path) != "-":
-        specific = Path(str(dockerfile_path) + ".dockerignore")
-        if specific.is_file():
-            return specific
-    generic = Path(context_dir) / ".dockerignore"
-    return generic if generic.is_file() else None
+        specific = str(dockerfile_path) + ".dockerignore"
+        if os.path.isfile(specific):
+            return Path(specific)
+    generic = os.path.join(context_dir, ".dockerignore")
+    return Path(generic) if os.path.isfile(generic) else None

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from builder.args import (
     PROXY_ARGS,
@@ -65,10 +66,16 @@ class PlannedStep:
     text: str
     env: tuple[tuple[str, str], ...]
     args: tuple[tuple[str, str], ...]
-    cache_inputs: str
     shell: tuple[str, ...] = DEFAULT_SHELL
     from_stage: int | None = None     # COPY --from / mount from= an earlier stage
     from_image: str = ""              # ... or an image
+
+    @cached_property
+    def cache_inputs(self) -> str:
+        """Canonical JSON of what this step's cache key covers besides the parent key
+        and content hashes: the expanded text and the visible args and env."""
+        return json.dumps({"instruction": self.text, "args": dict(self.args), "env": dict(self.env)},
+                          sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -210,11 +217,8 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
         elif isinstance(x, Shell):
             shell = x.shell
         args = state.run_args() if isinstance(x, Run) else dict(state.args)
-        text = canonical_text(x)
-        cache = json.dumps({"instruction": text, "args": args, "env": state.env},
-                           sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        steps.append(PlannedStep(stage.index, number, x, text, tuple(state.env.items()),
-                                 tuple(sorted(args.items())), cache, shell, from_stage, from_image))
+        steps.append(PlannedStep(stage.index, number, x, canonical_text(x), tuple(state.env.items()),
+                                 tuple(sorted(args.items())), shell, from_stage, from_image))
     return PlannedStage(stage.index, stage.name, base, plat, tuple(steps),
                         tuple(sorted(set(deps))), tuple(dict.fromkeys(images)), frm_x,
                         tuple(state.env.items()))

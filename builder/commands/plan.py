@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"pybuild plan: cannot read {path!r}: {e.strerror}") from None
         shown = path
     from builder.dockerignore import find_ignore_file
-    from builder.plan import make_plan, plan_to_json
+    from builder.plan import make_plan
 
     plan = make_plan(text, file=shown, build_args=_build_args(args.build_arg),
                      target=args.target, platform=args.platform)
@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     ignore = find_ignore_file(args.context, None if path == "-" else path)
     if args.json:
         import json
+
+        from builder.plan import plan_to_json
 
         doc = plan_to_json(plan)
         doc["dockerignore"] = str(ignore) if ignore else None
