@@ -9,7 +9,9 @@ What is kept (the roots):
   only, guarded; ignored by `prune --all`, after which those entries simply miss);
 - for live leases (holder alive, see `Store.lease`): every resource they named, and
   every blob or snapshot modified since the oldest lease began (fresh content whose
-  tag is not written yet).
+  tag is not written yet);
+- every blob or snapshot modified after this gc started (a writer may have tagged it
+  after we read index.json).
 From the roots we walk indexes -> manifests -> config, layers and subject. Snapshots
 are kept when their key is the chain id of a kept image's layer prefix.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +125,9 @@ def _chains(store: Store, manifest: Any) -> set[str]:
 def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:  # noqa: A002
     report = GcReport()
     with file_lock(store.locks_dir / "gc.lock"):
+        # Anything written after this instant may belong to a writer that tagged it
+        # after we read the index; keep it (no slack: same clock, ns mtimes).
+        started = time.time()
         conn = store.db()
         ensure_schema(conn, "store.gc", GC_ROOTS_DDL)
         roots = store.refs.entries()
@@ -141,7 +147,8 @@ def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:  
             extra += _build_cache_roots(conn)
         leases = store.active_leases()
         leased = store.leased_resources([lid for lid, _ in leases])
-        since = min((c for _, c in leases), default=None)
+        lease_start = min((c for _, c in leases), default=None)
+        since = started if lease_start is None else min(started, lease_start - LEASE_SLACK)
         keep_blobs, keep_chains = reachable(store, roots + _root_descs(store, extra + list(leased)))
         keep_snaps = keep_chains | {k for kind, k in extra + list(leased) if kind == "snapshot"}
         for dg in list(store.blobs.iter_digests()):
@@ -153,7 +160,7 @@ def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:  
                 st = path.stat()
             except FileNotFoundError:
                 continue
-            if since is not None and st.st_mtime >= since - LEASE_SLACK:
+            if st.st_mtime >= since:
                 report.kept_blobs += 1
                 continue
             report.removed_blobs.append(dg)
@@ -214,7 +221,7 @@ def _sniff_type(store: Store, dg: Digest, size: int) -> str:
     return "application/octet-stream"
 
 
-def _gc_snapshots(store: Store, keep: set[str], since: float | None, dry_run: bool,
+def _gc_snapshots(store: Store, keep: set[str], since: float, dry_run: bool,
                   report: GcReport) -> list[str]:
     """Remove committed snapshots no kept image needs, leaves first, through part B's
     `Snapshotter.list()/get()/remove()` (guarded: missing API -> a note, no removal).
@@ -234,7 +241,7 @@ def _gc_snapshots(store: Store, keep: set[str], since: float | None, dry_run: bo
         busy = {str(i.parent) for i in infos if i.parent is not None} | _active_parents(store)
         victims = [i for i in infos if str(i.chain_id) not in keep_all
                    and i.chain_id.hex not in keep_all and str(i.chain_id) not in busy
-                   and not _fresh(i.path, since)]
+                   and not _fresh(i.path.parent, since)]
         if dry_run:
             return [str(i.chain_id) for i in victims]
         if not victims:
@@ -261,9 +268,11 @@ def _active_parents(store: Store) -> set[str]:
     return {r[0] for r in rows if r[0]}
 
 
-def _fresh(path: Any, since: float | None) -> bool:
+def _fresh(path: Any, since: float) -> bool:
+    # The snapshot's own dir (not diff/, whose mtime comes from the layer tar) dates
+    # its creation.
     m = _mtime(path)
-    return since is not None and m is not None and m >= since - LEASE_SLACK
+    return m is not None and m >= since
 
 
 def _mtime(path: Any) -> float | None:
