@@ -33,6 +33,7 @@ def make_context(root: Path, n: int) -> int:
         d.mkdir(parents=True, exist_ok=True)
         size = 200 + (i * 7919) % 16000 if i % 500 else 1 << 20  # ~8 KiB avg, some 1 MiB
         (d / f"file{i}.py").write_bytes(os.urandom(size))
+        os.utime(d / f"file{i}.py", (1_600_000_000, 1_600_000_000))  # not racily clean
         total += size
     return total
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 CHUNK = 1 << 20
+RACY_NS = 2 * 10**9
 
 
 class FileHashCache:
@@ -103,7 +105,9 @@ class FileHashCache:
         h = digest.hexdigest()
         row = (key, fst.st_size, fst.st_mtime_ns, fst.st_ino, h)
         self._mem[key] = row[1:]
-        if self._db is not None:
+        # "racily clean" (as git): a file written within the mtime granularity of
+        # our read could change again with the same stat; do not persist it yet.
+        if self._db is not None and time.time_ns() - fst.st_mtime_ns > RACY_NS:
             self._pending.append(row)
         return h
 

@@ -81,6 +81,8 @@ def test_dockerignore_changes_what_is_hashed(tmp_path: Path) -> None:
 
 def test_warm_rebuild_is_stat_only(tmp_path: Path) -> None:
     ctx = make_tree(tmp_path / "ctx", {f"d{i % 7}/f{i}.txt": f"content {i}" for i in range(300)})
+    for p in ctx.rglob("*.txt"):  # as an older checkout is; fresh files are racy
+        os.utime(p, (1_600_000_000, 1_600_000_000))
     store = tmp_path / "store"
     opened: list[str] = []
     prefix = str(ctx) + "/"
@@ -106,3 +108,13 @@ def test_warm_rebuild_is_stat_only(tmp_path: Path) -> None:
         third = source_hash(SourceTree.context(ctx), ["."], CopyOptions(), again)
     assert again.opens == 1 and opened == [str(ctx / "d3/f3.txt")]
     assert miss_reason(first.manifest, third.manifest) == "d3/f3.txt changed"
+    # the just-edited file is racily clean: hashed again until it is older
+    with FileHashCache(store) as racy:
+        assert source_hash(SourceTree.context(ctx), ["."], CopyOptions(), racy) == third
+    assert racy.opens == 1
+    os.utime(ctx / "d3/f3.txt", (1_600_000_000, 1_600_000_000))
+    with FileHashCache(store) as settled:
+        source_hash(SourceTree.context(ctx), ["."], CopyOptions(), settled)
+    with FileHashCache(store) as quiet:
+        source_hash(SourceTree.context(ctx), ["."], CopyOptions(), quiet)
+    assert (settled.opens, quiet.opens) == (1, 0)
