@@ -15,9 +15,11 @@ from collections.abc import Iterable
 from store.imageconfig import History
 
 COMMENT = "buildkit.dockerfile.v0"
-# Extra history fields (kept by History.extra); readers that do not know them ignore them.
-LINE_KEY = "pybuild.dockerfile.line"
-FILE_KEY = "pybuild.dockerfile.file"
+# builder.inspect reads the Dockerfile line from the comment (`pybuild:line=N[-M]`,
+# then ` pybuild:build=ID`): only the five known history fields survive docker
+# save/load and other tools' re-encoding.
+LINE_MARK = "pybuild:line="
+BUILD_MARK = "pybuild:build="
 
 _ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
             "\v": "\\v", "\\": "\\\\"}
@@ -118,16 +120,27 @@ def rfc3339(epoch: float) -> str:
     return f"{base}.{ns:09d}".rstrip("0") + "Z" if ns else base + "Z"
 
 
+def marker(line: int, end_line: int | None = None) -> str:
+    return f"{LINE_MARK}{line}" + (f"-{end_line}" if end_line and end_line != line else "")
+
+
 def entry(created_by: str, *, empty_layer: bool, created: str | None,
-          line: int | None = None, file: str | None = None) -> History:
-    """A history entry as BuildKit writes it, plus where in the Dockerfile it came from."""
-    extra: dict[str, object] = {}
-    if line is not None:
-        extra[LINE_KEY] = line
-        if file:
-            extra[FILE_KEY] = file
-    return History(created=created, created_by=created_by, comment=COMMENT,
-                   empty_layer=empty_layer, extra=extra)
+          line: int | None = None, end_line: int | None = None) -> History:
+    """A history entry as BuildKit writes it, plus where in the Dockerfile it came from
+    (the build id is added when the build finishes: `stamp_build`)."""
+    comment = COMMENT if line is None else f"{COMMENT} {marker(line, end_line)}"
+    return History(created=created, created_by=created_by, comment=comment,
+                   empty_layer=empty_layer)
+
+
+def stamp_build(h: History, build_id: str) -> History:
+    """Add ` pybuild:build=ID` to an entry this build made (one without an id yet)."""
+    c = h.comment or ""
+    if LINE_MARK not in c or BUILD_MARK in c:
+        return h
+    from dataclasses import replace
+
+    return replace(h, comment=f"{c} {BUILD_MARK}{build_id}")
 
 
 def run_created_by(args: Iterable[str], build_args: Iterable[tuple[str, str]]) -> str:

@@ -23,7 +23,8 @@ Renderers (`make_progress(mode, stream)`):
   `step_cached`: `id`; `step_log`: `id`, `line`, `elapsed` (seconds since start);
   `step_done`: `id`, `duration`; `step_error`: `id`, `message`;
   `transfer`: `id`, `name`, `current`, `total` (int or null); `message`: `text`;
-  `finish`: `image_id`. The JSON schema is `builder/progress_schema.json`;
+  `cache_report`: `report` (builder.inspect.cache_report's JSON: steps, cached,
+  reran, summary, outcomes); `finish`: `image_id`. The JSON schema is `builder/progress_schema.json`;
 - `tty` — a live view (rich): one row per step with its timer, CACHED marks, the miss
   reason, the tail of the running step's output and transfer bars;
 - `quiet` — nothing (the `build` command prints the image id itself);
@@ -76,6 +77,10 @@ class Progress:
 
     def message(self, text: str) -> None:
         pass
+
+    def cache_report(self, text: str, data: dict[str, Any]) -> None:
+        """The end-of-build cache summary (builder.inspect.cache_report)."""
+        self.message(text)
 
     def finish(self, image_id: str = "") -> None:
         pass
@@ -172,6 +177,9 @@ class JsonProgress(Progress):
 
     def message(self, text):
         self._emit("message", text=text)
+
+    def cache_report(self, text, data):
+        self._emit("cache_report", report=data)
 
     def finish(self, image_id=""):
         self._emit("finish", image_id=image_id)

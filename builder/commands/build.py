@@ -167,7 +167,6 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
 
 def run(args) -> int:  # noqa: ANN001
     from builder.engine import build
-
     from builder.engine.failure import StepError
 
     opts = options_from_args(args)

@@ -123,10 +123,12 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
                 plan = prepare_add(tree, _sources(step), Path(staging), opts,
                                    checksum=step.get("checksum") or None)
                 plan.apply(dest, root)
+                layers.settle_dir_times(active, _dest_rel(root, opts.workdir, dest))
             else:
                 from builder.copy import copy_into
 
                 copy_into(tree, _sources(step), dest, root, replace(opts))
+            layers.settle_dir_times(active, _dest_rel(root, opts.workdir, dest))
             created = ctx.epoch_created or rfc3339(time.time())
             if layers.upper_is_empty(Path(active.upper), ()):
                 return CacheResult("empty", created=created)
@@ -138,6 +140,13 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
     except BuildError as e:
         raise StepError(file=ctx.file, line=step.line, stage=stage.name, position=position,
                         text=step.text, message=str(_plain(e))) from None
+
+
+def _dest_rel(root: str, workdir: str, dest: str) -> str:
+    from builder.context import SourceTree
+
+    full = dest if dest.startswith("/") else f"{workdir.rstrip('/')}/{dest}"
+    return SourceTree(root, is_context=False).resolve(full)
 
 
 def _plain(e: BuildError) -> str:
@@ -170,6 +179,7 @@ def workdir(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
                 os.chmod(cur, 0o755)
                 if owner is not None:
                     os.chown(cur, owner.uid, owner.gid)
+        layers.settle_dir_times(active, rel)
         created = ctx.epoch_created or rfc3339(time.time())
         if layers.upper_is_empty(Path(active.upper), ()):
             return CacheResult("empty", created=created)

@@ -79,3 +79,59 @@ def upper_is_empty(upper: Path, exclude: Sequence[str]) -> bool:
             if rel not in skip:
                 return False
     return True
+
+
+def settle_dir_times(active: Any, dest_rel: str | None) -> None:
+    """Make a file operation's layer independent of when it ran: every directory in the
+    upper dir gets back its mtime from the lower layers, and a directory the operation
+    created on the way to `dest_rel` gets the newest mtime of the files it copied (or
+    of its nearest existing parent). Copied files and directories keep their times. BuildKit stamps such directories with
+    the wall clock, which makes COPY layers differ between two builds without
+    SOURCE_DATE_EPOCH; only mtimes differ from it."""
+    upper = Path(active.upper)
+    spec = active.spec
+    made = set()
+    if dest_rel is not None:
+        parts = [p for p in dest_rel.split("/") if p]
+        made = {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    lowers = [Path(spec.cwd) / p if spec.cwd else Path(p) for p in spec.lowers]
+    newest = 0
+    dirs: list[str] = []
+    for dirpath, _dirnames, filenames in os.walk(upper):
+        rel = os.path.relpath(dirpath, upper)
+        if rel != ".":
+            dirs.append(rel)
+        for f in filenames:
+            try:
+                newest = max(newest, os.lstat(os.path.join(dirpath, f)).st_mtime_ns)
+            except OSError:
+                pass
+    merged = Path(active.merged)
+    for rel in sorted(dirs, key=lambda r: -r.count("/")):  # children first
+        t = _lower_mtime(lowers, rel)
+        if t is None:
+            if rel not in made:
+                continue  # a directory copied from the source keeps its own time
+            t = newest or _nearest_parent_mtime(lowers, rel)
+        if t is not None:
+            os.utime(merged / rel, ns=(t, t), follow_symlinks=False)
+
+
+def _lower_mtime(lowers: list[Path], rel: str) -> int | None:
+    for low in lowers:
+        try:
+            st = os.lstat(low / rel)
+        except OSError:
+            continue
+        return st.st_mtime_ns if os.path.isdir(low / rel) else None
+    return None
+
+
+def _nearest_parent_mtime(lowers: list[Path], rel: str) -> int | None:
+    parts = rel.split("/")
+    while parts:
+        parts.pop()
+        t = _lower_mtime(lowers, "/".join(parts) or ".")
+        if t is not None:
+            return t
+    return None

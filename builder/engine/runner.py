@@ -14,7 +14,7 @@ from builder.cache import BuildCache
 from builder.engine import adapter, stages
 from builder.engine.options import BuildOptions
 from builder.engine.state import BuildAborted, BuildContext, StageState
-from builder.history import rfc3339
+from builder.history import rfc3339, stamp_build
 from builder.progress import Progress, make_progress
 from store.digest import Descriptor, Digest, host_platform
 
@@ -48,6 +48,7 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
             final = _run_stages(ctx)
             result = _finish(ctx, final)
             image_id = str(result.image_id)
+            _cache_report(ctx)
             from builder.engine import outputs
 
             outputs.emit(ctx, result)
@@ -98,6 +99,8 @@ def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
             hist[i] = replace(h, created=last or fallback)
         last = hist[i].created
     created = ctx.epoch_created or (last or fallback)
+    build_id = final.key.removeprefix("sha256:")[:12]  # stable for the same inputs
+    hist = [stamp_build(h, build_id) for h in hist]
     img = replace(img, history=tuple(hist), created=created)
     layers = [lr.desc for lr in final.layers]
     desc = write_image(ctx.store, img, layers, tags=list(ctx.opts.tags))
@@ -107,3 +110,11 @@ def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
     for t in ctx.opts.tags:
         ctx.progress.message(f"naming to {t} done")
     return BuildResult(cfg_digest, desc, tuple(ctx.opts.tags), img)
+
+
+def _cache_report(ctx: BuildContext) -> None:
+    if not ctx.outcomes:
+        return
+    from builder.inspect.cache_report import cache_report_json, format_cache_report
+
+    ctx.progress.cache_report(format_cache_report(ctx.outcomes), cache_report_json(ctx.outcomes))

@@ -127,7 +127,7 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
         ctx.progress.step_started(vid, stage.name, position, step.text)
         ctx.progress.step_cached(vid)
         ctx.progress.step_done(vid, 0.0)
-        res, reran = hit, False
+        res, reran, reason = hit, False, ""
     else:
         reason = ctx.cache.explain(inputs, state.key, parent_step=state.step_no,
                                    parent_reran=state.reran, no_cache=ctx.opts.no_cache)
@@ -160,7 +160,9 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
     new = new.with_result(res)
     new = new.with_history(created_by, empty=res.kind != "layer",
                            created=res.created or ctx.epoch_created, line=step.line,
-                           file=ctx.file)
+                           end_line=step.end_line)
+    _outcome(ctx, stage, step, position, hit is not None, reason if hit is None else "",
+             time.monotonic() - t0)
     return replace(new, key=key, step_no=n, reran=reran)
 
 
@@ -237,4 +239,23 @@ def _metadata(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: Stag
                   cmd_set=state.cmd_set or k == "CMD")
     created = ctx.epoch_created or new.last_created
     return new.with_history(a.created_by, empty=True, created=created, line=step.line,
-                            file=ctx.file)
+                            end_line=step.end_line)
+
+
+_KINDS = (("--no-cache", "no-cache"), ("not built before", "new"),
+          ("instruction changed", "instruction"), ("parent step", "parent"),
+          ("build arg", "args"), ("env ", "env"), ("platform", "instruction"),
+          ("from ", "base-image"), ("base changed", "base-image"))
+
+
+def _outcome(ctx: BuildContext, stage: Stage, step: Step, position: str, cached: bool,
+             reason: str, seconds: float) -> None:
+    from builder.inspect.cache_report import StepOutcome
+
+    why = reason.removeprefix("re-ran: ")
+    kind = "" if cached else next((k for p, k in _KINDS if why.startswith(p)), "source-changed")
+    with ctx.lock:
+        ctx.outcomes.append(StepOutcome(
+            index=len(ctx.outcomes) + 1, instruction=step.text, cached=cached, line=step.line,
+            stage=stage.name or str(stage.index), reason=why, kind=kind, seconds=seconds,
+            file=ctx.file))

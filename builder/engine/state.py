@@ -47,10 +47,11 @@ class StageState:
         return str(chain_ids([lr.diff_id for lr in self.layers])[-1])
 
     def with_history(self, created_by: str | None, *, empty: bool, created: str | None,
-                     line: int, file: str) -> StageState:
+                     line: int, end_line: int = 0) -> StageState:
         if created_by is None:
             return self
-        h = entry(created_by, empty_layer=empty, created=created, line=line, file=file)
+        h = entry(created_by, empty_layer=empty, created=created, line=line or None,
+                  end_line=end_line or None)
         return replace(self, config=replace(self.config, history=(*self.config.history, h)))
 
     def with_result(self, res: CacheResult) -> StageState:
@@ -80,6 +81,7 @@ class BuildContext:
     plan: Any = None
     futures: dict[int, Any] = field(default_factory=dict)
     context_tree: Any = None
+    outcomes: list[Any] = field(default_factory=list)   # inspect.cache_report.StepOutcome
 
     def hashes(self) -> Any:
         """This thread's file-hash cache (sqlite connections are per thread)."""

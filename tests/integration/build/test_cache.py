@@ -13,7 +13,7 @@ DF = """\
 FROM busybox
 ARG VERSION=1.0
 COPY src/ /app/src/
-RUN echo $VERSION > /app/version && date +%s%N > /app/stamp
+RUN echo $VERSION > /app/version && cat /proc/sys/kernel/random/uuid > /app/stamp
 RUN cat /app/src/app.py > /app/copy
 """
 
@@ -52,7 +52,10 @@ def test_miss_reasons(build_store, tmp_path):
     _, out = run_build(build_store, ctx, DF, tags=["m:2"], progress="json")
     steps, _ = _steps(out)
     assert steps["COPY src/ /app/src/"] == (False, "re-ran: src/app.py changed")
-    assert steps["RUN echo $VERSION > /app/version && date +%s%N > /app/stamp"] == \
+    report = [e["report"] for e in h.events(out) if e["event"] == "cache_report"][0]
+    assert (report["cached"], report["reran"]) == (0, 3)
+    assert report["outcomes"][0]["kind"] == "source-changed"
+    assert steps["RUN echo $VERSION > /app/version && cat /proc/sys/kernel/random/uuid > /app/stamp"] == \
         (False, "re-ran: parent step 2 re-ran")
     _, out = run_build(build_store, ctx, DF, tags=["m:3"], progress="json",
                        build_args={"VERSION": "1.1"})
@@ -70,6 +73,7 @@ def test_plain_progress_shows_cached_and_reasons(build_store, tmp_path):
     assert "CACHED" not in out.split("COPY src/")[1]
     _, out = run_build(build_store, ctx, DF, tags=["p:3"])
     assert out.count("CACHED") == 3
+    assert "3 steps: 3 cached, 0 re-ran" in out  # inspect's end-of-build cache report
 
 
 def test_no_cache_reruns_everything(build_store, tmp_path):
