@@ -52,14 +52,20 @@ class ResumingReader:
         self.failures = 0
         self._resp: requests.Response | None = None
         self._raw: Any = None
+        self._body: Any = None
 
     def _open(self) -> None:
         resp = self.client.open_blob(self.ref, self.desc.digest, self.offset)
         self._resp, self._raw = resp, resp.raw
+        # urllib3 copies on readinto; its http.client response fills the buffer in place.
+        # Without Content-Encoding (blobs have none) both give the same raw bytes.
+        fp = getattr(resp.raw, "_fp", None)
+        plain = not resp.headers.get("Content-Encoding") and fp is not None
+        self._body = fp if plain and hasattr(fp, "readinto") else resp.raw
         if self.offset and resp.status_code == 200:
             skip = self.offset  # no Range support: throw away what we already have
             while skip:
-                got = self._raw.read(min(skip, READ_SIZE))
+                got = self._body.read(min(skip, READ_SIZE))
                 if not got:
                     raise OSError("body ended while skipping to the resume offset")
                 skip -= len(got)
@@ -69,17 +75,23 @@ class ResumingReader:
                 raise OSError(f"registry resumed at {start!r}, wanted {self.offset}")
 
     def read(self, n: int = -1) -> bytes:
-        n = READ_SIZE if n is None or n < 0 else n
+        buf = bytearray(READ_SIZE if n is None or n < 0 else n)
+        got = self.readinto(buf)
+        return bytes(buf[:got])
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        """Fill `buf` straight from the socket (no per-chunk allocation): the blob
+        store ingests with readinto, which keeps a 200 MB pull cheap in CPU and RSS."""
         while True:
             try:
                 if self._raw is None:
                     self._open()
-                chunk = self._raw.read(n)
-                if not chunk and self.offset < self.desc.size:
+                n = self._body.readinto(buf)
+                if not n and len(buf) and self.offset < self.desc.size:
                     raise OSError(f"connection closed at byte {self.offset} of {self.desc.size}")
-                self.offset += len(chunk)
-                self.counter.add(len(chunk))
-                return chunk
+                self.offset += n
+                self.counter.add(n)
+                return n
             except RegistryError:
                 raise
             except _STREAM_ERRORS as e:
@@ -95,7 +107,7 @@ class ResumingReader:
     def close(self) -> None:
         if self._resp is not None:
             self._resp.close()
-        self._resp = self._raw = None
+        self._resp = self._raw = self._body = None
 
 
 def pull_image(store: Any, ref: Reference | str, *, platform: Platform | str | None = None,
