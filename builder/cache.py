@@ -29,6 +29,7 @@ from typing import Any
 
 from store import meta
 from store.digest import Descriptor, Digest
+from store.errors import StoreError
 
 SCHEMA_NAME = "builder.cache"
 DDL = """
@@ -139,6 +140,38 @@ class BuildCache:
             conn.execute("INSERT OR REPLACE INTO build_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (key, parent, inputs.position, json.dumps(inputs.to_json()),
                           json.dumps(result.to_json()), now, now))
+
+    def export_rows(self, keys: list[str]) -> list[dict[str, Any]]:
+        """The rows of `keys` (without their miss-reason inputs) for `--cache-to`."""
+        out = []
+        conn = self._db()
+        for k in dict.fromkeys(keys):
+            r = conn.execute("SELECT key, parent, position, result FROM build_cache "
+                             "WHERE key=?", (k,)).fetchone()
+            if r:
+                out.append({"key": r[0], "parent": r[1], "position": r[2],
+                            "result": json.loads(r[3])})
+        return out
+
+    def import_rows(self, unsafe_rows: list[Any]) -> int:
+        """Rows from `--cache-from`; existing keys are kept. Returns how many were new."""
+        now, n = time.time(), 0
+        conn = self._db()
+        with conn:
+            for r in unsafe_rows:
+                if not isinstance(r, dict):
+                    continue
+                try:
+                    res = CacheResult.from_json(r["result"])
+                    key, parent, pos = str(r["key"]), str(r["parent"]), str(r["position"])
+                except (KeyError, TypeError, ValueError, StoreError):
+                    continue
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO build_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key, parent, pos, json.dumps({"imported": True}),
+                     json.dumps(res.to_json()), now, 0))
+                n += cur.rowcount
+        return n
 
     def forget(self, key: str) -> None:
         conn = self._db()

@@ -43,6 +43,10 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
     image_id = ""
     try:
         with store.lease(labels=f"build {opts.context}"):
+            from builder.engine import remote_cache
+
+            for ref in opts.cache_from:
+                remote_cache.import_from(ctx, ref)
             ctx.plan = adapter.make_plan(ctx)
             ctx.context_tree = SourceTree.context(opts.context, _dockerfile_path(opts))
             final = _run_stages(ctx)
@@ -52,6 +56,8 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
             from builder.engine import outputs
 
             outputs.emit(ctx, result)
+            for ref in opts.cache_to:
+                remote_cache.export_to(ctx, ref, ctx.used_keys)
         return result
     finally:
         progress.finish(image_id)

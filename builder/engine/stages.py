@@ -120,6 +120,7 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
         raise BuildError(f"{ctx.file}:{step.line}: unsupported instruction {step.kind}")
     inputs = _inputs(ctx, stage, idx, step, state)
     key = compute_key(state.key, inputs)
+    ctx.used_keys.append(key)
     hit = None if ctx.opts.no_cache else _usable(ctx, ctx.cache.lookup(key))
     vid = ctx.progress.new_id()
     t0 = time.monotonic()
@@ -233,6 +234,7 @@ def _metadata(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: Stag
                          platform=stage.platform,
                          extra={"expanded": step.canonical} if step.canonical else {})
     key = compute_key(state.key, inputs)
+    ctx.used_keys.append(key)
     if ctx.cache.lookup(key) is None:
         ctx.cache.record(key, state.key, inputs, CacheResult("meta"))
     new = replace(state, config=a.image, key=key,

@@ -82,6 +82,7 @@ class BuildContext:
     futures: dict[int, Any] = field(default_factory=dict)
     context_tree: Any = None
     outcomes: list[Any] = field(default_factory=list)   # inspect.cache_report.StepOutcome
+    used_keys: list[str] = field(default_factory=list)  # for --cache-to
 
     def hashes(self) -> Any:
         """This thread's file-hash cache (sqlite connections are per thread)."""

@@ -62,3 +62,28 @@ def test_push_to_registry(build_store, tmp_path, registry):
     other = tmp_path / "other"
     res = pull_image(open_store(other), name)
     assert res.manifest.digest == h.image(build_store, name).digest
+
+
+def test_cache_to_and_from_a_registry(tmp_path, busybox_image, registry, monkeypatch):
+    """CI machine A exports its cache; machine B (an empty store, another context
+    path) imports it and executes nothing."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1600000000")  # the same base on both
+    cache_ref = f"{registry.host}/team/app-cache:buildcache"
+    df = "FROM busybox\nCOPY f.txt /f.txt\nRUN cat /f.txt > /g && cat /proc/sys/kernel/random/uuid > /u\n"
+    results = []
+    for machine in ("a", "b"):
+        root, ctx = tmp_path / f"store-{machine}", tmp_path / f"ctx-{machine}"
+        ctx.mkdir()
+        (ctx / "f.txt").write_text("same content\n")
+        busybox_image.load(root)
+        kw = {"cache_to": [cache_ref]} if machine == "a" else {"cache_from": [cache_ref]}
+        res, out = run_build(root, ctx, df, tags=["app:1"], progress="json",
+                             insecure_registries=[registry.host], **kw)
+        results.append((root, res, out))
+    (ra, a, _), (rb, b, out_b) = results
+    ev = h.events(out_b)
+    started = [e for e in ev if e["event"] == "step_started"
+               and not e["text"].startswith(("FROM", "pull"))]
+    cached = {e["id"] for e in ev if e["event"] == "step_cached"}
+    assert started and all(e["id"] in cached for e in started)
+    assert h.read_file(ra, "app:1", "u") == h.read_file(rb, "app:1", "u")
