@@ -7,6 +7,8 @@ Public API (stable):
 - `dump(dockerfile) -> str`: every instruction, one per line, each wrapped in
   parentheses, ending in a newline — byte-for-byte what `buildkit-parser/testfiles/*/result`
   holds.
+- `canonical_text(instruction)`, `instruction_json(instruction)`, `plan_json(plan)`: the
+  renderings of typed instructions and plans used by cache keys and `pybuild plan`.
 """
 
 from __future__ import annotations
@@ -165,3 +167,24 @@ def instruction_json(inst) -> dict:
                      (list(v) if isinstance(v, tuple) else v) for v in value]
         out[f.name.rstrip("_")] = value
     return out
+
+
+def plan_json(plan) -> dict:
+    """A BuildPlan as JSON-ready values (what `pybuild plan --json` prints)."""
+    return {
+        "file": plan.file, "target": plan.target, "warnings": list(plan.warnings),
+        "unused_build_args": list(plan.unused_build_args), "meta_args": dict(plan.meta_args),
+        "stages": [{
+            "index": s.index, "name": s.name, "base": s.base, "platform": s.platform,
+            "deps": list(s.deps), "images": list(s.images), "line": s.from_.span.line,
+            "steps": [{
+                "number": st.number, "line": st.instruction.span.line,
+                "end_line": st.instruction.span.end_line, "text": st.text,
+                "original": st.instruction.original,
+                "instruction": instruction_json(st.instruction),
+                "env": dict(st.env), "args": dict(st.args), "shell": list(st.shell),
+                "from_stage": st.from_stage, "from_image": st.from_image,
+                "cache_inputs": st.cache_inputs,
+            } for st in s.steps],
+        } for s in plan.stages],
+    }

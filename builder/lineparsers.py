@@ -3,17 +3,21 @@ the argument text of one logical line becomes the node's arguments.
 
 Public API (stable): `parse_json_array(text)`, `parse_words(text, escape)`,
 `dispatch(keyword, rest, span, escape) -> (args, is_json)`, `flag_text(word)`,
-`strip(text)` (Go's TrimSpace), `LineError`.
+`strip(text)` (Go's TrimSpace), `LineError`; heredocs: `Heredoc`,
+`parse_heredoc(word)`, `heredocs_from_line(line)`, `chomp(text)`.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from builder.errors import Span
-from builder.expand import is_space
+from builder.errors import DockerfileError, Span
+from builder.expand import ExpansionError, Lexer, is_space
 
 _WS_SPLIT = re.compile(r"[\t\v\f\r ]+")
+_HEREDOC = re.compile(r"^(\d*)<<(-?)[ \t\n\f\r]*([^<]*)\Z")
+_LEADING_TABS = re.compile(r"(?m)^\t+")
 NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
 
 
@@ -191,3 +195,48 @@ def go_quote(s: str) -> str:
     from builder.dump import go_quote as q
 
     return q(s)
+
+
+# --- heredocs (parser.go: ParseHeredoc, heredocsFromLine, ChompHeredocContent) ---
+
+
+@dataclass(frozen=True)
+class Heredoc:
+    name: str
+    content: str
+    chomp: bool = False
+    expand: bool = True
+    fd: int = 0
+
+
+
+def parse_heredoc(word: str) -> Heredoc | None:
+    """A heredoc marker such as `<<-'EOF'` or `3<<EOF`, or None; error on bad quoting."""
+    m = _HEREDOC.match(word)
+    if not m or not m.group(3):
+        return None
+    rest = m.group(3)
+    try:
+        words = Lexer(skip_unset=True).process(rest, {}).words
+        if len(words) != 1:
+            return None
+        raw = Lexer(skip_unset=True, raw_quotes=True).process(rest, {}).words
+    except ExpansionError as e:
+        raise DockerfileError(str(e).split(": ", 1)[-1]) from None
+    quotes = words[0].count("'") + words[0].count('"')
+    raw_quotes = raw[0].count("'") + raw[0].count('"')
+    return Heredoc(words[0], "", m.group(2) == "-", quotes == raw_quotes, int(m.group(1) or 0))
+
+
+def heredocs_from_line(line: str) -> list[Heredoc]:
+    lexer = Lexer(raw_quotes=True, raw_escapes=True, skip_unset=True)
+    try:
+        words = lexer.process(line, {}).words
+    except ExpansionError:
+        return []
+    return [h for h in map(parse_heredoc, words) if h is not None]
+
+
+def chomp(text: str) -> str:
+    """Remove leading tabs from every line (what `<<-` does to a body)."""
+    return _LEADING_TABS.sub("", text)

@@ -7,8 +7,7 @@ Public API (stable):
   OCI config, or just its `config` part) so its `Env` takes part in expansion; None
   (the default, and in `pybuild plan`) means an empty env. No root, no network, no I/O.
 - `BuildPlan(stages, target, warnings, unused_build_args, meta_args, file)`: only the
-  stages the target needs, in topological (= file) order; `target` is the target's
-  stage index.
+  stages the target needs, in topological (= file) order; `target` is its index.
 - `PlannedStage(index, name, base, platform, steps, deps, images, from_)`: `base` is an
   image ref, an earlier stage index, or "scratch"; `deps` the stage indices it needs
   (FROM, COPY --from, RUN --mount from=); `images` every image ref it reads.
@@ -24,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 from builder.args import (
@@ -35,7 +34,7 @@ from builder.args import (
     normalize_platform,
     platform_args,
 )
-from builder.dump import canonical_text, instruction_json
+from builder.dump import canonical_text
 from builder.errors import DockerfileError
 from builder.expand import ExpansionError, Lexer, expand_word
 from builder.instructions import (
@@ -45,7 +44,6 @@ from builder.instructions import (
     Env,
     From,
     Instruction,
-    Onbuild,
     Run,
     Shell,
     Stage,
@@ -118,9 +116,14 @@ class _Planner:
     def error(self, inst: Instruction, message: str) -> DockerfileError:
         return DockerfileError(message, inst.span, self.file, inst.keyword)
 
-    def expander(self, inst: Instruction, env: Mapping[str, str]) -> Callable[[str], str]:
+    def expander(self, inst: Instruction, env: Mapping[str, str], raw: bool = False) -> Callable[[str], str]:
+        """Expands one word; `raw` keeps quotes (heredoc bodies, BuildKit's ExpandRaw)."""
+        lexer = Lexer(self.parsed.escape, skip_quotes=True) if raw else None
+
         def fn(word: str) -> str:
             try:
+                if lexer is not None:
+                    return lexer.process(word, env).result
                 return expand_word(word, env, self.parsed.escape)
             except ExpansionError as e:
                 raise self.error(inst, str(e)) from None
@@ -191,14 +194,14 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
         x = inst.expand(p.expander(inst, lookup)) if inst.keyword in _EXPANDED else inst
         from_stage, from_image = None, ""
         if isinstance(x, Copy) and x.heredocs:
-            x = replace(x, heredocs=tuple(_expand_heredoc(p, inst, h, lookup) for h in x.heredocs))
+            x = x.expand_heredocs(p.expander(inst, lookup, raw=True))
         ref = x.from_ if isinstance(x, Copy) and not isinstance(x, Add) else ""
         if ref:
             from_stage = p.stage_ref(stage, inst, ref)
             if from_stage is None:
                 from_image = ref
         if isinstance(x, Run):
-            x = _expand_mounts(p, inst, x, lookup)
+            x = x.expand_mounts(p.expander(inst, lookup))
             for mount in x.mounts:
                 if mount.from_:
                     s = p.stage_ref(stage, inst, mount.from_)
@@ -224,25 +227,6 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
                         tuple(state.env.items()))
 
 
-def _expand_heredoc(p: _Planner, inst: Instruction, h, env: Mapping[str, str]):
-    if not h.expand:
-        return h
-    try:
-        content = Lexer(p.parsed.escape, skip_quotes=True).process(h.content, env).result
-    except ExpansionError as e:
-        raise p.error(inst, str(e)) from None
-    return replace(h, content=content)
-
-
-def _expand_mounts(p: _Planner, inst: Instruction, run: Run, env: Mapping[str, str]) -> Run:
-    if not run.mounts:
-        return run
-    fn = p.expander(inst, env)
-    mounts = tuple(replace(m, target=fn(m.target), source=fn(m.source), from_=fn(m.from_),
-                           id=fn(m.id)) for m in run.mounts)
-    return replace(run, mounts=mounts)
-
-
 def make_plan(dockerfile_text: str, *, file: str = "Dockerfile",
               build_args: Mapping[str, str] | None = None, target: str | None = None,
               platform: str | None = None, base_resolver: BaseResolver | None = None) -> BuildPlan:
@@ -257,10 +241,16 @@ def make_plan(dockerfile_text: str, *, file: str = "Dockerfile",
     else:
         tidx = parsed.stages[-1].index
     needed = _needed(p, parsed, tidx)
-    done: dict[int, PlannedStage] = {}
-    for stage in parsed.stages:
-        if stage.index in needed:
-            done[stage.index] = _plan_stage(p, stage, done)
+    while True:  # a --from that only stage ARGs resolve can add a stage: plan again
+        done: dict[int, PlannedStage] = {}
+        p.used_args = {n for a in parsed.meta_args for n, _ in a.args}
+        for stage in parsed.stages:
+            if stage.index in needed:
+                done[stage.index] = _plan_stage(p, stage, done)
+        more = {d for s in done.values() for d in s.deps} - needed
+        if not more:
+            break
+        needed |= _closure(more, {s.index: set(s.deps) for s in done.values()})
     warnings = [str(w) for w in parsed.warnings]
     unused = sorted(k for k in build_args if k not in p.used_args and k not in PROXY_ARGS)
     if unused:
@@ -289,12 +279,17 @@ def _needed(p: _Planner, parsed, target: int) -> set[int]:
                 if s is not None:
                     refs.add(s)
         deps[stage.index] = refs
-    needed, todo = set(), [target]
+    return _closure({target}, deps)
+
+
+def _closure(start: set[int], deps: Mapping[int, set[int]]) -> set[int]:
+    needed: set[int] = set()
+    todo = list(start)
     while todo:
         i = todo.pop()
         if i not in needed:
             needed.add(i)
-            todo.extend(deps[i])
+            todo.extend(deps.get(i, ()))
     return needed
 
 
@@ -305,24 +300,10 @@ def _try_expand(word: str, env: Mapping[str, str], escape: str) -> str:
         return word
 
 
+__all__ = ["BuildPlan", "PlannedStage", "PlannedStep", "make_plan", "plan_to_json"]
+
+
 def plan_to_json(plan: BuildPlan) -> dict:
-    return {
-        "file": plan.file, "target": plan.target, "warnings": list(plan.warnings),
-        "unused_build_args": list(plan.unused_build_args), "meta_args": dict(plan.meta_args),
-        "stages": [{
-            "index": s.index, "name": s.name, "base": s.base, "platform": s.platform,
-            "deps": list(s.deps), "images": list(s.images), "line": s.from_.span.line,
-            "steps": [{
-                "number": st.number, "line": st.instruction.span.line,
-                "end_line": st.instruction.span.end_line, "text": st.text,
-                "original": st.instruction.original,
-                "instruction": instruction_json(st.instruction),
-                "env": dict(st.env), "args": dict(st.args), "shell": list(st.shell),
-                "from_stage": st.from_stage, "from_image": st.from_image,
-                "cache_inputs": st.cache_inputs,
-            } for st in s.steps],
-        } for s in plan.stages],
-    }
+    from builder.dump import plan_json
 
-
-__all__ = ["BuildPlan", "PlannedStage", "PlannedStep", "make_plan", "plan_to_json", "Onbuild"]
+    return plan_json(plan)

@@ -21,25 +21,23 @@ import re
 from dataclasses import dataclass
 
 from builder.errors import DockerfileError, Span
-from builder.expand import ExpansionError, Lexer, is_space
-from builder.lineparsers import LineError, dispatch, flag_text, strip
+from builder.expand import is_space
+from builder.lineparsers import (  # noqa: F401 - heredoc helpers re-exported
+    Heredoc,
+    LineError,
+    chomp,
+    dispatch,
+    flag_text,
+    heredocs_from_line,
+    parse_heredoc,
+    strip,
+)
 
 _DIRECTIVE = re.compile(r"^#[ \t\n\f\r]*([a-zA-Z][a-zA-Z0-9]*)[ \t\n\f\r]*=[ \t\n\f\r]*(.+?)[ \t\n\f\r]*\Z")
-_HEREDOC = re.compile(r"^(\d*)<<(-?)[ \t\n\f\r]*([^<]*)\Z")
-_LEADING_TABS = re.compile(r"(?m)^\t+")
 _WS_SPLIT = re.compile(r"[\t\v\f\r ]+")
 _VALID_DIRECTIVES = ("syntax", "escape", "check")
 HEREDOC_KEYWORDS = frozenset(("run", "copy", "add"))
 
-
-
-@dataclass(frozen=True)
-class Heredoc:
-    name: str
-    content: str
-    chomp: bool = False
-    expand: bool = True
-    fd: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ class Dockerfile:
     nodes: tuple[Node, ...]
     directives: tuple[Directive, ...] = ()
     escape: str = "\\"
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[tuple[int, str, str], ...] = ()   # (line, rule, message)
 
 
 def _lstrip(s: str) -> str:
@@ -95,6 +93,7 @@ class _Scanner:
         self.lines = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
         self.escape = "\\"
         self.directives: list[Directive] = []
+        self.warnings: list[tuple[int, str, str]] = []  # (line, rule, message)
         self.directives_done = False
         self._cont = self._cont_regex()
 
@@ -149,7 +148,11 @@ class _Scanner:
                 raw = lines[i]
                 i += 1
                 self._directive(raw.rstrip("\r\n"), i)
-                if _is_comment(raw) or not _lstrip(raw.rstrip("\r\n")):
+                if _is_comment(raw):
+                    continue
+                if not _lstrip(raw.rstrip("\r\n")):
+                    self.warnings.append((i, "NoEmptyContinuation",
+                                          "Empty continuation line (will become an error in a future release)"))
                     continue
                 last = raw
                 cont, end = self._trim_cont(raw.rstrip("\r\n"))
@@ -196,38 +199,6 @@ def _can_heredoc(line: str) -> bool:
     return node.keyword in HEREDOC_KEYWORDS and not node.json
 
 
-def parse_heredoc(word: str) -> Heredoc | None:
-    """A heredoc marker such as `<<-'EOF'` or `3<<EOF`, or None; error on bad quoting."""
-    m = _HEREDOC.match(word)
-    if not m or not m.group(3):
-        return None
-    rest = m.group(3)
-    try:
-        words = Lexer(skip_unset=True).process(rest, {}).words
-        if len(words) != 1:
-            return None
-        raw = Lexer(skip_unset=True, raw_quotes=True).process(rest, {}).words
-    except ExpansionError as e:
-        raise DockerfileError(str(e).split(": ", 1)[-1]) from None
-    quotes = words[0].count("'") + words[0].count('"')
-    raw_quotes = raw[0].count("'") + raw[0].count('"')
-    return Heredoc(words[0], "", m.group(2) == "-", quotes == raw_quotes, int(m.group(1) or 0))
-
-
-def heredocs_from_line(line: str) -> list[Heredoc]:
-    lexer = Lexer(raw_quotes=True, raw_escapes=True, skip_unset=True)
-    try:
-        words = lexer.process(line, {}).words
-    except ExpansionError:
-        return []
-    return [h for h in map(parse_heredoc, words) if h is not None]
-
-
-def chomp(text: str) -> str:
-    """Remove leading tabs from every line (what `<<-` does to a body)."""
-    return _LEADING_TABS.sub("", text)
-
-
 def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
     scanner = _Scanner(text, file)
     records = []
@@ -236,7 +207,7 @@ def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
     if not records:
         raise DockerfileError("file with no instructions", Span(max(len(scanner.lines), 1)), file)
     nodes = _parse_lines(records, scanner.directives, file, scanner.escape)
-    return Dockerfile(file, nodes, tuple(scanner.directives), scanner.escape)
+    return Dockerfile(file, nodes, tuple(scanner.directives), scanner.escape, tuple(scanner.warnings))
 
 
 # --- logical lines through the lark grammar, then BuildKit's per-keyword line parsers ---

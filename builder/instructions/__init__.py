@@ -93,7 +93,7 @@ def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedDockerfile:
     ast = parse(text, file)
     meta: list[Arg] = []
     stages: list[tuple[From, list[Instruction]]] = []
-    warnings: list[Warning] = []
+    warnings = [Warning(rule, msg, Span(line), file) for line, rule, msg in ast.warnings]
     seen: dict[str, int] = {}
     for node in ast.nodes:
         inst = typed(node, file)

@@ -122,7 +122,7 @@ def parse_mount(text: str) -> Mount:
             raise FlagError(f"unexpected key '{key}' in '{part}'")
     kind = fields["type"]
     if readonly is None:
-        readonly = kind == "bind"
+        readonly = kind in ("bind", "secret", "ssh")
     if kind in ("bind", "cache", "tmpfs") and not fields.get("target"):
         raise FlagError(f"mount type {kind} requires a target (dst)")
     return Mount(readonly=readonly, **fields)  # type: ignore[arg-type]

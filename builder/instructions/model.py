@@ -90,6 +90,12 @@ class Run(Instruction):
     heredocs: tuple[HeredocDoc, ...] = ()
     keyword = "RUN"
 
+    def expand_mounts(self, fn: Expander) -> Run:
+        """RUN's command is left to the shell, but its mount options are expanded."""
+        return replace(self, mounts=tuple(replace(m, target=fn(m.target), source=fn(m.source),
+                                                  from_=fn(m.from_), id=fn(m.id))
+                                          for m in self.mounts))
+
 
 @dataclass(frozen=True)
 class Cmd(Instruction):
@@ -208,6 +214,11 @@ class Copy(Instruction):
                        chown=fn(self.chown) if self.chown else "",
                        chmod=fn(self.chmod) if self.chmod else "",
                        excludes=tuple(fn(e) for e in self.excludes))
+
+    def expand_heredocs(self, raw_fn: Expander) -> Copy:
+        """Heredoc bodies not quoted at `<<` get `$VAR`s expanded, quotes kept."""
+        return replace(self, heredocs=tuple(replace(h, content=raw_fn(h.content)) if h.expand else h
+                                            for h in self.heredocs))
 
 
 @dataclass(frozen=True)

@@ -193,3 +193,21 @@ def test_plan_json_cli(tmp_path: Path) -> None:
     assert proc.stderr == "[Warning] One or more build-args [EXTRA] were not consumed\n"
     step = doc["stages"][2]["steps"][1]
     assert step["instruction"]["mounts"][0]["from_"] == "tools" and step["line"] == 9
+
+
+def test_from_resolved_by_a_stage_arg_is_still_planned() -> None:
+    text = "FROM a AS one\nRUN x\nFROM b AS two\nRUN y\nFROM c\nARG SRC=one\nCOPY --from=$SRC /x /y\n"
+    plan = make_plan(text)
+    assert [s.index for s in plan.stages] == [0, 2]
+    assert plan.stages[-1].steps[1].from_stage == 0 and plan.stages[-1].deps == (0,)
+
+
+def test_mount_options_expand_and_heredoc_quotes_survive() -> None:
+    text = ("FROM a AS tools\nFROM b\nARG T=tools\nENV D=/cache\n"
+            "RUN --mount=type=cache,target=$D,from=$T make\n"
+            "COPY <<EOF /f\necho \"$D\" '$D'\nEOF\n")
+    steps = make_plan(text).stages[-1].steps
+    mount = steps[2].instruction.mounts[0]
+    assert (mount.target, mount.from_, mount.readonly) == ("/cache", "tools", False)
+    assert steps[2].text == "RUN --mount=type=cache,target=/cache,from=tools,readonly=False make"
+    assert steps[3].instruction.heredocs[0].content == "echo \"/cache\" '/cache'\n"

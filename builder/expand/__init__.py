@@ -22,16 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from builder.errors import BuildError
+from builder.expand.parts import Words as _Words
+from builder.expand.parts import is_space as is_space  # re-exported
+from builder.expand.parts import pattern_regex, trim_prefix, trim_suffix
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
-# Go's unicode.IsSpace (Python's str.isspace also takes \x1c-\x1f).
-_SPACES = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-                    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _PLAIN = re.compile(r"[^$'\"\\`<]*\Z")
-
-
-def is_space(ch: str) -> bool:
-    return ch in _SPACES
 
 
 class ExpansionError(BuildError):
@@ -46,32 +42,6 @@ class Expansion:
     words: list[str]
     matched: set[str] = field(default_factory=set)
     unmatched: set[str] = field(default_factory=set)
-
-
-class _Words:
-    __slots__ = ("word", "words", "in_word")
-
-    def __init__(self) -> None:
-        self.word, self.words, self.in_word = "", [], False
-
-    def add_char(self, ch: str) -> None:
-        if ch in _SPACES:
-            if self.in_word and self.word:
-                self.words.append(self.word)
-                self.word, self.in_word = "", False
-        else:
-            self.word += ch
-            self.in_word = True
-
-    def add_raw(self, s: str) -> None:
-        self.word += s
-        self.in_word = True
-
-    def result(self) -> list[str]:
-        if self.word:
-            self.words.append(self.word)
-            self.word, self.in_word = "", False
-        return self.words
 
 
 class Lexer:
@@ -280,8 +250,8 @@ class Lexer:
         if greedy:
             word = word[1:]
         if ch == "%":
-            return _trim_suffix(word, value, greedy)
-        return _trim_prefix(word, value, greedy)
+            return trim_suffix(word, value, greedy)
+        return trim_prefix(word, value, greedy)
 
     def _stop_or_missing(self, raw: bool, stop: str = "}", missing: str = "missing '}'") -> tuple[str, list[str]]:
         try:
@@ -300,57 +270,8 @@ class Lexer:
         value, found = self._get(name)
         if self.skip_unset and not found:
             return "${" + name + "/" + pattern + "/" + repl + "}"
-        rx = _pattern_regex(pattern, greedy=True, anchored=False)
+        rx = pattern_regex(pattern, greedy=True, anchored=False)
         return rx.sub(lambda _m: repl, value, count=0 if replace_all else 1)
-
-
-def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """A shell wildcard (`*`, `?`, `\\` escapes; no brackets) as a regex."""
-    out = ["^"] if anchored else []
-    star = ".*" if greedy else ".*?"
-    i, n = 0, len(pattern)
-    while i < n:
-        tok = pattern[i]
-        i += 1
-        if tok == "*":
-            out.append(star)
-        elif tok == "?":
-            out.append(".")
-        elif tok == "\\":
-            nxt = pattern[i] if i < n else ""
-            if nxt in ("}", "/"):
-                continue
-            i += 1
-            if nxt not in ("*", "?", "\\"):
-                raise ExpansionError(f"invalid pattern ({pattern}) in substitution: invalid escape '\\{nxt}'")
-            out.append("\\" + nxt)
-        elif tok in "[]{}.+()|^$":
-            out.append("\\" + tok)
-        else:
-            out.append(tok)
-    return re.compile("".join(out))
-
-
-def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    m = _pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
-    return value[m.end():] if m else value
-
-
-def _reverse_pattern(pattern: str) -> str:
-    out: list[str] = []
-    i, last = 0, len(pattern) - 1
-    while i <= last:
-        if pattern[i] == "\\" and i != last:
-            out.append("\\" + pattern[i + 1])
-            i += 2
-        else:
-            out.append(pattern[i])
-            i += 1
-    return "".join(reversed(out))
-
-
-def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
-    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
 
 
 def _go_quote(s: str) -> str:
