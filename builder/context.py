@@ -232,37 +232,48 @@ class SourceTree:
     def walk(self, rel: str) -> Iterator[Entry]:
         """`rel` itself (not followed) then its subtree, sorted, symlinks not followed.
         An ignored dir walked only for `!` exceptions is yielded only if it keeps
-        something."""
+        something. Iterative, so a very deep tree cannot exhaust the stack."""
         st = self.lstat(rel)
         if st is None:
             return
         yield Entry(rel, st, os.readlink(self.abs(rel)) if stat.S_ISLNK(st.st_mode) else "")
-        if stat.S_ISDIR(st.st_mode):
-            yield from self._walk_dir(rel)
-
-    def _walk_dir(self, rel: str) -> Iterator[Entry]:
-        try:
-            with os.scandir(self.abs(rel)) as it:
-                names = sorted(e.name for e in it)
-        except (FileNotFoundError, NotADirectoryError):
+        if not stat.S_ISDIR(st.st_mode):
             return
-        for name in names:
-            child = f"{rel}/{name}" if rel else name
+        stack = [(rel, iter(self._names(rel)))]
+        pending: list[Entry] = []  # ignored dirs, emitted only before a kept child
+        while stack:
+            parent, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                stack.pop()
+                if pending and pending[-1].rel == parent:
+                    pending.pop()
+                continue
+            child = f"{parent}/{name}" if parent else name
             st = self.lstat(child)
             if st is None:
                 continue
             if stat.S_ISDIR(st.st_mode):
+                e = Entry(child, st)
                 if self.ignored(child):
-                    kept = list(self._walk_dir(child))
-                    if kept:
-                        yield Entry(child, st)
-                        yield from kept
-                    continue
-                yield Entry(child, st)
-                yield from self._walk_dir(child)
-            else:
-                link = os.readlink(self.abs(child)) if stat.S_ISLNK(st.st_mode) else ""
-                yield Entry(child, st, link)
+                    pending.append(e)
+                else:
+                    yield from pending
+                    pending.clear()
+                    yield e
+                stack.append((child, iter(self._names(child))))
+                continue
+            yield from pending
+            pending.clear()
+            yield Entry(child, st, os.readlink(self.abs(child)) if stat.S_ISLNK(st.st_mode)
+                        else "")
+
+    def _names(self, rel: str) -> list[str]:
+        try:
+            with os.scandir(self.abs(rel)) as it:
+                return sorted(e.name for e in it)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
 
 # --- selecting sources -----------------------------------------------------------

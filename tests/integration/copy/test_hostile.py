@@ -121,3 +121,21 @@ def test_target_symlinks_are_not_written_through(tmp_path: Path, secret: Path) -
     copy_into(SourceTree.context(ctx), ["dir"], "/dir/", str(target), CopyOptions())
     assert secret.read_text() == "TOP-SECRET-HOST-CONTENT"
     assert (target / str(tmp_path).lstrip("/") / "host-secret").read_text() == "overwrite!"
+
+
+def test_very_deep_context(tmp_path: Path) -> None:
+    import subprocess
+
+    ctx = tmp_path / "ctx"
+    deep = ctx / "/".join(["d"] * 1200)
+    deep.mkdir(parents=True)
+    (deep / "f").write_text("bottom")
+    target = tmp_path / "t"
+    target.mkdir()
+    try:
+        tree = SourceTree.context(ctx)
+        copy_into(tree, ["."], "/", str(target), CopyOptions())
+        assert (target / "/".join(["d"] * 1200) / "f").read_text() == "bottom"
+        assert len(source_hash(tree, ["."], CopyOptions(), FileHashCache()).manifest) == 1201
+    finally:  # shutil.rmtree (pytest's cleanup) recurses per level
+        subprocess.run(["rm", "-rf", str(ctx), str(target)], check=True)
