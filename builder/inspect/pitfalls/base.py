@@ -85,6 +85,20 @@ class Context:
     def final_steps(self) -> list[Step]:
         return [s for s in self.steps if s.stage == self.final_stage]
 
+    def expand(self, step: Step, text: str) -> str:
+        """`$X`/`${X}` replaced by the defaults of the ARGs and ENVs declared before
+        `step` (in its stage, and global ARGs); unknown names are left as they are."""
+        values: dict[str, str] = {}
+        for s in self.steps:
+            if s.line >= step.line:
+                break
+            if s.keyword in ("ARG", "ENV") and s.stage in (-1, step.stage):
+                for w in s.words():
+                    k, eq, v = w.partition("=")
+                    if eq:
+                        values[k] = v
+        return re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), m.group(0)), text)
+
     def user_layers(self) -> list[LayerInfo]:
         return [li for li in self.layers if not li.base]
 

@@ -161,7 +161,8 @@ def add_url(ctx: Context) -> list[Finding]:
     for s in ctx.steps:
         if s.keyword != "ADD":
             continue
-        urls = [w for w in s.words()[:-1] if re.match(r"(https?|git)://|git@", w)]
+        urls = [u for w in s.words()[:-1]
+                if re.match(r"(https?|git)://|git@", u := ctx.expand(s, w))]
         if not urls:
             continue
         li = ctx.layer_of(s)

@@ -98,12 +98,16 @@ def copy_before_deps(ctx: Context) -> list[Finding]:
     return out
 
 
-def _arg_names(s: Step) -> list[str]:
-    return [w.split("=", 1)[0] for w in s.words() if w]
+def _arg_names(s: Step) -> list[tuple[str, str]]:
+    return [(w.partition("=")[0], w.partition("=")[2]) for w in s.words() if w]
 
 
-def _uses(s: Step, name: str) -> bool:
-    return re.search(rf"\$(\{{)?{re.escape(name)}\b", s.args) is not None
+def _uses(s: Step, name: str, value: str) -> bool:
+    """`$NAME`/`${NAME}` in the text, or (history records expanded text, e.g. ADD) the
+    value the ARG had, when it is distinctive enough."""
+    if re.search(rf"\$(\{{)?{re.escape(name)}\b", s.args):
+        return True
+    return len(value) >= 6 and value in s.args
 
 
 @check(EARLY_ARG)
@@ -114,12 +118,13 @@ def early_arg(ctx: Context) -> list[Finding]:
         for i, a in enumerate(steps):
             if a.keyword != "ARG":
                 continue
-            for name in _arg_names(a):
+            for name, value in _arg_names(a):
                 later = steps[i + 1:]
                 first_run = next((j for j, s in enumerate(later) if s.keyword == "RUN"), None)
                 if first_run is None:
                     continue
-                use = next((j for j, s in enumerate(later) if _uses(s, name)), len(later))
+                use = next((j for j, s in enumerate(later) if _uses(s, name, value)),
+                           len(later))
                 wasted = [s for s in later[first_run:use] if s.makes_layer]
                 if not wasted:
                     continue

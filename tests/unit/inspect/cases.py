@@ -30,12 +30,29 @@ def _context_files(ctx: Path, src: str) -> list[tuple[str, Path]]:
     base = ctx / src
     if base.is_file():
         return [(base.name, base)]
+    ignore_file = ctx / ".dockerignore"
+    ignored = set(ignore_file.read_text().split()) if ignore_file.is_file() else set()
     out = []
     for dirpath, _, names in os.walk(base):
         for n in sorted(names):
             p = Path(dirpath) / n
-            out.append((str(p.relative_to(base)), p))
+            rel = str(p.relative_to(base))
+            if rel.split("/", 1)[0] not in ignored:  # top-level names only: enough here
+                out.append((rel, p))
     return sorted(out)
+
+
+def context_dir(case: str, dockerfile: str) -> Path:
+    name = expected(case).get("contexts", {}).get(dockerfile, "context")
+    d = CASES_DIR / case / name
+    return d if d.is_dir() else CASES_DIR / case  # cases that copy nothing
+
+
+def build_argv(case: str, dockerfile: str, url: str = "") -> list[str]:
+    """Extra `pybuild build` flags for the case (secrets, build args, network)."""
+    args = expected(case).get("build_args", {}).get(dockerfile, [])
+    return [a.replace("context/", f"{CASES_DIR / case}/context/").replace("{url}", url)
+            for a in args]
 
 
 def _entries(ops: list[list[Any]], ctx: Path, written: dict[str, bytes]) -> list[tuple]:
@@ -86,7 +103,8 @@ def build_case(case: str, dockerfile: str, base_tar: bytes, root: Path, tag: str
         h = {"created_by": created_by(s.keyword, s.args),
              "comment": marker_comment(s.line, s.end_line, "case")}
         if s.makes_layer:
-            tars.append(layer_tar(_entries(spec.get(str(s.line), []), d / "context", written)))
+            tars.append(layer_tar(_entries(spec.get(str(s.line), []), context_dir(case, dockerfile),
+                                           written)))
         else:
             h["empty_layer"] = True
         history.append(h)
