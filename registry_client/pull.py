@@ -133,9 +133,11 @@ def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
     data, ctype, digest = client.get_manifest(ref)
     parsed = parse_manifest(data, ctype, str(ref))
     index_digest = None
+    platform = None
     if parsed.is_index:
         index_digest = digest
         child = select_platform(parsed, want, str(ref))
+        platform = child.platform
         emit(progress, "resolve", child.digest, message=f"for {want}")
         data, ctype, digest = client.get_manifest(ref.with_digest(child.digest))
         parsed = parse_manifest(data, ctype, f"{ref.name}@{child.digest}")
@@ -167,7 +169,7 @@ def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
                 raise errors[0]
     media_type = parsed.media_type
     mdesc = store.blobs.put(io.BytesIO(data), media_type, expected=digest, size=len(data))
-    mdesc = Descriptor(media_type, mdesc.digest, mdesc.size)
+    mdesc = Descriptor(media_type, mdesc.digest, mdesc.size, platform=platform)
     sources.record(store, ref.registry, ref.repository, [d.digest for d in parsed.blobs()])
     if tag:
         if ref.tag:

@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from registry_client.client import RegistryClient
-    from registry_client.progress import ProgressLog
+    from registry_client.progress import ProgressEvent, ProgressLog
     from registry_client.pull import pull_image
     from registry_client.reference import Reference
     from store.layout import open_store
@@ -24,9 +24,12 @@ def run(args: argparse.Namespace) -> int:
     ref = Reference.parse(args.reference)
     store = open_store()
     client = RegistryClient(insecure=tuple(args.insecure_registry))
+    progress = None if args.quiet else ProgressLog(sys.stderr)
+    if progress is not None:
+        client.on_retry = lambda why: progress(ProgressEvent("retry", message=why))
     try:
         res = pull_image(store, ref, platform=args.platform, client=client,
-                         progress=None if args.quiet else ProgressLog(sys.stderr))
+                         progress=progress)
     finally:
         client.close()
         store.close()

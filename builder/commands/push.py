@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from registry_client.client import RegistryClient
-    from registry_client.progress import ProgressLog
+    from registry_client.progress import ProgressEvent, ProgressLog
     from registry_client.push import push_image
     from registry_client.reference import Reference
     from store.layout import open_store
@@ -25,10 +25,13 @@ def run(args: argparse.Namespace) -> int:
     target = Reference.parse(args.target or args.image)
     store = open_store()
     client = RegistryClient(insecure=tuple(args.insecure_registry))
+    progress = None if args.quiet else ProgressLog(sys.stderr)
+    if progress is not None:
+        client.on_retry = lambda why: progress(ProgressEvent("retry", message=why))
     try:
         desc = store.refs.get(args.image)
         res = push_image(store, desc, target, client=client,
-                         progress=None if args.quiet else ProgressLog(sys.stderr))
+                         progress=progress)
     finally:
         client.close()
         store.close()

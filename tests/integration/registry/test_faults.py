@@ -156,3 +156,18 @@ def test_manifest_put_errors_are_one_line(status, code, word, fault_proxy, regis
     assert str(ei.value) == f"push {ref}: {status} {code} (injected)"
     assert ei.value.method == "PUT" and ei.value.url.endswith("/manifests/1")
     assert SPEC_CODES[code] == word
+
+
+def test_missing_blob_is_blob_unknown(fault_proxy, pushed, tmp_path):
+    img, repo = pushed
+    layer = img.layers[1]
+    fault_proxy.add(Fault("status", f"/blobs/{layer.desc.digest}", status=404,
+                          code="BLOB_UNKNOWN"))
+    ref = f"{fault_proxy.host}/{repo}:1"
+    st = open_store(tmp_path / "s")
+    with pytest.raises(RegistryError) as ei:
+        pull_image(st, ref, client=_fast_client())
+    assert str(ei.value) == f"pull {ref}: 404 BLOB_UNKNOWN (injected)"
+    assert ei.value.url.endswith(f"/blobs/{layer.desc.digest}")
+    assert not st.blobs.exists(img.manifest.desc.digest) and st.refs.list() == []
+    st.close()
