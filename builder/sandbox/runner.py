@@ -8,11 +8,13 @@ killed, and the pid namespace takes every process with it."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import shutil
 import signal
 import tempfile
+import termios
 import time
 import uuid
 from collections.abc import Callable
@@ -121,6 +123,8 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
     if spec.tty:
         master, slave = os.openpty()
         fds += [master, slave]
+        if os.isatty(0):  # the container's terminal starts with our size
+            fcntl.ioctl(master, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
         in_fd, out_fd, err_fd = slave, slave, slave
         readers: dict[int, Sink] = {master: stdout}
     else:
