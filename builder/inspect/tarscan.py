@@ -58,21 +58,39 @@ class _Chunks:
             self._mode = "plain"
 
     def next(self) -> bytes:
-        """The next non-empty chunk, or b"" at the end."""
-        while True:
-            if self._zr is not None:
-                return self._zr.read(CHUNK)
+        try:
+            return self._next()
+        except zlib.error as e:
+            raise LayerFormatError(f"layer is not valid gzip: {e}") from None
+        except LayerFormatError:
+            raise
+        except Exception as e:  # zstandard.ZstdError and friends
+            if type(e).__module__.startswith("zstandard"):
+                raise LayerFormatError(f"layer is not valid zstd: {e}") from None
+            raise
+
+    def _next(self) -> bytes:
+        """The next non-empty chunk (at most CHUNK bytes), or b"" at the end. Output is
+        bounded with max_length: a gzip bomb never inflates more than CHUNK at once."""
+        if self._zr is not None:
+            return self._zr.read(CHUNK)
+        if self._mode == "plain":
             data = self._first + self._raw.read(CHUNK)
             self._first = b""
-            if self._mode == "plain" or not data:
-                if not data and self._mode == "gzip":
-                    return self._d.flush()
-                return data
-            out = self._d.decompress(data)
-            while self._d.eof and self._d.unused_data:  # multi-member gzip
-                rest = self._d.unused_data
-                self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                out += self._d.decompress(rest)
+            return data
+        while True:
+            d = self._d
+            if d.unconsumed_tail:
+                inp = d.unconsumed_tail
+            elif d.eof and d.unused_data:  # multi-member gzip
+                inp = d.unused_data
+                self._d = d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            else:
+                inp = self._first + self._raw.read(CHUNK)
+                self._first = b""
+                if not inp:
+                    return d.flush()
+            out = d.decompress(inp, CHUNK)
             if out:
                 return out
 

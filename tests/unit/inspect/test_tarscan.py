@@ -79,3 +79,25 @@ def test_truncated_layer_fails_cleanly() -> None:
     data = _tar([("a", "file", 3000, 0)], tarfile.PAX_FORMAT)
     with pytest.raises(LayerFormatError):
         list(TarScan(io.BytesIO(data[:1536])))
+
+
+def test_memory_stays_bounded_on_highly_compressible_layers() -> None:
+    """A layer that inflates 1000:1 is still read in CHUNK-sized pieces."""
+    import gzip
+    import tracemalloc
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        ti = tarfile.TarInfo("zeros")
+        ti.size = 64 << 20
+        tf.addfile(ti, io.BytesIO(bytes(ti.size)))
+    blob = gzip.compress(buf.getvalue(), compresslevel=1)
+    del buf
+    tracemalloc.start()
+    try:
+        entries = list(TarScan(io.BytesIO(blob)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [e.size for e in entries] == [64 << 20]
+    assert peak < 12 << 20
