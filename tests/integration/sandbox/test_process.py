@@ -148,3 +148,17 @@ def test_pid1_forwards_sigterm(rootfs: Path) -> None:
     assert "got-term" in ran.out
     assert ran.result.exit_code == 7
     assert os.getpid() > 0
+
+
+def test_concurrent_runs_from_threads(rootfs: Path, tmp_path: Path) -> None:
+    """The engine runs stages on threads: sandboxes started from worker threads work
+    side by side, each with its own namespaces."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> tuple[int, str]:
+        ran = sh(rootfs, f"echo $$ {i} $(hostname); sleep 0.3", hostname=f"h{i}")
+        return ran.result.exit_code, ran.out.strip()
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(one, range(4)))
+    assert got == [(0, f"2 {i} h{i}") for i in range(4)]
