@@ -128,14 +128,14 @@ def test_very_deep_context(tmp_path: Path) -> None:
 
     ctx = tmp_path / "ctx"
     deep = ctx / "/".join(["d"] * 1200)
-    deep.mkdir(parents=True)
-    (deep / "f").write_text("bottom")
     target = tmp_path / "t"
     target.mkdir()
     try:
+        subprocess.run(["mkdir", "-p", str(deep)], check=True)  # os.makedirs recurses
+        (deep / "f").write_text("bottom")
         tree = SourceTree.context(ctx)
         copy_into(tree, ["."], "/", str(target), CopyOptions())
         assert (target / "/".join(["d"] * 1200) / "f").read_text() == "bottom"
-        assert len(source_hash(tree, ["."], CopyOptions(), FileHashCache()).manifest) == 1201
+        assert len(source_hash(tree, ["."], CopyOptions(), FileHashCache()).manifest) == 1202  # ".", 1,200 dirs, f
     finally:  # shutil.rmtree (pytest's cleanup) recurses per level
         subprocess.run(["rm", "-rf", str(ctx), str(target)], check=True)
