@@ -69,35 +69,38 @@ def _pax_record(key: bytes, value: bytes) -> bytes:
     return b"%d" % n + body
 
 
+_MAGIC = b"ustar\x0000"
+_O7, _O11 = 0o7777777, 0o77777777777
+
+
 def _raw_header(name: bytes, mode: int, uid: int, gid: int, size: int, mtime: int,
                 typeflag: bytes, linkname: bytes, devmajor: int, devminor: int) -> bytes:
     # values that do not fit were moved to PAX records by header(); zero them here
-    if not 0 <= uid <= 0o7777777:
-        uid = 0
-    if not 0 <= gid <= 0o7777777:
-        gid = 0
-    if not 0 <= size <= 0o77777777777:
-        size = 0
-    if not 0 <= mtime <= 0o77777777777:
-        mtime = 0
-    if not 0 <= devmajor <= 0o7777777:
-        devmajor = 0
-    if not 0 <= devminor <= 0o7777777:
-        devminor = 0
-    h = b"".join((
-        name.ljust(100, b"\0"),
-        b"%07o\0%07o\0%07o\0%011o\0%011o\0        " % (mode, uid, gid, size, mtime),
-        typeflag, linkname.ljust(100, b"\0"), b"ustar\x0000", bytes(64),
-        b"%07o\0%07o\0" % (devmajor, devminor), bytes(167)))
-    return h[:148] + b"%06o\0 " % sum(h) + h[156:]
+    uid = uid if 0 <= uid <= _O7 else 0
+    gid = gid if 0 <= gid <= _O7 else 0
+    size = size if 0 <= size <= _O11 else 0
+    mtime = mtime if 0 <= mtime <= _O11 else 0
+    devmajor = devmajor if 0 <= devmajor <= _O7 else 0
+    devminor = devminor if 0 <= devminor <= _O7 else 0
+    nums = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, uid, gid, size, mtime)
+    devs = b"%07o\0%07o\0" % (devmajor, devminor)
+    # the checksum counts its own field as 8 spaces (256); zero padding adds nothing
+    chk = sum(name) + sum(nums) + 256 + typeflag[0] + sum(linkname) + sum(_MAGIC) + sum(devs)
+    return b"".join((name.ljust(100, b"\0"), nums, b"%06o\0 " % chk, typeflag,
+                     linkname.ljust(100, b"\0"), _MAGIC, bytes(64), devs, bytes(167)))
 
 
-def header(name: str, typeflag: bytes, *, mode: int, uid: int = 0, gid: int = 0,
-           size: int = 0, mtime: int = 0, linkname: str = "", devmajor: int = 0,
+def header(name: str | bytes, typeflag: bytes, *, mode: int, uid: int = 0, gid: int = 0,
+           size: int = 0, mtime: int = 0, linkname: str | bytes = "", devmajor: int = 0,
            devminor: int = 0, xattrs: dict[str, bytes] | None = None) -> bytes:
     """The header block(s) for one entry: a PAX 'x' block first when needed."""
     bname = os.fsencode(name)
     blink = os.fsencode(linkname)
+    if (not xattrs and len(bname) <= 100 and len(blink) <= 100 and bname.isascii()
+            and blink.isascii() and 0 <= uid <= _O7 and 0 <= gid <= _O7
+            and 0 <= size <= _O11 and 0 <= mtime <= _O11):
+        return _raw_header(bname, mode & 0o7777, uid, gid, size, mtime, typeflag, blink,
+                           devmajor, devminor)
     pax: list[bytes] = []
     if len(bname) > 100 or not bname.isascii():
         pax.append(_pax_record(b"path", bname))
@@ -112,8 +115,6 @@ def header(name: str, typeflag: bytes, *, mode: int, uid: int = 0, gid: int = 0,
         pax.append(_pax_record(b"SCHILY.xattr." + os.fsencode(key), (xattrs or {})[key]))
     main = _raw_header(bname, mode & 0o7777, uid, gid, size, mtime, typeflag, blink,
                        devmajor, devminor)
-    if not pax:
-        return main
     data = b"".join(sorted(pax, key=lambda r: r.split(b" ", 1)[1]))
     ext = _raw_header(b"././@PaxHeader", 0o644, 0, 0, len(data), 0, b"x", b"", 0, 0)
     return ext + data + b"\0" * (-len(data) % BLOCK) + main
