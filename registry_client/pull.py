@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,9 +46,11 @@ class ResumingReader:
     `Range: bytes=N-` (or by skipping N bytes if the registry ignores Range)."""
 
     def __init__(self, client: RegistryClient, ref: Reference, desc: Descriptor,
-                 counter: ByteCounter, progress: Progress | None = None) -> None:
+                 counter: ByteCounter, progress: Progress | None = None,
+                 cancel: threading.Event | None = None) -> None:
         self.client, self.ref, self.desc, self.counter = client, ref, desc, counter
         self.progress = progress
+        self.cancel = cancel or threading.Event()
         self.offset = 0
         self.failures = 0
         self._resp: requests.Response | None = None
@@ -83,6 +86,8 @@ class ResumingReader:
         """Fill `buf` straight from the socket (no per-chunk allocation): the blob
         store ingests with readinto, which keeps a 200 MB pull cheap in CPU and RSS."""
         while True:
+            if self.cancel.is_set():
+                raise RegistryError(f"blob {self.desc.digest}", detail="cancelled")
             try:
                 if self._raw is None:
                     self._open()
@@ -156,13 +161,16 @@ def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
     if todo:
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo))),
                                 thread_name_prefix="pull") as pool:
-            futures = [pool.submit(_fetch_blob, store, client, ref, d, progress) for d in todo]
+            cancel = threading.Event()
+            futures = [pool.submit(_fetch_blob, store, client, ref, d, progress, cancel)
+                       for d in todo]
             errors = []
             for f in futures:
                 try:
                     fetched.append(f.result())
                 except BaseException as e:  # noqa: BLE001 - report the first, cancel the rest
                     errors.append(e)
+                    cancel.set()
                     for g in futures:
                         g.cancel()
             if errors:
@@ -181,10 +189,10 @@ def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
 
 
 def _fetch_blob(store: Any, client: RegistryClient, ref: Reference, desc: Descriptor,
-                progress: Progress | None) -> Digest:
+                progress: Progress | None, cancel: threading.Event) -> Digest:
     emit(progress, "start", desc.digest, 0, desc.size)
     counter = ByteCounter(progress, desc.digest, desc.size)
-    reader = ResumingReader(client, ref, desc, counter, progress)
+    reader = ResumingReader(client, ref, desc, counter, progress, cancel)
     try:
         store.blobs.put(reader, desc.media_type, expected=desc.digest, size=desc.size)
     except (DigestMismatch, SizeMismatch) as e:

@@ -146,8 +146,8 @@ class _Pusher:
             raise RegistryError(str(desc.digest),
                                 detail=f"stored blob is {size} bytes, manifest says {desc.size}")
         for attempt in range(UPLOAD_ATTEMPTS):
-            upload = self.client.start_upload(self.ref, mount=desc.digest if mount_from else None,
-                                              mount_from=mount_from)
+            upload = self._start(desc, mount_from)
+            mount_from = ""  # a retry uploads; the mount was tried
             if upload.mounted:
                 self.mounted.append(desc.digest)
                 emit(self.progress, "mount", desc.digest, size, size, message=f"from {mount_from}")
@@ -164,6 +164,17 @@ class _Pusher:
             self.uploaded.append(desc.digest)
             emit(self.progress, "done", desc.digest, size, size)
             return
+
+    def _start(self, desc: Descriptor, mount_from: str):
+        if mount_from:
+            try:
+                return self.client.start_upload(self.ref, mount=desc.digest,
+                                                mount_from=mount_from)
+            except RegistryError as e:
+                # No read access to the source (or it is gone): upload instead.
+                if e.status not in (401, 403, 404):
+                    raise
+        return self.client.start_upload(self.ref)
 
     def _send(self, desc: Descriptor, path: Any, size: int, location: str, min_chunk: int) -> None:
         counter = ByteCounter(self.progress, desc.digest, size)

@@ -163,3 +163,20 @@ def test_login_checks_credentials(token_registry, tls_registry, certs_d):
     with pytest.raises(RegistryError):
         RegistryClient().login(tls_registry.host, Credentials(tls_registry.user, "bad"))
     assert Reference.parse(f"{tls_registry.host}/a").api_host == tls_registry.host
+
+
+def test_mount_denied_falls_back_to_upload(token_registry, docker_config, registry_store):
+    _write_config(docker_config, {"auths": {token_registry.host: _auth_entry(
+        token_registry.user, token_registry.password)}})
+    img = make_image([{"m.txt": b"mount me"}])
+    desc = put_in_store(registry_store, img)
+    src, dst, ok = unique_repo("src"), unique_repo("dst"), unique_repo("ok")
+    push_image(registry_store, desc, f"{token_registry.host}/{src}:1")
+    res = push_image(registry_store, desc, f"{token_registry.host}/{ok}:1")
+    assert set(res.mounted) == {b.desc.digest for b in img.blobs()}  # token covers both repos
+    token_registry.tokens.deny.update({src, ok})
+    try:
+        res = push_image(registry_store, desc, f"{token_registry.host}/{dst}:1")
+    finally:
+        token_registry.tokens.deny.clear()
+    assert res.mounted == () and set(res.uploaded) == {b.desc.digest for b in img.blobs()}
