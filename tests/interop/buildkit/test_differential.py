@@ -1,0 +1,104 @@
+"""Differential tests: each Dockerfile in cases.py is built by pybuild and by BuildKit
+(`DOCKER_BUILDKIT=1 docker build`, then `docker save`); the config fields, the layer
+count and the root filesystem trees (path, type, mode, uid, gid, size, content hash,
+link target; mtimes ignored) must be equal."""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.build import run_build
+from tests.integration.build import helpers as h
+from tests.interop.buildkit.cases import CASES, Case
+from tests.interop.buildkit.conftest import load_base
+
+pytestmark = [pytest.mark.interop, pytest.mark.root]
+
+FIELDS = ("Env", "Entrypoint", "Cmd", "WorkingDir", "User", "Labels", "ExposedPorts",
+          "Volumes", "StopSignal", "Healthcheck", "OnBuild")
+# made by the runtime for a RUN, never part of the image
+RUNTIME_PATHS = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv")
+
+
+def _context(case: Case, d: Path) -> Path:
+    d.mkdir()
+    for rel, content in case.files.items():
+        p = d / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        mode = None
+        if isinstance(content, tuple):
+            content, mode = content
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content)
+        if mode is not None:
+            os.chmod(p, mode)
+    (d / "Dockerfile").write_text(case.dockerfile)
+    return d
+
+
+def docker_image(dockerd, name: str, dest: Path) -> tuple[dict, dict, int]:
+    tar = dest / "saved.tar"
+    dockerd.docker("save", name, "-o", str(tar))
+    tree: dict = {}
+    with tarfile.open(tar) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))[0]
+        config = json.load(outer.extractfile(manifest["Config"]))
+        for layer in manifest["Layers"]:
+            with tarfile.open(fileobj=outer.extractfile(layer), mode="r|*") as tf:
+                h._apply(tree, tf)
+    return config, tree, len(manifest["Layers"])
+
+
+def _norm_tree(tree: dict, mount_points: tuple = ()) -> dict:
+    out = {}
+    for path, e in tree.items():
+        if path in RUNTIME_PATHS or (path in mount_points and e["type"] == "5"):
+            continue
+        e = dict(e)
+        if e["type"] == "5":
+            e["size"] = 0
+        if e["type"] == "1":  # hard link: compare what it points to
+            e = {**e, "type": "0"}
+            e.pop("link", None)
+        out[path] = e
+    return out
+
+
+def _fields(config: dict) -> dict:
+    c = config.get("config") or {}
+    return {f: c.get(f) or None for f in FIELDS}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_same_image_as_buildkit(case: Case, dockerd, docker_busybox, tmp_path):
+    ctx = _context(case, tmp_path / "ctx")
+    root = tmp_path / "store"
+    load_base(docker_busybox, root)
+    run_build(root, ctx, case.dockerfile, tags=[f"{case.name}:pybuild"],
+              build_args=dict(case.build_args), target=case.target, labels=dict(case.labels))
+    args = ["build", "--network=none", "-q", "-t", f"{case.name}:buildkit"]
+    for k, v in case.build_args.items():
+        args += ["--build-arg", f"{k}={v}"]
+    for k, v in case.labels.items():
+        args += ["--label", f"{k}={v}"]
+    if case.target:
+        args += ["--target", case.target]
+    dockerd.docker(*args, str(ctx))
+    bk_config, bk_tree, bk_layers = docker_image(dockerd, f"{case.name}:buildkit", tmp_path)
+
+    pb_config = h.config(root, f"{case.name}:pybuild")
+    pb_tree = h.rootfs(root, f"{case.name}:pybuild")
+    assert _fields(pb_config) == _fields(bk_config)
+    assert len(pb_config["rootfs"]["diff_ids"]) == bk_layers
+    a = _norm_tree(pb_tree, case.mount_points)
+    b = _norm_tree(bk_tree, case.mount_points)
+    assert sorted(set(a) ^ set(b)) == []
+    diffs = {p: (a[p], b[p]) for p in a if a[p] != b[p]}
+    assert diffs == {}
