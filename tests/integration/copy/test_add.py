@@ -24,7 +24,7 @@ from builder.copy import CopyOptions
 from builder.filehash import FileHashCache
 from tests.integration.copy.treeutil import make_tree, read_tree
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+pytestmark = pytest.mark.root  # ownership checks need root (CI runs as root)
 
 
 def _tar(members: list[tuple[str, bytes | None, dict]]) -> bytes:

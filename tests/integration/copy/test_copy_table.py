@@ -13,7 +13,7 @@ from builder.context import CopyError, OutsideContext, SourceNotFound, SourceTre
 from builder.copy import CopyOptions, copy_into
 from tests.integration.copy.treeutil import make_tree, read_tree
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for ownership")
+pytestmark = pytest.mark.root  # ownership checks need root (CI runs as root)
 
 CTX = {
     "a.txt": "A",
