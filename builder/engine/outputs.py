@@ -48,8 +48,10 @@ def _push(ctx: Any, result: Any, name: str) -> None:
         from registry_client.client import RegistryClient
 
         kw["client"] = RegistryClient(insecure=tuple(ctx.opts.insecure_registries))
+    from builder.engine.sources import TransferProgress
+
     try:
-        push_image(ctx.store, result.manifest, name, **kw)
+        push_image(ctx.store, result.manifest, name, progress=TransferProgress(ctx, vid), **kw)
     except Exception as e:
         ctx.progress.step_error(vid, str(e))
         raise

@@ -30,30 +30,38 @@ def resolve_image(ctx: BuildContext, ref: str, platform: str, *, pull: bool | No
                   ) -> tuple[Any, str]:
     """The stored image for `ref` (pulling it when needed); returns (StoredImage,
     manifest digest string)."""
-    from store.image import resolve_image as store_resolve
-
     plat = Platform.parse(platform)
     want_pull = ctx.opts.pull if pull is None else pull
+    memo = ctx.__dict__.setdefault("_resolved", {})
     with _pull_lock:  # two stages on one base pull it once
-        if not want_pull:
-            try:
-                img = store_resolve(ctx.store, ref, plat)
-                return img, str(img.digest)
-            except (ImageNotFound, StoreError):
-                pass
-        vid = ctx.progress.new_id()
-        ctx.progress.step_started(vid, "internal", "", f"pull {ref}")
-        try:
-            from registry_client.pull import pull_image
+        if (ref, str(plat)) in memo:  # one resolution per build (--pull pulls once)
+            return memo[(ref, str(plat))]
+        memo[(ref, str(plat))] = _resolve(ctx, ref, plat, want_pull)
+        return memo[(ref, str(plat))]
 
-            pull_image(ctx.store, ref, platform=plat, progress=_PullProgress(ctx, vid),
-                       **_client_kw(ctx))
-        except Exception as e:  # noqa: BLE001 - reported as the FROM failure
-            ctx.progress.step_error(vid, str(e))
-            raise BaseImageError(f"{ref}: {e}") from None
-        ctx.progress.step_done(vid, 0.0)
-        img = store_resolve(ctx.store, ref, plat)
-        return img, str(img.digest)
+
+def _resolve(ctx: BuildContext, ref: str, plat: Platform, want_pull: bool) -> tuple[Any, str]:
+    from store.image import resolve_image as store_resolve
+
+    if not want_pull:
+        try:
+            img = store_resolve(ctx.store, ref, plat)
+            return img, str(img.digest)
+        except (ImageNotFound, StoreError):
+            pass
+    vid = ctx.progress.new_id()
+    ctx.progress.step_started(vid, "internal", "", f"pull {ref}")
+    try:
+        from registry_client.pull import pull_image
+
+        pull_image(ctx.store, ref, platform=plat, progress=TransferProgress(ctx, vid),
+                   **_client_kw(ctx))
+    except Exception as e:  # noqa: BLE001 - reported as the FROM failure
+        ctx.progress.step_error(vid, str(e))
+        raise BaseImageError(f"{ref}: {e}") from None
+    ctx.progress.step_done(vid, 0.0)
+    img = store_resolve(ctx.store, ref, plat)
+    return img, str(img.digest)
 
 
 def _client_kw(ctx: BuildContext) -> dict[str, Any]:
@@ -64,7 +72,7 @@ def _client_kw(ctx: BuildContext) -> dict[str, Any]:
     return {"client": RegistryClient(insecure=tuple(ctx.opts.insecure_registries))}
 
 
-class _PullProgress:
+class TransferProgress:
     """Adapts registry_client progress callbacks to transfer events (best effort)."""
 
     def __init__(self, ctx: BuildContext, vid: int) -> None:
@@ -72,7 +80,7 @@ class _PullProgress:
 
     def __call__(self, *a: Any, **kw: Any) -> None:
         ev = a[0] if a else None
-        name = str(getattr(ev, "digest", "") or kw.get("digest", "") or "blob")
+        name = str(getattr(ev, "short", "") or getattr(ev, "digest", "") or "blob")
         cur = getattr(ev, "current", None)
         total = getattr(ev, "total", None)
         if isinstance(cur, int):

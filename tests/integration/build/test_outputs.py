@@ -87,3 +87,24 @@ def test_cache_to_and_from_a_registry(tmp_path, busybox_image, registry, monkeyp
     cached = {e["id"] for e in ev if e["event"] == "step_cached"}
     assert started and all(e["id"] in cached for e in started)
     assert h.read_file(ra, "app:1", "u") == h.read_file(rb, "app:1", "u")
+
+
+def test_base_pulled_when_missing_and_with_pull(tmp_path, busybox_image, registry):
+    from registry_client.push import push_image
+    from store.layout import open_store
+
+    src = tmp_path / "src"
+    busybox_image.load(src)
+    s = open_store(src)
+    ref = f"{registry.host}/library/busybox:1"
+    push_image(s, s.refs.get("busybox:latest"), ref)
+    root = tmp_path / "empty"
+    df = f"FROM {ref}\nRUN echo pulled > /p\n"
+    _, out = run_build(root, tmp_path, df, tags=["p:1"], progress="json")
+    texts = [e["text"] for e in h.events(out) if e["event"] == "step_started"]
+    assert f"pull {ref}" in texts
+    assert h.read_file(root, "p:1", "p") == b"pulled\n"
+    _, out = run_build(root, tmp_path, df, tags=["p:2"], progress="json")
+    assert f"pull {ref}" not in [e["text"] for e in h.events(out) if e["event"] == "step_started"]
+    _, out = run_build(root, tmp_path, df, tags=["p:3"], progress="json", pull=True)
+    assert f"pull {ref}" in [e["text"] for e in h.events(out) if e["event"] == "step_started"]
