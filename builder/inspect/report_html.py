@@ -24,7 +24,8 @@ code,pre{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .pit{border:1px solid #e4e8ee;border-left:4px solid #e0a800;padding:.6em 1em;margin:.8em 0}
 .pit h3{margin:0 0 .3em;font-size:1.02em}.pit .id{color:#9a6b00;font-family:ui-monospace,monospace}
 .fix{display:grid;grid-template-columns:1fr 1fr;gap:.8em}
-.fix pre{margin:0;padding:.5em;overflow:auto;border-radius:4px}
+.fix pre{margin:0;padding:.5em;overflow:auto;border-radius:4px;white-space:pre-wrap}
+.fix .lab{font-size:.8em;color:#5a6978;margin-bottom:.2em}
 .before{background:#fdecec}.after{background:#e9f7ee}
 .score{display:inline-block;margin-right:2em}.score b{font-size:1.3em}
 """
@@ -102,8 +103,9 @@ def render_html(a: Analysis) -> str:
         out.append(f"<div class=\"pit\"><h3><span class=id>[{_e(f.id)}]</span> {_e(f.title)}</h3>"
                    f"<div class=meta>lines {_e(lines)}{' · ' + _e(', '.join(cost)) if cost else ''}"
                    f"</div><p>{_e(f.detail)}</p><p><b>Fix:</b> {_e(f.fix.summary)}</p>"
-                   f"<div class=fix><pre class=before>{_e(f.fix.before)}</pre>"
-                   f"<pre class=after>{_e(f.fix.after)}</pre></div></div>")
+                   f"<div class=fix><div><div class=lab>before</div><pre class=before>"
+                   f"{_e(f.fix.before)}</pre></div><div><div class=lab>after</div>"
+                   f"<pre class=after>{_e(f.fix.after)}</pre></div></div></div>")
     out.append("</body></html>\n")
     return "".join(out)
 

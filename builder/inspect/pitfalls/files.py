@@ -95,7 +95,7 @@ def deleted_later(ctx: Context) -> list[Finding]:
         cw = f"line {cs.line}" if cs and cs.line > 0 else f"layer {c}"
         dw = f"line {ds.line}" if ds and ds.line > 0 else f"layer {d}"
         out.append(finding(DELETED, lines_of(cs, ds), nbytes,
-                           f"{nfiles} file(s) ({human(nbytes)}) made by {cw} are deleted by "
+                           f"{nfiles} file{'s' if nfiles != 1 else ''} ({human(nbytes)}) made by {cw} are deleted by "
                            f"{dw} but still ship in the earlier layer", layers=(c, d)))
     return out
 
@@ -117,7 +117,7 @@ def chmod_own_layer(ctx: Context) -> list[Finding]:
                 origin.append(ctx.layers[vs[-1][0]].step)
         out.append(finding(CHMOD, lines_of(s, *origin), st.same_content_bytes,
                            f"line {s.line} changes only metadata, copying {st.same_content} "
-                           f"file(s) ({human(st.same_content_bytes)}) into a new layer",
+                           f"file{'s' if st.same_content != 1 else ''} ({human(st.same_content_bytes)}) into a new layer",
                            layers=(li.index,)))
     return out
 
