@@ -202,6 +202,8 @@ def go_quote(s: str) -> str:
 
 @dataclass(frozen=True)
 class Heredoc:
+    """A heredoc as the parser finds it; `content` is the raw body."""
+
     name: str
     content: str
     chomp: bool = False

@@ -58,6 +58,8 @@ _EXPANDED = ("ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USE
 
 @dataclass(frozen=True)
 class PlannedStep:
+    """One instruction of a planned stage, words expanded, with what it can see."""
+
     stage: int
     number: int
     instruction: Instruction
@@ -78,6 +80,8 @@ class PlannedStep:
 
 @dataclass(frozen=True)
 class PlannedStage:
+    """A stage the target needs, with its resolved base and dependencies."""
+
     index: int
     name: str
     base: str | int
@@ -91,6 +95,8 @@ class PlannedStage:
 
 @dataclass(frozen=True)
 class BuildPlan:
+    """The stages to build, in order, and what the planner found to warn about."""
+
     stages: tuple[PlannedStage, ...]
     target: int
     warnings: tuple[str, ...]

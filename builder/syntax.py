@@ -42,6 +42,8 @@ HEREDOC_KEYWORDS = frozenset(("run", "copy", "add"))
 
 @dataclass(frozen=True)
 class Directive:
+    """A parser directive at the top (`syntax`, `escape`, `check`)."""
+
     name: str
     value: str
     span: Span
@@ -64,6 +66,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Dockerfile:
+    """The parsed file: directives, escape character, nodes and warnings."""
+
     file: str
     nodes: tuple[Node, ...]
     directives: tuple[Directive, ...] = ()

@@ -51,6 +51,8 @@ __all__ = ["Add", "Arg", "Cmd", "Copy", "Entrypoint", "Env", "Expose", "From", "
 
 @dataclass(frozen=True)
 class Warning:  # noqa: A001 - mirrors BuildKit's lint warning, not the builtin
+    """A lint finding (`FILE:LINE: Rule: message`), never an error."""
+
     rule: str
     message: str
     span: Span
@@ -62,6 +64,8 @@ class Warning:  # noqa: A001 - mirrors BuildKit's lint warning, not the builtin
 
 @dataclass(frozen=True)
 class Stage:
+    """One `FROM` and the instructions up to the next."""
+
     index: int
     name: str
     from_: From
@@ -78,6 +82,8 @@ class Stage:
 
 @dataclass(frozen=True)
 class ParsedDockerfile:
+    """Typed stages plus the ARGs before the first FROM."""
+
     file: str
     stages: tuple[Stage, ...]
     meta_args: tuple[Arg, ...]

@@ -54,12 +54,16 @@ class Mount:
 
 @dataclass(frozen=True)
 class KeyValue:
+    """One ENV or LABEL pair."""
+
     key: str
     value: str
 
 
 @dataclass(frozen=True)
 class Instruction:
+    """Base of every typed instruction: where it is and how it was written."""
+
     span: Span
     original: str
 
@@ -71,6 +75,8 @@ class Instruction:
 
 @dataclass(frozen=True)
 class From(Instruction):
+    """`FROM [--platform=P] base [AS name]`."""
+
     base: str = ""
     name: str = ""          # lower-cased stage name, "" when unnamed
     platform: str = ""
@@ -82,6 +88,8 @@ class From(Instruction):
 
 @dataclass(frozen=True)
 class Run(Instruction):
+    """`RUN`: exec form (`exec_form`, argv) or shell form (one string), its flags and heredocs."""
+
     command: tuple[str, ...] = ()   # exec form: argv; shell form: one string
     exec_form: bool = False
     mounts: tuple[Mount, ...] = ()
@@ -99,6 +107,8 @@ class Run(Instruction):
 
 @dataclass(frozen=True)
 class Cmd(Instruction):
+    """`CMD` in exec or shell form."""
+
     command: tuple[str, ...] = ()
     exec_form: bool = False
     keyword = "CMD"
@@ -106,17 +116,23 @@ class Cmd(Instruction):
 
 @dataclass(frozen=True)
 class Entrypoint(Cmd):
+    """`ENTRYPOINT` in exec or shell form."""
+
     keyword = "ENTRYPOINT"
 
 
 @dataclass(frozen=True)
 class Shell(Instruction):
+    """`SHELL ["executable", "param"]`."""
+
     shell: tuple[str, ...] = ()
     keyword = "SHELL"
 
 
 @dataclass(frozen=True)
 class _Pairs(Instruction):
+    """Instructions made of key/value pairs."""
+
     pairs: tuple[KeyValue, ...] = ()
 
     def expand(self, fn: Expander) -> _Pairs:
@@ -125,11 +141,15 @@ class _Pairs(Instruction):
 
 @dataclass(frozen=True)
 class Env(_Pairs):
+    """`ENV key=value ...` (or the old `ENV key value`)."""
+
     keyword = "ENV"
 
 
 @dataclass(frozen=True)
 class Label(_Pairs):
+    """`LABEL key=value ...`."""
+
     keyword = "LABEL"
 
 
@@ -146,12 +166,16 @@ class Arg(Instruction):
 
 @dataclass(frozen=True)
 class Maintainer(Instruction):
+    """`MAINTAINER name` (deprecated)."""
+
     maintainer: str = ""
     keyword = "MAINTAINER"
 
 
 @dataclass(frozen=True)
 class Expose(Instruction):
+    """`EXPOSE port[/proto] ...`."""
+
     ports: tuple[str, ...] = ()
     keyword = "EXPOSE"
 
@@ -161,6 +185,8 @@ class Expose(Instruction):
 
 @dataclass(frozen=True)
 class Volume(Instruction):
+    """`VOLUME path ...` or its JSON form."""
+
     paths: tuple[str, ...] = ()
     keyword = "VOLUME"
 
@@ -170,6 +196,8 @@ class Volume(Instruction):
 
 @dataclass(frozen=True)
 class _Single(Instruction):
+    """Instructions with exactly one argument."""
+
     value: str = ""
 
     def expand(self, fn: Expander) -> _Single:
@@ -178,16 +206,22 @@ class _Single(Instruction):
 
 @dataclass(frozen=True)
 class User(_Single):
+    """`USER user[:group]`."""
+
     keyword = "USER"
 
 
 @dataclass(frozen=True)
 class Workdir(_Single):
+    """`WORKDIR path`."""
+
     keyword = "WORKDIR"
 
 
 @dataclass(frozen=True)
 class StopSignal(_Single):
+    """`STOPSIGNAL signal`."""
+
     keyword = "STOPSIGNAL"
 
 
@@ -223,6 +257,8 @@ class Copy(Instruction):
 
 @dataclass(frozen=True)
 class Add(Copy):
+    """`ADD`: COPY's fields plus `--checksum` and `--keep-git-dir`."""
+
     checksum: str = ""
     keep_git_dir: bool = False
     keyword = "ADD"

@@ -6,7 +6,6 @@ Public API: `typed(node, file) -> Instruction` (raises `DockerfileError` rendere
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from builder.errors import DockerfileError
@@ -182,6 +181,8 @@ def _onbuild(c: _Ctx) -> m.Onbuild:
 
 
 def _unknown(c: _Ctx) -> m.Instruction:
+    import difflib
+
     word = c.node.original.split(None, 1)[0] if c.node.original.strip() else ""
     hint = difflib.get_close_matches(word.upper(), KEYWORDS, n=1, cutoff=0.6)
     extra = f" (did you mean {hint[0]}?)" if hint else ""
