@@ -139,3 +139,18 @@ def test_very_deep_context(tmp_path: Path) -> None:
         assert len(source_hash(tree, ["."], CopyOptions(), FileHashCache()).manifest) == 1202  # ".", 1,200 dirs, f
     finally:  # shutil.rmtree (pytest's cleanup) recurses per level
         subprocess.run(["rm", "-rf", str(ctx), str(target)], check=True)
+
+
+def test_symlinks_inside_the_target_tree(tmp_path: Path, secret: Path) -> None:
+    from builder.context import CopyError
+
+    ctx = make_tree(tmp_path / "ctx", {"src/x.txt": "new", "src/zlib/m.py": "m"})
+    target = make_tree(tmp_path / "t", {"app/x.txt": ("link", str(secret)),
+                                        "app/zlib": ("link", str(tmp_path))})
+    tree = SourceTree.context(ctx)
+    with pytest.raises(CopyError, match="cannot copy to non-directory: /app/zlib"):
+        copy_into(tree, ["src"], "/app/", str(target), CopyOptions())
+    assert not (tmp_path / "m.py").exists()
+    # the file replaces the symlink itself, as fsutil's ensureEmptyFileTarget does
+    assert (target / "app/x.txt").read_text() == "new" and not (target / "app/x.txt").is_symlink()
+    assert secret.read_text() == "TOP-SECRET-HOST-CONTENT"
