@@ -274,7 +274,13 @@ def _parse_lines(records: list, directives: list[Directive], file: str, escape: 
     stripped = [strip(line) for _span, line, _h in records]
     text = "".join(f"#{d.name}={d.value}\n" for d in directives)
     text += "".join(s + "\n" for s in stripped if s)
-    shapes = iter(parser.parse(text)[len(directives):])
+    try:
+        shapes = iter(parser.parse(text)[len(directives):])
+    except Exception as e:  # noqa: BLE001 - a grammar gap must still be one line, exit 2
+        line = getattr(e, "line", 0) - len(directives)
+        spans = [span for (span, _l, _h), s in zip(records, stripped, strict=True) if s]
+        span = spans[min(max(line, 1), len(spans)) - 1] if spans else Span(1)
+        raise DockerfileError(f"syntax error: {str(e).splitlines()[0]}", span, file) from None
     nodes = []
     try:
         for (span, _line, heredocs), s in zip(records, stripped, strict=True):
