@@ -20,7 +20,18 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from builder.sandbox import caps, cgroups, init, libc, mounts, namespaces, network, seccomp, user
+from builder.sandbox import (
+    caps,
+    cgroups,
+    init,
+    libc,
+    mounts,
+    namespaces,
+    netpool,
+    network,
+    seccomp,
+    user,
+)
 from builder.sandbox.errors import SandboxError, SandboxSetupError
 from builder.sandbox.spec import SandboxResult, SandboxSpec
 
@@ -87,6 +98,8 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
         privileged=spec.privileged,
         setgroups=idmap is None or idmap.helpers, seccomp=filt, tty=spec.tty,
         loopback=spec.network != "host")
+    pooled = (spec.network == "default" and not rootless and not spec.privileged
+              and "NET_ADMIN" not in capset)
     tmp = Path(tempfile.mkdtemp(prefix="pybuild-sb-"))
     limits = cgroups.Limits(spec.memory, spec.cpus, spec.pids_limit)
     cg = cgroups.StepCgroup(uuid.uuid4().hex[:16], limits,
@@ -99,7 +112,13 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
             etc_files=_etc_files(spec, tmp), mounts=spec.mounts)
         if cg is not None:
             cg.create()
-        return _launch(spec, root, plan, cg, idmap, stdout, stderr, fds, start, rootless)
+        holder = netpool.POOL.acquire() if pooled else None
+        try:
+            return _launch(spec, root, plan, cg, idmap, stdout, stderr, fds, start, rootless,
+                           holder)
+        finally:
+            if holder is not None:
+                netpool.POOL.release(holder)
     finally:
         for fd in fds:
             try:
@@ -114,8 +133,9 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
 def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
             cg: cgroups.StepCgroup | None, idmap: namespaces.IdMap | None,
             stdout: Sink, stderr: Sink, fds: list[int], start: float,
-            rootless: bool) -> SandboxResult:
-    need_sync = cg is not None or spec.network == "default" or idmap is not None
+            rootless: bool, holder: netpool.Holder | None) -> SandboxResult:
+    fresh_slirp = spec.network == "default" and holder is None
+    need_sync = cg is not None or fresh_slirp or idmap is not None
     st_r, st_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC) if need_sync else (-1, -1)
     fds += [st_r, st_w] + ([go_r, go_w] if need_sync else [])
@@ -137,9 +157,13 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
         if not spec.stdin:
             fds.append(in_fd)
     flags = namespaces.flags(spec.network, rootless)
+    net_fd = -1
+    if holder is not None:
+        flags &= ~libc.CLONE_NEWNET
+        net_fd = holder.ns_fd
     helper = os.fork()
     if helper == 0:
-        _helper(flags, need_sync, root, plan, st_w, go_r, (in_fd, out_fd, err_fd))
+        _helper(flags, need_sync, root, plan, st_w, go_r, (in_fd, out_fd, err_fd), net_fd)
     # Parent: keep only our ends.
     for fd in {st_w, go_r, in_fd, out_fd, err_fd} - {0, 1, 2, -1}:
         if fd in fds and fd not in readers:
@@ -160,7 +184,7 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
                 namespaces.write_maps(helper, idmap)
             if cg is not None:
                 cg.add(helper)
-            if spec.network == "default":
+            if fresh_slirp:
                 slirp = network.Slirp(helper)
             os.write(go_w, b"G")
         status, pid1 = _pump(st_r, buf, readers, created, errors, master,
@@ -268,7 +292,7 @@ def _pump(st_r: int, buf: bytes, readers: dict[int, Sink], created: list[str],
 
 
 def _helper(flags: int, need_sync: bool, root: mounts.RootPlan, plan: init.ExecPlan,
-            st_w: int, go_r: int, stdio: tuple[int, int, int]) -> None:
+            st_w: int, go_r: int, stdio: tuple[int, int, int], net_fd: int) -> None:
     """The forked helper: unshare, wait for go, fork PID 1, wait for it. Never returns."""
     code = 0
     try:
@@ -276,12 +300,15 @@ def _helper(flags: int, need_sync: bool, root: mounts.RootPlan, plan: init.ExecP
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target, inheritable=True)
-        keep = sorted(fd for fd in (st_w, go_r) if fd > 2)
+        keep = sorted(fd for fd in (st_w, go_r, net_fd) if fd > 2)
         lo = 3
         for fd in keep:
             os.closerange(lo, fd)
             lo = fd + 1
         os.closerange(lo, 1 << 16)
+        if net_fd >= 0:  # a pooled namespace slirp4netns already serves
+            libc.setns(net_fd, libc.CLONE_NEWNET)
+            os.close(net_fd)
         libc.unshare(flags)
         if need_sync:
             init.send(st_w, "U")
