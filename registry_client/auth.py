@@ -130,7 +130,10 @@ class Authenticator:
             resp.close()
             with self._lock:
                 self._challenges[host] = new
-            hdrs["Authorization"] = self._header(host, new, wanted, fresh=True)
+            tok = self.token(host, new, wanted, fresh=True)
+            with self._lock:  # later requests for `scopes` reuse the wider token
+                self._tokens[(host, frozenset(scopes))] = self._tokens[(host, frozenset(wanted))]
+            hdrs["Authorization"] = "Bearer " + tok
         elif new.scheme == "basic" and not auth:
             basic = self._basic(host)
             if not basic:
@@ -143,12 +146,11 @@ class Authenticator:
 
     # --- schemes ---------------------------------------------------------------
 
-    def _header(self, host: str, chal: Challenge, scopes: tuple[str, ...],
-                fresh: bool = False) -> str | None:
+    def _header(self, host: str, chal: Challenge, scopes: tuple[str, ...]) -> str | None:
         if chal.scheme == "basic":
             return self._basic(host)
         if chal.scheme == "bearer":
-            return "Bearer " + self.token(host, chal, scopes, fresh=fresh)
+            return "Bearer " + self.token(host, chal, scopes)
         return None
 
     def _basic(self, host: str) -> str | None:

@@ -180,3 +180,13 @@ def test_mount_denied_falls_back_to_upload(token_registry, docker_config, regist
     finally:
         token_registry.tokens.deny.clear()
     assert res.mounted == () and set(res.uploaded) == {b.desc.digest for b in img.blobs()}
+
+
+def test_identity_token_uses_refresh_grant(token_registry, docker_config, registry_store):
+    token_registry.tokens.refresh_tokens["idtok-123"] = token_registry.user
+    _write_config(docker_config, {"auths": {token_registry.host: {"identitytoken": "idtok-123"}}})
+    desc = put_in_store(registry_store, make_image([{"id": b"identity"}]))
+    before = len(token_registry.tokens.issued)
+    res = push_image(registry_store, desc, f"{token_registry.host}/{unique_repo('private')}:1")
+    assert res.digest == desc.digest
+    assert token_registry.tokens.issued[before][0] == token_registry.user
