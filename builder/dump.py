@@ -143,8 +143,8 @@ def canonical_text(inst) -> str:  # noqa: C901 - one branch per instruction
 def _mount_text(mt) -> str:
     from dataclasses import fields
 
-    defaults = type(mt)()
     parts = [f"type={mt.type}"]
+    defaults = type(mt)(readonly=mt.type in ("bind", "secret", "ssh"))
     for f in fields(mt):
         value = getattr(mt, f.name)
         if f.name != "type" and value != getattr(defaults, f.name):

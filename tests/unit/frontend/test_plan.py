@@ -209,5 +209,28 @@ def test_mount_options_expand_and_heredoc_quotes_survive() -> None:
     steps = make_plan(text).stages[-1].steps
     mount = steps[2].instruction.mounts[0]
     assert (mount.target, mount.from_, mount.readonly) == ("/cache", "tools", False)
-    assert steps[2].text == "RUN --mount=type=cache,target=/cache,from=tools,readonly=False make"
+    assert steps[2].text == "RUN --mount=type=cache,target=/cache,from=tools make"
     assert steps[3].instruction.heredocs[0].content == "echo \"/cache\" '/cache'\n"
+
+
+def test_plan_text_output_for_the_testdata_dockerfile(capsys) -> None:
+    from builder.cli import main
+
+    ctx = REPO / "testdata" / "frontend"
+    proc = subprocess.run([sys.executable, "-m", "builder.cli", "plan", "-f", str(ctx / "multistage.Dockerfile"),
+                           "--build-arg", "PY=3.12", "--platform", "linux/amd64", str(ctx)],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout == (
+        "stage 0 AS build: FROM python:3.12-slim [linux/amd64]\n"
+        "    1  line 4    ENV PIP_NO_CACHE_DIR=1 APP=/app\n"
+        "    2  line 6    WORKDIR /app\n"
+        "    3  line 7    COPY requirements.txt .\n"
+        "    4  line 8    RUN --mount=type=cache,target=/root/.cache pip install -r requirements.txt\n"
+        "    5  line 9    COPY . .\n"
+        "stage 2: FROM python:3.12-slim [linux/amd64]  needs stages 0  (target)\n"
+        "    1  line 13   COPY --from=build /app /app\n"
+        "    2  line 14   USER 1000:1000\n"
+        '    3  line 15   CMD ["python", "-m", "app"]\n')
+    assert main(["plan", "-f", str(ctx / "multistage.Dockerfile"), "--target", "docs", str(ctx)]) == 0
+    assert capsys.readouterr().out.startswith("stage 1 AS docs: FROM alpine [")
