@@ -10,7 +10,7 @@ import pytest
 
 from builder.chown import Owner
 from builder.context import CopyError, OutsideContext, SourceNotFound, SourceTree
-from builder.copy import CopyOptions, copy_into
+from builder.copy import CopyOptions, copy_into, parse_chmod
 from tests.integration.copy.treeutil import make_tree, read_tree
 
 pytestmark = pytest.mark.root  # ownership checks need root (CI runs as root)
@@ -70,6 +70,9 @@ CASES = [
     ("chmod files and dirs", ["src"], "/m/", {"chmod": 0o640}, {
         "m": D755, "m/app.py": F("print()", 0o640), "m/lib": ("dir", 0o640, 0, 0, None),
         "m/lib/util.py": F("u", 0o640)}, []),
+    ("symbolic chmod per entry", ["src", "run.sh"], "/sy/", {"chmod": parse_chmod("go-r,u+x")},
+     {"sy": D755, "sy/app.py": F("print()", 0o700), "sy/lib": ("dir", 0o711, 0, 0, None),
+      "sy/run.sh": F("#!", 0o711)}, []),
     ("parents with pivot", ["src/./lib/util.py"], "/p/", {"parents": True},
      {"p/lib/util.py": F("u")}, ["p/src"]),
     ("parents without pivot", ["src/lib/util.py", "a.txt"], "/q/", {"parents": True},

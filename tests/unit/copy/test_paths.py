@@ -64,10 +64,27 @@ def test_parse_chmod(text: str, want: int) -> None:
     assert parse_chmod(text) == want
 
 
-@pytest.mark.parametrize("text", ["u+x", "999", "", "0o755", "12345"])
+@pytest.mark.parametrize("text", ["999", "", "0o755", "12345", "u+q", "z+x", "u+x,", "u+xu"])
 def test_parse_chmod_rejects(text: str) -> None:
     with pytest.raises(CopyError, match="invalid --chmod"):
         parse_chmod(text)
+
+
+# (symbolic, source mode, is_dir, result) as chmod(1) with umask 0 computes them
+SYMBOLIC = [
+    ("u+x", 0o644, False, 0o744), ("go-w", 0o666, False, 0o644), ("a=r", 0o755, False, 0o444),
+    ("=rw", 0o700, False, 0o666), ("u=rwx,go=rx", 0o600, False, 0o755),
+    ("a+X", 0o644, False, 0o644), ("a+X", 0o744, False, 0o755), ("a+X", 0o700, True, 0o711),
+    ("u+s", 0o755, False, 0o4755), ("g+s", 0o755, True, 0o2755), ("+t", 0o777, True, 0o1777),
+    ("o=u", 0o750, False, 0o757), ("g-rwx,o-rwx", 0o777, False, 0o700), ("u-s", 0o4755, False, 0o755),
+]
+
+
+@pytest.mark.parametrize("text,mode,is_dir,want", SYMBOLIC)
+def test_symbolic_chmod(text: str, mode: int, is_dir: bool, want: int) -> None:
+    sym = parse_chmod(text)
+    assert not isinstance(sym, int) and str(sym) == text
+    assert oct(sym.apply(mode, is_dir)) == oct(want)
 
 
 @pytest.mark.parametrize("dest,want", [("/a/", True), ("a", False), (".", True), ("", True),
