@@ -16,9 +16,12 @@ unreferenced blobs that `prune` removes.
 
 from __future__ import annotations
 
+import gzip
 import json
+import lzma
 import posixpath
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -116,7 +119,7 @@ def _scan(store: Store, stream: IO[bytes], path: str, lease: Lease) -> _Scan:
             desc = store.blobs.put(f, "application/octet-stream", expected=want, size=ti.size)
             lease.add("blob", str(desc.digest))
             scan.blobs[name] = desc
-    except tarfile.TarError as e:
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as e:
         raise InvalidArchive(path, f"broken tar: {e}") from None
     finally:
         tf.close()

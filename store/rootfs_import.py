@@ -39,6 +39,16 @@ if TYPE_CHECKING:
 CHUNK = 1 << 20
 
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    import zstandard
+
+    return (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError,
+            zstandard.ZstdError)
+
+
+_READ_ERRORS = _read_errors()
+
+
 class _Peek:
     """A stream that lets us look at its first bytes without consuming them."""
 
@@ -139,9 +149,9 @@ def import_rootfs(store: Store, src: Path | str | IO[bytes], name: str | None = 
                         for ti in tf:
                             check_member(ti)
                             count += 1
-                except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+                    tee.finish()  # trailing blocks, and the compressed stream's checks
+                except _READ_ERRORS as e:
                     raise InvalidArchive(path, f"not a readable tar: {e}") from None
-                tee.finish()
                 if count == 0:
                     raise InvalidArchive(path, "the tar has no entries")
                 layer = w.commit()
