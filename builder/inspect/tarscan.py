@@ -32,7 +32,7 @@ class TarEntry:
     uid: int
     gid: int
     linkname: str
-    crc: int  # CRC-32 of the content (0 for non-regular files)
+    crc: int  # Adler-32 of the content (0 for non-regular files); with size: same content
     head: bytes  # first HEAD_BYTES of the content
 
 
@@ -122,11 +122,9 @@ def _octal(field: bytes, what: str) -> int:
     if field and field[0] & 0x80:  # base-256 (GNU) for big numbers
         v = int.from_bytes(field[1:], "big")
         return v
-    text = field.split(b"\0", 1)[0].strip(b" \0")
-    if not text:
-        return 0
+    text = field.split(b"\0", 1)[0]
     try:
-        return int(text, 8)
+        return int(text, 8) if text.strip() else 0  # int() skips surrounding spaces
     except ValueError:
         raise LayerFormatError(f"bad tar header {what} field {field!r}") from None
 
@@ -192,7 +190,7 @@ class TarScan:
 
     def _content(self, size: int) -> tuple[int, bytes]:
         """Skip `size` content bytes plus padding, hashing them without copies."""
-        crc, head, left = 0, None, size
+        crc, head, left = 1, None, size
         while left:
             avail = len(self._buf) - self._pos
             if avail <= 0:
@@ -204,7 +202,7 @@ class TarScan:
             mv = memoryview(self._buf)[self._pos:self._pos + take]
             if head is None:
                 head = bytes(mv[:HEAD_BYTES])
-            crc = zlib.crc32(mv, crc)
+            crc = zlib.adler32(mv, crc)
             self._pos += take
             left -= take
         pad = (-size) % 512

@@ -39,14 +39,13 @@ _UPDATE = re.compile(r"\bapt(-get)?\s+(-\S+\s+)*update\b")
 _INSTALL = re.compile(r"\bapt(-get)?\s+(-\S+\s+)*install\b")
 _CLEAN = re.compile(r"\brm\s+(-\S+\s+)*\S*/var/lib/apt/lists")
 
-CACHE_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("pip", re.compile(r"(^|/)\.cache/pip/")),
-    ("npm", re.compile(r"(^|/)\.npm/")),
-    ("yarn", re.compile(r"(^|/)\.cache/yarn/|(^|/)\.yarn-cache/")),
-    ("apt", re.compile(r"^var/cache/apt/(archives/.*\.deb$|[^/]*\.bin$)")),
-    ("apk", re.compile(r"^var/cache/apk/.")),
-    ("go", re.compile(r"(^|/)go/pkg/mod/cache/|(^|/)\.cache/go-build/")),
-)
+CACHE_RE = re.compile(
+    r"(?P<pip>(^|/)\.cache/pip/)"
+    r"|(?P<npm>(^|/)\.npm/)"
+    r"|(?P<yarn>(^|/)\.cache/yarn/|(^|/)\.yarn-cache/)"
+    r"|(?P<apt>^var/cache/apt/(archives/.*\.deb$|[^/]*\.bin$))"
+    r"|(?P<apk>^var/cache/apk/.)"
+    r"|(?P<go>(^|/)go/pkg/mod/cache/|(^|/)\.cache/go-build/)")
 
 
 @check(APT)
@@ -78,10 +77,10 @@ def package_cache(ctx: Context) -> list[Finding]:
     for p, rec in ctx.tree.visible.items():
         if rec[6] not in user or rec[1] == 0:
             continue
-        for kind, rx in CACHE_KINDS:
-            if rx.search(p):
-                found[(kind, rec[6])] = found.get((kind, rec[6]), 0) + rec[1]
-                break
+        m = CACHE_RE.search(p)
+        if m:
+            kind = m.lastgroup or "cache"
+            found[(kind, rec[6])] = found.get((kind, rec[6]), 0) + rec[1]
     out = []
     for (kind, layer), nbytes in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         step = ctx.layers[layer].step

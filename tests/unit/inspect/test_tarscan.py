@@ -47,7 +47,7 @@ def _ref(data: bytes) -> list[tuple]:
     out = []
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tf:
         for m in tf:
-            crc = zlib.crc32(tf.extractfile(m).read()) if m.isreg() else 0  # type: ignore[union-attr]
+            crc = zlib.adler32(tf.extractfile(m).read()) if m.isreg() and m.size else 0  # type: ignore[union-attr]
             name = m.name
             while name.startswith("./"):
                 name = name[2:]
