@@ -6,6 +6,7 @@ Public API (stable):
 - `platform_args(target, build) -> dict`: TARGETPLATFORM, TARGETOS, TARGETARCH,
   TARGETVARIANT and the BUILD* counterparts.
 - `host_platform() -> str`, `normalize_platform(text) -> str`.
+- `config_env(image_config) -> dict`, `try_expand(word, env, escape) -> str`.
 - `GlobalArgs`: the ARGs before the first FROM (plus the automatic platform ARGs),
   usable in FROM lines; `StageArgs`: the ARG/ENV state inside one stage.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import platform as _platform
 from collections.abc import Mapping
 
-from builder.expand import expand_word
+from builder.expand import ExpansionError, expand_word
 
 PROXY_ARGS = frozenset(("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
                         "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"))
@@ -104,3 +105,23 @@ class StageArgs:
         """The build args a RUN sees as environment: ARGs in scope plus proxy build-args."""
         proxies = {k: v for k, v in self.globals.build_args.items() if k in PROXY_ARGS}
         return {**proxies, **self.args}
+
+
+def config_env(config: Mapping | None) -> dict[str, str]:
+    """`Env` of an image config (full OCI config or its `config` part) as a dict."""
+    if not config:
+        return {}
+    inner = config.get("config", config) or {}
+    out = {}
+    for item in inner.get("Env") or []:
+        k, _, v = str(item).partition("=")
+        out[k] = v
+    return out
+
+
+def try_expand(word: str, env: Mapping[str, str], escape: str) -> str:
+    """Expand, or keep the word when it does not expand (used for pruning only)."""
+    try:
+        return expand_word(word, env, escape)
+    except ExpansionError:
+        return word

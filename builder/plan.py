@@ -30,9 +30,11 @@ from builder.args import (
     PROXY_ARGS,
     GlobalArgs,
     StageArgs,
+    config_env,
     host_platform,
     normalize_platform,
     platform_args,
+    try_expand,
 )
 from builder.dump import canonical_text
 from builder.errors import DockerfileError
@@ -160,17 +162,6 @@ class _Planner:
         return idx
 
 
-def _config_env(config: Mapping | None) -> dict[str, str]:
-    if not config:
-        return {}
-    inner = config.get("config", config) or {}
-    out = {}
-    for item in inner.get("Env") or []:
-        k, _, v = str(item).partition("=")
-        out[k] = v
-    return out
-
-
 def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> PlannedStage:
     frm = stage.from_
     frm_x = frm.expand(p.expander(frm, p.globals.values))
@@ -192,7 +183,7 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
         base_env = {}
     else:
         images.append(frm_x.base)
-        base_env = _config_env(p.resolver(frm_x.base, plat) if p.resolver else None)
+        base_env = config_env(p.resolver(frm_x.base, plat) if p.resolver else None)
     state = StageArgs(p.globals, base_env)
     steps: list[PlannedStep] = []
     for number, inst in enumerate(stage.commands, 1):
@@ -258,7 +249,7 @@ def make_plan(dockerfile_text: str, *, file: str = "Dockerfile",
             break
         needed |= _closure(more, {s.index: set(s.deps) for s in done.values()})
     warnings = [str(w) for w in parsed.warnings]
-    unused = sorted(k for k in build_args if k not in p.used_args and k not in PROXY_ARGS)
+    unused = sorted(k for k in build_args if k not in p.used_args and not _predefined(k))
     if unused:
         warnings.append(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
     meta = tuple((k, p.globals.values[k]) for k in sorted(p.globals.declared) if k in p.globals.values)
@@ -271,7 +262,7 @@ def _needed(p: _Planner, parsed, target: int) -> set[int]:
     deps: dict[int, set[int]] = {}
     for stage in parsed.stages:
         refs: set[int] = set()
-        base = _try_expand(stage.from_.base, p.globals.values, parsed.escape)
+        base = try_expand(stage.from_.base, p.globals.values, parsed.escape)
         idx = p.names.get(base.lower())
         if idx is not None and idx < stage.index:
             refs.add(idx)
@@ -280,12 +271,17 @@ def _needed(p: _Planner, parsed, target: int) -> set[int]:
             if isinstance(inst, Run):
                 words += [m.from_ for m in inst.mounts]
             for word in filter(None, words):
-                ref = _try_expand(word, p.globals.values, parsed.escape)
+                ref = try_expand(word, p.globals.values, parsed.escape)
                 s = p.stage_ref(stage, inst, ref) if (ref.isdigit() or ref.lower() in p.names) else None
                 if s is not None:
                     refs.add(s)
         deps[stage.index] = refs
     return _closure({target}, deps)
+
+
+def _predefined(name: str) -> bool:
+    """Build-args docker never reports as unused: proxies, BUILDKIT_*, SOURCE_DATE_EPOCH."""
+    return name in PROXY_ARGS or name.startswith("BUILDKIT_") or name == "SOURCE_DATE_EPOCH"
 
 
 def _closure(start: set[int], deps: Mapping[int, set[int]]) -> set[int]:
@@ -297,13 +293,6 @@ def _closure(start: set[int], deps: Mapping[int, set[int]]) -> set[int]:
             needed.add(i)
             todo.extend(deps.get(i, ()))
     return needed
-
-
-def _try_expand(word: str, env: Mapping[str, str], escape: str) -> str:
-    try:
-        return expand_word(word, env, escape)
-    except ExpansionError:
-        return word
 
 
 __all__ = ["BuildPlan", "PlannedStage", "PlannedStep", "make_plan", "plan_to_json"]

@@ -81,7 +81,8 @@ def test_build_arg_overrides_stage_arg_default_and_env_shadows_arg() -> None:
 
 
 def test_unused_build_args_warn_like_docker() -> None:
-    plan = make_plan("FROM a\nARG USED\n", build_args={"USED": "1", "NOPE": "2", "HTTP_PROXY": "p"})
+    plan = make_plan("FROM a\nARG USED\n", build_args={"USED": "1", "NOPE": "2", "HTTP_PROXY": "p",
+                                                      "BUILDKIT_INLINE_CACHE": "1", "SOURCE_DATE_EPOCH": "0"})
     assert plan.unused_build_args == ("NOPE",)
     assert "[Warning] One or more build-args [NOPE] were not consumed" in plan.warnings
 
