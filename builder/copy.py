@@ -18,14 +18,13 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import re
 import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from builder.chown import Owner
+from builder.chown import Owner, SymbolicMode, parse_chmod  # noqa: F401 (parse_chmod: re-export)
 from builder.context import (
     CopyError,
     DestinationError,
@@ -39,64 +38,6 @@ from builder.filehash import FileChangedError, FileHashCache, SourceHash, entry_
 
 MULTI_SOURCE = ("When using {0} with more than one source file, the destination must be a "
                 "directory and end with a /")
-
-
-def parse_chmod(unsafe_text: str, instruction: str = "COPY") -> int | SymbolicMode:
-    """--chmod: octal (755, 0644, 4755), or symbolic like chmod(1) (u+x,go=rX), which
-    BuildKit accepts since Dockerfile 1.14."""
-    text = unsafe_text or ""
-    if re.fullmatch(r"0?[0-7]{1,4}", text):
-        return int(text, 8)
-    clauses = []
-    for part in text.split(","):
-        m = _CLAUSE.fullmatch(part)
-        if not m:
-            raise CopyError(f"invalid --chmod value {unsafe_text!r}: expected an octal or "
-                            "symbolic (u+x,go-w) mode", instruction)
-        who = 0
-        for c in m.group(1) or "a":
-            who |= _WHO[c]
-        for op, perms in _ACTION.findall(m.group(2)):
-            clauses.append((who, op, perms))
-    return SymbolicMode(text, tuple(clauses))
-
-
-_CLAUSE = re.compile(r"([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)")
-_ACTION = re.compile(r"([-+=])([ugo]|[rwxXst]*)")
-_WHO = {"u": 0o4700, "g": 0o2070, "o": 0o1007, "a": 0o7777}
-_PERM = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
-
-
-@dataclass(frozen=True)
-class SymbolicMode:
-    """A parsed symbolic --chmod; applied per entry to its source mode (umask 0, as
-    BuildKit clears it)."""
-
-    text: str
-    clauses: tuple[tuple[int, str, str], ...]
-
-    def apply(self, mode: int, is_dir: bool) -> int:
-        for who, op, perms in self.clauses:
-            bits = 0
-            for p in perms:
-                if p in "ugo":
-                    v = (mode >> {"u": 6, "g": 3, "o": 0}[p]) & 7
-                    bits |= v << 6 | v << 3 | v
-                elif p == "X":
-                    bits |= 0o111 if is_dir or mode & 0o111 else 0
-                else:
-                    bits |= _PERM[p]
-            bits &= who
-            if op == "+":
-                mode |= bits
-            elif op == "-":
-                mode &= ~bits
-            else:
-                mode = (mode & ~who) | bits
-        return mode & 0o7777
-
-    def __str__(self) -> str:
-        return self.text
 
 
 @dataclass(frozen=True)
