@@ -107,3 +107,10 @@ def test_parse_never_crashes(text):
     except InvalidReference:
         return
     assert Reference.parse(str(r)) == r
+
+
+def test_regexps_are_the_specs(conformance):
+    from registry_client.reference import NAME_RE, TAG_RE
+
+    assert NAME_RE.pattern == _spec_regex(conformance, "name").pattern
+    assert TAG_RE.pattern == _spec_regex(conformance, "tag").pattern
