@@ -18,6 +18,7 @@ from typing import IO
 from builder.inspect.errors import LayerFormatError
 
 CHUNK = 1 << 20
+MAX_META = 1 << 20  # PAX / GNU long-name records are small; refuse to buffer more
 HEAD_BYTES = 64  # enough to see "-----BEGIN ... PRIVATE KEY-----"
 
 REG, HARDLINK, SYMLINK, CHAR, BLOCK, DIR, FIFO = "0", "1", "2", "3", "4", "5", "6"
@@ -135,6 +136,16 @@ def _norm(name: str) -> str:
     return name.strip("/")
 
 
+def _pax_int(pax: dict[str, str], key: str) -> int:
+    try:
+        v = int(pax[key])
+    except ValueError:
+        raise LayerFormatError(f"bad PAX {key} {pax[key]!r}") from None
+    if v < 0:
+        raise LayerFormatError(f"negative PAX {key}")
+    return v
+
+
 def _pax(data: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     pos = 0
@@ -142,7 +153,12 @@ def _pax(data: bytes) -> dict[str, str]:
         sp = data.find(b" ", pos)
         if sp < 0:
             break
-        length = int(data[pos:sp])
+        try:
+            length = int(data[pos:sp])
+        except ValueError:
+            raise LayerFormatError("bad PAX record length") from None
+        if length <= sp - pos:
+            raise LayerFormatError("bad PAX record length")
         rec = data[sp + 1:pos + length - 1]
         k, _, v = rec.partition(b"=")
         out[k.decode("utf-8", "surrogateescape")] = v.decode("utf-8", "surrogateescape")
@@ -224,6 +240,8 @@ class TarScan:
             typ = chr(hdr[156]) if hdr[156] else REG
             size = _octal(hdr[124:136], "size")
             if typ in ("x", "g", "L", "K"):
+                if size > MAX_META:
+                    raise LayerFormatError(f"tar metadata record of {size} bytes")
                 data = self._small(size)
                 if typ == "x":
                     pax = _pax(data)
@@ -239,15 +257,16 @@ class TarScan:
             link = pax.get("linkpath") or long_link or \
                 hdr[157:257].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             if "size" in pax:
-                size = int(pax["size"])
+                size = _pax_int(pax, "size")
             if typ == "7":
                 typ = REG
             body = size if typ == REG or typ not in (HARDLINK, SYMLINK, CHAR, BLOCK, DIR, FIFO) else 0
             crc, head = self._content(body) if body else (0, b"")
             yield TarEntry(_norm(path), typ, size if typ == REG else 0,
                            _octal(hdr[100:108], "mode") & 0o7777,
-                           int(pax.get("uid") or _octal(hdr[108:116], "uid")),
-                           int(pax.get("gid") or _octal(hdr[116:124], "gid")), link, crc, head)
+                           _pax_int(pax, "uid") if "uid" in pax else _octal(hdr[108:116], "uid"),
+                           _pax_int(pax, "gid") if "gid" in pax else _octal(hdr[116:124], "gid"),
+                           link, crc, head)
             pax, long_name, long_link = {}, None, None
         # drain to count the whole blob (trailing zero blocks, padding)
         self._buf, self._pos = b"", 0

@@ -101,3 +101,17 @@ def test_memory_stays_bounded_on_highly_compressible_layers() -> None:
         tracemalloc.stop()
     assert [e.size for e in entries] == [64 << 20]
     assert peak < 12 << 20
+
+
+@given(st.binary(max_size=4096), st.integers(0, 4095), st.binary(min_size=1, max_size=8))
+def test_hostile_bytes_fail_only_with_layer_format_error(junk: bytes, at: int, patch: bytes) -> None:
+    """Random bytes, and real tars with bytes overwritten, never crash the scanner."""
+    good = _tar([("dir/" + "n" * 120, "file", 700, 5), ("l", "sym", 0, 0)], tarfile.PAX_FORMAT)
+    bad = bytearray(good)
+    bad[at % len(bad):at % len(bad) + len(patch)] = patch
+    for data in (junk, bytes(bad)):
+        try:
+            for e in TarScan(io.BytesIO(data)):
+                assert e.size >= 0
+        except LayerFormatError:
+            pass
