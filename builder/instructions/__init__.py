@@ -122,6 +122,26 @@ def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedDockerfile:
     if not stages:
         raise DockerfileError("FROM missing: no build stage in the Dockerfile",
                               meta[-1].span if meta else Span(1), file)
+    warnings = _apply_check_directive(ast.directives, warnings, file)
     return ParsedDockerfile(file, tuple(Stage(i, f.name, f, tuple(cmds))
                                         for i, (f, cmds) in enumerate(stages)),
                             tuple(meta), ast.directives, ast.escape, tuple(warnings))
+
+
+def _apply_check_directive(directives, warnings: list[Warning], file: str) -> list[Warning]:
+    """`# check=skip=Rule1,Rule2;error=true`, as BuildKit: skipped rules (or `all`) are
+    dropped, and `error=true` turns what is left into an error."""
+    spec = next((d.value for d in directives if d.name == "check"), "")
+    skip: set[str] = set()
+    error = False
+    for part in spec.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.strip() == "skip":
+            skip |= {v.strip() for v in value.split(",")}
+        elif key.strip() == "error":
+            error = value.strip().lower() == "true"
+    kept = [w for w in warnings if "all" not in skip and w.rule not in skip]
+    if error and kept:
+        first = kept[0]
+        raise DockerfileError(f"lint {first.rule}: {first.message} (check=error=true)", first.span, file)
+    return kept

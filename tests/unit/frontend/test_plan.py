@@ -235,3 +235,19 @@ def test_plan_text_output_for_the_testdata_dockerfile(capsys) -> None:
         '    3  line 15   CMD ["python", "-m", "app"]\n')
     assert main(["plan", "-f", str(ctx / "multistage.Dockerfile"), "--target", "docs", str(ctx)]) == 0
     assert capsys.readouterr().out.startswith("stage 1 AS docs: FROM alpine [")
+
+
+def test_check_directive_skips_or_fails_on_warnings() -> None:
+    from builder.errors import DockerfileError
+
+    text = "FROM a AS x\nFROM b AS x\n"
+    assert len(make_plan(text).warnings) == 1
+    assert make_plan("# check=skip=DuplicateStageName\n" + text).warnings == ()
+    assert make_plan("# check=skip=all\n" + text).warnings == ()
+    try:
+        make_plan("# check=error=true\n" + text)
+    except DockerfileError as e:
+        assert str(e) == ('Dockerfile:3:1: lint DuplicateStageName: Duplicate stage name "x", '
+                          "stage names should be unique (check=error=true)")
+    else:
+        raise AssertionError("check=error=true must fail")
