@@ -63,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
                 getattr(f, "close", lambda: None)()
         rows = history_rows(src.config, len(src.layers))
         image_id = src.config_digest
-    if not rows:  # an image without history: one row per layer
-        rows = []
+    if not rows:  # an image without history: one row per layer, as docker shows it
+        from builder.inspect.history import HistoryRow
+
+        rows = [HistoryRow(i, "", "", "", False, i, None, None, "") for i in range(len(sizes))]
     out = []
     for r in reversed(rows):
         size = sizes[r.layer] if r.layer is not None and r.layer < len(sizes) else 0

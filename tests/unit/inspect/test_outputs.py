@@ -116,3 +116,31 @@ def test_history_like_docker(image: str, capsys) -> None:
 def test_missing_image_is_one_line(store_root: Path, image: str, capsys) -> None:
     rc, _, err = _run(capsys, "inspect", "nope:1")
     assert rc == 1 and "nope:1" in err and "not found" in err and err.count("\n") == 1
+
+
+def test_history_without_history_entries(tmp_path: Path, capsys) -> None:
+    from tests.unit.inspect.synth import docker_archive
+
+    arc = docker_archive(tmp_path / "d.tar", [layer_tar([("file", "a", 1500)]),
+                                              layer_tar([("file", "b", 20)])], [])
+    rc, out, _ = _run(capsys, "history", f"docker-archive:{arc}", "--json")
+    assert rc == 0
+    assert [(r["id"] != "<missing>", r["size"]) for r in json.loads(out)] == \
+        [(True, 20), (False, 1500)]
+
+
+def test_unmarked_image_without_dockerfile_still_reports_costs(store_root: Path, capsys) -> None:
+    """A BuildKit image (no pybuild markers, no -f): findings come from created_by and
+    the files; lines are unknown and left empty."""
+    tars = [layer_tar([("file", "bin/sh", 100)]),
+            layer_tar([("file", "var/lib/apt/lists/x_Packages", 4000)]),
+            layer_tar([("file", "usr/bin/curl", 300)])]
+    hist = [{"created_by": "/bin/sh -c #(nop) ADD file:x in / "},
+            {"created_by": "RUN /bin/sh -c apt-get update # buildkit"},
+            {"created_by": "RUN /bin/sh -c apt-get install -y curl # buildkit"}]
+    store_image(store_root, "bk:1", tars, hist)
+    rc, out, _ = _run(capsys, "inspect", "bk:1", "--json")
+    doc = json.loads(out)
+    assert rc == 0 and doc["line_source"] == "none"
+    assert [(p["id"], p["lines"], p["bytes"], p["layers"]) for p in doc["pitfalls"]] == \
+        [("apt-lists", [], 4000, [1])]
