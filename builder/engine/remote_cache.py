@@ -65,8 +65,9 @@ def import_from(ctx: Any, text: str) -> int:
 
 
 def export_to(ctx: Any, text: str, keys: list[str]) -> None:
+    from builder.engine.state import host_platform
     from registry_client.push import push_image
-    from store.digest import Digest, host_platform
+    from store.digest import Digest
     from store.image import write_image
 
     ref = parse_ref(text)

@@ -1,0 +1,245 @@
+"""Build benchmark (issue 6): pybuild vs BuildKit (a private dockerd from Debian's
+docker.io) and `buildah bud --layers --runtime /usr/sbin/runc`, on a small app over
+busybox: 200 generated source files and a 50 MB file made then deleted.
+
+Scenarios, each the median of --reps runs:
+- cold: empty build cache (pybuild: a fresh store with only busybox; BuildKit: builder
+  cache pruned; buildah: a fresh storage root with only busybox);
+- noop: the same build again;
+- edit: one source file changed, then rebuilt.
+
+Prints median seconds per tool and scenario, the ratios pybuild/BuildKit (target
+<= 1.0) and pybuild/buildah (target <= 0.5), and pybuild's peak RSS (target < 200 MB).
+Run as root: `python3 bench/build.py [--reps 3] [--no-buildkit] [--no-buildah]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DOCKERFILE = """\
+FROM busybox
+RUN head -c 52428800 /dev/urandom > /big.bin
+RUN rm /big.bin
+WORKDIR /app
+COPY app/ /app/
+RUN find /app -type f | wc -l > /app/count
+CMD ["sh"]
+"""
+EPOCH = "1600000000"
+
+
+def make_context(d: Path) -> Path:
+    src = d / "app" / "src"
+    src.mkdir(parents=True)
+    for i in range(200):
+        body = "".join(f"def f{i}_{j}(x):\n    return x * {j} + {i}\n\n" for j in range(40))
+        (src / f"mod_{i:03d}.py").write_text(body)
+    (d / "Dockerfile").write_text(DOCKERFILE)
+    return d
+
+
+def edit(ctx: Path, n: int) -> None:
+    p = ctx / "app" / "src" / "mod_017.py"
+    p.write_text(p.read_text() + f"# edit {n}\n")
+
+
+def run_timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None
+              ) -> tuple[float, int]:
+    """(seconds, peak RSS in bytes of the process tree's largest child) of one command."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    elapsed = time.monotonic() - t0
+    err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    return elapsed, ru.ru_maxrss * 1024
+
+
+class Pybuild:
+    name = "pybuild"
+
+    def __init__(self, work: Path, rootfs_tar: Path) -> None:
+        self.work, self.tar = work, rootfs_tar
+        self.root = work / "pb-store"
+        self.rss = 0
+
+    def reset(self) -> None:
+        from store.layout import open_store
+        from tests.fixtures.build import BusyboxImage
+
+        shutil.rmtree(self.root, ignore_errors=True)
+        os.environ["SOURCE_DATE_EPOCH"] = EPOCH
+        try:
+            BusyboxImage(self.tar).load(self.root)
+        finally:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        open_store(self.root).close()
+
+    def build(self, ctx: Path) -> float:
+        env = {**os.environ, "PYBUILD_ROOT": str(self.root)}
+        secs, rss = run_timed([sys.executable, "-m", "builder.cli", "build", "-q", "-t",
+                               "bench:1", str(ctx)], env, cwd=REPO)
+        self.rss = max(self.rss, rss)
+        return secs
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class BuildKit:
+    name = "buildkit"
+
+    def __init__(self, work: Path, docker_tar: Path) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="pbbench-dk-", dir="/tmp"))
+        self.sock = self.dir / "docker.sock"
+        self.log = open(self.dir / "log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/dockerd", "--data-root", str(self.dir / "data"), "--exec-root",
+             str(self.dir / "exec"), "--pidfile", str(self.dir / "pid"), "--host",
+             f"unix://{self.sock}", "--bridge=none", "--iptables=false", "--ip-masq=false",
+             "--ip-forward=false"], stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        self.env = {"DOCKER_HOST": f"unix://{self.sock}", "DOCKER_BUILDKIT": "1",
+                    "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(self.dir)}
+        deadline = time.monotonic() + 60
+        while self._docker("version", check=False) != 0:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("dockerd did not start")
+            time.sleep(0.3)
+        self._docker("load", "-i", str(docker_tar))
+
+    def _docker(self, *args: str, check: bool = True) -> int:
+        p = subprocess.run(["/usr/bin/docker", *args], env=self.env, capture_output=True)
+        if check and p.returncode:
+            raise RuntimeError(p.stderr.decode()[-2000:])
+        return p.returncode
+
+    def reset(self) -> None:
+        self._docker("rmi", "-f", "bench:1", check=False)
+        self._docker("builder", "prune", "-af")
+
+    def build(self, ctx: Path) -> float:
+        return run_timed(["/usr/bin/docker", "build", "--network=none", "-q", "-t", "bench:1",
+                          str(ctx)], self.env)[0]
+
+    def close(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+        _unmount_under(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Buildah:
+    name = "buildah"
+
+    def __init__(self, work: Path, docker_tar: Path) -> None:
+        self.dir = work / "buildah"
+        self.tar = docker_tar
+
+    def _b(self) -> list[str]:
+        return ["buildah", "--root", str(self.dir / "root"), "--runroot",
+                str(self.dir / "run"), "--storage-driver", "overlay"]
+
+    def reset(self) -> None:
+        if self.dir.exists():
+            subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
+            _unmount_under(self.dir)
+            shutil.rmtree(self.dir, ignore_errors=True)
+        out = subprocess.run([*self._b(), "pull", "-q", f"docker-archive:{self.tar}"],
+                             capture_output=True, text=True, check=True).stdout.split()[-1]
+        subprocess.run([*self._b(), "tag", out, "busybox:latest"], check=True,
+                       capture_output=True)
+
+    def build(self, ctx: Path) -> float:
+        return run_timed([*self._b(), "bud", "--layers", "--runtime", "/usr/sbin/runc",
+                          "--network", "none", "-q", "-t", "bench:1", str(ctx)],
+                         dict(os.environ), cwd=ctx)[0]
+
+    def close(self) -> None:
+        subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
+        _unmount_under(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _unmount_under(root: Path) -> None:
+    with open("/proc/self/mounts") as f:
+        points = [line.split()[1] for line in f]
+    for mp in sorted((p for p in points if p.startswith(str(root) + "/")), key=len,
+                     reverse=True):
+        subprocess.run(["umount", "-l", mp], capture_output=True)
+
+
+def measure(tool, ctx: Path, reps: int) -> dict[str, float]:
+    res: dict[str, list[float]] = {"cold": [], "noop": [], "edit": []}
+    for i in range(reps):
+        tool.reset()
+        res["cold"].append(tool.build(ctx))
+        res["noop"].append(tool.build(ctx))
+        edit(ctx, i)
+        res["edit"].append(tool.build(ctx))
+    return {k: statistics.median(v) for k, v in res.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--no-buildkit", action="store_true")
+    ap.add_argument("--no-buildah", action="store_true")
+    a = ap.parse_args()
+    from store import archive
+    from store.layout import open_store
+    from tests.fixtures.base_image import build_busybox_rootfs_tar
+
+    work = Path(tempfile.mkdtemp(prefix="pybuild-bench-"))
+    tools = []
+    try:
+        rootfs = build_busybox_rootfs_tar(work / "rootfs.tar")
+        pb = Pybuild(work, rootfs)
+        pb.reset()
+        docker_tar = work / "busybox.docker.tar"
+        archive.save(open_store(pb.root), ["busybox:latest"], docker_tar, fmt="docker")
+        ctx = make_context(work / "ctx")
+        tools.append(pb)
+        if not a.no_buildkit:
+            tools.append(BuildKit(work, docker_tar))
+        if not a.no_buildah:
+            tools.append(Buildah(work, docker_tar))
+        results = {t.name: measure(t, ctx, a.reps) for t in tools}
+    finally:
+        for t in tools:
+            t.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"median seconds over {a.reps} runs (200 files + 50 MB made then deleted):")
+    print(f"{'scenario':<8} " + " ".join(f"{n:>10}" for n in results))
+    for sc in ("cold", "noop", "edit"):
+        print(f"{sc:<8} " + " ".join(f"{results[n][sc]:>10.3f}" for n in results))
+    for other, target in (("buildkit", 1.0), ("buildah", 0.5)):
+        if other in results:
+            ratios = "  ".join(f"{sc} {results['pybuild'][sc] / results[other][sc]:.2f}x"
+                               for sc in ("cold", "noop", "edit"))
+            print(f"pybuild/{other}: {ratios}  (target <= {target}x)")
+    print(f"pybuild peak RSS: {pb.rss / 1e6:.0f} MB (target < 200 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
