@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--file", dest="dockerfile", default=None,
                         help="the Dockerfile the image was built from (to map layers to lines "
                              "when the image does not record them)")
+    parser.add_argument("--context", default=None, metavar="DIR",
+                        help="the build context (checks it for .git/node_modules without a "
+                             ".dockerignore)")
     parser.add_argument("--json", action="store_true", help="print the analysis as JSON")
     parser.add_argument("--html", metavar="FILE", default=None,
                         help="write a self-contained HTML report to FILE")
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise SourceError(args.dockerfile, e.strerror or "cannot read") from None
     with open_source(args.image) as src:
-        analysis = analyze_source(src, dockerfile, top_n=max(args.top, 1))
+        analysis = analyze_source(src, dockerfile, top_n=max(args.top, 1),
+                                  context_dir=args.context)
     if args.html:
         from builder.inspect.report_html import write_html
 

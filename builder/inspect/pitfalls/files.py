@@ -4,6 +4,7 @@ build tools left in the final image, and ADD of a URL."""
 
 from __future__ import annotations
 
+import os
 import re
 
 from builder.inspect.pitfalls.base import (
@@ -122,6 +123,25 @@ def chmod_own_layer(ctx: Context) -> list[Finding]:
     return out
 
 
+def context_junk_bytes(context_dir: str) -> int:
+    """Bytes under .git, node_modules and build outputs in a build context that has no
+    .dockerignore (0 when it has one): what every build sends and hashes for nothing."""
+    if os.path.exists(os.path.join(context_dir, ".dockerignore")):
+        return 0
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(context_dir):
+        rel = os.path.relpath(dirpath, context_dir).replace(os.sep, "/")
+        if rel == "." or not JUNK.search(rel + "/"):
+            continue
+        for n in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, n)).st_size
+            except OSError:
+                pass
+        dirnames.sort()
+    return total
+
+
 @check(IGNORE)
 def no_dockerignore(ctx: Context) -> list[Finding]:
     out = []
@@ -130,11 +150,15 @@ def no_dockerignore(ctx: Context) -> list[Finding]:
         if li is None or not _copies_all(s):
             continue
         nbytes = ctx.visible_bytes(li.index, lambda p: JUNK.search(p) is not None)
+        where = "into the image"
+        if nbytes == 0 and ctx.context_dir:
+            nbytes = context_junk_bytes(ctx.context_dir)
+            where = "with the build context (no .dockerignore)"
         if nbytes == 0:
             continue
         out.append(finding(IGNORE, lines_of(s), nbytes,
                            f"line {s.line} copies {human(nbytes)} of .git, node_modules or "
-                           f"build outputs from the context", layers=(li.index,)))
+                           f"build outputs {where}", layers=(li.index,)))
     return out
 
 

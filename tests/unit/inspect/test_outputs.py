@@ -144,3 +144,20 @@ def test_unmarked_image_without_dockerfile_still_reports_costs(store_root: Path,
     assert rc == 0 and doc["line_source"] == "none"
     assert [(p["id"], p["lines"], p["bytes"], p["layers"]) for p in doc["pitfalls"]] == \
         [("apt-lists", [], 4000, [1])]
+
+
+def test_inspect_context_flag(store_root: Path, tmp_path: Path, capsys) -> None:
+    ctx = tmp_path / "ctx"
+    (ctx / ".git").mkdir(parents=True)
+    (ctx / ".git" / "index").write_bytes(bytes(3000))
+    (ctx / "main.sh").write_text("echo hi\n")
+    df = tmp_path / "Dockerfile"
+    df.write_text("FROM busybox\nCOPY . /src\n")
+    store_image(store_root, "ctx:1", [layer_tar([("file", "bin/sh", 10)]),
+                                      layer_tar([("file", "src/main.sh", 8)])],
+                [{"created_by": "base"}, {"created_by": "COPY . /src # buildkit",
+                                          "comment": "pybuild:line=2"}])
+    rc, out, _ = _run(capsys, "inspect", "ctx:1", "--json", "-f", str(df), "--context", str(ctx))
+    assert rc == 0
+    assert [(p["id"], p["lines"], p["bytes"]) for p in json.loads(out)["pitfalls"]] == \
+        [("no-dockerignore", [2], 3000)]

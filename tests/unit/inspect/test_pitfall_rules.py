@@ -83,3 +83,18 @@ def test_copy_before_deps_counts_every_install() -> None:
     text = ("FROM busybox\nCOPY ./ /src\nRUN npm ci\nRUN go mod download\nRUN make\n")
     got = _run(text, {3: [("file", "n", 300)], 4: [("file", "g", 200)], 5: [("file", "m", 1)]})
     assert got == [("copy-before-deps", (2, 3, 4), 500, 2)]
+
+
+def test_context_without_dockerignore_is_measured(tmp_path) -> None:
+    """.git cannot live in testdata (git refuses it), so make one here: the image holds
+    no junk (say .git was removed later), but the context still sends it every build."""
+    from builder.inspect.pitfalls import files
+
+    ctx = tmp_path / "ctx"
+    (ctx / ".git" / "objects").mkdir(parents=True)
+    (ctx / ".git" / "objects" / "pack").write_bytes(bytes(7000))
+    (ctx / "src").mkdir()
+    (ctx / "src" / "main.c").write_bytes(bytes(50))
+    assert files.context_junk_bytes(str(ctx)) == 7000
+    (ctx / ".dockerignore").write_text(".git\n")
+    assert files.context_junk_bytes(str(ctx)) == 0
