@@ -58,6 +58,8 @@ def parse_manifest(unsafe_data: bytes, content_type: str = "", what: str = "mani
     if not isinstance(obj, dict):
         raise ManifestError(what, codes=("MANIFEST_INVALID",), detail="not a JSON object")
     mt = obj.get("mediaType") or ""
+    if not isinstance(mt, str):
+        raise ManifestError(what, codes=("MANIFEST_INVALID",), detail="mediaType is not a string")
     ctype = content_type.split(";")[0].strip()
     if obj.get("schemaVersion") == 1 or mt in SCHEMA1_TYPES - {"application/json"} \
             or ctype in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED):
@@ -71,13 +73,20 @@ def parse_manifest(unsafe_data: bytes, content_type: str = "", what: str = "mani
         raise ManifestError(what, detail=f"unsupported manifest media type {mt!r}")
     try:
         if mt in INDEX_TYPES:
-            children = tuple(Descriptor.from_json(d) for d in obj.get("manifests") or ())
+            children = tuple(Descriptor.from_json(d) for d in _list(obj, "manifests"))
             return ParsedManifest(mt, None, (), children, obj)
         config = Descriptor.from_json(obj["config"])
-        layers = tuple(Descriptor.from_json(d) for d in obj.get("layers") or ())
-    except (KeyError, TypeError, StoreError) as e:
+        layers = tuple(Descriptor.from_json(d) for d in _list(obj, "layers"))
+    except (KeyError, TypeError, ValueError, StoreError) as e:
         raise ManifestError(what, codes=("MANIFEST_INVALID",), detail=str(e)) from None
     return ParsedManifest(mt, config, layers, (), obj)
+
+
+def _list(obj: dict[str, Any], key: str) -> list[Any]:
+    value = obj.get(key) or []
+    if not isinstance(value, list):
+        raise TypeError(f"{key} is not a list")
+    return value
 
 
 def select_platform(index: ParsedManifest, want: Platform, what: str = "index") -> Descriptor:

@@ -171,3 +171,21 @@ def test_credentials_config_round_trip(docker_config):
     assert erase_credentials("new.example") and not erase_credentials("new.example")
     assert not get_credentials("new.example")
     assert "pw" not in repr(Credentials("a", "pw"))
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                     lambda kids: st.lists(kids, max_size=4)
+                     | st.dictionaries(st.sampled_from(["mediaType", "schemaVersion", "config",
+                                                        "layers", "manifests", "digest", "size",
+                                                        "platform", "x"]), kids, max_size=5),
+                     max_leaves=20)
+
+
+@given(_JSON, st.sampled_from(["", OCI_MANIFEST, OCI_INDEX, "application/json"]))
+def test_manifest_parser_only_raises_manifest_error(obj, ctype):
+    try:
+        p = parse_manifest(json.dumps(obj).encode(), ctype)
+    except ManifestError as e:
+        assert "\n" not in str(e)
+        return
+    assert p.media_type in (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
