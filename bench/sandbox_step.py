@@ -3,9 +3,10 @@
 Each step = mount a fresh overlay over a busybox rootfs, run `true` in the sandbox
 (namespaces, pivot_root, /proc /dev /sys, caps, seccomp), unmount. Median of N steps,
 for network none, network default (slirp4netns) and default + cgroup limits.
-Anchors (`--anchors`, needs a running dockerd with BuildKit and/or buildah+runc and
-the registry from /work/shared/tools/anchors-up.sh): per-step overhead of `RUN true`
-= (build of FROM + N x RUN true) - (build of FROM alone), divided by N, --no-cache.
+With `--anchors`, the whole-build per-step overhead of `RUN true` = (build of FROM +
+N x RUN true) - (build of FROM alone), divided by N, --no-cache, for `pybuild build`,
+`buildah bud` (runc, --layers) and, when dockerd runs, BuildKit; all from the same
+busybox image (imported, then saved as OCI / docker archives; no registry needed).
 Usage: python3 bench/sandbox_step.py [N] [--anchors]
 """
 
@@ -24,8 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from builder.sandbox import SandboxSpec, run  # noqa: E402
 from tests.fixtures.base_image import build_busybox_rootfs_tar  # noqa: E402
-
-BASE = "127.0.0.1:5000/busybox:latest"
 
 
 def step(lower: Path, tmp: Path, i: int, **kw: object) -> float:
@@ -59,22 +58,64 @@ def step_inside(lower: Path, tmp: Path, i: int, **kw: object) -> float:
     return time.perf_counter() - t0
 
 
-def anchor(cmd: list[str], n: int, tmp: Path) -> float | None:
-    if shutil.which(cmd[0]) is None:
+def per_step(build: list[str], base: str, n: int, tmp: Path, env: dict | None = None) -> float | None:
+    """(time of FROM + n x RUN true) - (time of FROM alone), over n; None if it fails."""
+    if shutil.which(build[0]) is None:
         return None
     times = {}
     for steps in (0, n):
-        ctx = tmp / f"ctx-{cmd[0]}-{steps}"
+        ctx = tmp / f"ctx-{Path(build[0]).name}-{steps}-{time.time_ns()}"
         ctx.mkdir()
-        (ctx / "Dockerfile").write_text(f"FROM {BASE}\n" + "".join(
+        (ctx / "Dockerfile").write_text(f"FROM {base}\n" + "".join(
             f"RUN true # {i} {time.time_ns()}\n" for i in range(steps)))
         t0 = time.perf_counter()
-        r = subprocess.run([*cmd, str(ctx)], capture_output=True)
+        r = subprocess.run([*build, str(ctx)], capture_output=True, env=env)
         if r.returncode != 0:
-            print(f"anchor {cmd[0]} failed: {r.stderr.decode()[-300:]}")
+            print(f"{build[0]} failed: {r.stderr.decode()[-300:]}")
             return None
         times[steps] = time.perf_counter() - t0
     return (times[n] - times[0]) / n
+
+
+def umount_under(tmp: Path) -> None:
+    targets = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+               if line.split()[4].startswith(str(tmp) + "/")]
+    for t in sorted(targets, key=len, reverse=True):
+        subprocess.run(["umount", t], check=False)
+
+
+def engine_and_anchors(tar: Path, n: int, tmp: Path) -> dict[str, float | None]:
+    import os
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYBUILD_ROOT": str(tmp / "store"), "PYTHONPATH": str(repo)}
+    pyb = [sys.executable, "-m", "builder.cli"]
+    subprocess.run([*pyb, "import", str(tar), "bench-bb"], env=env, check=True,
+                   capture_output=True)
+    subprocess.run([*pyb, "save", "bench-bb", "-o", str(tmp / "bb-oci.tar"), "--format", "oci"],
+                   env=env, check=True)
+    subprocess.run([*pyb, "save", "bench-bb", "-o", str(tmp / "bb-docker.tar")], env=env,
+                   check=True)
+    out: dict[str, float | None] = {}
+    out["pybuild build"] = per_step([*pyb, "build", "-q", "--no-cache"], "bench-bb", n, tmp, env)
+    bh = ["buildah", "--root", str(tmp / "bh-root"), "--runroot", str(tmp / "bh-run"), "bud",
+          "-q", "--runtime", "/usr/sbin/runc", "--layers=true"]
+    try:
+        out["buildah"] = per_step(bh, f"oci-archive:{tmp / 'bb-oci.tar'}", n, tmp)
+    finally:
+        if shutil.which("buildah"):
+            subprocess.run([*bh[:5], "rm", "--all"], capture_output=True)
+        umount_under(tmp)  # buildah leaves its storage mounted
+    docker_ok = shutil.which("docker") and subprocess.run(
+        ["docker", "info"], capture_output=True).returncode == 0
+    if docker_ok:
+        subprocess.run(["docker", "load", "-i", str(tmp / "bb-docker.tar")], check=True,
+                       capture_output=True)
+        out["BuildKit"] = per_step(["docker", "build", "-q", "--no-cache"], "bench-bb", n, tmp,
+                                   {**os.environ, "DOCKER_BUILDKIT": "1"})
+    else:
+        out["BuildKit"] = None
+    return out
 
 
 def main() -> None:
@@ -100,17 +141,16 @@ def main() -> None:
         for name, sec in rows.items():
             print(f"pybuild sandbox RUN true [{name}]: median {sec * 1000:.1f} ms over {n}")
         if "--anchors" in sys.argv:
-            bk = anchor(["docker", "build", "-q", "--no-cache"], n, tmp)
-            bh = anchor(["buildah", "bud", "-q", "--runtime", "/usr/sbin/runc", "--layers=false",
-                         "--tls-verify=false"], n, tmp)
-            ref = rows["default (slirp4netns)"]
-            for label, val, target in (("BuildKit", bk, 1.0), ("buildah", bh, 0.5)):
-                if val is None:
-                    print(f"{label}: not available")
-                else:
-                    print(f"{label} per-step RUN true: {val * 1000:.1f} ms; pybuild/{label} = "
-                          f"{ref / val:.2f}x (target <= {target}x)")
-
+            got = engine_and_anchors(tar, n, tmp)
+            for name, val in got.items():
+                shown = "not available" if val is None else f"{val * 1000:.1f} ms"
+                print(f"{name} per-step RUN true (FROM + {n} RUN - FROM, / {n}): {shown}")
+            ours = got["pybuild build"]
+            for label, target in (("BuildKit", 1.0), ("buildah", 0.5)):
+                ref = got[label]
+                if ours and ref:
+                    print(f"pybuild build / {label} = {ours / ref:.2f}x (target <= {target}x); "
+                          f"sandbox only / {label} = {rows['default (slirp4netns)'] / ref:.2f}x")
 
 if __name__ == "__main__":
     main()
