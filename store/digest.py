@@ -1,5 +1,6 @@
-"""Content identity: `Digest`, `Descriptor`, `Platform`, the media types, and the
-verifying reader that hashes a stream as it flows and fails at EOF.
+"""Content identity: `Digest`, `Descriptor`, the media types, and the verifying reader
+that hashes a stream as it flows and fails at EOF. `Platform` lives in
+`store.platform` and is re-exported here.
 
 Everything that names content by hash (the blob store, the registry client, the
 builder's cache) speaks these types. They are frozen, and `parse(str(x)) == x`.
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import platform as _platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from store.errors import DigestMismatch, InvalidDigest, SizeMismatch
+from store.platform import _ARCH_ALIASES as _ARCH_ALIASES  # re-exported (API kept)
+from store.platform import Platform as Platform
+from store.platform import host_platform as host_platform
 
 # --- media types -------------------------------------------------------------
 
@@ -111,72 +114,6 @@ class Digest:
 
 
 EMPTY_SHA256 = Digest("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-
-# --- Platform ----------------------------------------------------------------
-
-_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
-                 "armel": "arm", "i386": "386", "i686": "386"}
-
-
-@dataclass(frozen=True)
-class Platform:
-    """`os/arch[/variant]`, normalised as containerd's platforms package does."""
-
-    os: str = "linux"
-    architecture: str = "amd64"
-    variant: str = ""
-    os_version: str = ""
-    os_features: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        parts = text.strip().lower().split("/")
-        if not 1 <= len(parts) <= 3 or not all(parts):
-            raise ValueError(f"invalid platform {text!r}: want os/arch[/variant]")
-        os_ = parts[0]
-        arch = _ARCH_ALIASES.get(parts[1], parts[1]) if len(parts) > 1 else host_platform().architecture
-        variant = parts[2] if len(parts) > 2 else ""
-        if arch == "arm64" and variant == "v8":
-            variant = ""
-        if arch == "arm" and not variant:
-            variant = "v7"
-        return cls(os_, arch, variant)
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Platform:
-        return cls(
-            os=obj.get("os", ""),
-            architecture=obj.get("architecture", ""),
-            variant=obj.get("variant", ""),
-            os_version=obj.get("os.version", ""),
-            os_features=tuple(obj.get("os.features", ())),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"architecture": self.architecture, "os": self.os}
-        if self.variant:
-            out["variant"] = self.variant
-        if self.os_version:
-            out["os.version"] = self.os_version
-        if self.os_features:
-            out["os.features"] = list(self.os_features)
-        return out
-
-    def matches(self, other: Platform) -> bool:
-        """True when `other` (an index entry) can run where `self` is wanted."""
-        if (self.os, self.architecture) != (other.os, _ARCH_ALIASES.get(other.architecture, other.architecture)):
-            return False
-        return not self.variant or not other.variant or self.variant == other.variant
-
-    def __str__(self) -> str:
-        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
-
-
-def host_platform() -> Platform:
-    arch = _platform.machine().lower()
-    arch = _ARCH_ALIASES.get(arch, arch)
-    return Platform("linux", arch, "v7" if arch == "arm" else "")
-
 
 # --- Descriptor --------------------------------------------------------------
 

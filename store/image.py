@@ -1,16 +1,17 @@
-"""The image model: `Manifest` and `Index` value types, the `Image` and `Layer`
-Protocols, the store-backed `StoredImage`, Docker schema2 <-> OCI conversion, and
-`write_image` which writes config + manifest blobs.
+"""The image model: the `Image` and `Layer` Protocols, the store-backed `StoredImage`,
+Docker schema2 <-> OCI conversion, `resolve_image`, and `write_image` which writes
+config + manifest blobs.
 
-Config types live in `store.imageconfig` and are re-exported here.
+The value types live in `store.imageconfig` (ImageConfig, ContainerConfig,
+Healthcheck, History) and `store.manifest` (Manifest, Index); all are re-exported here.
 """
 
 from __future__ import annotations
 
 import gzip
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
+from dataclasses import dataclass, replace
+from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
 from store.digest import (
     DOCKER_CONFIG,
@@ -20,17 +21,16 @@ from store.digest import (
     INDEX_TYPES,
     MANIFEST_TYPES,
     OCI_CONFIG,
-    OCI_INDEX,
     OCI_LAYER_ZSTD,
     OCI_MANIFEST,
     OCI_TO_DOCKER,
     Descriptor,
     Digest,
     Platform,
-    host_platform,
 )
-from store.errors import InvalidDigest, InvalidImage
+from store.errors import InvalidImage
 from store.imageconfig import ContainerConfig, Healthcheck, History, ImageConfig, go_json
+from store.manifest import Index, Manifest
 
 if TYPE_CHECKING:
     from store.layout import Store
@@ -40,129 +40,6 @@ __all__ = ["ContainerConfig", "Healthcheck", "History", "ImageConfig", "Manifest
            "convert_manifest", "resolve_image", "go_json"]
 
 DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
-
-
-def _descs(unsafe: Any, what: str) -> tuple[Descriptor, ...]:
-    if not isinstance(unsafe, list):
-        raise InvalidImage(what, "must be a list of descriptors")
-    try:
-        return tuple(Descriptor.from_json(d) for d in unsafe)
-    except (InvalidDigest, TypeError, ValueError, AttributeError) as e:
-        raise InvalidImage(what, str(e)) from None
-
-
-def _desc(unsafe: Any, what: str) -> Descriptor:
-    if not isinstance(unsafe, Mapping):
-        raise InvalidImage(what, "must be a descriptor object")
-    return _descs([unsafe], what)[0]
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """An image manifest (OCI or Docker schema2; same shape)."""
-
-    config: Descriptor
-    layers: tuple[Descriptor, ...]
-    media_type: str = OCI_MANIFEST
-    schema_version: int = 2
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    subject: Descriptor | None = None
-    artifact_type: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    _KNOWN = ("schemaVersion", "mediaType", "config", "layers", "annotations", "subject",
-              "artifactType")
-
-    @classmethod
-    def from_json(cls, unsafe: Any, *, strict: bool = False) -> Manifest:
-        """Parse a manifest. `strict` adds the schema's rules that real images break
-        (at least one layer), for validating what we are given to publish."""
-        if not isinstance(unsafe, Mapping):
-            raise InvalidImage("manifest", "not a JSON object")
-        if strict and not unsafe.get("layers"):
-            raise InvalidImage("manifest", "layers must have at least one entry")
-        if unsafe.get("schemaVersion") != 2:
-            raise InvalidImage("manifest", f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
-        mt = unsafe.get("mediaType", OCI_MANIFEST)
-        if mt not in MANIFEST_TYPES:
-            raise InvalidImage("manifest", f"unsupported mediaType {mt!r}")
-        subject = unsafe.get("subject")
-        return cls(
-            config=_desc(unsafe.get("config"), "manifest.config"),
-            layers=_descs(unsafe.get("layers", []), "manifest.layers"),
-            media_type=mt,
-            annotations=dict(unsafe.get("annotations") or {}),
-            subject=_desc(subject, "manifest.subject") if subject is not None else None,
-            artifact_type=str(unsafe.get("artifactType", "")),
-            extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN},
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schemaVersion": self.schema_version, "mediaType": self.media_type}
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        out["config"] = self.config.to_json()
-        out["layers"] = [d.to_json() for d in self.layers]
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        out.update(self.extra)
-        return out
-
-    def to_bytes(self) -> bytes:
-        return go_json(self.to_json())
-
-
-@dataclass(frozen=True)
-class Index:
-    """An image index (OCI) or Docker manifest list."""
-
-    manifests: tuple[Descriptor, ...]
-    media_type: str = OCI_INDEX
-    schema_version: int = 2
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    subject: Descriptor | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    _KNOWN = ("schemaVersion", "mediaType", "manifests", "annotations", "subject")
-
-    @classmethod
-    def from_json(cls, unsafe: Any) -> Index:
-        if not isinstance(unsafe, Mapping):
-            raise InvalidImage("index", "not a JSON object")
-        if unsafe.get("schemaVersion") != 2:
-            raise InvalidImage("index", f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
-        mt = unsafe.get("mediaType", OCI_INDEX)
-        if mt not in INDEX_TYPES:
-            raise InvalidImage("index", f"unsupported mediaType {mt!r}")
-        subject = unsafe.get("subject")
-        return cls(
-            manifests=_descs(unsafe.get("manifests"), "index.manifests"), media_type=mt,
-            annotations=dict(unsafe.get("annotations") or {}),
-            subject=_desc(subject, "index.subject") if subject is not None else None,
-            extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN})
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schemaVersion": self.schema_version, "mediaType": self.media_type,
-                               "manifests": [d.to_json() for d in self.manifests]}
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        out.update(self.extra)
-        return out
-
-    def select(self, want: Platform | None = None) -> Descriptor:
-        """The manifest for `want` (default: this host)."""
-        want = want or host_platform()
-        for d in self.manifests:
-            if d.media_type in MANIFEST_TYPES and d.platform is not None and want.matches(d.platform):
-                return d
-        plain = [d for d in self.manifests if d.media_type in MANIFEST_TYPES and d.platform is None]
-        if len(plain) == 1:
-            return plain[0]
-        raise InvalidImage("index", f"no manifest for platform {want}")
 
 
 # --- conversion --------------------------------------------------------------
