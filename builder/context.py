@@ -161,6 +161,7 @@ class SourceTree:
         self._prefix = self.root.rstrip("/") + "/"
         self.ignore = ignore
         self.is_context = is_context
+        self._memo: dict[str, tuple[bool, ...]] = {}
 
     @classmethod
     def context(cls, context_dir: str | Path, dockerfile: str | Path | None = None) -> SourceTree:
@@ -182,7 +183,33 @@ class SourceTree:
         return self.ignore is not None and self.ignore.could_reinclude_below(rel)
 
     def ignored(self, rel: str) -> bool:
-        return bool(rel) and self.ignore is not None and bool(self.ignore.matches(rel))
+        """moby MatchesOrParentMatches, with each directory's per-pattern results
+        memoised (moby's MatchesUsingParentResults), so a walk does not re-match
+        every ancestor of every path."""
+        if not rel or self.ignore is None:
+            return False
+        pats = self.ignore.patterns
+        matched = False
+        for p, hit in zip(pats, self._hits(rel), strict=True):
+            if hit:  # the last pattern that hits decides (moby's loop is equivalent)
+                matched = not p.exclusion
+        return matched
+
+    def _hits(self, rel: str) -> tuple[bool, ...]:
+        """Per pattern: does it match `rel` or one of its parents."""
+        pats = self.ignore.patterns  # type: ignore[union-attr]
+        parts = rel.split("/")
+        i = len(parts) - 1
+        while i > 0 and "/".join(parts[:i]) not in self._memo:
+            i -= 1
+        hits = self._memo.get("/".join(parts[:i]), (False,) * len(pats)) if i else \
+            (False,) * len(pats)
+        for j in range(max(i, 0), len(parts)):
+            path = "/".join(parts[: j + 1])
+            hits = tuple(h or p.match(path) for h, p in zip(hits, pats, strict=True))
+            if j < len(parts) - 1:
+                self._memo[path] = hits
+        return hits
 
     def lstat(self, rel: str) -> os.stat_result | None:
         """lstat within the view: ignored (and sockets) do not exist."""

@@ -158,3 +158,21 @@ def test_entry_hash_ignores_nothing_it_should_not() -> None:
                   entry_hash("file", 0o644, 0, 0, content="c", dest="y")):
         assert other != base
     assert SourceHash.of([("a", base)]).digest != SourceHash.of([("b", base)]).digest
+
+
+ignore_patterns = st.lists(st.sampled_from([
+    "*.log", "!keep.log", "build", "!build/keep", "**/tmp", "a/*/c", "!a/b", "**", "!**/*.md",
+    "a", "a/b/c.log", "*/b", "!*/b/keep", "[ab]*", "docs/**/*.txt"]), max_size=6)
+ignore_paths = st.lists(st.sampled_from(["a", "b", "c", "keep.log", "x.log", "build", "keep",
+                                         "tmp", "r.md", "docs", "c.log", "y.txt"]),
+                        min_size=1, max_size=5).map("/".join)
+
+
+@given(ignore_patterns, st.lists(ignore_paths, min_size=1, max_size=10))
+def test_memoised_ignore_equals_pattern_matcher(patterns: list[str], paths: list[str]) -> None:
+    from builder.dockerignore import PatternMatcher
+
+    tree = SourceTree.with_patterns("/nonexistent", patterns)
+    ref = PatternMatcher(patterns)
+    for p in paths:  # a shared memo across paths, as in a walk
+        assert tree.ignored(p) == ref.matches(p), (patterns, p)
