@@ -93,14 +93,15 @@ def run(args: argparse.Namespace) -> int:
     layers = img.layers()
     chain = sn.ensure_layers([lay.descriptor for lay in layers],
                              [lay.diff_id for lay in layers]) if layers else None
+    hostname = args.hostname or img.id.hex[:12]
     try:
         with sn.prepare(chain) as active:
             spec = SandboxSpec(
                 rootfs=Path(active.merged), argv=argv,
-                env=merged_env(cfg.env or (), args.env),
+                env=(("HOSTNAME", hostname), *merged_env(cfg.env or (), args.env)),
                 cwd=args.workdir or cfg.working_dir or "/",
                 user=args.user if args.user is not None else (cfg.user or ""),
-                hostname=args.hostname or img.id.hex[:12], network=args.network,
+                hostname=hostname, network=args.network,
                 memory=parse_size(args.memory) if args.memory else None, cpus=args.cpus,
                 pids_limit=args.pids_limit, privileged=args.privileged,
                 cap_add=tuple(args.cap_add), cap_drop=tuple(args.cap_drop),

@@ -5,6 +5,7 @@ pivot_root. Every mount lives in the namespace, so none outlives the step."""
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +87,7 @@ def setup(plan: RootPlan) -> list[str]:
     """Build the root and pivot into it. Returns the mount points it had to create."""
     libc.mount("", "/", "", MS_REC | libc.MS_PRIVATE)
     if plan.overlay is not None:
-        libc.mount("overlay", plan.rootfs, "overlay", 0,
-                   overlay_options(plan.overlay, plan.rootless))
+        _mount_overlay(plan)
     libc.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC)
     r = _Root(plan.rootfs)
     libc.mount("proc", r.ensure_dir("/proc"), "proc", _LOCKED)
@@ -111,6 +111,21 @@ def setup(plan: RootPlan) -> list[str]:
     libc.umount2(".", libc.MNT_DETACH)
     os.chdir("/")
     return r.created
+
+
+def _mount_overlay(plan: RootPlan) -> None:
+    assert plan.overlay is not None
+    try:
+        libc.mount("overlay", plan.rootfs, "overlay", 0,
+                   overlay_options(plan.overlay, plan.rootless))
+    except OSError as e:
+        if e.errno == errno.ENODEV:
+            raise OSError(e.errno, "overlayfs is missing: modprobe overlay (or use a kernel "
+                          "with CONFIG_OVERLAY_FS)") from None
+        if plan.rootless and e.errno in (errno.EPERM, errno.EINVAL):
+            raise OSError(e.errno, "overlayfs refused to mount in a user namespace: rootless "
+                          "builds need Linux 5.11 or later (userxattr)") from None
+        raise
 
 
 def _setup_dev(r: _Root, rootless: bool) -> None:

@@ -91,7 +91,6 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
     capset = caps.resolve(spec.privileged, spec.cap_add, spec.cap_drop)
     filt = None if spec.privileged or not spec.seccomp else seccomp.prepare(capset)
     env = user.process_env(spec.env, ident)
-    env.setdefault("HOSTNAME", spec.hostname)
     plan = init.ExecPlan(
         argv=spec.argv, env=env, cwd=spec.cwd or "/", ident=ident, hostname=spec.hostname,
         keep_caps=caps.mask(capset), drop_caps=caps.to_drop(caps.mask(capset)),

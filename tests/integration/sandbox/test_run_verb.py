@@ -41,7 +41,7 @@ def test_image_config_applies(store_with_image: Path) -> None:
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode().split() == ["from-cmd", "app"]
     out = pyb(store_with_image, "run", "--network", "none", "bb", "sh", "-c",
-              'echo "$GREETING $(pwd) $HOME"; exit 5')
+              'echo "$GREETING $(pwd) $HOME"; [ "$HOSTNAME" = "$(hostname)" ] || exit 9; exit 5')
     assert out.returncode == 5
     assert out.stdout.decode().strip() == "hi /srv/app /home/app"
 
