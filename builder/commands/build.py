@@ -127,6 +127,7 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
     ctx = Path(args.context)
     if str(args.context) != "-" and not ctx.is_dir():
         raise UsageError(f"unable to prepare context: path {args.context!r} not found")
+    df_path = None
     if args.file == "-":
         text = (stdin or sys.stdin).read()
         df_name = "Dockerfile"
@@ -136,6 +137,7 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
             raise UsageError(f"failed to read dockerfile: open {df}: no such file or directory")
         text = df.read_text()
         df_name = df.name
+        df_path = df.resolve()
     outputs = [parse_output(o) for o in args.output]
     push = args.push or any(o["type"] in ("registry", "image") and o.get("push", "true") != "false"
                             and o["type"] == "registry" for o in outputs)
@@ -161,7 +163,7 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
         secrets=dict(parse_secret(s) for s in args.secret),
         cache_from=list(args.cache_from), cache_to=list(args.cache_to),
         outputs=outputs, push=push, insecure_registries=insecure,
-        source_date_epoch=int(epoch) if epoch else None,
+        source_date_epoch=int(epoch) if epoch else None, dockerfile_path=df_path,
     )
 
 

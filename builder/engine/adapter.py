@@ -21,10 +21,14 @@ def make_plan(ctx: Any) -> Plan:
 
     opts = ctx.opts
 
-    def resolver(ref: str, platform: Any) -> Mapping[str, Any]:
+    def resolver(ref: str, platform: Any) -> Mapping[str, Any] | None:
         from builder.engine.sources import resolve_image
+        from builder.errors import BuildError
 
-        img, _ = resolve_image(ctx, ref, str(platform or ctx.platform))
+        try:
+            img, _ = resolve_image(ctx, ref, str(platform or ctx.platform))
+        except BuildError:
+            return None  # the stage's FROM reports it, with its Dockerfile line
         return img.config().to_json()
 
     bp = front(opts.dockerfile_text, file=opts.dockerfile_name, build_args=dict(opts.build_args),

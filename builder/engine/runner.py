@@ -64,6 +64,8 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
 
 
 def _dockerfile_path(opts: BuildOptions) -> Any:
+    if opts.dockerfile_path is not None:
+        return opts.dockerfile_path
     p = opts.context / opts.dockerfile_name
     return p if p.exists() else None
 

@@ -33,11 +33,17 @@ def resolve_image(ctx: BuildContext, ref: str, platform: str, *, pull: bool | No
     plat = Platform.parse(platform)
     want_pull = ctx.opts.pull if pull is None else pull
     memo = ctx.__dict__.setdefault("_resolved", {})
+    key = (ref, str(plat))
     with _pull_lock:  # two stages on one base pull it once
-        if (ref, str(plat)) in memo:  # one resolution per build (--pull pulls once)
-            return memo[(ref, str(plat))]
-        memo[(ref, str(plat))] = _resolve(ctx, ref, plat, want_pull)
-        return memo[(ref, str(plat))]
+        if key not in memo:  # one resolution (or failure) per build; --pull pulls once
+            try:
+                memo[key] = _resolve(ctx, ref, plat, want_pull)
+            except BuildError as e:
+                memo[key] = e
+        got = memo[key]
+    if isinstance(got, BaseException):
+        raise got
+    return got
 
 
 def _resolve(ctx: BuildContext, ref: str, plat: Platform, want_pull: bool) -> tuple[Any, str]:
