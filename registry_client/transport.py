@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from registry_client.errors import TransportError
@@ -156,7 +157,10 @@ class Transport:
                                      detail=f"TLS: {_short(e)}") from None
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as e:
-                if attempt + 1 >= attempts:
+                # An unknown host will not appear by waiting: fail at once; a refused
+                # connection (registry restarting?) gets a couple of quick retries.
+                refused = isinstance(_reason(e), urllib3.exceptions.NewConnectionError)
+                if attempt + 1 >= attempts or _is_dns_failure(e) or (refused and attempt >= 2):
                     raise TransportError(f"{method} {url}", method=method, url=url,
                                          detail=_short(e)) from None
                 self._sleep(attempt, None, on_retry, f"{method} {url}: {_short(e)}")
@@ -208,8 +212,28 @@ def _system_bundles() -> list[Path]:
     return found + [Path(p) for p in SYSTEM_CA_BUNDLES if Path(p).is_file()][:1]
 
 
+def _reason(e: BaseException) -> BaseException:
+    """The urllib3 cause inside a requests exception (MaxRetryError.reason)."""
+    inner = e.args[0] if e.args and isinstance(e.args[0], BaseException) else e
+    return getattr(inner, "reason", None) or inner
+
+
+def _is_dns_failure(e: BaseException) -> bool:
+    return isinstance(_reason(e), urllib3.exceptions.NameResolutionError)
+
+
 def _short(e: BaseException) -> str:
-    text = str(e)
+    """One readable clause: "cannot resolve HOST", "connection refused", "timed out"."""
+    r = _reason(e)
+    if isinstance(r, urllib3.exceptions.NameResolutionError):
+        return f"cannot resolve host {getattr(r.conn, 'host', '')}".strip()
+    if isinstance(r, urllib3.exceptions.NewConnectionError):
+        errno_text = str(r).rsplit("]", 1)[-1].strip() if "]" in str(r) else str(r)
+        where = f"{getattr(r.conn, 'host', '')}:{getattr(r.conn, 'port', '')}"
+        return f"cannot connect to {where}: {errno_text.lower()[:120]}"
+    if isinstance(e, requests.Timeout) or isinstance(r, TimeoutError | urllib3.exceptions.TimeoutError):
+        return "timed out"
+    text = " ".join(str(r).split())
     for marker in ("Caused by ", "Failed to establish a new connection: "):
         if marker in text:
             text = text.split(marker, 1)[1]

@@ -171,3 +171,17 @@ def test_missing_blob_is_blob_unknown(fault_proxy, pushed, tmp_path):
     assert ei.value.url.endswith(f"/blobs/{layer.desc.digest}")
     assert not st.blobs.exists(img.manifest.desc.digest) and st.refs.list() == []
     st.close()
+
+
+def test_unreachable_registry_is_one_clear_line(registry_store):
+    from tests.fixtures.registry import free_port
+
+    port = free_port()  # nothing listens here
+    ref = f"127.0.0.1:{port}/x:1"
+    retries: list[str] = []
+    client = _fast_client()
+    client.on_retry = retries.append
+    with pytest.raises(RegistryError) as ei:
+        pull_image(registry_store, ref, client=client)
+    assert str(ei.value) == f"pull {ref}: cannot connect to 127.0.0.1:{port}: connection refused"
+    assert len(retries) == 2  # refused connections get two quick retries, not the full budget
