@@ -7,17 +7,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from builder.cli import main
 from builder.inspect.pitfalls import CATALOG
 from tests.unit.inspect.cases import build_case, case_ids, expected
 
+SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "builder" / "inspect" /
+                     "schema.json").read_text())
+
 
 def _findings(capsys: pytest.CaptureFixture[str], argv: list[str]) -> list[dict]:
     capsys.readouterr()
     assert main(argv) == 0
     doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, SCHEMA)
     return sorted(({"id": f["id"], "lines": f["lines"], "bytes": f["bytes"], "steps": f["steps"]}
                    for f in doc["pitfalls"]), key=lambda f: (f["id"], f["lines"]))
 
