@@ -91,13 +91,13 @@ class Authenticator:
         with self._lock:
             self._creds[host] = creds
 
-    def ping(self, host: str) -> Challenge | None:
+    def ping(self, host: str, on_retry: Callable[[str], None] | None = None) -> Challenge | None:
         """GET /v2/ once per host; remember how it wants us to authenticate."""
         with self._lock:
             if host in self._challenges:
                 return self._challenges[host]
         url = f"{self.transport.base_url(host)}/v2/"
-        resp = self.transport.request("GET", url)
+        resp = self.transport.request("GET", url, on_retry=on_retry)
         try:
             if resp.status_code == 401:
                 chal = pick_challenge(resp)
@@ -113,7 +113,7 @@ class Authenticator:
 
     def request(self, method: str, url: str, host: str, scopes: tuple[str, ...], *,
                 headers: Mapping[str, str] | None = None, **kw: Any) -> requests.Response:
-        chal = self.ping(host)
+        chal = self.ping(host, kw.get("on_retry"))
         hdrs = dict(headers or {})
         auth = self._header(host, chal, scopes) if chal else None
         if auth:
