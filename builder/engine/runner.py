@@ -25,6 +25,7 @@ class BuildResult:
     manifest: Descriptor
     tags: tuple[str, ...]
     config: Any
+    file_hashes: dict[str, int] | None = None  # hits/misses/opens/bytes_read of sources
 
 
 def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
@@ -50,7 +51,7 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
             ctx.plan = adapter.make_plan(ctx)
             ctx.context_tree = SourceTree.context(opts.context, _dockerfile_path(opts))
             final = _run_stages(ctx)
-            result = _finish(ctx, final)
+            result = replace(_finish(ctx, final), file_hashes=ctx.hash_stats())
             image_id = str(result.image_id)
             _cache_report(ctx)
             from builder.engine import outputs

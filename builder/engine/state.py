@@ -101,7 +101,17 @@ class BuildContext:
             from builder.filehash import FileHashCache
 
             fh = local.fh = FileHashCache(self.store.root)
+            with self.lock:
+                self.__dict__.setdefault("_all_hashes", []).append(fh)
         return fh
+
+    def hash_stats(self) -> dict[str, int]:
+        """Summed counters of the file-hash caches: a no-op rebuild has opens == 0."""
+        out = {"hits": 0, "misses": 0, "opens": 0, "bytes_read": 0}
+        for fh in self.__dict__.get("_all_hashes", []):
+            for k in out:
+                out[k] += getattr(fh, k, 0)
+        return out
 
     def wait_stage(self, index: int) -> StageState:
         """The finished state of stage `index` (blocks until that stage is built)."""

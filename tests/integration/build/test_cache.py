@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from tests.fixtures.build import run_build
@@ -22,6 +25,9 @@ def _ctx(tmp_path):
     (tmp_path / "src").mkdir(exist_ok=True)
     (tmp_path / "src" / "app.py").write_text("print(1)\n")
     (tmp_path / "src" / "util.py").write_text("x = 1\n")
+    old = time.time() - 60  # not "racily clean": the file-hash cache may keep them
+    for p in (tmp_path / "src").iterdir():
+        os.utime(p, (old, old))
     return tmp_path
 
 
@@ -41,6 +47,9 @@ def test_noop_rebuild_is_all_cached_and_same_image(build_store, tmp_path):
     assert all(hit for text, (hit, _) in steps.items() if not text.startswith("FROM"))
     assert logs == []
     assert r1.image_id == r2.image_id
+    # the file-hash cache made it stat-only: no source file was opened again
+    assert r1.file_hashes["opens"] >= 2 and r2.file_hashes["opens"] == 0
+    assert r2.file_hashes["hits"] >= 2 and r2.file_hashes["bytes_read"] == 0
     assert h.read_file(build_store, "c:1", "app/stamp") == h.read_file(build_store, "c:2",
                                                                          "app/stamp")
 
