@@ -55,13 +55,9 @@ class ImageSource:
 
 
 def default_store_root() -> Path:
-    env = os.environ.get("PYBUILD_ROOT")
-    if env:
-        return Path(env)
-    if os.geteuid() == 0:
-        return Path("/var/lib/pybuild")
-    xdg = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return Path(xdg) / "pybuild"
+    from store.layout import default_root
+
+    return default_root()
 
 
 def open_source(spec: str, store_root: Path | None = None) -> ImageSource:
@@ -193,8 +189,7 @@ def _from_layout(spec: str, root: Path, ref: str | None) -> ImageSource:
         names = _candidates(ref)
         for m in manifests:
             name = (m.get("annotations") or {}).get(REF_NAME, "")
-            if name in names or (name and ":" not in ref and name.rsplit(":", 1)[-1] == ref
-                                 and root != default_store_root()):
+            if name in names:
                 desc = m
                 break
         if desc is None:
