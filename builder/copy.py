@@ -34,7 +34,13 @@ from builder.context import (
     select_sources,
 )
 from builder.dockerignore import PatternMatcher
-from builder.filehash import FileChangedError, FileHashCache, SourceHash, entry_hash
+from builder.filehash import (
+    FileChangedError,
+    FileHashCache,
+    SourceHash,
+    entry_hash,
+    xattr_digest,
+)
 
 MULTI_SOURCE = ("When using {0} with more than one source file, the destination must be a "
                 "directory and end with a /")
@@ -130,11 +136,13 @@ def _source_hash(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions,
             mode, uid, gid = _meta(e, opts)
             kind = e.kind
             content = cache.content_hash(tree.abs(e.rel), e.st) if kind == "file" else ""
-            dest = posixpath.join(src.keep or src.name, inner) if inner else (src.keep or
-                                                                               src.name)
+            top = src.keep or src.name
+            dest = f"{top}/{inner}" if inner and top else (inner or top)
             rdev = e.st.st_rdev if kind == "device" else 0
+            xattrs = xattr_digest(tree.abs(e.rel)) if kind in ("file", "dir") else ""
             items.append((e.rel or ".", entry_hash(kind, mode, uid, gid, content=content,
-                                                   link=e.link, rdev=rdev, dest=dest)))
+                                                   link=e.link, rdev=rdev, dest=dest,
+                                                   xattrs=xattrs)))
     cache.flush()
     return SourceHash.of(items)
 

@@ -117,10 +117,30 @@ class FileChangedError(OSError):
 
 
 def entry_hash(kind: str, mode: int, uid: int, gid: int, *, content: str = "",
-               link: str = "", rdev: int = 0, dest: str = "") -> str:
+               link: str = "", rdev: int = 0, dest: str = "", xattrs: str = "") -> str:
     """Hash of one copied entry as it will land: no mtime, no inode."""
-    text = f"{kind}\0{mode & 0o7777:o}\0{uid}\0{gid}\0{content}\0{link}\0{rdev}\0{dest}"
+    text = (f"{kind}\0{mode & 0o7777:o}\0{uid}\0{gid}\0{content}\0{link}\0{rdev}\0{dest}"
+            f"\0{xattrs}")
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def xattr_digest(path: str) -> str:
+    """The xattrs a copy carries over (e.g. security.capability), as one digest;
+    "" when there are none or the filesystem has none."""
+    try:
+        names = sorted(os.listxattr(path, follow_symlinks=False))
+    except OSError:
+        return ""
+    if not names:
+        return ""
+    h = hashlib.sha256()
+    for name in names:
+        try:
+            value = os.getxattr(path, name, follow_symlinks=False)
+        except OSError:
+            continue
+        h.update(name.encode() + b"\0" + value + b"\0")
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ def test_stable_across_runs_and_copies(tmp_path: Path) -> None:
     (lambda c: (os.unlink(c / "src/link"), os.symlink("lib", c / "src/link")),
      "src/link changed"),
     (lambda c: os.utime(c / "src/app.py", (1, 1)), ""),
+    (lambda c: os.setxattr(c / "src/app.py", "user.note", b"x"), "src/app.py changed"),
     (lambda c: (c / "README").write_text("not copied"), ""),
 ])
 def test_sensitivity(tmp_path: Path, change, reason: str) -> None:
