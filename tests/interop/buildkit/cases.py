@@ -166,6 +166,28 @@ LABEL a=1 b="two words" "c d"=3
 LABEL a=override
 """, labels={"cli.label": "yes", "b": "from-cli"}),
 
+    Case("meta_args_and_env_forms", """\
+ARG TAG=latest
+ARG UNUSED=x
+FROM busybox:${TAG}
+ARG TAG
+ARG LATE=${TAG}-late
+ENV OLD_FORM value with spaces
+ENV A=1 B="two words" C=${A}${TAG}
+RUN echo "$TAG $LATE $OLD_FORM $C" > /vars
+""", build_args={"TAG": "latest"}),
+
+    Case("copy_from_stage_with_owner_and_symlinked_dest", """\
+FROM busybox AS src
+RUN mkdir -p /out/d && echo f > /out/d/f && chown -R 7:7 /out
+FROM busybox
+RUN mkdir /real && ln -s /real /link
+COPY --from=src /out /kept-owner/
+COPY --from=src --chown=app:app /out/d /reowned/
+COPY a.txt /link/
+ADD --chown=1000:1000 a.txt /added/
+""", files={"a.txt": "a\n"}),
+
     Case("run_cache_mount", """\
 FROM busybox
 RUN --mount=type=cache,target=/var/cache/thing echo cached > /var/cache/thing/x && ls /var/cache/thing > /listing
