@@ -162,3 +162,21 @@ def test_concurrent_runs_from_threads(rootfs: Path, tmp_path: Path) -> None:
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(one, range(4)))
     assert got == [(0, f"2 {i} h{i}") for i in range(4)]
+
+
+def test_setup_errors_are_one_line(rootfs: Path, tmp_path: Path) -> None:
+    from builder.sandbox import Mount, SandboxSetupError
+
+    with pytest.raises(SandboxSetupError) as exc:
+        sh(rootfs, "true", mounts=(Mount("/data", "bind", tmp_path / "does-not-exist"),))
+    assert "\n" not in str(exc.value)
+    assert "sandbox setup" in str(exc.value) and "/data" in str(exc.value)
+
+
+def test_non_executable_is_126(rootfs: Path) -> None:
+    (rootfs / "not-exec").write_text("#!/bin/sh\necho hi\n")
+    err: list[bytes] = []
+    res = run(SandboxSpec(rootfs=rootfs, argv=("/not-exec",), network="none"),
+              stdout=lambda b: None, stderr=err.append)
+    assert res.exit_code == 126
+    assert b"exec /not-exec: Permission denied" in b"".join(err)
