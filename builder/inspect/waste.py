@@ -12,6 +12,9 @@ Owns the arithmetic over `ImageTree.versions`:
 One difference from dive, on purpose: dive's `wastedBytes` also counts the visible
 (final) copy of each duplicated path; the issue's definition (hidden versions only) is
 what a user can reclaim, so that is `wasted_bytes`. Dive's figure is `dive_wasted_bytes`.
+Paths are files (and links); a deleted or opaque directory counts as a deletion of every
+file under it, where dive books the whole directory under the directory's own path (the
+score is the same when nothing under it was written twice).
 """
 
 from __future__ import annotations
