@@ -13,8 +13,9 @@ One difference from dive, on purpose: dive's `wastedBytes` also counts the visib
 (final) copy of each duplicated path; the issue's definition (hidden versions only) is
 what a user can reclaim, so that is `wasted_bytes`. Dive's figure is `dive_wasted_bytes`.
 Paths are files (and links); a deleted or opaque directory counts as a deletion of every
-file under it, where dive books the whole directory under the directory's own path (the
-score is the same when nothing under it was written twice).
+file under it. Dive books a directory whiteout under the directory's own path with the
+subtree's size as both its min and its sum, so deleting a directory lowers neither its
+score nor its wasted bytes; here the files under it are wasted, as the issue defines.
 """
 
 from __future__ import annotations
