@@ -28,7 +28,7 @@ from store.errors import DigestMismatch, SizeMismatch
 
 READ_SIZE = 1 << 20
 RESUME_ATTEMPTS = 5
-DEFAULT_WORKERS = 3
+DEFAULT_WORKERS = 4
 _STREAM_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
