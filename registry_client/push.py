@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry_client import sources
-from registry_client.client import RegistryClient
+from registry_client.client import RegistryClient, Upload
 from registry_client.errors import RegistryError, TransportError
 from registry_client.manifest import MAX_MANIFEST_SIZE, ParsedManifest, parse_manifest
 from registry_client.progress import ByteCounter, Progress, emit
@@ -145,13 +145,14 @@ class _Pusher:
         if size != desc.size:
             raise RegistryError(str(desc.digest),
                                 detail=f"stored blob is {size} bytes, manifest says {desc.size}")
+        source = mount_from
         for attempt in range(UPLOAD_ATTEMPTS):
-            upload = self._start(desc, mount_from)
-            mount_from = ""  # a retry uploads; the mount was tried
+            upload = self._start(desc, source)
             if upload.mounted:
                 self.mounted.append(desc.digest)
-                emit(self.progress, "mount", desc.digest, size, size, message=f"from {mount_from}")
+                emit(self.progress, "mount", desc.digest, size, size, message=f"from {source}")
                 return
+            source = ""  # the mount was tried; a retry just uploads
             emit(self.progress, "start", desc.digest, 0, size)
             try:
                 self._send(desc, path, size, upload.location, upload.min_chunk)
@@ -165,7 +166,7 @@ class _Pusher:
             emit(self.progress, "done", desc.digest, size, size)
             return
 
-    def _start(self, desc: Descriptor, mount_from: str):
+    def _start(self, desc: Descriptor, mount_from: str) -> Upload:
         if mount_from:
             try:
                 return self.client.start_upload(self.ref, mount=desc.digest,

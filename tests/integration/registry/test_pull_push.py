@@ -94,9 +94,13 @@ def test_cross_repo_mount(registry, registry_store):
     a = f"{registry.host}/{unique_repo('src')}:1"
     b = f"{registry.host}/{unique_repo('dst')}:1"
     push_image(registry_store, desc, a)
-    res = push_image(registry_store, desc, b)
+    events: list[ProgressEvent] = []
+    res = push_image(registry_store, desc, b, progress=events.append)
     assert set(res.mounted) == {b_.desc.digest for b_ in img.blobs()}
     assert res.uploaded == ()
+    src_repo = a.split("/", 1)[1].rsplit(":", 1)[0]
+    mounts = [e for e in events if e.action == "mount"]
+    assert len(mounts) == 2 and all(e.message == f"from {src_repo}" for e in mounts)
 
 
 def test_multi_platform_index_push_and_pull(registry, registry_store, tmp_path):
