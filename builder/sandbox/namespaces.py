@@ -1,17 +1,20 @@
-"""Which namespaces a step gets, and the user namespace's id maps when pybuild runs
-rootless: subordinate ranges through newuidmap/newgidmap when /etc/subuid and
-/etc/subgid grant some, else a single mapping of uid 0 to the caller."""
+"""Which namespaces a step gets; the forked helper that unshares them and forks the
+sandbox's PID 1; and the user namespace's id maps when pybuild runs rootless:
+subordinate ranges through newuidmap/newgidmap when /etc/subuid and /etc/subgid
+grant some, else a single mapping of uid 0 to the caller."""
 
 from __future__ import annotations
 
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 
-from builder.sandbox import libc
+from builder.sandbox import init, libc
 from builder.sandbox.errors import SandboxSetupError
+from builder.sandbox.mounts import RootPlan
 
 
 def flags(network: str, rootless: bool) -> int:
@@ -95,3 +98,54 @@ def write_maps(pid: int, idmap: IdMap) -> None:
         f.write("deny")
     with open(f"/proc/{pid}/gid_map", "w") as f:
         f.write("".join(f"{i} {o} {n}\n" for i, o, n in idmap.gids))
+
+
+def helper(flags: int, need_sync: bool, root: RootPlan, plan: init.ExecPlan,
+           st_w: int, go_r: int, stdio: tuple[int, int, int], net_fd: int) -> None:
+    """The forked helper: unshare, wait for go, fork PID 1, wait for it. Never returns."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target, inheritable=True)
+        keep = sorted(fd for fd in (st_w, go_r, net_fd) if fd > 2)
+        lo = 3
+        for fd in keep:
+            os.closerange(lo, fd)
+            lo = fd + 1
+        os.closerange(lo, 1 << 16)
+        if net_fd >= 0:  # a pooled namespace slirp4netns already serves
+            libc.setns(net_fd, libc.CLONE_NEWNET)
+            os.close(net_fd)
+        libc.unshare(flags)
+        if need_sync:
+            init.send(st_w, "U")
+            if os.read(go_r, 1) != b"G":
+                os._exit(125)
+            os.close(go_r)
+        try:
+            libc.unshare(libc.CLONE_NEWCGROUP)
+        except OSError:
+            pass  # old kernels: the cgroup namespace is a nicety
+        p1 = os.fork()
+        if p1 == 0:
+            init.pid1(root, plan, st_w)
+        init.send(st_w, "P", str(p1))
+        os.close(st_w)
+        os.waitpid(p1, 0)
+    except BaseException as e:  # noqa: B036 - report, never unwind into pybuild's code
+        try:
+            init.send(st_w, "E", _setup_hint(e))
+        except OSError:
+            pass
+        code = 125
+    os._exit(code)
+
+
+def _setup_hint(e: BaseException) -> str:
+    text = str(e)
+    if isinstance(e, OSError) and "unshare" in text:
+        return (f"cannot create namespaces ({text}): run as root, or enable user namespaces "
+                "for rootless use")
+    return f"sandbox setup: {text}"

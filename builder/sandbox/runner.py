@@ -162,7 +162,8 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
         net_fd = holder.ns_fd
     helper = os.fork()
     if helper == 0:
-        _helper(flags, need_sync, root, plan, st_w, go_r, (in_fd, out_fd, err_fd), net_fd)
+        namespaces.helper(flags, need_sync, root, plan, st_w, go_r, (in_fd, out_fd, err_fd),
+                          net_fd)
     # Parent: keep only our ends.
     for fd in {st_w, go_r, in_fd, out_fd, err_fd} - {0, 1, 2, -1}:
         if fd in fds and fd not in readers:
@@ -288,57 +289,6 @@ def _pump(st_r: int, buf: bytes, readers: dict[int, Sink], created: list[str],
                 elif kind == b"P":
                     pid1 = int(text)
     return status, pid1
-
-
-def _helper(flags: int, need_sync: bool, root: mounts.RootPlan, plan: init.ExecPlan,
-            st_w: int, go_r: int, stdio: tuple[int, int, int], net_fd: int) -> None:
-    """The forked helper: unshare, wait for go, fork PID 1, wait for it. Never returns."""
-    code = 0
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
-        for target, fd in enumerate(stdio):
-            os.dup2(fd, target, inheritable=True)
-        keep = sorted(fd for fd in (st_w, go_r, net_fd) if fd > 2)
-        lo = 3
-        for fd in keep:
-            os.closerange(lo, fd)
-            lo = fd + 1
-        os.closerange(lo, 1 << 16)
-        if net_fd >= 0:  # a pooled namespace slirp4netns already serves
-            libc.setns(net_fd, libc.CLONE_NEWNET)
-            os.close(net_fd)
-        libc.unshare(flags)
-        if need_sync:
-            init.send(st_w, "U")
-            if os.read(go_r, 1) != b"G":
-                os._exit(125)
-            os.close(go_r)
-        try:
-            libc.unshare(libc.CLONE_NEWCGROUP)
-        except OSError:
-            pass  # old kernels: the cgroup namespace is a nicety
-        p1 = os.fork()
-        if p1 == 0:
-            init.pid1(root, plan, st_w)
-        init.send(st_w, "P", str(p1))
-        os.close(st_w)
-        os.waitpid(p1, 0)
-    except BaseException as e:  # noqa: B036 - report, never unwind into pybuild's code
-        try:
-            init.send(st_w, "E", _setup_hint(e))
-        except OSError:
-            pass
-        code = 125
-    os._exit(code)
-
-
-def _setup_hint(e: BaseException) -> str:
-    text = str(e)
-    if isinstance(e, OSError) and "unshare" in text:
-        return (f"cannot create namespaces ({text}): run as root, or enable user namespaces "
-                "for rootless use")
-    return f"sandbox setup: {text}"
 
 
 __all__ = ["run", "SandboxError"]
