@@ -16,7 +16,7 @@ it takes the global value); `--build-arg` overrides an ARG's default; ENV shadow
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from collections.abc import Mapping
 
 from builder.expand import ExpansionError, expand_word
@@ -29,7 +29,7 @@ _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm6
 
 
 def host_platform() -> str:
-    machine = _platform.machine().lower()
+    machine = os.uname().machine.lower()
     arch = _ARCH.get(machine, machine)
     variant = {"armv7l": "/v7", "armv6l": "/v6"}.get(machine, "")
     return f"linux/{arch}{variant}"
