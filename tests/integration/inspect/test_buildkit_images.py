@@ -15,7 +15,7 @@ import pytest
 
 from builder.cli import main
 from tests.integration.inspect.test_pitfalls_built import _Quiet
-from tests.interop.buildkit.conftest import dockerd, docker_busybox  # noqa: F401 - fixtures
+from tests.interop.buildkit.conftest import docker_busybox, dockerd  # noqa: F401 - fixtures
 from tests.unit.inspect.cases import CASES_DIR, build_argv, case_ids, context_dir, expected
 
 
