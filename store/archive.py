@@ -27,14 +27,16 @@ from typing import IO, TYPE_CHECKING
 
 from store.digest import (
     ANNOTATION_REF_NAME,
+    INDEX_TYPES,
+    MANIFEST_TYPES,
     OCI_INDEX,
     OCI_LAYER,
     Descriptor,
     Digest,
     HashingWriter,
 )
-from store.errors import InvalidArchive, InvalidReference
-from store.image import StoredImage, resolve_image, to_oci
+from store.errors import InvalidArchive, InvalidReference, StoreError
+from store.image import Index, Manifest, StoredImage, resolve_image, to_oci
 from store.imageconfig import go_json
 from store.refs import normalize_name, split_name
 
@@ -130,6 +132,7 @@ def save(store: Store, names: Sequence[str], dest: Path | str | IO[bytes],
     if fmt not in ("oci", "docker"):
         raise InvalidArchive(str(dest), f"unknown format {fmt!r} (want oci or docker)")
     images: list[tuple[str | None, StoredImage]] = []
+    tops: list[Descriptor] = []
     tags = {name for name, _ in store.refs.list()}
     for n in names:
         img = resolve_image(store, n)
@@ -138,11 +141,41 @@ def save(store: Store, names: Sequence[str], dest: Path | str | IO[bytes],
         except InvalidReference:
             tag = None
         images.append((tag if tag in tags else None, img))
+        tops.append(_top(store, n, img))
     with _output(dest) as out:
         tar = TarOut(out)
-        written = _save_oci(store, images, tar) if fmt == "oci" else _save_docker(store, images, tar)
+        if fmt == "oci":
+            written = _save_oci(store, [(t, d) for (t, _), d in zip(images, tops, strict=True)], tar)
+        else:
+            written = _save_docker(store, images, tar)
         tar.close()
     return written
+
+
+def _top(store: Store, name: str, img: StoredImage) -> Descriptor:
+    """What the name points at: a multi-platform index is saved whole in OCI form."""
+    try:
+        d = store.refs.get(name)
+    except StoreError:
+        return img.descriptor
+    return Descriptor(d.media_type, d.digest, d.size) if d.media_type in INDEX_TYPES else img.descriptor
+
+
+def _present_tree(store: Store, top: Descriptor) -> dict[Digest, Descriptor]:
+    """Blobs reachable from `top` that are in the store (an index may lack platforms)."""
+    blobs: dict[Digest, Descriptor] = {}
+    todo = [top]
+    while todo:
+        d = todo.pop()
+        if d.digest in blobs or not store.blobs.exists(d.digest):
+            continue
+        blobs[d.digest] = d
+        if d.media_type in INDEX_TYPES:
+            todo.extend(Index.from_json(store.blobs.read_json(d)).manifests)
+        elif d.media_type in MANIFEST_TYPES:
+            m = Manifest.from_json(store.blobs.read_json(d))
+            todo.extend([m.config, *m.layers])
+    return blobs
 
 
 def _index_entry(desc: Descriptor, tag: str | None) -> dict:
@@ -153,21 +186,21 @@ def _index_entry(desc: Descriptor, tag: str | None) -> dict:
     return d.to_json()
 
 
-def _save_oci(store: Store, images: list[tuple[str | None, StoredImage]],
+def _save_oci(store: Store, images: list[tuple[str | None, Descriptor]],
               tar: TarOut) -> list[Descriptor]:
     blobs: dict[Digest, Descriptor] = {}
-    for _, img in images:
-        for d in img.blobs():
-            blobs.setdefault(d.digest, d)
+    for _, top in images:
+        for dg, d in _present_tree(store, top).items():
+            blobs.setdefault(dg, d)
     _layout_header(tar, {d.algorithm for d in blobs})
     for dg in sorted(blobs):
         with store.blobs.open(dg, blobs[dg].size) as r:
             tar.add_stream(_blob_name(dg), r, blobs[dg].size)  # type: ignore[arg-type]
             r.verify()
-    entries = [_index_entry(img.descriptor, tag) for tag, img in images]
+    entries = [_index_entry(top, tag) for tag, top in images]
     tar.add_bytes("index.json", go_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
                                          "manifests": entries}))
-    return [img.descriptor for _, img in images]
+    return [top for _, top in images]
 
 
 def _uncompressed_size(store: Store, layer: object) -> int:

@@ -205,9 +205,15 @@ def _check_tree(store: Store, desc: Descriptor, depth: int = 0) -> None:
     if depth > 4:
         raise InvalidImage(str(desc.digest), "index nesting too deep")
     if desc.media_type in INDEX_TYPES:
+        # A multi-platform index may ship only some platforms (skopeo without --all,
+        # docker save of one platform): absent children are fine, present ones are checked.
+        present = 0
         for child in Index.from_json(store.blobs.read_json(desc)).manifests:
-            if child.media_type in MANIFEST_TYPES | INDEX_TYPES:
+            if child.media_type in MANIFEST_TYPES | INDEX_TYPES and store.blobs.exists(child.digest):
                 _check_tree(store, child, depth + 1)
+                present += 1
+        if not present:
+            raise InvalidImage(str(desc.digest), "the index names no manifest in the archive")
         return
     img = StoredImage(store, desc)
     for d in img.blobs():

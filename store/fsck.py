@@ -85,6 +85,8 @@ def _check_tmp(store: Store, r: FsckReport) -> None:
             r.fixed.append(f"removed abandoned ingest tmp/{p.name}")
         elif p.is_file():
             r.notes.append(f"tmp/{p.name} is being written by a live process")
+        else:
+            r.notes.append(f"tmp/{p.name}: scratch left by another component (not removed)")
 
 
 def _check_blobs(store: Store, r: FsckReport, repair: bool) -> set[Digest]:
@@ -133,13 +135,16 @@ def _image_problems(store: Store, d: Descriptor, bad: set[Digest], depth: int = 
         if d.media_type in INDEX_TYPES:
             if depth > 4:
                 return ["index nesting too deep"]
-            out = []
+            out, present = [], 0
             for child in Index.from_json(store.blobs.read_json(d)).manifests:
                 if child.media_type in MANIFEST_TYPES | INDEX_TYPES:
-                    out += _image_problems(store, child, bad, depth + 1)
+                    # Platforms that were never fetched are fine; broken ones are not.
+                    if store.blobs.exists(child.digest) or child.digest in bad:
+                        present += 1
+                        out += _image_problems(store, child, bad, depth + 1)
                 elif (p := blob_ok(child, "blob")) is not None:
                     out.append(p)
-            return out
+            return out if present else out + ["the index names no stored manifest"]
         if d.media_type not in MANIFEST_TYPES:
             return []
         m = Manifest.from_json(store.blobs.read_json(d))

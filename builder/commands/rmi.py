@@ -29,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
                 raise ImageInUse(ref, f"it has {len(names)} tags ({', '.join(names)}); "
                                  "use -f or remove them by name")
             for n in names:
-                s.refs.delete(n)
-                print(f"Untagged: {n}")
+                if not n.startswith("@"):
+                    s.refs.delete(n)
+                print(f"Untagged: {n.lstrip('@')}")
                 removed = True
         except (ImageNotFound, ImageInUse) as e:
             print(f"pybuild rmi: {e}", file=sys.stderr)
@@ -55,7 +56,7 @@ def _names_for(s, ref: str, normalize_name) -> list[str]:  # type: ignore[no-unt
     img = resolve_image(s, ref)
     names = [n for n, d in s.refs.list() if d.digest == img.digest]
     if not names:
-        # An untagged root: drop it from the index.
+        # An untagged root: drop it from the index (returned as its digest, untagged).
         s.refs.update(lambda ms: [m for m in ms if m.get("digest") != str(img.digest)])
-        return []
+        return [f"@{img.digest}"]
     return names

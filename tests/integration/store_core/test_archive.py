@@ -180,3 +180,23 @@ def test_import_rejects_hostile_rootfs(tmp_path: Path, entry: str) -> None:
     with pytest.raises(StoreError):
         import_rootfs(s, io.BytesIO(b""), "empty")
     assert s.refs.list() == []
+
+
+def test_load_index_with_only_some_platforms(tmp_path: Path) -> None:
+    """A multi-platform index whose store/archive holds one platform saves whole (OCI)
+    and loads; the absent platform is not an fsck error."""
+    from store.digest import OCI_INDEX, OCI_MANIFEST, Descriptor, Platform
+    from store.image import Index
+
+    a = open_store(tmp_path / "a")
+    d = small_image(a, "one:1")
+    missing = Descriptor(OCI_MANIFEST, Digest.of_bytes(b"arm64 manifest"), 500,
+                         platform=Platform("linux", "arm64"))
+    here = Descriptor(d.media_type, d.digest, d.size, platform=d.platform)
+    idx = a.blobs.put_bytes(json.dumps(Index((missing, here)).to_json()).encode(), OCI_INDEX)
+    a.refs.set("multi:1", idx)
+    save(a, ["multi:1"], tmp_path / "m.tar", "oci")
+    b = open_store(tmp_path / "b")
+    assert [n for n, _ in load(b, tmp_path / "m.tar")] == ["multi:1"]
+    assert resolve_image(b, "multi:1").digest == d.digest
+    assert b.refs.get("multi:1").digest == idx.digest and fsck(b).clean

@@ -85,3 +85,22 @@ def test_fsck_json_and_repair_exit_codes(tmp_path: Path, busybox_tar: Path) -> N
     assert out.returncode == 1 and not rep["clean"] and any("corrupt" in e for e in rep["errors"])
     assert pyb(root, "fsck", "--repair").returncode == 0
     assert json.loads(pyb(root, "fsck", "--json").stdout)["clean"]
+
+
+def test_untagged_image_load_and_rmi_by_digest(tmp_path: Path) -> None:
+    from store.archive import save
+    from store.layout import open_store
+    from tests.integration.store_core.helpers import small_image
+
+    src = open_store(tmp_path / "src")
+    d = small_image(src, None, seed="untagged")
+    save(src, [str(d.digest)], tmp_path / "u.tar", "oci")
+    root = tmp_path / "store"
+    out = pyb(root, "load", "-i", tmp_path / "u.tar").stdout.decode()
+    assert out.startswith("Loaded image ID: sha256:")
+    rows = [json.loads(x) for x in pyb(root, "images", "--json").stdout.decode().splitlines()]
+    assert [(r["repository"], r["tag"], r["digest"]) for r in rows] == [("<none>", "<none>", str(d.digest))]
+    out = pyb(root, "rmi", str(d.digest)).stdout.decode()
+    assert f"Untagged: {d.digest}" in out and out.count("Deleted: ") == 3
+    assert pyb(root, "images", "-q").stdout == b""
+    assert list((root / "blobs" / "sha256").iterdir()) == []
