@@ -73,6 +73,13 @@ class InvalidReference(RegistryError):
         self.why = why
 
 
+class InvalidPlatform(RegistryError):
+    exit_code = 2
+
+    def __init__(self, text: str, why: str) -> None:
+        super().__init__(f"invalid platform {text!r}", detail=why)
+
+
 class TransportError(RegistryError):
     """The registry could not be reached, even after the retries."""
 

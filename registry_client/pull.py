@@ -19,7 +19,12 @@ import urllib3.exceptions
 
 from registry_client import sources
 from registry_client.client import RegistryClient
-from registry_client.errors import BlobVerificationError, RegistryError, TransportError
+from registry_client.errors import (
+    BlobVerificationError,
+    InvalidPlatform,
+    RegistryError,
+    TransportError,
+)
 from registry_client.manifest import parse_manifest, select_platform
 from registry_client.progress import ByteCounter, Progress, emit
 from registry_client.reference import Reference
@@ -120,7 +125,10 @@ def pull_image(store: Any, ref: Reference | str, *, platform: Platform | str | N
                max_workers: int = DEFAULT_WORKERS, tag: bool = True) -> PullResult:
     """Pull `ref` into `store` (a store.layout.Store) and tag it with its familiar name."""
     ref = ref if isinstance(ref, Reference) else Reference.parse(ref)
-    want = Platform.parse(platform) if isinstance(platform, str) else platform or host_platform()
+    try:
+        want = Platform.parse(platform) if isinstance(platform, str) else platform or host_platform()
+    except ValueError as e:
+        raise InvalidPlatform(str(platform), str(e)) from None
     own = client is None
     client = client or RegistryClient()
     try:

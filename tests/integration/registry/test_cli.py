@@ -50,6 +50,8 @@ def test_pull_missing_is_one_line(registry, cli_store, capsys):
 def test_bad_reference_is_usage_error(cli_store, capsys):
     assert main(["pull", "Bad/Name"]) == 2
     assert "invalid reference 'Bad/Name'" in capsys.readouterr().err
+    assert main(["pull", "--platform", "linux/", "busybox"]) == 2
+    assert capsys.readouterr().err.startswith("invalid platform 'linux/'")
 
 
 def test_login_push_logout(tls_registry, cli_store, docker_config, capsys, monkeypatch):
