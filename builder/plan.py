@@ -11,11 +11,11 @@ Public API (stable):
 - `PlannedStage(index, name, base, platform, steps, deps, images, from_)`: `base` is an
   image ref, an earlier stage index, or "scratch"; `deps` the stage indices it needs
   (FROM, COPY --from, RUN --mount from=); `images` every image ref it reads.
-- `PlannedStep(stage, number, instruction, text, env, args, cache_inputs, shell,
-  from_stage, from_image)`: `instruction` has its words already expanded where Docker
-  expands them; `env` is the ENV the step sees, `args` the ARGs in scope (for RUN,
-  plus proxy build-args); `cache_inputs` is the canonical JSON of the expanded text and
-  the visible args/env (DESIGN §8; the engine adds the parent key and content hashes).
+- `PlannedStep(stage, number, instruction, text, env, args, shell, from_stage,
+  from_image)` + `.cache_inputs`: `instruction` has its words expanded where Docker
+  expands them; `env` is the ENV it sees, `args` the ARGs in scope (RUN: plus proxy
+  build-args); `cache_inputs` is the canonical JSON of the text and visible args/env
+  (DESIGN §8; the engine adds the parent key and content hashes).
 - `plan_to_json(plan) -> dict` (what `pybuild plan --json` prints).
 """
 

@@ -39,7 +39,6 @@ _VALID_DIRECTIVES = ("syntax", "escape", "check")
 HEREDOC_KEYWORDS = frozenset(("run", "copy", "add"))
 
 
-
 @dataclass(frozen=True)
 class Directive:
     """A parser directive at the top (`syntax`, `escape`, `check`)."""
@@ -187,13 +186,9 @@ class _Scanner:
                     break
                 body.append(raw)
             else:
-                raise self._error("unterminated heredoc", start, _keyword_of(line).upper())
+                raise self._error("unterminated heredoc", start, _WS_SPLIT.split(strip(line), 1)[0].upper())
             self.pending.append(Heredoc(doc.name, "".join(body), doc.chomp, doc.expand, doc.fd))
         return i
-
-
-def _keyword_of(line: str) -> str:
-    return _WS_SPLIT.split(strip(line), 1)[0].lower()
 
 
 def _can_heredoc(line: str) -> bool:
