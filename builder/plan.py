@@ -1,11 +1,9 @@
 """The pure build plan (DESIGN §3, stage 3): Dockerfile text in, `BuildPlan` out.
 
 Public API (stable):
-- `make_plan(dockerfile_text, *, file="Dockerfile", build_args=None, target=None,
-  platform=None, base_resolver=None) -> BuildPlan`.
-  `base_resolver(ref, platform) -> Mapping | None` gives a base image's config (an
-  OCI config, or just its `config` part) so its `Env` takes part in expansion; None
-  (the default, and in `pybuild plan`) means an empty env. No root, no network, no I/O.
+- `make_plan(text, *, file, build_args, target, platform, base_resolver) -> BuildPlan`;
+  `base_resolver(ref, platform) -> Mapping | None` gives a base image's (OCI) config so
+  its `Env` takes part in expansion; None means an empty env. No root, network or I/O.
 - `BuildPlan(stages, target, warnings, unused_build_args, meta_args, file)`: only the
   stages the target needs, in topological (= file) order; `target` is its index.
 - `PlannedStage(index, name, base, platform, steps, deps, images, from_)`: `base` is an
@@ -16,7 +14,7 @@ Public API (stable):
   expands them; `env` is the ENV it sees, `args` the ARGs in scope (RUN: plus proxy
   build-args); `cache_inputs` is the canonical JSON of the text and visible args/env
   (DESIGN §8; the engine adds the parent key and content hashes).
-- `plan_to_json(plan) -> dict` (what `pybuild plan --json` prints).
+- `plan_to_json(plan) -> dict`: what `pybuild plan --json` prints.
 """
 
 from __future__ import annotations
