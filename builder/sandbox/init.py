@@ -25,6 +25,9 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signa
              signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
 
 
+_KILL = 1 << caps.NUMBER["KILL"]
+
+
 @dataclass(frozen=True)
 class ExecPlan:
     argv: tuple[str, ...]
@@ -62,6 +65,10 @@ def pid1(root: mounts.RootPlan, plan: ExecPlan, status_fd: int) -> None:
         child = os.fork()
         if child == 0:
             exec_command(plan, status_fd)
+        # PID 1 stays in the command's view: keep only what reaping and signal
+        # forwarding need, and make it untraceable (no /proc/1/mem, fd, environ).
+        libc.prctl(libc.PR_SET_DUMPABLE, 0)
+        libc.capset(_KILL, _KILL, 0)
         for sig in FORWARDED:
             signal.signal(sig, lambda s, _f, c=child: _forward(c, s))
         while True:

@@ -45,3 +45,13 @@ def test_every_process_is_gone_when_the_step_ends(rootfs: Path) -> None:
             except OSError:
                 pass
     assert left == []
+
+
+def test_pid1_keeps_no_privilege_the_command_could_use(rootfs: Path) -> None:
+    ran = sh(rootfs, "grep -E 'CapEff|CapPrm' /proc/1/status; readlink /proc/1/fd/1; echo fd=$?; "
+             "cat /proc/1/environ; echo env=$?")
+    caps = {line.split(":")[0]: int(line.split()[1], 16) for line in ran.out.splitlines()
+            if line.startswith("Cap")}
+    assert caps == {"CapPrm": 1 << 5, "CapEff": 1 << 5}  # CAP_KILL, to forward signals
+    assert "fd=1" in ran.out and "env=1" in ran.out
+    assert "Permission denied" in ran.err
