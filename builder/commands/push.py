@@ -7,35 +7,35 @@ import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from builder.commands.pull import add_registry_options
+
     p.add_argument("image", help="stored image (name or digest)")
     p.add_argument("target", nargs="?", default=None,
                    help="destination reference (default: IMAGE itself)")
-    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
-                   help="use plain HTTP for this registry (repeatable)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_registry_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from builder.commands.pull import make_blob_progress
     from registry_client.client import RegistryClient
-    from registry_client.progress import ProgressEvent, ProgressLog
+    from registry_client.progress import ProgressEvent
     from registry_client.push import push_image
     from registry_client.reference import Reference
     from store.layout import open_store
 
-    # Blob transfers are many threads doing I/O and hashing that release the GIL; a
-    # shorter switch interval stops them queueing behind each other (measured ~20%).
+    # Blob transfers are many threads doing I/O that release the GIL; a shorter
+    # switch interval stops them queueing behind each other.
     sys.setswitchinterval(0.0005)
     target = Reference.parse(args.target or args.image)
     store = open_store()
     client = RegistryClient(insecure=tuple(args.insecure_registry))
-    progress = None if args.quiet else ProgressLog(sys.stderr)
-    if progress is not None:
-        client.on_retry = lambda why: progress(ProgressEvent("retry", message=why))
+    renderer, progress = make_blob_progress(args, "push")
+    client.on_retry = lambda why: progress(ProgressEvent("retry", message=why))
     try:
         desc = store.refs.get(args.image)
-        res = push_image(store, desc, target, client=client,
-                         progress=progress)
+        res = push_image(store, desc, target, client=client, progress=progress)
     finally:
+        renderer.finish("")
         client.close()
         store.close()
     print(f"{target.tag or target.reference}: digest: {res.digest} size: {desc.size}")

@@ -29,14 +29,22 @@ def test_push_and_pull_verbs(registry, cli_store, capsys, tmp_path, monkeypatch)
     assert main(["push", "app:1", ref]) == 0
     out, err = capsys.readouterr()
     assert out.strip() == f"1: digest: {img.manifest.desc.digest} size: {img.manifest.desc.size}"
-    assert "transferring" in err and "done" in err
+    # Plain progress: one vertex per blob, BuildKit style.
+    for b in img.blobs():
+        assert f"push {b.desc.digest.short}" in err
+    assert "DONE" in err
     monkeypatch.setenv("PYBUILD_ROOT", str(tmp_path / "other"))
-    assert main(["pull", ref]) == 0
-    out, _ = capsys.readouterr()
+    assert main(["pull", "--progress", "json", ref]) == 0
+    out, err = capsys.readouterr()
+    events = [json.loads(line) for line in err.splitlines()]
+    assert {"step_started", "transfer", "step_done"} <= {e["event"] for e in events}
     assert f"Digest: {img.manifest.desc.digest}" in out and out.strip().endswith(ref)
     assert open_store(tmp_path / "other").refs.get(ref).digest == img.manifest.desc.digest
     assert main(["pull", "-q", ref]) == 0
     assert capsys.readouterr().out.strip() == ref
+    monkeypatch.setenv("PYBUILD_ROOT", str(tmp_path / "third"))
+    assert main(["pull", "--progress", "tty", ref]) == 0  # the live (rich) view
+    assert "Downloaded newer image" in capsys.readouterr().out
 
 
 def test_pull_missing_is_one_line(registry, cli_store, capsys):
