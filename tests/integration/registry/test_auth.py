@@ -190,3 +190,14 @@ def test_identity_token_uses_refresh_grant(token_registry, docker_config, regist
     res = push_image(registry_store, desc, f"{token_registry.host}/{unique_repo('private')}:1")
     assert res.digest == desc.digest
     assert token_registry.tokens.issued[before][0] == token_registry.user
+
+
+def test_tls_client_certificate_is_required(tls_registry, docker_config, registry_store,
+                                            monkeypatch, tmp_path):
+    # Same CA, but no client.cert/client.key: the registry refuses the handshake.
+    certs = tmp_path / "certs.d" / tls_registry.host
+    certs.mkdir(parents=True)
+    (certs / "ca.crt").write_bytes(tls_registry.ca.read_bytes())
+    monkeypatch.setenv("PYBUILD_CERTS_D", str(tmp_path / "certs.d"))
+    with pytest.raises(TransportError):
+        pull_image(registry_store, f"{tls_registry.host}/{unique_repo()}:1")
