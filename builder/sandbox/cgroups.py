@@ -31,6 +31,30 @@ def is_v2(root: Path = ROOT) -> bool:
     return (root / "cgroup.controllers").exists()
 
 
+def hierarchies() -> tuple[tuple[str, str, str], ...]:
+    """The host's cgroup mounts under /sys/fs/cgroup as (name, fstype, options), so the
+    sandbox can show its own (namespaced, read-only) view: ("", "cgroup2", "") when
+    /sys/fs/cgroup itself is v2; else one entry per v1 controller (and `unified`)."""
+    out = []
+    try:
+        text = Path("/proc/self/mountinfo").read_text()
+    except OSError:
+        return ()
+    for line in text.splitlines():
+        fields = line.split()
+        point = fields[4]
+        sep = fields.index("-")
+        fstype, super_opts = fields[sep + 1], fields[sep + 3]
+        if fstype not in ("cgroup", "cgroup2") or not point.startswith(str(ROOT)):
+            continue
+        name = point[len(str(ROOT)):].strip("/")
+        if "/" in name:
+            continue
+        opts = ",".join(o for o in super_opts.split(",") if o not in ("rw", "ro"))
+        out.append((name, fstype, opts))
+    return tuple(out)
+
+
 def _write(path: Path, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)

@@ -39,6 +39,7 @@ class RootPlan:
     privileged: bool
     etc_files: tuple[tuple[str, str], ...]
     mounts: tuple[Mount, ...]
+    cgroups: tuple[tuple[str, str, str], ...] = ()  # cgroups.hierarchies(), to show
 
 
 def overlay_options(ov: Overlay, rootless: bool) -> str:
@@ -96,6 +97,7 @@ def setup(plan: RootPlan) -> list[str]:
     ro = 0 if plan.privileged else MS_RDONLY
     if plan.own_netns:
         libc.mount("sysfs", sys_dir, "sysfs", _LOCKED | ro)
+        _cgroupfs(f"{sys_dir}/fs/cgroup", plan, ro)
     else:  # sysfs needs our own netns (rootless); a recursive bind shows the host's
         libc.mount("/sys", sys_dir, "", MS_BIND | MS_REC)
         if ro:
@@ -126,6 +128,25 @@ def _mount_overlay(plan: RootPlan) -> None:
             raise OSError(e.errno, "overlayfs refused to mount in a user namespace: rootless "
                           "builds need Linux 5.11 or later (userxattr)") from None
         raise
+
+
+def _cgroupfs(target: str, plan: RootPlan, ro: int) -> None:
+    """The step's own cgroups (rooted at its cgroup namespace), read-only, as Docker
+    shows them. v1 hierarchies cannot be mounted in a user namespace: rootless v1
+    steps see an empty /sys/fs/cgroup."""
+    if not plan.cgroups or not os.path.isdir(target):
+        return
+    if plan.cgroups[0][0] == "":
+        libc.mount("cgroup2", target, "cgroup2", _LOCKED | ro)
+        return
+    if plan.rootless:
+        return
+    libc.mount("tmpfs", target, "tmpfs", _LOCKED, "mode=755")
+    for name, fstype, opts in plan.cgroups:
+        os.mkdir(f"{target}/{name}")
+        libc.mount(fstype, f"{target}/{name}", fstype, _LOCKED | ro, opts)
+    if ro:
+        libc.mount("", target, "", MS_BIND | libc.MS_REMOUNT | ro | _LOCKED)
 
 
 def _setup_dev(r: _Root, rootless: bool) -> None:

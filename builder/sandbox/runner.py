@@ -36,6 +36,7 @@ from builder.sandbox.errors import SandboxError, SandboxSetupError
 from builder.sandbox.spec import SandboxResult, SandboxSpec
 
 Sink = int | Callable[[bytes], object] | None
+_HIERARCHIES = cgroups.hierarchies()
 
 
 def _lookup_root(spec: SandboxSpec) -> Path:
@@ -108,7 +109,7 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
         root = mounts.RootPlan(
             rootfs=str(spec.rootfs), overlay=spec.overlay, rootless=rootless,
             own_netns=spec.network != "host" or not rootless, privileged=spec.privileged,
-            etc_files=_etc_files(spec, tmp), mounts=spec.mounts)
+            etc_files=_etc_files(spec, tmp), mounts=spec.mounts, cgroups=_HIERARCHIES)
         if cg is not None:
             cg.create()
         holder = netpool.POOL.acquire() if pooled else None

@@ -103,3 +103,14 @@ def test_cpu_quota_and_pids_max_files(rootfs: Path, parent: str) -> None:
         assert seen["cpu.cfs_quota_us"] == "50000" and seen["cpu.cfs_period_us"] == "100000"
     assert seen["pids.max"] == "100"
     assert _children(parent) == []
+
+
+def test_step_sees_its_own_cgroups_read_only(rootfs: Path, parent: str) -> None:
+    ran = sh(rootfs, "cat /proc/self/cgroup | cut -d: -f3 | sort -u; "
+             "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes "
+             "2>/dev/null; touch /sys/fs/cgroup/x; echo w=$?",
+             memory=64 * MiB, cgroup_parent=parent)
+    lines = ran.out.splitlines()
+    assert lines[0] == "/"  # the cgroup namespace hides the host's hierarchy
+    assert str(64 * MiB) in lines
+    assert "w=1" in ran.out and "Read-only file system" in ran.err
