@@ -135,3 +135,41 @@ def _nearest_parent_mtime(lowers: list[Path], rel: str) -> int | None:
         if t is not None:
             return t
     return None
+
+
+def stub_parents(active: Any, created: Sequence[str]) -> list[str]:
+    """Directories that are in the upper dir only because the sandbox made mount points
+    in them (e.g. /etc for /etc/hosts): nothing else changed in them, they are not
+    opaque, and the lower layers have them with the same mode and owner. Leaving them
+    out keeps a RUN's layer to what the command changed."""
+    upper = Path(active.upper)
+    spec = active.spec
+    lowers = [Path(spec.cwd) / p if spec.cwd else Path(p) for p in spec.lowers]
+    excluded = {c.strip("/") for c in created}
+    out: list[str] = []
+    parents = sorted({"/".join(c.split("/")[:i]) for c in excluded
+                      for i in range(1, c.count("/") + 1)}, key=lambda p: -p.count("/"))
+    for rel in parents:
+        d = upper / rel
+        if not d.is_dir() or d.is_symlink() or _opaque(d):
+            continue
+        if any(f"{rel}/{n}" not in excluded for n in os.listdir(d)):
+            continue
+        low = next((lo / rel for lo in lowers if os.path.lexists(lo / rel)), None)
+        if low is None or not low.is_dir():
+            continue  # the sandbox created it: already excluded as a mount point
+        a, b = os.lstat(d), os.lstat(low)
+        if (a.st_mode, a.st_uid, a.st_gid) == (b.st_mode, b.st_uid, b.st_gid):
+            excluded.add(rel)
+            out.append("/" + rel)
+    return out
+
+
+def _opaque(d: Path) -> bool:
+    for name in ("trusted.overlay.opaque", "user.overlay.opaque"):
+        try:
+            if os.getxattr(d, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            pass
+    return False

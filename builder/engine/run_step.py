@@ -123,6 +123,7 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
             msg = process_message(argv, result.exit_code, result.signal, result.oom_killed)
             raise _fail(ctx, stage, step, position, msg, out.tail, result.exit_code)
         exclude = sorted(set(result.created_mountpoints))
+        exclude += layers.stub_parents(active, exclude)
         created = ctx.epoch_created or rfc3339(time.time())
         if layers.upper_is_empty(Path(active.upper), exclude):
             return CacheResult("empty", created=created)
