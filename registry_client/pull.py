@@ -10,6 +10,7 @@ import io
 import random
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -157,32 +158,8 @@ def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
         if parsed.is_index:
             raise RegistryError(str(ref), detail="nested index: platform entry is an index")
     emit(progress, "manifest", digest, len(data), len(data))
-    fetched: list[Digest] = []
-    skipped: list[Digest] = []
-    todo = []
-    for desc in parsed.blobs():
-        if store.blobs.exists(desc.digest) and store.blobs.stat(desc.digest) == desc.size:
-            skipped.append(desc.digest)
-            emit(progress, "exists", desc.digest, desc.size, desc.size)
-        elif desc not in todo:
-            todo.append(desc)
-    if todo:
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo))),
-                                thread_name_prefix="pull") as pool:
-            cancel = threading.Event()
-            futures = [pool.submit(_fetch_blob, store, client, ref, d, progress, cancel)
-                       for d in todo]
-            errors = []
-            for f in futures:
-                try:
-                    fetched.append(f.result())
-                except BaseException as e:  # noqa: BLE001 - report the first, cancel the rest
-                    errors.append(e)
-                    cancel.set()
-                    for g in futures:
-                        g.cancel()
-            if errors:
-                raise errors[0]
+    fetched, skipped = fetch_blobs(store, ref, parsed.blobs(), client=client,
+                                   progress=progress, max_workers=max_workers)
     media_type = parsed.media_type
     mdesc = store.blobs.put(io.BytesIO(data), media_type, expected=digest, size=len(data))
     mdesc = Descriptor(media_type, mdesc.digest, mdesc.size, platform=platform)
@@ -193,7 +170,42 @@ def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
         else:
             store.refs.add_root(mdesc)
         emit(progress, "tag", digest, message=ref.familiar())
-    return PullResult(ref, mdesc, index_digest, tuple(fetched), tuple(skipped))
+    return PullResult(ref, mdesc, index_digest, fetched, skipped)
+
+
+def fetch_blobs(store: Any, ref: Reference, descs: Sequence[Descriptor], *,
+                client: RegistryClient, progress: Progress | None = None,
+                max_workers: int = DEFAULT_WORKERS) -> tuple[tuple[Digest, ...], tuple[Digest, ...]]:
+    """Download `descs` from `ref`'s repository into the store, in parallel, verified,
+    skipping those already stored; returns (fetched, skipped). Also for cache import."""
+    fetched: list[Digest] = []
+    skipped: list[Digest] = []
+    todo: list[Descriptor] = []
+    for desc in descs:
+        if store.blobs.exists(desc.digest) and store.blobs.stat(desc.digest) == desc.size:
+            skipped.append(desc.digest)
+            emit(progress, "exists", desc.digest, desc.size, desc.size)
+        elif desc not in todo:
+            todo.append(desc)
+    if not todo:
+        return (), tuple(skipped)
+    cancel = threading.Event()
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo))),
+                            thread_name_prefix="pull") as pool:
+        futures = [pool.submit(_fetch_blob, store, client, ref, d, progress, cancel)
+                   for d in todo]
+        errors = []
+        for f in futures:
+            try:
+                fetched.append(f.result())
+            except BaseException as e:  # noqa: BLE001 - report the first, cancel the rest
+                errors.append(e)
+                cancel.set()
+                for g in futures:
+                    g.cancel()
+    if errors:
+        raise errors[0]
+    return tuple(fetched), tuple(skipped)
 
 
 def _fetch_blob(store: Any, client: RegistryClient, ref: Reference, desc: Descriptor,

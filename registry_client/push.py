@@ -40,7 +40,7 @@ class PushOptions:
 @dataclass(frozen=True)
 class PushResult:
     reference: Reference
-    digest: Digest  # of the top manifest or index, as the registry stores it
+    digest: Digest | None  # of the top manifest or index (None from push_blobs)
     uploaded: tuple[Digest, ...]
     existed: tuple[Digest, ...]
     mounted: tuple[Digest, ...]
@@ -67,6 +67,21 @@ def push_image(store: Any, manifest_desc: Descriptor, ref: Reference | str, *,
             client.close()
     return PushResult(ref, digest, tuple(pusher.uploaded), tuple(pusher.existed),
                       tuple(pusher.mounted))
+
+
+def push_blobs(store: Any, ref: Reference | str, descs: Sequence[Descriptor], *,
+               client: RegistryClient, progress: Progress | None = None,
+               options: PushOptions | None = None) -> PushResult:
+    """Upload blobs alone (HEAD, mount, upload), e.g. for `--cache-to`; then
+    `client.put_manifest(ref, data, media_type)` names them. `digest` is None."""
+    ref = ref if isinstance(ref, Reference) else Reference.parse(ref)
+    pusher = _Pusher(store, client, ref, progress, options or PushOptions())
+    try:
+        pusher.push_blobs(descs)
+    except RegistryError as e:
+        raise e.in_context(f"push {ref}") from None
+    return PushResult(ref, None, tuple(pusher.uploaded),
+                      tuple(pusher.existed), tuple(pusher.mounted))
 
 
 class _Pusher:

@@ -146,3 +146,22 @@ def test_manifest_digest_is_verified_for_pinned_pull(registry, registry_store):
     wrong = Digest.of_bytes(b"not the manifest")
     with pytest.raises(RegistryError):
         pull_image(registry_store, f"{repo}@{wrong}")
+
+
+def test_blob_level_api_for_caches(registry, registry_store, tmp_path):
+    """push_blobs + put_manifest, then fetch_blobs: what --cache-to/--cache-from use."""
+    from registry_client.pull import fetch_blobs
+    from registry_client.push import push_blobs
+
+    img = _image("cache", 3)
+    put_in_store(registry_store, img)
+    ref = Reference.parse(f"{registry.host}/{unique_repo('cache')}:buildcache")
+    client = RegistryClient()
+    res = push_blobs(registry_store, ref, [b.desc for b in img.blobs()], client=client)
+    assert res.digest is None and len(res.uploaded) == 4
+    assert client.put_manifest(ref, img.manifest.data, img.manifest.media_type) == img.manifest.desc.digest
+    other = open_store(tmp_path / "o")
+    fetched, skipped = fetch_blobs(other, ref, [b.desc for b in img.layers], client=client)
+    assert set(fetched) == {b.desc.digest for b in img.layers} and skipped == ()
+    assert fetch_blobs(other, ref, [img.layers[0].desc], client=client) == ((), (img.layers[0].desc.digest,))
+    other.close()
