@@ -92,8 +92,9 @@ class Pybuild:
 
     def build(self, ctx: Path) -> float:
         env = {**os.environ, "PYBUILD_ROOT": str(self.root)}
-        secs, rss = run_timed([sys.executable, "-m", "builder.cli", "build", "-q", "-t",
-                               "bench:1", str(ctx)], env, cwd=REPO)
+        # --network none, as BuildKit and buildah are run (no bridge on these machines)
+        secs, rss = run_timed([sys.executable, "-m", "builder.cli", "build", "-q",
+                               "--network", "none", "-t", "bench:1", str(ctx)], env, cwd=REPO)
         self.rss = max(self.rss, rss)
         return secs
 
