@@ -21,7 +21,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import zstandard
 
@@ -178,13 +178,16 @@ def _plain_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
 
 
 class PrefetchReader:
-    """A file-like `read(n)` over chunks produced on a background thread."""
+    """A file-like `read(n)` over chunks produced on a background thread. With a
+    `hasher`, the produced (decompressed) bytes are hashed on that thread too."""
 
-    def __init__(self, produce: Callable[[], Iterator[bytes]], depth: int = 8) -> None:
+    def __init__(self, produce: Callable[[], Iterator[bytes]], depth: int = 8,
+                 hasher: Any = None) -> None:
         self._q: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
         self._stop = threading.Event()
         self._buf = memoryview(b"")
         self._eof = False
+        self.hasher = hasher
         self._thread = threading.Thread(target=self._run, args=(produce,), daemon=True)
         self._thread.start()
 
@@ -194,12 +197,15 @@ class PrefetchReader:
                 if self._stop.is_set():
                     return
                 if chunk:
+                    if self.hasher is not None:
+                        self.hasher.update(chunk)
                     self._q.put(chunk)
             self._q.put(None)
         except BaseException as e:  # handed to the reader, which re-raises it
             self._q.put(e)
 
-    def read(self, n: int = -1) -> bytes:
+    def read_view(self, n: int = -1) -> memoryview:
+        """Like read() but without a copy: a view valid until the next call."""
         while not self._buf and not self._eof:
             item = self._q.get()
             if item is None:
@@ -213,9 +219,17 @@ class PrefetchReader:
                 self._buf = memoryview(item)
         if n is None or n < 0:
             n = len(self._buf)
-        out = bytes(self._buf[:n])
+        out = self._buf[:n]
         self._buf = self._buf[n:]
         return out
+
+    def read(self, n: int = -1) -> bytes:
+        return bytes(self.read_view(n))
+
+    def drain(self) -> None:
+        """Read to the end (so a hasher and any verifying reader below see it all)."""
+        while self.read_view(1 << 20):
+            pass
 
     def close(self) -> None:
         self._stop.set()
@@ -234,9 +248,10 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def open_decompressed(stream: IO[bytes]) -> PrefetchReader:
-    """A reader of the plain tar inside `stream`, whatever its compression."""
+def open_decompressed(stream: IO[bytes], *, hasher: Any = None) -> PrefetchReader:
+    """A reader of the plain tar inside `stream`, whatever its compression; with a
+    `hasher` (e.g. hashlib.sha256()), the diff_id is computed off the main thread."""
     first = stream.read(1 << 16)
     kind = sniff(first)
     gen = {"gzip": _gzip_chunks, "zstd": _zstd_chunks}.get(kind or "", _plain_chunks)
-    return PrefetchReader(lambda: gen(first, stream))
+    return PrefetchReader(lambda: gen(first, stream), hasher=hasher)

@@ -37,7 +37,6 @@ from store.compress import open_decompressed
 from store.digest import Descriptor, Digest, chain_ids
 from store.errors import DigestMismatch, SnapshotInUse, SnapshotNotFound, StoreError
 from store.layerdiff import DiffOptions, diff_to_store
-from store.tarstream import HashingReader
 from store.unpack import UnpackOptions, remove_beneath, unpack_tar
 from store.whiteout import default_format
 
@@ -189,15 +188,15 @@ class Snapshotter:
         try:
             opts = UnpackOptions(fmt=self.fmt, max_bytes=max_bytes) if max_bytes else UnpackOptions(fmt=self.fmt)
             with self.store.blobs.open(desc.digest, desc.size) as blob:
-                plain = open_decompressed(blob)
+                plain = open_decompressed(blob, hasher=hashlib.sha256())
                 try:
-                    hashed = HashingReader(plain)
-                    unpack_tar(hashed, tmp / "diff", opts)
-                    hashed.drain()
+                    unpack_tar(plain, tmp / "diff", opts)  # type: ignore[arg-type]
+                    plain.drain()  # trailing blocks count; the blob digest is checked at EOF
                 finally:
                     plain.close()
-            if hashed.digest != diff_id:
-                raise DigestMismatch(str(diff_id), str(hashed.digest))
+            got = Digest("sha256", plain.hasher.hexdigest())
+            if got != diff_id:
+                raise DigestMismatch(str(diff_id), str(got))
             self._publish(tmp, chain, parent, diff_id, holds=0)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

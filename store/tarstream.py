@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from store.digest import Digest
 from store.errors import InvalidArchive
 
 BLOCK = 512
@@ -173,6 +172,7 @@ class TarReader:
         self.offset = 0
         self._global: dict[str, bytes] = {}
         self.current = "<header>"  # the entry being read, for error messages
+        self._read_view = getattr(stream, "read_view", stream.read)
 
     def _read(self, n: int, name: str) -> bytes:
         buf = self._stream.read(n)
@@ -188,11 +188,12 @@ class TarReader:
         while n > 0:
             n -= len(self._read(min(n, 1 << 20), name))
 
-    def read_data(self, n: int = 1 << 20) -> bytes:
-        """Up to `n` bytes of the current entry's data; b"" at its end."""
+    def read_data(self, n: int = 1 << 20) -> bytes | memoryview:
+        """Up to `n` bytes of the current entry's data (a view when the stream offers
+        `read_view`, valid until the next read); empty at its end."""
         if self._remaining <= 0:
             return b""
-        chunk = self._stream.read(min(n, self._remaining))
+        chunk = self._read_view(min(n, self._remaining))
         if not chunk:
             raise bad(self.current, "unexpected end of archive inside a file")
         self._remaining -= len(chunk)
@@ -275,29 +276,3 @@ class TarReader:
                         nums["mtime"], link_b.decode("utf-8", "surrogateescape"),
                         nums["devmajor"], nums["devminor"], xattrs)
 
-
-class HashingReader:
-    """Hashes what passes through `read()`; `drain()` reads (and hashes) the rest,
-    so the digest covers the whole tar, trailing zero blocks included."""
-
-    def __init__(self, stream: IO[bytes], algorithm: str = "sha256") -> None:
-        import hashlib
-
-        self._stream = stream
-        self._hash = hashlib.new(algorithm)
-        self._alg = algorithm
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(n)
-        self._hash.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
-
-    @property
-    def digest(self) -> Digest:
-        return Digest(self._alg, self._hash.hexdigest())
