@@ -162,7 +162,7 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
     new = new.with_history(created_by, empty=res.kind != "layer",
                            created=res.created or ctx.epoch_created, line=step.line,
                            end_line=step.end_line)
-    _outcome(ctx, stage, step, position, hit is not None, reason if hit is None else "",
+    _outcome(ctx, stage, step, n, hit is not None, reason if hit is None else "",
              time.monotonic() - t0)
     return replace(new, key=key, step_no=n, reran=reran)
 
@@ -250,14 +250,16 @@ _KINDS = (("--no-cache", "no-cache"), ("not built before", "new"),
           ("from ", "base-image"), ("base changed", "base-image"))
 
 
-def _outcome(ctx: BuildContext, stage: Stage, step: Step, position: str, cached: bool,
+def _outcome(ctx: BuildContext, stage: Stage, step: Step, n: int, cached: bool,
              reason: str, seconds: float) -> None:
+    """`n` is the step's number in its stage as the progress shows it (`[n/N]`), so
+    "parent step 4 re-ran" and the report's "step 4" name the same step."""
     from builder.inspect.cache_report import StepOutcome
 
     why = reason.removeprefix("re-ran: ")
     kind = "" if cached else next((k for p, k in _KINDS if why.startswith(p)), "source-changed")
     with ctx.lock:
         ctx.outcomes.append(StepOutcome(
-            index=len(ctx.outcomes) + 1, instruction=step.text, cached=cached, line=step.line,
+            index=n, instruction=step.text, cached=cached, line=step.line,
             stage=stage.name or str(stage.index), reason=why, kind=kind, seconds=seconds,
             file=ctx.file))
