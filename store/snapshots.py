@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -118,6 +119,11 @@ class Snapshotter:
         (self.root / "l").mkdir(parents=True, exist_ok=True)
         (self.root / "empty").mkdir(exist_ok=True)
         meta.ensure_schema(store.db(), "store.snapshots", DDL)
+        from store.recover import has_active_dirs, recover_stale
+
+        if has_active_dirs(Path(store.root)):  # a killed pybuild left mounts: clean, say so
+            for note in recover_stale(self):
+                print(f"pybuild: {note}", file=sys.stderr)
 
     def _db(self) -> Any:
         return self.store.db()

@@ -1,0 +1,72 @@
+"""Startup recovery: undo what a SIGKILLed pybuild left in a store.
+
+A build mounts each writable snapshot (`snapshots/a*/merged`) in the host's mount
+namespace and records it in `active_snapshots` with its pid. A killed process cannot
+unmount it, so the next pybuild start calls `recover_stale()`: for every row whose
+process is gone it unmounts the overlay, deletes the directory and the row, and drops
+the hold the row had on its parent snapshot. Live processes' rows are never touched.
+The Snapshotter runs it when it opens (so every verb that touches snapshots does) and
+prints one line per cleaned snapshot on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from store import overlay
+from store.digest import Digest
+from store.errors import StoreError
+from store.locks import file_lock
+
+if TYPE_CHECKING:
+    from store.snapshots import Snapshotter
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def has_active_dirs(root: Path) -> bool:
+    """Cheap pre-check (one listdir): any active snapshot directory at all?"""
+    try:
+        with os.scandir(root / "snapshots") as it:
+            return any(e.name.startswith("a") and e.is_dir() for e in it)
+    except OSError:
+        return False
+
+
+def recover_stale(sn: Snapshotter) -> list[str]:
+    """Clean active snapshots of dead processes; returns one line per cleaned one."""
+    notes: list[str] = []
+    with file_lock(sn.store.locks_dir / "recover.lock"):
+        rows = sn._db().execute("SELECT key, dir, parent, pid FROM active_snapshots").fetchall()
+        for key, dir_, parent, pid in rows:
+            if _alive(int(pid)):
+                continue
+            adir = sn.root / dir_
+            merged = adir / "merged"
+            was_mounted = overlay.is_mounted(str(merged)) if merged.exists() else False
+            if was_mounted:
+                overlay.umount(str(merged))
+            shutil.rmtree(adir, ignore_errors=True)
+            with sn._txn() as conn:
+                gone = conn.execute("DELETE FROM active_snapshots WHERE key=?", (key,)).rowcount
+            if gone and parent:
+                try:
+                    sn.remove(Digest.parse(parent))
+                except StoreError:
+                    pass  # the parent is already gone: nothing is held
+            what = "unmounted and removed" if was_mounted else "removed"
+            notes.append(f"cleaned up a snapshot left by killed pid {pid}: {what} {adir}")
+    return notes
