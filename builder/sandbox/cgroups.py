@@ -71,7 +71,8 @@ class StepCgroup:
 
     def __init__(self, name: str, limits: Limits, root: Path = ROOT,
                  parent: str = "pybuild") -> None:
-        self.name, self.limits, self.root, self.parent = name, limits, root, parent
+        # `<pid>-` prefix: a later step can tell (and remove) cgroups of killed pybuilds
+        self.name, self.limits, self.root, self.parent = f"{os.getpid()}-{name}", limits, root, parent
         self.v2 = is_v2(root)
         self.dirs: list[Path] = []
 
@@ -81,6 +82,7 @@ class StepCgroup:
                                   ("cpu", lim.cpus)) if want is not None]
 
     def create(self) -> None:
+        reap_stale(self.root, self.parent)
         try:
             self._create_v2() if self.v2 else self._create_v1()
         except PermissionError as e:
@@ -161,6 +163,31 @@ class StepCgroup:
                     _kill_all(d)
                     time.sleep(0.005)
         self.dirs = []
+
+
+def reap_stale(root: Path = ROOT, parent: str = "pybuild") -> list[Path]:
+    """Remove step cgroups (`<pid>-*`) whose pybuild was killed; each is reported once
+    on stderr. Tasks still in one are killed first (none should outlive their step)."""
+    import sys
+
+    gone: list[Path] = []
+    for base in [root] if is_v2(root) else [h for h in root.iterdir() if h.is_dir()]:
+        try:
+            entries = list((base / parent).iterdir())
+        except OSError:
+            continue
+        for d in entries:
+            pid = d.name.partition("-")[0]
+            if not pid.isdigit() or not d.is_dir() or os.path.exists(f"/proc/{pid}"):
+                continue
+            _kill_all(d)
+            try:
+                d.rmdir()
+            except OSError:
+                continue  # another pybuild removed it, or tasks are still leaving
+            gone.append(d)
+            print(f"pybuild: cleaned up cgroup {d} left by killed pid {pid}", file=sys.stderr)
+    return gone
 
 
 def _kill_all(d: Path) -> None:

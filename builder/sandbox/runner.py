@@ -218,8 +218,26 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
     if errors and not sig and code in (126, 127):
         _emit(readers, stderr, (errors[0] + "\n").encode())
     return SandboxResult(exit_code=code, signal=sig, oom_killed=oom,
-                         created_mountpoints=tuple(created),
+                         created_mountpoints=removable(spec, created),
                          duration=time.monotonic() - start, memory_limit=spec.memory)
+
+
+def removable(spec: SandboxSpec, created: list[str]) -> tuple[str, ...]:
+    """The created mount points the layer should leave out: files, and directories
+    holding nothing else. A directory the step put its own files in stays."""
+    base = spec.overlay.upperdir if spec.overlay is not None else spec.rootfs
+    gone: set[str] = set()
+    for path in sorted(created, key=lambda p: p.count("/"), reverse=True):
+        host = Path(base) / path.lstrip("/")
+        if host.is_dir() and not host.is_symlink():
+            try:
+                names = os.listdir(host)
+            except OSError:
+                continue
+            if any(f"{path.rstrip('/')}/{n}" not in gone for n in names):
+                continue
+        gone.add(path)
+    return tuple(p for p in created if p in gone)
 
 
 def _emit(readers: dict[int, Sink], sink: Sink, data: bytes) -> None:

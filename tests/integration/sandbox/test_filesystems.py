@@ -83,3 +83,15 @@ def test_extra_mounts_bind_readonly_and_tmpfs(rootfs: Path, tmp_path: Path) -> N
     assert "/run/secrets" in ran.result.created_mountpoints
     assert "/cache" in ran.result.created_mountpoints
     assert secret.read_text() == "s3cret"
+
+
+def test_created_dirs_with_step_files_stay_in_the_layer(rootfs: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "s"
+    secret.write_text("x")
+    mounts = (Mount("/new/deep/secret", "bind", secret, readonly=True),)
+    quiet = sh(rootfs, "true", mounts=mounts).result.created_mountpoints
+    assert {"/new", "/new/deep", "/new/deep/secret"} <= set(quiet)
+    (rootfs / "new").rename(rootfs / "new-old")  # start again from no /new
+    busy = sh(rootfs, "echo mine > /new/deep/own", mounts=mounts).result.created_mountpoints
+    assert "/new/deep/secret" in busy
+    assert "/new" not in busy and "/new/deep" not in busy
