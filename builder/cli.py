@@ -46,7 +46,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage, so errors stay one line."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise CliUsageError(f"{self.prog}: {message}")
+        raise CliUsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
 def _available_verbs() -> dict[str, tuple[str, str]]:
@@ -55,45 +55,90 @@ def _available_verbs() -> dict[str, tuple[str, str]]:
 
 
 def _split_verb(argv: list[str]) -> tuple[str, list[str]]:
+    """The verb and its arguments; build when the first word is not a verb. A first
+    word that is neither a verb nor a directory is a mistyped verb, not a context."""
     verbs = _available_verbs()
-    for i, a in enumerate(argv):
-        if a in ("--debug",):
-            continue
-        if a in verbs:
-            return a, argv[:i] + argv[i + 1:]
-        break
+    if argv and argv[0] in verbs:
+        return argv[0], argv[1:]
+    if argv and _looks_like_verb(argv[0]) and not os.path.exists(argv[0]):
+        import difflib
+
+        close = difflib.get_close_matches(argv[0], list(verbs), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise CliUsageError(f"pybuild: unknown command {argv[0]!r} and no build context of that "
+                            f"name ({hint}see 'pybuild --help')")
     return "build", argv
 
 
-def _top_help(out=sys.stdout) -> None:
-    print("usage: pybuild [build] [OPTIONS] CONTEXT\n       pybuild VERB [ARGS]\n", file=out)
-    print("A daemonless container image builder.\n\nverbs:", file=out)
-    for v, (_, h) in _available_verbs().items():
-        print(f"  {v:<11} {h}", file=out)
-    print("\nglobal options:\n  --version   print the version\n  --debug     show tracebacks", file=out)
+def _looks_like_verb(word: str) -> bool:
+    return word.isascii() and word.isalpha() and word.islower()
+
+
+TOP_HELP = """\
+usage: pybuild [build] [OPTIONS] CONTEXT
+       pybuild VERB [ARGS]   (pybuild VERB --help for each verb's flags)
+
+A daemonless container image builder: docker build's flags, an OCI image layout
+store, and an inspector that explains image size and cache misses.
+
+verbs:
+{verbs}
+
+global options:
+  --version   print the version
+  --debug     add the traceback to errors (also PYBUILD_DEBUG=1); every verb takes it
+
+environment:
+  PYBUILD_ROOT                 store location (root: /var/lib/pybuild)
+  DOCKER_CONFIG                credentials directory (config.json)
+  SOURCE_DATE_EPOCH            timestamp for reproducible images
+  PYBUILD_INSECURE_REGISTRIES  comma-separated hosts that use plain HTTP
+
+exit codes: 0 success, 1 a failed step or registry error, 2 usage or Dockerfile error
+"""
+
+
+def _top_help(out=sys.stdout) -> None:  # noqa: ANN001
+    verbs = "\n".join(f"  {v:<11} {h}" for v, (_, h) in _available_verbs().items())
+    out.write(TOP_HELP.format(verbs=verbs))
+
+
+def make_parser(verb: str) -> tuple[argparse.ArgumentParser, object]:
+    """The argparse parser of `verb` (with --debug) and its command module."""
+    module_name, help_text = _available_verbs().get(verb) or (None, "")
+    if module_name is None:
+        raise CliUsageError(f"pybuild: unknown command {verb!r} (see 'pybuild --help')")
+    mod = importlib.import_module(f"builder.commands.{module_name}")
+    usage_verb = "[build]" if verb == "build" else verb
+    parser = ArgumentParser(prog=f"pybuild {verb}", description=help_text,
+                            epilog=f"pybuild {usage_verb} ... exits 0 on success, 1 when a step "
+                            "or the registry fails, 2 on usage errors.")
+    mod.add_arguments(parser)  # type: ignore[attr-defined]
+    parser.add_argument("--debug", action="store_true", help="add tracebacks to errors")
+    return parser, mod
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
-    if args_in in (["--version"], ["version"]):
+    debug = os.environ.get("PYBUILD_DEBUG") == "1"
+    while args_in[:1] == ["--debug"]:  # global, before the verb
+        debug = True
+        args_in = args_in[1:]
+    if args_in in (["--version"], ["version"], ["-v"]):
         print(f"pybuild {__version__}")
         return 0
     if args_in in ([], ["-h"], ["--help"], ["help"]):
         _top_help()
         return 0
-    debug = "--debug" in args_in or os.environ.get("PYBUILD_DEBUG") == "1"
-    args_in = [a for a in args_in if a != "--debug"]
-    verb, rest = _split_verb(args_in)
     try:
-        module_name, help_text = _available_verbs().get(verb) or (None, "")
-        if module_name is None:
-            raise CliUsageError(f"pybuild: unknown command {verb!r}")
-        mod = importlib.import_module(f"builder.commands.{module_name}")
-        parser = ArgumentParser(prog=f"pybuild {verb}", description=help_text)
-        mod.add_arguments(parser)
+        if args_in[0] == "help" and len(args_in) == 2:  # `pybuild help VERB`
+            args_in = [args_in[1], "--help"]
+        verb, rest = _split_verb(args_in)
+        parser, mod = make_parser(verb)
         ns = parser.parse_args(rest)
+        debug = debug or ns.debug
         ns.debug = debug
-        return int(mod.run(ns) or 0)
+        return int(mod.run(ns) or 0)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         print("pybuild: interrupted", file=sys.stderr)
         return 130
@@ -109,7 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(e: BaseException) -> str:
-    text = " ".join((str(e).strip() or type(e).__name__).splitlines())
+    if isinstance(e, OSError) and not _is_ours(e) and e.strerror:
+        # "[Errno 2] No such file or directory: 'x'" -> "pybuild: x: No such file or directory"
+        where = f"{e.filename}: " if e.filename else ""
+        return f"pybuild: {where}{e.strerror}"
+    text = " ".join((str(e).strip() or type(e).__name__).split())
     if _is_ours(e) or isinstance(e, (CliUsageError, OSError)):
         return text if text.startswith("pybuild") or ":" in text else f"pybuild: {text}"
     return f"pybuild: internal error: {type(e).__name__}: {text} (run with --debug for the traceback)"
