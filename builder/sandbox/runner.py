@@ -102,8 +102,9 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
               and "NET_ADMIN" not in capset)
     tmp = Path(tempfile.mkdtemp(prefix="pybuild-sb-"))
     limits = cgroups.Limits(spec.memory, spec.cpus, spec.pids_limit)
-    cg = cgroups.StepCgroup(uuid.uuid4().hex[:16], limits,
-                                             parent=spec.cgroup_parent) if limits.any() else None
+    cg = None
+    if limits.any():
+        cg = cgroups.StepCgroup(uuid.uuid4().hex[:16], limits, parent=spec.cgroup_parent)
     fds: list[int] = []
     try:
         root = mounts.RootPlan(
@@ -207,6 +208,8 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
         if slirp is not None:
             slirp.stop()
     oom = cg.oom_killed() if cg is not None else False
+    if status is None and oom:  # the OOM killer may pick PID 1 itself
+        status = signal.SIGKILL
     if status is None:
         raise SandboxSetupError(errors[0] if errors else "the sandbox died during setup")
     if errors and status >> 8 in (125, 126, 127) and not os.WIFSIGNALED(status):
