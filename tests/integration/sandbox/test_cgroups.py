@@ -114,3 +114,22 @@ def test_step_sees_its_own_cgroups_read_only(rootfs: Path, parent: str) -> None:
     assert lines[0] == "/"  # the cgroup namespace hides the host's hierarchy
     assert str(64 * MiB) in lines
     assert "w=1" in ran.out and "Read-only file system" in ran.err
+
+
+def test_missing_controller_is_a_one_line_setup_error() -> None:
+    """On this hybrid host the cgroup2 mount has no controllers: asking it for a memory
+    limit must say what to do, and leave nothing behind."""
+    from builder.sandbox import SandboxSetupError
+
+    unified = cgroups.ROOT / "unified"
+    if not cgroups.is_v2(unified):
+        unified = cgroups.ROOT  # a pure v2 host: use a name no kernel has
+        cg = cgroups.StepCgroup("t", cgroups.Limits(memory=1 << 26), root=unified / "nope")
+    else:
+        cg = cgroups.StepCgroup(f"t{uuid.uuid4().hex[:8]}", cgroups.Limits(memory=1 << 26),
+                                root=unified, parent=f"pybuild-test-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(SandboxSetupError) as exc:
+        cg.create()
+    msg = str(exc.value)
+    assert "no cgroup memory controller" in msg and "\n" not in msg
+    assert cg.dirs == []
