@@ -107,6 +107,7 @@ def helper(flags: int, need_sync: bool, root: RootPlan, plan: init.ExecPlan,
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.umask(0o022)  # as BuildKit and runc: layers must not depend on pybuild's umask
         for target, fd in enumerate(stdio):
             os.dup2(fd, target, inheritable=True)
         keep = sorted(fd for fd in (st_w, go_r, net_fd) if fd > 2)

@@ -180,3 +180,14 @@ def test_non_executable_is_126(rootfs: Path) -> None:
               stdout=lambda b: None, stderr=err.append)
     assert res.exit_code == 126
     assert b"exec /not-exec: Permission denied" in b"".join(err)
+
+
+def test_umask_is_022_whatever_pybuilds_is(rootfs: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        ran = sh(rootfs, "umask; touch /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d",
+                 cwd="/made/by/workdir")
+    finally:
+        os.umask(old)
+    assert ran.out.split() == ["0022", "644", "755"]
+    assert oct((rootfs / "made" / "by").stat().st_mode & 0o777) == "0o755"
