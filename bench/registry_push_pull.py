@@ -1,7 +1,8 @@
 """Registry benchmark: push and pull a 5-layer, 200 MB image against a loopback
 docker-registry, pybuild vs `skopeo copy` in the same run (issue 5).
 
-Each push goes to a fresh registry (so neither tool can skip or mount blobs); each pull
+Wall times on a shared machine are noisy, so the CPU time (user+sys) of each process
+is printed too. Each push goes to a fresh registry (so neither tool can skip or mount blobs); each pull
 goes into an empty store / OCI dir. pybuild runs as its CLI in a subprocess so its
 peak RSS (from wait4) is the real process's. Prints medians and ratios.
 
@@ -56,14 +57,19 @@ PYBUILD = [sys.executable, "-c",
            "sys.stderr.write('PEAK ' + hwm.split()[1] + '\\n'); sys.exit(rc)"]
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """(seconds, peak RSS in kB or 0) of one child process."""
+CPU: dict[str, list[float]] = {}
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None, key: str = "") -> tuple[float, int]:
+    """(seconds, peak RSS in kB or 0) of one child process; its CPU time goes to CPU[key]."""
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
     dt = time.perf_counter() - t0
-    err = out.stderr.decode()
-    if out.returncode != 0:
+    if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {err[-2000:]}")
+    CPU.setdefault(key, []).append(usage.ru_utime + usage.ru_stime)
     peak = [int(ln.split()[1]) for ln in err.splitlines() if ln.startswith("PEAK ")]
     return dt, peak[0] if peak else 0
 
@@ -112,20 +118,20 @@ def main() -> None:
                 ref = f"{srv.host}/bench/{tool}:1"
                 if tool == "skopeo":
                     dt, _ = timed(["skopeo", "copy", "-q", "--dest-tls-verify=false",
-                                   f"oci:{layout}:img", f"docker://{ref}"])
+                                   f"oci:{layout}:img", f"docker://{ref}"], key="push_skopeo")
                 else:
-                    dt, kb = timed(pybuild + ["push", "-q", "bench:1", ref], env)
+                    dt, kb = timed(pybuild + ["push", "-q", "bench:1", ref], env, "push_pybuild")
                     rss.append(kb)
                 res[f"push_{tool}"].append(dt)
                 # Pull back from the registry it was pushed to, into an empty place.
                 if tool == "skopeo":
                     dest = work / f"pull-{run}-oci"
                     dt, _ = timed(["skopeo", "copy", "-q", "--src-tls-verify=false",
-                                   f"docker://{ref}", f"oci:{dest}:x"])
+                                   f"docker://{ref}", f"oci:{dest}:x"], key="pull_skopeo")
                 else:
                     dest = work / f"pull-{run}-store"
                     penv = dict(env, PYBUILD_ROOT=str(dest))
-                    dt, kb = timed(pybuild + ["pull", "-q", ref], penv)
+                    dt, kb = timed(pybuild + ["pull", "-q", ref], penv, "pull_pybuild")
                     rss.append(kb)
                 res[f"pull_{tool}"].append(dt)
                 shutil.rmtree(dest, ignore_errors=True)
@@ -138,6 +144,8 @@ def main() -> None:
             print(f"{op}: pybuild {p:.2f}s  skopeo {s:.2f}s  ratio {p / s:.2f}x  "
                   f"(runs pybuild {[round(x, 2) for x in res[f'{op}_pybuild']]}, "
                   f"skopeo {[round(x, 2) for x in res[f'{op}_skopeo']]})")
+            cs, cp = statistics.median(CPU[f"{op}_skopeo"]), statistics.median(CPU[f"{op}_pybuild"])
+            print(f"{op} CPU (user+sys): pybuild {cp:.2f}s  skopeo {cs:.2f}s  ratio {cp / cs:.2f}x")
         print(f"pybuild peak RSS: {max(rss) / 1024:.1f} MB (max over push and pull runs)")
     finally:
         for s in servers:

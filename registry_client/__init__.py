@@ -1,8 +1,8 @@
 """pybuild's registry client: pull and push OCI/Docker images (DESIGN §9).
 
 Public API (imported lazily, so `registry_client.errors` stays cheap to import):
-`Reference`, `RegistryClient`, `pull_image`, `push_image`, `PushOptions`,
-`RegistryError`, `ProgressEvent`."""
+`Reference`, `RegistryClient`, `pull_image`, `push_image`, `fetch_blobs`, `push_blobs`,
+`PushOptions`, `RegistryError`, `ProgressEvent`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ _EXPORTS = {
     "pull_image": "registry_client.pull",
     "PullResult": "registry_client.pull",
     "push_image": "registry_client.push",
+    "push_blobs": "registry_client.push",
+    "fetch_blobs": "registry_client.pull",
     "PushOptions": "registry_client.push",
     "PushResult": "registry_client.push",
     "RegistryError": "registry_client.errors",

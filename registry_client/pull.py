@@ -34,7 +34,7 @@ from store.errors import DigestMismatch, SizeMismatch
 
 READ_SIZE = 1 << 20
 RESUME_ATTEMPTS = 5
-DEFAULT_WORKERS = 4
+DEFAULT_WORKERS = 3  # docker's max-concurrent-downloads
 _STREAM_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 

@@ -23,9 +23,6 @@ def run(args: argparse.Namespace) -> int:
     from registry_client.reference import Reference
     from store.layout import open_store
 
-    # Blob transfers are many threads doing I/O that release the GIL; a shorter
-    # switch interval stops them queueing behind each other.
-    sys.setswitchinterval(0.0005)
     target = Reference.parse(args.target or args.image)
     store = open_store()
     client = RegistryClient(insecure=tuple(args.insecure_registry))
