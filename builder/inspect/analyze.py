@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from builder.inspect.dockerfile import Dockerfile, Step
+from builder.inspect.errors import LayerFormatError, SourceError
 from builder.inspect.history import (
     HistoryRow,
     base_boundary,
@@ -117,6 +118,9 @@ def analyze(config: dict[str, Any], layers: Iterable[LayerInput], dockerfile: Do
         f = li.open()
         try:
             tree.add_layer(f, li.digest, li.size)
+        except (LayerFormatError, SourceError) as e:
+            raise LayerFormatError(f"{name or 'image'}: layer {len(tree.layers)} "
+                                   f"({li.digest[:19]}): {e}") from None
         finally:
             close = getattr(f, "close", None)
             if close is not None:

@@ -5,11 +5,14 @@ the disk. Digests are verified as the blob streams, and a mismatch fails at EOF.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import IO
 
 from builder.inspect.errors import SourceError
 from builder.inspect.sources import ImageSource, LayerBlob
+
+MAX_CONFIG = 4 << 20
 
 
 class _Verified:
@@ -55,11 +58,23 @@ def open_remote(spec: str) -> ImageSource:
         if parsed.config is None or parsed.is_index:
             raise SourceError(spec, "the registry returned no image manifest")
         cdesc = parsed.config
+        if cdesc.size > MAX_CONFIG:
+            raise SourceError(spec, f"config of {cdesc.size} bytes is too large")
         resp = client.open_blob(ref, cdesc.digest)
+        parts: list[bytes] = []
         try:
-            config = json.loads(resp.content[: 4 << 20])
+            for c in resp.iter_content(1 << 16):
+                parts.append(c)
+                if sum(map(len, parts)) > MAX_CONFIG:
+                    raise SourceError(spec, "config is larger than its descriptor says")
         finally:
             resp.close()
+        unsafe_data = b"".join(parts)
+        alg = cdesc.digest.algorithm
+        got = f"{alg}:{hashlib.new(alg, unsafe_data).hexdigest()}"
+        if got != str(cdesc.digest):
+            raise SourceError(spec, f"config digest mismatch: got {got}")
+        config = json.loads(unsafe_data)
     except BaseException:
         client.close()
         raise

@@ -5,6 +5,7 @@ docker-registry without unpacking anything to disk."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -80,3 +81,40 @@ def test_registry_streaming(reference: dict, registry, tmp_path: Path, capsys,
     # streamed: nothing was unpacked or stored anywhere
     assert not empty_root.exists()
     assert {p for p in tmp_path.rglob("*")} == before
+
+
+def _push(registry, tmp_path: Path, repo: str) -> str:
+    arc = oci_archive(tmp_path / "img.tar", TARS, HIST)
+    name = f"{registry.host}/{repo}:1"
+    subprocess.run([shutil.which("skopeo") or "skopeo", "copy", "--quiet",
+                    "--dest-tls-verify=false", f"oci-archive:{arc}:latest", f"docker://{name}"],
+                   check=True, capture_output=True, timeout=120)
+    return f"{repo}:1"
+
+
+def test_registry_stream_resumes_and_verifies(reference: dict, registry, fault_proxy,
+                                              tmp_path: Path, capsys,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from tests.fixtures.registry_proxy import Fault
+    from tests.unit.inspect.synth import compress
+
+    repo_tag = _push(registry, tmp_path, "inspect/faults")
+    monkeypatch.setenv("PYBUILD_ROOT", str(tmp_path / "no-store"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    blob = compress(TARS[1], "gzip")[0]
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    name = f"{fault_proxy.host}/{repo_tag}"
+    # a connection dropped mid-layer is resumed with Range
+    fault_proxy.add(Fault("drop", path=re.escape(f"/blobs/{digest}"), at=200))
+    assert _essence(_doc(capsys, name)) == reference
+    assert any(rng for _, path, _, rng in fault_proxy.log if digest in path)  # resumed
+    # a flipped byte fails the analysis with one line naming the blob
+    fault_proxy.reset()
+    fault_proxy.add(Fault("flip", path=re.escape(f"/blobs/{digest}"), at=100))
+    capsys.readouterr()
+    rc = main(["inspect", name, "--json"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1
+    assert f"layer 1 ({digest[:19]})" in err and "gzip" in err, err
