@@ -34,10 +34,14 @@ def pushed(registry, registry_store):
     return img, repo
 
 
-def test_dropped_connection_mid_blob_resumes(fault_proxy, pushed, tmp_path):
+@pytest.mark.parametrize("times", [1, 3])
+def test_dropped_connection_mid_blob_resumes(times, fault_proxy, pushed, tmp_path):
     img, repo = pushed
     layer = img.layers[0]
-    fault_proxy.add(Fault("drop", f"/blobs/{layer.desc.digest}", at=len(layer.data) // 3))
+    # Each of the first `times` responses for the blob is cut after a quarter of the
+    # blob's size, so the client resumes at 25%, 50%, 75%.
+    fault_proxy.add(Fault("drop", f"/blobs/{layer.desc.digest}", at=len(layer.data) // 4,
+                          times=times))
     st = open_store(tmp_path / "s")
     events = []
     res = pull_image(st, f"{fault_proxy.host}/{repo}:1", client=_fast_client(),
@@ -45,8 +49,10 @@ def test_dropped_connection_mid_blob_resumes(fault_proxy, pushed, tmp_path):
     assert st.blobs.path(layer.desc.digest).read_bytes() == layer.data
     assert layer.desc.digest in res.fetched
     ranges = [r for m, p, _, r in fault_proxy.log if str(layer.desc.digest) in p and r]
-    assert ranges and ranges[0].startswith("bytes=") and ranges[0] != "bytes=0-"
-    assert any(e.action == "retry" and "resuming" in e.message for e in events)
+    starts = [int(r.removeprefix("bytes=").rstrip("-")) for r in ranges]
+    assert len(starts) == times and starts == sorted(starts) and starts[0] > 0
+    assert starts == [(i + 1) * (len(layer.data) // 4) for i in range(times)]
+    assert sum(e.action == "retry" and "resuming" in e.message for e in events) == times
     st.close()
 
 
