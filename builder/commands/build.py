@@ -1,7 +1,9 @@
 """`pybuild [build] [OPTIONS] CONTEXT`: the docker-build flag surface (DESIGN §2).
 
 Parses and validates every flag into `builder.engine.options.BuildOptions`, runs the
-engine, then prints the image id for `-q` and writes `--iidfile`. The engine is
+engine, then prints the image id for `-q` and writes `--iidfile`. The environment
+variable PYBUILD_LAYER_COMPRESSION (gzip, the default; zstd; none) picks how new
+layers are stored. The engine is
 imported only when a build really runs, so `--help` stays fast.
 """
 
@@ -149,6 +151,9 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
     epoch = environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None and not epoch.strip().isdigit():
         raise UsageError(f"invalid SOURCE_DATE_EPOCH {epoch!r}: want seconds since 1970")
+    comp = environ.get("PYBUILD_LAYER_COMPRESSION", "gzip").lower()
+    if comp not in ("gzip", "zstd", "none"):
+        raise UsageError(f"PYBUILD_LAYER_COMPRESSION={comp}: want gzip, zstd or none")
     if args.cpus is not None and args.cpus <= 0:
         raise UsageError("--cpus must be positive")
     if args.pids_limit is not None and args.pids_limit == 0:
@@ -164,6 +169,7 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
         cache_from=list(args.cache_from), cache_to=list(args.cache_to),
         outputs=outputs, push=push, insecure_registries=insecure,
         source_date_epoch=int(epoch) if epoch else None, dockerfile_path=df_path,
+        compression=None if comp == "none" else comp,
     )
 
 

@@ -132,7 +132,7 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
             created = ctx.epoch_created or rfc3339(time.time())
             if layers.upper_is_empty(Path(active.upper), ()):
                 return CacheResult("empty", created=created)
-            res = layers.commit(ctx.store, active, compression="gzip",
+            res = layers.commit(ctx.store, active, compression=ctx.opts.compression,
                                 epoch=ctx.opts.source_date_epoch, exclude=())
             return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)
     except StepError:
@@ -183,6 +183,6 @@ def workdir(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
         created = ctx.epoch_created or rfc3339(time.time())
         if layers.upper_is_empty(Path(active.upper), ()):
             return CacheResult("empty", created=created)
-        res = layers.commit(ctx.store, active, compression="gzip",
+        res = layers.commit(ctx.store, active, compression=ctx.opts.compression,
                             epoch=ctx.opts.source_date_epoch, exclude=())
         return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)

@@ -33,3 +33,4 @@ class BuildOptions:
     source_date_epoch: int | None = None
     store_root: Path | None = None
     dockerfile_path: Path | None = None   # for <Dockerfile>.dockerignore; None for stdin
+    compression: str | None = "gzip"      # new layers: gzip | zstd | None (plain tar)
