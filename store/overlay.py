@@ -66,7 +66,40 @@ def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: st
         raise MountError(target, err, f"{os.strerror(err)} (options {len(data or '')} bytes)")
 
 
+# Filesystems overlayfs refuses as an upper dir (no d_type/xattrs/tmpfile, or itself).
+_NO_UPPER_FS = {"overlay", "aufs", "nfs", "nfs4", "cifs", "smb3", "vfat", "exfat", "ntfs",
+                "ntfs3", "fuseblk", "9p", "ecryptfs"}
+
+
+def filesystem_type(path: str) -> str:
+    """The type of the mount that holds `path` (longest mountinfo prefix)."""
+    real, best, fstype = os.path.realpath(path), -1, ""
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            fields = line.split()
+            mnt = fields[4].encode().decode("unicode_escape")
+            if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) > best:
+                best, fstype = len(mnt), fields[fields.index("-") + 1]
+    return fstype
+
+
 def mount_overlay(target: str, spec: OverlaySpec) -> None:
+    try:
+        _mount_overlay(target, spec)
+    except MountError as e:  # say why, when the store's filesystem is the cause
+        upper = os.path.join(spec.cwd or "", spec.upper or "")
+        fstype = filesystem_type(upper) if spec.upper and e.errno == errno.EINVAL else ""
+        if e.errno == errno.ENODEV:
+            raise MountError(target, e.errno, "overlayfs is not supported by this kernel "
+                             "(modprobe overlay, or CONFIG_OVERLAY_FS)") from None
+        if fstype in _NO_UPPER_FS:
+            raise MountError(target, e.errno, f"overlayfs is not supported on the store's "
+                             f"filesystem ({fstype}): set PYBUILD_ROOT to a directory on "
+                             "ext4, xfs, btrfs or tmpfs") from None
+        raise
+
+
+def _mount_overlay(target: str, spec: OverlaySpec) -> None:
     data = spec.options()
     if len(data.encode()) >= PAGE:
         raise MountError(target, errno.E2BIG,

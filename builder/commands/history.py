@@ -49,11 +49,17 @@ def _size(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from builder.inspect.errors import SourceError
     from builder.inspect.history import history_rows
     from builder.inspect.sources import open_source
     from builder.inspect.tarscan import TarScan
 
-    with open_source(args.image) as src:
+    try:
+        source = open_source(args.image)
+    except SourceError as e:  # name this verb, not inspect
+        e.args = (f"history {e.source}: {e.why}",)
+        raise
+    with source as src:
         sizes = []
         for b in src.layers:
             f = b.open()
