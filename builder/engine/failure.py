@@ -33,8 +33,13 @@ class StepError(BuildError):
 
 
 def process_message(argv: list[str] | tuple[str, ...], status: int, signal: int = 0,
-                    oom: bool = False) -> str:
+                    oom: bool = False, memory_limit: int | None = None) -> str:
     cmd = " ".join(argv)
+    if oom and memory_limit:
+        from builder.sandbox.errors import human_bytes
+
+        return (f'process "{cmd}" ran out of memory at the {human_bytes(memory_limit)} limit and '
+                f'was killed (exit code: {status}); raise --memory')
     if oom:
         return f'process "{cmd}" was killed: out of memory (exit code: {status})'
     if signal:

@@ -120,7 +120,8 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
             raise _fail(ctx, stage, step, position, str(e), out.tail) from None
         out.flush()
         if result.exit_code != 0 or result.oom_killed:
-            msg = process_message(argv, result.exit_code, result.signal, result.oom_killed)
+            msg = process_message(argv, result.exit_code, result.signal, result.oom_killed,
+                                  result.memory_limit)
             raise _fail(ctx, stage, step, position, msg, out.tail, result.exit_code)
         exclude = sorted(set(result.created_mountpoints))
         exclude += layers.stub_parents(active, exclude)

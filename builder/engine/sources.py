@@ -52,7 +52,8 @@ def _resolve(ctx: BuildContext, ref: str, plat: Platform, want_pull: bool) -> tu
     if not want_pull:
         try:
             img = store_resolve(ctx.store, ref, plat)
-            return img, str(img.digest)
+            if _platform_ok(img, plat):
+                return img, str(img.digest)
         except (ImageNotFound, StoreError):
             pass
     vid = ctx.progress.new_id()
@@ -67,7 +68,18 @@ def _resolve(ctx: BuildContext, ref: str, plat: Platform, want_pull: bool) -> tu
         raise BaseImageError(f"{ref}: {e}") from None
     ctx.progress.step_done(vid, 0.0)
     img = store_resolve(ctx.store, ref, plat)
+    if not _platform_ok(img, plat):
+        cfg = img.config()
+        raise BaseImageError(f"{ref}: the image is for {cfg.os}/{cfg.architecture}, "
+                             f"not {plat}")
     return img, str(img.digest)
+
+
+def _platform_ok(img: Any, want: Platform) -> bool:
+    """A single-platform image (no index) must itself be for the wanted platform."""
+    cfg = img.config()
+    have = Platform(cfg.os or "linux", cfg.architecture or "", cfg.variant or "")
+    return want.matches(have)
 
 
 def _client_kw(ctx: BuildContext) -> dict[str, Any]:

@@ -69,3 +69,24 @@ def test_copy_link_makes_an_independent_layer(build_store, tmp_path):
     assert h.read_file(build_store, "link:1", "opt/f.txt") == b"linked\n"
     assert sorted(h._clean(n) for n in h.layer_files(build_store, "link:1", 1)) == \
         ["opt", "opt/f.txt"]
+
+
+def test_from_platform_selects_the_base_for_that_platform(build_store, tmp_path):
+    from builder.engine.state import host_platform
+
+    plat = host_platform()
+    df = f"FROM --platform={plat} busybox\nRUN uname -m > /arch\n"
+    run_build(build_store, tmp_path, df, tags=["plat:1"], platform=str(plat))
+    cfg = h.config(build_store, "plat:1")
+    assert (cfg["os"], cfg["architecture"]) == (plat.os, plat.architecture)
+    # the stored image is for the host only; asking for another platform tries a pull
+    # (here from a closed local port, so it fails at once) and never uses the wrong one
+    from store.layout import open_store
+
+    s = open_store(build_store)
+    s.refs.set("127.0.0.1:1/busybox:latest", s.refs.get("busybox:latest"))
+    with pytest.raises(StepError) as ei:
+        run_build(build_store, tmp_path,
+                  "FROM --platform=linux/s390x 127.0.0.1:1/busybox\nRUN true\n", tags=["p:2"])
+    assert str(ei.value).startswith("Dockerfile:1:")
+    assert "pull 127.0.0.1:1/busybox" in str(ei.value)
