@@ -27,11 +27,11 @@ class StepOOM(SandboxError):
 
     def __init__(self, step: str, limit: int) -> None:
         self.step, self.limit = step, limit
-        super().__init__(f"{step}: ran out of memory at the {_human(limit)} limit "
+        super().__init__(f"{step}: ran out of memory at the {human_bytes(limit)} limit "
                          "(the kernel killed it; raise --memory)")
 
 
-def _human(n: int) -> str:
+def human_bytes(n: int) -> str:
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= size and n % size == 0:
             return f"{n // size} {unit}"
