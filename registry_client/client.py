@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -36,13 +36,16 @@ class Upload:
 
 
 class RegistryClient:
+    """One client per pull/push (or per build): pooled connections, cached tokens.
+    `insecure` hosts are spoken to over plain HTTP (DESIGN §2)."""
+
     def __init__(self, transport: Transport | None = None, *, insecure: tuple[str, ...] = (),
                  credentials: Callable[[str], Credentials] = get_credentials,
                  options: TransportOptions | None = None) -> None:
         if transport is None:
             opts = options or TransportOptions()
             if insecure:
-                opts.insecure = tuple(opts.insecure) + tuple(insecure)
+                opts = replace(opts, insecure=tuple(opts.insecure) + tuple(insecure))
             transport = Transport(opts)
         self.transport = transport
         self.auth = Authenticator(transport, credentials)
@@ -201,6 +204,3 @@ class RegistryClient:
     def login(self, registry: str, creds: Credentials) -> None:
         host = Reference(registry, "x").api_host
         self.auth.check_login(host, creds)
-
-    def describe(self) -> dict[str, Any]:
-        return {"insecure": sorted(self.transport.insecure)}
