@@ -98,6 +98,7 @@ class StepCgroup:
                 raise _need({"pids": "pids-limit", "cpu": "cpus"}.get(ctrl, ctrl))
             d = base / self.parent / self.name
             d.mkdir(parents=True)
+            _reap_stale(d.parent, keep=d)
             self.dirs.append(d)
             if ctrl == "memory":
                 _write(d / "memory.limit_in_bytes", str(lim.memory))
@@ -123,6 +124,7 @@ class StepCgroup:
                 _write(d / "cgroup.subtree_control", enable)
         d = parent / self.name
         d.mkdir()
+        _reap_stale(parent, keep=d)
         self.dirs.append(d)
         if lim.memory is not None:
             _write(d / "memory.max", str(lim.memory))
@@ -188,6 +190,26 @@ def reap_stale(root: Path = ROOT, parent: str = "pybuild") -> list[Path]:
             gone.append(d)
             print(f"pybuild: cleaned up cgroup {d} left by killed pid {pid}", file=sys.stderr)
     return gone
+
+
+STALE_AFTER = 120.0
+
+
+def _reap_stale(parent: Path, keep: Path) -> None:
+    """Remove step cgroups a killed pybuild left behind. rmdir refuses (EBUSY) any
+    cgroup that still has processes, and young ones may belong to a step starting."""
+    now = time.time()
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    for e in entries:
+        if e.is_dir(follow_symlinks=False) and e.path != str(keep):
+            try:
+                if now - e.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                    os.rmdir(e.path)
+            except OSError:
+                pass
 
 
 def _kill_all(d: Path) -> None:
