@@ -163,12 +163,27 @@ def _gzip_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
         pending = d.unconsumed_tail or (d.unused_data if d.eof else b"")
 
 
+class _Prefixed:
+    """`first` then the rest of `stream`, as one readable."""
+
+    def __init__(self, first: bytes, stream: IO[bytes]) -> None:
+        self._first = first
+        self._stream = stream
+
+    def read(self, n: int = -1) -> bytes:
+        if self._first:
+            out, self._first = self._first, b""
+            return out
+        return self._stream.read(n)
+
+
 def _zstd_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
-    dobj = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
-    data = first
-    while data:
-        yield dobj.decompress(data)
-        data = stream.read(1 << 20)
+    # stream_reader bounds each output chunk (decompressobj would inflate a whole
+    # input chunk at once: hundreds of MB for a highly compressible layer)
+    reader = zstandard.ZstdDecompressor().stream_reader(
+        _Prefixed(first, stream), read_size=1 << 20, read_across_frames=True, closefd=False)
+    while chunk := reader.read(1 << 20):
+        yield chunk
 
 
 def _plain_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
