@@ -30,6 +30,21 @@ Public API (everything else is internal):
 - Threads: `run` may be called from several threads at once. The sandbox dies with
   the thread that started it (PR_SET_PDEATHSIG), so call it from a thread that
   outlives the step.
+- `network="default"` steps take a ready network namespace from a pool (`netpool`)
+  that slirp4netns already serves, so slirp4netns starts once per concurrent step,
+  not once per RUN. NET_ADMIN, privileged and rootless steps get a fresh one.
+- Limits make a cgroup under `<controller>/<cgroup_parent>/<random>` (v1) or
+  `<cgroup_parent>/<random>` (v2), removed afterwards; the step sees its own
+  cgroups read-only at /sys/fs/cgroup (cgroup namespace).
+- Inside: umask 022, stdin /dev/null unless `stdin=True`, no HOSTNAME variable
+  (BuildKit sets none; `pybuild run` adds it), PATH defaulted when the env has none.
+
+How a step starts (runner.run): pybuild forks a helper that unshares mount, uts,
+ipc, pid, net (and user, rootless) namespaces; pybuild then joins it to the cgroup,
+starts slirp4netns or writes id maps if needed, and says go; the helper forks PID 1
+(init.pid1), which mounts the root (mounts.setup), pivots, forks the command
+(init.exec_command: bounding set, setgroups/setresgid/setresuid, capset, seccomp,
+execve), drops to CAP_KILL, and reaps until the command exits.
 """
 
 from __future__ import annotations
