@@ -98,9 +98,9 @@ exit codes: 0 success, 1 a failed step or registry error, 2 usage or Dockerfile 
 """
 
 
-def _top_help(out=sys.stdout) -> None:  # noqa: ANN001
+def _top_help() -> None:
     verbs = "\n".join(f"  {v:<11} {h}" for v, (_, h) in _available_verbs().items())
-    out.write(TOP_HELP.format(verbs=verbs))
+    sys.stdout.write(TOP_HELP.format(verbs=verbs))
 
 
 def make_parser(verb: str) -> tuple[argparse.ArgumentParser, object]:
@@ -135,8 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args_in = [args_in[1], "--help"]
         verb, rest = _split_verb(args_in)
         parser, mod = make_parser(verb)
+        global_debug, debug = debug, debug or "--debug" in rest  # for argument errors
         ns = parser.parse_args(rest)
-        debug = debug or ns.debug
+        debug = global_debug or ns.debug
         ns.debug = debug
         return int(mod.run(ns) or 0)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
