@@ -179,13 +179,19 @@ class Snapshotter:
         if len(layers) != len(diff_ids) or not layers:
             raise StoreError(f"ensure_layers: {len(layers)} layers but {len(diff_ids)} diff_ids")
         chains = chain_ids(list(diff_ids))
-        parent: Digest | None = None
-        for desc, diff_id, chain in zip(layers, diff_ids, chains, strict=True):
-            if self.get(chain) is None:
-                self._unpack_layer(desc, diff_id, chain, parent, max_bytes)
-            parent = chain
-        self.acquire(chains[-1])
-        return chains[-1]
+        for attempt in range(3):  # a concurrent remove() may delete a parent under us
+            try:
+                parent: Digest | None = None
+                for desc, diff_id, chain in zip(layers, diff_ids, chains, strict=True):
+                    if self.get(chain) is None:
+                        self._unpack_layer(desc, diff_id, chain, parent, max_bytes)
+                    parent = chain
+                self.acquire(chains[-1])
+                return chains[-1]
+            except SnapshotNotFound:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _unpack_layer(self, desc: Descriptor, diff_id: Digest, chain: Digest,
                       parent: Digest | None, max_bytes: int | None) -> None:
@@ -217,6 +223,9 @@ class Snapshotter:
             if row is not None:
                 conn.execute("UPDATE snapshots SET refs=refs+? WHERE chain_id=?", (holds, str(chain)))
                 return False
+            if parent is not None and conn.execute("SELECT 1 FROM snapshots WHERE chain_id=?",
+                                                   (str(parent),)).fetchone() is None:
+                raise SnapshotNotFound(str(parent))
             dest = self.root / chain.hex
             if dest.exists():  # left by a crash before its row was written
                 shutil.rmtree(dest)
