@@ -165,3 +165,11 @@ def test_blob_level_api_for_caches(registry, registry_store, tmp_path):
     assert set(fetched) == {b.desc.digest for b in img.layers} and skipped == ()
     assert fetch_blobs(other, ref, [img.layers[0].desc], client=client) == ((), (img.layers[0].desc.digest,))
     other.close()
+
+
+def test_unknown_repository_tags_is_name_unknown(registry):
+    ref = Reference.parse(f"{registry.host}/{unique_repo('nobody')}:x")
+    with pytest.raises(RegistryError) as ei:
+        RegistryClient().list_tags(ref)
+    assert ei.value.status == 404 and ei.value.codes == ("NAME_UNKNOWN",)
+    assert "\n" not in str(ei.value) and ei.value.method == "GET"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from registry_client import pull_image, push_image
-from store.digest import DOCKER_MANIFEST, Digest, Platform
+from store.digest import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, Digest, Platform
 from store.layout import open_store
 from tests.fixtures.registry import unique_repo
 from tests.fixtures.registry_images import (
@@ -74,7 +74,8 @@ def test_pybuild_pulls_what_skopeo_pushes(fmt, registry, busybox_layer, tmp_path
     st.close()
 
 
-def test_multi_platform_index_from_skopeo(registry, busybox_layer, tmp_path):
+@pytest.mark.parametrize("fmt", ["oci", "v2s2"])
+def test_multi_platform_index_from_skopeo(fmt, registry, busybox_layer, tmp_path):
     plats = [Platform("linux", "amd64"), Platform("linux", "arm64", "v8"),
              Platform("linux", "arm", "v7")]
     images = [(p, _busybox_image(busybox_layer, p, extra=str(p).encode())) for p in plats]
@@ -82,13 +83,21 @@ def test_multi_platform_index_from_skopeo(registry, busybox_layer, tmp_path):
     blobs = [b for _, im in images for b in (*im.blobs(), im.manifest)]
     layout = write_oci_layout(tmp_path / "layout", index, blobs, "multi")
     ref = f"{registry.host}/{unique_repo()}:multi"
-    skopeo("copy", "-q", "--all", "--preserve-digests", "--dest-tls-verify=false",
+    # oci: the index as it is; v2s2: skopeo converts it to a Docker manifest list.
+    opts = ["--preserve-digests"] if fmt == "oci" else ["--format", "v2s2"]
+    skopeo("copy", "-q", "--all", *opts, "--dest-tls-verify=false",
            f"oci:{layout}:multi", f"docker://{ref}")
+    raw = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{ref}"))
+    assert raw["mediaType"] == (OCI_INDEX if fmt == "oci" else DOCKER_MANIFEST_LIST)
     for p, im in images:
         st = open_store(tmp_path / f"s-{p.architecture}{p.variant}")
         res = pull_image(st, ref, platform=str(p))
-        assert res.manifest.digest == im.manifest.desc.digest
-        assert res.index_digest == index.desc.digest
-        marker = im.layers[0]
+        if fmt == "oci":
+            assert res.manifest.digest == im.manifest.desc.digest
+            assert res.index_digest == index.desc.digest
+        else:
+            assert res.manifest.media_type == DOCKER_MANIFEST
+        assert res.manifest.platform is not None and res.manifest.platform.architecture == p.architecture
+        marker = im.layers[0]  # the layer that names the platform
         assert st.blobs.path(marker.desc.digest).read_bytes() == marker.data
         st.close()
