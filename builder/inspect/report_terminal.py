@@ -22,6 +22,10 @@ def bar(value: int, biggest: int, width: int = BAR_WIDTH) -> str:
     return "█" * full + (" ▏▎▍▌▋▊▉"[rest] if rest else "")
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def steps_text(finding_id: str, steps: int) -> str:
     if finding_id == "many-layers":
         return f"{steps} extra layer{'s' if steps != 1 else ''}"
@@ -44,16 +48,19 @@ def render(a: Analysis, *, color: bool = False, out: IO[str] | None = None,
               + (f", lines from {a.line_source}" if a.line_source != "none" else ""))
     biggest = max((x.uncompressed_size for x in a.layers), default=0)
     t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for name in ("#", "size", "uncompr.", "", "+add", "~mod", "-del", "line"):
-        t.add_column(name, justify="left" if not name else "right", no_wrap=True)
-    t.add_column("created by", overflow="ellipsis", no_wrap=True, max_width=60)
+    widths = {"#": 2, "size": 8, "uncompr.": 8, "": BAR_WIDTH + 1, "+add": 4, "~mod": 4,
+              "-del": 4, "line": 4}
+    for name, w in widths.items():
+        t.add_column(name, justify="left" if not name else "right", no_wrap=True, min_width=w)
+    cb_width = max(20, con.width - sum(widths.values()) - 2 * len(widths) - 1)
+    t.add_column("created by", no_wrap=True, max_width=cb_width)
     for x in a.layers:
         line = "base" if x.base else (str(x.line) if x.line else "-")
         t.add_row(str(x.index), human(x.size), human(x.uncompressed_size),
                   Text(bar(x.uncompressed_size, biggest).ljust(BAR_WIDTH),
                        style="dim" if x.base else "cyan"),
                   str(x.added), str(x.modified), str(x.deleted), line,
-                  x.created_by.removesuffix(" # buildkit").replace("\n", " "))
+                  _clip(" ".join(x.created_by.removesuffix(" # buildkit").split()), cb_width))
     con.print(t)
     w = a.waste
     con.print()
