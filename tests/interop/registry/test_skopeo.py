@@ -101,3 +101,23 @@ def test_multi_platform_index_from_skopeo(fmt, registry, busybox_layer, tmp_path
         marker = im.layers[0]  # the layer that names the platform
         assert st.blobs.path(marker.desc.digest).read_bytes() == marker.data
         st.close()
+
+
+def test_skopeo_copies_an_index_pybuild_pushed(registry, registry_store, tmp_path):
+    import io
+
+    plats = [Platform("linux", "amd64"), Platform("linux", "arm64", "v8")]
+    images = [(p, make_image([{"p": str(p).encode()}], p)) for p in plats]
+    index = make_index(images)
+    for _, im in images:
+        put_in_store(registry_store, im)
+    registry_store.blobs.put(io.BytesIO(index.data), index.media_type)
+    ref = f"{registry.host}/{unique_repo()}:idx"
+    push_image(registry_store, index.desc, ref)
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{ref}")
+    assert raw.encode() == index.data
+    out = tmp_path / "all"
+    skopeo("copy", "-q", "--all", "--src-tls-verify=false", f"docker://{ref}", f"oci:{out}:x")
+    for _, im in images:
+        for b in (*im.blobs(), im.manifest):
+            assert (out / "blobs" / "sha256" / b.desc.digest.hex).read_bytes() == b.data
