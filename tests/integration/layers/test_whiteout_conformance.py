@@ -83,3 +83,33 @@ def test_representing_changes_builds_the_expected_changeset(tmp_path: Path, conf
     assert [s.chain_id for s in sn.list()] == [base]  # our hold from ensure_layers
     sn.remove(base)
     assert sn.list() == [] and sn.verify() == []
+
+
+@pytest.mark.root
+def test_rootless_overlay_form_uses_user_xattrs(tmp_path: Path) -> None:
+    """The `userxattr` form (what a rootless mount reads): opaque dirs carry
+    user.overlay.opaque, the mount has `userxattr`, and diff reads it back."""
+    from store.snapshots import Snapshotter
+    from store.whiteout import ROOTLESS_FORMAT
+
+    store = open_store(tmp_path / "store")
+    sn = Snapshotter(store, fmt=ROOTLESS_FORMAT)
+    case = next(c for c in CASES if c["id"] == "opaque-whiteout")
+    lower = put_layer(store, tar_of(case["lower"], "lower:"))
+    upper = put_layer(store, tar_of(case["upper"], "upper:"))
+    top = sn.ensure_layers([lower[0], upper[0]], [lower[1], upper[1]])
+    diff = sn.get(top).path
+    assert os.getxattr(diff / "bin", "user.overlay.opaque") == b"y"
+    assert "trusted.overlay.opaque" not in os.listxattr(diff / "bin")
+    with sn.prepare(top) as a:
+        assert "userxattr" in a.spec.options()
+        assert paths(a.merged) == set(case["expected"])
+        import shutil
+        shutil.rmtree(a.merged / "etc")
+        (a.merged / "etc").mkdir()
+        res = sn.commit(a)
+    with tarfile.open(store.blobs.path(res.descriptor.digest)) as t:
+        names = set(t.getnames())
+    assert "etc/.wh..wh..opq" in names
+    for chain in (res.chain_id, top):
+        sn.remove(chain)
