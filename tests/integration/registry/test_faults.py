@@ -56,6 +56,19 @@ def test_dropped_connection_mid_blob_resumes(times, fault_proxy, pushed, tmp_pat
     st.close()
 
 
+def test_resume_when_the_registry_ignores_range(fault_proxy, pushed, tmp_path):
+    img, repo = pushed
+    layer = img.layers[0]
+    fault_proxy.add(Fault("drop", f"/blobs/{layer.desc.digest}", at=len(layer.data) // 2))
+    fault_proxy.add(Fault("norange", f"/blobs/{layer.desc.digest}"))
+    st = open_store(tmp_path / "s")
+    pull_image(st, f"{fault_proxy.host}/{repo}:1", client=_fast_client())
+    # The full body came back (200): the client skipped what it had, kept the rest.
+    assert st.blobs.path(layer.desc.digest).read_bytes() == layer.data
+    assert [a for a in fault_proxy.answers if str(layer.desc.digest) in a[1]][-1][2] == 200
+    st.close()
+
+
 @pytest.mark.parametrize("status", [500, 429])
 def test_transient_status_is_retried(status, fault_proxy, pushed, tmp_path):
     img, repo = pushed
