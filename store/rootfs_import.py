@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from store.compress import ParallelGzipWriter
 from store.digest import OCI_LAYER_GZIP, Descriptor, Digest, host_platform
 from store.errors import InvalidArchive, UnsafeArchiveEntry
 from store.image import write_image
@@ -94,21 +95,22 @@ class _Tee:
         self._out = out
         self.diff = hashlib.sha256()
         self.size = 0
-        # gzip container via zlib (wbits=31); mtime 0 in the header keeps it deterministic.
-        self._z = zlib.compressobj(6, zlib.DEFLATED, 31)
+        # Part B's pigz-like writer: one gzip member, blocks deflated on threads,
+        # byte-identical output for any thread count (mtime 0 in the header).
+        self._z = ParallelGzipWriter(out)
 
     def read(self, n: int = -1) -> bytes:
         chunk = self._src.read(n if n and n > 0 else CHUNK)
         if chunk:
             self.diff.update(chunk)
             self.size += len(chunk)
-            self._out.write(self._z.compress(chunk))
+            self._z.write(chunk)
         return chunk
 
     def finish(self) -> None:
         while self.read(CHUNK):
             pass
-        self._out.write(self._z.flush())
+        self._z.close()
 
 
 def check_member(ti: tarfile.TarInfo) -> None:
