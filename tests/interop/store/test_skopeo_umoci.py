@@ -131,3 +131,54 @@ def test_umoci_unpacks_the_store_like_pybuild(store: Store, tmp_path: Path, ref:
     assert theirs.keys() == mine.keys()
     diff = {k: (theirs[k], mine[k]) for k in theirs if theirs[k] != mine[k]}
     assert diff == {}
+
+
+def _layer_tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
+    """(name, data or None for a directory, mode) -> deterministic tar bytes."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data, mode in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mtime, ti.mode = 1700000000, mode
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                tf.addfile(ti)
+            else:
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_umoci_tree_equals_pybuild_snapshot_with_whiteouts(tmp_path: Path) -> None:
+    """Layers with a whiteout, a whiteout inside a dir and an opaque dir: umoci's
+    unpack equals the merged overlay of part B's snapshots of the same image."""
+    import gzip
+
+    from store.digest import OCI_LAYER_GZIP
+    from store.image import ContainerConfig, ImageConfig, write_image
+
+    s = open_store(tmp_path / "store")
+    tars = [
+        _layer_tar([("a", None, 0o755), ("a/x", b"x", 0o644), ("a/y", b"y", 0o600),
+                    ("f", b"file", 0o644), ("o", None, 0o750), ("o/p", b"p", 0o644),
+                    ("o/q", None, 0o755), ("o/q/deep", b"d", 0o644)]),
+        _layer_tar([("a", None, 0o755), ("a/.wh.x", b"", 0o644), (".wh.f", b"", 0o644),
+                    ("o", None, 0o711), ("o/.wh..wh..opq", b"", 0o644), ("o/new", b"n", 0o640),
+                    ("z", b"zz", 0o755)]),
+        _layer_tar([("f", b"recreated", 0o600)]),
+    ]
+    layers = [s.blobs.put_bytes(gzip.compress(t, mtime=0), OCI_LAYER_GZIP) for t in tars]
+    cfg = ImageConfig(config=ContainerConfig(cmd=("sh",)),
+                      diff_ids=tuple(Digest.of_bytes(t) for t in tars))
+    write_image(s, cfg, layers, tags=["wh:1"])
+    sh("umoci", "raw", "unpack", "--image", f"{s.root}:wh:1", tmp_path / "umoci")
+    top = s.snapshots.ensure_layers(layers, list(cfg.diff_ids))
+    with s.snapshots.prepare(top) as active:
+        mine = _tree(active.merged)
+    theirs = _tree(tmp_path / "umoci")
+    assert sorted(theirs) == ["a", "a/y", "f", "o", "o/new", "z"]
+    assert theirs == mine
+    s.snapshots.remove(top)
