@@ -10,7 +10,7 @@ from dataclasses import replace
 from builder import config_ops as ops
 from builder import history
 from builder.cache import CacheInputs, CacheResult, compute_key
-from builder.engine import copy_step, run_step
+from builder.engine import copy_step, nospace, run_step
 from builder.engine.failure import StepError
 from builder.engine.model import METADATA, Stage, Step
 from builder.engine.sources import image_state, resolve_image, scratch_state
@@ -134,7 +134,8 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
                                    parent_reran=state.reran, no_cache=ctx.opts.no_cache)
         ctx.progress.step_started(vid, stage.name, position, step.text, reason=reason)
         try:
-            res = _execute(ctx, stage, step, state, vid, position, key)
+            res = nospace.guard(ctx, step, lambda: _execute(ctx, stage, step, state, vid,
+                                                            position, key))
         except StepError as e:
             ctx.progress.step_error(vid, e.message)
             raise
