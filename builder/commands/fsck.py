@@ -9,6 +9,10 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = ("Always repaired (nothing valid is lost): abandoned ingests in tmp/, stale "
+                "leases, layer records of missing blobs, a broken oci-layout. Only with "
+                "--repair: corrupt and stray blobs are deleted and index.json entries of "
+                "broken images are dropped (their tags disappear). Exit 1 while problems remain.")
     p.add_argument("--repair", action="store_true",
                    help="also delete corrupt blobs and drop tags of broken images")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
