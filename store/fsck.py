@@ -201,6 +201,11 @@ def _check_db(store: Store, r: FsckReport) -> None:
     live = store.active_leases()
     if before > len(live):
         r.fixed.append(f"removed {before - len(live)} stale leases")
+    live_ids = {lid for lid, _ in live}
+    for p in sorted(store.locks_dir.glob("lease-*")):
+        if p.name.removeprefix("lease-") not in live_ids and is_abandoned(p):
+            p.unlink(missing_ok=True)  # a holder killed before its row was written
+            r.fixed.append(f"removed stale lock locks/{p.name}")
     stale = [row[0] for row in conn.execute("SELECT DISTINCT digest FROM layers")
              if not _exists(store, row[0])]
     if stale:
