@@ -309,14 +309,13 @@ class Snapshotter:
                                                        info.size, info.uncompressed_size))
         chain = (Digest.of_bytes(f"{active.parent} {info.diff_id}".encode())
                  if active.parent else info.diff_id)
-        used = self._publish(active.dir, chain, active.parent, info.diff_id, holds=1)
+        self._publish(active.dir, chain, active.parent, info.diff_id, holds=1)  # or dedup
         active.done = True
         with self._db() as conn:
             conn.execute("DELETE FROM active_snapshots WHERE key=?", (active.key,))
         shutil.rmtree(active.dir, ignore_errors=True)
         if active.parent is not None:
             self.remove(active.parent)  # the active's hold (the child now holds it, if new)
-        del used
         return CommitResult(info.descriptor(), info.diff_id, chain)
 
     # --- removal and checks --------------------------------------------------------
