@@ -173,3 +173,33 @@ def test_unknown_repository_tags_is_name_unknown(registry):
         RegistryClient().list_tags(ref)
     assert ei.value.status == 404 and ei.value.codes == ("NAME_UNKNOWN",)
     assert "\n" not in str(ei.value) and ei.value.method == "GET"
+
+
+def test_concurrent_pulls_into_one_store(registry, registry_store, tmp_path):
+    import threading
+
+    img = make_image([{f"c{i}": bytes([i]) * 50000} for i in range(4)])
+    desc = put_in_store(registry_store, img)
+    ref = f"{registry.host}/{unique_repo()}:conc"
+    push_image(registry_store, desc, ref)
+    shared = open_store(tmp_path / "shared")
+    client = RegistryClient()  # one client (pool, tokens) shared by the threads
+    results, errors = [], []
+
+    def worker() -> None:
+        try:
+            results.append(pull_image(shared, ref, client=client))
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == 3
+    for b in img.blobs():
+        assert shared.blobs.path(b.desc.digest).read_bytes() == b.data
+    assert list(shared.blobs.iter_ingests()) == []
+    assert shared.refs.get(Reference.parse(ref).familiar()).digest == desc.digest
+    shared.close()
