@@ -174,7 +174,11 @@ class BlobStore:
     def put(self, stream: BinaryIO | IO[bytes], media_type: str, *,
             expected: Digest | None = None, size: int | None = None,
             annotations: Mapping[str, str] | None = None) -> Descriptor:
-        """Stream `stream` into the store; verify `expected`/`size` as it flows."""
+        """Stream `stream` into the store; verify `expected`/`size` as it flows.
+
+        With both `expected` and `size` given and that blob already stored, the stream
+        is NOT read (the stored copy was verified when it was written); its mtime is
+        refreshed so a concurrent gc keeps it."""
         if expected is not None and size is not None and self.exists(expected):
             # Trust-free shortcut: the stored blob was verified when it was written.
             if self.stat(expected) == size:

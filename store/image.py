@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ContainerConfig", "Healthcheck", "History", "ImageConfig", "Manifest", "Index",
            "Image", "Layer", "StoredImage", "StoredLayer", "write_image", "to_oci", "to_docker",
-           "convert_manifest", "resolve_image", "go_json"]
+           "convert_manifest", "resolve_image", "open_image", "go_json"]
 
 DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
 
@@ -170,29 +170,40 @@ class StoredImage:
         return [self.descriptor, m.config, *m.layers]
 
 
+def open_image(store: Store, desc: Descriptor, platform: Platform | None = None) -> StoredImage:
+    """The image a descriptor names; an index is resolved to the manifest for
+    `platform` (default: this host)."""
+    depth = 0
+    while desc.media_type in INDEX_TYPES:
+        depth += 1
+        if depth > 4:
+            raise InvalidImage(str(desc.digest), "index nesting too deep")
+        desc = Index.from_json(store.blobs.read_json(desc)).select(platform)
+    return StoredImage(store, desc)
+
+
 def resolve_image(store: Store, ref: str, platform: Platform | None = None) -> StoredImage:
-    """A tag, digest ref, manifest digest or config-ID prefix -> StoredImage.
-    An index entry is resolved to the manifest for `platform` (default: host)."""
-    from store.errors import ImageNotFound
+    """A tag, digest ref, manifest digest, or image ID (config digest, or a unique
+    prefix of at least 4 hex digits) -> StoredImage."""
+    from store.errors import ImageNotFound, StoreError
 
     try:
-        desc = store.refs.get(ref)
+        return open_image(store, store.refs.get(ref), platform)
     except ImageNotFound:
         hex_ = ref.removeprefix("sha256:")
         if len(hex_) < 4 or not all(c in "0123456789abcdef" for c in hex_):
             raise
         hits = {}
-        for _, d in store.refs.list():
-            if d.media_type in MANIFEST_TYPES:
-                img = StoredImage(store, d)
+        for d in store.refs.entries():
+            try:
+                img = open_image(store, d, platform)
                 if img.id.hex.startswith(hex_):
                     hits[img.digest] = img
+            except StoreError:
+                continue  # broken entries are fsck's business
         if len(hits) != 1:
             raise
         return next(iter(hits.values()))
-    while desc.media_type in INDEX_TYPES:
-        desc = Index.from_json(store.blobs.read_json(desc)).select(platform)
-    return StoredImage(store, desc)
 
 
 def write_image(store: Store, config: ImageConfig, layers: Sequence[Descriptor], *,

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from builder.commands._store_common import human_ago, human_size, store
     from store.digest import ANNOTATION_REF_NAME
     from store.errors import StoreError
-    from store.image import resolve_image
+    from store.image import open_image
     from store.refs import repo_and_tag
 
     s = store()
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         if args.repository and repo != args.repository:
             continue
         try:
-            img = resolve_image(s, name or str(d.digest))
+            img = open_image(s, d)
             cfg = img.config()
             size = sum(x.size for x in img.manifest().layers)
             image_id, created = str(img.id), cfg.created
