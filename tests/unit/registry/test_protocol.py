@@ -189,3 +189,16 @@ def test_manifest_parser_only_raises_manifest_error(obj, ctype):
         assert "\n" not in str(e)
         return
     assert p.media_type in (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
+
+
+def test_docker_hub_credentials_keys(docker_config):
+    (docker_config / "config.json").write_text(json.dumps({"auths": {
+        "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw").decode()},
+        "http://reg.example:5000/v2/": {"auth": base64.b64encode(b"r:p").decode()}}}))
+    for name in ("docker.io", "registry-1.docker.io", "index.docker.io"):
+        assert get_credentials(name) == Credentials("hub", "pw"), name
+    assert get_credentials("reg.example:5000") == Credentials("r", "p")
+    store_credentials("registry-1.docker.io", Credentials("new", "x"))
+    cfg = json.loads((docker_config / "config.json").read_text())
+    assert set(cfg["auths"]) == {"https://index.docker.io/v1/", "http://reg.example:5000/v2/"}
+    assert get_credentials("docker.io") == Credentials("new", "x")
