@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from store.digest import ANNOTATION_REF_NAME, OCI_MANIFEST, Descriptor, Digest
 from store.errors import ImageNotFound, InvalidReference
@@ -87,3 +89,19 @@ def test_set_many_is_one_update(tmp_path: Path) -> None:
     s.refs.set_many([("a", _desc(1)), ("b:2", _desc(2))])
     assert dict((n, d.digest) for n, d in s.refs.list()) == {"a:latest": _desc(1).digest,
                                                               "b:2": _desc(2).digest}
+
+
+_component = st.from_regex(r"\A[a-z0-9]{1,6}(?:[._-][a-z0-9]{1,4})?\Z")
+_names = st.builds(
+    lambda host, path, tag: (f"{host}/" if host else "") + "/".join(path) + (f":{tag}" if tag else ""),
+    st.none() | st.sampled_from(["localhost", "127.0.0.1:5000", "reg.example.com", "docker.io"]),
+    st.lists(_component, min_size=1, max_size=3),
+    st.none() | st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,10}\Z"))
+
+
+@given(_names)
+def test_normalize_is_idempotent_and_tagged(name: str) -> None:
+    norm = normalize_name(name)
+    assert normalize_name(norm) == norm
+    repo, tag = repo_and_tag(norm)
+    assert tag != "<none>" and not repo.startswith("docker.io/")
