@@ -78,6 +78,7 @@ class _Unpacker:
         self.opts = opts
         self.root_fd = os.open(dest, _DIR_FLAGS)
         self.fds: OrderedDict[str, int] = OrderedDict()
+        self.retired: list[int] = []
         self.seen: dict[str, bool] = {}  # explicit entries of this layer -> is_dir
         self.whiteouts: set[str] = set()
         self.implicit: set[str] = set()  # parents created for entries, not by entries
@@ -87,6 +88,7 @@ class _Unpacker:
         self.chown = not opts.rootless
 
     def close(self) -> None:
+        self._close_retired()
         for fd in self.fds.values():
             os.close(fd)
         self.fds.clear()
@@ -127,16 +129,23 @@ class _Unpacker:
             mark_opaque(fd, self.opts.fmt)
         self.fds[rel] = fd
         if len(self.fds) > _FD_CACHE:
-            os.close(self.fds.popitem(last=False)[1])
+            # closed only after this entry is done: its callers may still hold it
+            self.retired.append(self.fds.popitem(last=False)[1])
         return fd
 
     def forget(self, rel: str) -> None:
         for key in [k for k in self.fds if k == rel or k.startswith(rel + "/")]:
-            os.close(self.fds.pop(key))
+            self.retired.append(self.fds.pop(key))
+
+    def _close_retired(self) -> None:
+        for fd in self.retired:
+            os.close(fd)
+        self.retired.clear()
 
     # --- entries -------------------------------------------------------------------
 
     def apply(self, e: ts.TarEntry, reader: ts.TarReader) -> None:
+        self._close_retired()
         label = e.unsafe_name
         rel = clean_path(e.unsafe_name, label)
         self.entries += 1
@@ -284,6 +293,7 @@ class _Unpacker:
 
     def finish(self) -> None:
         for rel in sorted(self.dirs, reverse=True):
+            self._close_retired()
             mode, mtime = self.dirs[rel]
             fd = self.dir_fd(rel, rel)
             os.fchmod(fd, mode)
