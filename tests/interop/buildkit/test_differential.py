@@ -5,8 +5,10 @@ link target; mtimes ignored) must be equal."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -102,3 +104,25 @@ def test_same_image_as_buildkit(case: Case, dockerd, docker_busybox, tmp_path):
     assert sorted(set(a) ^ set(b)) == []
     diffs = {p: (a[p], b[p]) for p in a if a[p] != b[p]}
     assert diffs == {}
+
+
+def test_docker_loads_pybuild_outputs(dockerd, docker_busybox, tmp_path):
+    """`--output type=docker` loads into dockerd as the same image (config digest as
+    the image id, same files); skopeo reads `--output type=oci` (dockerd 20.10 cannot
+    load OCI archives)."""
+    case = next(c for c in CASES if c.name == "links_and_modes")
+    ctx = _context(case, tmp_path / "ctx")
+    root = tmp_path / "store"
+    load_base(docker_busybox, root)
+    dock, oci = tmp_path / "out.docker.tar", tmp_path / "out.oci.tar"
+    res, _ = run_build(root, ctx, case.dockerfile, tags=["pbout:1"],
+                       outputs=[{"type": "docker", "dest": str(dock)},
+                                {"type": "oci", "dest": str(oci)}])
+    dockerd.docker("load", "-i", str(dock))
+    got = dockerd.docker("image", "inspect", "pbout:1", "--format", "{{.Id}}").stdout.strip()
+    assert got == str(res.image_id)
+    _, tree, n = docker_image(dockerd, "pbout:1", tmp_path)
+    assert _norm_tree(tree) == _norm_tree(h.rootfs(root, "pbout:1")) and n == 2
+    p = subprocess.run(["skopeo", "inspect", "--raw", "--config", f"oci-archive:{oci}"],
+                       capture_output=True, check=True)
+    assert hashlib.sha256(p.stdout).hexdigest() == res.image_id.hex
