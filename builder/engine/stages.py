@@ -125,14 +125,14 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
     vid = ctx.progress.new_id()
     t0 = time.monotonic()
     if hit is not None:
-        ctx.progress.step_started(vid, stage.name, position, step.text)
+        ctx.progress.step_started(vid, stage.name, position, _shown(step))
         ctx.progress.step_cached(vid)
         ctx.progress.step_done(vid, 0.0)
         res, reran, reason = hit, False, ""
     else:
         reason = ctx.cache.explain(inputs, state.key, parent_step=state.step_no,
                                    parent_reran=state.reran, no_cache=ctx.opts.no_cache)
-        ctx.progress.step_started(vid, stage.name, position, step.text, reason=reason)
+        ctx.progress.step_started(vid, stage.name, position, _shown(step), reason=reason)
         try:
             res = nospace.guard(ctx, step, lambda: _execute(ctx, stage, step, state, vid,
                                                             position, key))
@@ -166,6 +166,11 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
     _outcome(ctx, stage, step, n, hit is not None, reason if hit is None else "",
              time.monotonic() - t0)
     return replace(new, key=key, step_no=n, reran=reran)
+
+
+def _shown(step: Step) -> str:
+    """The vertex name: BuildKit marks a base image's trigger with ONBUILD."""
+    return f"ONBUILD {step.text}" if step.onbuild else step.text
 
 
 def _display_sources(step: Step) -> list[str]:

@@ -78,8 +78,13 @@ def test_metadata_instructions(build_store, tmp_path):
 def test_onbuild_triggers_run_in_child(build_store, tmp_path):
     run_build(build_store, tmp_path, "FROM busybox\nONBUILD RUN echo hi > /trig\n",
               tags=["parent:1"])
-    run_build(build_store, tmp_path, "FROM parent:1\nRUN cat /trig\n", tags=["child:1"])
+    _, out = run_build(build_store, tmp_path, "FROM parent:1\nRUN cat /trig\n",
+                       tags=["child:1"])
+    assert "#2 [2/3] ONBUILD RUN echo hi > /trig" in out
     assert h.read_file(build_store, "child:1", "trig") == b"hi\n"
+    hist = h.config(build_store, "child:1")["history"]
+    assert hist[-2]["created_by"] == "RUN /bin/sh -c echo hi > /trig # buildkit"
+    assert "pybuild:line=1" in hist[-2]["comment"]
     assert "OnBuild" not in h.config(build_store, "child:1")["config"]
 
 
