@@ -42,9 +42,11 @@ Public API (everything else is internal):
 How a step starts (runner.run): pybuild forks a helper that unshares mount, uts,
 ipc, pid, net (and user, rootless) namespaces; pybuild then joins it to the cgroup,
 starts slirp4netns or writes id maps if needed, and says go; the helper forks PID 1
-(init.pid1), which mounts the root (mounts.setup), pivots, forks the command
-(init.exec_command: bounding set, setgroups/setresgid/setresuid, capset, seccomp,
-execve), drops to CAP_KILL, and reaps until the command exits.
+(init.pid1), which mounts the root (mounts.setup) and pivots. PID 1 then takes on
+the command's bounding set, groups, uid/gid, capabilities and seccomp filter itself
+and posix_spawns (vfork + exec) the command in a new session, keeps at most
+CAP_KILL, turns non-dumpable, forwards signals and reaps until the command exits.
+With a tty it forks instead (init.exec_command), to set the controlling terminal.
 """
 
 from __future__ import annotations

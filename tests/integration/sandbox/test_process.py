@@ -142,9 +142,10 @@ def _procs_with(tag: str) -> list[int]:
     return found
 
 
-def test_pid1_forwards_sigterm(rootfs: Path) -> None:
+@pytest.mark.parametrize("who", ["", "app"])
+def test_pid1_forwards_sigterm(rootfs: Path, who: str) -> None:
     # PID 1 forwards to the command, which traps it and exits cleanly.
-    ran = sh(rootfs, "trap 'echo got-term; exit 7' TERM; kill -TERM 1; sleep 2 & wait")
+    ran = sh(rootfs, "trap 'echo got-term; exit 7' TERM; kill -TERM 1; sleep 2 & wait", user=who)
     assert "got-term" in ran.out
     assert ran.result.exit_code == 7
     assert os.getpid() > 0
