@@ -52,7 +52,7 @@ def test_quickstart_builds_the_example_in_a_fresh_clone(fresh: dict[str, str]) -
     # pybuild is installed in the venv, from the clone, and nothing else was needed
     pip = subprocess.run([f"{fresh['venv']}/bin/python", "-c",
                           "import builder; print(builder.__file__)"], capture_output=True,
-                         text=True)
+                         text=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
     assert pip.stdout.strip().startswith(fresh["clone"]), pip
     images = _pybuild(fresh, "images")
     assert images.returncode == 0
