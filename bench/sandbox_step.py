@@ -58,23 +58,26 @@ def step_inside(lower: Path, tmp: Path, i: int, **kw: object) -> float:
     return time.perf_counter() - t0
 
 
-def per_step(build: list[str], base: str, n: int, tmp: Path, env: dict | None = None) -> float | None:
-    """(time of FROM + n x RUN true) - (time of FROM alone), over n; None if it fails."""
+def per_step(build: list[str], base: str, n: int, tmp: Path, env: dict | None = None,
+             reps: int = 3) -> float | None:
+    """median(FROM + n x RUN true) - median(FROM alone), over n; None if it fails.
+    Builds alternate, `reps` of each, so load swings hit both sides alike."""
     if shutil.which(build[0]) is None:
         return None
-    times = {}
-    for steps in (0, n):
-        ctx = tmp / f"ctx-{Path(build[0]).name}-{steps}-{time.time_ns()}"
-        ctx.mkdir()
-        (ctx / "Dockerfile").write_text(f"FROM {base}\n" + "".join(
-            f"RUN true # {i} {time.time_ns()}\n" for i in range(steps)))
-        t0 = time.perf_counter()
-        r = subprocess.run([*build, str(ctx)], capture_output=True, env=env)
-        if r.returncode != 0:
-            print(f"{build[0]} failed: {r.stderr.decode()[-300:]}")
-            return None
-        times[steps] = time.perf_counter() - t0
-    return (times[n] - times[0]) / n
+    times: dict[int, list[float]] = {0: [], n: []}
+    for _ in range(reps):
+        for steps in (0, n):
+            ctx = tmp / f"ctx-{Path(build[0]).name}-{steps}-{time.time_ns()}"
+            ctx.mkdir()
+            (ctx / "Dockerfile").write_text(f"FROM {base}\n" + "".join(
+                f"RUN true # {i} {time.time_ns()}\n" for i in range(steps)))
+            t0 = time.perf_counter()
+            r = subprocess.run([*build, str(ctx)], capture_output=True, env=env)
+            if r.returncode != 0:
+                print(f"{build[0]} failed: {r.stderr.decode()[-300:]}")
+                return None
+            times[steps].append(time.perf_counter() - t0)
+    return (statistics.median(times[n]) - statistics.median(times[0])) / n
 
 
 def umount_under(tmp: Path) -> None:
