@@ -33,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--privileged", action="store_true", help="all capabilities, no seccomp")
     p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
-    p.add_argument("image")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("image", help="image name, tag, digest or ID prefix")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments (replace CMD)")
 
 
 def parse_size(text: str) -> int:
