@@ -70,7 +70,8 @@ def convert(bp: Any, build_args: Mapping[str, str], platform: str, file: str) ->
     target = _attr(bp, "target_index", "target", default=None)
     if not isinstance(target, int):
         target = stages[-1].index
-    return Plan(tuple(stages), target, file)
+    return Plan(tuple(stages), target, file,
+                tuple(str(w) for w in _attr(bp, "warnings", default=()) or ()))
 
 
 def _one_line(text: str) -> str:

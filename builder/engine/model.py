@@ -77,3 +77,4 @@ class Plan:
     stages: tuple[Stage, ...]           # topological order; the last one is the target
     target: int
     file: str = "Dockerfile"
+    warnings: tuple[str, ...] = ()     # the front end's (unused build args, lint)

@@ -49,6 +49,8 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
             for ref in opts.cache_from:
                 remote_cache.import_from(ctx, ref)
             ctx.plan = adapter.make_plan(ctx)
+            for w in ctx.plan.warnings:
+                progress.message(w)
             ctx.context_tree = SourceTree.context(opts.context, _dockerfile_path(opts))
             final = _run_stages(ctx)
             result = replace(_finish(ctx, final), file_hashes=ctx.hash_stats())

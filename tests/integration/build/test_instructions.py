@@ -138,7 +138,9 @@ def test_run_forms_and_heredoc(build_store, tmp_path):
 
 def test_run_sees_build_args_but_config_does_not(build_store, tmp_path):
     df = "FROM busybox\nARG TOKEN=abc\nRUN echo $TOKEN > /t\n"
-    run_build(build_store, tmp_path, df, tags=["arg:1"], build_args={"TOKEN": "xyz"})
+    _, out = run_build(build_store, tmp_path, df, tags=["arg:1"],
+                       build_args={"TOKEN": "xyz", "NOBODY_USES": "1"})
+    assert "[Warning] One or more build-args [NOBODY_USES] were not consumed" in out
     assert h.read_file(build_store, "arg:1", "t") == b"xyz\n"
     cfg = h.config(build_store, "arg:1")
     assert not any(e.startswith("TOKEN=") for e in cfg["config"]["Env"])
