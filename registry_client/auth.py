@@ -28,6 +28,8 @@ MAX_TOKEN_BODY = 1 << 20
 
 @dataclass(frozen=True)
 class Challenge:
+    """One `WWW-Authenticate` challenge: scheme and its parameters (realm, service, scope)."""
+
     scheme: str  # "basic" or "bearer" (lowercase)
     params: Mapping[str, str] = field(default_factory=dict)
 

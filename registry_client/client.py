@@ -103,6 +103,7 @@ class RegistryClient:
         return data, ctype, got
 
     def head_manifest(self, ref: Reference) -> Digest | None:
+        """The digest a tag points at (None if unknown), without fetching it."""
         resp = self.request("HEAD", ref, self.url(ref, f"manifests/{ref.reference}"),
                             headers={"Accept": ACCEPT})
         with resp:
@@ -114,6 +115,7 @@ class RegistryClient:
             return Digest.parse(d) if d else None
 
     def put_manifest(self, ref: Reference, data: bytes, media_type: str) -> Digest:
+        """PUT manifest bytes under `ref`'s tag or digest; returns their digest."""
         resp = self.request("PUT", ref, self.url(ref, f"manifests/{ref.reference}"), push=True,
                             headers={"Content-Type": media_type}, data=data)
         with resp:
@@ -147,6 +149,7 @@ class RegistryClient:
 
     def open_blob(self, ref: Reference, digest: Digest, offset: int = 0,
                   retry: bool = True) -> requests.Response:
+        """A streamed GET of a blob (from `offset` with Range); the caller closes it."""
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         resp = self.request("GET", ref, self.url(ref, f"blobs/{digest}"), headers=headers,
                             stream=True)
@@ -158,6 +161,7 @@ class RegistryClient:
 
     def start_upload(self, ref: Reference, *, mount: Digest | None = None,
                      mount_from: str = "") -> Upload:
+        """POST an upload; with `mount`, ask to mount it from `mount_from` (201 = done)."""
         url = self.url(ref, "blobs/uploads/")
         extra: tuple[str, ...] = ()
         if mount is not None and mount_from:
@@ -175,6 +179,7 @@ class RegistryClient:
 
     def patch_upload(self, ref: Reference, location: str, body: Callable[[], Any],
                      start: int, length: int) -> str:
+        """PATCH one chunk (Content-Range start-end); returns the next Location."""
         headers = {"Content-Type": OCTET, "Content-Length": str(length),
                    "Content-Range": f"{start}-{start + length - 1}"}
         resp = self.request("PATCH", ref, location, push=True, headers=headers, data=body)
@@ -185,6 +190,7 @@ class RegistryClient:
 
     def finish_upload(self, ref: Reference, location: str, digest: Digest,
                       body: Callable[[], Any] | None = None, length: int = 0) -> None:
+        """PUT ?digest= to close an upload, with the whole body (monolithic) or none."""
         sep = "&" if "?" in location else "?"
         url = f"{location}{sep}digest={quote(str(digest))}"
         headers = {"Content-Type": OCTET, "Content-Length": str(length)}

@@ -24,6 +24,8 @@ HELPER_TIMEOUT = 30
 
 @dataclass(frozen=True)
 class Credentials:
+    """A username/password, or an identity (refresh) token. Never printed."""
+
     username: str = ""
     password: str = ""
     identity_token: str = ""  # an OAuth2 refresh token (helper username "<token>")

@@ -48,6 +48,7 @@ class ParsedManifest:
 
 
 def parse_manifest(unsafe_data: bytes, content_type: str = "", what: str = "manifest") -> ParsedManifest:
+    """Parse registry bytes; only `ManifestError` escapes (schema1, too big, malformed)."""
     if len(unsafe_data) > MAX_MANIFEST_SIZE:
         raise ManifestError(what, detail=f"manifest of {len(unsafe_data)} bytes exceeds the "
                                          f"{MAX_MANIFEST_SIZE}-byte limit")

@@ -17,6 +17,9 @@ Progress = Callable[["ProgressEvent"], None]
 
 @dataclass(frozen=True)
 class ProgressEvent:
+    """One step of a transfer. `action` is resolve | manifest | exists | mount | start |
+    progress | done | retry | tag; `current`/`total` are bytes of blob `digest`."""
+
     action: str
     digest: str = ""
     current: int = 0

@@ -40,6 +40,8 @@ _STREAM_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSErr
 
 @dataclass(frozen=True)
 class PullResult:
+    """What `pull_image` did: the stored manifest, and which blobs moved."""
+
     reference: Reference
     manifest: Descriptor  # the platform manifest that was stored (and tagged)
     index_digest: Digest | None  # the index it was chosen from, if any

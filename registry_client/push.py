@@ -31,6 +31,8 @@ UPLOAD_ATTEMPTS = 2
 
 @dataclass(frozen=True)
 class PushOptions:
+    """Upload knobs: parallel blobs, when to switch to chunked PATCH, chunk size, mounts."""
+
     max_workers: int = DEFAULT_WORKERS
     chunked_threshold: int = CHUNKED_THRESHOLD
     chunk_size: int = CHUNK_SIZE
@@ -39,6 +41,8 @@ class PushOptions:
 
 @dataclass(frozen=True)
 class PushResult:
+    """What a push did, blob by blob: uploaded, already there, or mounted."""
+
     reference: Reference
     digest: Digest | None  # of the top manifest or index (None from push_blobs)
     uploaded: tuple[Digest, ...]

@@ -41,6 +41,7 @@ class Reference:
 
     @classmethod
     def parse(cls, unsafe_text: str, *, default_tag: str = DEFAULT_TAG) -> Reference:
+        """Parse and normalise as docker does; raises `InvalidReference` (exit code 2)."""
         text = unsafe_text.strip() if isinstance(unsafe_text, str) else ""
         if not text:
             raise InvalidReference(str(unsafe_text), "empty reference")
