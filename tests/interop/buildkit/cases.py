@@ -188,6 +188,15 @@ COPY a.txt /link/
 ADD --chown=1000:1000 a.txt /added/
 """, files={"a.txt": "a\n"}),
 
+    Case("scratch_with_files", """\
+FROM busybox AS tools
+RUN mkdir -p /out/bin && cp /bin/busybox /out/bin/sh
+FROM scratch
+COPY --from=tools /out/ /
+COPY a.txt /data/
+ENV X=1
+""", files={"a.txt": "a\n"}),
+
     Case("run_cache_mount", """\
 FROM busybox
 RUN --mount=type=cache,target=/var/cache/thing echo cached > /var/cache/thing/x && ls /var/cache/thing > /listing
