@@ -82,6 +82,7 @@ class Transport:
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers.update(self.options.extra_headers)
         self._tls: dict[str, tuple[Any, Any]] = {}
+        self._certs_seen: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     # --- where and how to connect ------------------------------------------------
@@ -96,8 +97,11 @@ class Transport:
         return "https"
 
     def _has_certs_dir(self, host: str) -> bool:
-        d = self.certs_dir(host)
-        return d.is_dir() and any(d.glob("*.crt"))
+        with self._lock:
+            if host not in self._certs_seen:
+                d = self.certs_dir(host)
+                self._certs_seen[host] = d.is_dir() and any(d.glob("*.crt"))
+            return self._certs_seen[host]
 
     def base_url(self, host: str) -> str:
         return f"{self.scheme(host)}://{host}"
