@@ -92,6 +92,9 @@ class CacheResult:
     diff_id: Digest | None = None
     chain_id: str | None = None
     created: str | None = None
+    # where the layer blob can be fetched when it is not in the store (a remote cache's
+    # builder.engine.cache_import.RemoteSource); never stored, never compared
+    source: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "layer": self.layer.to_json() if self.layer else None,

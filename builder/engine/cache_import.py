@@ -25,6 +25,7 @@ from typing import Any
 from builder.cache import CacheResult
 from builder.errors import BuildError
 from store.digest import Descriptor, Digest
+from store.errors import StoreError
 
 CONFIG_TYPE = "application/vnd.pybuild.cache.config.v1+json"
 ARTIFACT_TYPE = "application/vnd.pybuild.cache.v1"
@@ -158,9 +159,7 @@ def parse_rows(unsafe_doc: Any, source: RemoteSource, origin: str) -> dict[str, 
             Digest.parse(key)
             if res.kind == "layer" and (res.layer is None or res.diff_id is None):
                 raise ValueError("layer row without layer")
-        except (KeyError, TypeError, ValueError, AttributeError, BuildError) as e:
-            raise CacheImportError(f"{origin}: corrupt cache row ({e})") from None
-        except Exception as e:  # noqa: BLE001 - StoreError from digests: still corrupt
+        except (KeyError, TypeError, ValueError, AttributeError, StoreError) as e:
             raise CacheImportError(f"{origin}: corrupt cache row ({e})") from None
         if res.kind == "layer":
             res = CacheResult(res.kind, res.layer, res.diff_id, res.chain_id, res.created,

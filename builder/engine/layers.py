@@ -34,6 +34,10 @@ def ensure_chain(store: Any, state: StageState) -> Digest | None:
     if not state.layers:
         return None
     sn = store.snapshots
+    if any(lr.source is not None for lr in state.layers):
+        from builder.engine.remote_cache import fetch_layers
+
+        fetch_layers(store, state.layers)  # a step runs on layers from a remote cache
     chain = sn.ensure_layers([lr.desc for lr in state.layers], [lr.diff_id for lr in state.layers])
     _settle(sn, chain)
     return chain

@@ -1,94 +1,211 @@
-"""`--cache-to REF` / `--cache-from REF`: the build cache shared through a registry.
+"""`--cache-to` / `--cache-from`: the build cache shared through any registry (DESIGN §8,
+§9; BuildKit's registry and inline caches).
 
-The cache travels as an ordinary image, so any registry stores it and the registry
-client moves it: its layers are the layer blobs of the cached steps, and its config
-carries the cache rows (key, parent key, position, result) in the label
-`dev.pybuild.cache.v1`. Keys do not depend on where the context lives, so a row made
-on one CI machine is a hit on another. Importing pulls the image (its blobs land in
-the store) and adds the rows that are not there yet.
+The engine calls, in build order: `check_specs` (bad specs are usage errors before
+anything runs), `import_from` per `--cache-from` (rows only: `cache_import`),
+`lookup` on a local miss (a remote hit is recorded locally and shown as
+`CACHED (from registry REF)`), `fetch_layers` when a step must run on layers that
+are still only in the registry (layers.ensure_chain), `with_inline` and
+`finish_image` when the final image is written, and `export_to` per `--cache-to`
+(`cache_export`).
+
+Keys do not depend on the store or the machine (builder.cache: no paths, no snapshot
+ids, no mtimes), so a row made on one CI machine is a hit on another. Layers move
+lazily: a hit needs only the layer's descriptor, a layer is downloaded only to run a
+later step on it or to complete the local image, and with `--push` to the same
+registry the final image's layers are cross-repo mounted, never downloaded.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from builder.cache import CacheInputs, CacheResult
+from builder.engine import cache_export
+from builder.engine.cache_import import INLINE_KEY, CacheImportError, RemoteRow, load
 from builder.errors import BuildError
-from store.imageconfig import ContainerConfig, ImageConfig
+from store.digest import Descriptor
 
-LABEL = "dev.pybuild.cache.v1"
+MODES = ("min", "max")
+# BuildKit options that change nothing here (pybuild always writes OCI media types)
+IGNORED = ("oci-mediatypes", "image-manifest", "compression", "compression-level",
+           "force-compression", "ignore-error")
 
 
 class CacheTransferError(BuildError):
+    """Exporting a cache, or fetching a cached layer, failed."""
+
     exit_code = 1
 
 
-def parse_ref(text: str) -> str:
-    """`REF` or `type=registry,ref=REF`."""
-    if "=" not in text:
-        return text
-    kv = dict(p.split("=", 1) for p in text.split(",") if "=" in p)
-    if kv.get("type", "registry") != "registry" or not kv.get("ref"):
-        raise CacheTransferError(f"cache {text!r}: only type=registry,ref=REF is supported")
-    return kv["ref"]
+class CacheSpecError(BuildError):
+    exit_code = 2
 
 
-def _client(ctx: Any) -> dict[str, Any]:
-    if not ctx.opts.insecure_registries:
-        return {}
-    from registry_client.client import RegistryClient
+@dataclass(frozen=True)
+class CacheSpec:
+    """One `--cache-to`/`--cache-from` value: `REF`, `type=registry,ref=REF[,mode=...]`
+    or (export only) `type=inline`."""
 
-    return {"client": RegistryClient(insecure=tuple(ctx.opts.insecure_registries))}
+    type: str
+    ref: str = ""
+    mode: str = "min"
+
+    @classmethod
+    def parse(cls, text: str, *, export: bool) -> CacheSpec:
+        flag = "--cache-to" if export else "--cache-from"
+        if "=" not in text:
+            if not text.strip():
+                raise CacheSpecError(f"{flag}: empty reference")
+            return cls("registry", text.strip())
+        kv: dict[str, str] = {}
+        for part in text.split(","):
+            k, sep, v = part.partition("=")
+            if not sep:
+                raise CacheSpecError(f"{flag} {text}: {part!r} is not KEY=VALUE")
+            kv[k.strip()] = v.strip()
+        typ, ref, mode = kv.pop("type", "registry"), kv.pop("ref", ""), kv.pop("mode", "min")
+        for k in IGNORED:
+            kv.pop(k, None)
+        if kv:
+            raise CacheSpecError(f"{flag} {text}: unknown option {sorted(kv)[0]!r}")
+        if typ == "inline" and export:
+            return cls("inline")
+        if typ != "registry":
+            raise CacheSpecError(f"{flag} {text}: type must be registry"
+                                 + (" or inline" if export else ""))
+        if not ref:
+            raise CacheSpecError(f"{flag} {text}: ref=REF is required")
+        if mode not in MODES:
+            raise CacheSpecError(f"{flag} {text}: mode must be min or max")
+        return cls("registry", ref, mode)
+
+
+def check_specs(opts: Any) -> None:
+    for t in opts.cache_to:
+        CacheSpec.parse(t, export=True)
+    for t in opts.cache_from:
+        CacheSpec.parse(t, export=False)
+
+
+def _rows(ctx: Any) -> dict[str, RemoteRow]:
+    return ctx.__dict__.setdefault("_remote_rows", {})
 
 
 def import_from(ctx: Any, text: str) -> int:
-    """Pull the cache image `text` and add its rows; a missing image is not an error
-    (the first CI run has no cache yet), as with docker's --cache-from."""
-    from registry_client.errors import RegistryError
-    from registry_client.pull import pull_image
-    from store.image import StoredImage
-
-    ref = parse_ref(text)
+    """Read the cache `text` (rows only). A missing or corrupt cache is a warning: the
+    first CI run has no cache yet, and a broken one must not break builds."""
+    spec = CacheSpec.parse(text, export=False)
     try:
-        res = pull_image(ctx.store, ref, tag=False, **_client(ctx))
-    except RegistryError as e:
-        ctx.progress.message(f"importing cache from {ref}: {e} (ignored)")
+        rows = load(spec.ref, tuple(ctx.opts.insecure_registries), ctx.platform)
+    except CacheImportError as e:
+        ctx.progress.message(f"WARNING: --cache-from {spec.ref}: {e} (ignored)")
         return 0
-    cfg = StoredImage(ctx.store, res.manifest).config()
-    try:
-        rows = json.loads((cfg.config.labels or {}).get(LABEL, "[]"))
-    except ValueError:
-        rows = []
-    n = ctx.cache.import_rows(rows if isinstance(rows, list) else [])
-    ctx.progress.message(f"imported {n} cache entries from {ref}")
-    return n
+    have = _rows(ctx)
+    new = 0
+    for k, r in rows.items():
+        if k not in have:  # the first --cache-from that has a key wins
+            have[k] = r
+            new += 1
+    ctx.progress.message(f"importing cache manifest from {spec.ref}: {new} entries")
+    return new
+
+
+def lookup(ctx: Any, key: str, parent: str, inputs: CacheInputs
+           ) -> tuple[CacheResult | None, str]:
+    """A hit in an imported cache: (result, "CACHED (from registry REF)") or (None, "").
+    The row is recorded in the local cache (so later miss reasons and exports see it);
+    its layer blob stays in the registry until something needs it."""
+    row = ctx.__dict__.get("_remote_rows", {}).get(key)
+    if row is None:
+        return None, ""
+    ctx.cache.record(key, parent, inputs, row.result)
+    return row.result, f"CACHED (from registry {row.origin})"
+
+
+def source_of(ctx: Any, digest: Any) -> Any:
+    """The RemoteSource a layer blob can be fetched or mounted from, if any."""
+    for row in ctx.__dict__.get("_remote_rows", {}).values():
+        if row.result.layer is not None and row.result.layer.digest == digest:
+            return row.result.source
+    return None
+
+
+def fetch_layers(store: Any, lrs: Sequence[Any]) -> None:
+    """Download the remote-cache layers of `lrs` that the store lacks."""
+    from registry_client.errors import RegistryError
+
+    todo: dict[Any, list[Descriptor]] = {}
+    for lr in lrs:
+        if lr.source is not None and not store.blobs.exists(lr.desc.digest):
+            todo.setdefault(lr.source, []).append(lr.desc)
+    for src, descs in todo.items():
+        try:
+            src.fetch(store, descs)
+        except RegistryError as e:
+            raise CacheTransferError(f"fetching cached layers from {src.ref}: {e}") from None
+
+
+def with_inline(ctx: Any, img: Any, final_key: str) -> Any:
+    """With `--cache-to type=inline`, the final image's config carries the rows of its
+    own steps (its layers are the image's), as BuildKit's inline cache does."""
+    if not any(CacheSpec.parse(t, export=True).type == "inline" for t in ctx.opts.cache_to):
+        return img
+    rows = cache_export.collect(ctx.cache, ctx.used_keys, final_key, "min")
+    return replace(img, extra={**img.extra, INLINE_KEY: {"version": 1, "rows": rows}})
+
+
+def _push_targets(ctx: Any) -> list[Any]:
+    """Where `--push` sends the image, when that is the only output."""
+    from registry_client.reference import Reference
+
+    opts = ctx.opts
+    if not opts.push or any(o.get("type") in ("oci", "docker") for o in opts.outputs):
+        return []
+    names = list(opts.tags) + [o["name"] for o in opts.outputs if o.get("name")]
+    return [Reference.parse(n) for n in dict.fromkeys(names)]
+
+
+def finish_image(ctx: Any, img: Any, lrs: Sequence[Any]) -> Descriptor | None:
+    """Complete the final image's remote-cache layers. When the image is only pushed
+    and every such layer can be cross-repo mounted into every push target, nothing is
+    downloaded: the store gets the config and manifest (untagged: its layers live in
+    the registry) and that descriptor is returned. Otherwise the layers are fetched
+    and None is returned (the caller writes and tags the image as usual)."""
+    missing = [lr for lr in lrs if lr.source is not None
+               and not ctx.store.blobs.exists(lr.desc.digest)]
+    if not missing:
+        return None
+    targets = _push_targets(ctx)
+    if targets:
+        insecure = tuple(ctx.opts.insecure_registries)
+        left = [lr for lr in missing
+                if not all(cache_export.mount(ctx.store, t, lr.desc, lr.source, insecure)
+                           for t in targets)]
+        if not left:
+            ctx.progress.message(f"{len(missing)} cached layers mounted in the registry, "
+                                 "not downloaded; the image is not tagged in the local store")
+            return cache_export.write_manifest(ctx.store, img, [lr.desc for lr in lrs])
+        missing = left
+    fetch_layers(ctx.store, missing)
+    return None
 
 
 def export_to(ctx: Any, text: str, keys: list[str]) -> None:
-    from builder.engine.state import host_platform
-    from registry_client.push import push_image
-    from store.digest import Digest
-    from store.image import write_image
-
-    ref = parse_ref(text)
-    rows = ctx.cache.export_rows(keys)
-    layers, diff_ids, seen = [], [], set()
-    for r in rows:
-        res = r["result"]
-        if res.get("kind") == "layer" and res.get("layer") and res["layer"]["digest"] not in seen:
-            from store.digest import Descriptor
-
-            seen.add(res["layer"]["digest"])
-            layers.append(Descriptor.from_json(res["layer"]))
-            diff_ids.append(Digest.parse(res["diff_id"]))
-    plat = host_platform()
-    cfg = ImageConfig(architecture=plat.architecture, os=plat.os, diff_ids=tuple(diff_ids),
-                      config=ContainerConfig(labels={LABEL: json.dumps(rows, sort_keys=True)}),
-                      created=ctx.epoch_created)
-    desc = write_image(ctx.store, cfg, layers)
-    ctx.store.refs.add_root(desc)
+    spec = CacheSpec.parse(text, export=True)
+    if spec.type == "inline":
+        if not ctx.opts.push:
+            ctx.progress.message("WARNING: --cache-to type=inline is only useful with --push")
+        return
+    final = ctx.futures[ctx.plan.target].result()
+    vid = ctx.progress.new_id()
+    ctx.progress.step_started(vid, "", "", f"exporting cache to {spec.ref} (mode={spec.mode})")
     try:
-        push_image(ctx.store, desc, ref, **_client(ctx))
-    except Exception as e:  # noqa: BLE001 - one line
-        raise CacheTransferError(f"--cache-to {ref}: {e}") from None
-    ctx.progress.message(f"exported {len(rows)} cache entries to {ref}")
+        note = cache_export.export(ctx, spec.ref, spec.mode, keys, final.key)
+    except Exception as e:  # noqa: BLE001 - one line for the user
+        ctx.progress.step_error(vid, str(e))
+        raise CacheTransferError(f"--cache-to {spec.ref}: {e}") from None
+    ctx.progress.step_done(vid, 0.0)
+    ctx.progress.message(note)

@@ -46,6 +46,7 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
         with store.lease(labels=f"build {opts.context}"):
             from builder.engine import remote_cache
 
+            remote_cache.check_specs(opts)
             for ref in opts.cache_from:
                 remote_cache.import_from(ctx, ref)
             ctx.plan = adapter.make_plan(ctx)
@@ -113,10 +114,16 @@ def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
     build_id = final.key.removeprefix("sha256:")[:12]  # stable for the same inputs
     hist = [stamp_build(h, build_id) for h in hist]
     img = replace(img, history=tuple(hist), created=created)
+    from builder.engine import remote_cache
+
+    img = remote_cache.with_inline(ctx, img, final.key)
     layers = [lr.desc for lr in final.layers]
-    desc = write_image(ctx.store, img, layers, tags=list(ctx.opts.tags))
-    if not ctx.opts.tags:
-        ctx.store.refs.add_root(desc)
+    # layers hit in a remote cache: fetched now, or (push only) mounted, never fetched
+    desc = remote_cache.finish_image(ctx, img, final.layers)
+    if desc is None:
+        desc = write_image(ctx.store, img, layers, tags=list(ctx.opts.tags))
+        if not ctx.opts.tags:
+            ctx.store.refs.add_root(desc)
     cfg_digest = Digest.of_bytes(img.to_bytes())
     for t in ctx.opts.tags:
         ctx.progress.message(f"naming to {t} done")

@@ -122,10 +122,15 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
     key = compute_key(state.key, inputs)
     ctx.used_keys.append(key)
     hit = None if ctx.opts.no_cache else _usable(ctx, ctx.cache.lookup(key))
+    remote = ""  # "CACHED (from registry REF)" for a --cache-from hit
+    if hit is None and not ctx.opts.no_cache:
+        from builder.engine.remote_cache import lookup
+
+        hit, remote = lookup(ctx, key, state.key, inputs)
     vid = ctx.progress.new_id()
     t0 = time.monotonic()
     if hit is not None:
-        ctx.progress.step_started(vid, stage.name, position, _shown(step))
+        ctx.progress.step_started(vid, stage.name, position, _shown(step), reason=remote or None)
         ctx.progress.step_cached(vid)
         ctx.progress.step_done(vid, 0.0)
         res, reran, reason = hit, False, ""
@@ -163,7 +168,7 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
     new = new.with_history(created_by, empty=res.kind != "layer",
                            created=res.created or ctx.epoch_created, line=step.line,
                            end_line=step.end_line)
-    _outcome(ctx, stage, step, n, hit is not None, reason if hit is None else "",
+    _outcome(ctx, stage, step, n, hit is not None, reason if hit is None else remote,
              time.monotonic() - t0)
     return replace(new, key=key, step_no=n, reran=reran)
 

@@ -35,6 +35,7 @@ class BuildAborted(BuildError):
 class LayerRef:
     desc: Descriptor
     diff_id: Digest
+    source: Any = field(default=None, compare=False, repr=False)  # remote cache (lazy blob)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class StageState:
         if res.kind != "layer" or res.layer is None or res.diff_id is None:
             return self
         cfg = replace(self.config, diff_ids=(*self.config.diff_ids, res.diff_id))
-        return replace(self, config=cfg, layers=(*self.layers, LayerRef(res.layer, res.diff_id)),
+        return replace(self, config=cfg, layers=(*self.layers, LayerRef(res.layer, res.diff_id, res.source)),
                        last_created=res.created or self.last_created)
 
 
