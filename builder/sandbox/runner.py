@@ -50,7 +50,7 @@ def _lookup_root(spec: SandboxSpec) -> Path:
 
 
 def _etc_files(spec: SandboxSpec, tmp: Path) -> tuple[tuple[str, str], ...]:
-    files = {
+    files: dict[str, str | Path] = {
         "/etc/hosts": spec.hosts if spec.hosts is not None else network.hosts_content(
             spec.network, spec.hostname, spec.extra_hosts),
         "/etc/resolv.conf": spec.resolv_conf if spec.resolv_conf is not None
@@ -59,6 +59,9 @@ def _etc_files(spec: SandboxSpec, tmp: Path) -> tuple[tuple[str, str], ...]:
     }
     out = []
     for inside, content in files.items():
+        if isinstance(content, Path):  # the caller's own file, bound as it is
+            out.append((inside, str(content)))
+            continue
         host = tmp / inside.rsplit("/", 1)[1]
         host.write_text(content)
         out.append((inside, str(host)))

@@ -54,8 +54,8 @@ class SandboxSpec:
     cap_drop: tuple[str, ...] = ()
     tty: bool = False               # the command gets a pty (see runner.run)
     stdin: bool = False             # pass pybuild's stdin through (`run -i`)
-    hosts: str | None = None        # /etc/hosts content; None = generated
-    resolv_conf: str | None = None  # /etc/resolv.conf content; None = from the host
+    hosts: str | Path | None = None        # content, or a host file to bind; None = generated
+    resolv_conf: str | Path | None = None  # content, or a host file; None = from the host
     extra_hosts: tuple[tuple[str, str], ...] = ()  # (name, ip)
     seccomp: bool = True            # False = unconfined (privileged implies it)
     cgroup_parent: str = "pybuild"  # cgroups go in <controller>/<cgroup_parent>/<random>

@@ -95,3 +95,10 @@ def test_created_dirs_with_step_files_stay_in_the_layer(rootfs: Path, tmp_path: 
     busy = sh(rootfs, "echo mine > /new/deep/own", mounts=mounts).result.created_mountpoints
     assert "/new/deep/secret" in busy
     assert "/new" not in busy and "/new/deep" not in busy
+
+
+def test_hosts_and_resolv_from_content_or_file(rootfs: Path, tmp_path: Path) -> None:
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 192.0.2.53\n")
+    ran = sh(rootfs, "cat /etc/hosts /etc/resolv.conf", hosts="10.9.8.7 db\n", resolv_conf=resolv)
+    assert ran.out == "10.9.8.7 db\nnameserver 192.0.2.53\n"
