@@ -1,7 +1,8 @@
 """HTTP transport for registries: one pooled `requests` session, timeouts, retries with
 exponential backoff and jitter (429, 500, 502, 503, 504 and connection errors, honouring
 `Retry-After`), TLS with docker's extra CAs (`/etc/docker/certs.d/HOST/*.crt`, base dir
-overridable by `PYBUILD_CERTS_D`), and plain HTTP only for loopback and insecure hosts.
+overridable by `PYBUILD_CERTS_D`; `client.cert`/`client.key` there are sent), and plain
+HTTP only for loopback and insecure hosts (a host with a certs.d CA always gets TLS).
 Auth lives in `auth.py`; this module only moves requests."""
 
 from __future__ import annotations
