@@ -2,7 +2,17 @@
 
 Public API (imported lazily, so `registry_client.errors` stays cheap to import):
 `Reference`, `RegistryClient`, `pull_image`, `push_image`, `fetch_blobs`, `push_blobs`,
-`PushOptions`, `RegistryError`, `ProgressEvent`."""
+`PushOptions`, `RegistryError`, `ProgressEvent`, `ProgressLog`, `TransportOptions`.
+
+    from registry_client import RegistryClient, pull_image, push_image
+    client = RegistryClient(insecure=("reg.lan:5000",))      # one per build is fine
+    res = pull_image(store, "busybox", platform="linux/arm64", client=client,
+                     progress=print)                          # -> PullResult
+    push_image(store, res.manifest, "127.0.0.1:5000/app:1", tags=["latest"],
+               client=client)                                 # -> PushResult
+
+Both take a `store.layout.Store`; errors are `RegistryError`s whose str() is the one
+line the CLI prints (`push 127.0.0.1:5000/app:1: 401 UNAUTHORIZED (...)`)."""
 
 from __future__ import annotations
 
