@@ -4,9 +4,10 @@ Each step = mount a fresh overlay over a busybox rootfs, run `true` in the sandb
 (namespaces, pivot_root, /proc /dev /sys, caps, seccomp), unmount. Median of N steps,
 for network none, network default (slirp4netns) and default + cgroup limits.
 With `--anchors`, the whole-build per-step overhead of `RUN true` = (build of FROM +
-N x RUN true) - (build of FROM alone), divided by N, --no-cache, for `pybuild build`,
-`buildah bud` (runc, --layers) and, when dockerd runs, BuildKit; all from the same
-busybox image (imported, then saved as OCI / docker archives; no registry needed).
+N x RUN true) - (build of FROM alone), divided by N, --no-cache, --network none, for
+`pybuild build`, `buildah bud` (runc, --layers) and, when dockerd answers (DOCKER_HOST
+is honoured), BuildKit; all from the same busybox image (imported, then saved as OCI
+and docker archives; no registry needed).
 Usage: python3 bench/sandbox_step.py [N] [--anchors]
 """
 
@@ -100,22 +101,25 @@ def engine_and_anchors(tar: Path, n: int, tmp: Path) -> dict[str, float | None]:
     subprocess.run([*pyb, "save", "bench-bb", "-o", str(tmp / "bb-docker.tar")], env=env,
                    check=True)
     out: dict[str, float | None] = {}
-    out["pybuild build"] = per_step([*pyb, "build", "-q", "--no-cache"], "bench-bb", n, tmp, env)
+    out["pybuild build"] = per_step([*pyb, "build", "-q", "--no-cache", "--network", "none"],
+                                    "bench-bb", n, tmp, env)
     bh = ["buildah", "--root", str(tmp / "bh-root"), "--runroot", str(tmp / "bh-run"), "bud",
-          "-q", "--runtime", "/usr/sbin/runc", "--layers=true"]
+          "-q", "--runtime", "/usr/sbin/runc", "--layers=true", "--network", "none"]
     try:
         out["buildah"] = per_step(bh, f"oci-archive:{tmp / 'bb-oci.tar'}", n, tmp)
     finally:
         if shutil.which("buildah"):
             subprocess.run([*bh[:5], "rm", "--all"], capture_output=True)
         umount_under(tmp)  # buildah leaves its storage mounted
-    docker_ok = shutil.which("docker") and subprocess.run(
-        ["docker", "info"], capture_output=True).returncode == 0
+    # Debian's docker.io client has BuildKit built in (a newer client wants buildx).
+    docker = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
+    docker_ok = shutil.which(docker) and subprocess.run(
+        [docker, "info"], capture_output=True).returncode == 0
     if docker_ok:
-        subprocess.run(["docker", "load", "-i", str(tmp / "bb-docker.tar")], check=True,
+        subprocess.run([docker, "load", "-i", str(tmp / "bb-docker.tar")], check=True,
                        capture_output=True)
-        out["BuildKit"] = per_step(["docker", "build", "-q", "--no-cache"], "bench-bb", n, tmp,
-                                   {**os.environ, "DOCKER_BUILDKIT": "1"})
+        out["BuildKit"] = per_step([docker, "build", "-q", "--no-cache", "--network", "none"],
+                                   "bench-bb", n, tmp, {**os.environ, "DOCKER_BUILDKIT": "1"})
     else:
         out["BuildKit"] = None
     return out
