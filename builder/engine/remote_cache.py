@@ -67,15 +67,15 @@ class CacheSpec:
                 raise CacheSpecError(f"{flag} {text}: {part!r} is not KEY=VALUE")
             kv[k.strip()] = v.strip()
         typ, ref, mode = kv.pop("type", "registry"), kv.pop("ref", ""), kv.pop("mode", "min")
+        if typ not in ("registry", "inline") or (typ == "inline" and not export):
+            raise CacheSpecError(f"{flag} {text}: type must be registry"
+                                 + (" or inline" if export else ""))
         for k in IGNORED:
             kv.pop(k, None)
         if kv:
             raise CacheSpecError(f"{flag} {text}: unknown option {sorted(kv)[0]!r}")
-        if typ == "inline" and export:
+        if typ == "inline":
             return cls("inline")
-        if typ != "registry":
-            raise CacheSpecError(f"{flag} {text}: type must be registry"
-                                 + (" or inline" if export else ""))
         if not ref:
             raise CacheSpecError(f"{flag} {text}: ref=REF is required")
         if mode not in MODES:
