@@ -30,14 +30,15 @@ _LOCKED = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 @dataclass(frozen=True)
 class RootPlan:
-    """What PID 1 mounts. `etc_files` maps /etc/NAME to a host file to bind there."""
+    """What PID 1 mounts. `etc_files` maps /etc/NAME to its content (str), or to a
+    host file (Path) to bind there."""
 
     rootfs: str
     overlay: Overlay | None
     rootless: bool
     own_netns: bool
     privileged: bool
-    etc_files: tuple[tuple[str, str], ...]
+    etc_files: tuple[tuple[str, str | Path], ...]
     mounts: tuple[Mount, ...]
     cgroups: tuple[tuple[str, str, str], ...] = ()  # cgroups.hierarchies(), to show
 
@@ -102,8 +103,7 @@ def setup(plan: RootPlan) -> list[str]:
         libc.mount("/sys", sys_dir, "", MS_BIND | MS_REC)
         if ro:
             libc.mount("", sys_dir, "", MS_BIND | libc.MS_REMOUNT | ro | _LOCKED)
-    for inside, host in plan.etc_files:
-        libc.mount(host, r.ensure_file(inside), "", MS_BIND)
+    _etc(r, plan.etc_files)
     for m in plan.mounts:
         _extra(r, m)
     if not plan.privileged:
@@ -169,6 +169,25 @@ def _setup_dev(r: _Root, rootless: bool) -> None:
         os.rmdir(f"{dev}/mqueue")
     for name, target in DEV_LINKS:
         os.symlink(target, f"{dev}/{name}")
+
+
+def _etc(r: _Root, files: tuple[tuple[str, str | Path], ...]) -> None:
+    """Content goes through a file on the sandbox's own /dev tmpfs that is unlinked
+    once bound: nothing on the host to clean up, even if pybuild is killed."""
+    dev = r.path("/dev")
+    for inside, value in files:
+        target = r.ensure_file(inside)
+        if isinstance(value, Path):
+            libc.mount(str(value), target, "", MS_BIND)
+            continue
+        staged = f"{dev}/.pybuild-{inside.rsplit('/', 1)[1]}"
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
+        libc.mount(staged, target, "", MS_BIND)
+        os.unlink(staged)
 
 
 def _extra(r: _Root, m: Mount) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
-import shutil
 import signal
-import tempfile
 import termios
 import time
 import uuid
@@ -49,23 +47,15 @@ def _lookup_root(spec: SandboxSpec) -> Path:
     return spec.overlay.upperdir
 
 
-def _etc_files(spec: SandboxSpec, tmp: Path) -> tuple[tuple[str, str], ...]:
-    files: dict[str, str | Path] = {
-        "/etc/hosts": spec.hosts if spec.hosts is not None else network.hosts_content(
-            spec.network, spec.hostname, spec.extra_hosts),
-        "/etc/resolv.conf": spec.resolv_conf if spec.resolv_conf is not None
-        else network.resolv_content(spec.network),
-        "/etc/hostname": spec.hostname + "\n",
-    }
-    out = []
-    for inside, content in files.items():
-        if isinstance(content, Path):  # the caller's own file, bound as it is
-            out.append((inside, str(content)))
-            continue
-        host = tmp / inside.rsplit("/", 1)[1]
-        host.write_text(content)
-        out.append((inside, str(host)))
-    return tuple(out)
+def _etc_files(spec: SandboxSpec) -> tuple[tuple[str, str | Path], ...]:
+    """/etc/hosts, /etc/resolv.conf, /etc/hostname: content, or a host file to bind."""
+    return (
+        ("/etc/hosts", spec.hosts if spec.hosts is not None else network.hosts_content(
+            spec.network, spec.hostname, spec.extra_hosts)),
+        ("/etc/resolv.conf", spec.resolv_conf if spec.resolv_conf is not None
+         else network.resolv_content(spec.network)),
+        ("/etc/hostname", spec.hostname + "\n"),
+    )
 
 
 def _sink_fd(sink: Sink, default: int) -> tuple[int, int | None]:
@@ -103,7 +93,6 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
         loopback=spec.network != "host")
     pooled = (spec.network == "default" and not rootless and not spec.privileged
               and "NET_ADMIN" not in capset)
-    tmp = Path(tempfile.mkdtemp(prefix="pybuild-sb-"))
     limits = cgroups.Limits(spec.memory, spec.cpus, spec.pids_limit)
     cg = None
     if limits.any():
@@ -113,7 +102,7 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
         root = mounts.RootPlan(
             rootfs=str(spec.rootfs), overlay=spec.overlay, rootless=rootless,
             own_netns=spec.network != "host" or not rootless, privileged=spec.privileged,
-            etc_files=_etc_files(spec, tmp), mounts=spec.mounts, cgroups=_HIERARCHIES)
+            etc_files=_etc_files(spec), mounts=spec.mounts, cgroups=_HIERARCHIES)
         if cg is not None:
             cg.create()
         holder = netpool.POOL.acquire() if pooled else None
@@ -131,7 +120,6 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
                 pass
         if cg is not None:
             cg.remove()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,

@@ -65,15 +65,15 @@ def run_spec(spec: SandboxSpec) -> Ran:
 
 def sandboxish_mounts(area: Path) -> set[str]:
     """Host mounts a leaking sandbox would leave: anything under `area` (the test's
-    tmp dir) but the fixture's overlay, our /etc-file temp dirs, and kernel
-    filesystems (proc, sysfs, devpts, mqueue) wherever they are. Other engineers'
-    tests mount things too, so the plain mount count is not a stable measure."""
+    tmp dir) but the fixture's overlay, and kernel filesystems (proc, sysfs, devpts,
+    mqueue) wherever they are. Other engineers' tests mount things too, so the plain
+    mount count is not a stable measure."""
     out = set()
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields = line.split()
         point, fstype = fields[4], fields[fields.index("-") + 1]
         mine = point.startswith(str(area) + "/") and not point.endswith("/merged")
-        if mine or "pybuild-sb-" in line or fstype in ("proc", "sysfs", "devpts", "mqueue"):
+        if mine or fstype in ("proc", "sysfs", "devpts", "mqueue"):
             out.add(f"{point} {fstype}")
     return out
 
