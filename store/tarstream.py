@@ -136,12 +136,9 @@ def _number(field_: bytes, what: str, name: str) -> int:
             raise bad(name, f"negative {what}")
         return val
     text = field_.split(b"\0", 1)[0].strip(b" ")
-    if not text:
-        return 0
-    try:
-        return int(text, 8)
-    except ValueError:
-        raise bad(name, f"bad octal {what} field {text[:16]!r}") from None
+    if text.lstrip(b"01234567"):  # int() alone would take "-1", "0o7" and "1_0"
+        raise bad(name, f"bad octal {what} field {text[:16]!r}")
+    return int(text, 8) if text else 0
 
 
 def _parse_pax(data: bytes, name: str) -> dict[str, bytes]:
@@ -263,12 +260,13 @@ class TarReader:
             nums[key] = _number(blk[sl], key, name)
         for key in ("size", "uid", "gid", "mtime"):
             if key in merged:
-                try:
-                    nums[key] = int(float(merged[key])) if key == "mtime" else int(merged[key])
-                except ValueError:
-                    raise bad(name, f"bad PAX {key}") from None
-                if nums[key] < 0 and key != "mtime":
-                    raise bad(name, f"negative PAX {key}")
+                val = merged[key]
+                if key == "mtime":  # decimal seconds, maybe negative, maybe fractional
+                    val = val.split(b".", 1)[0]
+                    val = val[1:] if val.startswith(b"-") else val
+                if not val.isdigit() or len(val) > 20:
+                    raise bad(name, f"bad PAX {key} {merged[key][:24]!r}")
+                nums[key] = int(merged[key].split(b".", 1)[0])
         if any(k.startswith("GNU.sparse") for k in merged):
             raise bad(name, "sparse files are not supported")
         xattrs = {k[len("SCHILY.xattr."):]: v for k, v in pax.items() if k.startswith("SCHILY.xattr.")}
