@@ -166,6 +166,7 @@ def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
     mdesc = store.blobs.put(io.BytesIO(data), media_type, expected=digest, size=len(data))
     mdesc = Descriptor(media_type, mdesc.digest, mdesc.size, platform=platform)
     sources.record(store, ref.registry, ref.repository, [d.digest for d in parsed.blobs()])
+    _check_config(store, mdesc)  # a hostile config must not become a tag fsck calls broken
     if tag:
         if ref.tag:
             store.refs.set(ref.with_tag(ref.tag).familiar(), mdesc)
@@ -173,6 +174,16 @@ def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
             store.refs.add_root(mdesc)
         emit(progress, "tag", digest, message=ref.familiar())
     return PullResult(ref, mdesc, index_digest, fetched, skipped)
+
+
+def _check_config(store: Any, mdesc: Descriptor) -> None:
+    """Parse an image config as every later use will (raises a one-line StoreError)."""
+    from store.digest import DOCKER_CONFIG, OCI_CONFIG
+    from store.image import StoredImage
+
+    img = StoredImage(store, mdesc)
+    if img.manifest().config.media_type in (OCI_CONFIG, DOCKER_CONFIG):
+        img.config()
 
 
 def fetch_blobs(store: Any, ref: Reference, descs: Sequence[Descriptor], *,
