@@ -60,6 +60,17 @@ CREATE TABLE IF NOT EXISTS active_snapshots (
 """
 
 
+def layer_cap() -> int | None:
+    """`PYBUILD_MAX_LAYER_BYTES`: the most file data one layer may unpack to (the
+    decompression-bomb cap); unset means unpack's default."""
+    text = os.environ.get("PYBUILD_MAX_LAYER_BYTES", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) <= 0:
+        raise StoreError(f"PYBUILD_MAX_LAYER_BYTES={text!r}: want a positive number of bytes")
+    return int(text)
+
+
 def link_name(chain_id: Digest) -> str:
     return base64.b32encode(hashlib.sha256(str(chain_id).encode()).digest()).decode()[:12]
 
@@ -198,6 +209,7 @@ class Snapshotter:
         tmp = self.root / f"tmp-{uuid.uuid4().hex[:12]}"
         (tmp / "diff").mkdir(parents=True)
         try:
+            max_bytes = max_bytes or layer_cap()
             opts = UnpackOptions(fmt=self.fmt, max_bytes=max_bytes) if max_bytes else UnpackOptions(fmt=self.fmt)
             with self.store.blobs.open(desc.digest, desc.size) as blob:
                 plain = open_decompressed(blob, hasher=hashlib.sha256())
