@@ -119,3 +119,23 @@ def test_whiteout_names() -> None:
             whiteout.classify(bad)
     assert whiteout.ROOTLESS_FORMAT.opaque_xattr == "user.overlay.opaque"
     assert whiteout.ROOTLESS_FORMAT.userxattr and not whiteout.ROOT_FORMAT.userxattr
+
+
+_names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0/"),
+                 min_size=1, max_size=120)
+
+
+@given(st.lists(_names, min_size=1, max_size=3), st.integers(0, 0o7777), st.integers(0, 1 << 40),
+       st.integers(0, 1 << 33), st.integers(-(1 << 20), 1 << 36), st.binary(max_size=600),
+       st.dictionaries(st.sampled_from(["user.a", "security.capability", "trusted.x"]),
+                       st.binary(max_size=40), max_size=2))
+def test_header_round_trip(parts, mode, uid, gid, mtime, data, xattrs) -> None:
+    name = "/".join(parts)
+    blob = (ts.header(name, ts.REG, mode=mode, uid=uid, gid=gid, size=len(data), mtime=mtime,
+                      xattrs=xattrs) + data + ts.padding(len(data)) + ts.END_OF_ARCHIVE)
+    r = ts.TarReader(io.BytesIO(blob))
+    (entry,) = [(e, bytes(r.read_data(1 << 20))) for e in r]
+    e, got = entry
+    assert (e.unsafe_name, e.mode, e.uid, e.gid, e.size, got, e.xattrs) == (
+        name, mode, uid, gid, len(data), data, xattrs)
+    assert e.mtime == mtime
