@@ -30,9 +30,10 @@ Public API (everything else is internal):
 - Threads: `run` may be called from several threads at once. The sandbox dies with
   the thread that started it (PR_SET_PDEATHSIG), so call it from a thread that
   outlives the step.
-- `network="default"` steps take a ready network namespace from a pool (`netpool`)
-  that slirp4netns already serves, so slirp4netns starts once per concurrent step,
-  not once per RUN. NET_ADMIN, privileged and rootless steps get a fresh one.
+- `network="default"` and `"none"` steps take a ready network namespace from a pool
+  (`netpool`); default ones are already served by slirp4netns, so it starts once per
+  concurrent step, not once per RUN. NET_ADMIN, privileged and rootless steps get a
+  fresh namespace.
 - Limits make a cgroup under `<controller>/<cgroup_parent>/<random>` (v1) or
   `<cgroup_parent>/<random>` (v2), removed afterwards; the step sees its own
   cgroups read-only at /sys/fs/cgroup (cgroup namespace).

@@ -1,7 +1,8 @@
-"""A pool of ready network namespaces for `--network default`, each already served
-by slirp4netns, as BuildKit pools its network namespaces: starting slirp4netns is
-the largest part of a step's start-up, so a build pays it once per concurrent step,
-not once per RUN.
+"""Pools of ready network namespaces, as BuildKit pools its own: for `--network
+default` each is already served by slirp4netns (starting it is the largest part of a
+step's start-up, so a build pays it once per concurrent step, not once per RUN); for
+`--network none` each has just loopback (creating and tearing down a namespace costs
+the kernel more than joining one).
 
 A namespace is held by a tiny forked process that waits on a pipe; pybuild holds
 the other end, so holders and slirp4netns exit when pybuild does, however it ends.
@@ -24,15 +25,16 @@ from builder.sandbox import libc, network
 class Holder:
     pid: int
     keep_w: int               # closing it ends the holder
-    slirp: network.Slirp
+    slirp: network.Slirp | None
     ns_fd: int                # open /proc/PID/ns/net, for setns
+    kind: str                 # "default" or "none"
 
     def alive(self) -> bool:
         try:
             done, _ = os.waitpid(self.pid, os.WNOHANG)
         except ChildProcessError:
             return False
-        return done == 0 and self.slirp.proc.poll() is None
+        return done == 0 and (self.slirp is None or self.slirp.proc.poll() is None)
 
     def close(self) -> None:
         for fd in (self.keep_w, self.ns_fd):
@@ -40,7 +42,8 @@ class Holder:
                 os.close(fd)
             except OSError:
                 pass
-        self.slirp.stop()
+        if self.slirp is not None:
+            self.slirp.stop()
         try:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
@@ -48,7 +51,7 @@ class Holder:
             pass
 
 
-def _spawn() -> Holder:
+def _spawn(kind: str) -> Holder:
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     keep_r, keep_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
@@ -76,41 +79,46 @@ def _spawn() -> Holder:
         os.waitpid(pid, 0)
         raise OSError("network namespace holder failed to start")
     try:
-        slirp = network.Slirp(pid)
+        slirp = network.Slirp(pid) if kind == "default" else None
     except BaseException:
         os.close(keep_w)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise
-    return Holder(pid, keep_w, slirp, os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC))
+    return Holder(pid, keep_w, slirp, os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC),
+                  kind)
 
 
 class NetPool:
     def __init__(self, max_idle: int = 4) -> None:
-        self._idle: list[Holder] = []
+        self._idle: dict[str, list[Holder]] = {"default": [], "none": []}
         self._lock = threading.Lock()
         self.max_idle = max_idle
         atexit.register(self.close)
 
-    def acquire(self) -> Holder:
+    def acquire(self, kind: str = "default") -> Holder:
         with self._lock:
-            while self._idle:
-                h = self._idle.pop()
+            idle = self._idle[kind]
+            while idle:
+                h = idle.pop()
                 if h.alive():
                     return h
                 h.close()
-        return _spawn()
+        return _spawn(kind)
 
     def release(self, h: Holder) -> None:
         with self._lock:
-            if len(self._idle) < self.max_idle and h.alive():
-                self._idle.append(h)
+            idle = self._idle[h.kind]
+            if len(idle) < self.max_idle and h.alive():
+                idle.append(h)
                 return
         h.close()
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle = [h for hs in self._idle.values() for h in hs]
+            for hs in self._idle.values():
+                hs.clear()
         for h in idle:
             h.close()
 

@@ -91,7 +91,7 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
         privileged=spec.privileged,
         setgroups=idmap is None or idmap.helpers, seccomp=filt, tty=spec.tty,
         loopback=spec.network != "host")
-    pooled = (spec.network == "default" and not rootless and not spec.privileged
+    pooled = (spec.network != "host" and not rootless and not spec.privileged
               and "NET_ADMIN" not in capset)
     limits = cgroups.Limits(spec.memory, spec.cpus, spec.pids_limit)
     cg = None
@@ -105,7 +105,7 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
             etc_files=_etc_files(spec), mounts=spec.mounts, cgroups=_HIERARCHIES)
         if cg is not None:
             cg.create()
-        holder = netpool.POOL.acquire() if pooled else None
+        holder = netpool.POOL.acquire(spec.network) if pooled else None
         try:
             return _launch(spec, root, plan, cg, idmap, stdout, stderr, fds, start, rootless,
                            holder)

@@ -21,7 +21,9 @@ def test_sequential_steps_reuse_one_namespace(rootfs: Path) -> None:
     a = sh(rootfs, NS, network="default").out
     b = sh(rootfs, NS, network="default").out
     assert a == b and a.startswith("net:[")
-    assert a != sh(rootfs, NS, network="none").out
+    c = sh(rootfs, NS + "; ls /sys/class/net", network="none").out
+    d = sh(rootfs, NS + "; ls /sys/class/net", network="none").out
+    assert c == d and c.split()[1:] == ["lo"] and c.split()[0] != a.strip()
 
 
 def test_net_admin_and_concurrent_steps_get_their_own(rootfs: Path) -> None:
@@ -43,7 +45,7 @@ def test_holders_and_slirp_end_with_pybuild(rootfs: Path) -> None:
         from pathlib import Path
         from builder.sandbox import SandboxSpec, run, netpool
         run(SandboxSpec(rootfs=Path({str(rootfs)!r}), argv=("true",), network="default"))
-        h = netpool.POOL._idle[0]
+        h = netpool.POOL._idle["default"][0]
         print(h.pid, h.slirp.proc.pid, flush=True)
         import os
         os._exit(0)  # no atexit: the pipes alone must end them
@@ -68,7 +70,7 @@ def _running(pid: int) -> bool:
 def test_dead_holder_is_replaced(rootfs: Path) -> None:
     sh(rootfs, "true", network="default")
     with netpool.POOL._lock:
-        victim = netpool.POOL._idle[-1]
+        victim = netpool.POOL._idle["default"][-1]
     os.kill(victim.pid, 9)
     ran = sh(rootfs, "ip -o -4 addr show tap0", network="default")
     assert "10.0.2.100" in ran.out
