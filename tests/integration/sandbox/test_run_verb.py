@@ -75,6 +75,8 @@ def test_limits_and_network(store_with_image: Path) -> None:
     assert out.returncode == 137
     out = pyb(store_with_image, "run", "--network", "none", "bb", "ls", "/sys/class/net")
     assert out.stdout.decode().split() == ["lo"]
+    out = pyb(store_with_image, "run", "bb", "ls", "/sys/class/net")  # default: slirp4netns
+    assert out.returncode == 0 and out.stdout.decode().split() == ["lo", "tap0"]
 
 
 def test_writable_layer_is_discarded(store_with_image: Path) -> None:
