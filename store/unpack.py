@@ -59,6 +59,15 @@ class UnpackStats:
     bytes: int  # file data written
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would, racily)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
 def clean_path(unsafe_name: str, label: str) -> str:
     """The archive path as a relative path under the root ("" is the root itself)."""
     if "\0" in unsafe_name:
@@ -86,6 +95,8 @@ class _Unpacker:
         self.total = 0
         self.entries = 0
         self.chown = not opts.rootless
+        self.ids = (os.geteuid(), os.getegid())
+        self.umask = _umask()
 
     def close(self) -> None:
         self._close_retired()
@@ -231,17 +242,21 @@ class _Unpacker:
             os.unlink(base, dir_fd=pfd)
 
     def _file(self, pfd: int, base: str, e: ts.TarEntry, reader: ts.TarReader, label: str) -> None:
+        mode = e.mode & 0o7777
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600, dir_fd=pfd)
+                     mode & 0o777, dir_fd=pfd)
         try:
             while chunk := reader.read_data():
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view):]
             self.total += e.size
-            if self.chown:
+            # skip the syscalls when creation already gave the right owner and mode
+            owner_ok = (e.uid, e.gid) == self.ids
+            if self.chown and not owner_ok:
                 os.fchown(fd, e.uid, e.gid)
-            os.fchmod(fd, e.mode & 0o7777)
+            if mode != mode & 0o777 & ~self.umask or not owner_ok:
+                os.fchmod(fd, mode)
             self._xattrs(fd, e)
             os.utime(fd, ns=(e.mtime * 10**9, e.mtime * 10**9))
         finally:
