@@ -55,6 +55,10 @@ def inherit(base: ImageConfig) -> ImageConfig:
     return replace(_cc(base, on_build=None), created=None)
 
 
+def without_onbuild(img: ImageConfig) -> ImageConfig:
+    return _cc(img, on_build=None)
+
+
 def shell_of(img: ImageConfig) -> tuple[str, ...]:
     return tuple(img.config.shell) if img.config.shell else DEFAULT_SHELL
 

@@ -35,6 +35,10 @@ def start(ctx: BuildContext, stage: Stage) -> StageState:
     base = stage.base
     if isinstance(base, int):
         st = ctx.wait_stage(base)
+        trig = tuple(st.config.config.on_build or ())
+        if trig:  # the stage's own ONBUILD run here, as BuildKit does (not carried on)
+            st = replace(st, triggers=trig, base_config=st.config.to_json(),
+                         config=ops.without_onbuild(st.config))
         return replace(st, step_no=1, reran=st.reran, cmd_set=False)
     if base == "scratch":
         st = scratch_state(stage.platform)

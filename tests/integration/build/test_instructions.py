@@ -88,6 +88,20 @@ def test_onbuild_triggers_run_in_child(build_store, tmp_path):
     assert "OnBuild" not in h.config(build_store, "child:1")["config"]
 
 
+def test_onbuild_of_a_stage_runs_in_the_stage_built_on_it(build_store, tmp_path):
+    df = ("FROM busybox AS base\nONBUILD RUN echo from-stage > /trig\nRUN echo base > /b\n"
+          "FROM base\nRUN cat /trig /b > /both\n")
+    _, out = run_build(build_store, tmp_path, df, tags=["stagetrig:1"])
+    assert "ONBUILD RUN echo from-stage > /trig" in out
+    assert h.read_file(build_store, "stagetrig:1", "both") == b"from-stage\nbase\n"
+    assert "OnBuild" not in h.config(build_store, "stagetrig:1")["config"]
+    # the stage itself keeps its trigger and does not run it
+    run_build(build_store, tmp_path, df, tags=["stagetrig:base"], target="base")
+    c = h.config(build_store, "stagetrig:base")["config"]
+    assert c["OnBuild"] == ["RUN echo from-stage > /trig"]
+    assert "trig" not in h.rootfs(build_store, "stagetrig:base")
+
+
 def test_entrypoint_resets_inherited_cmd(build_store, tmp_path):
     run_build(build_store, tmp_path, "FROM busybox\nENTRYPOINT top -b\n", tags=["ep:1"])
     c = h.config(build_store, "ep:1")["config"]

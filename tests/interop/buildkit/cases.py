@@ -202,6 +202,15 @@ FROM busybox
 RUN --mount=type=cache,target=/var/cache/thing echo cached > /var/cache/thing/x && ls /var/cache/thing > /listing
 RUN --mount=type=tmpfs,target=/scratch touch /scratch/t && ls /scratch > /tmpfs-listing
 """, mount_points=("scratch", "var/cache", "var/cache/thing")),
+
+    Case("onbuild_of_a_stage", """\
+FROM busybox AS base
+ONBUILD RUN echo from-stage > /trig
+ONBUILD COPY a.txt /onbuild-a.txt
+RUN echo base > /b
+FROM base
+RUN cat /trig /b > /both
+""", files={"a.txt": "a\n"}),
 ]
 
 
