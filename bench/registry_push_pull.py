@@ -28,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from registry_client.pull import pull_image  # noqa: E402
 from store.digest import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Descriptor, Digest  # noqa: E402
 from store.layout import open_store  # noqa: E402
 from tests.fixtures.registry import RegistryServer  # noqa: E402
@@ -111,6 +112,7 @@ def main() -> None:
         res: dict[str, list[float]] = {k: [] for k in ("push_skopeo", "push_pybuild",
                                                         "pull_skopeo", "pull_pybuild")}
         rss: list[int] = []
+        api: list[float] = []
         for run in range(args.runs):
             for tool in ("skopeo", "pybuild") if run % 2 == 0 else ("pybuild", "skopeo"):
                 srv = RegistryServer(work / f"reg-{run}-{tool}").start()
@@ -133,6 +135,14 @@ def main() -> None:
                     penv = dict(env, PYBUILD_ROOT=str(dest))
                     dt, kb = timed(pybuild + ["pull", "-q", ref], penv, "pull_pybuild")
                     rss.append(kb)
+                    # The same pull through the API, as `build --pull` makes it: no
+                    # interpreter start-up or imports in the measurement.
+                    api_store = open_store(work / f"pull-{run}-api")
+                    t0 = time.perf_counter()
+                    pull_image(api_store, ref)
+                    api.append(time.perf_counter() - t0)
+                    api_store.close()
+                    shutil.rmtree(work / f"pull-{run}-api", ignore_errors=True)
                 res[f"pull_{tool}"].append(dt)
                 shutil.rmtree(dest, ignore_errors=True)
                 srv.stop()
@@ -146,6 +156,9 @@ def main() -> None:
                   f"skopeo {[round(x, 2) for x in res[f'{op}_skopeo']]})")
             cs, cp = statistics.median(CPU[f"{op}_skopeo"]), statistics.median(CPU[f"{op}_pybuild"])
             print(f"{op} CPU (user+sys): pybuild {cp:.2f}s  skopeo {cs:.2f}s  ratio {cp / cs:.2f}x")
+        a = statistics.median(api)
+        print(f"pull via the API (in-process, no start-up): pybuild {a:.2f}s  "
+              f"ratio {a / med['pull_skopeo']:.2f}x")
         print(f"pybuild peak RSS: {max(rss) / 1024:.1f} MB (max over push and pull runs)")
     finally:
         for s in servers:
