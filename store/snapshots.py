@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS active_snapshots (
 """
 
 
+MAX_LAYERS = 500  # the kernel's OVL_MAX_STACK
+
+
 def layer_cap() -> int | None:
     """`PYBUILD_MAX_LAYER_BYTES`: the most file data one layer may unpack to (the
     decompression-bomb cap); unset means unpack's default."""
@@ -189,6 +192,9 @@ class Snapshotter:
         the top chain id with ONE hold on it (drop it with `remove`)."""
         if len(layers) != len(diff_ids) or not layers:
             raise StoreError(f"ensure_layers: {len(layers)} layers but {len(diff_ids)} diff_ids")
+        if len(layers) > MAX_LAYERS:  # refuse before unpacking thousands of layers in vain
+            raise StoreError(f"image has {len(layers)} layers: overlayfs stacks at most "
+                             f"{MAX_LAYERS} (squash the image)")
         chains = chain_ids(list(diff_ids))
         for attempt in range(3):  # a concurrent remove() may delete a parent under us
             try:
