@@ -111,14 +111,17 @@ def parse_secret(text: str) -> tuple[str, dict[str, str]]:
 
 
 def parse_output(text: str) -> dict[str, str]:
-    if "=" not in text:
-        raise UsageError(f"invalid --output {text!r}: want type=oci|docker|registry[,dest=FILE]")
+    if "=" not in text:  # docker's shorthand: a directory, or '-' for a tar on stdout
+        if not text:
+            raise UsageError("invalid --output '': want type=TYPE[,dest=PATH], DIR or -")
+        return {"type": "tar" if text == "-" else "local", "dest": text}
     kv = parse_kv_list(text, "--output")
     typ = kv.get("type", "")
-    if typ not in ("oci", "docker", "registry", "image"):
-        raise UsageError(f"--output type={typ}: supported types are oci, docker, registry")
-    if typ in ("oci", "docker") and not kv.get("dest"):
-        raise UsageError(f"--output type={typ} needs dest=FILE")
+    if typ not in ("oci", "docker", "registry", "image", "local", "tar"):
+        raise UsageError(f"--output type={typ}: supported types are oci, docker, registry, "
+                         "local, tar")
+    if typ in ("oci", "docker", "local", "tar") and not kv.get("dest"):
+        raise UsageError(f"--output type={typ} needs dest={'DIR' if typ == 'local' else 'FILE'}")
     return kv
 
 
@@ -187,6 +190,7 @@ def run(args) -> int:  # noqa: ANN001
     image_id = str(result.image_id)
     if args.iidfile:
         Path(args.iidfile).write_text(image_id)
-    if opts.progress == "quiet":
+    tar_on_stdout = any(o.get("dest") == "-" for o in opts.outputs)
+    if opts.progress == "quiet" and not tar_on_stdout:
         print(image_id)
     return 0

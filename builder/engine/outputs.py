@@ -1,5 +1,6 @@
 """Build outputs beyond the store tag: `--output type=oci|docker,dest=FILE` archives
-(through store.archive) and `--push` / `--output type=registry` (registry_client)."""
+(through store.archive), `type=local,dest=DIR` and `type=tar,dest=FILE|-` (the target
+stage's files, export_fs) and `--push` / `--output type=registry` (registry_client)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ def emit(ctx: Any, result: Any) -> None:
         typ = out.get("type")
         if typ in ("oci", "docker"):
             _archive(ctx, result, typ, out["dest"])
+        elif typ in ("local", "tar"):
+            _filesystem(ctx, typ, out["dest"])
     if opts.push:
         names = list(result.tags) + [o["name"] for o in opts.outputs if o.get("name")]
         for name in dict.fromkeys(names):
@@ -35,6 +38,27 @@ def _archive(ctx: Any, result: Any, fmt: str, dest: str) -> None:
     except Exception as e:  # noqa: BLE001 - one line for the user
         ctx.progress.step_error(vid, str(e))
         raise OutputError(f"--output type={fmt},dest={dest}: {e}") from None
+    ctx.progress.step_done(vid, 0.0)
+
+
+def _filesystem(ctx: Any, typ: str, dest: str) -> None:
+    """The target stage's files, not an image: into a directory or a tar."""
+    from pathlib import Path
+
+    from builder.engine import export_fs, layers
+
+    state = ctx.futures[ctx.plan.target].result()
+    vid = ctx.progress.new_id()
+    ctx.progress.step_started(vid, "", "", f"exporting to {'client directory' if typ == 'local' else 'tar'} {dest}")
+    try:
+        with layers.writable(ctx.store, state if state.layers else None, "export") as active:
+            if typ == "local":
+                export_fs.to_dir(str(active.merged), Path(dest))
+            else:
+                export_fs.to_tar(str(active.merged), dest)
+    except OSError as e:
+        ctx.progress.step_error(vid, str(e))
+        raise OutputError(f"--output type={typ},dest={dest}: {e.strerror or e}") from None
     ctx.progress.step_done(vid, 0.0)
 
 

@@ -108,3 +108,83 @@ def test_base_pulled_when_missing_and_with_pull(tmp_path, busybox_image, registr
     assert f"pull {ref}" not in [e["text"] for e in h.events(out) if e["event"] == "step_started"]
     _, out = run_build(root, tmp_path, df, tags=["p:3"], progress="json", pull=True)
     assert f"pull {ref}" in [e["text"] for e in h.events(out) if e["event"] == "step_started"]
+
+
+FS_DF = """\
+FROM busybox AS build
+RUN mkdir -p /out/sub && echo data > /out/sub/f && ln -s sub/f /out/link \\
+ && ln /out/sub/f /out/hard && chown 7:8 /out/sub/f && chmod 640 /out/sub/f \\
+ && echo gone > /out/gone
+RUN rm /out/gone
+FROM scratch
+COPY --from=build /out /
+"""
+
+
+def _tree_of_dir(d):
+    import hashlib
+    import os
+    import stat
+
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(d):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            rel = os.path.relpath(p, d)
+            e = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
+            if stat.S_ISREG(st.st_mode):
+                e["sha"] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+                e["nlink"] = st.st_nlink
+            elif stat.S_ISLNK(st.st_mode):
+                e["link"] = os.readlink(p)
+            out[rel] = e
+    return out
+
+
+def test_output_local_writes_the_target_stage_files(build_store, tmp_path):
+    dest = tmp_path / "out"
+    run_build(build_store, tmp_path, FS_DF, tags=["fs:1"],
+              outputs=[{"type": "local", "dest": str(dest)}])
+    got = _tree_of_dir(dest)
+    assert sorted(got) == ["hard", "link", "sub", "sub/f"]
+    assert got["sub/f"]["uid"] == 7 and got["sub/f"]["gid"] == 8
+    assert got["sub/f"]["mode"] == 0o640 and got["sub/f"]["nlink"] == 2
+    assert got["hard"]["sha"] == got["sub/f"]["sha"]
+    assert got["link"]["link"] == "sub/f"
+    # the same files as the image's merged layers
+    img = h.rootfs(build_store, "fs:1")
+    assert sorted(img) == sorted(got)
+    for p, e in img.items():
+        assert (e["mode"], e["uid"], e["gid"]) == (got[p]["mode"], got[p]["uid"], got[p]["gid"])
+
+
+def test_output_tar_and_cli_shorthands(build_store, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(FS_DF)
+    tar = tmp_path / "fs.tar"
+    p = _cli(build_store, "build", "-q", "--output", f"type=tar,dest={tar}", str(ctx))
+    assert p.returncode == 0, p.stderr
+    with tarfile.open(tar) as tf:
+        members = {m.name.rstrip("/"): m for m in tf}
+        assert sorted(members) == ["hard", "link", "sub", "sub/f"]
+        assert members["sub/f"].uid == 7 and members["sub/f"].mode == 0o640
+        assert members["hard"].islnk() or members["sub/f"].islnk()
+        assert members["link"].issym() and members["link"].linkname == "sub/f"
+    p = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--progress", "quiet",
+                        "-o", "-", str(ctx)], capture_output=True,
+                       env={"PYBUILD_ROOT": str(build_store), "PATH": "/usr/bin:/bin"},
+                       cwd="/work/main")
+    assert p.returncode == 0, p.stderr
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(p.stdout)) as tf:
+        assert sorted(m.name.rstrip("/") for m in tf) == ["hard", "link", "sub", "sub/f"]
+    assert len(p.stdout) % 512 == 0  # the tar alone: no image id after it
+    d = tmp_path / "shorthand"
+    p = _cli(build_store, "build", "-q", "-o", str(d), str(ctx))
+    assert p.returncode == 0, p.stderr
+    assert (d / "sub" / "f").read_text() == "data\n"
+    p = _cli(build_store, "build", "-q", "--output", "type=local", str(ctx))
+    assert p.returncode == 2 and "needs dest=DIR" in p.stderr
