@@ -91,26 +91,42 @@ def check_specs(opts: Any) -> None:
 
 
 def _rows(ctx: Any) -> dict[str, RemoteRow]:
-    return ctx.__dict__.setdefault("_remote_rows", {})
+    """The imported rows, once every started import has finished (in flag order)."""
+    d = ctx.__dict__
+    if "_remote_pending" not in d:
+        return d.get("_remote_rows", {})
+    with d["_remote_lock"]:
+        have = d.setdefault("_remote_rows", {})
+        for ref, fut in d.get("_remote_pending", ()):
+            try:
+                rows = fut.result()
+            except CacheImportError as e:
+                ctx.progress.message(f"WARNING: --cache-from {ref}: {e} (ignored)")
+                continue
+            new = 0
+            for k, r in rows.items():
+                if k not in have:  # the first --cache-from that has a key wins
+                    have[k] = r
+                    new += 1
+            ctx.progress.message(f"importing cache manifest from {ref}: {new} entries")
+        d.pop("_remote_pending", None)
+    return have
 
 
-def import_from(ctx: Any, text: str) -> int:
-    """Read the cache `text` (rows only). A missing or corrupt cache is a warning: the
-    first CI run has no cache yet, and a broken one must not break builds."""
+def import_from(ctx: Any, text: str) -> None:
+    """Start reading the cache `text` (rows only) on a thread, so the manifest fetch
+    overlaps planning and context hashing; the first lookup waits for it. A missing or
+    corrupt cache is a warning: the first CI run has no cache yet, and a broken one
+    must not break builds."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     spec = CacheSpec.parse(text, export=False)
-    try:
-        rows = load(spec.ref, tuple(ctx.opts.insecure_registries), ctx.platform)
-    except CacheImportError as e:
-        ctx.progress.message(f"WARNING: --cache-from {spec.ref}: {e} (ignored)")
-        return 0
-    have = _rows(ctx)
-    new = 0
-    for k, r in rows.items():
-        if k not in have:  # the first --cache-from that has a key wins
-            have[k] = r
-            new += 1
-    ctx.progress.message(f"importing cache manifest from {spec.ref}: {new} entries")
-    return new
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-import")
+    fut = pool.submit(load, spec.ref, tuple(ctx.opts.insecure_registries), ctx.platform)
+    pool.shutdown(wait=False)
+    ctx.__dict__.setdefault("_remote_lock", threading.Lock())
+    ctx.__dict__.setdefault("_remote_pending", []).append((spec.ref, fut))
 
 
 def lookup(ctx: Any, key: str, parent: str, inputs: CacheInputs
@@ -118,7 +134,7 @@ def lookup(ctx: Any, key: str, parent: str, inputs: CacheInputs
     """A hit in an imported cache: (result, "CACHED (from registry REF)") or (None, "").
     The row is recorded in the local cache (so later miss reasons and exports see it);
     its layer blob stays in the registry until something needs it."""
-    row = ctx.__dict__.get("_remote_rows", {}).get(key)
+    row = _rows(ctx).get(key)
     if row is None:
         return None, ""
     ctx.cache.record(key, parent, inputs, row.result)
@@ -127,7 +143,7 @@ def lookup(ctx: Any, key: str, parent: str, inputs: CacheInputs
 
 def source_of(ctx: Any, digest: Any) -> Any:
     """The RemoteSource a layer blob can be fetched or mounted from, if any."""
-    for row in ctx.__dict__.get("_remote_rows", {}).values():
+    for row in _rows(ctx).values():
         if row.result.layer is not None and row.result.layer.digest == digest:
             return row.result.source
     return None
@@ -174,6 +190,7 @@ def finish_image(ctx: Any, img: Any, lrs: Sequence[Any]) -> Descriptor | None:
     downloaded: the store gets the config and manifest (untagged: its layers live in
     the registry) and that descriptor is returned. Otherwise the layers are fetched
     and None is returned (the caller writes and tags the image as usual)."""
+    _rows(ctx)  # imports still running finish (and warn) before the build does
     missing = [lr for lr in lrs if lr.source is not None
                and not ctx.store.blobs.exists(lr.desc.digest)]
     if not missing:
