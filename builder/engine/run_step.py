@@ -194,12 +194,21 @@ def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
     cid = m.id or target
     base = Path(ctx.store.root) / "cache-mounts"
     base.mkdir(exist_ok=True)
+    seed = None
+    if m.from_ not in (None, ""):
+        # BuildKit keys a cache seeded from a stage or image by id AND that source
+        from builder.engine.sources import source_key
+
+        seed = m.from_
+        cid = f"{cid}\0{source_key(ctx, seed)}\0{m.source or '/'}"
     name = hashlib.sha256(cid.encode()).hexdigest()[:32]
     d = base / name
     if not d.exists():
         tmp = Path(tempfile.mkdtemp(dir=base, prefix="new-"))
         os.chmod(tmp, m.mode if m.mode is not None else 0o755)
         os.chown(tmp, m.uid or 0, m.gid or 0)
+        if seed is not None:
+            _seed(ctx, seed, m.source or "/", tmp)
         try:
             os.rename(tmp, d)
         except OSError:
@@ -221,6 +230,24 @@ def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
         os.close(lock_fd)
         if private_dir is not None:
             shutil.rmtree(private_dir, ignore_errors=True)
+
+
+def _seed(ctx: BuildContext, ref: str, source: str, dest: Path) -> None:
+    """A new cache directory starts as a copy of `source` in stage or image `ref`."""
+    from builder.context import SourceTree
+    from builder.engine import export_fs
+    from builder.engine.sources import stage_root
+
+    with stage_root(ctx, ref) as root:
+        rel = SourceTree(root).resolve(source)
+        src = Path(root) / rel if rel else Path(root)
+        if not src.is_dir():
+            raise BuildError(f"RUN --mount=type=cache,from={ref}: source {source} is not "
+                             "a directory")
+        export_fs.to_dir(str(src), dest)
+        st = os.lstat(src)
+        os.chown(dest, st.st_uid, st.st_gid)
+        os.chmod(dest, st.st_mode & 0o7777)
 
 
 def _bind(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:

@@ -88,7 +88,7 @@ def _inputs(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
         sources, extra = copy_step.cache_sources(ctx, step, state)
     elif step.kind == "RUN":
         for m in step.get("mounts") or ():
-            if m.type == "bind" and m.from_ not in (None, ""):
+            if m.type in ("bind", "cache") and m.from_ not in (None, ""):
                 from builder.engine.sources import source_key
 
                 extra[f"mount {m.target} from {m.from_}"] = source_key(ctx, m.from_)

@@ -30,6 +30,24 @@ def test_cache_mount_sharing_modes(build_store, tmp_path, sharing):
     assert b"x" in h.read_file(build_store, "share:1", "list")
 
 
+def test_cache_mount_from_a_stage_is_seeded_once_then_persists(build_store, tmp_path):
+    df = ("FROM busybox AS seed\nARG SEED=a\nRUN mkdir -p /s/deps && echo $SEED > /s/deps/v "
+          "&& chown 5:6 /s/deps/v\n"
+          "FROM busybox\nARG N\n"
+          "RUN --mount=type=cache,target=/c,id=dep,from=seed,source=/s/deps "
+          "echo $N >> /c/v && cp /c/v /seen && stat -c %u:%g /c/v > /owner\n")
+    run_build(build_store, tmp_path, df, tags=["cs:1"], build_args={"N": "1"})
+    assert h.read_file(build_store, "cs:1", "seen") == b"a\n1\n"
+    assert h.read_file(build_store, "cs:1", "owner") == b"5:6\n"
+    run_build(build_store, tmp_path, df, tags=["cs:2"], build_args={"N": "2"})
+    assert h.read_file(build_store, "cs:2", "seen") == b"a\n1\n2\n"
+    assert not any(p.startswith("c/") for p in h.rootfs(build_store, "cs:2"))
+    # another seed is another cache (BuildKit keys it by id and source), and re-runs
+    _, out = run_build(build_store, tmp_path, df, tags=["cs:3"],
+                       build_args={"N": "3", "SEED": "b"})
+    assert h.read_file(build_store, "cs:3", "seen") == b"b\n3\n"
+
+
 def test_secret_mount_never_in_a_layer(build_store, tmp_path):
     secret = tmp_path / "token.txt"
     secret.write_text("s3cr3t")

@@ -203,6 +203,14 @@ RUN --mount=type=cache,target=/var/cache/thing echo cached > /var/cache/thing/x 
 RUN --mount=type=tmpfs,target=/scratch touch /scratch/t && ls /scratch > /tmpfs-listing
 """, mount_points=("scratch", "var/cache", "var/cache/thing")),
 
+    Case("cache_mount_seeded_from_a_stage", """\
+FROM busybox AS seed
+RUN mkdir -p /s/deps && echo seeded > /s/deps/v && chown 5:6 /s/deps/v
+FROM busybox
+RUN --mount=type=cache,target=/c,id=interop-seeded,from=seed,source=/s/deps \
+    echo run >> /c/v && cp /c/v /seen && stat -c %u:%g /c/v > /owner
+""", mount_points=("c",)),
+
     Case("onbuild_of_a_stage", """\
 FROM busybox AS base
 ONBUILD RUN echo from-stage > /trig
