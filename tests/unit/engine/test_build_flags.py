@@ -44,12 +44,22 @@ def test_quiet_and_stdin_dockerfile(tmp_path):
     assert o.progress == "quiet" and o.dockerfile_text == "FROM busybox\n"
 
 
-@pytest.mark.parametrize("argv", [["--output", "type=local,dest=x"], ["--output", "type=oci"],
+@pytest.mark.parametrize("argv", [["--output", "type=local"], ["--output", "type=oci"],
+                                  ["--output", "type=cacheonly,dest=x"], ["--output", ""],
                                   ["--secret", "src=/nope"], ["--push"], ["--memory", "lots"],
                                   ["-f", "/no/such/Dockerfile"]])
 def test_usage_errors(tmp_path, argv):
     with pytest.raises(UsageError):
         _opts(tmp_path, *argv)
+
+
+@pytest.mark.parametrize("text,want", [
+    ("type=local,dest=out", {"type": "local", "dest": "out"}),
+    ("out", {"type": "local", "dest": "out"}),
+    ("-", {"type": "tar", "dest": "-"}),
+    ("type=tar,dest=-", {"type": "tar", "dest": "-"})])
+def test_output_forms(tmp_path, text, want):
+    assert _opts(tmp_path, "--output", text).outputs == [want]
 
 
 def test_bad_progress_is_usage_error(tmp_path):
