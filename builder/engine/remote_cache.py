@@ -59,7 +59,7 @@ class CacheSpec:
         if "=" not in text:
             if not text.strip():
                 raise CacheSpecError(f"{flag}: empty reference")
-            return cls("registry", text.strip())
+            return cls("registry", _checked_ref(flag, text.strip()))
         kv: dict[str, str] = {}
         for part in text.split(","):
             k, sep, v = part.partition("=")
@@ -80,7 +80,18 @@ class CacheSpec:
             raise CacheSpecError(f"{flag} {text}: ref=REF is required")
         if mode not in MODES:
             raise CacheSpecError(f"{flag} {text}: mode must be min or max")
-        return cls("registry", ref, mode)
+        return cls("registry", _checked_ref(flag, ref), mode)
+
+
+def _checked_ref(flag: str, ref: str) -> str:
+    from registry_client.errors import RegistryError
+    from registry_client.reference import Reference
+
+    try:
+        Reference.parse(ref)
+    except RegistryError as e:
+        raise CacheSpecError(f"{flag} {ref}: {e}") from None
+    return ref
 
 
 def check_specs(opts: Any) -> None:
@@ -178,7 +189,7 @@ def _push_targets(ctx: Any) -> list[Any]:
     from registry_client.reference import Reference
 
     opts = ctx.opts
-    if not opts.push or any(o.get("type") in ("oci", "docker") for o in opts.outputs):
+    if not opts.push or any(o.get("type") != "registry" for o in opts.outputs):
         return []
     names = list(opts.tags) + [o["name"] for o in opts.outputs if o.get("name")]
     return [Reference.parse(n) for n in dict.fromkeys(names)]
