@@ -149,11 +149,12 @@ class BuildCache:
         out = []
         conn = self._db()
         for k in dict.fromkeys(keys):
-            r = conn.execute("SELECT key, parent, position, result FROM build_cache "
+            r = conn.execute("SELECT key, parent, position, result, inputs FROM build_cache "
                              "WHERE key=?", (k,)).fetchone()
             if r:
                 out.append({"key": r[0], "parent": r[1], "position": r[2],
-                            "result": json.loads(r[3])})
+                            "result": json.loads(r[3]),
+                            "instruction": json.loads(r[4]).get("instruction") or ""})
         return out
 
     def import_rows(self, unsafe_rows: list[Any]) -> int:

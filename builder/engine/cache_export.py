@@ -3,11 +3,12 @@
 The cache is an OCI artifact: an image manifest with `artifactType`
 `application/vnd.pybuild.cache.v1`, whose config blob
 (`application/vnd.pybuild.cache.config.v1+json`) holds the rows
-`{"version": 1, "mode": ..., "rows": [{"key", "parent", "result"}]}` and whose layers
-are the cached layer blobs, so the registry keeps them and can mount them elsewhere.
-A row's result is a layer (descriptor, diff_id, chain id, history time), an empty
-step, or a metadata step (its config and history change is recomputed from the
-instruction, which is pure and cheap). `mode=min` exports the steps of the final
+`{"version": 1, "mode": ..., "rows": [{"key", "parent", "instruction", "result"}]}` and
+whose layers are the cached layer blobs, so the registry keeps them and can mount them
+elsewhere. A row's result is a layer (descriptor, diff_id, chain id, history time), an
+empty step, or a metadata step; `instruction` is the step's canonical text, which for a
+metadata step is its config and history change (the engine re-applies it: pure and
+cheap, and the same on every machine). `mode=min` exports the steps of the final
 image (the parent chain of its last key, through the stages it is built FROM);
 `mode=max` every step of every stage. Blobs the registry has are not sent again
 (HEAD first); layers this store has only remotely are mounted, or fetched and sent
@@ -34,8 +35,8 @@ def collect(cache: Any, keys: list[str], final_key: str, mode: str) -> list[dict
             chain[k] = rows[k]
             k = rows[k]["parent"]
         rows = chain
-    out = [{"key": r["key"], "parent": r["parent"], "result": r["result"]}
-           for r in rows.values()]
+    out = [{"key": r["key"], "parent": r["parent"], "result": r["result"],
+            "instruction": r.get("instruction", "")} for r in rows.values()]
     return sorted(out, key=lambda r: r["key"])
 
 

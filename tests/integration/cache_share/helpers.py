@@ -11,7 +11,7 @@ from tests.fixtures.build import run_build
 from tests.integration.build import helpers as h
 
 EPOCH = 1700000000
-SLEEP = 3  # seconds each RUN of the three-stage Dockerfile sleeps
+SLEEP = 4  # seconds each RUN of the three-stage Dockerfile sleeps
 
 THREE_STAGES = f"""\
 FROM busybox AS deps
