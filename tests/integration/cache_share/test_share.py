@@ -16,6 +16,7 @@ from tests.integration.build import helpers as h
 from tests.integration.cache_share.helpers import (
     SLEEP,
     build,
+    cache_doc,
     executed,
     machine,
     remote_hit,
@@ -32,6 +33,17 @@ def _layer_gets(proxy: FaultProxy, digests: set[str]) -> list[str]:
         if method == "GET" and m and m.group(1) in digests:
             out.append(path)
     return out
+
+
+def _stored(root, digests: set[str]) -> set[str]:
+    from store.digest import Digest
+    from store.layout import open_store
+
+    st = open_store(root)
+    try:
+        return {d for d in digests if st.blobs.exists(Digest.parse(d))}
+    finally:
+        st.close()
 
 
 def test_second_machine_runs_nothing_then_only_what_changed(tmp_path, busybox_image, registry,
@@ -51,6 +63,11 @@ def test_second_machine_runs_nothing_then_only_what_changed(tmp_path, busybox_im
     assert h.read_file(root_b, "app:1", "app/built.txt") == b"alpha\nbeta\n"
     report = next(e["report"] for e in ev_b if e["event"] == "cache_report")
     assert report["reran"] == 0
+    # lazy: B fetched the final image's layers only, never the build stage's
+    cached = {x["digest"] for x in cache_doc(registry.host, cache.split("/", 1)[1])
+              ["manifest"]["layers"]}
+    final = {str(d.digest) for d in h.image(root_b, "app:1").manifest().layers}
+    assert _stored(root_b, cached) == cached & final and cached - final
 
     (ctx_b / "src" / "b.txt").write_text("beta 2\n")
     c, ev_c, _ = build(root_b, ctx_b, cache_from=[cache])
