@@ -17,6 +17,23 @@ from builder.engine.model import Heredoc, Plan, RunMount, Stage, Step
 
 
 def make_plan(ctx: Any) -> Plan:
+    """The engine's plan: from the plan cache when nothing it was made from changed,
+    else from the front end (and then cached)."""
+    from builder.engine import plan_cache
+
+    opts = ctx.opts
+    key = plan_cache.key_of(opts.dockerfile_text, opts.dockerfile_name, opts.build_args,
+                            opts.target, ctx.platform)
+    plan = plan_cache.load(ctx, key)
+    if plan is not None:
+        return plan
+    bases: list[tuple[str, str, str | None]] = []
+    plan = _front_plan(ctx, bases)
+    plan_cache.save(ctx, key, bases, plan)
+    return plan
+
+
+def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
     from builder.plan import make_plan as front
 
     opts = ctx.opts
@@ -25,10 +42,13 @@ def make_plan(ctx: Any) -> Plan:
         from builder.engine.sources import resolve_image
         from builder.errors import BuildError
 
+        plat = str(platform or ctx.platform)
         try:
-            img, _ = resolve_image(ctx, ref, str(platform or ctx.platform))
+            img, digest = resolve_image(ctx, ref, plat)
         except BuildError:
+            bases.append((ref, plat, None))
             return None  # the stage's FROM reports it, with its Dockerfile line
+        bases.append((ref, plat, digest))
         return img.config().to_json()
 
     bp = front(opts.dockerfile_text, file=opts.dockerfile_name, build_args=dict(opts.build_args),

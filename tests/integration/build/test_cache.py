@@ -104,3 +104,35 @@ def test_env_change_invalidates_following_steps_only(build_store, tmp_path):
     steps, _ = _steps(out)
     assert steps["RUN echo a > /a"][0] is True
     assert steps["RUN echo $X > /x"] == (False, "re-ran: env X changed (1 -> 2)")
+
+
+def test_plan_cache_skips_the_front_end_until_an_input_changes(build_store, tmp_path,
+                                                               monkeypatch):
+    import builder.plan
+
+    calls = []
+    real = builder.plan.make_plan
+
+    def counting(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(builder.plan, "make_plan", counting)
+    run_build(build_store, tmp_path, "FROM busybox\nENV X=one\n", tags=["pbase:1"])
+    child = "FROM pbase:1\nARG N=0\nRUN echo $X $N > /x\n"
+    run_build(build_store, tmp_path, child, tags=["pchild:1"])
+    n = len(calls)
+    res, _ = run_build(build_store, tmp_path, child, tags=["pchild:1"])
+    assert len(calls) == n  # planned from the cache
+    assert h.read_file(build_store, "pchild:1", "x") == b"one 0\n"
+    run_build(build_store, tmp_path, child, tags=["pchild:1"], build_args={"N": "1"})
+    assert len(calls) == n + 1 and h.read_file(build_store, "pchild:1", "x") == b"one 1\n"
+    # the base tag now names another image: its ENV must be seen, so plan again
+    run_build(build_store, tmp_path, "FROM busybox\nENV X=two\n", tags=["pbase:1"])
+    n = len(calls)
+    fresh, _ = run_build(build_store, tmp_path, child, tags=["pchild:1"])
+    assert len(calls) == n + 1
+    assert h.read_file(build_store, "pchild:1", "x") == b"two 0\n"
+    # the cached plan builds the very same image as the fresh one
+    again, _ = run_build(build_store, tmp_path, child, tags=["pchild:1"])
+    assert len(calls) == n + 1 and again.image_id == fresh.image_id != res.image_id

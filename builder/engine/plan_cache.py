@@ -1,0 +1,114 @@
+"""Parsed plans kept in the store, so a rebuild of an unchanged Dockerfile skips the
+front end (parser, typed instructions, expansion): on a no-op rebuild that is about a
+third of pybuild's CPU time, most of it in importing the front end's modules.
+
+An entry is keyed by everything `builder.plan.make_plan` reads: the Dockerfile text
+and name, build args, --target, the platform, and the front end's code (size and
+mtime of its files). The base images the planner looked at are recorded with their
+manifest digests; the entry is used only while each still resolves to the same one.
+Entries hold a pickled `model.Plan` (plain frozen dataclasses); the table lives in
+the store's own sqlite, which only the store's owner can write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from builder.engine.model import Plan
+
+SCHEMA_NAME = "builder.plan_cache"
+DDL = """
+CREATE TABLE IF NOT EXISTS plan_cache (
+    key TEXT PRIMARY KEY,
+    bases TEXT NOT NULL,
+    plan BLOB NOT NULL,
+    created REAL NOT NULL
+);
+"""
+KEEP = 256  # newest entries kept
+_BUILDER = Path(__file__).resolve().parents[1]
+_FRONT = ("plan.py", "syntax.py", "grammar.lark", "_dockerfile_parser.py", "lineparsers.py",
+          "args.py", "instructions", "expand", "engine/adapter.py", "engine/model.py",
+          "engine/plan_cache.py")
+
+
+def code_fingerprint() -> str:
+    h = hashlib.sha256()
+    for rel in _FRONT:
+        p = _BUILDER / rel
+        try:
+            if p.is_dir():
+                paths = sorted(e.path for e in os.scandir(p)
+                               if e.name.endswith((".py", ".lark")))
+            else:
+                paths = [str(p)]
+            for f in paths:
+                st = os.stat(f)
+                h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{rel}: missing\n".encode())
+    return h.hexdigest()
+
+
+def key_of(text: str, file: str, build_args: Mapping[str, str], target: str | None,
+           platform: str) -> str:
+    doc = {"text": text, "file": file, "args": sorted(build_args.items()), "target": target,
+           "platform": platform, "code": code_fingerprint()}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _db(ctx: Any) -> Any:
+    from store import meta
+
+    conn = ctx.store.db()
+    meta.ensure_schema(conn, SCHEMA_NAME, DDL)
+    return conn
+
+
+def load(ctx: Any, key: str) -> Plan | None:
+    """The stored plan, when its base images still resolve to the same manifests."""
+    from builder.engine.sources import resolve_image
+    from builder.errors import BuildError
+
+    try:
+        row = _db(ctx).execute("SELECT bases, plan FROM plan_cache WHERE key=?",
+                               (key,)).fetchone()
+    except Exception:  # noqa: BLE001 - a cache: any problem means "plan it again"
+        return None
+    if row is None:
+        return None
+    try:
+        bases = json.loads(row[0])
+        for ref, platform, digest in bases:
+            if digest is None:
+                return None  # a base that failed: let the planner report it again
+            try:
+                _, got = resolve_image(ctx, ref, platform)
+            except BuildError:
+                return None
+            if got != digest:
+                return None
+        plan = pickle.loads(row[1])  # noqa: S301 - written by this store's owner only
+    except Exception:  # noqa: BLE001
+        return None
+    return plan if isinstance(plan, Plan) else None
+
+
+def save(ctx: Any, key: str, bases: list[tuple[str, str, str | None]], plan: Plan) -> None:
+    try:
+        data = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+        conn = _db(ctx)
+        with conn:
+            conn.execute("INSERT OR REPLACE INTO plan_cache VALUES (?, ?, ?, ?)",
+                         (key, json.dumps(bases), data, time.time()))
+            conn.execute("DELETE FROM plan_cache WHERE key NOT IN (SELECT key FROM "
+                         "plan_cache ORDER BY created DESC LIMIT ?)", (KEEP,))
+    except Exception:  # noqa: BLE001, S110 - a cache that cannot be written is no error
+        pass
