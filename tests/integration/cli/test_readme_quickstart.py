@@ -75,13 +75,17 @@ def test_tutorial_runs_as_written(fresh: dict[str, str]) -> None:
     script = "\n".join(blocks).replace("127.0.0.1:5000", f"127.0.0.1:{port}")
     assert "5000" not in script
     # if a step fails, still stop the registry the tutorial started
-    script = ("set -euo pipefail\n"
-              "trap '[ -n \"${registry_pid:-}\" ] && kill \"$registry_pid\" 2>/dev/null; true' EXIT\n"
+    script = ("set -euxo pipefail\n"
+              "trap 'kill \"${registry_pid:-}\" 2>/dev/null || true' EXIT\n"
               + script)
-    env = {k: v for k, v in fresh.items() if k.isupper()}
+    tmpdir = Path(fresh["clone"]).parent / "tutorial-tmp"
+    tmpdir.mkdir()
+    env = {**{k: v for k, v in fresh.items() if k.isupper()}, "TMPDIR": str(tmpdir)}
     p = subprocess.run(["bash", "-c", script], cwd=fresh["clone"], env=env,
                        capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    failed = [x for x in p.stderr.splitlines() if x.startswith("+ ")][-1:]
+    logs = [f.read_text()[-1500:] for f in tmpdir.glob("*/log")]
+    assert p.returncode == 0, (failed, logs, p.stdout[-2000:], p.stderr[-2000:])
     out = p.stdout
     # 1: the rebuild is all cache hits; the app runs
     assert "#2 CACHED" in p.stderr and "0 re-ran" in p.stderr
