@@ -101,6 +101,15 @@ def test_push_mounts_layers_and_downloads_none(tmp_path, busybox_image, registry
         mounts = [p for m, p, _, _ in proxy.log if m == "POST" and "mount=" in p]
         assert mounts  # the cached layers were cross-repo mounted
         assert b.manifest.digest == a.manifest.digest
+        from store.fsck import fsck
+        from store.layout import open_store
+
+        st = open_store(root_b)  # layers left in the registry leave the store valid
+        try:
+            report = fsck(st)
+            assert report.clean, report
+        finally:
+            st.close()
         import requests
 
         got = requests.get(f"http://{registry.host}/v2/{repo}-b/manifests/1", timeout=30, headers={
