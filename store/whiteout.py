@@ -15,6 +15,8 @@ import os
 import stat
 from dataclasses import dataclass
 
+from store import userns
+
 WH_PREFIX = ".wh."
 WH_OPAQUE = ".wh..wh..opq"
 # Other `.wh..wh.` names are AUFS metadata (plnk, orph); layers must not carry them.
@@ -46,7 +48,8 @@ ROOTLESS_FORMAT = OverlayFormat("user.overlay.")
 
 
 def default_format() -> OverlayFormat:
-    return ROOT_FORMAT if os.geteuid() == 0 else ROOTLESS_FORMAT
+    # uid 0 of a user namespace (rootless pybuild) cannot set trusted.* xattrs either
+    return ROOTLESS_FORMAT if userns.rootless() else ROOT_FORMAT
 
 
 def is_overlay_whiteout(st: os.stat_result) -> bool:
