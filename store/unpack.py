@@ -28,9 +28,10 @@ import stat
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from store import tarstream as ts
+from store import userns
 from store.compress import open_decompressed
 from store.errors import NoSpace, StoreError, UnsafeArchiveEntry
 from store.whiteout import (
@@ -49,7 +50,7 @@ _FD_CACHE = 64
 @dataclass(frozen=True)
 class UnpackOptions:
     fmt: OverlayFormat = field(default_factory=default_format)
-    rootless: bool = field(default_factory=lambda: os.geteuid() != 0)
+    rootless: bool = field(default_factory=userns.rootless)
     max_bytes: int | None = DEFAULT_MAX_BYTES  # total declared file data; None = no cap
 
 
@@ -94,7 +95,8 @@ class _Unpacker:
         self.dirs: dict[str, tuple[int, int]] = {}  # deferred (mode, mtime)
         self.total = 0
         self.entries = 0
-        self.chown = not opts.rootless
+        # uid 0 of a user namespace (rootless pybuild) chowns to the ids its map covers
+        self.chown = not opts.rootless or (os.geteuid() == 0 and userns.in_user_namespace())
         self.ids = (os.geteuid(), os.getegid())
         self.umask = _umask()
 
@@ -254,7 +256,7 @@ class _Unpacker:
             # skip the syscalls when creation already gave the right owner and mode
             owner_ok = (e.uid, e.gid) == self.ids
             if self.chown and not owner_ok:
-                os.fchown(fd, e.uid, e.gid)
+                _chown(e, os.fchown, fd)
             if mode != mode & 0o777 & ~self.umask or not owner_ok:
                 os.fchmod(fd, mode)
             self._xattrs(fd, e)
@@ -264,13 +266,13 @@ class _Unpacker:
 
     def _dir_meta(self, fd: int, rel: str, e: ts.TarEntry) -> None:
         if self.chown:
-            os.fchown(fd, e.uid, e.gid)
+            _chown(e, os.fchown, fd)
         self._xattrs(fd, e)
         self.dirs[rel] = (e.mode & 0o7777, e.mtime)
 
     def _meta_nofollow(self, pfd: int, base: str, e: ts.TarEntry) -> None:
         if self.chown:
-            os.chown(base, e.uid, e.gid, dir_fd=pfd, follow_symlinks=False)
+            _chown(e, os.chown, base, dir_fd=pfd, follow_symlinks=False)
         if e.xattrs:
             self._xattrs(f"/proc/self/fd/{pfd}/{base}", e)
         os.utime(base, ns=(e.mtime * 10**9,) * 2, dir_fd=pfd, follow_symlinks=False)
@@ -313,6 +315,17 @@ class _Unpacker:
             fd = self.dir_fd(rel, rel)
             os.fchmod(fd, mode)
             os.utime(fd, ns=(mtime * 10**9,) * 2)
+
+
+def _chown(e: ts.TarEntry, fn: Any, target: int | str, **kw: Any) -> None:
+    try:
+        fn(target, e.uid, e.gid, **kw)
+    except OSError as err:  # EINVAL: an id outside the user namespace's map
+        if err.errno != errno.EINVAL or not userns.in_user_namespace():
+            raise
+        raise StoreError(f"{ts.printable(e.unsafe_name)}: owner {e.uid}:{e.gid} is not mapped "
+                         "in pybuild's user namespace (rootless): give this user a range in "
+                         "/etc/subuid and /etc/subgid (newuidmap)") from None
 
 
 def unpack_tar(stream: IO[bytes], dest: Path, opts: UnpackOptions | None = None) -> UnpackStats:
