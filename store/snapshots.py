@@ -133,6 +133,10 @@ class Snapshotter:
         (self.root / "l").mkdir(parents=True, exist_ok=True)
         (self.root / "empty").mkdir(exist_ok=True)
         meta.ensure_schema(store.db(), "store.snapshots", DDL)
+        if fmt is None:  # the store's recorded form (refused rootless if root made it)
+            from store.snapshot_format import store_format
+
+            self.fmt = store_format(store.db(), str(store.root))
         from store.recover import has_active_dirs, recover_stale
 
         if has_active_dirs(Path(store.root)):  # a killed pybuild left mounts: clean, say so
