@@ -32,6 +32,7 @@ from builder.sandbox import (
 )
 from builder.sandbox.errors import SandboxError, SandboxSetupError
 from builder.sandbox.spec import SandboxResult, SandboxSpec
+from store import userns
 
 Sink = int | Callable[[bytes], object] | None
 _HIERARCHIES = cgroups.hierarchies()
@@ -77,8 +78,12 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
     if rootless:
         namespaces.check_userns()
         idmap = namespaces.rootless_map()
+    # uid 0 of pybuild's own user namespace (builder.rootless): no second one, but the
+    # same limits (no devices, no trusted.* xattrs, ids only as far as the maps go)
+    in_userns = not rootless and userns.in_user_namespace()
     ident = user.resolve(_lookup_root(spec), spec.user)
-    if idmap and not (idmap.maps_uid(ident.uid) and idmap.maps_gid(ident.gid)):
+    if (idmap and not (idmap.maps_uid(ident.uid) and idmap.maps_gid(ident.gid))) or (
+            in_userns and not (userns.uid_mapped(ident.uid) and userns.gid_mapped(ident.gid))):
         raise SandboxSetupError(f"user {spec.user!r} (uid {ident.uid}) is not mapped in the "
                                 "user namespace: add a range for this user to /etc/subuid "
                                 "and /etc/subgid")
@@ -89,9 +94,9 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
         argv=spec.argv, env=env, cwd=spec.cwd or "/", ident=ident, hostname=spec.hostname,
         keep_caps=caps.mask(capset), drop_caps=caps.to_drop(caps.mask(capset)),
         privileged=spec.privileged,
-        setgroups=idmap is None or idmap.helpers, seccomp=filt, tty=spec.tty,
+        setgroups=idmap.helpers if idmap else userns.setgroups_allowed(), seccomp=filt, tty=spec.tty,
         loopback=spec.network != "host")
-    pooled = (spec.network != "host" and not rootless and not spec.privileged
+    pooled = (spec.network != "host" and not rootless and not in_userns and not spec.privileged
               and "NET_ADMIN" not in capset)
     limits = cgroups.Limits(spec.memory, spec.cpus, spec.pids_limit)
     cg = None
@@ -100,8 +105,8 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
     fds: list[int] = []
     try:
         root = mounts.RootPlan(
-            rootfs=str(spec.rootfs), overlay=spec.overlay, rootless=rootless,
-            own_netns=spec.network != "host" or not rootless, privileged=spec.privileged,
+            rootfs=str(spec.rootfs), overlay=spec.overlay, rootless=rootless or in_userns,
+            own_netns=spec.network != "host" or not (rootless or in_userns), privileged=spec.privileged,
             etc_files=_etc_files(spec), mounts=spec.mounts, cgroups=_HIERARCHIES)
         if cg is not None:
             cg.create()
