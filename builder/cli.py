@@ -139,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns = parser.parse_args(rest)
         debug = global_debug or ns.debug
         ns.debug = debug
+        if os.geteuid() != 0:  # rootless: become uid 0 of a user namespace (builder.rootless)
+            from builder.rootless import maybe_enter
+
+            maybe_enter(verb)
         return int(mod.run(ns) or 0)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         print("pybuild: interrupted", file=sys.stderr)
