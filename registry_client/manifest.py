@@ -66,6 +66,11 @@ def parse_manifest(unsafe_data: bytes, content_type: str = "", what: str = "mani
             or ctype in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED):
         raise ManifestError(what, detail="Docker schema1 manifests are deprecated and not "
                                          "supported; push the image again with a current client")
+    # An HTML page or other non-manifest answer is refused by its type, as docker does;
+    # the body's own (digest-verified) mediaType decides between the manifest types.
+    known = MANIFEST_TYPES | INDEX_TYPES
+    if ctype and ctype not in known | {"application/json", "application/octet-stream", "text/plain"}:
+        raise ManifestError(what, detail=f"the registry sent a manifest as Content-Type {ctype!r}")
     if not mt:
         # OCI allows mediaType to be absent; guess from the shape as containerd does.
         mt = ctype if ctype in MANIFEST_TYPES | INDEX_TYPES else (
