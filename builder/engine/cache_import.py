@@ -131,8 +131,13 @@ def _config_json(client: Any, ref: Any, desc: Descriptor) -> Any:
     if desc.size > MAX_CONFIG:
         raise CacheImportError(f"{ref}: cache config of {desc.size} bytes is too large")
     resp = client.open_blob(ref, desc.digest)
-    with resp:
-        data = resp.raw.read(MAX_CONFIG + 1, decode_content=True)
+    try:
+        with resp:
+            data = resp.raw.read(MAX_CONFIG + 1, decode_content=True)
+    except Exception as e:  # noqa: BLE001 - urllib3/requests errors on a broken body
+        why = e.args[0] if e.args and isinstance(e.args[0], str) else type(e).__name__
+        raise CacheImportError(f"{ref}: reading cache config {desc.digest} failed: {why}"
+                               ) from None
     got = Digest(desc.digest.algorithm, hashlib.new(desc.digest.algorithm, data).hexdigest())
     if got != desc.digest or len(data) != desc.size:
         raise CacheImportError(f"{ref}: cache config {desc.digest} is corrupt (got {got})")

@@ -24,7 +24,7 @@ from typing import Any
 
 from builder.cache import CacheInputs, CacheResult
 from builder.engine import cache_export
-from builder.engine.cache_import import INLINE_KEY, CacheImportError, RemoteRow, load
+from builder.engine.cache_import import INLINE_KEY, RemoteRow, load
 from builder.errors import BuildError
 from store.digest import Descriptor
 
@@ -111,7 +111,7 @@ def _rows(ctx: Any) -> dict[str, RemoteRow]:
         for ref, fut in d.get("_remote_pending", ()):
             try:
                 rows = fut.result()
-            except CacheImportError as e:
+            except Exception as e:  # noqa: BLE001 - CacheImportError, or a dropped socket
                 ctx.progress.message(f"WARNING: --cache-from {ref}: {e} (ignored)")
                 continue
             new = 0

@@ -78,7 +78,7 @@ def test_missing_unreachable_and_corrupt_caches_are_warnings(tmp_path, busybox_i
     assert _warned(ev, plain, "not a build cache")
 
 
-def test_flipped_byte_in_the_cache_config_is_a_warning(tmp_path, busybox_image, registry,
+def test_flipped_byte_or_dropped_connection_is_a_warning(tmp_path, busybox_image, registry,
                                                       monkeypatch):
     repo = unique_repo("flip")
     root_a, ctx_a = machine(tmp_path, "a", busybox_image, monkeypatch)
@@ -90,6 +90,12 @@ def test_flipped_byte_in_the_cache_config_is_a_warning(tmp_path, busybox_image, 
         ref = f"{proxy.host}/{repo}:c"
         _, ev, _ = build(root_b, ctx_b, QUICK, cache_from=[ref])
         assert _warned(ev, ref, "is corrupt")
+        assert len(executed(ev)) == ALL
+        proxy.reset()  # the connection drops in the middle of the cache config, every time
+        proxy.add(Fault("drop", r"/blobs/sha256:", at=5, times=50))
+        root_c, ctx_c = machine(tmp_path, "c", busybox_image, monkeypatch)
+        _, ev, _ = build(root_c, ctx_c, QUICK, cache_from=[ref])
+        assert _warned(ev, ref, "reading cache config sha256:"), messages(ev)
         assert len(executed(ev)) == ALL
     finally:
         proxy.stop()
