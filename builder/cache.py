@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS build_cache (
 );
 CREATE INDEX IF NOT EXISTS build_cache_by_position ON build_cache(position, last_used);
 """
+# last_used (for pruning) is refreshed at most this often, in seconds
+LAST_USED_GRAIN = 600.0
 # Above this many source files, an entry keeps only the aggregate source hash.
 MAX_STORED_SOURCES = 5000
 
@@ -129,11 +131,14 @@ class BuildCache:
 
     def lookup(self, key: str) -> CacheResult | None:
         conn = self._db()
-        row = conn.execute("SELECT result FROM build_cache WHERE key=?", (key,)).fetchone()
+        row = conn.execute("SELECT result, last_used FROM build_cache WHERE key=?",
+                           (key,)).fetchone()
         if row is None:
             return None
-        with conn:
-            conn.execute("UPDATE build_cache SET last_used=? WHERE key=?", (time.time(), key))
+        now = time.time()
+        if now - row[1] > LAST_USED_GRAIN:  # a no-op rebuild writes nothing
+            with conn:
+                conn.execute("UPDATE build_cache SET last_used=? WHERE key=?", (now, key))
         return CacheResult.from_json(json.loads(row[0]))
 
     def record(self, key: str, parent: str, inputs: CacheInputs, result: CacheResult) -> None:
