@@ -1,0 +1,243 @@
+"""Rootless end to end: a non-root user imports the busybox base, builds a Dockerfile
+with RUN steps (a whiteout, an opaque dir, USER app), runs the image and checks the
+store, all through the real `pybuild` CLI in its own user namespace. The layers hold
+root-owned files (1000 where USER app made them), whatever the user's host uid."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.rootless.helpers import (
+    WITH_SUBIDS,
+    WITHOUT_SUBIDS,
+    User,
+    ensure_user,
+    give,
+    image_layers,
+    layer_digests,
+    make_home,
+    python_for,
+)
+
+DOCKERFILE = """\
+FROM busybox
+RUN echo made > /made && mkdir -p /opq/sub && touch /opq/a /opq/sub/b && rm /etc/group
+RUN rm -rf /opq && mkdir /opq && echo new > /opq/c && chown 1000:1000 /opq/c
+USER app
+RUN echo mine > /tmp/appfile && id -u > /tmp/id
+CMD ["sh", "-c", "id -u; cat /made /tmp/appfile /opq/c; ls /opq; test -e /etc/group || echo no-group"]
+"""
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="pybuild-rootless-"))
+    d.chmod(0o755)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def rootfs(base: Path, busybox_tar: Path) -> Path:
+    out = base / "rootfs.tar"
+    shutil.copyfile(busybox_tar, out)
+    out.chmod(0o644)  # the user imports it
+    return out
+
+
+@pytest.fixture(scope="module")
+def user(base: Path) -> User:
+    pw = ensure_user(WITH_SUBIDS, subids=True)
+    return User(pw, make_home(base, pw), python_for(pw))
+
+
+@pytest.fixture(scope="module")
+def built(user: User, rootfs: Path) -> tuple[User, Path]:
+    """busybox imported and DOCKERFILE built as `user`, in the default store location."""
+    ctx = user.home / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    give(ctx, user.pw)
+    res = user.pybuild("import", str(rootfs), "busybox:latest")
+    assert res.returncode == 0, res.stderr
+    res = user.pybuild("build", "-t", "app:1", "--progress", "plain", "--network", "none", str(ctx))
+    assert res.returncode == 0, res.stderr
+    assert "uid" not in res.stderr.lower() or "DONE" in res.stderr
+    return user, user.home / "xdg" / "pybuild"
+
+
+def test_default_store_is_xdg_data_home(built: tuple[User, Path]) -> None:
+    user, root = built
+    assert (root / "oci-layout").is_file() and (root / "index.json").is_file()
+    st = os.stat(root / "meta.db")
+    assert (st.st_uid, st.st_gid) == (user.pw.pw_uid, user.pw.pw_gid)
+    assert not os.path.exists(user.home / "var")  # nothing went to root's default
+
+
+def test_layers_are_owned_by_root_with_whiteouts(built: tuple[User, Path]) -> None:
+    user, root = built
+    layers = image_layers(root, "app:1")
+    assert len(layers) == 4
+    base_l, run1, run2, run3 = ({m.name.rstrip("/"): m for m in layer} for layer in layers)
+    assert base_l["bin/busybox"].uid == 0 and base_l["home/app"].uid == 1000
+    assert run1["made"].uid == 0 and run1["made"].gid == 0 and run1["made"].isfile()
+    assert run1["opq/sub/b"].uid == 0
+    assert "etc/.wh.group" in run1 and run1["etc/.wh.group"].size == 0  # RUN rm -> whiteout
+    assert "etc/group" not in run1
+    assert "opq/.wh..wh..opq" in run2 and "opq/a" not in run2 and "opq/sub" not in run2
+    assert (run2["opq/c"].uid, run2["opq/c"].gid) == (1000, 1000)
+    assert (run3["tmp/appfile"].uid, run3["tmp/appfile"].gid) == (1000, 1000)
+    for layer in (run1, run2, run3):  # never the user's host ids, never overlay's xattrs
+        for m in layer.values():
+            assert m.uid in (0, 1000) and m.gid in (0, 1000), m.name
+            assert not any("overlay." in k for k in m.pax_headers), m.name
+            assert not m.ischr()
+
+
+def test_snapshots_use_user_xattrs_and_subordinate_ids(built: tuple[User, Path]) -> None:
+    user, root = built
+    from tests.integration.rootless.helpers import subid_start
+
+    sub = subid_start(user.pw.pw_name)
+    assert sub is not None
+    snaps = root / "snapshots"
+    opaque = [p for p in snaps.glob("*/diff/opq") if _xattr(p, "user.overlay.opaque") == b"y"]
+    assert opaque and not any(_xattr(p, "trusted.overlay.opaque") for p in opaque)
+    wh = [p for p in snaps.glob("*/diff/etc/group") if stat.S_ISCHR(os.lstat(p).st_mode)]
+    assert wh and os.lstat(wh[0]).st_rdev == 0
+    # inside uid 0 is the user, inside 1000 is subordinate id sub + 999 on the host
+    assert os.stat(opaque[0] / "c").st_uid == sub + 999
+    homes = list(snaps.glob("*/diff/home/app"))
+    assert homes and os.stat(homes[0]).st_uid == sub + 999
+    assert os.stat(next(snaps.glob("*/diff/made"))).st_uid == user.pw.pw_uid
+
+
+def test_run_as_the_user(built: tuple[User, Path]) -> None:
+    user, _ = built
+    res = user.pybuild("run", "--network", "none", "app:1")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["1000", "made", "mine", "new", "c", "no-group"]
+    res = user.pybuild("run", "--network", "host", "--user", "0", "app:1", "sh", "-c",
+                       "id -u; cat /tmp/id; touch /root/x && echo root-can-write")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["0", "1000", "root-can-write"]
+    res = user.pybuild("run", "--network", "none", "app:1", "sh", "-c", "exit 7")
+    assert res.returncode == 7
+
+
+def test_fsck_images_and_cache_as_the_user(built: tuple[User, Path]) -> None:
+    user, root = built
+    res = user.pybuild("fsck")
+    assert res.returncode == 0 and "clean" in res.stdout, res.stdout + res.stderr
+    res = user.pybuild("images")
+    assert res.returncode == 0 and "app" in res.stdout
+    ctx = user.home / "ctx"
+    res = user.pybuild("build", "-q", "-t", "app:2", "--network", "none", str(ctx))
+    assert res.returncode == 0, res.stderr
+    assert layer_digests(root, "app:2") == layer_digests(root, "app:1")  # all cached
+
+
+def test_no_mounts_left_on_the_host(built: tuple[User, Path]) -> None:
+    _, root = built
+    with open("/proc/self/mountinfo") as f:
+        assert str(root) not in f.read()
+
+
+def test_limits_and_network_rootless(built: tuple[User, Path]) -> None:
+    user, _ = built
+    res = user.pybuild("run", "--memory", "64m", "--network", "none", "app:1", "true")
+    assert res.returncode != 0
+    err = res.stderr.strip()
+    assert "cgroup" in err and "\n" not in err and "Traceback" not in err
+    res = user.pybuild("run", "--network", "default", "--user", "0", "app:1", "sh", "-c",
+                       "ip -o addr show tap0")
+    if os.stat("/dev/net/tun").st_mode & 0o006 == 0o006:
+        assert res.returncode == 0 and "10.0.2.100" in res.stdout, res.stderr
+    else:
+        assert "chmod 0666 /dev/net/tun" in res.stderr
+
+
+def test_without_subordinate_ids(base: Path, rootfs: Path, busybox_tar: Path) -> None:
+    """A single mapping: root-owned bases build; a base with uid 1000 files, or USER
+    app, fails in one line naming /etc/subuid."""
+    pw = ensure_user(WITHOUT_SUBIDS, subids=False)
+    home = make_home(base, pw)
+    store = home / "store"
+    u = User(pw, home, python_for(pw), (("PYBUILD_ROOT", str(store)),))
+    assert u.pybuild("import", str(rootfs), "busybox:latest").returncode == 0
+    ctx = home / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo hi > /x\n")
+    give(ctx, pw)
+    res = u.pybuild("build", "-q", "-t", "x:1", "--network", "none", str(ctx))
+    assert res.returncode == 1
+    err = res.stderr.strip()
+    assert "not mapped" in err and "/etc/subuid" in err and "\n" not in err, err
+    # a base whose files all belong to root works with the single mapping
+    root_only = home / "rootonly.tar"
+    _chown_tar(busybox_tar, root_only)
+    give(root_only, pw)
+    assert u.pybuild("import", str(root_only), "rootbox:latest").returncode == 0
+    (ctx / "Dockerfile").write_text("FROM rootbox\nRUN echo hi > /x && rm /etc/passwd.gone 2>/dev/null; "
+                                    "rm -f /bin/vi\nCMD [\"cat\", \"/x\"]\n")
+    res = u.pybuild("build", "-q", "-t", "x:1", "--network", "none", str(ctx))
+    assert res.returncode == 0, res.stderr
+    layers = image_layers(store, "x:1")
+    run = {m.name: m for m in layers[-1]}
+    assert run["x"].uid == 0 and "bin/.wh.vi" in run
+    res = u.pybuild("run", "--network", "none", "x:1")
+    assert res.returncode == 0 and res.stdout == "hi\n", res.stderr
+    (ctx / "Dockerfile").write_text("FROM rootbox\nUSER app\nRUN id\n")
+    res = u.pybuild("build", "-q", "--network", "none", str(ctx))
+    assert res.returncode == 1
+    err = res.stderr.strip()
+    assert "not mapped in the user namespace" in err and "/etc/subuid" in err, err
+    assert u.pybuild("fsck").returncode == 0
+
+
+def test_root_made_store_is_refused(base: Path, user: User, busybox_tar: Path) -> None:
+    """Snapshots root made carry trusted.* xattrs that a rootless overlay ignores: the
+    user gets a clear error rather than silently wrong mounts."""
+    from store.image import resolve_image
+    from store.layout import open_store
+    from tests.fixtures.build import BusyboxImage
+
+    root = base / "root-made"
+    BusyboxImage(busybox_tar).load(root)
+    s = open_store(root)
+    im = resolve_image(s, "busybox:latest")
+    s.snapshots.ensure_layers([la.descriptor for la in im.layers()],
+                              [la.diff_id for la in im.layers()])
+    assert s.snapshots.list()
+    s.close()
+    give(root, user.pw)
+    u = User(user.pw, user.home, user.python, (("PYBUILD_ROOT", str(root)),))
+    res = u.pybuild("run", "--network", "none", "busybox:latest", "true")
+    assert res.returncode == 1
+    err = res.stderr.strip()
+    assert "made by root" in err and "trusted.overlay.opaque" in err and "\n" not in err, err
+
+
+def _xattr(p: Path, name: str) -> bytes | None:
+    try:
+        return os.getxattr(p, name, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def _chown_tar(src: Path, dst: Path) -> None:
+    import tarfile
+
+    with tarfile.open(src) as tin, tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) as tout:
+        for m in tin.getmembers():
+            m.uid = m.gid = 0
+            tout.addfile(m, tin.extractfile(m) if m.isfile() else None)
