@@ -47,3 +47,26 @@ def test_export_uploads_each_blob_once(tmp_path, busybox_image, registry, monkey
         assert len(sent) == 6, sent
     finally:
         proxy.stop()
+
+
+def test_reexport_to_another_registry_fetches_then_uploads(tmp_path, busybox_image, registry,
+                                                          monkeypatch):
+    proxy = FaultProxy(registry.port)  # another registry name for the same storage
+    try:
+        repo = unique_repo("xreg")
+        src = f"{proxy.host}/{repo}:1"
+        root_a, ctx_a = machine(tmp_path, "a", busybox_image, monkeypatch)
+        build(root_a, ctx_a, QUICK, cache_to=[f"type=registry,ref={src},mode=max"])
+        root_b, ctx_b = machine(tmp_path, "b", busybox_image, monkeypatch)
+        dst = f"{registry.host}/{repo}-copy:1"
+        proxy.reset()
+        _, ev, _ = build(root_b, ctx_b, QUICK, cache_from=[src],
+                         cache_to=[f"type=registry,ref={dst},mode=max"])
+        assert executed(ev) == []
+        fetched = [p for m, p, _, _ in proxy.log if m == "GET" and "/blobs/sha256:" in p]
+        assert len(fetched) == 1 + 6  # the cache config, then each layer (no mount possible)
+        root_c, ctx_c = machine(tmp_path, "c", busybox_image, monkeypatch)
+        _, ev, _ = build(root_c, ctx_c, QUICK, cache_from=[dst])
+        assert executed(ev) == []
+    finally:
+        proxy.stop()
