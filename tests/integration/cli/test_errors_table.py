@@ -62,8 +62,8 @@ ROWS: dict[str, Row] = {
     "build-bad-memory": R(("--memory", "lots", "{ok}"), 2, "invalid size: 'lots'"),
     "build-bad-secret": R(("--secret", "id=x,src={tmp}/nope", "{ok}"), 2,
                           "--secret x: {tmp}/nope is not a file"),
-    "build-bad-output": R(("--output", "type=tar", "{ok}"), 2,
-                          "--output type=tar: supported types are oci, docker, registry"),
+    "build-bad-output": R(("--output", "type=s3", "{ok}"), 2, "--output type=s3: supported "
+                          "types are oci, docker, registry, local, tar"),
     "build-output-no-dest": R(("--output", "type=oci", "{ok}"), 2,
                               "pybuild: --output type=oci needs dest=FILE"),
     "build-push-no-tag": R(("--push", "{ok}"), 2, "pybuild: --push needs at least one -t NAME"),
