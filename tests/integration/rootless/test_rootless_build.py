@@ -241,3 +241,45 @@ def _chown_tar(src: Path, dst: Path) -> None:
         for m in tin.getmembers():
             m.uid = m.gid = 0
             tout.addfile(m, tin.extractfile(m) if m.isfile() else None)
+
+
+def test_load_unpacks_whiteouts_in_the_namespace(built: tuple[User, Path]) -> None:
+    """A saved image loaded into a fresh store: unpack itself makes the 0/0 whiteout
+    device (allowed to uid 0 of a user namespace) and the user.overlay opaque xattr."""
+    user, _ = built
+    archive = user.home / "app.tar"
+    assert user.pybuild("save", "app:1", "-o", str(archive)).returncode == 0
+    other = User(user.pw, user.home, user.python, (("PYBUILD_ROOT", str(user.home / "s2")),))
+    res = other.pybuild("load", "-i", str(archive))
+    assert res.returncode == 0, res.stderr
+    res = other.pybuild("run", "--network", "none", "app:1")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["1000", "made", "mine", "new", "c", "no-group"]
+    # a build keeps its base's snapshots (run drops them): look at what unpack made
+    ctx = user.home / "ctx2"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM app:1\nRUN ls /opq > /tmp/ls\n")
+    give(ctx, user.pw)
+    res = other.pybuild("build", "-q", "--network", "none", str(ctx))
+    assert res.returncode == 0, res.stderr
+    snaps = user.home / "s2" / "snapshots"
+    wh = [p for p in snaps.glob("*/diff/etc/group") if stat.S_ISCHR(os.lstat(p).st_mode)]
+    assert wh and os.lstat(wh[0]).st_rdev == 0
+    assert any(_xattr(p, "user.overlay.opaque") == b"y" for p in snaps.glob("*/diff/opq"))
+
+
+def test_rmi_and_prune_remove_snapshots(built: tuple[User, Path]) -> None:
+    """Snapshots hold files of subordinate ids, which only the namespace can delete."""
+    user, _ = built
+    other = User(user.pw, user.home, user.python, (("PYBUILD_ROOT", str(user.home / "s3")),))
+    ctx = user.home / "ctx"
+    assert other.pybuild("import", str(user.home.parent / "rootfs.tar"), "busybox:latest").returncode == 0
+    res = other.pybuild("build", "-q", "-t", "gone:1", "--network", "none", str(ctx))
+    assert res.returncode == 0, res.stderr
+    snaps = user.home / "s3" / "snapshots"
+    assert list(snaps.glob("*/diff/home/app"))
+    assert other.pybuild("rmi", "gone:1", "busybox:latest").returncode == 0
+    res = other.pybuild("prune", "--all")
+    assert res.returncode == 0, res.stderr
+    assert not list(snaps.glob("*/diff")), sorted(os.listdir(snaps))
+    assert other.pybuild("fsck").returncode == 0
