@@ -30,6 +30,8 @@ DOCKERFILE = """\
 FROM busybox
 RUN echo made > /made && mkdir -p /opq/sub && touch /opq/a /opq/sub/b && rm /etc/group
 RUN rm -rf /opq && mkdir /opq && echo new > /opq/c && chown 1000:1000 /opq/c
+COPY hello.txt /hello.txt
+COPY --chown=app hello.txt /home/app/
 USER app
 RUN echo mine > /tmp/appfile && id -u > /tmp/id
 CMD ["sh", "-c", "id -u; cat /made /tmp/appfile /opq/c; ls /opq; test -e /etc/group || echo no-group"]
@@ -66,7 +68,8 @@ def built(user: User, rootfs: Path) -> tuple[User, Path]:
     ctx = user.home / "ctx"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(DOCKERFILE)
-    give(ctx, user.pw)
+    (ctx / "hello.txt").write_text("hello\n")
+    give(ctx, user.pw)  # owned by the user's host uid: COPY makes them 0:0 all the same
     res = user.pybuild("import", str(rootfs), "busybox:latest")
     assert res.returncode == 0, res.stderr
     res = user.pybuild("build", "-t", "app:1", "--progress", "plain", "--network", "none", str(ctx))
@@ -86,8 +89,11 @@ def test_default_store_is_xdg_data_home(built: tuple[User, Path]) -> None:
 def test_layers_are_owned_by_root_with_whiteouts(built: tuple[User, Path]) -> None:
     user, root = built
     layers = image_layers(root, "app:1")
-    assert len(layers) == 4
-    base_l, run1, run2, run3 = ({m.name.rstrip("/"): m for m in layer} for layer in layers)
+    assert len(layers) == 6
+    base_l, run1, run2, copy1, copy2, run3 = ({m.name.rstrip("/"): m for m in layer}
+                                              for layer in layers)
+    assert (copy1["hello.txt"].uid, copy1["hello.txt"].gid) == (0, 0)
+    assert (copy2["home/app/hello.txt"].uid, copy2["home/app/hello.txt"].gid) == (1000, 1000)
     assert base_l["bin/busybox"].uid == 0 and base_l["home/app"].uid == 1000
     assert run1["made"].uid == 0 and run1["made"].gid == 0 and run1["made"].isfile()
     assert run1["opq/sub/b"].uid == 0
@@ -96,7 +102,7 @@ def test_layers_are_owned_by_root_with_whiteouts(built: tuple[User, Path]) -> No
     assert "opq/.wh..wh..opq" in run2 and "opq/a" not in run2 and "opq/sub" not in run2
     assert (run2["opq/c"].uid, run2["opq/c"].gid) == (1000, 1000)
     assert (run3["tmp/appfile"].uid, run3["tmp/appfile"].gid) == (1000, 1000)
-    for layer in (run1, run2, run3):  # never the user's host ids, never overlay's xattrs
+    for layer in (run1, run2, copy1, copy2, run3):  # never the user's host ids, never overlay's xattrs
         for m in layer.values():
             assert m.uid in (0, 1000) and m.gid in (0, 1000), m.name
             assert not any("overlay." in k for k in m.pax_headers), m.name
