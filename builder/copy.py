@@ -41,6 +41,7 @@ from builder.filehash import (
     entry_hash,
     xattr_digest,
 )
+from store import userns
 
 MULTI_SOURCE = ("When using {0} with more than one source file, the destination must be a "
                 "directory and end with a /")
@@ -301,6 +302,10 @@ def copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, target
     except FileChangedError as e:
         raise CopyError(f"file changed during the build: {e}", opts.instruction) from None
     except OSError as e:
+        if e.errno == errno.EINVAL and opts.owner is not None and userns.in_user_namespace():
+            raise CopyError(f"--chown {opts.owner.uid}:{opts.owner.gid} is not mapped in "
+                            "pybuild's user namespace (rootless): give this user a range in "
+                            "/etc/subuid and /etc/subgid", opts.instruction) from None
         where = f": {e.filename}" if e.filename else ""
         raise CopyError(f"{e.strerror or e}{where}", opts.instruction) from None
 
