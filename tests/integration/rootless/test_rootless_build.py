@@ -207,6 +207,13 @@ def test_without_subordinate_ids(base: Path, rootfs: Path, busybox_tar: Path) ->
     assert res.returncode == 1
     err = res.stderr.strip()
     assert "not mapped in the user namespace" in err and "/etc/subuid" in err, err
+    (ctx / "f").write_text("x")
+    give(ctx, pw)
+    (ctx / "Dockerfile").write_text("FROM rootbox\nCOPY --chown=1000:1000 f /f\n")
+    res = u.pybuild("build", "-q", "--network", "none", str(ctx))
+    assert res.returncode == 1
+    err = res.stderr.strip()
+    assert "--chown 1000:1000 is not mapped" in err and "\n" not in err, err
     assert u.pybuild("fsck").returncode == 0
 
 
