@@ -296,3 +296,40 @@ def test_rmi_and_prune_remove_snapshots(built: tuple[User, Path]) -> None:
     assert res.returncode == 0, res.stderr
     assert not list(snaps.glob("*/diff")), sorted(os.listdir(snaps))
     assert other.pybuild("fsck").returncode == 0
+
+
+def test_killed_build_leaves_nothing_mounted(built: tuple[User, Path]) -> None:
+    """Mounts live in the build's own mount namespace: SIGKILL takes them all, and the
+    next command clears the snapshot dirs (files of subordinate ids included)."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.integration.rootless.helpers import LAUNCH, PATH
+
+    user, _ = built
+    root = user.home / "s4"
+    other = User(user.pw, user.home, user.python, (("PYBUILD_ROOT", str(root)),))
+    assert other.pybuild("import", str(user.home.parent / "rootfs.tar"), "busybox:latest").returncode == 0
+    ctx = user.home / "ctx-kill"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN touch /home/app/x && sleep 60\n")
+    give(ctx, user.pw)
+    env = {"PATH": PATH, "HOME": str(user.home), "PYBUILD_ROOT": str(root)}
+    proc = subprocess.Popen([user.python, "-c", LAUNCH, "build", "-q", "--network", "none", str(ctx)],
+                            user=user.pw.pw_uid, group=user.pw.pw_gid, extra_groups=[], env=env,
+                            cwd=str(user.home), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not list((root / "snapshots").glob("a*/diff/home/app/x")):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with open("/proc/self/mountinfo") as f:
+        assert str(root) not in f.read()
+    res = other.pybuild("fsck")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not list((root / "snapshots").glob("a*")), os.listdir(root / "snapshots")
