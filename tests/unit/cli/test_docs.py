@@ -64,3 +64,19 @@ def test_troubleshooting_quotes_real_messages() -> None:
         # adjacent string literals joined, as Python joins them
         source = re.sub(r"\"\s*\n\s*f?\"", "", (REPO / path).read_text())
         assert message in source, (message, path)
+
+
+def test_progress_json_doc_example_validates() -> None:
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    doc = (REPO / "docs" / "progress.md").read_text()
+    schema = json.loads((REPO / "builder" / "progress_schema.json").read_text())
+    example = re.findall(r"```json\n(.*?)```", doc, re.S)[0].splitlines()
+    events = [json.loads(line) for line in example]
+    for ev in events:
+        Draft202012Validator(schema).validate(ev)
+    documented = set(re.findall(r"^\| `(\w+)` \|", doc, re.M)) - {"event"}
+    assert documented == set(schema["properties"]["event"]["enum"])
+    assert "[docs/progress.md](docs/progress.md)" in section("CLI reference")
