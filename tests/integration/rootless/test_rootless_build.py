@@ -333,3 +333,19 @@ def test_killed_build_leaves_nothing_mounted(built: tuple[User, Path]) -> None:
     res = other.pybuild("fsck")
     assert res.returncode == 0, res.stdout + res.stderr
     assert not list((root / "snapshots").glob("a*")), os.listdir(root / "snapshots")
+
+
+def test_push_and_pull_as_the_user(built: tuple[User, Path], registry) -> None:  # noqa: ANN001
+    """push reads blobs outside the namespace; pull (inside it) keeps the host network."""
+    from tests.fixtures.registry import unique_repo
+
+    user, _ = built
+    ref = f"{registry.host}/{unique_repo('rootless')}:1"
+    res = user.pybuild("push", "app:1", ref)
+    assert res.returncode == 0, res.stderr
+    other = User(user.pw, user.home, user.python, (("PYBUILD_ROOT", str(user.home / "s5")),))
+    res = other.pybuild("pull", ref)
+    assert res.returncode == 0, res.stderr
+    res = other.pybuild("run", "--network", "none", ref)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["1000", "made", "mine", "new", "c", "no-group"]
