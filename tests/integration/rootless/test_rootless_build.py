@@ -349,3 +349,26 @@ def test_push_and_pull_as_the_user(built: tuple[User, Path], registry) -> None: 
     res = other.pybuild("run", "--network", "none", ref)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["1000", "made", "mine", "new", "c", "no-group"]
+
+
+def test_concurrent_rootless_builds(built: tuple[User, Path]) -> None:
+    """Each pybuild has its own namespaces; two on one store both finish, fsck clean."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    user, root = built
+    ctxs = []
+    for i in range(2):
+        ctx = user.home / f"ctx-par{i}"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM busybox\nRUN echo {i} > /n && sleep 0.3\n")
+        give(ctx, user.pw)
+        ctxs.append(ctx)
+    with ThreadPoolExecutor(2) as ex:
+        results = list(ex.map(lambda i: user.pybuild("build", "-q", "-t", f"par:{i}", "--network",
+                                                     "none", str(ctxs[i])), range(2)))
+    for res in results:
+        assert res.returncode == 0, res.stderr
+    for i in range(2):
+        res = user.pybuild("run", "--network", "none", f"par:{i}", "cat", "/n")
+        assert res.stdout == f"{i}\n", res.stderr
+    assert user.pybuild("fsck").returncode == 0
