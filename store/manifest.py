@@ -63,14 +63,14 @@ class Manifest:
         if unsafe.get("schemaVersion") != 2:
             raise InvalidImage("manifest", f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
         mt = unsafe.get("mediaType", OCI_MANIFEST)
-        if mt not in MANIFEST_TYPES:
+        if not isinstance(mt, str) or mt not in MANIFEST_TYPES:
             raise InvalidImage("manifest", f"unsupported mediaType {mt!r}")
         subject = unsafe.get("subject")
         return cls(
             config=_desc(unsafe.get("config"), "manifest.config"),
             layers=_descs(unsafe.get("layers", []), "manifest.layers"),
             media_type=mt,
-            annotations=dict(unsafe.get("annotations") or {}),
+            annotations=_annotations(unsafe.get("annotations"), "manifest"),
             subject=_desc(subject, "manifest.subject") if subject is not None else None,
             artifact_type=str(unsafe.get("artifactType", "")),
             extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN},
@@ -93,6 +93,16 @@ class Manifest:
         return go_json(self.to_json())
 
 
+def _annotations(unsafe: Any, where: str) -> dict[str, str]:
+    """A string-to-string map (hostile manifests carry lists, booleans, numbers)."""
+    if unsafe is None:
+        return {}
+    if not isinstance(unsafe, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in unsafe.items()):
+        raise InvalidImage(where, "annotations must map strings to strings")
+    return dict(unsafe)
+
+
 @dataclass(frozen=True)
 class Index:
     """An image index (OCI) or Docker manifest list."""
@@ -113,12 +123,12 @@ class Index:
         if unsafe.get("schemaVersion") != 2:
             raise InvalidImage("index", f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
         mt = unsafe.get("mediaType", OCI_INDEX)
-        if mt not in INDEX_TYPES:
+        if not isinstance(mt, str) or mt not in INDEX_TYPES:
             raise InvalidImage("index", f"unsupported mediaType {mt!r}")
         subject = unsafe.get("subject")
         return cls(
             manifests=_descs(unsafe.get("manifests"), "index.manifests"), media_type=mt,
-            annotations=dict(unsafe.get("annotations") or {}),
+            annotations=_annotations(unsafe.get("annotations"), "index"),
             subject=_desc(subject, "index.subject") if subject is not None else None,
             extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN})
 
