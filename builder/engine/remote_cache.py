@@ -217,6 +217,9 @@ def finish_image(ctx: Any, img: Any, lrs: Sequence[Any]) -> Descriptor | None:
                                  "not downloaded; the image is not tagged in the local store")
             return cache_export.write_manifest(ctx.store, img, [lr.desc for lr in lrs])
         missing = left
+    size = sum(lr.desc.size for lr in missing)
+    ctx.progress.message(f"fetching {len(missing)} cached layers ({size / 1e6:.1f} MB) "
+                         "for the image")
     fetch_layers(ctx.store, missing)
     return None
 
