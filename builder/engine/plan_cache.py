@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS plan_cache (
 KEEP = 256  # newest entries kept
 _BUILDER = Path(__file__).resolve().parents[1]
 _FRONT = ("plan.py", "syntax.py", "grammar.lark", "_dockerfile_parser.py", "lineparsers.py",
-          "args.py", "instructions", "expand", "engine/adapter.py", "engine/model.py",
+          "args.py", "dump.py", "instructions", "expand", "engine/adapter.py", "engine/model.py",
           "engine/plan_cache.py")
 
 
