@@ -166,10 +166,19 @@ def test_limits_and_network_rootless(built: tuple[User, Path]) -> None:
     assert "cgroup" in err and "\n" not in err and "Traceback" not in err
     res = user.pybuild("run", "--network", "default", "--user", "0", "app:1", "sh", "-c",
                        "ip -o addr show tap0")
+    ctx = user.home / "ctx-net"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN ip -o addr show tap0 > /net\n")
+    give(ctx, user.pw)
+    built_net = user.pybuild("build", "-q", "-t", "net:1", str(ctx))  # --network default
     if os.stat("/dev/net/tun").st_mode & 0o006 == 0o006:
         assert res.returncode == 0 and "10.0.2.100" in res.stdout, res.stderr
+        assert built_net.returncode == 0, built_net.stderr
+        res = user.pybuild("run", "--network", "none", "net:1", "cat", "/net")
+        assert "10.0.2.100" in res.stdout, res.stderr
     else:
         assert "chmod 0666 /dev/net/tun" in res.stderr
+        assert "chmod 0666 /dev/net/tun" in built_net.stderr
 
 
 def test_without_subordinate_ids(base: Path, rootfs: Path, busybox_tar: Path) -> None:
