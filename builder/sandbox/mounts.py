@@ -91,6 +91,9 @@ def setup(plan: RootPlan) -> list[str]:
     if plan.overlay is not None:
         _mount_overlay(plan)
     libc.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC)
+    if not plan.privileged:  # a node made with CAP_MKNOD must not open a host device
+        libc.mount("", plan.rootfs, "", MS_BIND | libc.MS_REMOUNT | MS_NODEV
+                   | _flags_of(plan.rootfs) | (MS_RDONLY if _is_ro(plan.rootfs) else 0))
     r = _Root(plan.rootfs)
     libc.mount("proc", r.ensure_dir("/proc"), "proc", _LOCKED)
     _setup_dev(r, plan.rootless)
@@ -209,6 +212,10 @@ def _flags_of(path: str) -> int:
     return ((MS_NOSUID if st.f_flag & os.ST_NOSUID else 0)
             | (MS_NODEV if st.f_flag & os.ST_NODEV else 0)
             | (MS_NOEXEC if st.f_flag & os.ST_NOEXEC else 0))
+
+
+def _is_ro(path: str) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
 def _mask_and_protect(r: _Root) -> None:
