@@ -31,6 +31,9 @@ def store_format(conn: Any, root: str) -> OverlayFormat:
     """The form to use for the store whose meta.db is `conn` (recording it if new)."""
     meta.ensure_schema(conn, "store.snapshot_format", DDL)
     want = default_format()
+    row = conn.execute("SELECT xattr_prefix FROM snapshot_format WHERE id=1").fetchone()
+    if row is not None and (row[0] == want.xattr_prefix or not want.userxattr):
+        return OverlayFormat(row[0])  # the common case: no write transaction
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute("SELECT xattr_prefix FROM snapshot_format WHERE id=1").fetchone()
