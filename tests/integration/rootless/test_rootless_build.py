@@ -381,3 +381,25 @@ def test_concurrent_rootless_builds(built: tuple[User, Path]) -> None:
         res = user.pybuild("run", "--network", "none", f"par:{i}", "cat", "/n")
         assert res.stdout == f"{i}\n", res.stderr
     assert user.pybuild("fsck").returncode == 0
+
+
+def test_empty_root_store_switches_to_the_rootless_form(base: Path, user: User,
+                                                        busybox_tar: Path) -> None:
+    """A store root made but with no snapshots yet takes the user's xattr form."""
+    import sqlite3
+
+    from store.layout import open_store
+    from tests.fixtures.build import BusyboxImage
+
+    root = base / "root-empty"
+    BusyboxImage(busybox_tar).load(root)
+    s = open_store(root)
+    assert s.snapshots.fmt.xattr_prefix == "trusted.overlay."  # recorded as root's
+    s.close()
+    give(root, user.pw)
+    u = User(user.pw, user.home, user.python, (("PYBUILD_ROOT", str(root)),))
+    res = u.pybuild("run", "--network", "none", "busybox:latest", "echo", "ok")
+    assert res.returncode == 0 and res.stdout == "ok\n", res.stderr
+    with sqlite3.connect(f"file:{root / 'meta.db'}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT xattr_prefix FROM snapshot_format").fetchone()
+    assert row == ("user.overlay.",)
