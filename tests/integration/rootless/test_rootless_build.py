@@ -403,3 +403,43 @@ def test_empty_root_store_switches_to_the_rootless_form(base: Path, user: User,
     with sqlite3.connect(f"file:{root / 'meta.db'}?mode=ro", uri=True) as conn:
         row = conn.execute("SELECT xattr_prefix FROM snapshot_format").fetchone()
     assert row == ("user.overlay.",)
+
+
+FEATURES = """\
+FROM busybox AS a
+RUN mkdir /out && echo x > /out/f && chown 1000:1000 /out/f
+FROM busybox
+COPY --from=a /out/f /f
+RUN --mount=type=cache,target=/cache,uid=1000 stat -c %u /cache > /cache-owner
+RUN --mount=type=secret,id=s cat /run/secrets/s > /got
+RUN --mount=type=bind,from=a,source=/out,target=/o cat /o/f > /o2
+RUN --mount=type=tmpfs,target=/t touch /t/x && ls /t > /t-list
+ADD arch.tar /arch/
+"""
+
+
+def test_build_features_rootless(built: tuple[User, Path]) -> None:
+    """Multi-stage COPY --from, RUN --mount cache/secret/bind/tmpfs and ADD of a tar
+    with uid 1000 members, all in the user namespace."""
+    import io
+    import tarfile
+
+    user, root = built
+    ctx = user.home / "ctx-features"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(FEATURES)
+    (ctx / "s.txt").write_text("secretval\n")
+    with tarfile.open(ctx / "arch.tar", "w") as tf:
+        ti = tarfile.TarInfo("d/a")
+        ti.size, ti.uid, ti.gid = 2, 1000, 1000
+        tf.addfile(ti, io.BytesIO(b"a\n"))
+    give(ctx, user.pw)
+    res = user.pybuild("build", "-q", "-t", "feat:1", "--network", "none",
+                       "--secret", f"id=s,src={ctx / 's.txt'}", str(ctx))
+    assert res.returncode == 0, res.stderr
+    res = user.pybuild("run", "--network", "none", "feat:1", "sh", "-c",
+                       "stat -c %u:%g /f /arch/d/a; cat /cache-owner /got /o2 /t-list")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["1000:1000", "1000:1000", "1000", "secretval", "x", "x"]
+    files = {m.name for layer in image_layers(root, "feat:1") for m in layer}
+    assert "got" in files and not any(n.startswith(("run/secrets/s", "cache/", "t/")) for n in files)
