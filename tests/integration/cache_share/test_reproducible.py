@@ -1,6 +1,7 @@
 """Reproducibility across stores: two empty stores build the same Dockerfile and
 context with SOURCE_DATE_EPOCH and get the same manifest digest; a third build in
-another directory path under another umask does too. The cache keys they export are
+another directory path under another umask, from a context owned by another user,
+does too. The cache keys they export are
 the same (keys depend on no path, store, snapshot id or umask), and so are the
 exported cache configs, byte for byte."""
 
@@ -31,6 +32,9 @@ def test_same_digest_in_two_stores_and_another_path_and_umask(tmp_path, busybox_
         old = os.umask(umask) if umask is not None else None
         try:
             root, ctx = machine(tmp_path, name, busybox_image, monkeypatch)
+            if umask is not None:  # and a checkout owned by another user
+                for p in (ctx, *ctx.rglob("*")):
+                    os.lchown(p, 1234, 1234)
             tag = name.rsplit("/", 1)[-1]
             res, ev, _ = build(root, ctx, DF,
                                cache_to=[f"type=registry,ref={registry.host}/{repo}:{tag},mode=max"])
