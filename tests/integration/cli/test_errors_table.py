@@ -7,6 +7,7 @@ and a user namespace whose user-namespace limit is 0."""
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import subprocess
 import sys
@@ -227,33 +228,36 @@ def test_store_on_overlayfs_is_one_line(world: dict[str, str], tmp_path: Path) -
 
 
 NO_USERNS = r'''
-import os, subprocess, sys
-with open("/proc/sys/user/max_user_namespaces", "w") as f:  # this namespace only
-    f.write("0")
-os.setgroups([]); os.setgid(65534); os.setuid(65534)
-# the condition is real: the kernel now refuses a user namespace to this user
-assert subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode != 0
-sys.path.insert(0, REPO)
-from pathlib import Path
-from builder.errors import BuildError
-from builder.sandbox import SandboxSpec, run
-try:
-    run(SandboxSpec(rootfs=Path("/"), argv=("true",), network="none"))
-except BuildError as e:
-    print(str(e))
-    sys.exit(getattr(e, "exit_code", 1))
+import json, os, subprocess, sys
+pyb = [sys.executable, "-m", "builder.cli"]
+res = {"uid": os.geteuid(),
+       # the condition is real: the kernel now refuses this user a user namespace
+       "unshare": subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode}
+for name, args in (("import", ["import", "-c", 'CMD ["sh"]', BUSYBOX, "busybox:latest"]),
+                   ("build", ["-q", CONTEXT]), ("run", ["run", "busybox", "true"]),
+                   ("images", ["images", "-q"])):
+    p = subprocess.run([*pyb, *args], capture_output=True, text=True)
+    res[name] = [p.returncode, p.stderr]
+print(json.dumps(res))
 '''
 
 
-def test_not_root_and_no_user_namespaces(tmp_path: Path) -> None:
-    """Not root, and user namespaces disabled: we make a user namespace (identity
-    mapped), set its own `user.max_user_namespaces` to 0 — a per-namespace sysctl, so
-    the host is untouched — then drop to uid 65534 and start a sandbox there."""
+def test_not_root_and_no_user_namespaces(world: dict[str, str], busybox_tar: Path,
+                                         tmp_path: Path) -> None:
+    """Not root, and user namespaces disabled, through the real CLI: a child enters a
+    user namespace where our uid shows as 1000 (so pybuild is not root and goes
+    rootless, yet still owns its files), sets that namespace's own
+    `user.max_user_namespaces` to 0 (a per-namespace sysctl: the host is untouched),
+    and runs `pybuild import`, `build` and `run` there: each is one line, exit 1.
+    (`images` needs no namespace and still works.)"""
     libc = ctypes.CDLL(None, use_errno=True)
     r1, w1 = os.pipe()
     r2, w2 = os.pipe()
     out_r, out_w = os.pipe()
-    code = NO_USERNS.replace("REPO", repr(str(REPO)))
+    code = NO_USERNS.replace("BUSYBOX", repr(str(busybox_tar))).replace("CONTEXT",
+                                                                         repr(world["ok"]))
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO),
+           "PYBUILD_ROOT": str(tmp_path / "store"), "HOME": str(tmp_path)}
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         try:
@@ -263,14 +267,15 @@ def test_not_root_and_no_user_namespaces(tmp_path: Path) -> None:
                 os._exit(90)
             os.write(w1, b"u")
             os.read(r2, 1)
-            python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
-            os.execv(python, [python, "-c", code])
+            # still privileged in the new namespace until exec: limit it there only
+            Path("/proc/sys/user/max_user_namespaces").write_text("0")
+            os.execve(sys.executable, [sys.executable, "-c", code], env)
         finally:
             os._exit(91)
     os.close(out_w)
     assert os.read(r1, 1) == b"u"
     for name in ("uid_map", "gid_map"):
-        Path(f"/proc/{pid}/{name}").write_text("0 0 4294967295\n")
+        Path(f"/proc/{pid}/{name}").write_text("1000 0 1\n")
     os.write(w2, b"g")
     output = b""
     while chunk := os.read(out_r, 4096):
@@ -278,8 +283,10 @@ def test_not_root_and_no_user_namespaces(tmp_path: Path) -> None:
     _, status = os.waitpid(pid, 0)
     for fd in (r1, w1, r2, w2, out_r):
         os.close(fd)
-    text = output.decode()
-    assert os.waitstatus_to_exitcode(status) == 1, text
-    assert text == ("user namespaces are disabled: sysctl -w user.max_user_namespaces=15000 "
-                    "(or run as root)\n")
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    res = json.loads(output)
+    assert res["uid"] == 1000 and res["unshare"] != 0
+    line = "user namespaces are disabled: sysctl -w user.max_user_namespaces=15000 (or run as root)\n"
+    assert res["import"] == res["build"] == res["run"] == [1, line], res
+    assert res["images"] == [0, ""], res
     assert Path("/proc/sys/user/max_user_namespaces").read_text().strip() != "0"
