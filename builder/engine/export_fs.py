@@ -1,7 +1,9 @@
 """`--output type=local,dest=DIR` and `--output type=tar,dest=FILE|-`: the final stage's
 root filesystem (the merged view of its layers, so whiteouts are already applied)
 written into a directory or a tar, as BuildKit's local and tar exporters do. Modes,
-owners (numeric), mtimes, symlinks, hard links, devices, fifos and xattrs are kept."""
+mtimes, symlinks, hard links, devices, fifos and xattrs are kept; the tar keeps the
+numeric owners, while the directory's files belong to whoever runs the build (as with
+`docker build -o DIR`, whose client writes them)."""
 
 from __future__ import annotations
 
@@ -43,9 +45,9 @@ def _xattrs(path: str) -> dict[str, bytes]:
     return out
 
 
-def to_dir(root: str, dest: Path) -> None:
+def to_dir(root: str, dest: Path, *, owners: bool = False) -> None:
     """Copy the tree at `root` into `dest` (created when missing; existing files of the
-    same name are replaced, others are left alone)."""
+    same name are replaced, others are left alone). Owners are copied only with `owners`."""
     dest.mkdir(parents=True, exist_ok=True)
     links: dict[tuple[int, int], str] = {}
     dirs: list[tuple[str, os.stat_result]] = []
@@ -75,18 +77,19 @@ def to_dir(root: str, dest: Path) -> None:
             continue  # sockets are not exported
         if st.st_nlink > 1:
             links[ino] = dst
-        _meta(src, dst, st)
+        _meta(src, dst, st, owners)
     for rel, st in reversed(dirs):  # children first, so their writes do not bump mtimes
-        _meta(os.path.join(root, rel), os.path.join(dest, rel), st)
+        _meta(os.path.join(root, rel), os.path.join(dest, rel), st, owners)
 
 
-def _meta(src: str, dst: str, st: os.stat_result) -> None:
+def _meta(src: str, dst: str, st: os.stat_result, owners: bool) -> None:
     for k, v in _xattrs(src).items():
         try:
             os.setxattr(dst, k, v, follow_symlinks=False)
         except OSError:
             pass
-    os.lchown(dst, st.st_uid, st.st_gid)
+    if owners:
+        os.lchown(dst, st.st_uid, st.st_gid)
     if not stat.S_ISLNK(st.st_mode):
         os.chmod(dst, stat.S_IMODE(st.st_mode))
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)

@@ -244,7 +244,7 @@ def _seed(ctx: BuildContext, ref: str, source: str, dest: Path) -> None:
         if not src.is_dir():
             raise BuildError(f"RUN --mount=type=cache,from={ref}: source {source} is not "
                              "a directory")
-        export_fs.to_dir(str(src), dest)
+        export_fs.to_dir(str(src), dest, owners=True)
         st = os.lstat(src)
         os.chown(dest, st.st_uid, st.st_gid)
         os.chmod(dest, st.st_mode & 0o7777)

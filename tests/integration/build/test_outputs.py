@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -148,7 +149,8 @@ def test_output_local_writes_the_target_stage_files(build_store, tmp_path):
               outputs=[{"type": "local", "dest": str(dest)}])
     got = _tree_of_dir(dest)
     assert sorted(got) == ["hard", "link", "sub", "sub/f"]
-    assert got["sub/f"]["uid"] == 7 and got["sub/f"]["gid"] == 8
+    # owned by who ran the build, as docker build -o writes them; modes kept
+    assert got["sub/f"]["uid"] == os.getuid() and got["sub/f"]["gid"] == os.getgid()
     assert got["sub/f"]["mode"] == 0o640 and got["sub/f"]["nlink"] == 2
     assert got["hard"]["sha"] == got["sub/f"]["sha"]
     assert got["link"]["link"] == "sub/f"
@@ -156,7 +158,7 @@ def test_output_local_writes_the_target_stage_files(build_store, tmp_path):
     img = h.rootfs(build_store, "fs:1")
     assert sorted(img) == sorted(got)
     for p, e in img.items():
-        assert (e["mode"], e["uid"], e["gid"]) == (got[p]["mode"], got[p]["uid"], got[p]["gid"])
+        assert e["mode"] == got[p]["mode"]
 
 
 def test_output_tar_and_cli_shorthands(build_store, tmp_path):
