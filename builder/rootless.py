@@ -18,8 +18,12 @@ the namespace pybuild is uid 0 and would otherwise pick root's /var/lib/pybuild.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from builder.errors import BuildError
+
+if TYPE_CHECKING:
+    from builder.sandbox.namespaces import IdMap
 
 MARKER = "PYBUILD_USERNS"
 # Verbs that never touch snapshots or mounts stay outside (faster, simpler).
@@ -60,7 +64,7 @@ def enter() -> None:
             os.close(res_r)
             if os.read(go_r, 1) == b"G":
                 try:
-                    namespaces.write_maps(me, idmap)
+                    _write_maps(me, idmap)
                     os.write(res_w, b"ok")
                     code = 0
                 except (SandboxError, OSError) as e:
@@ -100,3 +104,21 @@ def _read_all(fd: int) -> bytes:
     while chunk := os.read(fd, 4096):
         out += chunk
     return out
+
+
+def _write_maps(pid: int, idmap: IdMap) -> None:
+    """namespaces.write_maps, with newuidmap and newgidmap run side by side."""
+    import subprocess
+
+    from builder.sandbox import namespaces
+
+    if not idmap.helpers:
+        namespaces.write_maps(pid, idmap)
+        return
+    procs = [(tool, subprocess.Popen([tool, str(pid), *(str(x) for r in ranges for x in r)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+             for tool, ranges in (("newuidmap", idmap.uids), ("newgidmap", idmap.gids))]
+    for tool, proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise OSError(f"{tool} failed: {err.strip()}; check /etc/subuid and /etc/subgid")
