@@ -10,7 +10,10 @@ Scenarios, each the median of --reps runs:
 - edit: one source file changed, then rebuilt.
 
 Prints median seconds per tool and scenario, the ratios pybuild/BuildKit (target
-<= 1.0) and pybuild/buildah (target <= 0.5), and pybuild's peak RSS (target < 200 MB).
+<= 1.0) and pybuild/buildah (target <= 0.5), and pybuild's peak RSS (target < 200 MB);
+then median CPU seconds (user+sys of the whole process tree; for BuildKit the docker
+client plus dockerd's session), steadier than wall time on a loaded host. The tools
+take turns inside each repetition, and the load average is printed.
 Run as root: `python3 bench/build.py [--reps 3] [--no-buildkit] [--no-buildah]`.
 """
 
@@ -58,8 +61,9 @@ def edit(ctx: Path, n: int) -> None:
 
 
 def run_timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None
-              ) -> tuple[float, int]:
-    """(seconds, peak RSS in bytes of the process tree's largest child) of one command."""
+              ) -> tuple[float, int, float]:
+    """(seconds, peak RSS in bytes of the process tree's largest child, CPU seconds
+    user+sys of the whole waited-for tree) of one command."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
@@ -68,7 +72,25 @@ def run_timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None
     err = p.stderr.read().decode(errors="replace") if p.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    return elapsed, ru.ru_maxrss * 1024
+    return elapsed, ru.ru_maxrss * 1024, ru.ru_utime + ru.ru_stime
+
+
+def session_cpu(sid: int) -> float:
+    """CPU seconds (user+sys, with reaped children) of every process in session `sid`:
+    dockerd, its containerd and the runc/RUN processes BuildKit reaps."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # field 6 (session) after the ")"
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / tick
 
 
 class Pybuild:
@@ -78,6 +100,7 @@ class Pybuild:
         self.work, self.tar = work, rootfs_tar
         self.root = work / "pb-store"
         self.rss = 0
+        self.cpu = 0.0
 
     def reset(self) -> None:
         from store.layout import open_store
@@ -102,8 +125,9 @@ class Pybuild:
     def build(self, ctx: Path) -> float:
         env = {**os.environ, "PYBUILD_ROOT": str(self.root)}
         # --network none, as BuildKit and buildah are run (no bridge on these machines)
-        secs, rss = run_timed([sys.executable, "-m", "builder.cli", "build", "-q",
-                               "--network", "none", "-t", "bench:1", str(ctx)], env, cwd=REPO)
+        secs, rss, self.cpu = run_timed([sys.executable, "-m", "builder.cli", "build", "-q",
+                                         "--network", "none", "-t", "bench:1", str(ctx)],
+                                        env, cwd=REPO)
         self.rss = max(self.rss, rss)
         return secs
 
@@ -144,8 +168,11 @@ class BuildKit:
         self._docker("builder", "prune", "-af")
 
     def build(self, ctx: Path) -> float:
-        return run_timed(["/usr/bin/docker", "build", "--network=none", "-q", "-t", "bench:1",
-                          str(ctx)], self.env)[0]
+        before = session_cpu(self.proc.pid)
+        secs, _, client = run_timed(["/usr/bin/docker", "build", "--network=none", "-q", "-t",
+                                     "bench:1", str(ctx)], self.env)
+        self.cpu = client + session_cpu(self.proc.pid) - before
+        return secs
 
     def close(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -180,9 +207,10 @@ class Buildah:
                        capture_output=True)
 
     def build(self, ctx: Path) -> float:
-        return run_timed([*self._b(), "bud", "--layers", "--runtime", "/usr/sbin/runc",
-                          "--network", "none", "-q", "-t", "bench:1", str(ctx)],
-                         dict(os.environ), cwd=ctx)[0]
+        secs, _, self.cpu = run_timed([*self._b(), "bud", "--layers", "--runtime",
+                                       "/usr/sbin/runc", "--network", "none", "-q", "-t",
+                                       "bench:1", str(ctx)], dict(os.environ), cwd=ctx)
+        return secs
 
     def close(self) -> None:
         subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
@@ -198,15 +226,22 @@ def _unmount_under(root: Path) -> None:
         subprocess.run(["umount", "-l", mp], capture_output=True)
 
 
-def measure(tool, ctx: Path, reps: int) -> dict[str, float]:
-    res: dict[str, list[float]] = {"cold": [], "noop": [], "edit": []}
+def measure(tools: list, ctx: Path, reps: int) -> tuple[dict, dict]:
+    """Medians of wall and CPU seconds per tool and scenario; the tools take turns
+    within each repetition, so load changes on the host hit all of them alike."""
+    wall = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
+    cpu = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
     for i in range(reps):
-        tool.reset()
-        res["cold"].append(tool.build(ctx))
-        res["noop"].append(tool.build(ctx))
-        edit(ctx, i)
-        res["edit"].append(tool.build(ctx))
-    return {k: statistics.median(v) for k, v in res.items()}
+        for t in tools:
+            t.reset()
+            for sc in ("cold", "noop", "edit"):
+                if sc == "edit":
+                    edit(ctx, i * len(tools) + tools.index(t))
+                wall[t.name][sc].append(t.build(ctx))
+                cpu[t.name][sc].append(t.cpu)
+    med = lambda d: {n: {k: statistics.median(v) for k, v in x.items()}  # noqa: E731
+                     for n, x in d.items()}
+    return med(wall), med(cpu)
 
 
 def main() -> int:
@@ -219,6 +254,7 @@ def main() -> int:
     from store.layout import open_store
     from tests.fixtures.base_image import build_busybox_rootfs_tar
 
+    load0 = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="pybuild-bench-"))
     tools = []
     try:
@@ -233,20 +269,27 @@ def main() -> int:
             tools.append(BuildKit(work, docker_tar))
         if not a.no_buildah:
             tools.append(Buildah(work, docker_tar))
-        results = {t.name: measure(t, ctx, a.reps) for t in tools}
+        results, cpus = measure(tools, ctx, a.reps)
     finally:
         for t in tools:
             t.close()
         shutil.rmtree(work, ignore_errors=True)
+    print(f"load average before/after: {load0} / {os.getloadavg()}")
     print(f"median seconds over {a.reps} runs (200 files + 50 MB made then deleted):")
     print(f"{'scenario':<8} " + " ".join(f"{n:>10}" for n in results))
     for sc in ("cold", "noop", "edit"):
         print(f"{sc:<8} " + " ".join(f"{results[n][sc]:>10.3f}" for n in results))
+    print("median CPU seconds, user+sys (BuildKit: docker client + dockerd's session):")
+    for sc in ("cold", "noop", "edit"):
+        print(f"{sc:<8} " + " ".join(f"{cpus[n][sc]:>10.3f}" for n in cpus))
     for other, target in (("buildkit", 1.0), ("buildah", 0.5)):
         if other in results:
             ratios = "  ".join(f"{sc} {results['pybuild'][sc] / results[other][sc]:.2f}x"
                                for sc in ("cold", "noop", "edit"))
             print(f"pybuild/{other}: {ratios}  (target <= {target}x)")
+            ratios = "  ".join(f"{sc} {cpus['pybuild'][sc] / cpus[other][sc]:.2f}x"
+                               for sc in ("cold", "noop", "edit"))
+            print(f"  CPU pybuild/{other}: {ratios}")
     print(f"pybuild peak RSS: {pb.rss / 1e6:.0f} MB (target < 200 MB)")
     return 0
 
