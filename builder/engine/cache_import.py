@@ -57,7 +57,7 @@ class RemoteSource:
 
         return RegistryClient(insecure=self.insecure)
 
-    def fetch(self, store: Any, descs: list[Descriptor]) -> None:
+    def fetch(self, store: Any, descs: list[Descriptor], progress: Any = None) -> None:
         """Download `descs` into the store (verified) and remember where they came from,
         so a later push can mount them instead of uploading."""
         from registry_client import sources
@@ -66,7 +66,7 @@ class RemoteSource:
         ref = self.reference()
         client = self.client()
         try:
-            fetch_blobs(store, ref, descs, client=client)
+            fetch_blobs(store, ref, descs, client=client, progress=progress)
         finally:
             client.close()
         sources.record(store, ref.registry, ref.repository, [d.digest for d in descs])

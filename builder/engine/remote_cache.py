@@ -160,7 +160,7 @@ def source_of(ctx: Any, digest: Any) -> Any:
     return None
 
 
-def fetch_layers(store: Any, lrs: Sequence[Any]) -> None:
+def fetch_layers(store: Any, lrs: Sequence[Any], progress: Any = None) -> None:
     """Download the remote-cache layers of `lrs` that the store lacks."""
     from registry_client.errors import RegistryError
 
@@ -170,7 +170,7 @@ def fetch_layers(store: Any, lrs: Sequence[Any]) -> None:
             todo.setdefault(lr.source, []).append(lr.desc)
     for src, descs in todo.items():
         try:
-            src.fetch(store, descs)
+            src.fetch(store, descs, progress)
         except RegistryError as e:
             raise CacheTransferError(f"fetching cached layers from {src.ref}: {e}") from None
 
@@ -217,10 +217,18 @@ def finish_image(ctx: Any, img: Any, lrs: Sequence[Any]) -> Descriptor | None:
                                  "not downloaded; the image is not tagged in the local store")
             return cache_export.write_manifest(ctx.store, img, [lr.desc for lr in lrs])
         missing = left
+    from builder.engine.sources import TransferProgress
+
     size = sum(lr.desc.size for lr in missing)
-    ctx.progress.message(f"fetching {len(missing)} cached layers ({size / 1e6:.1f} MB) "
-                         "for the image")
-    fetch_layers(ctx.store, missing)
+    vid = ctx.progress.new_id()
+    ctx.progress.step_started(vid, "", "", f"fetching {len(missing)} cached layers "
+                              f"({size / 1e6:.1f} MB) for the image")
+    try:
+        fetch_layers(ctx.store, missing, TransferProgress(ctx, vid))
+    except BuildError as e:
+        ctx.progress.step_error(vid, str(e))
+        raise
+    ctx.progress.step_done(vid, 0.0)
     return None
 
 
