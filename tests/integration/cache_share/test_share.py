@@ -35,6 +35,18 @@ def _layer_gets(proxy: FaultProxy, digests: set[str]) -> list[str]:
     return out
 
 
+def _validate(events: list) -> None:
+    import json
+
+    import jsonschema
+
+    from tests.conftest import REPO
+
+    schema = json.loads((REPO / "builder" / "progress_schema.json").read_text())
+    for e in events:
+        jsonschema.validate(e, schema)
+
+
 def _stored(root, digests: set[str]) -> set[str]:
     from store.digest import Digest
     from store.layout import open_store
@@ -58,6 +70,7 @@ def test_second_machine_runs_nothing_then_only_what_changed(tmp_path, busybox_im
     done = steps(ev_b)
     assert done and all(remote_hit(s, cache) for s in done), executed(ev_b)
     assert not [e for e in ev_b if e["event"] == "step_log"]  # nothing ran
+    _validate(ev_b)
     assert warm < SLEEP / 2, f"B took {warm:.2f}s"
     assert b.manifest.digest == a.manifest.digest  # the same image, bit for bit
     assert h.read_file(root_b, "app:1", "app/built.txt") == b"alpha\nbeta\n"
