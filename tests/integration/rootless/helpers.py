@@ -112,3 +112,19 @@ def image_layers(root: Path, tag: str) -> list[list[tarfile.TarInfo]]:
 def _blob(root: Path, digest: str) -> Path:
     algo, hexa = digest.split(":")
     return root / "blobs" / algo / hexa
+
+
+def xattr(p: Path, name: str) -> bytes | None:
+    try:
+        return os.getxattr(p, name, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def chown_tar_to_root(src: Path, dst: Path) -> None:
+    import tarfile
+
+    with tarfile.open(src) as tin, tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) as tout:
+        for m in tin.getmembers():
+            m.uid = m.gid = 0
+            tout.addfile(m, tin.extractfile(m) if m.isfile() else None)
