@@ -45,11 +45,12 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
     image_id = ""
     try:
         with store.lease(labels=f"build {opts.context}"):
-            from builder.engine import remote_cache
+            if opts.cache_from or opts.cache_to:  # else not even imported (startup)
+                from builder.engine import remote_cache
 
-            remote_cache.check_specs(opts)
-            for ref in opts.cache_from:
-                remote_cache.import_from(ctx, ref)
+                remote_cache.check_specs(opts)
+                for ref in opts.cache_from:
+                    remote_cache.import_from(ctx, ref)
             ctx.plan = adapter.make_plan(ctx)
             for w in ctx.plan.warnings:
                 progress.message(w)
@@ -62,7 +63,7 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
 
             outputs.emit(ctx, result)
             for ref in opts.cache_to:
-                remote_cache.export_to(ctx, ref, ctx.used_keys)
+                remote_cache.export_to(ctx, ref, ctx.used_keys)  # imported above
         return result
     finally:
         progress.finish(image_id)
@@ -115,12 +116,14 @@ def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
     build_id = final.key.removeprefix("sha256:")[:12]  # stable for the same inputs
     hist = [stamp_build(h, build_id) for h in hist]
     img = replace(img, history=tuple(hist), created=created)
-    from builder.engine import remote_cache
-
-    img = remote_cache.with_inline(ctx, img, final.key)
     layers = [lr.desc for lr in final.layers]
-    # layers hit in a remote cache: fetched now, or (push only) mounted, never fetched
-    desc = remote_cache.finish_image(ctx, img, final.layers)
+    desc = None
+    if ctx.opts.cache_from or ctx.opts.cache_to:
+        from builder.engine import remote_cache
+
+        img = remote_cache.with_inline(ctx, img, final.key)
+        # layers hit in a remote cache: fetched now, or (push only) mounted, never fetched
+        desc = remote_cache.finish_image(ctx, img, final.layers)
     if desc is None:
         desc = _already_tagged(ctx.store, img, layers, ctx.opts.tags)
     if desc is None:
