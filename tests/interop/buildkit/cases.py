@@ -211,6 +211,15 @@ RUN --mount=type=cache,target=/c,id=interop-seeded,from=seed,source=/s/deps \
     echo run >> /c/v && cp /c/v /seen && stat -c %u:%g /c/v > /owner
 """, mount_points=("c",)),
 
+    Case("run_bind_mounts_from_stage_and_context", """\
+FROM busybox AS src
+RUN mkdir /data && echo fromstage > /data/f
+FROM busybox
+RUN --mount=type=bind,from=src,source=/data,target=/mnt cat /mnt/f > /copied
+RUN --mount=type=bind,source=sub,target=/sub cat /sub/b.txt > /ctx-copied
+RUN --mount=type=bind,target=/ctx,rw touch /ctx/new && ls /ctx > /ctx-list
+""", files={"sub/b.txt": "b\n"}, mount_points=("mnt", "sub", "ctx")),
+
     Case("onbuild_of_a_stage", """\
 FROM busybox AS base
 ONBUILD RUN echo from-stage > /trig
