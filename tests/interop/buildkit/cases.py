@@ -18,6 +18,9 @@ class Case:
     # RUN --mount targets: BuildKit 0.8 (dockerd 20.10) leaves their stub directories
     # in the layer, newer BuildKit and pybuild do not; they are runtime mount points
     mount_points: tuple = ()
+    # --secret id=ID,src=FILE for both builders: ID -> the file's text (in the context dir's
+    # sibling, never in the context)
+    secrets: dict = field(default_factory=dict)
 
 
 CASES = [
@@ -219,6 +222,14 @@ RUN --mount=type=bind,from=src,source=/data,target=/mnt cat /mnt/f > /copied
 RUN --mount=type=bind,source=sub,target=/sub cat /sub/b.txt > /ctx-copied
 RUN --mount=type=bind,target=/ctx,rw touch /ctx/new && ls /ctx > /ctx-list
 """, files={"sub/b.txt": "b\n"}, mount_points=("mnt", "sub", "ctx")),
+
+    Case("run_secret_mounts", """\
+FROM busybox
+RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len \
+    && stat -c %a /run/secrets/tok > /secret-mode
+RUN --mount=type=secret,id=tok,target=/etc/tok.conf,mode=0440,uid=5 \
+    stat -c "%a %u" /etc/tok.conf > /custom && cat /etc/tok.conf | head -c 3 > /prefix
+""", secrets={"tok": "s3cr3t-value"}, mount_points=("run/secrets", "run")),
 
     Case("onbuild_of_a_stage", """\
 FROM busybox AS base

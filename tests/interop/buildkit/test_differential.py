@@ -83,9 +83,17 @@ def test_same_image_as_buildkit(case: Case, dockerd, docker_busybox, tmp_path):
     ctx = _context(case, tmp_path / "ctx")
     root = tmp_path / "store"
     load_base(docker_busybox, root)
+    secrets = {}
+    for sid, text in case.secrets.items():
+        f = tmp_path / f"secret-{sid}"
+        f.write_text(text)
+        secrets[sid] = {"src": str(f)}
     run_build(root, ctx, case.dockerfile, tags=[f"{case.name}:pybuild"],
-              build_args=dict(case.build_args), target=case.target, labels=dict(case.labels))
+              build_args=dict(case.build_args), target=case.target, labels=dict(case.labels),
+              secrets=secrets)
     args = ["build", "--network=none", "-q", "-t", f"{case.name}:buildkit"]
+    for sid, src in secrets.items():
+        args += ["--secret", f"id={sid},src={src['src']}"]
     for k, v in case.build_args.items():
         args += ["--build-arg", f"{k}={v}"]
     for k, v in case.labels.items():
