@@ -51,9 +51,52 @@ def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
         bases.append((ref, plat, digest))
         return img.config().to_json()
 
-    bp = front(opts.dockerfile_text, file=opts.dockerfile_name, build_args=dict(opts.build_args),
-               target=opts.target, platform=ctx.platform, base_resolver=resolver)
-    return convert(bp, opts.build_args, ctx.platform, opts.dockerfile_name)
+    def plan_for(target: str | None) -> Plan:
+        bp = front(opts.dockerfile_text, file=opts.dockerfile_name,
+                   build_args=dict(opts.build_args), target=target, platform=ctx.platform,
+                   base_resolver=resolver)
+        return convert(bp, opts.build_args, ctx.platform, opts.dockerfile_name)
+
+    plan = plan_for(opts.target)
+    # ONBUILD triggers of a stage used as a base may name other stages (COPY --from,
+    # --mount from=) that the target did not need: add them, as BuildKit's
+    # initOnBuildTriggers adds their dependencies
+    seen: set[str] = set()
+    while True:
+        have = {st.index for st in plan.stages} | {st.name.lower() for st in plan.stages}
+        wanted = [ref for ref in _trigger_refs(plan) if ref.lower() not in have | seen]
+        if not wanted:
+            return plan
+        seen.update(r.lower() for r in wanted)
+        extra = [st for ref in wanted for st in _stages_of(plan_for, ref)
+                 if st.index not in {s.index for s in plan.stages}]
+        merged = {st.index: st for st in (*plan.stages, *extra)}
+        plan = dataclasses.replace(plan, stages=tuple(merged[i] for i in sorted(merged)))
+
+
+def _stages_of(plan_for: Any, ref: str) -> tuple[Stage, ...]:
+    from builder.errors import DockerfileError
+
+    try:
+        return plan_for(ref).stages
+    except DockerfileError:
+        return ()  # not a stage: an image, resolved when the trigger runs
+
+
+def _trigger_refs(plan: Plan) -> list[str]:
+    """Stage names in `--from=` / `from=` of ONBUILD steps of stages that others build on."""
+    import re
+
+    bases = {st.base for st in plan.stages if isinstance(st.base, int)}
+    refs: list[str] = []
+    for st in plan.stages:
+        if st.index not in bases:
+            continue
+        for s in st.steps:
+            if s.kind == "ONBUILD":
+                expr = str(s.get("expression") or "")
+                refs += re.findall(r"(?:--from=|[,\s]from=)([^\s,]+)", expr)
+    return [r for r in dict.fromkeys(refs) if not r.isdigit()]
 
 
 def _attr(obj: Any, *names: str, default: Any = None) -> Any:

@@ -102,6 +102,17 @@ def test_onbuild_of_a_stage_runs_in_the_stage_built_on_it(build_store, tmp_path)
     assert "trig" not in h.rootfs(build_store, "stagetrig:base")
 
 
+def test_a_stage_trigger_may_copy_from_a_stage_the_target_did_not_need(build_store,
+                                                                        tmp_path):
+    df = ("FROM busybox AS data\nRUN echo d > /d\n"
+          "FROM busybox AS base\nONBUILD COPY --from=data /d /d\n"
+          "ONBUILD COPY --from=busybox /bin/busybox /bb\n"
+          "FROM base\nRUN cat /d > /seen\n")
+    run_build(build_store, tmp_path, df, tags=["trigdep:1"])
+    assert h.read_file(build_store, "trigdep:1", "seen") == b"d\n"
+    assert "bb" in h.rootfs(build_store, "trigdep:1")
+
+
 def test_entrypoint_resets_inherited_cmd(build_store, tmp_path):
     run_build(build_store, tmp_path, "FROM busybox\nENTRYPOINT top -b\n", tags=["ep:1"])
     c = h.config(build_store, "ep:1")["config"]
