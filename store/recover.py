@@ -69,4 +69,15 @@ def recover_stale(sn: Snapshotter) -> list[str]:
                     pass  # the parent is already gone: nothing is held
             what = "unmounted and removed" if was_mounted else "removed"
             notes.append(f"cleaned up a snapshot left by killed pid {pid}: {what} {adir}")
+        # A row is written before its dir and removed after it, so an active dir
+        # without a row was left by a process killed in between.
+        known = {r[0] for r in sn._db().execute("SELECT dir FROM active_snapshots")}
+        for e in os.scandir(sn.root):
+            if e.name.startswith("a") and len(e.name) == 11 and e.name not in known \
+                    and e.is_dir(follow_symlinks=False):
+                merged = Path(e.path) / "merged"
+                if overlay.is_mounted(str(merged)):
+                    overlay.umount(str(merged))
+                shutil.rmtree(e.path, ignore_errors=True)
+                notes.append(f"cleaned up a snapshot dir left by a killed pybuild: {e.path}")
     return notes

@@ -333,9 +333,11 @@ class Snapshotter:
                  if active.parent else info.diff_id)
         self._publish(active.dir, chain, active.parent, info.diff_id, holds=1)  # or dedup
         active.done = True
+        # The dir goes before its row: a crash in between leaves a row, which
+        # store.recover cleans; a dir without a row would be a stray fsck reports.
+        shutil.rmtree(active.dir, ignore_errors=True)
         with self._db() as conn:
             conn.execute("DELETE FROM active_snapshots WHERE key=?", (active.key,))
-        shutil.rmtree(active.dir, ignore_errors=True)
         if active.parent is not None:
             self.remove(active.parent)  # the active's hold (the child now holds it, if new)
         return CommitResult(info.descriptor(), info.diff_id, chain)
