@@ -36,6 +36,38 @@ def _desc(unsafe: Any, what: str) -> Descriptor:
     return _descs([unsafe], what)[0]
 
 
+def _media_type(unsafe: Any, what: str, default: str, types: frozenset[str], *,
+                require: str = "") -> str:
+    """The envelope manifests and indexes share: a JSON object, schemaVersion 2 and a
+    known mediaType (returned). `require` names a list that must not be empty."""
+    if not isinstance(unsafe, Mapping):
+        raise InvalidImage(what, "not a JSON object")
+    if require and not unsafe.get(require):
+        raise InvalidImage(what, f"{require} must have at least one entry")
+    if unsafe.get("schemaVersion") != 2:
+        raise InvalidImage(what, f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
+    mt = unsafe.get("mediaType", default)
+    if not isinstance(mt, str) or mt not in types:
+        raise InvalidImage(what, f"unsupported mediaType {mt!r}")
+    return mt
+
+
+def _subject(unsafe: Mapping[str, Any], what: str) -> Descriptor | None:
+    subject = unsafe.get("subject")
+    return _desc(subject, f"{what}.subject") if subject is not None else None
+
+
+def _with_trailer(out: dict[str, Any], doc: Manifest | Index) -> dict[str, Any]:
+    """`out` + the fields manifests and indexes share at their end, in a fixed order
+    (the bytes, so the digest, depend on it)."""
+    if doc.subject is not None:
+        out["subject"] = doc.subject.to_json()
+    if doc.annotations:
+        out["annotations"] = dict(doc.annotations)
+    out.update(doc.extra)
+    return out
+
+
 @dataclass(frozen=True)
 class Manifest:
     """An image manifest (OCI or Docker schema2; same shape)."""
@@ -56,22 +88,14 @@ class Manifest:
     def from_json(cls, unsafe: Any, *, strict: bool = False) -> Manifest:
         """Parse a manifest. `strict` adds the schema's rules that real images break
         (at least one layer), for validating what we are given to publish."""
-        if not isinstance(unsafe, Mapping):
-            raise InvalidImage("manifest", "not a JSON object")
-        if strict and not unsafe.get("layers"):
-            raise InvalidImage("manifest", "layers must have at least one entry")
-        if unsafe.get("schemaVersion") != 2:
-            raise InvalidImage("manifest", f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
-        mt = unsafe.get("mediaType", OCI_MANIFEST)
-        if not isinstance(mt, str) or mt not in MANIFEST_TYPES:
-            raise InvalidImage("manifest", f"unsupported mediaType {mt!r}")
-        subject = unsafe.get("subject")
+        mt = _media_type(unsafe, "manifest", OCI_MANIFEST, MANIFEST_TYPES,
+                         require="layers" if strict else "")
         return cls(
             config=_desc(unsafe.get("config"), "manifest.config"),
             layers=_descs(unsafe.get("layers", []), "manifest.layers"),
             media_type=mt,
             annotations=_annotations(unsafe.get("annotations"), "manifest"),
-            subject=_desc(subject, "manifest.subject") if subject is not None else None,
+            subject=_subject(unsafe, "manifest"),
             artifact_type=str(unsafe.get("artifactType", "")),
             extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN},
         )
@@ -82,12 +106,7 @@ class Manifest:
             out["artifactType"] = self.artifact_type
         out["config"] = self.config.to_json()
         out["layers"] = [d.to_json() for d in self.layers]
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        out.update(self.extra)
-        return out
+        return _with_trailer(out, self)
 
     def to_bytes(self) -> bytes:
         return go_json(self.to_json())
@@ -118,29 +137,17 @@ class Index:
 
     @classmethod
     def from_json(cls, unsafe: Any) -> Index:
-        if not isinstance(unsafe, Mapping):
-            raise InvalidImage("index", "not a JSON object")
-        if unsafe.get("schemaVersion") != 2:
-            raise InvalidImage("index", f"schemaVersion {unsafe.get('schemaVersion')!r}, want 2")
-        mt = unsafe.get("mediaType", OCI_INDEX)
-        if not isinstance(mt, str) or mt not in INDEX_TYPES:
-            raise InvalidImage("index", f"unsupported mediaType {mt!r}")
-        subject = unsafe.get("subject")
+        mt = _media_type(unsafe, "index", OCI_INDEX, INDEX_TYPES)
         return cls(
             manifests=_descs(unsafe.get("manifests"), "index.manifests"), media_type=mt,
             annotations=_annotations(unsafe.get("annotations"), "index"),
-            subject=_desc(subject, "index.subject") if subject is not None else None,
+            subject=_subject(unsafe, "index"),
             extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN})
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"schemaVersion": self.schema_version, "mediaType": self.media_type,
                                "manifests": [d.to_json() for d in self.manifests]}
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        out.update(self.extra)
-        return out
+        return _with_trailer(out, self)
 
     def select(self, want: Platform | None = None) -> Descriptor:
         """The manifest for `want` (default: this host)."""
