@@ -127,7 +127,7 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
     ctx.used_keys.append(key)
     hit = None if ctx.opts.no_cache else _usable(ctx, ctx.cache.lookup(key))
     remote = ""  # "CACHED (from registry REF)" for a --cache-from hit
-    if hit is None and not ctx.opts.no_cache:
+    if hit is None and not ctx.opts.no_cache and ctx.opts.cache_from:
         from builder.engine.remote_cache import lookup
 
         hit, remote = lookup(ctx, key, state.key, inputs)
