@@ -8,7 +8,7 @@ import sys
 from typing import IO
 
 from builder.inspect.analyze import Analysis
-from builder.inspect.pitfalls.base import human
+from builder.inspect.pitfalls.base import counted, human
 
 BAR_WIDTH = 20
 
@@ -28,8 +28,8 @@ def _clip(text: str, width: int) -> str:
 
 def steps_text(finding_id: str, steps: int) -> str:
     if finding_id == "many-layers":
-        return f"{steps} extra layer{'s' if steps != 1 else ''}"
-    return f"{steps} step{'s' if steps != 1 else ''} re-run"
+        return counted(steps, "extra layer")
+    return f"{counted(steps, 'step')} re-run"
 
 
 def render(a: Analysis, *, color: bool = False, out: IO[str] | None = None,
@@ -66,7 +66,7 @@ def render(a: Analysis, *, color: bool = False, out: IO[str] | None = None,
     con.print()
     con.print(Text.assemble(("Waste ", "bold"), f"{human(w.wasted_bytes)} wasted, efficiency "
                             f"{100 * w.efficiency:.2f} %, user wasted {w.user_wasted_percent:.2f} %"
-                            f" (base image: {w.base_layers} layer{'s' if w.base_layers != 1 else ''})"))
+                            f" (base image: {counted(w.base_layers, 'layer')})"))
     if w.top:
         wt = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
         wt.add_column("wasted", justify="right")

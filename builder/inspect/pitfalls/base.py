@@ -141,6 +141,17 @@ def human(n: float) -> str:
     return f"{n} B"
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 file`, `3 files`: a count with its noun in the right number."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def where(step: Step | None, layer: int) -> str:
+    """How findings name a layer: `line N` of the Dockerfile step that made it, else
+    `layer N` (base layers, and history steps without a line)."""
+    return f"line {step.line}" if step and step.line > 0 else f"layer {layer}"
+
+
 REGISTRY: list[tuple[CatalogEntry, Callable[[Context], list[Finding]]]] = []
 
 

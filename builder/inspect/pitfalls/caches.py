@@ -15,6 +15,7 @@ from builder.inspect.pitfalls.base import (
     finding,
     human,
     lines_of,
+    where,
 )
 
 APT = CatalogEntry(
@@ -84,8 +85,7 @@ def package_cache(ctx: Context) -> list[Finding]:
     out = []
     for (kind, layer), nbytes in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         step = ctx.layers[layer].step
-        where = f"line {step.line}" if step and step.line > 0 else f"layer {layer}"
         out.append(finding(CACHE, lines_of(step), nbytes,
-                           f"{where} leaves {human(nbytes)} of {kind} cache in the image",
+                           f"{where(step, layer)} leaves {human(nbytes)} of {kind} cache in the image",
                            layers=(layer,)))
     return out

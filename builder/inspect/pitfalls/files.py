@@ -14,9 +14,11 @@ from builder.inspect.pitfalls.base import (
     Fix,
     check,
     commands,
+    counted,
     finding,
     human,
     lines_of,
+    where,
 )
 from builder.inspect.pitfalls.ordering import _copies_all
 from builder.inspect.tarscan import REG
@@ -93,11 +95,9 @@ def deleted_later(ctx: Context) -> list[Finding]:
     out = []
     for (c, d), (nbytes, nfiles) in sorted(pairs.items()):
         cs, ds = ctx.layers[c].step, ctx.layers[d].step
-        cw = f"line {cs.line}" if cs and cs.line > 0 else f"layer {c}"
-        dw = f"line {ds.line}" if ds and ds.line > 0 else f"layer {d}"
         out.append(finding(DELETED, lines_of(cs, ds), nbytes,
-                           f"{nfiles} file{'s' if nfiles != 1 else ''} ({human(nbytes)}) made by {cw} are deleted by "
-                           f"{dw} but still ship in the earlier layer", layers=(c, d)))
+                           f"{counted(nfiles, 'file')} ({human(nbytes)}) made by {where(cs, c)} "
+                           f"are deleted by {where(ds, d)} but still ship in the earlier layer", layers=(c, d)))
     return out
 
 
@@ -117,8 +117,9 @@ def chmod_own_layer(ctx: Context) -> list[Finding]:
             if vs:
                 origin.append(ctx.layers[vs[-1][0]].step)
         out.append(finding(CHMOD, lines_of(s, *origin), st.same_content_bytes,
-                           f"line {s.line} changes only metadata, copying {st.same_content} "
-                           f"file{'s' if st.same_content != 1 else ''} ({human(st.same_content_bytes)}) into a new layer",
+                           f"line {s.line} changes only metadata, copying "
+                           f"{counted(st.same_content, 'file')} ({human(st.same_content_bytes)}) "
+                           f"into a new layer",
                            layers=(li.index,)))
     return out
 
@@ -172,9 +173,8 @@ def build_tools(ctx: Context) -> list[Finding]:
     out = []
     for layer, nbytes in sorted(per.items()):
         s = ctx.layers[layer].step
-        where = f"line {s.line}" if s and s.line > 0 else f"layer {layer}"
         out.append(finding(TOOLS, lines_of(s), nbytes,
-                           f"{where} leaves {human(nbytes)} of compilers/build tools in the "
+                           f"{where(s, layer)} leaves {human(nbytes)} of compilers/build tools in the "
                            f"final image; build in a separate stage", layers=(layer,)))
     return out
 

@@ -14,6 +14,7 @@ from builder.inspect.pitfalls.base import (
     Fix,
     check,
     commands,
+    counted,
     finding,
     human,
     lines_of,
@@ -93,7 +94,7 @@ def copy_before_deps(ctx: Context) -> list[Finding]:
         out.append(finding(COPY_ALL, lines_of(copy, *installs), nbytes,
                            f"line {copy.line} copies the whole context before the dependency "
                            f"install on line {installs[0].line}: every source edit re-runs "
-                           f"{len(installs)} install step{'s' if len(installs) != 1 else ''} ({human(nbytes)})",
+                           f"{counted(len(installs), 'install step')} ({human(nbytes)})",
                            steps=len(installs)))
     return out
 
@@ -129,8 +130,8 @@ def early_arg(ctx: Context) -> list[Finding]:
                 if not wasted:
                     continue
                 out.append(finding(EARLY_ARG, lines_of(a), 0,
-                                   f"ARG {name} on line {a.line} is declared {len(wasted)} "
-                                   f"step{'s' if len(wasted) != 1 else ''} before its first "
+                                   f"ARG {name} on line {a.line} is declared "
+                                   f"{counted(len(wasted), 'step')} before its first "
                                    f"use; a new value re-runs them",
                                    steps=len(wasted)))
     return out

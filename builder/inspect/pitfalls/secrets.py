@@ -15,6 +15,7 @@ from builder.inspect.pitfalls.base import (
     finding,
     human,
     lines_of,
+    where,
 )
 
 ARG_ENV = CatalogEntry(
@@ -79,9 +80,8 @@ def secret_file(ctx: Context) -> list[Finding]:
             deleters.update(li for li, sz in vs if sz < 0 and li > layer)
         nbytes = sum(sf.size for sf in files)
         gone = " (deleted later, still in this layer)" if deleters else ""
-        where = f"line {s.line}" if s and s.line > 0 else f"layer {layer}"
         names = ", ".join("/" + sf.path for sf in files[:3])
         out.append(finding(FILE, lines_of(s, *(ctx.layers[d].step for d in deleters)), nbytes,
-                           f"{where} adds {names} ({human(nbytes)}){gone}",
+                           f"{where(s, layer)} adds {names} ({human(nbytes)}){gone}",
                            layers=tuple(sorted({layer, *deleters}))))
     return out
