@@ -3,7 +3,7 @@ the argument text of one logical line becomes the node's arguments.
 
 Public API (stable): `parse_json_array(text)`, `parse_words(text, escape)`,
 `dispatch(keyword, rest, span, escape) -> (args, is_json)`, `flag_text(word)`,
-`strip(text)` (Go's TrimSpace), `LineError`; heredocs: `Heredoc`,
+`strip(text)` (Go's TrimSpace), `lstrip(text)`, `LineError`; heredocs: `Heredoc`,
 `parse_heredoc(word)`, `heredocs_from_line(line)`, `chomp(text)`.
 """
 
@@ -31,7 +31,8 @@ def strip(s: str) -> str:
     return s[i:j]
 
 
-def _lstrip(s: str) -> str:
+def lstrip(s: str) -> str:
+    """Go's strings.TrimLeftFunc(s, unicode.IsSpace)."""
     i = 0
     while i < len(s) and is_space(s[i]):
         i += 1
@@ -75,7 +76,7 @@ def parse_json_array(rest: str) -> list[str] | None:
     ValueError(NOT_STRING_ARRAY) for an array holding anything but strings."""
     import json
 
-    rest = _lstrip(rest)
+    rest = lstrip(rest)
     if not rest.startswith("["):
         return None
     try:

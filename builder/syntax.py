@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass
 
 from builder.errors import DockerfileError, Span
-from builder.expand import is_space
 from builder.lineparsers import (  # noqa: F401 - heredoc helpers re-exported
     Heredoc,
     LineError,
@@ -29,6 +28,7 @@ from builder.lineparsers import (  # noqa: F401 - heredoc helpers re-exported
     dispatch,
     flag_text,
     heredocs_from_line,
+    lstrip,
     parse_heredoc,
     strip,
 )
@@ -74,15 +74,8 @@ class Dockerfile:
     warnings: tuple[tuple[int, str, str], ...] = ()   # (line, rule, message)
 
 
-def _lstrip(s: str) -> str:
-    i = 0
-    while i < len(s) and is_space(s[i]):
-        i += 1
-    return s[i:]
-
-
 def _is_comment(line: str) -> bool:
-    return _lstrip(line.rstrip("\r\n")).startswith("#")
+    return lstrip(line.rstrip("\r\n")).startswith("#")
 
 
 class _Scanner:
@@ -138,11 +131,11 @@ class _Scanner:
             raw = lines[i]
             i += 1
             start = i
-            token = _lstrip(raw.rstrip("\r\n"))
+            token = lstrip(raw.rstrip("\r\n"))
             self._directive(token, i)
             if token.startswith("#"):
                 token = ""
-            column = len(raw) - len(_lstrip(raw)) + 1
+            column = len(raw) - len(lstrip(raw)) + 1
             line, end = self._trim_cont(token)
             if end and line == "":
                 continue
@@ -153,7 +146,7 @@ class _Scanner:
                 self._directive(raw.rstrip("\r\n"), i)
                 if _is_comment(raw):
                     continue
-                if not _lstrip(raw.rstrip("\r\n")):
+                if not lstrip(raw.rstrip("\r\n")):
                     self.warnings.append((i, "NoEmptyContinuation",
                                           "Empty continuation line (will become an error in a future release)"))
                     continue
