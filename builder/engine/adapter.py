@@ -37,6 +37,7 @@ def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
     from builder.plan import make_plan as front
 
     opts = ctx.opts
+    image_triggers: list[str] = []  # ONBUILD of the base images
 
     def resolver(ref: str, platform: Any) -> Mapping[str, Any] | None:
         from builder.engine.sources import resolve_image
@@ -49,7 +50,9 @@ def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
             bases.append((ref, plat, None))
             return None  # the stage's FROM reports it, with its Dockerfile line
         bases.append((ref, plat, digest))
-        return img.config().to_json()
+        cfg = img.config()
+        image_triggers.extend(cfg.config.on_build or ())
+        return cfg.to_json()
 
     def plan_for(target: str | None) -> Plan:
         bp = front(opts.dockerfile_text, file=opts.dockerfile_name,
@@ -64,7 +67,8 @@ def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
     seen: set[str] = set()
     while True:
         have = {st.index for st in plan.stages} | {st.name.lower() for st in plan.stages}
-        wanted = [ref for ref in _trigger_refs(plan) if ref.lower() not in have | seen]
+        wanted = [ref for ref in _trigger_refs(plan, image_triggers)
+                  if ref.lower() not in have | seen]
         if not wanted:
             return plan
         seen.update(r.lower() for r in wanted)
@@ -83,19 +87,17 @@ def _stages_of(plan_for: Any, ref: str) -> tuple[Stage, ...]:
         return ()  # not a stage: an image, resolved when the trigger runs
 
 
-def _trigger_refs(plan: Plan) -> list[str]:
-    """Stage names in `--from=` / `from=` of ONBUILD steps of stages that others build on."""
+def _trigger_refs(plan: Plan, image_triggers: list[str]) -> list[str]:
+    """Names in `--from=` / `from=` of the triggers that will run: the base images'
+    ONBUILD, and ONBUILD steps of stages that others build on."""
     import re
 
     bases = {st.base for st in plan.stages if isinstance(st.base, int)}
-    refs: list[str] = []
+    exprs = list(image_triggers)
     for st in plan.stages:
-        if st.index not in bases:
-            continue
-        for s in st.steps:
-            if s.kind == "ONBUILD":
-                expr = str(s.get("expression") or "")
-                refs += re.findall(r"(?:--from=|[,\s]from=)([^\s,]+)", expr)
+        if st.index in bases:
+            exprs += [str(s.get("expression") or "") for s in st.steps if s.kind == "ONBUILD"]
+    refs = [r for e in exprs for r in re.findall(r"(?:--from=|[,\s]from=)([^\s,]+)", e)]
     return [r for r in dict.fromkeys(refs) if not r.isdigit()]
 
 

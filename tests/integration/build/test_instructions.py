@@ -113,6 +113,14 @@ def test_a_stage_trigger_may_copy_from_a_stage_the_target_did_not_need(build_sto
     assert "bb" in h.rootfs(build_store, "trigdep:1")
 
 
+def test_an_image_trigger_may_copy_from_a_stage_of_the_child(build_store, tmp_path):
+    run_build(build_store, tmp_path, "FROM busybox\nONBUILD COPY --from=assets /a /a\n",
+              tags=["trigimg:1"])
+    df = "FROM busybox AS assets\nRUN echo asset > /a\nFROM trigimg:1\nRUN cat /a > /seen\n"
+    run_build(build_store, tmp_path, df, tags=["trigimg:child"])
+    assert h.read_file(build_store, "trigimg:child", "seen") == b"asset\n"
+
+
 def test_entrypoint_resets_inherited_cmd(build_store, tmp_path):
     run_build(build_store, tmp_path, "FROM busybox\nENTRYPOINT top -b\n", tags=["ep:1"])
     c = h.config(build_store, "ep:1")["config"]
