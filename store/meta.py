@@ -8,9 +8,11 @@ the build cache) create their own tables with `ensure_schema`.
 Connection rules (read before using):
 - A `sqlite3.Connection` must be used by ONE thread at a time. `Store.db()` hands each
   thread its own connection; do not pass connections between threads.
-- Connections are opened with `isolation_level="IMMEDIATE"`: `with conn:` starts a write
-  transaction at once, commits on success and rolls back on an exception. Immediate
-  transactions avoid the read->write upgrade deadlock that busy_timeout cannot resolve.
+- Connections are opened with `isolation_level="IMMEDIATE"`: Python begins a write
+  transaction (BEGIN IMMEDIATE) just before the first INSERT/UPDATE/DELETE, and `with
+  conn:` commits it or rolls it back. Reads before that first write are NOT inside the
+  transaction, so a read-check-write sequence must use `write_transaction(conn)`, which
+  takes the write lock at once (avoiding the read->write upgrade deadlock too).
 - `busy_timeout` is 30 s, so concurrent pybuild processes wait instead of failing.
 - WAL + `synchronous=NORMAL`: a crash loses at most the last transactions, never
   consistency. Blobs are the truth; rows here are caches and bookkeeping that fsck can
@@ -19,9 +21,11 @@ Connection rules (read before using):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +33,19 @@ from store.digest import Digest
 
 DB_NAME = "meta.db"
 BUSY_TIMEOUT_MS = 30_000
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken at once (BEGIN IMMEDIATE), for read-check-write
+    sequences: commits on success, rolls back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
 
 
 def connect(root: Path) -> sqlite3.Connection:

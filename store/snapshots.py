@@ -21,7 +21,6 @@ two processes that race on one layer both succeed and one copy is discarded.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import shutil
@@ -146,18 +145,10 @@ class Snapshotter:
     def _db(self) -> Any:
         return self.store.db()
 
-    @contextlib.contextmanager
-    def _txn(self) -> Iterator[Any]:
+    def _txn(self) -> Any:
         """A write transaction taken at once: sqlite3's `with conn:` only begins one
         at the first write, which is too late for read-check-rename sequences."""
-        conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+        return meta.write_transaction(self._db())
 
     # --- queries -----------------------------------------------------------------
 
