@@ -203,7 +203,8 @@ def go_quote(s: str) -> str:
 
 @dataclass(frozen=True)
 class Heredoc:
-    """A heredoc as the parser finds it; `content` is the raw body."""
+    """A heredoc of RUN/COPY/ADD; `content` is the raw body, `data` applies `<<-`. The
+    typed instructions carry these as they are (`builder.instructions.HeredocDoc`)."""
 
     name: str
     content: str
@@ -211,6 +212,9 @@ class Heredoc:
     expand: bool = True
     fd: int = 0
 
+    @property
+    def data(self) -> str:
+        return chomp(self.content) if self.chomp else self.content
 
 
 def parse_heredoc(word: str) -> Heredoc | None:

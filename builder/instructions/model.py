@@ -12,25 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from builder.errors import Span
+from builder.lineparsers import Heredoc
 
 Expander = Callable[[str], str]
-
-
-@dataclass(frozen=True)
-class HeredocDoc:
-    """A heredoc attached to RUN/COPY/ADD. `content` is as written; `data` applies `<<-`."""
-
-    name: str
-    content: str
-    chomp: bool = False
-    expand: bool = True
-    fd: int = 0
-
-    @property
-    def data(self) -> str:
-        from builder.syntax import chomp
-
-        return chomp(self.content) if self.chomp else self.content
+HeredocDoc = Heredoc  # the syntax stage's heredoc, carried as it is
 
 
 @dataclass(frozen=True)
@@ -95,7 +80,7 @@ class Run(Instruction):
     mounts: tuple[Mount, ...] = ()
     network: str = ""
     security: str = ""
-    heredocs: tuple[HeredocDoc, ...] = ()
+    heredocs: tuple[Heredoc, ...] = ()
     keyword = "RUN"
 
     def expand_mounts(self, fn: Expander) -> Run:
@@ -232,7 +217,7 @@ class Copy(Instruction):
 
     sources: tuple[str, ...] = ()
     dest: str = ""
-    heredocs: tuple[HeredocDoc, ...] = ()
+    heredocs: tuple[Heredoc, ...] = ()
     from_: str = ""
     chown: str = ""
     chmod: str = ""

@@ -49,10 +49,6 @@ class _Ctx:
         return self.node.args[0]
 
 
-def _heredocs(node: Node) -> tuple[m.HeredocDoc, ...]:
-    return tuple(m.HeredocDoc(h.name, h.content, h.chomp, h.expand, h.fd) for h in node.heredocs)
-
-
 def _from(c: _Ctx) -> m.From:
     flags = c.flags()
     args = c.node.args
@@ -67,7 +63,7 @@ def _from(c: _Ctx) -> m.From:
 
 def _run(c: _Ctx) -> m.Run:
     flags = c.flags()
-    heredocs = _heredocs(c.node)
+    heredocs = c.node.heredocs
     if not c.node.args and not heredocs:
         raise c.error("RUN requires at least one argument")
     try:
@@ -98,7 +94,7 @@ def _copy(c: _Ctx) -> m.Copy:
             sources.append(word)
     if not c.node.json and (d := _marker(c, args[-1])) is not None and d.name in names:
         raise c.error("heredoc cannot be the destination")
-    common = dict(sources=tuple(sources), dest=args[-1], heredocs=_heredocs(c.node),
+    common = dict(sources=tuple(sources), dest=args[-1], heredocs=c.node.heredocs,
                   chown=str(flags.get("chown", "")), chmod=str(flags.get("chmod", "")),
                   link=bool(flags.get("link", False)), parents=bool(flags.get("parents", False)),
                   excludes=tuple(flags.get("exclude", [])), exec_form=c.node.json)  # type: ignore[arg-type]
