@@ -33,20 +33,27 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     return out
 
 
+def _damaged(good: bytes, cuts: list[tuple[float, int]], truncate: bool) -> bytes:
+    """`good` with a byte set at each (relative position, value) of `cuts`, then cut
+    at the first position when `truncate`."""
+    data = bytearray(good)
+    for pos, val in cuts:
+        data[min(int(pos * len(data)), len(data) - 1)] = val
+    if truncate:
+        data = data[: int(cuts[0][0] * len(data))]
+    return bytes(data)
+
+
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(which=st.integers(0, 3), cuts=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)),
                                               min_size=1, max_size=4), truncate=st.booleans())
 def test_damaged_archives_fail_cleanly(seeds: list[bytes], which: int,
                                        cuts: list[tuple[float, int]], truncate: bool) -> None:
-    data = bytearray(seeds[which])
-    for pos, val in cuts:
-        data[min(int(pos * len(data)), len(data) - 1)] = val
-    if truncate:
-        data = data[: int(cuts[0][0] * len(data))]
+    data = _damaged(seeds[which], cuts, truncate)
     with tempfile.TemporaryDirectory() as td:
         s = open_store(Path(td))
         try:
-            result = load(s, io.BytesIO(bytes(data)))
+            result = load(s, io.BytesIO(data))
         except StoreError as e:
             assert str(e) and "\n" not in str(e)
             assert s.refs.list() == []
@@ -67,17 +74,14 @@ def test_damaged_rootfs_imports_fail_cleanly(kind: str, cuts: list[tuple[float, 
     from store.rootfs_import import import_rootfs
 
     raw = tar_bytes({f"d/f{i}": bytes([i]) * (300 * i) for i in range(5)})
-    data = bytearray({"plain": lambda b: b, "gzip": gzip.compress, "bzip2": bz2.compress,
-                      "xz": lzma.compress,
-                      "zstd": lambda b: zstandard.ZstdCompressor().compress(b)}[kind](raw))
-    for pos, val in cuts:
-        data[min(int(pos * len(data)), len(data) - 1)] = val
-    if truncate:
-        data = data[: int(cuts[0][0] * len(data))]
+    data = _damaged({"plain": lambda b: b, "gzip": gzip.compress, "bzip2": bz2.compress,
+                     "xz": lzma.compress,
+                     "zstd": lambda b: zstandard.ZstdCompressor().compress(b)}[kind](raw),
+                    cuts, truncate)
     with tempfile.TemporaryDirectory() as td:
         s = open_store(Path(td))
         try:
-            import_rootfs(s, io.BytesIO(bytes(data)), "x:1")
+            import_rootfs(s, io.BytesIO(data), "x:1")
         except StoreError as e:
             assert str(e) and "\n" not in str(e)
             assert s.refs.list() == [] and list(s.blobs.iter_digests()) == []
