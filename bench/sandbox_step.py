@@ -28,12 +28,17 @@ from builder.sandbox import SandboxSpec, run  # noqa: E402
 from tests.fixtures.base_image import build_busybox_rootfs_tar  # noqa: E402
 
 
-def step(lower: Path, tmp: Path, i: int, **kw: object) -> float:
-    d = tmp / f"s{i}"
+def _overlay_dirs(d: Path) -> tuple[Path, Path, Path]:
+    """Fresh upper, work and merged directories under `d`."""
     upper, work, merged = d / "u", d / "w", d / "m"
-    t0 = time.perf_counter()
     for p in (upper, work, merged):
         p.mkdir(parents=True)
+    return upper, work, merged
+
+
+def step(lower: Path, tmp: Path, i: int, **kw: object) -> float:
+    t0 = time.perf_counter()
+    upper, work, merged = _overlay_dirs(tmp / f"s{i}")
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
                     f"lowerdir={lower},upperdir={upper},workdir={work}", str(merged)], check=True)
     try:
@@ -48,11 +53,8 @@ def step_inside(lower: Path, tmp: Path, i: int, **kw: object) -> float:
     """The overlay mounted by the sandbox in its own namespace (no host mount/umount)."""
     from builder.sandbox import Overlay
 
-    d = tmp / f"i{i}"
-    upper, work, merged = d / "u", d / "w", d / "m"
     t0 = time.perf_counter()
-    for p in (upper, work, merged):
-        p.mkdir(parents=True)
+    upper, work, merged = _overlay_dirs(tmp / f"i{i}")
     res = run(SandboxSpec(rootfs=merged, argv=("true",),
                           overlay=Overlay((lower,), upper, work), **kw))  # type: ignore[arg-type]
     assert res.exit_code == 0
