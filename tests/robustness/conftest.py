@@ -75,6 +75,19 @@ def kill_at_random(root: Path, args: list[str], rng: random.Random, max_delay: f
     return Killed(delay, finished, p.returncode)
 
 
+def time_after_ready(root: Path, args: list[str], **extra: str) -> float:
+    """Seconds `pybuild ARGS` runs after its imports (the window kills should hit)."""
+    p = subprocess.Popen([sys.executable, "-c", _PRELOAD, *args], cwd=REPO,
+                         env=env_for(root, **extra), stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == b"ready"
+    t0 = time.monotonic()
+    p.communicate()
+    assert p.returncode == 0, f"pybuild {' '.join(args)} failed"
+    return time.monotonic() - t0
+
+
 def mounts_under(path: Path) -> list[str]:
     """Mount points in this mount namespace at or below `path`."""
     prefix = str(path)

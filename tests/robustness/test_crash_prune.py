@@ -12,7 +12,7 @@ from store.digest import Digest
 from store.gc import gc
 from store.layout import open_store
 from tests.fixtures.registry_images import make_image, put_in_store
-from tests.robustness.conftest import TRIALS, kill_at_random, pybuild
+from tests.robustness.conftest import TRIALS, kill_at_random, pybuild, time_after_ready
 from tests.robustness.helpers import assert_no_mounts, assert_store_valid
 
 
@@ -38,10 +38,12 @@ def test_sigkill_during_prune(build_store: Path, tmp_path: Path, rng: random.Ran
     ctx.mkdir()
     (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo kept > /kept\n")
     pybuild(root, "build", "--network", "none", "-t", "kept:1", str(ctx))
+    _make_garbage(root, -1)
+    window = max(0.1, time_after_ready(root, ["prune"]))
     interrupted = 0
     for n in range(TRIALS):
         garbage = _make_garbage(root, n)
-        k = kill_at_random(root, ["prune"], rng, 0.35)
+        k = kill_at_random(root, ["prune"], rng, window)
         interrupted += not k.finished
         assert_store_valid(root)
         assert_no_mounts(root)
