@@ -5,6 +5,8 @@ namespace and records it in `active_snapshots` with its pid. A killed process ca
 unmount it, so the next pybuild start calls `recover_stale()`: for every row whose
 process is gone it unmounts the overlay, deletes the directory and the row, and drops
 the hold the row had on its parent snapshot. Live processes' rows are never touched.
+It also deletes `trash-*` dirs (snapshots a killed `remove` was deleting) and the
+`tmp-<pid>-*` unpack dirs of dead processes.
 The Snapshotter runs it when it opens (so every verb that touches snapshots does) and
 prints one line per cleaned snapshot on stderr.
 """
@@ -41,7 +43,8 @@ def has_active_dirs(root: Path) -> bool:
     """Cheap pre-check (one listdir): any active snapshot directory at all?"""
     try:
         with os.scandir(root / "snapshots") as it:
-            return any(e.name.startswith("a") and e.is_dir() for e in it)
+            return any((e.name.startswith(("tmp-", "trash-")) or (e.name[0] == "a" and len(e.name) == 11))
+                       and e.is_dir() for e in it)
     except OSError:
         return False
 
@@ -80,4 +83,24 @@ def recover_stale(sn: Snapshotter) -> list[str]:
                     overlay.umount(str(merged))
                 shutil.rmtree(e.path, ignore_errors=True)
                 notes.append(f"cleaned up a snapshot dir left by a killed pybuild: {e.path}")
+            elif _orphan(e.name) and e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path, ignore_errors=True)
+                notes.append(f"cleaned up {e.path} left by a killed pybuild")
+        # A snapshot dir is made and its row written in one write transaction; holding
+        # one ourselves, a dir without a row can only be a killed publish's.
+        with sn._txn() as conn:
+            rows = {r[0].split(":", 1)[-1] for r in conn.execute("SELECT chain_id FROM snapshots")}
+            for e in os.scandir(sn.root):
+                if len(e.name) == 64 and e.name not in rows and e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path, ignore_errors=True)
+                    notes.append(f"cleaned up {e.path} left by a killed pybuild")
     return notes
+
+
+def _orphan(name: str) -> bool:
+    """`trash-*` (a removed snapshot being deleted: nobody reads it again) and
+    `tmp-<pid>-*` unpack dirs of dead processes."""
+    if name.startswith("trash-"):
+        return True
+    parts = name.split("-")
+    return len(parts) == 3 and parts[0] == "tmp" and parts[1].isdigit() and not _alive(int(parts[1]))

@@ -207,7 +207,7 @@ class Snapshotter:
 
     def _unpack_layer(self, desc: Descriptor, diff_id: Digest, chain: Digest,
                       parent: Digest | None, max_bytes: int | None) -> None:
-        tmp = self.root / f"tmp-{uuid.uuid4().hex[:12]}"
+        tmp = self.root / f"tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}"  # pid: see store.recover
         (tmp / "diff").mkdir(parents=True)
         try:
             max_bytes = max_bytes or layer_cap()
