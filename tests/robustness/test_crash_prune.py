@@ -8,6 +8,8 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from store.digest import Digest
 from store.gc import gc
 from store.layout import open_store
@@ -58,3 +60,39 @@ def test_sigkill_during_prune(build_store: Path, tmp_path: Path, rng: random.Ran
                       "-t", "kept:1", str(ctx))
         assert "#2 CACHED" in out.stdout + out.stderr
     assert interrupted >= TRIALS // 3, f"only {interrupted} prunes were killed mid-run"
+
+
+def test_sigkill_during_unpack_and_snapshot_removal(tmp_path: Path, rng: random.Random,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A build's base image is unpacked into snapshots on first use, and prune deletes
+    snapshots: kill both mid-way (half the trials each). fsck stays clean (the next
+    start removes half-unpacked and half-deleted dirs, and says so)."""
+    r = random.Random(7)
+    img = make_image([{f"u{i}/{j}": r.randbytes(2048) for j in range(300)} for i in range(3)])
+    root = tmp_path / "store"
+    st = open_store(root)
+    put_in_store(st, img)
+    st.close()
+    diff_ids = [Digest.parse(d) for d in json.loads(img.config.data)["rootfs"]["diff_ids"]]
+    window = 0.6  # the run fails after unpacking (the image has no /x): kills land before
+    for _ in range(max(2, TRIALS // 2)):
+        st = open_store(root)
+        put_in_store(st, img, "u:1")  # prune --all took it last trial
+        st.close()
+        kill_at_random(root, ["run", "--rm", "--network", "none", "u:1", "x"], rng, window)
+        assert_store_valid(root)
+        st = open_store(root)  # finish the unpack, then make the snapshots garbage
+        top = st.snapshots.ensure_layers([b.desc for b in img.layers], diff_ids)
+        st.snapshots.remove(top)
+        st.refs.delete("u:1")
+        st.close()
+        kill_at_random(root, ["prune", "--all"], rng, 0.4)
+        assert_store_valid(root)
+        assert_no_mounts(root)
+        st = open_store(root)
+        gc(st, all=True)
+        st.close()
+        assert_store_valid(root)
+    cleaned = capsys.readouterr().err.count("left by a kill")
+    print(f"{cleaned} leftovers cleaned up")
+    assert cleaned > 0, "no kill landed mid-unpack or mid-removal; widen the windows"
