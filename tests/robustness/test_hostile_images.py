@@ -30,10 +30,12 @@ from store.layout import open_store
 from tests.fixtures.registry import unique_repo
 from tests.fixtures.registry_images import (
     Blob,
-    TestImage,
     make_image,
     put_in_store,
     write_oci_layout,
+)
+from tests.fixtures.registry_images import (
+    TestImage as Img,
 )
 from tests.robustness.conftest import pybuild
 from tests.robustness.helpers import assert_store_valid
@@ -42,11 +44,11 @@ from tests.unit.layers.hostile import load_corpus, tree_state
 CORPUS = load_corpus()
 
 
-def _image_of(tar: bytes) -> TestImage:
+def _image_of(tar: bytes) -> Img:
     return make_image([], raw_layers=[gzip.compress(tar, compresslevel=1, mtime=0)])
 
 
-def _oci_archive(img: TestImage, dest: Path, tag: str = "latest") -> Path:
+def _oci_archive(img: Img, dest: Path, tag: str = "latest") -> Path:
     layout = write_oci_layout(dest.with_suffix(".d"), img.manifest, list(img.blobs()), tag)
     with tarfile.open(dest, "w") as tf:
         for p in sorted(layout.rglob("*")):
@@ -151,7 +153,7 @@ def test_config_that_is_not_json(registry, tmp_path: Path) -> None:  # noqa: ANN
     bad_cfg = Blob("application/vnd.oci.image.config.v1+json", b"\x00not json{{{")
     man = json.loads(good.manifest.data)
     man["config"] = bad_cfg.desc.to_json()
-    bad = TestImage(Blob(good.manifest.media_type, json.dumps(man).encode()), bad_cfg, good.layers)
+    bad = Img(Blob(good.manifest.media_type, json.dumps(man).encode()), bad_cfg, good.layers)
     src = open_store(tmp_path / "src")
     put_in_store(src, bad)
     ref = f"{registry.host}/{unique_repo('badcfg')}:1"

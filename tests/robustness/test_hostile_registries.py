@@ -95,7 +95,7 @@ def test_hostile_registry(mode: str, registry, pushed: str, tmp_path: Path) -> N
     print(f"{mode}: {took:.1f}s: {text}")
 
 
-@pytest.mark.parametrize("mode", ["redirect-loop", "endless-manifest", "digest-header",
+@pytest.mark.parametrize("mode", ["redirect-loop", "endless-manifest", "endless-blob", "digest-header",
                                   "wrong-content-type"])
 def test_hostile_registry_cli(mode: str, registry, pushed: str, tmp_path: Path) -> None:  # noqa: ANN001
     proxy = HostileProxy(registry.port, mode)
