@@ -107,6 +107,10 @@ class ResumingReader:
                 return n
             except RegistryError:
                 raise
+            except requests.TooManyRedirects as e:  # a loop: retrying walks it again
+                self.close()
+                raise TransportError(f"GET blob {self.desc.digest}",
+                                     detail=f"redirect loop: {e}") from None
             except _STREAM_ERRORS as e:
                 self.close()
                 self.failures += 1
