@@ -90,7 +90,7 @@ def test_hostile_registry(mode: str, registry, pushed: str, tmp_path: Path) -> N
     text = str(err)
     assert "\n" not in text.strip(), text
     assert any(w.lower() in text.lower() for w in EXPECT[mode]), f"{mode}: {text}"
-    assert took < BOUND
+    assert took < (3.0 if mode == "redirect-loop" else BOUND)  # a loop is not retried
     assert_store_valid(tmp_path / "store")
     print(f"{mode}: {took:.1f}s: {text}")
 
