@@ -194,6 +194,7 @@ class _Row:
     duration: float = 0.0
     tail: list[str] = field(default_factory=list)
     transfers: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    spans: dict[str, list[float]] = field(default_factory=dict)  # name -> [start, end]
 
 
 class TtyProgress(Progress):
@@ -236,7 +237,8 @@ class TtyProgress(Progress):
             parts.append(line)
             for name, (cur, total) in r.transfers.items():
                 parts.append(Text(f"    {name} {_human(cur)}"
-                                  + (f"/{_human(total)}" if total else ""), style="dim"))
+                                  + (f"/{_human(total)}" if total else "")
+                                  + _rate_eta(cur, total, r.spans.get(name)), style="dim"))
                 if total:
                     parts.append(ProgressBar(total=total, completed=cur, width=40))
             if r.state == "running" or r.state == "error":
@@ -277,7 +279,11 @@ class TtyProgress(Progress):
 
     def transfer(self, vid, name, current, total):
         with self._lock:
-            self._row(vid).transfers[name] = (current, total)
+            r = self._row(vid)
+            r.transfers[name] = (current, total)
+            now = time.monotonic()
+            span = r.spans.setdefault(name, [now, 0.0])
+            span[1] = now if total is not None and current >= total else 0.0
 
     def message(self, text):
         with self._lock:
@@ -286,6 +292,20 @@ class TtyProgress(Progress):
     def finish(self, image_id=""):
         self._live.refresh()
         self._live.stop()
+
+
+def _rate_eta(cur: int, total: int | None, span: list[float] | None) -> str:
+    """`  1.20MB/s  ETA 3s` while moving, `  1.20MB/s` once done (the average)."""
+    if not span:
+        return ""
+    elapsed = (span[1] or time.monotonic()) - span[0]
+    if elapsed < 0.001 or cur <= 0:
+        return ""
+    rate = cur / elapsed
+    text = f"  {_human(int(rate))}/s"
+    if total and not span[1] and cur < total:
+        text += f"  ETA {max(0, round((total - cur) / rate))}s"
+    return text
 
 
 def _human(n: int) -> str:
