@@ -175,7 +175,8 @@ def test_push_and_pull_progress(registry, build_store: Path, tmp_path: Path) -> 
     code, text, frames = _tty(other, "pull", "--progress", "tty", ref)
     assert code == 0, text
     assert re.search(r"=> #\d+ pull [0-9a-f]{12}", text), text
-    assert re.search(r"    [0-9a-f]{12} \d+\.\d\dMB/\d+\.\d\dMB", text), text
+    # bytes done/total and the average rate
+    assert re.search(r"    [0-9a-f]{12} \d+\.\d\dMB/\d+\.\d\dMB  \d+(\.\d\d)?[kMG]?B/s", text), text
     assert "━" in text  # rich's bar
     assert text.splitlines()[-1] == ref
     code, text, _ = _tty(tmp_path / "third", "push", "--progress", "tty", "busybox", ref)
