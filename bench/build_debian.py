@@ -97,9 +97,11 @@ class Buildah(eb.Buildah):
         subprocess.run([*self._b(), "tag", out, db.NAME], check=True, capture_output=True)
 
 
-def measure(tools: list, ctx: Path, reps: int) -> dict:
-    """Median wall seconds per tool and scenario; tools take turns within each rep."""
+def measure(tools: list, ctx: Path, reps: int) -> tuple[dict, dict]:
+    """Median wall and CPU seconds (user+sys of the process tree; BuildKit: client plus
+    dockerd's session) per tool and scenario; tools take turns within each rep."""
     wall = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
+    cpu = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
     for i in range(reps):
         for t in tools:
             t.reset()
@@ -107,9 +109,12 @@ def measure(tools: list, ctx: Path, reps: int) -> dict:
                 if sc == "edit":
                     edit(ctx, i * len(tools) + tools.index(t))
                 wall[t.name][sc].append(t.build(ctx))
+                cpu[t.name][sc].append(t.cpu)
                 print(f"  rep {i} {t.name:<9} {sc:<5} {wall[t.name][sc][-1]:8.2f}s "
-                      f"load {os.getloadavg()[0]:.2f}", flush=True)
-    return {n: {k: statistics.median(v) for k, v in x.items()} for n, x in wall.items()}
+                      f"cpu {t.cpu:7.2f}s load {os.getloadavg()[0]:.2f}", flush=True)
+    med = lambda d: {n: {k: statistics.median(v) for k, v in x.items()}  # noqa: E731
+                     for n, x in d.items()}
+    return med(wall), med(cpu)
 
 
 def cache_share(work: Path, tar: Path, docker_tar: Path, ctx: Path, reps: int,
@@ -187,7 +192,7 @@ def main() -> int:
             tools.append(bk)
         if not a.no_buildah:
             tools.append(Buildah(work, docker_tar))
-        results = measure(tools, ctx, a.reps)
+        results, cpus = measure(tools, ctx, a.reps)
         rss.append(pb.rss)
         if not a.no_cache_share:
             pb.close()
@@ -203,11 +208,17 @@ def main() -> int:
     print(f"{'scenario':<8} " + " ".join(f"{n:>10}" for n in results))
     for sc in ("cold", "noop", "edit"):
         print(f"{sc:<8} " + " ".join(f"{results[n][sc]:>10.3f}" for n in results))
+    print("median CPU seconds, user+sys (BuildKit: docker client + dockerd's session):")
+    for sc in ("cold", "noop", "edit"):
+        print(f"{sc:<8} " + " ".join(f"{cpus[n][sc]:>10.3f}" for n in cpus))
     for other, target in (("buildkit", 1.0), ("buildah", 0.5)):
         if other in results:
             ratios = "  ".join(f"{sc} {results['pybuild'][sc] / results[other][sc]:.2f}x"
                                for sc in ("cold", "noop", "edit"))
             print(f"pybuild/{other}: {ratios}  (target <= {target}x)")
+            ratios = "  ".join(f"{sc} {cpus['pybuild'][sc] / cpus[other][sc]:.2f}x"
+                               for sc in ("cold", "noop", "edit"))
+            print(f"  CPU pybuild/{other}: {ratios}")
     print(f"pybuild peak RSS: {max(rss) / 1e6:.0f} MB (target < 200 MB)")
     if cache:
         print("cache sharing, median seconds:")
