@@ -23,6 +23,7 @@ CACHE = Path("/tmp/pybuild-bench-debian")
 MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
 NAME = "debian:bookworm"
+EPOCH = "1600000000"  # fixed image time: every store's base is the same image
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -70,6 +71,8 @@ def import_base(store_root: Path, tar: Path, *, unpack: bool = True) -> None:
     from store.rootfs_import import import_rootfs
 
     store = open_store(store_root)
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = EPOCH  # else two stores' bases differ: no cache hit
     try:
         cfg = ContainerConfig(env=(f"PATH={DEFAULT_PATH}",), cmd=("bash",))
         import_rootfs(store, tar, NAME, config=cfg)
@@ -78,6 +81,10 @@ def import_base(store_root: Path, tar: Path, *, unpack: bool = True) -> None:
             store.snapshots.ensure_layers([sl.descriptor for sl in img.layers()],
                                           [sl.diff_id for sl in img.layers()])
     finally:
+        if old is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = old
         store.close()
 
 
