@@ -42,7 +42,28 @@ def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
+_PROBE = 4096
+
+
+def _incompressible(block: bytes) -> bool:
+    """True when four 4 KiB samples of the block (start, thirds, end) do not shrink
+    at level 1: random or already-compressed data. Such a block is emitted as stored
+    deflate blocks (as zstd emits raw blocks): level 6 gives the same size there but
+    spends ~8x the CPU searching. The choice depends only on the block, so the
+    output stays identical for any thread count."""
+    n = len(block)
+    if n < 4 * _PROBE:
+        return False
+    c = zlib.compressobj(1, zlib.DEFLATED, -15, 9)
+    got = sum(len(c.compress(block[off:off + _PROBE]))
+              for off in ((n - _PROBE) * i // 3 for i in range(4)))
+    got += len(c.flush(zlib.Z_SYNC_FLUSH))
+    return got > 4 * _PROBE * 0.98
+
+
 def _deflate_block(block: bytes, zdict: bytes, level: int) -> bytes:
+    if level > 0 and _incompressible(block):
+        level = 0
     c = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
                          zdict) if zdict else zlib.compressobj(level, zlib.DEFLATED, -15, 9)
     return c.compress(block) + c.flush(zlib.Z_SYNC_FLUSH)
