@@ -82,7 +82,11 @@ def _run_stages(ctx: BuildContext) -> StageState:
                             thread_name_prefix="stage") as pool:
         for st in plan.stages:
             ctx.futures[st.index] = pool.submit(_stage, ctx, st)
-        done, _ = wait(list(ctx.futures.values()), return_when=FIRST_EXCEPTION)
+        try:
+            done, _ = wait(list(ctx.futures.values()), return_when=FIRST_EXCEPTION)
+        except KeyboardInterrupt:
+            _interrupt(ctx)
+            raise
         first = next((f.exception() for f in done if f.exception() is not None), None)
         if first is not None:
             ctx.abort.set()
@@ -91,6 +95,20 @@ def _run_stages(ctx: BuildContext) -> StageState:
             real = [e for e in errors if not isinstance(e, BuildAborted)]
             raise (real or errors)[0]
     return ctx.futures[plan.target].result()
+
+
+def _interrupt(ctx: BuildContext, grace: float = 5.0) -> None:
+    """Ctrl-C: the stage threads never see it, so stop them, kill their sandboxes, and
+    give them a moment to unmount and release what they hold. Nothing gets tagged."""
+    from builder.sandbox import cancel_all
+
+    ctx.abort.set()
+    futures = list(ctx.futures.values())
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        cancel_all()  # each round: a stage may have started a step since
+        if not wait(futures, timeout=0.1).not_done:
+            return
 
 
 def _stage(ctx: BuildContext, stage: Any) -> StageState:

@@ -29,7 +29,9 @@ Public API (everything else is internal):
   `StepFailed`, `StepOOM`, all `BuildError`s.
 - Threads: `run` may be called from several threads at once. The sandbox dies with
   the thread that started it (PR_SET_PDEATHSIG), so call it from a thread that
-  outlives the step.
+  outlives the step. Ctrl-C reaches the main thread only: `cancel_all()` (any thread)
+  kills every running sandbox, whose `run` cleans up and raises `SandboxCancelled`
+  (a KeyboardInterrupt).
 - `network="default"` and `"none"` steps take a ready network namespace from a pool
   (`netpool`); default ones are already served by slirp4netns, so it starts once per
   concurrent step, not once per RUN. NET_ADMIN, privileged and rootless steps get a
@@ -58,7 +60,7 @@ from builder.sandbox.errors import (
     StepFailed,
     StepOOM,
 )
-from builder.sandbox.runner import run
+from builder.sandbox.runner import SandboxCancelled, cancel_all, run
 from builder.sandbox.spec import Mount, Overlay, SandboxResult, SandboxSpec
 from builder.sandbox.user import UnknownUser
 
@@ -72,5 +74,6 @@ def check(result: SandboxResult, step: str) -> SandboxResult:
     return result
 
 
-__all__ = ["Mount", "Overlay", "SandboxError", "SandboxResult", "SandboxSetupError",
-           "SandboxSpec", "StepFailed", "StepOOM", "UnknownUser", "check", "run"]
+__all__ = ["Mount", "Overlay", "SandboxCancelled", "SandboxError", "SandboxResult",
+           "SandboxSetupError", "SandboxSpec", "StepFailed", "StepOOM", "UnknownUser",
+           "cancel_all", "check", "run"]

@@ -4,7 +4,11 @@ pybuild forks a helper that unshares the namespaces and forks PID 1 (init.pid1).
 Between the two, pybuild puts the helper in the step's cgroup, starts slirp4netns on
 its network namespace and writes rootless id maps, then says go. Output streams live
 through the caller's fds or callbacks; on any exception (Ctrl-C included) the tree is
-killed, and the pid namespace takes every process with it."""
+killed, and the pid namespace takes every process with it.
+
+Ctrl-C lands in the main thread only, so sandboxes run by worker threads are ended
+with `cancel_all()` (from any thread): it kills every live sandbox's tree, and each
+`run()` then cleans up its own cgroup and network and raises `SandboxCancelled`."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import os
 import select
 import signal
 import termios
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -36,6 +41,42 @@ from store import userns
 
 Sink = int | Callable[[bytes], object] | None
 _HIERARCHIES = cgroups.hierarchies()
+
+
+class SandboxCancelled(KeyboardInterrupt):
+    """`cancel_all()` killed this sandbox: the build is being interrupted. A
+    KeyboardInterrupt, so no step reports it as its own failure."""
+
+
+class _Live:
+    """A running sandbox: its helper (our unreaped child) and, once known, PID 1."""
+
+    def __init__(self, helper: int) -> None:
+        self.pids = [helper]
+        self.cancelled = False
+
+
+_LIVE: set[_Live] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def _forget(live: _Live) -> None:
+    with _LIVE_LOCK:
+        _LIVE.discard(live)
+
+
+def cancel_all() -> int:
+    """Kill every running sandbox's process tree (safe from any thread); each `run()`
+    then returns through its own cleanup and raises SandboxCancelled. Returns how many."""
+    with _LIVE_LOCK:
+        for live in _LIVE:
+            live.cancelled = True
+            for pid in live.pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        return len(_LIVE)
 
 
 def _lookup_root(spec: SandboxSpec) -> Path:
@@ -172,6 +213,9 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
     created: list[str] = []
     errors: list[str] = []
     status = None
+    live = _Live(helper)
+    with _LIVE_LOCK:
+        _LIVE.add(live)
     try:
         buf = b""
         if need_sync:
@@ -186,9 +230,13 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
                 slirp = network.Slirp(helper)
             os.write(go_w, b"G")
         status, pid1 = _pump(st_r, buf, readers, created, errors, master,
-                             spec.stdin and spec.tty)
+                             spec.stdin and spec.tty, live)
+        _forget(live)  # before the reap: cancel_all must never kill a reused pid
         os.waitpid(helper, 0)
+        if live.cancelled:
+            raise SandboxCancelled()
     except BaseException:
+        _forget(live)
         for pid in (pid1, helper):
             if pid:
                 try:
@@ -199,6 +247,8 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
             os.waitpid(helper, 0)
         except ChildProcessError:
             pass
+        if live.cancelled:  # whatever broke (setup, a pipe), the cause is the cancel
+            raise SandboxCancelled() from None
         raise
     finally:
         if slirp is not None:
@@ -261,7 +311,8 @@ def _await_unshared(st_r: int, errors: list[str]) -> bytes:
 
 
 def _pump(st_r: int, buf: bytes, readers: dict[int, Sink], created: list[str],
-          errors: list[str], master: int, relay_stdin: bool) -> tuple[int | None, int]:
+          errors: list[str], master: int, relay_stdin: bool, live: _Live
+          ) -> tuple[int | None, int]:
     """Stream output and collect control messages until everything is closed."""
     status = None
     pid1 = 0
@@ -306,7 +357,9 @@ def _pump(st_r: int, buf: bytes, readers: dict[int, Sink], created: list[str],
                     status = int(text)
                 elif kind == b"P":
                     pid1 = int(text)
+                    with _LIVE_LOCK:  # a cancel before this killed the helper: PDEATHSIG
+                        live.pids.append(pid1)
     return status, pid1
 
 
-__all__ = ["run", "SandboxError"]
+__all__ = ["SandboxCancelled", "SandboxError", "cancel_all", "run"]
