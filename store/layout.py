@@ -16,6 +16,7 @@ fresh content from a concurrent gc.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -58,12 +59,19 @@ class Lease:
     id: str
     created: float
     _store: Store
+    _labels: str = ""
+    _row: bool = False  # the `leases` row exists (written on the first add())
 
     def add(self, kind: str, key: str) -> None:
         """kind: "blob" (key = digest string) or "snapshot" (key = snapshot key)."""
         with self._store.db() as conn:
+            if not self._row:
+                conn.execute("INSERT OR IGNORE INTO leases VALUES (?, ?, ?, ?, ?)",
+                             (self.id, self.created, self.created + 24 * 3600,
+                              os.getpid(), self._labels))
             conn.execute("INSERT OR IGNORE INTO lease_resources VALUES (?, ?, ?)",
                          (self.id, kind, str(key)))
+        self._row = True
 
 
 class Store:
@@ -127,21 +135,30 @@ class Store:
     @contextlib.contextmanager
     def lease(self, *, labels: str = "", expires_in: float = 24 * 3600) -> Iterator[Lease]:
         """Protect content from gc while a build/pull/load runs. Liveness is an flock
-        held on `locks/lease-<id>`, so a SIGKILLed holder stops protecting at once."""
-        lid = uuid.uuid4().hex
-        lock_path = self.locks_dir / f"lease-{lid}"
-        fd = try_lock(lock_path)
-        if fd is None:  # pragma: no cover - uuid collision
-            raise StoreError(f"lease {lid} is already held")
+        held on `locks/lease-<id>`, so a SIGKILLed holder stops protecting at once.
+
+        The lock file itself records the lease (its start time is written into it,
+        unsynced: a lease dies with its process, so it needs no crash durability); a
+        `leases` row is written only if resources are named with add(). So a build
+        that names none (a no-op rebuild) does no meta.db write, hence no fsync."""
+        for _ in range(50):  # a fresh file is busy only while gc peeks at it
+            lid = uuid.uuid4().hex
+            lock_path = self.locks_dir / f"lease-{lid}"
+            fd = try_lock(lock_path)
+            if fd is not None:
+                break
+            lock_path.unlink(missing_ok=True)
+        else:  # pragma: no cover
+            raise StoreError(f"could not take a lease lock in {self.locks_dir}")
         now = time.time()
+        lease = Lease(lid, now, self, _labels=labels)
         try:
-            with self.db() as conn:
-                conn.execute("INSERT INTO leases VALUES (?, ?, ?, ?, ?)",
-                             (lid, now, now + expires_in, os.getpid(), labels))
-            yield Lease(lid, now, self)
+            os.write(fd, f"{now!r} {os.getpid()} {labels}".encode())
+            yield lease
         finally:
-            with contextlib.suppress(sqlite3.Error), self.db() as conn:
-                conn.execute("DELETE FROM leases WHERE id=?", (lid,))
+            if lease._row:
+                with contextlib.suppress(sqlite3.Error), self.db() as conn:
+                    conn.execute("DELETE FROM leases WHERE id=?", (lid,))
             with contextlib.suppress(FileNotFoundError):
                 lock_path.unlink()
             os.close(fd)
@@ -162,6 +179,31 @@ class Store:
         if dead:
             with self.db() as conn:
                 conn.executemany("DELETE FROM leases WHERE id=?", [(d,) for d in dead])
+        return live + self._file_leases({row[0] for row in rows})
+
+    def _file_leases(self, known: set[str]) -> list[tuple[str, float]]:
+        """Live leases that have no row, found by their held lock files. Unlocked
+        files are left for fsck (is_abandoned): one may be a holder that has created
+        but not yet locked its file."""
+        live = []
+        for p in self.locks_dir.glob("lease-*"):
+            lid = p.name.removeprefix("lease-")
+            if lid in known:
+                continue
+            try:
+                fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:  # held: a live lease
+                try:
+                    created = float(os.read(fd, 64).split(b" ", 1)[0])
+                except ValueError:
+                    created = 0.0  # start not written yet: protect everything
+                live.append((lid, created))
+            finally:
+                os.close(fd)
         return live
 
     def leased_resources(self, lease_ids: list[str]) -> set[tuple[str, str]]:

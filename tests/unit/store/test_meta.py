@@ -69,3 +69,20 @@ def test_lease_lifecycle(tmp_path: Path) -> None:
         assert s.leased_resources([lease.id]) == {("blob", "sha256:" + "a" * 64)}
     assert s.active_leases() == []
     assert s.db().execute("SELECT COUNT(*) FROM lease_resources").fetchone()[0] == 0
+
+
+def test_lease_without_resources_lives_in_its_lock_file(tmp_path: Path) -> None:
+    # A no-op build names no resources: its lease must cost no meta.db write, yet gc
+    # must still see it (and the blobs written since it started).
+    from store.gc import gc
+
+    s = open_store(tmp_path)
+    with s.lease(labels="noop") as lease:
+        assert s.db().execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+        (lid, created), = s.active_leases()
+        assert lid == lease.id and created == lease.created
+        fresh = s.blobs.put_bytes(b"fresh", "x")
+        assert gc(s).removed_blobs == []
+        assert s.blobs.exists(fresh.digest)
+    assert s.active_leases() == []
+    assert not list(s.locks_dir.glob("lease-*"))
