@@ -91,8 +91,9 @@ class _Lines:
 
 def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid: int,
             position: str, key: str) -> CacheResult:
-    from builder.sandbox import Mount, SandboxSpec, run
+    from builder.sandbox import Mount, SandboxSpec, run, seccomp
 
+    seccomp.use_store(Path(ctx.store.root))  # compiled filters cached per store
     argv, pipe_files = command_line(step, state)
     cwd = state.config.config.working_dir or "/"
     with contextlib.ExitStack() as stack:

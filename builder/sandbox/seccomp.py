@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import json
 import os
 import platform
@@ -157,6 +158,79 @@ class Prepared:
                    ctypes.c_void_p(ctypes.addressof(self._prog)))
 
 
+_cache_root: Path | None = None
+
+
+def use_store(root: Path | None) -> None:
+    """Cache compiled programs under this store root (None: compile every time);
+    the build engine sets it, so other callers never write anywhere."""
+    global _cache_root
+    _cache_root = None if root is None else Path(root)
+
+
+def _cache_key(caps: frozenset[str]) -> str:
+    """Everything the compiled program depends on: profile, this compiler, caps,
+    arch, kernel version (profile entries gate on it) and libseccomp."""
+    h = hashlib.sha256()
+    for part in (PROFILE.read_bytes(), Path(__file__).read_bytes(),
+                 ",".join(sorted(caps)).encode(), platform.machine().encode(),
+                 repr(_kernel()).encode(), str(ctypes.util.find_library("seccomp")).encode()):
+        h.update(len(part).to_bytes(8, "big") + part)
+    return h.hexdigest()
+
+
+def _read_cached(path: Path) -> bytes | None:
+    """The program at `path`, trusted only in a 0700 dir owned by us (a swapped
+    filter would open the sandbox)."""
+    try:
+        st = path.parent.stat()
+        if st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fst = os.fstat(fd)
+        if fst.st_uid != os.geteuid() or fst.st_size % 8 or not 0 < fst.st_size <= 1 << 20:
+            return None
+        data = os.read(fd, fst.st_size)
+        return data if len(data) == fst.st_size else None
+    finally:
+        os.close(fd)
+
+
+def _write_cached(path: Path, program: bytes) -> None:
+    """Atomic (temp + rename); a store we cannot write just goes uncached."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.parent.stat().st_mode & 0o077:
+            os.chmod(path.parent, 0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        try:
+            os.write(fd, program)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def filter_program(caps: frozenset[str]) -> tuple[bytes, str]:
+    """(program, "cache" | "compiled"): the exported BPF from the store's cache
+    (`<root>/cache/seccomp/<key>.bpf`), else compiled (~10 ms) and cached."""
+    if _cache_root is None:
+        return compile_filter(caps), "compiled"
+    path = _cache_root / "cache" / "seccomp" / f"{_cache_key(caps)}.bpf"
+    program = _read_cached(path)
+    if program is not None:
+        return program, "cache"
+    program = compile_filter(caps)
+    _write_cached(path, program)
+    return program, "compiled"
+
+
 @lru_cache(maxsize=16)
 def prepare(caps: frozenset[str]) -> Prepared:
-    return Prepared(compile_filter(caps))
+    return Prepared(filter_program(caps)[0])

@@ -47,3 +47,36 @@ def test_privileged_is_unconfined(rootfs: Path) -> None:
     got = _probe(rootfs, ("keyctl", "clone3"), privileged=True)
     assert got["keyctl"][1] != EPERM
     assert got["clone3"][1] != ENOSYS
+
+
+def test_cached_filter_is_used_the_second_time_and_filters_the_same(
+        rootfs: Path, tmp_path: Path) -> None:
+    import os
+
+    from builder.sandbox import caps, seccomp
+
+    capset = caps.DOCKER_DEFAULT
+    assert seccomp.filter_program(capset)[1] == "compiled"  # no store: no cache
+    seccomp.use_store(tmp_path / "store")
+    seccomp.prepare.cache_clear()
+    first, src1 = seccomp.filter_program(capset)
+    assert src1 == "compiled"
+    (cached,) = (tmp_path / "store" / "cache" / "seccomp").glob("*.bpf")
+    assert os.stat(cached.parent).st_mode & 0o777 == 0o700
+    assert cached.read_bytes() == first == seccomp.compile_filter(capset)
+    second, src2 = seccomp.filter_program(capset)
+    assert (second, src2) == (first, "cache")
+    # The sandbox now loads the cached program; the filter behaves as compiled.
+    seccomp.prepare.cache_clear()
+    try:
+        got = _probe(rootfs, (*DENIED, "clone3", "getpid"))
+        for name in DENIED:
+            assert got[name] == (-1, EPERM), (name, got[name])
+        assert got["clone3"] == (-1, ENOSYS)
+        # A cache file in a dir others can write is not trusted.
+        os.chmod(cached.parent, 0o777)
+        assert seccomp.filter_program(capset)[1] == "compiled"
+        assert os.stat(cached.parent).st_mode & 0o777 == 0o700
+    finally:
+        seccomp.use_store(None)
+        seccomp.prepare.cache_clear()
