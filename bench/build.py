@@ -244,6 +244,24 @@ def measure(tools: list, ctx: Path, reps: int) -> tuple[dict, dict]:
     return med(wall), med(cpu)
 
 
+def print_results(results: dict, cpus: dict) -> None:
+    """The medians table (wall and CPU) and the ratios against the anchors' targets."""
+    print(f"{'scenario':<8} " + " ".join(f"{n:>10}" for n in results))
+    for sc in ("cold", "noop", "edit"):
+        print(f"{sc:<8} " + " ".join(f"{results[n][sc]:>10.3f}" for n in results))
+    print("median CPU seconds, user+sys (BuildKit: docker client + dockerd's session):")
+    for sc in ("cold", "noop", "edit"):
+        print(f"{sc:<8} " + " ".join(f"{cpus[n][sc]:>10.3f}" for n in cpus))
+    for other, target in (("buildkit", 1.0), ("buildah", 0.5)):
+        if other in results:
+            ratios = "  ".join(f"{sc} {results['pybuild'][sc] / results[other][sc]:.2f}x"
+                               for sc in ("cold", "noop", "edit"))
+            print(f"pybuild/{other}: {ratios}  (target <= {target}x)")
+            ratios = "  ".join(f"{sc} {cpus['pybuild'][sc] / cpus[other][sc]:.2f}x"
+                               for sc in ("cold", "noop", "edit"))
+            print(f"  CPU pybuild/{other}: {ratios}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=3)
@@ -276,20 +294,7 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     print(f"load average before/after: {load0} / {os.getloadavg()}")
     print(f"median seconds over {a.reps} runs (200 files + 50 MB made then deleted):")
-    print(f"{'scenario':<8} " + " ".join(f"{n:>10}" for n in results))
-    for sc in ("cold", "noop", "edit"):
-        print(f"{sc:<8} " + " ".join(f"{results[n][sc]:>10.3f}" for n in results))
-    print("median CPU seconds, user+sys (BuildKit: docker client + dockerd's session):")
-    for sc in ("cold", "noop", "edit"):
-        print(f"{sc:<8} " + " ".join(f"{cpus[n][sc]:>10.3f}" for n in cpus))
-    for other, target in (("buildkit", 1.0), ("buildah", 0.5)):
-        if other in results:
-            ratios = "  ".join(f"{sc} {results['pybuild'][sc] / results[other][sc]:.2f}x"
-                               for sc in ("cold", "noop", "edit"))
-            print(f"pybuild/{other}: {ratios}  (target <= {target}x)")
-            ratios = "  ".join(f"{sc} {cpus['pybuild'][sc] / cpus[other][sc]:.2f}x"
-                               for sc in ("cold", "noop", "edit"))
-            print(f"  CPU pybuild/{other}: {ratios}")
+    print_results(results, cpus)
     print(f"pybuild peak RSS: {pb.rss / 1e6:.0f} MB (target < 200 MB)")
     return 0
 

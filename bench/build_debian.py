@@ -209,20 +209,7 @@ def main() -> int:
           "COPY of a 5,000-file context; machine shared):")
     if a.no_engine:
         results = {}
-    print(f"{'scenario':<8} " + " ".join(f"{n:>10}" for n in results))
-    for sc in ("cold", "noop", "edit"):
-        print(f"{sc:<8} " + " ".join(f"{results[n][sc]:>10.3f}" for n in results))
-    print("median CPU seconds, user+sys (BuildKit: docker client + dockerd's session):")
-    for sc in ("cold", "noop", "edit"):
-        print(f"{sc:<8} " + " ".join(f"{cpus[n][sc]:>10.3f}" for n in cpus))
-    for other, target in (("buildkit", 1.0), ("buildah", 0.5)):
-        if other in results:
-            ratios = "  ".join(f"{sc} {results['pybuild'][sc] / results[other][sc]:.2f}x"
-                               for sc in ("cold", "noop", "edit"))
-            print(f"pybuild/{other}: {ratios}  (target <= {target}x)")
-            ratios = "  ".join(f"{sc} {cpus['pybuild'][sc] / cpus[other][sc]:.2f}x"
-                               for sc in ("cold", "noop", "edit"))
-            print(f"  CPU pybuild/{other}: {ratios}")
+    eb.print_results(results, cpus)
     print(f"pybuild peak RSS: {max(rss) / 1e6:.0f} MB (target < 200 MB)")
     if cache:
         print("cache sharing, median seconds:")
