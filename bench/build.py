@@ -33,6 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.fixtures.mounts import unmount_under  # noqa: E402
+
 DOCKERFILE = """\
 FROM busybox
 RUN head -c 52428800 /dev/urandom > /big.bin
@@ -181,7 +183,7 @@ class BuildKit:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.log.close()
-        _unmount_under(self.dir)
+        unmount_under(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -199,7 +201,7 @@ class Buildah:
     def reset(self) -> None:
         if self.dir.exists():
             subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
-            _unmount_under(self.dir)
+            unmount_under(self.dir)
             shutil.rmtree(self.dir, ignore_errors=True)
         out = subprocess.run([*self._b(), "pull", "-q", f"docker-archive:{self.tar}"],
                              capture_output=True, text=True, check=True).stdout.split()[-1]
@@ -214,16 +216,8 @@ class Buildah:
 
     def close(self) -> None:
         subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
-        _unmount_under(self.dir)
+        unmount_under(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _unmount_under(root: Path) -> None:
-    with open("/proc/self/mounts") as f:
-        points = [line.split()[1] for line in f]
-    for mp in sorted((p for p in points if p.startswith(str(root) + "/")), key=len,
-                     reverse=True):
-        subprocess.run(["umount", "-l", mp], capture_output=True)
 
 
 def measure(tools: list, ctx: Path, reps: int) -> tuple[dict, dict]:

@@ -90,7 +90,7 @@ class Buildah(eb.Buildah):
     def reset(self) -> None:
         if self.dir.exists():
             subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
-            eb._unmount_under(self.dir)
+            eb.unmount_under(self.dir)
             shutil.rmtree(self.dir, ignore_errors=True)
         out = subprocess.run([*self._b(), "pull", "-q", f"docker-archive:{self.tar}"],
                              capture_output=True, text=True, check=True).stdout.split()[-1]
@@ -130,7 +130,7 @@ def cache_share(work: Path, tar: Path, docker_tar: Path, ctx: Path, reps: int,
         for i in range(reps):
             a, b, c = work / "cs-a", work / "cs-b", work / "cs-c"
             for r in (a, b, c):
-                eb._unmount_under(r)
+                eb.unmount_under(r)
                 shutil.rmtree(r, ignore_errors=True)
                 db.import_base(r, tar)
             cache = f"{reg.host}/bench/debian-cache:{i}"
@@ -155,7 +155,7 @@ def cache_share(work: Path, tar: Path, docker_tar: Path, ctx: Path, reps: int,
     finally:
         reg.stop()
         for r in (work / "cs-a", work / "cs-b", work / "cs-c"):
-            eb._unmount_under(r)
+            eb.unmount_under(r)
             shutil.rmtree(r, ignore_errors=True)
     return {k: statistics.median(v) for k, v in res.items() if v}
 
@@ -202,7 +202,7 @@ def main() -> int:
     finally:
         for t in tools:
             t.close()
-        eb._unmount_under(work)
+        eb.unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
     print(f"load average before/after: {load0} / {os.getloadavg()}")
     print(f"median seconds over {a.reps} runs (debian:bookworm, RUN copying 20,000 files, "

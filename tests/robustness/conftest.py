@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.mounts import mounts_under, unmount_under  # noqa: F401 - re-exported
+
 REPO = Path(__file__).resolve().parents[2]
 SOAK = os.environ.get("PYBUILD_SOAK", "") not in ("", "0")
 TRIALS = int(os.environ.get("PYBUILD_TRIALS", "0")) or (150 if SOAK else 30)
@@ -88,17 +90,6 @@ def time_after_ready(root: Path, args: list[str], **extra: str) -> float:
     return time.monotonic() - t0
 
 
-def mounts_under(path: Path) -> list[str]:
-    """Mount points in this mount namespace at or below `path`."""
-    prefix = str(path)
-    out = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == prefix or point.startswith(prefix + "/"):
-            out.append(point)
-    return out
-
-
 def pybuild_cgroups() -> set[Path]:
     """Every step cgroup pybuild has under any hierarchy."""
     found: set[Path] = set()
@@ -138,5 +129,4 @@ def small_mount(tmp_path: Path) -> Iterator[callable]:
 
     yield mount
     for d in reversed(made):
-        for m in sorted(mounts_under(d), key=len, reverse=True):
-            subprocess.run(["umount", "-l", m], check=False)
+        unmount_under(d)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.mounts import mounts_under, unmount_under
 from tests.integration.build import helpers as h
 
 pytestmark = pytest.mark.root
@@ -29,11 +30,6 @@ def _sleeps(arg: str) -> set[int]:
             except OSError:
                 pass
     return found
-
-
-def _mounts_under(root: Path) -> list[str]:
-    lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    return [ln.split()[4] for ln in lines if ln.split()[4].startswith(str(root) + "/")]
 
 
 def _cgroups_of(pid: int) -> list[Path]:
@@ -73,15 +69,14 @@ def test_ctrl_c_during_run_ends_the_sandbox_and_cleans_up(build_store, tmp_path)
         if proc.poll() is None:  # the failure being tested: leave no mount behind
             proc.kill()
             proc.wait()
-            for point in reversed(_mounts_under(build_store)):
-                subprocess.run(["umount", "-l", point], check=False)
+            unmount_under(build_store)
     stderr = err_path.read_text()
     assert code == 130, stderr
     assert took < 5, took
     assert stderr.splitlines()[-1] == "pybuild: interrupted", stderr
     assert "Traceback" not in stderr
     assert not mine & _sleeps("30")
-    assert _mounts_under(build_store) == []
+    assert mounts_under(build_store) == []
     assert _cgroups_of(proc.pid) == []
     with pytest.raises(Exception, match="int:1"):
         h.image(build_store, TAG)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.build import BusyboxImage
+from tests.fixtures.mounts import unmount_under
 
 DOCKERD = "/usr/sbin/dockerd"
 DOCKER = "/usr/bin/docker"
@@ -43,14 +44,6 @@ class Dockerd:
         if check and p.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} failed:\n{p.stderr[-3000:]}")
         return p
-
-
-def _unmount_under(root: Path) -> None:
-    with open("/proc/self/mounts") as f:
-        points = [line.split()[1] for line in f]
-    for mp in sorted((p for p in points if p.startswith(str(root) + "/")), key=len,
-                     reverse=True):
-        subprocess.run(["umount", "-l", mp], capture_output=True)
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +74,7 @@ def dockerd() -> Iterator[Dockerd]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-        _unmount_under(d)
+        unmount_under(d)
         shutil.rmtree(d, ignore_errors=True)
 
 
