@@ -14,10 +14,11 @@ from builder import config_ops
 from builder.cache import BuildCache
 from builder.engine import adapter, stages
 from builder.engine.options import BuildOptions
-from builder.engine.state import BuildAborted, BuildContext, StageState, host_platform
+from builder.engine.state import BuildAborted, BuildContext, StageState
 from builder.history import rfc3339, stamp_build
 from builder.progress import Progress, make_progress
 from store.digest import Descriptor, Digest
+from store.platform import host_platform
 
 
 @dataclass(frozen=True)

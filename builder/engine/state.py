@@ -18,15 +18,6 @@ from store.digest import Descriptor, Digest, chain_ids
 from store.imageconfig import History, ImageConfig
 
 
-def host_platform() -> Any:
-    """The host's platform (store.platform, or store.digest before the split)."""
-    try:
-        from store.platform import host_platform as hp
-    except ImportError:
-        from store.digest import host_platform as hp  # type: ignore[attr-defined,no-redef]
-    return hp()
-
-
 class BuildAborted(BuildError):
     """Another stage failed; this one stopped between steps."""
 

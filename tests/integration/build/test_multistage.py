@@ -72,7 +72,7 @@ def test_copy_link_makes_an_independent_layer(build_store, tmp_path):
 
 
 def test_from_platform_selects_the_base_for_that_platform(build_store, tmp_path):
-    from builder.engine.state import host_platform
+    from store.platform import host_platform
 
     plat = host_platform()
     df = f"FROM --platform={plat} busybox\nRUN uname -m > /arch\n"
