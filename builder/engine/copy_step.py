@@ -123,7 +123,6 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
                 plan = prepare_add(tree, _sources(step), Path(staging), opts,
                                    checksum=step.get("checksum") or None)
                 plan.apply(dest, root)
-                layers.settle_dir_times(active, _dest_rel(root, opts.workdir, dest))
             else:
                 from builder.copy import copy_into
 
