@@ -36,6 +36,7 @@ from store import meta, overlay
 from store.compress import open_decompressed
 from store.digest import Descriptor, Digest, chain_ids
 from store.errors import DigestMismatch, SnapshotInUse, SnapshotNotFound, StoreError
+from store.fsplace import spread_children
 from store.layerdiff import DiffOptions, diff_to_store
 from store.unpack import UnpackOptions, remove_beneath, unpack_tar
 from store.whiteout import default_format
@@ -131,6 +132,7 @@ class Snapshotter:
         self.fmt = fmt or default_format()
         (self.root / "l").mkdir(parents=True, exist_ok=True)
         (self.root / "empty").mkdir(exist_ok=True)
+        spread_children(self.root)  # each snapshot in a block group of its own: see fsplace
         meta.ensure_schema(store.db(), "store.snapshots", DDL)
         if fmt is None:  # the store's recorded form (refused rootless if root made it)
             from store.snapshot_format import store_format

@@ -23,6 +23,7 @@ from builder.engine.model import RunMount, Stage, Step
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
 from builder.history import rfc3339
+from store.fsplace import spread_children
 
 PIPES_DIR = "/dev/pipes"
 
@@ -195,6 +196,7 @@ def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
     cid = m.id or target
     base = Path(ctx.store.root) / "cache-mounts"
     base.mkdir(exist_ok=True)
+    spread_children(base)
     seed = None
     if m.from_ not in (None, ""):
         # BuildKit keys a cache seeded from a stage or image by id AND that source

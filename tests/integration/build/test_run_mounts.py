@@ -20,6 +20,10 @@ def test_cache_mount_persists_across_builds_and_stays_out_of_layers(build_store,
     assert "cache" not in h.rootfs(build_store, "cm:2") or \
         h.rootfs(build_store, "cm:2")["cache"]["type"] == "5"
     assert not any(p.startswith("cache/") for p in h.rootfs(build_store, "cm:2"))
+    # cache dirs, like snapshots, are spread over the disk on ext4 (store.fsplace)
+    from store.fsplace import topdir_flag
+    assert topdir_flag(build_store / "cache-mounts") is (
+        None if topdir_flag(build_store) is None else True)
 
 
 @pytest.mark.parametrize("sharing", ["shared", "private", "locked"])
