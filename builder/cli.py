@@ -182,5 +182,22 @@ def _exit_code(e: BaseException) -> int:
     return code if isinstance(code, int) else 1
 
 
+def entry() -> None:
+    """The `pybuild` console script: main() inside builder.startup's fast start (the
+    dataclass code cache) and fast exit."""
+    from builder import startup
+
+    startup.install_dataclass_cache()
+    try:
+        code = main()
+    except SystemExit as e:  # argparse's --help and usage errors
+        if e.code is None or isinstance(e.code, int):
+            code = e.code or 0
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    startup.finish(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -13,7 +13,7 @@ BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 
 def pybuild_argv() -> list[str]:
-    """`pybuild` as this interpreter runs it (the console script is `builder.cli:main`)."""
+    """`pybuild` as this interpreter runs it (the console script is `builder.cli:entry`)."""
     return [sys.executable, "-m", "builder.cli"]
 
 
