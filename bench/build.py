@@ -77,6 +77,26 @@ def run_timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None
     return elapsed, ru.ru_maxrss * 1024, ru.ru_utime + ru.ru_stime
 
 
+VENV = Path("/tmp/pybuild-bench-venv")
+
+
+def pybuild_argv(use_module: bool = False) -> list[str]:
+    """How pybuild is run: as a user runs it, the `pybuild` script of a venv with this
+    checkout pip-installed (not editable), so the interpreter starts without this
+    host's site-packages .pth hooks (an editable-install finder, a certificate hook:
+    ~20 ms that no user's install has). Created on first use, refreshed every run.
+    With `use_module`: `python -m builder.cli` from the checkout, as before."""
+    if use_module:
+        return [sys.executable, "-m", "builder.cli"]
+    if not (VENV / "bin" / "pip").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", str(REPO)], check=True)
+    else:
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--no-deps",
+                        "--force-reinstall", str(REPO)], check=True)
+    return [str(VENV / "bin" / "pybuild")]
+
+
 def session_cpu(sid: int) -> float:
     """CPU seconds (user+sys, with reaped children) of every process in session `sid`:
     dockerd, its containerd and the runc/RUN processes BuildKit reaps."""
@@ -98,8 +118,9 @@ def session_cpu(sid: int) -> float:
 class Pybuild:
     name = "pybuild"
 
-    def __init__(self, work: Path, rootfs_tar: Path) -> None:
+    def __init__(self, work: Path, rootfs_tar: Path, argv: list[str] | None = None) -> None:
         self.work, self.tar = work, rootfs_tar
+        self.argv = argv or [sys.executable, "-m", "builder.cli"]
         self.root = work / "pb-store"
         self.rss = 0
         self.cpu = 0.0
@@ -127,7 +148,7 @@ class Pybuild:
     def build(self, ctx: Path) -> float:
         env = {**os.environ, "PYBUILD_ROOT": str(self.root)}
         # --network none, as BuildKit and buildah are run (no bridge on these machines)
-        secs, rss, self.cpu = run_timed([sys.executable, "-m", "builder.cli", "build", "-q",
+        secs, rss, self.cpu = run_timed([*self.argv, "build", "-q",
                                          "--network", "none", "-t", "bench:1", str(ctx)],
                                         env, cwd=REPO)
         self.rss = max(self.rss, rss)
@@ -261,6 +282,8 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-buildkit", action="store_true")
     ap.add_argument("--no-buildah", action="store_true")
+    ap.add_argument("--python-m", action="store_true",
+                    help="run `python -m builder.cli` from the checkout, not a venv's pybuild")
     a = ap.parse_args()
     from store import archive
     from store.layout import open_store
@@ -271,7 +294,7 @@ def main() -> int:
     tools = []
     try:
         rootfs = build_busybox_rootfs_tar(work / "rootfs.tar")
-        pb = Pybuild(work, rootfs)
+        pb = Pybuild(work, rootfs, pybuild_argv(a.python_m))
         pb.reset()
         docker_tar = work / "busybox.docker.tar"
         archive.save(open_store(pb.root), ["busybox:latest"], docker_tar, fmt="docker")

@@ -118,7 +118,8 @@ def measure(tools: list, ctx: Path, reps: int) -> tuple[dict, dict]:
 
 
 def cache_share(work: Path, tar: Path, docker_tar: Path, ctx: Path, reps: int,
-                bk, rss: list[int]) -> dict[str, float]:  # type: ignore[no-untyped-def]
+                bk, rss: list[int], argv: list[str]  # type: ignore[no-untyped-def]
+                ) -> dict[str, float]:
     """Medians of pybuild cold+export and import, and BuildKit's inline cold and import."""
     from tests.fixtures.registry import RegistryServer
 
@@ -140,7 +141,7 @@ def cache_share(work: Path, tar: Path, docker_tar: Path, ctx: Path, reps: int,
                                      (b, "pb-import", ("--cache-from", cache))):
                 env = {**os.environ, "PYBUILD_ROOT": str(root)}
                 secs, peak, _ = eb.run_timed(
-                    [sys.executable, "-m", "builder.cli", "build", "-q", "--network", "none",
+                    [*argv, "build", "-q", "--network", "none",
                      "-t", "bench:1", *extra, str(ctx)], env, cwd=REPO)
                 res[key].append(secs)
                 rss.append(peak)
@@ -167,6 +168,8 @@ def main() -> int:
     ap.add_argument("--no-buildah", action="store_true")
     ap.add_argument("--no-cache-share", action="store_true")
     ap.add_argument("--no-engine", action="store_true", help="only the cache-sharing part")
+    ap.add_argument("--python-m", action="store_true",
+                    help="run `python -m builder.cli` from the checkout, not a venv's pybuild")
     a = ap.parse_args()
     from store import archive
     from store.layout import open_store
@@ -181,7 +184,8 @@ def main() -> int:
     cache: dict[str, float] = {}
     rss: list[int] = []
     try:
-        pb = Pybuild(work, tar)
+        argv = eb.pybuild_argv(a.python_m)
+        pb = Pybuild(work, tar, argv)
         pb.reset()
         docker_tar = work / "debian.docker.tar"
         st = open_store(pb.root)
@@ -198,7 +202,7 @@ def main() -> int:
         rss.append(pb.rss)
         if not a.no_cache_share:
             pb.close()
-            cache = cache_share(work, tar, docker_tar, ctx, a.reps, bk, rss)
+            cache = cache_share(work, tar, docker_tar, ctx, a.reps, bk, rss, argv)
     finally:
         for t in tools:
             t.close()
