@@ -42,8 +42,34 @@ class CliUsageError(Exception):
     exit_code = 2
 
 
+def _columns() -> int:
+    """The help width as shutil.get_terminal_size() finds it ($COLUMNS, the terminal,
+    else 80), without importing shutil (and bz2, lzma) on every run."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         width if width is not None else _columns() - 2)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage, so errors stay one line."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise CliUsageError(f"{self.prog}: {message} (see '{self.prog} --help')")

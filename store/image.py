@@ -8,7 +8,6 @@ Healthcheck, History) and `store.manifest` (Manifest, Index); all are re-exporte
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
@@ -118,6 +117,8 @@ class StoredLayer:
 
             return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
         if mt.endswith("gzip") or _peek_gzip(self.store, self.descriptor):
+            import gzip
+
             return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value,arg-type]
         return raw  # type: ignore[return-value]
 

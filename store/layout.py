@@ -23,7 +23,6 @@ import re
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,7 +141,7 @@ class Store:
         `leases` row is written only if resources are named with add(). So a build
         that names none (a no-op rebuild) does no meta.db write, hence no fsync."""
         for _ in range(50):  # a fresh file is busy only while gc peeks at it
-            lid = uuid.uuid4().hex
+            lid = os.urandom(16).hex()  # not uuid: its import (and platform's) costs ~2 ms
             lock_path = self.locks_dir / f"lease-{lid}"
             fd = try_lock(lock_path)
             if fd is not None:

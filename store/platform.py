@@ -3,7 +3,7 @@ Re-exported by `store.digest`."""
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +67,6 @@ class Platform:
 
 
 def host_platform() -> Platform:
-    arch = _platform.machine().lower()
+    arch = os.uname().machine.lower()  # as platform.machine(), without its ~1.5 ms import
     arch = _ARCH_ALIASES.get(arch, arch)
     return Platform("linux", arch, "v7" if arch == "arm" else "")

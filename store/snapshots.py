@@ -26,7 +26,6 @@ import os
 import shutil
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,7 +231,7 @@ class Snapshotter:
 
     def _unpack_layer(self, desc: Descriptor, diff_id: Digest, chain: Digest,
                       parent: Digest | None, max_bytes: int | None) -> None:
-        tmp = self.root / f"tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}"  # pid: see store.recover
+        tmp = self.root / f"tmp-{os.getpid()}-{os.urandom(6).hex()}"  # pid: see store.recover
         (tmp / "diff").mkdir(parents=True)
         try:
             max_bytes = max_bytes or layer_cap()
@@ -289,8 +288,8 @@ class Snapshotter:
 
     def prepare(self, parent: Digest | None, key: str | None = None) -> ActiveSnapshot:
         """Mount a writable overlay on top of `parent` (None: an empty rootfs)."""
-        key = key or uuid.uuid4().hex
-        name = "a" + uuid.uuid4().hex[:10]
+        key = key or os.urandom(16).hex()
+        name = "a" + os.urandom(5).hex()
         adir = self.root / name
         with self._txn() as conn:
             if parent is not None:
@@ -380,7 +379,7 @@ class Snapshotter:
                     return
                 conn.execute("DELETE FROM snapshots WHERE chain_id=?", (str(cur),))
                 (self.root / "l" / row[2]).unlink(missing_ok=True)
-                trash = self.root / f"trash-{uuid.uuid4().hex[:12]}"
+                trash = self.root / f"trash-{os.urandom(6).hex()}"
                 os.rename(self.root / cur.hex, trash)
             shutil.rmtree(trash, ignore_errors=True)
             cur = Digest.parse(row[1]) if row[1] else None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -42,6 +41,8 @@ def _source_tree(ctx: BuildContext, step: Step) -> Any:
     src = step.get("from")
     docs = step.get("heredocs") or ()
     if docs:
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="pybuild-heredoc-") as d:
             for doc in docs:
                 p = Path(d) / doc.name.lstrip("/")
@@ -78,6 +79,8 @@ def cache_sources(ctx: BuildContext, step: Step, state: StageState
     opts = _copy_opts(step, state)
     try:
         if step.kind == "ADD":
+            import tempfile
+
             from builder.add import prepare_add
 
             with tempfile.TemporaryDirectory(prefix="pybuild-add-") as staging:
@@ -117,6 +120,8 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
             opts = _copy_opts(step, state, owner=owner)
             dest = step.get("dest") or "."
             if step.kind == "ADD" and not step.get("heredocs"):
+                import tempfile
+
                 from builder.add import prepare_add
 
                 staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-add-"))

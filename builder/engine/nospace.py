@@ -12,7 +12,6 @@ began (a lower bound)."""
 from __future__ import annotations
 
 import errno
-import glob
 import os
 import threading
 from collections.abc import Callable
@@ -59,6 +58,8 @@ def _is_enospc(e: BaseException) -> bool:
 def _sources_bytes(ctx: Any, step: Any) -> int:
     if step.kind not in ("COPY", "ADD") or step.get("from"):
         return 0
+    import glob
+
     base = os.path.realpath(ctx.opts.context)
     total = 0
     for unsafe_src in step.get("sources") or ():

@@ -8,8 +8,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +101,8 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
         for m in step.get("mounts") or ():
             mounts.extend(stack.enter_context(_mount(ctx, stage, m, cwd, extra_env)))
         if pipe_files:
+            import tempfile
+
             d = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-pipes-")))
             for name, data in pipe_files:
                 (d / name).write_text(data)
@@ -181,6 +181,8 @@ def _secret(ctx: BuildContext, m: RunMount, extra_env: list[tuple[str, str]]
         if not m.target:
             yield []
             return
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="pybuild-secret-") as d:
         f = Path(d) / "secret"
         f.write_bytes(data)
@@ -190,6 +192,9 @@ def _secret(ctx: BuildContext, m: RunMount, extra_env: list[tuple[str, str]]
 
 
 def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
+    import shutil
+    import tempfile
+
     from builder.sandbox import Mount
 
     target = _target(m, cwd)
@@ -254,6 +259,9 @@ def _seed(ctx: BuildContext, ref: str, source: str, dest: Path) -> None:
 
 
 def _bind(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
+    import shutil
+    import tempfile
+
     from builder.engine.sources import stage_root
     from builder.sandbox import Mount
 

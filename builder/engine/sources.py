@@ -6,7 +6,6 @@ through the registry client when missing or with `--pull`, for the stage's platf
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,6 +148,8 @@ def stage_root(ctx: BuildContext, ref: str | int) -> Iterator[str]:
         img, _ = resolve_image(ctx, str(ref), ctx.platform)
         state = image_state(img)
     if not state.layers:
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="pybuild-empty-") as d:
             yield d
         return
