@@ -39,7 +39,6 @@ from builder.filehash import (
     FileHashCache,
     SourceHash,
     entry_hash,
-    xattr_digest,
 )
 from store import userns
 
@@ -136,11 +135,12 @@ def _source_hash(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions,
         for e, inner in _entries(tree, src, ex):
             mode, uid, gid = _meta(e, opts)
             kind = e.kind
-            content = cache.content_hash(tree.abs(e.rel), e.st) if kind == "file" else ""
+            full = tree.abs(e.rel)
+            content = cache.content_hash(full, e.st) if kind == "file" else ""
             top = src.keep or src.name
             dest = f"{top}/{inner}" if inner and top else (inner or top)
             rdev = e.st.st_rdev if kind == "device" else 0
-            xattrs = xattr_digest(tree.abs(e.rel)) if kind in ("file", "dir") else ""
+            xattrs = cache.xattrs(full, e.st) if kind in ("file", "dir") else ""
             items.append((e.rel or ".", entry_hash(kind, mode, uid, gid, content=content,
                                                    link=e.link, rdev=rdev, dest=dest,
                                                    xattrs=xattrs)))

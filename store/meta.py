@@ -2,8 +2,8 @@
 
 Owns the connection rules, per-module schema registration, and the tables of the store
 core: `layers` (diff_id <-> blob), `leases` (gc protection while a build or pull runs)
-and `file_hashes` (the builder's file-hash cache, DESIGN §8). Other modules (snapshots,
-the build cache) create their own tables with `ensure_schema`.
+and `file_hashes` / `file_xattrs` (the builder's file-hash cache, DESIGN §8). Other
+modules (snapshots, the build cache) create their own tables with `ensure_schema`.
 
 Connection rules (read before using):
 - A `sqlite3.Connection` must be used by ONE thread at a time. `Store.db()` hands each
@@ -126,6 +126,12 @@ CREATE TABLE IF NOT EXISTS file_hashes (
     inode INTEGER NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS file_xattrs (
+    path TEXT PRIMARY KEY,
+    inode INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    digest TEXT NOT NULL
+);
 """
 
 
@@ -198,6 +204,21 @@ class FileHashCache:
         with self._conn:
             self._conn.executemany("INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?)",
                                    [(str(p), s, m, i, str(h)) for p, s, m, i, h in rows])
+
+    def xattrs_under(self, lo: str) -> Iterator[tuple[str, int, int, str]]:
+        """(path, inode, ctime_ns, digest) of every xattr row under the dir `lo/`."""
+        yield from self._conn.execute("SELECT path, inode, ctime_ns, digest FROM file_xattrs "
+                                      "WHERE path >= ? AND path < ?", (lo, lo[:-1] + "0"))
+
+    def xattr_row(self, path: str) -> tuple[int, int, str] | None:
+        """(inode, ctime_ns, digest) stored for `path`, or None."""
+        return self._conn.execute("SELECT inode, ctime_ns, digest FROM file_xattrs WHERE path=?",
+                                  (path,)).fetchone()
+
+    def put_xattrs(self, rows: list[tuple[str, int, int, str]]) -> None:
+        with self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO file_xattrs VALUES (?, ?, ?, ?)",
+                                   rows)
 
     def clear(self) -> None:
         with self._conn:

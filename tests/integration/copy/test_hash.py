@@ -119,3 +119,37 @@ def test_warm_rebuild_is_stat_only(tmp_path: Path) -> None:
     with FileHashCache(store) as quiet:
         source_hash(SourceTree.context(ctx), ["."], CopyOptions(), quiet)
     assert (settled.opens, quiet.opens) == (1, 0)
+
+
+def test_warm_rebuild_reads_xattrs_only_of_inodes_whose_ctime_moved(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    from builder import filehash
+
+    monkeypatch.setattr(filehash, "RACY_NS", 0)  # ctime cannot be set back: none is racy
+    ctx = make_tree(tmp_path / "ctx", {f"d{i % 7}/f{i}.txt": f"content {i}" for i in range(300)})
+    store = tmp_path / "store"
+
+    def run() -> tuple[object, int]:
+        with FileHashCache(store) as c:
+            sh = source_hash(SourceTree.context(ctx), ["."], CopyOptions(), c)
+        return sh, c.xattr_reads
+
+    first, reads = run()
+    assert reads == 300 + 8  # every file, the 7 dirs and the root
+    again, reads = run()
+    assert again == first and reads == 0
+    os.setxattr(ctx / "d3/f3.txt", "user.note", b"x")  # moves the ctime, not the mtime
+    tagged, reads = run()
+    assert reads == 1
+    assert miss_reason(first.manifest, tagged.manifest) == "d3/f3.txt changed"
+    os.removexattr(ctx / "d3/f3.txt", "user.note")
+    back, reads = run()
+    assert reads == 1 and back == first
+
+
+@pytest.mark.parametrize("path", ["/a/b", "/a//b", "/a/./b", "/a/../b", "/a/.hidden", "/a/b/",
+                                  "rel/x", "./x", "/", "//x"])
+def test_cache_keys_are_absolute_clean_paths(path: str) -> None:
+    from builder.filehash import _key
+
+    assert _key(path) == os.path.abspath(path)
