@@ -79,14 +79,24 @@ def cache_sources(ctx: BuildContext, step: Step, state: StageState
     opts = _copy_opts(step, state)
     try:
         if step.kind == "ADD":
+            import shutil
             import tempfile
 
             from builder.add import prepare_add
 
-            with tempfile.TemporaryDirectory(prefix="pybuild-add-") as staging:
+            staging = tempfile.mkdtemp(prefix="pybuild-add-")
+            try:
                 plan = prepare_add(ctx.context_tree, _sources(step), Path(staging), opts,
                                    checksum=step.get("checksum") or None)
                 sh = plan.source_hash(ctx.hashes())
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            if any(it.remote for it in plan.items):  # kept for execute(): fetched once
+                with ctx.lock:
+                    ctx.fetched[id(step)] = (plan, staging)
+            else:
+                shutil.rmtree(staging, ignore_errors=True)
         else:
             from builder.copy import source_hash
 
@@ -120,13 +130,7 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
             opts = _copy_opts(step, state, owner=owner)
             dest = step.get("dest") or "."
             if step.kind == "ADD" and not step.get("heredocs"):
-                import tempfile
-
-                from builder.add import prepare_add
-
-                staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-add-"))
-                plan = prepare_add(tree, _sources(step), Path(staging), opts,
-                                   checksum=step.get("checksum") or None)
+                plan = _add_plan(ctx, step, tree, opts, stack)
                 plan.apply(dest, root)
             else:
                 from builder.copy import copy_into
@@ -144,6 +148,26 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
     except BuildError as e:
         raise StepError(file=ctx.file, line=step.line, stage=stage.name, position=position,
                         text=step.text, message=str(_plain(e))) from None
+
+
+def _add_plan(ctx: BuildContext, step: Step, tree: Any, opts: Any,
+              stack: contextlib.ExitStack) -> Any:
+    """The ADD's sources: URLs as they were fetched for the cache key (never fetched a
+    second time, so the layer holds the bytes the key was made from), else fetched now."""
+    import shutil
+    import tempfile
+
+    from builder.add import AddPlan, prepare_add
+
+    with ctx.lock:
+        kept = ctx.fetched.pop(id(step), None)
+    if kept is not None:
+        plan, staging = kept
+        stack.callback(shutil.rmtree, staging, True)
+        return AddPlan(plan.items, replace(opts, instruction="ADD"))
+    staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-add-"))
+    return prepare_add(tree, _sources(step), Path(staging), opts,
+                       checksum=step.get("checksum") or None)
 
 
 def _dest_rel(root: str, workdir: str, dest: str) -> str:

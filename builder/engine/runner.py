@@ -67,6 +67,7 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
                 remote_cache.export_to(ctx, ref, ctx.used_keys)  # imported above
         return result
     finally:
+        ctx.drop_fetched()
         progress.finish(image_id)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from builder.cache import BuildCache, CacheResult
@@ -78,7 +77,9 @@ class BuildContext:
     results: dict[int, StageState] = field(default_factory=dict)
     abort: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    tmp: Path | None = None
+    # id(step) -> (AddPlan, staging dir) of an ADD whose URLs were fetched for its cache
+    # key: the step, if it runs, copies those very bytes (see copy_step)
+    fetched: dict[int, tuple[Any, str]] = field(default_factory=dict)
     plan: Any = None
     futures: dict[int, Any] = field(default_factory=dict)
     context_tree: Any = None
@@ -96,6 +97,15 @@ class BuildContext:
             with self.lock:
                 self.__dict__.setdefault("_all_hashes", []).append(fh)
         return fh
+
+    def drop_fetched(self) -> None:
+        """Delete the staging dirs of fetched ADD sources no step used (cache hits)."""
+        import shutil
+
+        with self.lock:
+            left, self.fetched = list(self.fetched.values()), {}
+        for _, staging in left:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def hash_stats(self) -> dict[str, int]:
         """Summed counters of the file-hash caches: a no-op rebuild has opens == 0."""
