@@ -42,6 +42,15 @@ class CliUsageError(Exception):
     exit_code = 2
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: handled as Ctrl-C is (sandboxes killed, mounts released, nothing
+    tagged), then exit 143 as docker build does."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def _columns() -> int:
     """The help width as shutil.get_terminal_size() finds it ($COLUMNS, the terminal,
     else 80), without importing shutil (and bz2, lzma) on every run."""
@@ -170,7 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             maybe_enter(verb)
         return int(mod.run(ns) or 0)  # type: ignore[attr-defined]
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        if isinstance(e, Terminated):
+            print("pybuild: terminated", file=sys.stderr)
+            return 143
         print("pybuild: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
@@ -210,10 +222,13 @@ def _exit_code(e: BaseException) -> int:
 
 def entry() -> None:
     """The `pybuild` console script: main() inside builder.startup's fast start (the
-    dataclass code cache) and fast exit."""
+    dataclass code cache) and fast exit, with SIGTERM handled as Ctrl-C."""
+    import signal
+
     from builder import startup
 
     startup.install_dataclass_cache()
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = main()
     except SystemExit as e:  # argparse's --help and usage errors
