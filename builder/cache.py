@@ -113,6 +113,8 @@ class CacheResult:
 
 @dataclass(frozen=True)
 class Previous:
+    """The last recorded step at a position: its key, parent key and inputs (for miss reasons)."""
+
     key: str
     parent: str
     inputs: Mapping[str, Any]

@@ -32,6 +32,8 @@ class ChownError(CopyError):
 
 @dataclass(frozen=True)
 class Owner:
+    """A numeric owner (uid:gid), as --chown and USER resolve to."""
+
     uid: int
     gid: int
 

@@ -227,6 +227,7 @@ def entry() -> None:
 
     from builder import startup
 
+    startup.defer_inspect()
     startup.install_dataclass_cache()
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -33,6 +33,8 @@ class ConfigOpError(BuildError):
 
 @dataclass(frozen=True)
 class Applied:
+    """A metadata instruction's result: the new config and its history `created_by`."""
+
     image: ImageConfig
     created_by: str | None
     with_layer: bool = False

@@ -62,6 +62,8 @@ class CopyOptions:
 
 @dataclass
 class CopyStats:
+    """What a copy wrote: counts, bytes and the destination paths."""
+
     files: int = 0
     dirs: int = 0
     links: int = 0

@@ -187,6 +187,8 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
 
 @dataclass
 class _Pattern:
+    """One compiled .dockerignore line."""
+
     text: str
     exclusion: bool
     dirs: list[str] = field(default_factory=list)

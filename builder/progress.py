@@ -187,6 +187,8 @@ class JsonProgress(Progress):
 
 @dataclass
 class _Row:
+    """One step's line in the tty view: its label, why it ran, state and last output."""
+
     label: str
     reason: str | None = None
     started: float = field(default_factory=time.monotonic)

@@ -11,6 +11,10 @@ defining pybuild's classes and tearing itself down. Two measured costs live here
   `$XDG_CACHE_HOME/pybuild/dataclass-code-<python>.marshal` (as `__pycache__` keeps
   bytecode, and with the same trust: the user's own cache). The methods are the same
   code objects `exec` would have built: only the compile is skipped.
+- **Deferred `inspect`.** `dataclasses` imports `inspect` (and with it `ast`, `dis`,
+  `tokenize`: ~5 ms) only to write a docstring for a class that has none, and every
+  pybuild dataclass has one. `defer_inspect()` puts a stand-in in `sys.modules` that
+  imports the real module the first time anything asks it for anything.
 - **Fast exit.** After the command, `finish()` runs the atexit hooks (thread-pool
   joins, temporary-directory cleanup), flushes stdout and stderr and ends the process
   without the interpreter's module teardown and garbage collection (~12 ms). Files
@@ -24,6 +28,7 @@ import builtins
 import marshal
 import os
 import sys
+import types
 from typing import Any
 
 MAX_ENTRIES = 4000  # beyond this (many code versions seen), start the file afresh
@@ -71,6 +76,23 @@ def install_dataclass_cache(path: str | None = None) -> None:
     except (OSError, EOFError, ValueError, TypeError):
         pass  # none yet, or unreadable: compile as usual
     dataclasses.exec = _exec  # type: ignore[attr-defined]  # shadows the builtin there
+
+
+class _Deferred(types.ModuleType):
+    """Stands in for a module until the first attribute is asked of it."""
+
+    def __getattr__(self, attr: str) -> Any:
+        real = sys.modules.get(self.__name__)
+        if real is None or real is self:
+            sys.modules.pop(self.__name__, None)
+            real = __import__(self.__name__)
+        return getattr(real, attr)
+
+
+def defer_inspect() -> None:
+    """Make `import inspect` free until inspect is used (see the module docstring)."""
+    if "inspect" not in sys.modules:
+        sys.modules["inspect"] = _Deferred("inspect")
 
 
 def stats() -> dict[str, int]:

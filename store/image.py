@@ -100,6 +100,8 @@ class Image(Protocol):
 
 @dataclass(frozen=True)
 class StoredLayer:
+    """One layer of a stored image: its blob descriptor and diff_id."""
+
     store: Store
     descriptor: Descriptor
     diff_id: Digest

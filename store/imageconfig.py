@@ -164,6 +164,8 @@ class ContainerConfig:
 
 @dataclass(frozen=True)
 class History:
+    """One history entry of an image config (OCI image-spec `history`)."""
+
     created: str | None = None
     created_by: str | None = None
     author: str | None = None

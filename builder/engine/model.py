@@ -35,6 +35,8 @@ class RunMount:
 
 @dataclass(frozen=True)
 class Heredoc:
+    """One heredoc of a RUN, COPY or ADD: its name and body."""
+
     name: str
     data: str
     chomp: bool = False
@@ -62,6 +64,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Stage:
+    """One build stage: its base, platform, steps and the stages it needs."""
+
     index: int
     name: str
     base: str | int            # image ref, stage index, or "scratch"
@@ -74,6 +78,8 @@ class Stage:
 
 @dataclass(frozen=True)
 class Plan:
+    """What the engine builds: the stages the target needs, in dependency order."""
+
     stages: tuple[Stage, ...]           # topological order; the last one is the target
     target: int
     file: str = "Dockerfile"

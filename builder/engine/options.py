@@ -9,6 +9,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class BuildOptions:
+    """Everything one `pybuild build` was asked to do (the CLI's flags, parsed)."""
+
     context: Path
     dockerfile_text: str
     dockerfile_name: str = "Dockerfile"

@@ -23,6 +23,8 @@ from store.platform import host_platform
 
 @dataclass(frozen=True)
 class BuildResult:
+    """What a build made: the image id, its manifest and tags, and the config."""
+
     image_id: Digest            # the config digest, as docker prints it
     manifest: Descriptor
     tags: tuple[str, ...]

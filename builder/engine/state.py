@@ -23,6 +23,8 @@ class BuildAborted(BuildError):
 
 @dataclass(frozen=True)
 class LayerRef:
+    """A layer of a stage's image: its blob descriptor and diff_id."""
+
     desc: Descriptor
     diff_id: Digest
     source: Any = field(default=None, compare=False, repr=False)  # remote cache (lazy blob)
@@ -30,6 +32,8 @@ class LayerRef:
 
 @dataclass(frozen=True)
 class StageState:
+    """A stage after its last step: config, layers, cache key and step bookkeeping."""
+
     config: ImageConfig
     layers: tuple[LayerRef, ...] = ()
     key: str = ""

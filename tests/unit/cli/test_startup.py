@@ -117,3 +117,43 @@ def test_the_console_entry_keeps_exit_codes_of_help_usage_errors_and_commands(tm
     assert bad.returncode == 2 and "--no-such-flag" in bad.stderr
     missing = _entry("build", str(tmp_path / "absent"), cache=tmp_path)
     assert missing.returncode != 0 and missing.stderr.count("\n") == 1
+
+
+DEFERRED = r'''
+import json, sys
+from builder import startup
+startup.defer_inspect()
+import dataclasses
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class Documented:
+    """Has a docstring: dataclasses never asks inspect for a signature."""
+    x: int
+
+loaded_early = "ast" in sys.modules or type(sys.modules["inspect"]).__name__ != "_Deferred"
+
+@dataclass
+class Bare:
+    x: int
+    y: str = "a"
+
+from inspect import signature  # the first real use loads the real module
+import inspect
+print(json.dumps({
+    "loaded_early": loaded_early, "bare_doc": Bare.__doc__,
+    "sig": str(signature(lambda a, b=2: None)), "real": inspect.isfunction(print) is False,
+    "module": type(sys.modules["inspect"]).__name__, "ast": "ast" in sys.modules,
+}))
+'''
+
+
+def test_inspect_is_loaded_only_when_something_uses_it() -> None:
+    p = subprocess.run([sys.executable, "-c", DEFERRED], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    got = json.loads(p.stdout)
+    assert got["loaded_early"] is False
+    assert got["bare_doc"] == "Bare(x: int, y: str = 'a')"  # as without the stand-in
+    assert got["sig"] == "(a, b=2)"
+    assert got["real"] is True
+    assert got["module"] == "module" and got["ast"] is True
