@@ -124,20 +124,20 @@ def parse_chmod(unsafe_text: str, instruction: str = "COPY") -> int | SymbolicMo
         return int(text, 8)
     clauses = []
     for part in text.split(","):
-        m = _CLAUSE.fullmatch(part)
+        m = re.fullmatch(_CLAUSE, part)  # compiled on first use (re caches it), not at import
         if not m:
             raise CopyError(f"invalid --chmod value {unsafe_text!r}: expected an octal or "
                             "symbolic (u+x,go-w) mode", instruction)
         who = 0
         for c in m.group(1) or "a":
             who |= _WHO[c]
-        for op, perms in _ACTION.findall(m.group(2)):
+        for op, perms in re.findall(_ACTION, m.group(2)):
             clauses.append((who, op, perms))
     return SymbolicMode(text, tuple(clauses))
 
 
-_CLAUSE = re.compile(r"([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)")
-_ACTION = re.compile(r"([-+=])([ugo]|[rwxXst]*)")
+_CLAUSE = r"([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)"
+_ACTION = r"([-+=])([ugo]|[rwxXst]*)"
 _WHO = {"u": 0o4700, "g": 0o2070, "o": 0o1007, "a": 0o7777}
 _PERM = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -348,6 +346,9 @@ def _copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, targe
 
 
 def _extract(tree: SourceTree, src: Source, w: _Writer, dest: str) -> bool:
+    import shutil
+    import tempfile
+
     from builder.add import extract_archive, is_archive
 
     path = tree.abs(src.rel)

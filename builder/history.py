@@ -9,7 +9,6 @@ that made it (`entry()`), so inspection can map layers to lines.
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Iterable
 
 from store.imageconfig import History
@@ -28,6 +27,10 @@ _ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t
 def _printable(ch: str) -> bool:
     if ch == " ":
         return True
+    if " " < ch < "\x7f":  # printable ASCII: no need for unicodedata (~1 ms to import)
+        return True
+    import unicodedata
+
     return unicodedata.category(ch)[0] not in ("C", "Z")
 
 

@@ -104,10 +104,12 @@ class BuildContext:
 
     def drop_fetched(self) -> None:
         """Delete the staging dirs of fetched ADD sources no step used (cache hits)."""
-        import shutil
-
         with self.lock:
             left, self.fetched = list(self.fetched.values()), {}
+        if not left:
+            return
+        import shutil
+
         for _, staging in left:
             shutil.rmtree(staging, ignore_errors=True)
 
