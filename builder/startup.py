@@ -9,8 +9,9 @@ defining pybuild's classes and tearing itself down. Two measured costs live here
   depends only on the class's shape, so `install_dataclass_cache()` memoises the
   compiled code objects by their exact source text, in memory and in
   `$XDG_CACHE_HOME/pybuild/dataclass-code-<python>.marshal` (as `__pycache__` keeps
-  bytecode, and with the same trust: the user's own cache). The methods are the same
-  code objects `exec` would have built: only the compile is skipped.
+  bytecode; the file is used only when it and its dir are owned by this user and
+  writable by no one else). The methods are the same code objects `exec` would have
+  built: only the compile is skipped.
 - **Deferred `inspect`.** `dataclasses` imports `inspect` (and with it `ast`, `dis`,
   `tokenize`: ~5 ms) only to write a docstring for a class that has none, and every
   pybuild dataclass has one. `defer_inspect()` puts a stand-in in `sys.modules` that
@@ -61,6 +62,12 @@ def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:  # n
     builtins.exec(source, globals, locals)
 
 
+def _trusted(st: os.stat_result) -> bool:
+    """Code is loaded only from a file (and dir) this user owns and no one else can
+    write: `sudo pybuild` with a user's HOME must not run that user's code."""
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
 def install_dataclass_cache(path: str | None = None) -> None:
     """Route `dataclasses`' exec through the code cache (before any class is made)."""
     global _path
@@ -68,13 +75,19 @@ def install_dataclass_cache(path: str | None = None) -> None:
 
     _path = path or cache_path()
     try:
-        with open(_path, "rb") as f:
-            loaded = marshal.load(f)
-        if isinstance(loaded, dict) and all(type(v) is bytes for v in loaded.values()):
-            _codes.update(loaded)
-            _state["loaded"] = len(loaded)
-    except (OSError, EOFError, ValueError, TypeError):
-        pass  # none yet, or unreadable: compile as usual
+        fd = os.open(_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        fd = -1  # none yet: compile as usual
+    if fd >= 0:
+        with os.fdopen(fd, "rb") as f:
+            try:
+                if _trusted(os.fstat(fd)) and _trusted(os.stat(os.path.dirname(_path))):
+                    loaded = marshal.load(f)
+                    if isinstance(loaded, dict) and all(type(v) is bytes for v in loaded.values()):
+                        _codes.update(loaded)
+                        _state["loaded"] = len(loaded)
+            except (OSError, EOFError, ValueError, TypeError):
+                pass  # unreadable: compile as usual
     dataclasses.exec = _exec  # type: ignore[attr-defined]  # shadows the builtin there
 
 
@@ -108,7 +121,10 @@ def save_dataclass_cache() -> None:
     tmp = f"{_path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(_path), mode=0o700, exist_ok=True)
-        with open(tmp, "wb") as f:
+        if not _trusted(os.stat(os.path.dirname(_path))):
+            return  # it would never be loaded from there
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as f:
             marshal.dump(codes, f)
         os.replace(tmp, _path)
         _state["new"] = 0

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
 
 PROBE = r'''
@@ -157,3 +159,21 @@ def test_inspect_is_loaded_only_when_something_uses_it() -> None:
     assert got["sig"] == "(a, b=2)"
     assert got["real"] is True
     assert got["module"] == "module" and got["ast"] is True
+
+
+@pytest.mark.root  # chown to another user
+def test_a_cache_file_someone_else_could_write_is_never_loaded(tmp_path: Path) -> None:
+    plain = _probe("plain", tmp_path)
+    _probe("cached", tmp_path)
+    (f,) = (tmp_path / "pybuild").iterdir()
+    assert f.stat().st_mode & 0o777 == 0o600
+    assert _probe("cached", tmp_path)["stats"]["loaded"] > 0
+    os.chown(f, 1234, 1234)  # another user's file (the tests run as root)
+    got = _probe("cached", tmp_path)
+    assert got["stats"]["loaded"] == 0 and got["probe"] == plain["probe"]
+    os.chown(f, 0, 0)
+    os.chmod(f, 0o666)  # anyone could have written it
+    assert _probe("cached", tmp_path)["stats"]["loaded"] == 0
+    os.chmod(f, 0o600)
+    os.chmod(tmp_path / "pybuild", 0o777)  # or replaced it
+    assert _probe("cached", tmp_path)["stats"]["loaded"] == 0
