@@ -4,46 +4,31 @@ staging directory is left behind, whether the step ran or was a cache hit."""
 
 from __future__ import annotations
 
-import http.server
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.build import run_build
+from tests.fixtures.http_files import Handler, serve
 from tests.integration.build import helpers as h
 
 pytestmark = pytest.mark.root
 
 
-class _Versions(http.server.BaseHTTPRequestHandler):
+class _Versions(Handler):
     """Serves a new body on every request, as a file that changes upstream would
     (but the same bytes under /same)."""
 
-    def do_GET(self) -> None:  # noqa: N802
-        self.server.hits.append(self.path)  # type: ignore[attr-defined]
-        n = len(self.server.hits)  # type: ignore[attr-defined]
-        body = b"stable\n" if self.path.startswith("/same") else f"version {n}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+    def respond(self, path: str, n: int) -> tuple[int, bytes, dict[str, str]]:
+        return 200, b"stable\n" if path.startswith("/same") else f"version {n}\n".encode(), {}
 
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, list[str]]]:
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Versions)
-    srv.hits = []  # type: ignore[attr-defined]
-    t = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", srv.hits  # type: ignore[attr-defined]
-    srv.shutdown()
-    srv.server_close()
+    with serve(_Versions) as got:
+        yield got
 
 
 def _staging_dirs() -> set[str]:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
-import http.server
 import io
 import lzma
 import os
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from builder.add import is_archive, prepare_add
 from builder.context import CopyError, SourceTree
 from builder.copy import CopyOptions
 from builder.filehash import FileHashCache
+from tests.fixtures.http_files import Handler, serve
 from tests.integration.copy.treeutil import make_tree, read_tree
 
 pytestmark = pytest.mark.root  # ownership checks need root (CI runs as root)
@@ -122,33 +121,18 @@ BODY = b"remote payload\n"
 LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        self.server.hits.append(self.path)  # type: ignore[attr-defined]
-        if self.path.startswith("/missing"):
-            self.send_error(404)
-            return
-        body = COMPRESS["gzip"](TAR) if self.path.endswith(".tgz") else BODY
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        if not self.path.startswith("/nolm"):
-            self.send_header("Last-Modified", LAST_MODIFIED)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+class _Handler(Handler):
+    def respond(self, path: str, n: int) -> tuple[int, bytes, dict[str, str]]:
+        if path.startswith("/missing"):
+            return 404, b"", {}
+        body = COMPRESS["gzip"](TAR) if path.endswith(".tgz") else BODY
+        return 200, body, {} if path.startswith("/nolm") else {"Last-Modified": LAST_MODIFIED}
 
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, list[str]]]:
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.hits = []  # type: ignore[attr-defined]
-    t = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", srv.hits  # type: ignore[attr-defined]
-    srv.shutdown()
-    srv.server_close()
+    with serve(_Handler) as got:
+        yield got
 
 
 def test_add_url_with_checksum_and_last_modified(tmp_path: Path, server) -> None:
