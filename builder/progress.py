@@ -104,6 +104,7 @@ class PlainProgress(Progress):
         self._out = stream
         self._started: dict[int, float] = {}
         self._cached: set[int] = set()
+        self._said_cached: set[int] = set()  # "CACHED (from registry ...)" as the reason
 
     def _write(self, text: str) -> None:
         with self._lock:
@@ -115,10 +116,13 @@ class PlainProgress(Progress):
         self._write(f"#{vid} {step_label(stage, position, text)}")
         if reason:
             self._write(f"#{vid} {reason}")
+            if reason.startswith("CACHED"):
+                self._said_cached.add(vid)
 
     def step_cached(self, vid):
         self._cached.add(vid)
-        self._write(f"#{vid} CACHED")
+        if vid not in self._said_cached:  # once per step, with the source when it has one
+            self._write(f"#{vid} CACHED")
 
     def step_log(self, vid, line):
         elapsed = time.monotonic() - self._started.get(vid, time.monotonic())

@@ -42,6 +42,16 @@ def test_plain_is_buildkit_style():
     assert lines[-2].startswith("#3 ERROR: process")
 
 
+def test_plain_says_cached_once_for_a_hit_in_a_remote_cache():
+    out = io.StringIO()
+    p = make_progress("plain", out)
+    p.step_started(4, "", "2/3", "RUN make", reason="CACHED (from registry r:5000/c:1)")
+    p.step_cached(4)
+    p.step_done(4, 0.0)
+    assert out.getvalue().splitlines() == ["#4 [2/3] RUN make",
+                                           "#4 CACHED (from registry r:5000/c:1)"]
+
+
 def test_json_events_match_schema():
     out = io.StringIO()
     _drive(make_progress("json", out))
