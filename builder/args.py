@@ -16,36 +16,23 @@ it takes the global value); `--build-arg` overrides an ARG's default; ENV shadow
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 from builder.expand import ExpansionError, expand_word
+from store import platform as _store_platform
 
 PROXY_ARGS = frozenset(("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
                         "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"))
-_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
-         "armv7l": "arm", "armv6l": "arm", "i386": "386", "i686": "386", "ppc64le": "ppc64le",
-         "s390x": "s390x", "riscv64": "riscv64"}
-
-
 def host_platform() -> str:
-    machine = os.uname().machine.lower()
-    arch = _ARCH.get(machine, machine)
-    variant = {"armv7l": "/v7", "armv6l": "/v6"}.get(machine, "")
-    return f"linux/{arch}{variant}"
+    return str(_store_platform.host_platform())
 
 
 def normalize_platform(text: str) -> str:
-    """`linux/x86_64` -> `linux/amd64`; `amd64` -> `linux/amd64`; keeps variants."""
-    parts = [p for p in text.strip().lower().split("/") if p]
-    if not parts:
+    """As BuildKit (containerd) normalises: `linux/x86_64` -> `linux/amd64`, `amd64` ->
+    `linux/amd64`, `linux/arm` -> `linux/arm/v7`; ValueError when it is no platform."""
+    if not text.strip():
         return host_platform()
-    if len(parts) == 1:
-        parts = ["linux", parts[0]]
-    parts[1] = _ARCH.get(parts[1], parts[1])
-    if parts[1] == "arm64" and len(parts) == 3 and parts[2] == "v8":
-        parts = parts[:2]
-    return "/".join(parts)
+    return str(_store_platform.Platform.parse(text))
 
 
 def _split(plat: str) -> tuple[str, str, str]:

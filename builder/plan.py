@@ -165,7 +165,10 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
     frm_x = frm.expand(p.expander(frm, p.globals.values))
     if not frm_x.base:
         raise p.error(frm, "base name (" + frm.base + ") should not be blank")
-    plat = normalize_platform(frm_x.platform) if frm_x.platform else p.target_platform
+    try:
+        plat = normalize_platform(frm_x.platform) if frm_x.platform else p.target_platform
+    except ValueError as e:
+        raise p.error(frm, str(e)) from None
     base: str | int = frm_x.base
     deps: list[int] = []
     images: list[str] = []

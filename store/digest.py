@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from store.errors import DigestMismatch, InvalidDigest, SizeMismatch
-from store.platform import _ARCH_ALIASES as _ARCH_ALIASES  # re-exported (API kept)
 from store.platform import Platform as Platform
 from store.platform import host_platform as host_platform
 

@@ -8,8 +8,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
-                 "armel": "arm", "i386": "386", "i686": "386"}
+_KNOWN_OS = frozenset(("aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos",
+                       "ios", "js", "linux", "nacl", "netbsd", "openbsd", "plan9", "solaris",
+                       "windows", "zos"))
+# uname -m -> (GOARCH, variant), for the host
+_MACHINES = {"x86_64": ("amd64", ""), "aarch64": ("arm64", ""), "armv7l": ("arm", "v7"),
+             "armv6l": ("arm", "v6"), "i386": ("386", ""), "i686": ("386", "")}
+
+
+def normalize_arch(arch: str, variant: str = "") -> tuple[str, str]:
+    """(arch, variant) as containerd's platforms.normalizeArch makes them."""
+    arch, variant = arch.lower(), variant.lower()
+    if arch in ("i386", "i686"):
+        return "386", ""
+    if arch in ("x86_64", "x86-64", "amd64"):
+        return "amd64", "" if variant == "v1" else variant
+    if arch in ("aarch64", "arm64"):
+        return "arm64", {"8": "", "v8": "", "v8.0": "", "9": "v9", "9.0": "v9",
+                         "v9.0": "v9"}.get(variant, variant)
+    if arch == "armhf":
+        return "arm", "v7"
+    if arch == "armel":
+        return "arm", "v6"
+    if arch == "arm":
+        return "arm", {"": "v7", "7": "v7", "5": "v5", "6": "v6", "8": "v8"}.get(variant, variant)
+    return arch, variant
 
 
 @dataclass(frozen=True)
@@ -24,17 +47,19 @@ class Platform:
 
     @classmethod
     def parse(cls, text: str) -> Platform:
+        """containerd's platforms.Parse + Normalize: `linux/x86_64` -> linux/amd64,
+        `linux/arm` -> linux/arm/v7, `arm64` -> linux/arm64, `windows` -> windows/<host
+        arch>."""
         parts = text.strip().lower().split("/")
-        if not 1 <= len(parts) <= 3 or not all(parts):
+        if not 1 <= len(parts) <= 3 or not all(parts) or not all(
+                c.isascii() and (c.isalnum() or c in "_-.") for p in parts for c in p):
             raise ValueError(f"invalid platform {text!r}: want os/arch[/variant]")
-        os_ = parts[0]
-        arch = _ARCH_ALIASES.get(parts[1], parts[1]) if len(parts) > 1 else host_platform().architecture
-        variant = parts[2] if len(parts) > 2 else ""
-        if arch == "arm64" and variant == "v8":
-            variant = ""
-        if arch == "arm" and not variant:
-            variant = "v7"
-        return cls(os_, arch, variant)
+        if len(parts) == 1:
+            if parts[0] in _KNOWN_OS:
+                host = host_platform()
+                return cls(parts[0], host.architecture, host.variant)
+            return cls("linux", *normalize_arch(parts[0]))
+        return cls(parts[0], *normalize_arch(parts[1], parts[2] if len(parts) > 2 else ""))
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Platform:
@@ -58,7 +83,7 @@ class Platform:
 
     def matches(self, other: Platform) -> bool:
         """True when `other` (an index entry) can run where `self` is wanted."""
-        if (self.os, self.architecture) != (other.os, _ARCH_ALIASES.get(other.architecture, other.architecture)):
+        if (self.os, self.architecture) != (other.os, normalize_arch(other.architecture)[0]):
             return False
         return not self.variant or not other.variant or self.variant == other.variant
 
@@ -67,6 +92,6 @@ class Platform:
 
 
 def host_platform() -> Platform:
-    arch = os.uname().machine.lower()  # as platform.machine(), without its ~1.5 ms import
-    arch = _ARCH_ALIASES.get(arch, arch)
-    return Platform("linux", arch, "v7" if arch == "arm" else "")
+    machine = os.uname().machine.lower()  # as platform.machine(), without its ~1.5 ms import
+    arch, variant = _MACHINES.get(machine, (machine, ""))
+    return Platform("linux", *normalize_arch(arch, variant))

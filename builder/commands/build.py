@@ -157,6 +157,14 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
     comp = environ.get("PYBUILD_LAYER_COMPRESSION", "gzip").lower()
     if comp not in ("gzip", "zstd", "none"):
         raise UsageError(f"PYBUILD_LAYER_COMPRESSION={comp}: want gzip, zstd or none")
+    platform = None
+    if args.platform:
+        from store.platform import Platform
+
+        try:
+            platform = str(Platform.parse(args.platform))  # as BuildKit normalises it
+        except ValueError as e:
+            raise UsageError(f"--platform: {e}") from None
     if args.cpus is not None and args.cpus <= 0:
         raise UsageError("--cpus must be positive")
     if args.pids_limit is not None and args.pids_limit == 0:
@@ -164,7 +172,7 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
     return BuildOptions(
         context=ctx.resolve(), dockerfile_text=text, dockerfile_name=df_name,
         tags=list(args.tag), build_args=parse_build_args(args.build_arg, environ),
-        target=args.target, no_cache=args.no_cache, pull=args.pull, platform=args.platform,
+        target=args.target, no_cache=args.no_cache, pull=args.pull, platform=platform,
         labels=parse_labels(args.label), progress="quiet" if quiet else args.progress,
         network=args.network, memory=parse_size(args.memory) if args.memory else None,
         cpus=args.cpus, pids_limit=args.pids_limit,

@@ -42,6 +42,7 @@ DOCKERFILES = {
     "run": "FROM busybox\nRUN echo out1; echo out2; exit 3\n",
     "from": "FROM {reg}/cli/absent:1\n",
     "nofrom": "RUN true\n",
+    "badplat": "FROM --platform=linux/amd64,linux/arm64 busybox\n",
 }
 
 R = Row
@@ -67,6 +68,8 @@ ROWS: dict[str, Row] = {
                           "types are oci, docker, registry, local, tar"),
     "build-output-no-dest": R(("--output", "type=oci", "{ok}"), 2,
                               "pybuild: --output type=oci needs dest=FILE"),
+    "build-bad-platform": R(("--platform", "linux/amd64/v2/x", "{ok}"), 2, "--platform: "
+                            "invalid platform 'linux/amd64/v2/x': want os/arch[/variant]"),
     "build-push-no-tag": R(("--push", "{ok}"), 2, "pybuild: --push needs at least one -t NAME"),
     "build-bad-build-arg": R(("--build-arg", "=x", "{ok}"), 2, "pybuild: invalid --build-arg '=x'"),
     "build-bad-epoch": R(("{ok}",), 2, "invalid SOURCE_DATE_EPOCH 'yesterday': want seconds "
@@ -91,6 +94,8 @@ ROWS: dict[str, Row] = {
     "dockerfile-no-from": R(("-q", "{nofrom}"), 2, "Dockerfile:1:1: RUN: no build stage in "
                             "current context: the first instruction must be FROM (only ARG may "
                             "come before it)"),
+    "dockerfile-bad-platform": R(("-q", "{badplat}"), 2, "Dockerfile:1:1: FROM: invalid platform "
+                                 "'linux/amd64,linux/arm64': want os/arch[/variant]"),
     "dockerfile-bad-target": R(("-q", "--target", "nope", "{ok}"), 2,
                                'Dockerfile: target stage "nope" could not be found'),
     "plan-syntax": R(("plan", "{syntax}"), 2, "{syntax}/Dockerfile:2:1: unknown instruction: "

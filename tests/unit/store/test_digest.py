@@ -123,7 +123,36 @@ def test_hashing_writer_and_chain_ids() -> None:
     assert chain_ids([a, b]) == [a, Digest.of_bytes(f"{a} {b}".encode())]
 
 
-@pytest.mark.parametrize("text,want", [("linux/amd64", "linux/amd64"), ("linux/x86_64", "linux/amd64"),
-                                       ("linux/arm64/v8", "linux/arm64"), ("linux/arm", "linux/arm/v7")])
+@pytest.mark.parametrize("text,want", [  # containerd's platforms.Parse + Normalize
+    ("linux/amd64", "linux/amd64"), ("linux/x86_64", "linux/amd64"), ("LINUX/X86-64", "linux/amd64"),
+    ("linux/amd64/v1", "linux/amd64"), ("linux/amd64/v3", "linux/amd64/v3"),
+    ("linux/arm64/v8", "linux/arm64"), ("linux/aarch64", "linux/arm64"), ("linux/arm64/9", "linux/arm64/v9"),
+    ("linux/arm", "linux/arm/v7"), ("linux/arm/7", "linux/arm/v7"), ("linux/arm/6", "linux/arm/v6"),
+    ("linux/armhf", "linux/arm/v7"), ("linux/armel", "linux/arm/v6"), ("linux/i386", "linux/386"),
+    ("amd64", "linux/amd64"), ("arm64", "linux/arm64"), ("linux/riscv64", "linux/riscv64"),
+])
 def test_platform_parse(text: str, want: str) -> None:
     assert str(Platform.parse(text)) == want
+
+
+def test_a_lone_os_takes_the_hosts_architecture() -> None:
+    from store.platform import host_platform
+
+    host = host_platform()
+    assert Platform.parse("windows") == Platform("windows", host.architecture, host.variant)
+
+
+@pytest.mark.parametrize("text", ["", "a/b/c/d", "linux//amd64", "linux/amd64,linux/arm64"])
+def test_platform_parse_refuses_what_is_no_platform(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid platform"):
+        Platform.parse(text)
+
+
+def test_the_front_end_and_the_store_normalise_platforms_alike() -> None:
+    from builder.args import host_platform as front_host
+    from builder.args import normalize_platform
+    from store.platform import host_platform
+
+    assert front_host() == str(host_platform())
+    for text in ("linux/x86_64", "linux/arm", "arm64", "linux/arm64/v8"):
+        assert normalize_platform(text) == str(Platform.parse(text))
