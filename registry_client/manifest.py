@@ -22,6 +22,7 @@ from store.digest import (
     Platform,
 )
 from store.errors import StoreError
+from store.manifest import pick_platform
 
 MAX_MANIFEST_SIZE = 4 << 20  # containerd's and distribution's limit for a manifest
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST))
@@ -96,26 +97,13 @@ def _list(obj: dict[str, Any], key: str) -> list[Any]:
 
 
 def select_platform(index: ParsedManifest, want: Platform, what: str = "index") -> Descriptor:
-    """The best entry for `want`: exact variant first, then any compatible one."""
-    candidates = [d for d in index.manifests
-                  if d.media_type in MANIFEST_TYPES | INDEX_TYPES and d.platform is not None
-                  and want.matches(d.platform)]
-    if not candidates:
+    """The best entry for `want` (store.manifest.pick_platform: exact variant first, then
+    any compatible one)."""
+    best = pick_platform(index.manifests, want, MANIFEST_TYPES | INDEX_TYPES)
+    if best is None:
         have = ", ".join(sorted({str(d.platform) for d in index.manifests if d.platform})) or "none"
         raise ManifestError(what, detail=f"no image for platform {want} (available: {have})")
-
-    def rank(d: Descriptor) -> tuple[int, int]:
-        p = d.platform
-        assert p is not None
-        exact = 0 if p.variant == want.variant else 1
-        return (exact, -_variant_number(p.variant))
-
-    return sorted(candidates, key=rank)[0]
-
-
-def _variant_number(variant: str) -> int:
-    v = variant.lstrip("v")
-    return int(v) if v.isdigit() else 0
+    return best
 
 
 def is_manifest_type(media_type: str) -> bool:

@@ -4,7 +4,7 @@ unknown fields kept. Re-exported by `store.image`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,10 +152,27 @@ class Index:
     def select(self, want: Platform | None = None) -> Descriptor:
         """The manifest for `want` (default: this host)."""
         want = want or host_platform()
-        for d in self.manifests:
-            if d.media_type in MANIFEST_TYPES and d.platform is not None and want.matches(d.platform):
-                return d
+        best = pick_platform(self.manifests, want, MANIFEST_TYPES)
+        if best is not None:
+            return best
         plain = [d for d in self.manifests if d.media_type in MANIFEST_TYPES and d.platform is None]
         if len(plain) == 1:
             return plain[0]
         raise InvalidImage("index", f"no manifest for platform {want}")
+
+
+def pick_platform(descs: Sequence[Descriptor], want: Platform,
+                  media_types: Collection[str]) -> Descriptor | None:
+    """The entry of an index that best runs `want`, as containerd orders them: the same
+    variant first, then the highest compatible one, then index order; None if none."""
+    candidates = [d for d in descs if d.media_type in media_types and d.platform is not None
+                  and want.matches(d.platform)]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda d: (d.platform.variant != want.variant,  # type: ignore[union-attr]
+                                          -_variant_number(d.platform.variant)))  # type: ignore[union-attr]
+
+
+def _variant_number(variant: str) -> int:
+    v = variant.lstrip("v")
+    return int(v) if v.isdigit() else 0

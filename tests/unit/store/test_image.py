@@ -144,6 +144,18 @@ def test_manifest_and_index_json() -> None:
         idx.select(Platform("linux", "s390x"))
 
 
+def test_an_index_picks_the_same_variant_first_then_the_highest() -> None:
+    def d(variant: str, arch: str = "arm64") -> Descriptor:
+        return Descriptor(OCI_MANIFEST, Digest.of_bytes(variant.encode()), 1,
+                          platform=Platform("linux", arch, variant))
+
+    idx = Index((d("v9"), d(""), d("v8.2")))
+    assert idx.select(Platform("linux", "arm64")) == d("")  # not the first listed
+    assert idx.select(Platform("linux", "arm64", "v9")) == d("v9")
+    assert Index((d("v6", "arm"), d("v7", "arm"))).select(Platform("linux", "arm", "v7")) == \
+        d("v7", "arm")
+
+
 def _layer(store, files: dict[str, bytes]) -> tuple[Descriptor, Digest]:  # type: ignore[no-untyped-def]
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tf:
