@@ -166,3 +166,10 @@ def check(entry: CatalogEntry) -> Callable[[Callable[[Context], list[Finding]]],
 def finding(entry: CatalogEntry, lines: tuple[int, ...], nbytes: int, detail: str,
             steps: int = 0, layers: tuple[int, ...] = ()) -> Finding:
     return Finding(entry.id, entry.title, lines, nbytes, steps, detail, entry.fix, layers)
+
+
+def copies_whole_context(s: Step) -> bool:
+    """A COPY or ADD of the whole build context (`COPY . /app`), not from a stage."""
+    if s.keyword not in ("COPY", "ADD") or "from" in s.flags:
+        return False
+    return any(w in (".", "./") for w in s.words()[:-1])

@@ -14,13 +14,13 @@ from builder.inspect.pitfalls.base import (
     Fix,
     check,
     commands,
+    copies_whole_context,
     counted,
     finding,
     human,
     lines_of,
     where,
 )
-from builder.inspect.pitfalls.ordering import _copies_all
 from builder.inspect.tarscan import REG
 
 DELETED = CatalogEntry(
@@ -148,7 +148,7 @@ def no_dockerignore(ctx: Context) -> list[Finding]:
     out = []
     for s in ctx.final_steps():
         li = ctx.layer_of(s)
-        if li is None or not _copies_all(s):
+        if li is None or not copies_whole_context(s):
             continue
         nbytes = ctx.visible_bytes(li.index, lambda p: JUNK.search(p) is not None)
         where = "into the image"

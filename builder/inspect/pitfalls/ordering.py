@@ -14,6 +14,7 @@ from builder.inspect.pitfalls.base import (
     Fix,
     check,
     commands,
+    copies_whole_context,
     counted,
     finding,
     human,
@@ -70,20 +71,13 @@ UNSTABLE_PATTERNS = (
 )
 
 
-def _copies_all(s: Step) -> bool:
-    if s.keyword not in ("COPY", "ADD") or "from" in s.flags:
-        return False
-    srcs = s.words()[:-1]
-    return any(w in (".", "./") for w in srcs)
-
-
 @check(COPY_ALL)
 def copy_before_deps(ctx: Context) -> list[Finding]:
     out = []
     stages = sorted({s.stage for s in ctx.steps if s.stage >= 0})
     for st in stages:
         steps = [s for s in ctx.steps if s.stage == st]
-        first = next((i for i, s in enumerate(steps) if _copies_all(s)), None)
+        first = next((i for i, s in enumerate(steps) if copies_whole_context(s)), None)
         if first is None:
             continue
         installs = [s for s in steps[first + 1:] if s.keyword == "RUN" and DEP_INSTALL.search(s.args)]
