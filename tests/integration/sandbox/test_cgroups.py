@@ -83,20 +83,28 @@ def test_pids_limit_contains_a_fork_bomb(rootfs: Path, parent: str) -> None:
 
 def test_cpu_quota_and_pids_max_files(rootfs: Path, parent: str) -> None:
     seen: dict[str, str] = {}
+    stop = threading.Event()
 
     def watch() -> None:
+        # the last values read while the step's cgroup lives: a read right after the
+        # directory appears may precede the limits being written (quota still -1)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(seen) < 2:
+        while time.monotonic() < deadline and not stop.is_set():
             for d in _children(parent):
                 for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.max", "pids.max"):
-                    if (d / name).exists():
+                    try:
                         seen[name] = (d / name).read_text().strip()
+                    except OSError:
+                        pass  # not this hierarchy's file, or the cgroup just went away
             time.sleep(0.02)
 
     t = threading.Thread(target=watch)
     t.start()
-    ran = sh(rootfs, "sleep 1", cpus=0.5, pids_limit=100, cgroup_parent=parent)
-    t.join()
+    try:
+        ran = sh(rootfs, "sleep 1", cpus=0.5, pids_limit=100, cgroup_parent=parent)
+    finally:
+        stop.set()
+        t.join()
     assert ran.result.exit_code == 0
     if cgroups.is_v2():
         assert seen["cpu.max"] == "50000 100000"
