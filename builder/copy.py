@@ -219,9 +219,11 @@ class _Writer:
                 os.link(self.inodes[key], path)
                 self.stats.files += 1
                 return
-            self._copy_file(self.tree.abs(e.rel), e, path)
+            self._copy_file(self.tree.abs(e.rel), e, path, mode, uid, gid)
             if e.st.st_nlink > 1:
                 self.inodes[key] = path
+            self.stats.paths.append(dest)
+            return
         elif kind == "fifo":
             os.mkfifo(path, 0o600)
         else:
@@ -236,7 +238,9 @@ class _Writer:
             _copy_xattrs(self.tree.abs(e.rel), path)
         os.utime(path, ns=(e.st.st_atime_ns, e.st.st_mtime_ns), follow_symlinks=False)
 
-    def _copy_file(self, src: str, e: Entry, dst: str) -> None:
+    def _copy_file(self, src: str, e: Entry, dst: str, mode: int, uid: int, gid: int) -> None:
+        """Content, then owner, mode, xattrs and times, all through the two fds: on an
+        overlay every path-based call walks the merged tree again (~30% of a COPY)."""
         sfd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
             fst = os.fstat(sfd)
@@ -245,7 +249,11 @@ class _Writer:
             dfd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                           | os.O_CLOEXEC, 0o600)
             try:
-                self.stats.bytes += _copy_fd(sfd, dfd)
+                self.stats.bytes += _copy_fd(sfd, dfd, fst.st_size)
+                os.fchown(dfd, uid, gid)
+                os.fchmod(dfd, mode)  # after chown, which clears setuid bits
+                _copy_xattrs(sfd, dfd)
+                os.utime(dfd, ns=(e.st.st_atime_ns, e.st.st_mtime_ns))
             finally:
                 os.close(dfd)
         finally:
@@ -259,11 +267,15 @@ class _Writer:
             self._finish(path, e, mode, uid, gid)
 
 
-def _copy_fd(sfd: int, dfd: int) -> int:
+def _copy_fd(sfd: int, dfd: int, size: int = -1) -> int:
+    """Copy sfd to EOF into dfd; `size` (the fstat size) saves the last call that
+    would return 0, unless the file grew."""
     total = 0
     try:
         while n := os.copy_file_range(sfd, dfd, 1 << 30):
             total += n
+            if total == size:
+                break
         return total
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
@@ -274,15 +286,16 @@ def _copy_fd(sfd: int, dfd: int) -> int:
     return total
 
 
-def _copy_xattrs(src: str, dst: str) -> None:
+def _copy_xattrs(src: str | int, dst: str | int) -> None:
+    """From `src` to `dst`: paths (symlinks not followed) or fds."""
+    nofollow = {} if isinstance(src, int) else {"follow_symlinks": False}
     try:
-        names = os.listxattr(src, follow_symlinks=False)
+        names = os.listxattr(src, **nofollow)
     except OSError:
         return
     for name in names:
         try:
-            os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False),
-                        follow_symlinks=False)
+            os.setxattr(dst, name, os.getxattr(src, name, **nofollow), **nofollow)
         except OSError:
             pass  # e.g. trusted.* or a filesystem without xattrs: BuildKit ignores too
 
