@@ -121,15 +121,22 @@ class Pybuild:
     def __init__(self, work: Path, rootfs_tar: Path, argv: list[str] | None = None) -> None:
         self.work, self.tar = work, rootfs_tar
         self.argv = argv or [sys.executable, "-m", "builder.cli"]
+        self.roots: list[Path] = []  # one per reset, deleted at close (see settle())
         self.root = work / "pb-store"
         self.rss = 0
         self.cpu = 0.0
+
+    def next_root(self) -> Path:
+        """A fresh store root; the old ones stay until close()."""
+        self.root = self.work / f"pb-store-{len(self.roots)}"
+        self.roots.append(self.root)
+        return self.root
 
     def reset(self) -> None:
         from store.layout import open_store
         from tests.fixtures.build import BusyboxImage
 
-        shutil.rmtree(self.root, ignore_errors=True)
+        self.next_root()
         os.environ["SOURCE_DATE_EPOCH"] = EPOCH
         try:
             BusyboxImage(self.tar).load(self.root)
@@ -155,14 +162,25 @@ class Pybuild:
         return secs
 
     def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        for root in {*self.roots, self.root}:
+            unmount_under(root)
+            shutil.rmtree(root, ignore_errors=True)
 
 
 class BuildKit:
+    """A private dockerd; each reset starts a fresh one (fresh data root, base loaded,
+    one warm-up build) instead of pruning, so no tool deletes files mid-run."""
+
     name = "buildkit"
 
-    def __init__(self, work: Path, docker_tar: Path) -> None:
+    def __init__(self, work: Path, docker_tar: Path, base: str = "busybox:latest") -> None:
+        self.tar, self.base = docker_tar, base
+        self.dirs: list[Path] = []
+        self._start()
+
+    def _start(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="pbbench-dk-", dir="/tmp"))
+        self.dirs.append(self.dir)
         self.sock = self.dir / "docker.sock"
         self.log = open(self.dir / "log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -178,7 +196,20 @@ class BuildKit:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise RuntimeError("dockerd did not start")
             time.sleep(0.3)
-        self._docker("load", "-i", str(docker_tar))
+        self._docker("load", "-i", str(self.tar))
+        warm = self.dir / "warm"
+        warm.mkdir()
+        (warm / "Dockerfile").write_text(f"FROM {self.base}\nRUN true\n")
+        self._docker("build", "--network=none", "-q", str(warm))  # BuildKit's first-use setup
+
+    def _stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+        unmount_under(self.dir)
 
     def _docker(self, *args: str, check: bool = True) -> int:
         p = subprocess.run(["/usr/bin/docker", *args], env=self.env, capture_output=True)
@@ -187,8 +218,8 @@ class BuildKit:
         return p.returncode
 
     def reset(self) -> None:
-        self._docker("rmi", "-f", "bench:1", check=False)
-        self._docker("builder", "prune", "-af")
+        self._stop()
+        self._start()
 
     def build(self, ctx: Path) -> float:
         before = session_cpu(self.proc.pid)
@@ -198,36 +229,34 @@ class BuildKit:
         return secs
 
     def close(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log.close()
-        unmount_under(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._stop()
+        for d in self.dirs:
+            unmount_under(d)
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class Buildah:
+    """buildah with its own storage root; each reset takes a fresh root (base pulled)
+    and the old ones are deleted at close."""
+
     name = "buildah"
+    base = "busybox:latest"
 
     def __init__(self, work: Path, docker_tar: Path) -> None:
+        self.work, self.tar = work, docker_tar
+        self.dirs: list[Path] = []
         self.dir = work / "buildah"
-        self.tar = docker_tar
 
     def _b(self) -> list[str]:
         return ["buildah", "--root", str(self.dir / "root"), "--runroot",
                 str(self.dir / "run"), "--storage-driver", "overlay"]
 
     def reset(self) -> None:
-        if self.dir.exists():
-            subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
-            unmount_under(self.dir)
-            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = self.work / f"buildah-{len(self.dirs)}"
+        self.dirs.append(self.dir)
         out = subprocess.run([*self._b(), "pull", "-q", f"docker-archive:{self.tar}"],
                              capture_output=True, text=True, check=True).stdout.split()[-1]
-        subprocess.run([*self._b(), "tag", out, "busybox:latest"], check=True,
-                       capture_output=True)
+        subprocess.run([*self._b(), "tag", out, self.base], check=True, capture_output=True)
 
     def build(self, ctx: Path) -> float:
         secs, _, self.cpu = run_timed([*self._b(), "bud", "--layers", "--runtime",
@@ -236,14 +265,30 @@ class Buildah:
         return secs
 
     def close(self) -> None:
-        subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
-        unmount_under(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        for d in self.dirs:
+            self.dir = d
+            subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
+            unmount_under(d)
+            shutil.rmtree(d, ignore_errors=True)
 
 
-def measure(tools: list, ctx: Path, reps: int) -> tuple[dict, dict]:
+def settle(seconds: float) -> None:
+    """Let inodes freed before the run age out. On ext4 without a journal (these
+    machines' /) a new inode skips every inode freed in the last 60 s (360 s while its
+    inode-table block is dirty), one buffer lookup each: creating files right after a
+    mass deletion is quadratic, for every tool alike (session 2 measured 9.9 s instead
+    of 0.6 s for 20,000 files). So the tools delete nothing until the end, and the run
+    starts after a sync and this wait."""
+    if seconds > 0:
+        os.sync()
+        print(f"settling {seconds:.0f} s (inodes freed before the run age out)", flush=True)
+        time.sleep(seconds)
+
+
+def measure(tools: list, ctx: Path, reps: int, settle_s: float = 0) -> tuple[dict, dict]:
     """Medians of wall and CPU seconds per tool and scenario; the tools take turns
     within each repetition, so load changes on the host hit all of them alike."""
+    settle(settle_s)
     wall = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
     cpu = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
     for i in range(reps):
@@ -284,6 +329,8 @@ def main() -> int:
     ap.add_argument("--no-buildah", action="store_true")
     ap.add_argument("--python-m", action="store_true",
                     help="run `python -m builder.cli` from the checkout, not a venv's pybuild")
+    ap.add_argument("--settle", type=float, default=65,
+                    help="seconds to wait before the timed runs (see settle())")
     a = ap.parse_args()
     from store import archive
     from store.layout import open_store
@@ -304,7 +351,7 @@ def main() -> int:
             tools.append(BuildKit(work, docker_tar))
         if not a.no_buildah:
             tools.append(Buildah(work, docker_tar))
-        results, cpus = measure(tools, ctx, a.reps)
+        results, cpus = measure(tools, ctx, a.reps, a.settle)
     finally:
         for t in tools:
             t.close()

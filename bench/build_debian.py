@@ -27,7 +27,6 @@ import importlib.util
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -82,24 +81,18 @@ def edit(ctx: Path, n: int) -> None:
 
 class Pybuild(eb.Pybuild):
     def reset(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-        db.import_base(self.root, self.tar)
+        db.import_base(self.next_root(), self.tar)
 
 
 class Buildah(eb.Buildah):
-    def reset(self) -> None:
-        if self.dir.exists():
-            subprocess.run([*self._b(), "rmi", "-af"], capture_output=True)
-            eb.unmount_under(self.dir)
-            shutil.rmtree(self.dir, ignore_errors=True)
-        out = subprocess.run([*self._b(), "pull", "-q", f"docker-archive:{self.tar}"],
-                             capture_output=True, text=True, check=True).stdout.split()[-1]
-        subprocess.run([*self._b(), "tag", out, db.NAME], check=True, capture_output=True)
+    base = db.NAME
 
 
-def measure(tools: list, ctx: Path, reps: int) -> tuple[dict, dict]:
+def measure(tools: list, ctx: Path, reps: int, settle_s: float = 0) -> tuple[dict, dict]:
     """Median wall and CPU seconds (user+sys of the process tree; BuildKit: client plus
-    dockerd's session) per tool and scenario; tools take turns within each rep."""
+    dockerd's session) per tool and scenario; tools take turns within each rep, after
+    eb.settle() and deleting nothing until the end."""
+    eb.settle(settle_s)
     wall = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
     cpu = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
     for i in range(reps):
@@ -170,6 +163,8 @@ def main() -> int:
     ap.add_argument("--no-engine", action="store_true", help="only the cache-sharing part")
     ap.add_argument("--python-m", action="store_true",
                     help="run `python -m builder.cli` from the checkout, not a venv's pybuild")
+    ap.add_argument("--settle", type=float, default=65,
+                    help="seconds to wait before the timed runs (see bench/build.py settle())")
     a = ap.parse_args()
     from store import archive
     from store.layout import open_store
@@ -194,11 +189,11 @@ def main() -> int:
         ctx = make_context(work / "ctx")
         tools.append(pb)
         if not a.no_buildkit:
-            bk = eb.BuildKit(work, docker_tar)
+            bk = eb.BuildKit(work, docker_tar, base=db.NAME)
             tools.append(bk)
         if not a.no_buildah:
             tools.append(Buildah(work, docker_tar))
-        results, cpus = ({}, {}) if a.no_engine else measure(tools, ctx, a.reps)
+        results, cpus = ({}, {}) if a.no_engine else measure(tools, ctx, a.reps, a.settle)
         rss.append(pb.rss)
         if not a.no_cache_share:
             pb.close()
