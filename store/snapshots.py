@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from store import meta, overlay
+from store.background import Background
 from store.compress import open_decompressed
 from store.digest import Descriptor, Digest, chain_ids
 from store.errors import DigestMismatch, SnapshotInUse, SnapshotNotFound, StoreError
@@ -120,29 +121,6 @@ class ActiveSnapshot:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-class _Background:
-    """`fn(*args)` on a thread; join() waits and re-raises what it raised."""
-
-    def __init__(self, fn: Any, *args: Any) -> None:
-        import threading
-
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                fn(*args)
-            except BaseException as e:  # noqa: BLE001 - re-raised by join()
-                self.error = e
-
-        self.thread = threading.Thread(target=run, name="umount", daemon=True)
-        self.thread.start()
-
-    def join(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
 
 
 class Snapshotter:
@@ -339,13 +317,14 @@ class Snapshotter:
         # The unmount syncs the upper file system (20-300 ms after a big RUN): it runs
         # on a thread while the diff reads the upper dir (nothing writes to it: the
         # step's processes are gone), and is joined before the snapshot is recorded.
-        umounting = _Background(overlay.umount, str(active.merged))
+        umounting = Background(overlay.umount, str(active.merged), name="umount",
+                               daemon=True).start()
         try:
             opts = DiffOptions(compression=compression, source_date_epoch=source_date_epoch,
                                fmt=self.fmt, normalize_source=True, exclude=tuple(exclude))
             info = diff_to_store(active.upper, self.store.blobs, opts)
         finally:
-            umounting.join()
+            umounting.result()
         for path in exclude:  # the snapshot dir then holds what the layer holds
             remove_beneath(active.upper, path)
         meta.record_layer(self._db(), meta.LayerRecord(info.diff_id, info.digest, info.media_type,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,6 +17,7 @@ from builder.engine.options import BuildOptions
 from builder.engine.state import BuildAborted, BuildContext, StageState
 from builder.history import rfc3339, stamp_build
 from builder.progress import Progress, make_progress
+from store.background import Background
 from store.digest import Descriptor, Digest
 from store.platform import host_platform
 
@@ -80,51 +81,15 @@ def _dockerfile_path(opts: BuildOptions) -> Any:
     return p if p.exists() else None
 
 
-class StageRun:
-    """One stage on its own thread, with the part of a Future the engine uses
-    (`result()`, `exception()`, `done()`). Not concurrent.futures: importing it (and
-    logging with it) is ~6 ms of a no-op build's ~80."""
-
-    def __init__(self, fn: Callable[[], StageState], name: str, finished: threading.Event
-                 ) -> None:
-        self._fn, self._finished = fn, finished
-        self._done = threading.Event()
-        self._result: StageState | None = None
-        self._error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=name)
-
-    def _run(self) -> None:
-        try:
-            self._result = self._fn()
-        except BaseException as e:  # noqa: BLE001 - handed to whoever waits
-            self._error = e
-        finally:
-            self._done.set()
-            self._finished.set()
-
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def exception(self) -> BaseException | None:
-        self._done.wait()
-        return self._error
-
-    def result(self) -> StageState:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._result  # type: ignore[return-value]
-
-
-def _wait(runs: Sequence[StageRun], finished: threading.Event, *, first_error: bool,
-          timeout: float | None = None) -> list[StageRun]:
+def _wait(runs: Sequence[Background], finished: threading.Event, *, first_error: bool,
+          timeout: float | None = None) -> list[Background]:
     """Wait until every run is done (or, with `first_error`, one failed); returns
     the runs not done yet. Each stage sets `finished` as it ends."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         finished.clear()
         pending = [r for r in runs if not r.done()]
-        if not pending or (first_error and any(r.done() and r._error for r in runs)):
+        if not pending or (first_error and any(r.done() and r.exception() for r in runs)):
             return pending
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
@@ -133,19 +98,21 @@ def _wait(runs: Sequence[StageRun], finished: threading.Event, *, first_error: b
 
 
 def _run_stages(ctx: BuildContext) -> StageState:
+    """Each stage on its own thread (a Background, which ctx.futures holds for
+    wait_stage); all are registered before any starts."""
     plan = ctx.plan
     finished = threading.Event()
     runs = []
     for st in plan.stages:
-        run = StageRun(lambda st=st: _stage(ctx, st), f"stage-{st.index}", finished)
+        run = Background(_stage, ctx, st, name=f"stage-{st.index}", on_done=finished.set)
         ctx.futures[st.index] = run
         runs.append(run)
     for run in runs:
-        run.thread.start()
+        run.start()
     try:
         _wait(runs, finished, first_error=True)
     except KeyboardInterrupt:
-        _interrupt(ctx)
+        _interrupt(ctx, runs, finished)
         raise
     first = next((r.exception() for r in runs if r.done() and r.exception() is not None), None)
     if first is not None:
@@ -157,14 +124,13 @@ def _run_stages(ctx: BuildContext) -> StageState:
     return ctx.futures[plan.target].result()
 
 
-def _interrupt(ctx: BuildContext, grace: float = 5.0) -> None:
+def _interrupt(ctx: BuildContext, runs: Sequence[Background], finished: threading.Event,
+               grace: float = 5.0) -> None:
     """Ctrl-C: the stage threads never see it, so stop them, kill their sandboxes, and
     give them a moment to unmount and release what they hold. Nothing gets tagged."""
     from builder.sandbox import cancel_all
 
     ctx.abort.set()
-    runs = list(ctx.futures.values())
-    finished = threading.Event()
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         cancel_all()  # each round: a stage may have started a step since
