@@ -78,21 +78,24 @@ class FileHashCache:
         """Load every stored row under `root` in one range query (a warm rebuild then
         makes no per-file query)."""
         lo = os.path.abspath(root).rstrip("/") + "/"
-        if self._db is None or any(lo.startswith(p) for p in self._preloaded):
+        if self._db is None or self._preloaded_under(lo):
             return
-        rows = self._conn.execute("SELECT path, size, mtime_ns, inode, hash FROM file_hashes "
-                                  "WHERE path >= ? AND path < ?", (lo, lo[:-1] + "0"))
-        for path, size, mtime_ns, inode, h in rows:
+        for path, size, mtime_ns, inode, h in self._db.hashes_under(lo):
             self._mem.setdefault(path, (size, mtime_ns, inode, h))
         for path, inode, ctime_ns, digest in self._db.xattrs_under(lo):
             self._xmem.setdefault(path, (inode, ctime_ns, digest))
         self._preloaded.append(lo)
 
+    def _preloaded_under(self, key: str) -> bool:
+        """True when `key` lies under a preloaded dir: then its rows, if any, are in
+        memory and the database need not be asked."""
+        return any(key.startswith(p) for p in self._preloaded)
+
     def _lookup(self, key: str, st: os.stat_result) -> str | None:
         got = self._mem.get(key)
         if got is not None and got[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
             return got[3]
-        if self._db is not None and not any(key.startswith(p) for p in self._preloaded):
+        if self._db is not None and not self._preloaded_under(key):
             h = self._db.get(key, st.st_size, st.st_mtime_ns, st.st_ino)
             if h is not None:
                 self._mem[key] = (st.st_size, st.st_mtime_ns, st.st_ino, h)
@@ -130,14 +133,12 @@ class FileHashCache:
             self._pending.append(row)
         return h
 
-
     def xattrs(self, path: str, st: os.stat_result) -> str:
         """`xattr_digest(path)`, read again only when the inode or its ctime changed
         since it was stored (`st` is the walk's lstat of `path`)."""
         key = _key(path)
         got = self._xmem.get(key)
-        if got is None and self._db is not None and not any(
-                key.startswith(p) for p in self._preloaded):
+        if got is None and self._db is not None and not self._preloaded_under(key):
             got = self._db.xattr_row(key)  # e.g. the context dir itself, above the preload
         if got is not None and got[:2] == (st.st_ino, st.st_ctime_ns):
             return got[2]

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from store.digest import Digest
 
@@ -205,10 +206,18 @@ class FileHashCache:
             self._conn.executemany("INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?)",
                                    [(str(p), s, m, i, str(h)) for p, s, m, i, h in rows])
 
+    def hashes_under(self, lo: str) -> Iterator[tuple[str, int, int, int, str]]:
+        """(path, size, mtime_ns, inode, hash) of every content row under the dir `lo/`."""
+        return self._under("SELECT path, size, mtime_ns, inode, hash FROM file_hashes", lo)
+
     def xattrs_under(self, lo: str) -> Iterator[tuple[str, int, int, str]]:
         """(path, inode, ctime_ns, digest) of every xattr row under the dir `lo/`."""
-        yield from self._conn.execute("SELECT path, inode, ctime_ns, digest FROM file_xattrs "
-                                      "WHERE path >= ? AND path < ?", (lo, lo[:-1] + "0"))
+        return self._under("SELECT path, inode, ctime_ns, digest FROM file_xattrs", lo)
+
+    def _under(self, select: str, lo: str) -> Iterator[Any]:
+        # paths under "a/b/" sort from "a/b/" up to (not including) "a/b0" ("0" follows "/")
+        return iter(self._conn.execute(f"{select} WHERE path >= ? AND path < ?",
+                                       (lo, lo[:-1] + "0")))
 
     def xattr_row(self, path: str) -> tuple[int, int, str] | None:
         """(inode, ctime_ns, digest) stored for `path`, or None."""
