@@ -23,6 +23,8 @@ from store import platform as _store_platform
 
 PROXY_ARGS = frozenset(("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
                         "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"))
+
+
 def host_platform() -> str:
     return str(_store_platform.host_platform())
 

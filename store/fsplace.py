@@ -23,14 +23,18 @@ FS_IOC_SETFLAGS = 0x40086602
 FS_TOPDIR_FL = 0x00020000
 
 
+def _flags(fd: int) -> int:
+    buf = array.array("i", [0])
+    fcntl.ioctl(fd, FS_IOC_GETFLAGS, buf, True)
+    return buf[0]
+
+
 def topdir_flag(path: str | os.PathLike[str]) -> bool | None:
     """Whether `path` carries the top-of-hierarchy flag; None where the file system has
     no such flags."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        buf = array.array("i", [0])
-        fcntl.ioctl(fd, FS_IOC_GETFLAGS, buf, True)
-        return bool(buf[0] & FS_TOPDIR_FL)
+        return bool(_flags(fd) & FS_TOPDIR_FL)
     except OSError:
         return None
     finally:
@@ -45,12 +49,9 @@ def spread_children(path: str | os.PathLike[str]) -> bool:
     except OSError:
         return False
     try:
-        buf = array.array("i", [0])
-        fcntl.ioctl(fd, FS_IOC_GETFLAGS, buf, True)
-        if buf[0] & FS_TOPDIR_FL:
-            return True
-        buf[0] |= FS_TOPDIR_FL
-        fcntl.ioctl(fd, FS_IOC_SETFLAGS, buf, True)
+        flags = _flags(fd)
+        if not flags & FS_TOPDIR_FL:
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, array.array("i", [flags | FS_TOPDIR_FL]), True)
         return True
     except OSError:  # not ext2/3/4, or not ours to change: only a placement hint
         return False

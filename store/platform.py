@@ -11,9 +11,8 @@ from typing import Any
 _KNOWN_OS = frozenset(("aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos",
                        "ios", "js", "linux", "nacl", "netbsd", "openbsd", "plan9", "solaris",
                        "windows", "zos"))
-# uname -m -> (GOARCH, variant), for the host
-_MACHINES = {"x86_64": ("amd64", ""), "aarch64": ("arm64", ""), "armv7l": ("arm", "v7"),
-             "armv6l": ("arm", "v6"), "i386": ("386", ""), "i686": ("386", "")}
+# uname -m values normalize_arch does not know: the arm ones carry the variant
+_MACHINES = {"armv7l": ("arm", "v7"), "armv6l": ("arm", "v6")}
 
 
 def normalize_arch(arch: str, variant: str = "") -> tuple[str, str]:
