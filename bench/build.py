@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -285,9 +286,12 @@ def settle(seconds: float) -> None:
         time.sleep(seconds)
 
 
-def measure(tools: list, ctx: Path, reps: int, settle_s: float = 0) -> tuple[dict, dict]:
-    """Medians of wall and CPU seconds per tool and scenario; the tools take turns
-    within each repetition, so load changes on the host hit all of them alike."""
+def measure(tools: list, ctx: Path, reps: int, settle_s: float = 0,
+            edit_fn: Callable[[Path, int], None] = edit) -> tuple[dict, dict]:
+    """Medians of wall and CPU seconds (user+sys of the process tree; BuildKit: client
+    plus dockerd's session) per tool and scenario. The tools take turns within each
+    repetition, so load changes on the host hit all of them alike; the run starts after
+    settle() and deletes nothing until the end. `edit_fn(ctx, n)` changes one source."""
     settle(settle_s)
     wall = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
     cpu = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
@@ -296,12 +300,25 @@ def measure(tools: list, ctx: Path, reps: int, settle_s: float = 0) -> tuple[dic
             t.reset()
             for sc in ("cold", "noop", "edit"):
                 if sc == "edit":
-                    edit(ctx, i * len(tools) + tools.index(t))
+                    edit_fn(ctx, i * len(tools) + tools.index(t))
                 wall[t.name][sc].append(t.build(ctx))
                 cpu[t.name][sc].append(t.cpu)
+                print(f"  rep {i} {t.name:<9} {sc:<5} {wall[t.name][sc][-1]:8.2f}s "
+                      f"cpu {t.cpu:7.2f}s load {os.getloadavg()[0]:.2f}", flush=True)
     med = lambda d: {n: {k: statistics.median(v) for k, v in x.items()}  # noqa: E731
                      for n, x in d.items()}
     return med(wall), med(cpu)
+
+
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    """The flags both build benchmarks take."""
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--no-buildkit", action="store_true")
+    ap.add_argument("--no-buildah", action="store_true")
+    ap.add_argument("--python-m", action="store_true",
+                    help="run `python -m builder.cli` from the checkout, not a venv's pybuild")
+    ap.add_argument("--settle", type=float, default=65,
+                    help="seconds to wait before the timed runs (see settle())")
 
 
 def print_results(results: dict, cpus: dict) -> None:
@@ -324,13 +341,7 @@ def print_results(results: dict, cpus: dict) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--no-buildkit", action="store_true")
-    ap.add_argument("--no-buildah", action="store_true")
-    ap.add_argument("--python-m", action="store_true",
-                    help="run `python -m builder.cli` from the checkout, not a venv's pybuild")
-    ap.add_argument("--settle", type=float, default=65,
-                    help="seconds to wait before the timed runs (see settle())")
+    add_common_args(ap)
     a = ap.parse_args()
     from store import archive
     from store.layout import open_store

@@ -88,28 +88,6 @@ class Buildah(eb.Buildah):
     base = db.NAME
 
 
-def measure(tools: list, ctx: Path, reps: int, settle_s: float = 0) -> tuple[dict, dict]:
-    """Median wall and CPU seconds (user+sys of the process tree; BuildKit: client plus
-    dockerd's session) per tool and scenario; tools take turns within each rep, after
-    eb.settle() and deleting nothing until the end."""
-    eb.settle(settle_s)
-    wall = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
-    cpu = {t.name: {"cold": [], "noop": [], "edit": []} for t in tools}
-    for i in range(reps):
-        for t in tools:
-            t.reset()
-            for sc in ("cold", "noop", "edit"):
-                if sc == "edit":
-                    edit(ctx, i * len(tools) + tools.index(t))
-                wall[t.name][sc].append(t.build(ctx))
-                cpu[t.name][sc].append(t.cpu)
-                print(f"  rep {i} {t.name:<9} {sc:<5} {wall[t.name][sc][-1]:8.2f}s "
-                      f"cpu {t.cpu:7.2f}s load {os.getloadavg()[0]:.2f}", flush=True)
-    med = lambda d: {n: {k: statistics.median(v) for k, v in x.items()}  # noqa: E731
-                     for n, x in d.items()}
-    return med(wall), med(cpu)
-
-
 def cache_share(work: Path, tar: Path, docker_tar: Path, ctx: Path, reps: int,
                 bk, rss: list[int], argv: list[str]  # type: ignore[no-untyped-def]
                 ) -> dict[str, float]:
@@ -156,15 +134,9 @@ def cache_share(work: Path, tar: Path, docker_tar: Path, ctx: Path, reps: int,
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--no-buildkit", action="store_true")
-    ap.add_argument("--no-buildah", action="store_true")
+    eb.add_common_args(ap)
     ap.add_argument("--no-cache-share", action="store_true")
     ap.add_argument("--no-engine", action="store_true", help="only the cache-sharing part")
-    ap.add_argument("--python-m", action="store_true",
-                    help="run `python -m builder.cli` from the checkout, not a venv's pybuild")
-    ap.add_argument("--settle", type=float, default=65,
-                    help="seconds to wait before the timed runs (see bench/build.py settle())")
     a = ap.parse_args()
     from store import archive
     from store.layout import open_store
@@ -193,7 +165,7 @@ def main() -> int:
             tools.append(bk)
         if not a.no_buildah:
             tools.append(Buildah(work, docker_tar))
-        results, cpus = ({}, {}) if a.no_engine else measure(tools, ctx, a.reps, a.settle)
+        results, cpus = ({}, {}) if a.no_engine else eb.measure(tools, ctx, a.reps, a.settle, edit)
         rss.append(pb.rss)
         if not a.no_cache_share:
             pb.close()
