@@ -27,6 +27,15 @@ if TYPE_CHECKING:
     from store.snapshots import Snapshotter
 
 
+def active_name() -> str:
+    """A new active snapshot's dir name: "a" and 10 hex digits (see is_active_name)."""
+    return "a" + os.urandom(5).hex()
+
+
+def is_active_name(name: str) -> bool:
+    return name.startswith("a") and len(name) == 11
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -43,7 +52,7 @@ def has_active_dirs(root: Path) -> bool:
     """Cheap pre-check (one listdir): any active snapshot directory at all?"""
     try:
         with os.scandir(root / "snapshots") as it:
-            return any((e.name.startswith(("tmp-", "trash-")) or (e.name[0] == "a" and len(e.name) == 11))
+            return any((e.name.startswith(("tmp-", "trash-")) or is_active_name(e.name))
                        and e.is_dir() for e in it)
     except OSError:
         return False
@@ -76,8 +85,7 @@ def recover_stale(sn: Snapshotter) -> list[str]:
         # without a row was left by a process killed in between.
         known = {r[0] for r in sn._db().execute("SELECT dir FROM active_snapshots")}
         for e in os.scandir(sn.root):
-            if e.name.startswith("a") and len(e.name) == 11 and e.name not in known \
-                    and e.is_dir(follow_symlinks=False):
+            if is_active_name(e.name) and e.name not in known and e.is_dir(follow_symlinks=False):
                 merged = Path(e.path) / "merged"
                 if overlay.is_mounted(str(merged)):
                     overlay.umount(str(merged))

@@ -38,6 +38,7 @@ from store.digest import Descriptor, Digest, chain_ids
 from store.errors import DigestMismatch, SnapshotInUse, SnapshotNotFound, StoreError
 from store.fsplace import spread_children
 from store.layerdiff import DiffOptions, diff_to_store
+from store.recover import active_name, has_active_dirs, recover_stale
 from store.unpack import UnpackOptions, remove_beneath, unpack_tar
 from store.whiteout import default_format
 
@@ -138,8 +139,6 @@ class Snapshotter:
             from store.snapshot_format import store_format
 
             self.fmt = store_format(store.db(), str(store.root))
-        from store.recover import has_active_dirs, recover_stale
-
         if has_active_dirs(Path(store.root)):  # a killed pybuild left mounts: clean, say so
             for note in recover_stale(self):
                 print(f"pybuild: {note}", file=sys.stderr)
@@ -267,7 +266,7 @@ class Snapshotter:
     def prepare(self, parent: Digest | None, key: str | None = None) -> ActiveSnapshot:
         """Mount a writable overlay on top of `parent` (None: an empty rootfs)."""
         key = key or os.urandom(16).hex()
-        name = "a" + os.urandom(5).hex()
+        name = active_name()
         adir = self.root / name
         with self._txn() as conn:
             if parent is not None:
