@@ -63,13 +63,13 @@ def edit(ctx: Path, n: int) -> None:
     p.write_text(p.read_text() + f"# edit {n}\n")
 
 
-def run_timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None
-              ) -> tuple[float, int, float]:
+def run_timed(
+    cmd: list[str], env: dict[str, str], cwd: Path | None = None
+) -> tuple[float, int, float]:
     """(seconds, peak RSS in bytes of the process tree's largest child, CPU seconds
     user+sys of the whole waited-for tree) of one command."""
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(p.pid, 0)
     elapsed = time.monotonic() - t0
     err = p.stderr.read().decode(errors="replace") if p.stderr else ""
@@ -93,8 +93,17 @@ def pybuild_argv(use_module: bool = False) -> list[str]:
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", str(REPO)], check=True)
     else:
-        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--no-deps",
-                        "--force-reinstall", str(REPO)], check=True)
+        subprocess.run(
+            [
+                str(VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                "--no-deps",
+                "--force-reinstall",
+                str(REPO),
+            ],
+            check=True,
+        )
     return [str(VENV / "bin" / "pybuild")]
 
 
@@ -149,16 +158,19 @@ class Pybuild:
 
         store = open_store(self.root)
         img = resolve_image(store, "busybox:latest")
-        store.snapshots.ensure_layers([sl.descriptor for sl in img.layers()],
-                                      [sl.diff_id for sl in img.layers()])
+        store.snapshots.ensure_layers(
+            [sl.descriptor for sl in img.layers()], [sl.diff_id for sl in img.layers()]
+        )
         store.close()
 
     def build(self, ctx: Path) -> float:
         env = {**os.environ, "PYBUILD_ROOT": str(self.root)}
         # --network none, as BuildKit and buildah are run (no bridge on these machines)
-        secs, rss, self.cpu = run_timed([*self.argv, "build", "-q",
-                                         "--network", "none", "-t", "bench:1", str(ctx)],
-                                        env, cwd=REPO)
+        secs, rss, self.cpu = run_timed(
+            [*self.argv, "build", "-q", "--network", "none", "-t", "bench:1", str(ctx)],
+            env,
+            cwd=REPO,
+        )
         self.rss = max(self.rss, rss)
         return secs
 
@@ -183,15 +195,33 @@ class BuildKit:
         self.dir = Path(tempfile.mkdtemp(prefix="pbbench-dk-", dir="/tmp"))
         self.dirs.append(self.dir)
         self.sock = self.dir / "docker.sock"
-        self.log = open(self.dir / "log", "wb")  # noqa: SIM115
+        self.log = open(self.dir / "log", "wb")
         self.proc = subprocess.Popen(
-            ["/usr/sbin/dockerd", "--data-root", str(self.dir / "data"), "--exec-root",
-             str(self.dir / "exec"), "--pidfile", str(self.dir / "pid"), "--host",
-             f"unix://{self.sock}", "--bridge=none", "--iptables=false", "--ip-masq=false",
-             "--ip-forward=false"], stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        self.env = {"DOCKER_HOST": f"unix://{self.sock}", "DOCKER_BUILDKIT": "1",
-                    "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(self.dir)}
+            [
+                "/usr/sbin/dockerd",
+                "--data-root",
+                str(self.dir / "data"),
+                "--exec-root",
+                str(self.dir / "exec"),
+                "--pidfile",
+                str(self.dir / "pid"),
+                "--host",
+                f"unix://{self.sock}",
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--ip-forward=false",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.env = {
+            "DOCKER_HOST": f"unix://{self.sock}",
+            "DOCKER_BUILDKIT": "1",
+            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+            "HOME": str(self.dir),
+        }
         deadline = time.monotonic() + 60
         while self._docker("version", check=False) != 0:
             if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -224,8 +254,10 @@ class BuildKit:
 
     def build(self, ctx: Path) -> float:
         before = session_cpu(self.proc.pid)
-        secs, _, client = run_timed(["/usr/bin/docker", "build", "--network=none", "-q", "-t",
-                                     "bench:1", str(ctx)], self.env)
+        secs, _, client = run_timed(
+            ["/usr/bin/docker", "build", "--network=none", "-q", "-t", "bench:1", str(ctx)],
+            self.env,
+        )
         self.cpu = client + session_cpu(self.proc.pid) - before
         return secs
 
@@ -249,20 +281,45 @@ class Buildah:
         self.dir = work / "buildah"
 
     def _b(self) -> list[str]:
-        return ["buildah", "--root", str(self.dir / "root"), "--runroot",
-                str(self.dir / "run"), "--storage-driver", "overlay"]
+        return [
+            "buildah",
+            "--root",
+            str(self.dir / "root"),
+            "--runroot",
+            str(self.dir / "run"),
+            "--storage-driver",
+            "overlay",
+        ]
 
     def reset(self) -> None:
         self.dir = self.work / f"buildah-{len(self.dirs)}"
         self.dirs.append(self.dir)
-        out = subprocess.run([*self._b(), "pull", "-q", f"docker-archive:{self.tar}"],
-                             capture_output=True, text=True, check=True).stdout.split()[-1]
+        out = subprocess.run(
+            [*self._b(), "pull", "-q", f"docker-archive:{self.tar}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-1]
         subprocess.run([*self._b(), "tag", out, self.base], check=True, capture_output=True)
 
     def build(self, ctx: Path) -> float:
-        secs, _, self.cpu = run_timed([*self._b(), "bud", "--layers", "--runtime",
-                                       "/usr/sbin/runc", "--network", "none", "-q", "-t",
-                                       "bench:1", str(ctx)], dict(os.environ), cwd=ctx)
+        secs, _, self.cpu = run_timed(
+            [
+                *self._b(),
+                "bud",
+                "--layers",
+                "--runtime",
+                "/usr/sbin/runc",
+                "--network",
+                "none",
+                "-q",
+                "-t",
+                "bench:1",
+                str(ctx),
+            ],
+            dict(os.environ),
+            cwd=ctx,
+        )
         return secs
 
     def close(self) -> None:
@@ -286,8 +343,13 @@ def settle(seconds: float) -> None:
         time.sleep(seconds)
 
 
-def measure(tools: list, ctx: Path, reps: int, settle_s: float = 0,
-            edit_fn: Callable[[Path, int], None] = edit) -> tuple[dict, dict]:
+def measure(
+    tools: list,
+    ctx: Path,
+    reps: int,
+    settle_s: float = 0,
+    edit_fn: Callable[[Path, int], None] = edit,
+) -> tuple[dict, dict]:
     """Medians of wall and CPU seconds (user+sys of the process tree; BuildKit: client
     plus dockerd's session) per tool and scenario. The tools take turns within each
     repetition, so load changes on the host hit all of them alike; the run starts after
@@ -303,10 +365,15 @@ def measure(tools: list, ctx: Path, reps: int, settle_s: float = 0,
                     edit_fn(ctx, i * len(tools) + tools.index(t))
                 wall[t.name][sc].append(t.build(ctx))
                 cpu[t.name][sc].append(t.cpu)
-                print(f"  rep {i} {t.name:<9} {sc:<5} {wall[t.name][sc][-1]:8.2f}s "
-                      f"cpu {t.cpu:7.2f}s load {os.getloadavg()[0]:.2f}", flush=True)
-    med = lambda d: {n: {k: statistics.median(v) for k, v in x.items()}  # noqa: E731
-                     for n, x in d.items()}
+                print(
+                    f"  rep {i} {t.name:<9} {sc:<5} {wall[t.name][sc][-1]:8.2f}s "
+                    f"cpu {t.cpu:7.2f}s load {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
+
+    def med(d: dict) -> dict:
+        return {n: {k: statistics.median(v) for k, v in x.items()} for n, x in d.items()}
+
     return med(wall), med(cpu)
 
 
@@ -315,10 +382,17 @@ def add_common_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-buildkit", action="store_true")
     ap.add_argument("--no-buildah", action="store_true")
-    ap.add_argument("--python-m", action="store_true",
-                    help="run `python -m builder.cli` from the checkout, not a venv's pybuild")
-    ap.add_argument("--settle", type=float, default=65,
-                    help="seconds to wait before the timed runs (see settle())")
+    ap.add_argument(
+        "--python-m",
+        action="store_true",
+        help="run `python -m builder.cli` from the checkout, not a venv's pybuild",
+    )
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=65,
+        help="seconds to wait before the timed runs (see settle())",
+    )
 
 
 def print_results(results: dict, cpus: dict) -> None:
@@ -331,11 +405,15 @@ def print_results(results: dict, cpus: dict) -> None:
         print(f"{sc:<8} " + " ".join(f"{cpus[n][sc]:>10.3f}" for n in cpus))
     for other, target in (("buildkit", 1.0), ("buildah", 0.5)):
         if other in results:
-            ratios = "  ".join(f"{sc} {results['pybuild'][sc] / results[other][sc]:.2f}x"
-                               for sc in ("cold", "noop", "edit"))
+            ratios = "  ".join(
+                f"{sc} {results['pybuild'][sc] / results[other][sc]:.2f}x"
+                for sc in ("cold", "noop", "edit")
+            )
             print(f"pybuild/{other}: {ratios}  (target <= {target}x)")
-            ratios = "  ".join(f"{sc} {cpus['pybuild'][sc] / cpus[other][sc]:.2f}x"
-                               for sc in ("cold", "noop", "edit"))
+            ratios = "  ".join(
+                f"{sc} {cpus['pybuild'][sc] / cpus[other][sc]:.2f}x"
+                for sc in ("cold", "noop", "edit")
+            )
             print(f"  CPU pybuild/{other}: {ratios}")
 
 

@@ -47,10 +47,12 @@ def _load(name: str):  # type: ignore[no-untyped-def]
 
 eb = _load("build")
 
-GEN = ("mkdir -p /tmp/gen && cd /tmp/gen && for d in $(seq 0 99); do mkdir $d && "
-       "for f in $(seq 0 199); do echo \"file $d/$f\" > $d/$f; done; done && "
-       "cp -a /tmp/gen /opt/data && rm -rf /tmp/gen && find /opt/data -type f | wc -l "
-       "> /opt/data.count")
+GEN = (
+    "mkdir -p /tmp/gen && cd /tmp/gen && for d in $(seq 0 99); do mkdir $d && "
+    'for f in $(seq 0 199); do echo "file $d/$f" > $d/$f; done; done && '
+    "cp -a /tmp/gen /opt/data && rm -rf /tmp/gen && find /opt/data -type f | wc -l "
+    "> /opt/data.count"
+)
 DOCKERFILE = f"""\
 FROM {db.NAME}
 RUN {GEN}
@@ -69,7 +71,8 @@ def make_context(d: Path) -> Path:
         pkg.mkdir(parents=True)
         for i in range(100):
             (pkg / f"mod_{i:03d}.py").write_text(
-                "".join(f"def f{i}_{j}(x):\n    return x * {j} + {p}\n\n" for j in range(5)))
+                "".join(f"def f{i}_{j}(x):\n    return x * {j} + {p}\n\n" for j in range(5))
+            )
     (d / "Dockerfile").write_text(DOCKERFILE)
     return d
 
@@ -88,16 +91,28 @@ class Buildah(eb.Buildah):
     base = db.NAME
 
 
-def cache_share(work: Path, tar: Path, docker_tar: Path, ctx: Path, reps: int,
-                bk, rss: list[int], argv: list[str]  # type: ignore[no-untyped-def]
-                ) -> dict[str, float]:
+def cache_share(
+    work: Path,
+    tar: Path,
+    docker_tar: Path,
+    ctx: Path,
+    reps: int,
+    bk,
+    rss: list[int],
+    argv: list[str],  # type: ignore[no-untyped-def]
+) -> dict[str, float]:
     """Medians of pybuild cold+export and import, and BuildKit's inline cold and import."""
     from tests.fixtures.registry import RegistryServer
 
     cs = _load("cache_share")
     reg = RegistryServer(work / "registry").start()
-    res: dict[str, list[float]] = {"pb-cold": [], "pb-cold+export": [], "pb-import": [], "bk-cold-inline": [],
-                                   "bk-import": []}
+    res: dict[str, list[float]] = {
+        "pb-cold": [],
+        "pb-cold+export": [],
+        "pb-import": [],
+        "bk-cold-inline": [],
+        "bk-import": [],
+    }
     try:
         for i in range(reps):
             a, b, c = work / "cs-a", work / "cs-b", work / "cs-c"
@@ -106,24 +121,28 @@ def cache_share(work: Path, tar: Path, docker_tar: Path, ctx: Path, reps: int,
                 shutil.rmtree(r, ignore_errors=True)
                 db.import_base(r, tar)
             cache = f"{reg.host}/bench/debian-cache:{i}"
-            for root, key, extra in ((c, "pb-cold", ()),
-                                     (a, "pb-cold+export", ("--cache-to", "type=registry,"
-                                                            f"ref={cache},mode=max")),
-                                     (b, "pb-import", ("--cache-from", cache))):
+            for root, key, extra in (
+                (c, "pb-cold", ()),
+                (a, "pb-cold+export", ("--cache-to", f"type=registry,ref={cache},mode=max")),
+                (b, "pb-import", ("--cache-from", cache)),
+            ):
                 env = {**os.environ, "PYBUILD_ROOT": str(root)}
                 secs, peak, _ = eb.run_timed(
-                    [*argv, "build", "-q", "--network", "none",
-                     "-t", "bench:1", *extra, str(ctx)], env, cwd=REPO)
+                    [*argv, "build", "-q", "--network", "none", "-t", "bench:1", *extra, str(ctx)],
+                    env,
+                    cwd=REPO,
+                )
                 res[key].append(secs)
                 rss.append(peak)
-                print(f"  rep {i} {key:<15} {secs:8.2f}s load {os.getloadavg()[0]:.2f}",
-                      flush=True)
+                print(f"  rep {i} {key:<15} {secs:8.2f}s load {os.getloadavg()[0]:.2f}", flush=True)
             if bk is not None:
                 cold, imp, n = cs.buildkit_import(bk, ctx, f"{reg.host}/bench/debian-bk:{i}")
                 res["bk-cold-inline"].append(cold)
                 res["bk-import"].append(imp)
-                print(f"  rep {i} buildkit inline cold {cold:.2f}s import {imp:.2f}s "
-                      f"({n} CACHED)", flush=True)
+                print(
+                    f"  rep {i} buildkit inline cold {cold:.2f}s import {imp:.2f}s ({n} CACHED)",
+                    flush=True,
+                )
     finally:
         reg.stop()
         for r in (work / "cs-a", work / "cs-b", work / "cs-c"):
@@ -142,8 +161,11 @@ def main() -> int:
     from store.layout import open_store
 
     tar = db.rootfs_tar()
-    print(f"base: {tar} ({tar.stat().st_size / 1e6:.0f} MB, /usr holds "
-          f"{db.count_files(db.debootstrap_root())} files)", flush=True)
+    print(
+        f"base: {tar} ({tar.stat().st_size / 1e6:.0f} MB, /usr holds "
+        f"{db.count_files(db.debootstrap_root())} files)",
+        flush=True,
+    )
     load0 = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="pybuild-bench-deb-"))
     tools: list = []
@@ -176,8 +198,10 @@ def main() -> int:
         eb.unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
     print(f"load average before/after: {load0} / {os.getloadavg()}")
-    print(f"median seconds over {a.reps} runs (debian:bookworm, RUN copying 20,000 files, "
-          "COPY of a 5,000-file context; machine shared):")
+    print(
+        f"median seconds over {a.reps} runs (debian:bookworm, RUN copying 20,000 files, "
+        "COPY of a 5,000-file context; machine shared):"
+    )
     if a.no_engine:
         results = {}
     eb.print_results(results, cpus)
@@ -186,11 +210,15 @@ def main() -> int:
         print("cache sharing, median seconds:")
         for k, v in cache.items():
             print(f"  {k:<15} {v:8.3f}")
-        print(f"pybuild import / pybuild cold (same window): "
-              f"{cache['pb-import'] / cache['pb-cold']:.2f}x  (target < 0.25x)")
+        print(
+            f"pybuild import / pybuild cold (same window): "
+            f"{cache['pb-import'] / cache['pb-cold']:.2f}x  (target < 0.25x)"
+        )
         if "bk-import" in cache:
-            print(f"pybuild import / BuildKit inline-cache import: "
-                  f"{cache['pb-import'] / cache['bk-import']:.2f}x  (target < 1.0x)")
+            print(
+                f"pybuild import / BuildKit inline-cache import: "
+                f"{cache['pb-import'] / cache['bk-import']:.2f}x  (target < 1.0x)"
+            )
     return 0
 
 

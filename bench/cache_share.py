@@ -58,23 +58,63 @@ def fresh_store(root: Path, rootfs: Path) -> None:
 
 def pybuild(root: Path, ctx: Path, *extra: str, tag: str = "bench:1") -> float:
     env = {**os.environ, "PYBUILD_ROOT": str(root), "SOURCE_DATE_EPOCH": eb.EPOCH}
-    return eb.run_timed([sys.executable, "-m", "builder.cli", "build", "-q", "--network",
-                         "none", "-t", tag, *extra, str(ctx)], env, cwd=REPO)[0]
+    return eb.run_timed(
+        [
+            sys.executable,
+            "-m",
+            "builder.cli",
+            "build",
+            "-q",
+            "--network",
+            "none",
+            "-t",
+            tag,
+            *extra,
+            str(ctx),
+        ],
+        env,
+        cwd=REPO,
+    )[0]
 
 
 def buildkit_import(bk, ctx: Path, ref: str) -> tuple[float, float, int]:
     """(cold seconds, import seconds, CACHED steps in the import)."""
     bk._docker("rmi", "-f", "bench:1", ref, check=False)
     bk._docker("builder", "prune", "-af")
-    cold = eb.run_timed(["/usr/bin/docker", "build", "--network=none", "-q", "--build-arg",
-                         "BUILDKIT_INLINE_CACHE=1", "-t", ref, str(ctx)], bk.env)[0]
+    cold = eb.run_timed(
+        [
+            "/usr/bin/docker",
+            "build",
+            "--network=none",
+            "-q",
+            "--build-arg",
+            "BUILDKIT_INLINE_CACHE=1",
+            "-t",
+            ref,
+            str(ctx),
+        ],
+        bk.env,
+    )[0]
     bk._docker("push", ref)
     bk._docker("rmi", "-f", "bench:1", ref, check=False)
     bk._docker("builder", "prune", "-af")
     t0 = time.monotonic()
-    p = subprocess.run(["/usr/bin/docker", "build", "--network=none", "--progress=plain",
-                        "--cache-from", ref, "-t", "bench:1", str(ctx)], env=bk.env,
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            "/usr/bin/docker",
+            "build",
+            "--network=none",
+            "--progress=plain",
+            "--cache-from",
+            ref,
+            "-t",
+            "bench:1",
+            str(ctx),
+        ],
+        env=bk.env,
+        capture_output=True,
+        text=True,
+    )
     secs = time.monotonic() - t0
     if p.returncode:
         raise RuntimeError(p.stderr[-2000:])
@@ -92,8 +132,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="pybuild-bench-cs-"))
     reg = RegistryServer(work / "registry").start()
     bk = None
-    res: dict[str, list[float]] = {k: [] for k in ("cold", "cold+export", "import",
-                                                   "import-inline", "bk-cold", "bk-import")}
+    res: dict[str, list[float]] = {
+        k: [] for k in ("cold", "cold+export", "import", "import-inline", "bk-cold", "bk-import")
+    }
     bk_cached = 0
     try:
         rootfs = build_busybox_rootfs_tar(work / "rootfs.tar")
@@ -104,8 +145,9 @@ def main() -> int:
             for name in ("a", "b", "c", "d"):
                 fresh_store(work / name, rootfs)
             res["cold"].append(pybuild(work / "a", ctx))
-            res["cold+export"].append(pybuild(
-                work / "b", ctx, "--cache-to", f"type=registry,ref={cache},mode=max"))
+            res["cold+export"].append(
+                pybuild(work / "b", ctx, "--cache-to", f"type=registry,ref={cache},mode=max")
+            )
             pybuild(work / "a", ctx, "--push", "--cache-to", "type=inline", tag=img)
             fresh_store(work / "b", rootfs)
             res["import"].append(pybuild(work / "c", ctx, "--cache-from", cache))
@@ -132,17 +174,25 @@ def main() -> int:
             eb._unmount_under(work / name)
         shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in res.items() if v}
-    print(f"median seconds over {a.reps} runs (busybox scenario of bench/build.py; "
-          "machine shared and noisy):")
+    print(
+        f"median seconds over {a.reps} runs (busybox scenario of bench/build.py; "
+        "machine shared and noisy):"
+    )
     for k, v in med.items():
         print(f"  {k:<14} {v:8.3f}")
-    print(f"pybuild import/cold: {med['import'] / med['cold']:.2f}x  "
-          f"inline import/cold: {med['import-inline'] / med['cold']:.2f}x  (target < 0.25x)")
+    print(
+        f"pybuild import/cold: {med['import'] / med['cold']:.2f}x  "
+        f"inline import/cold: {med['import-inline'] / med['cold']:.2f}x  (target < 0.25x)"
+    )
     if "bk-import" in med:
-        print(f"BuildKit import/cold: {med['bk-import'] / med['bk-cold']:.2f}x "
-              f"({bk_cached} CACHED vertices)")
-        print(f"pybuild import / BuildKit import: {med['import'] / med['bk-import']:.2f}x  "
-              f"inline: {med['import-inline'] / med['bk-import']:.2f}x  (target < 1.0x)")
+        print(
+            f"BuildKit import/cold: {med['bk-import'] / med['bk-cold']:.2f}x "
+            f"({bk_cached} CACHED vertices)"
+        )
+        print(
+            f"pybuild import / BuildKit import: {med['import'] / med['bk-import']:.2f}x  "
+            f"inline: {med['import-inline'] / med['bk-import']:.2f}x  (target < 1.0x)"
+        )
     return 0
 
 

@@ -23,8 +23,9 @@ def median_seconds(argv: list[str], env: dict[str, str]) -> float:
     times = []
     for _ in range(RUNS):
         t0 = time.perf_counter()
-        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
+        subprocess.run(
+            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+        )
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -43,8 +44,10 @@ def main() -> None:
     anchor = None
     if docker:
         anchor = median_seconds([docker, "build", "--help"], env)
-        rows += [("docker build --help (anchor)", anchor),
-                 ("docker images --help", median_seconds([docker, "images", "--help"], env))]
+        rows += [
+            ("docker build --help (anchor)", anchor),
+            ("docker images --help", median_seconds([docker, "images", "--help"], env)),
+        ]
     rows.append(("pybuild --help", median_seconds([*py, "--help"], env)))
     rows += [(f"pybuild {v} --help", median_seconds([*py, v, "--help"], env)) for v in VERBS]
     rows.append(("pybuild completion bash", median_seconds([*py, "completion", "bash"], env)))

@@ -14,10 +14,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from context_hash import make_context  # noqa: E402
+from context_hash import make_context
 
-from builder.context import SourceTree  # noqa: E402
-from builder.copy import CopyOptions, copy_into  # noqa: E402
+from builder.context import SourceTree
+from builder.copy import CopyOptions, copy_into
 
 
 def main() -> None:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder.context import SourceTree  # noqa: E402
-from builder.copy import CopyOptions, source_hash  # noqa: E402
-from builder.filehash import FileHashCache  # noqa: E402
+from builder.context import SourceTree
+from builder.copy import CopyOptions, source_hash
+from builder.filehash import FileHashCache
 
 
 def make_context(root: Path, n: int) -> int:
@@ -73,11 +73,20 @@ def main() -> None:
             c = FileHashCache()
             source_hash(tree, ["."], CopyOptions(), c)
             mem.append(timed(lambda c=c: source_hash(tree, ["."], CopyOptions(), c)))
-            anchor.append(timed(lambda: subprocess.run(
-                f"tar -cf - -C {ctx} . | sha256sum", shell=True, check=True,
-                stdout=subprocess.DEVNULL)))
-        med = {k: statistics.median(v) for k, v in
-               (("cold", cold), ("warm", warm), ("warm-mem", mem), ("anchor", anchor))}
+            anchor.append(
+                timed(
+                    lambda: subprocess.run(
+                        f"tar -cf - -C {ctx} . | sha256sum",
+                        shell=True,
+                        check=True,
+                        stdout=subprocess.DEVNULL,
+                    )
+                )
+            )
+        med = {
+            k: statistics.median(v)
+            for k, v in (("cold", cold), ("warm", warm), ("warm-mem", mem), ("anchor", anchor))
+        }
         print(f"context: {n} files, {total / 2**20:.1f} MiB; {runs} runs; medians:")
         for k, v in med.items():
             print(f"  {k:9s} {v:8.3f} s   x{v / med['anchor']:.2f} of anchor (tar|sha256sum)")

@@ -36,8 +36,11 @@ def debootstrap_root(cache: Path = CACHE) -> Path:
         raise RuntimeError("debootstrap is not installed (apt-get install debootstrap)")
     cache.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(root, ignore_errors=True)
-    subprocess.run(["debootstrap", "--variant=minbase", SUITE, str(root), MIRROR],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["debootstrap", "--variant=minbase", SUITE, str(root), MIRROR],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     done.touch()
     return root
 
@@ -50,10 +53,23 @@ def rootfs_tar(cache: Path = CACHE) -> Path:
     root = debootstrap_root(cache)
     tmp = out.with_suffix(".tmp")
     # apt's downloaded .debs are a cache, not part of the image (docker's debian has none)
-    subprocess.run(["tar", "--numeric-owner", "--sort=name", "-C", str(root),
-                    "--exclude=./dev/*", "--exclude=./proc/*", "--exclude=./sys/*",
-                    "--exclude=./var/cache/apt/archives/*.deb", "-cf", str(tmp), "."],
-                   check=True)
+    subprocess.run(
+        [
+            "tar",
+            "--numeric-owner",
+            "--sort=name",
+            "-C",
+            str(root),
+            "--exclude=./dev/*",
+            "--exclude=./proc/*",
+            "--exclude=./sys/*",
+            "--exclude=./var/cache/apt/archives/*.deb",
+            "-cf",
+            str(tmp),
+            ".",
+        ],
+        check=True,
+    )
     os.replace(tmp, out)
     return out
 
@@ -78,8 +94,9 @@ def import_base(store_root: Path, tar: Path, *, unpack: bool = True) -> None:
         import_rootfs(store, tar, NAME, config=cfg)
         if unpack:
             img = resolve_image(store, NAME)
-            store.snapshots.ensure_layers([sl.descriptor for sl in img.layers()],
-                                          [sl.diff_id for sl in img.layers()])
+            store.snapshots.ensure_layers(
+                [sl.descriptor for sl in img.layers()], [sl.diff_id for sl in img.layers()]
+            )
     finally:
         if old is None:
             del os.environ["SOURCE_DATE_EPOCH"]
@@ -90,5 +107,6 @@ def import_base(store_root: Path, tar: Path, *, unpack: bool = True) -> None:
 
 if __name__ == "__main__":
     t = rootfs_tar()
-    print(f"{t} ({t.stat().st_size / 1e6:.0f} MB); "
-          f"/usr holds {count_files(debootstrap_root())} files")
+    print(
+        f"{t} ({t.stat().st_size / 1e6:.0f} MB); /usr holds {count_files(debootstrap_root())} files"
+    )

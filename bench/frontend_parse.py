@@ -13,14 +13,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder.instructions import parse_dockerfile  # noqa: E402
-from builder.plan import make_plan  # noqa: E402
-from builder.syntax import parse  # noqa: E402
+from builder.instructions import parse_dockerfile
+from builder.plan import make_plan
+from builder.syntax import parse
 
-KINDS = ["RUN apk add --no-cache curl && \\\n    echo done {i}", 'ENV A_{i}=value_{i} B="x y"',
-         "COPY --chown=1000:1000 src/{i} /app/{i}", "LABEL k{i}=v{i}", "WORKDIR /w/{i}",
-         "ARG X{i}=1", 'RUN ["echo", "{i}"]', "EXPOSE 80{i}",
-         "RUN <<EOF\necho heredoc {i}\nEOF", "# a comment {i}\nUSER {i}"]
+KINDS = [
+    "RUN apk add --no-cache curl && \\\n    echo done {i}",
+    'ENV A_{i}=value_{i} B="x y"',
+    "COPY --chown=1000:1000 src/{i} /app/{i}",
+    "LABEL k{i}=v{i}",
+    "WORKDIR /w/{i}",
+    "ARG X{i}=1",
+    'RUN ["echo", "{i}"]',
+    "EXPOSE 80{i}",
+    "RUN <<EOF\necho heredoc {i}\nEOF",
+    "# a comment {i}\nUSER {i}",
+]
 
 
 def dockerfile(n: int = 2000) -> str:
@@ -50,8 +58,11 @@ def _shlex_lines(text: str) -> list[list[str]]:
 def main() -> None:
     text = dockerfile()
     anchor = _median(_shlex_lines, text)
-    rows = [("syntax.parse (2,000 instr.)", parse), ("parse_dockerfile (typed)", parse_dockerfile),
-            ("make_plan (expanded plan)", make_plan)]
+    rows = [
+        ("syntax.parse (2,000 instr.)", parse),
+        ("parse_dockerfile (typed)", parse_dockerfile),
+        ("make_plan (expanded plan)", make_plan),
+    ]
     print(f"{'anchor: splitlines+shlex':<30} median {anchor:.3f} s")
     for name, fn in rows:
         secs = _median(fn, text)

@@ -63,9 +63,11 @@ def main() -> None:
     pybuild = [str(script)] if script.exists() else [sys.executable, "-m", "builder.cli"]
     with tempfile.TemporaryDirectory() as ctx:
         (Path(ctx) / "Dockerfile").write_text(DOCKERFILE)
-        rows = [("python3 -c pass (floor)", [sys.executable, "-c", "pass"]),
-                ("pybuild --version", [*pybuild, "--version"]),
-                ("pybuild plan (20 lines)", [*pybuild, "plan", ctx])]
+        rows = [
+            ("python3 -c pass (floor)", [sys.executable, "-c", "pass"]),
+            ("pybuild --version", [*pybuild, "--version"]),
+            ("pybuild plan (20 lines)", [*pybuild, "plan", ctx]),
+        ]
         docker = shutil.which("docker")
         if docker:
             rows.append(("docker --version (anchor)", [docker, "--version"]))
@@ -74,8 +76,10 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for name, (med, low, cpu) in results.items():
         ratio = f"  x{med / anchor[0]:.2f} vs docker --version" if anchor else ""
-        print(f"{name:<28} median {med * 1000:6.1f} ms  min {low * 1000:6.1f} ms  "
-              f"cpu {cpu * 1000:6.1f} ms{ratio}")
+        print(
+            f"{name:<28} median {med * 1000:6.1f} ms  min {low * 1000:6.1f} ms  "
+            f"cpu {cpu * 1000:6.1f} ms{ratio}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ def make_image(root: Path, files: int, layers: int, total: int, use_gzip: bool) 
     for li in range(layers):
         tmp = root / f"layer{li}.tar"
         with open(tmp, "wb") as raw:
-            out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) \
-                if use_gzip else raw
+            out = (
+                gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) if use_gzip else raw
+            )
             with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
                 for i in range(per_layer):
                     # layers > 0 overwrite a tenth of the previous layer's files
@@ -76,9 +77,14 @@ def make_image(root: Path, files: int, layers: int, total: int, use_gzip: bool) 
                 h.update(b)
         digest = h.hexdigest()
         tmp.rename(root / "blobs" / "sha256" / digest)
-        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar" +
-                      ("+gzip" if use_gzip else ""), "digest": f"sha256:{digest}",
-                      "size": (root / "blobs" / "sha256" / digest).stat().st_size})
+        descs.append(
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar"
+                + ("+gzip" if use_gzip else ""),
+                "digest": f"sha256:{digest}",
+                "size": (root / "blobs" / "sha256" / digest).stat().st_size,
+            }
+        )
         diff_ids.append(f"sha256:{digest}")  # not checked by inspect
 
     def put(obj: dict) -> dict:
@@ -87,26 +93,47 @@ def make_image(root: Path, files: int, layers: int, total: int, use_gzip: bool) 
         (root / "blobs" / "sha256" / d).write_bytes(data)
         return {"digest": f"sha256:{d}", "size": len(data)}
 
-    cfg = put({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers",
-               "diff_ids": diff_ids},
-               "history": [{"created_by": f"RUN /bin/sh -c step{i}", "comment":
-                            f"pybuild:line={i + 2}"} for i in range(layers)]})
-    man = put({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-               "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cfg},
-               "layers": descs})
+    cfg = put(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": [
+                {"created_by": f"RUN /bin/sh -c step{i}", "comment": f"pybuild:line={i + 2}"}
+                for i in range(layers)
+            ],
+        }
+    )
+    man = put(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cfg},
+            "layers": descs,
+        }
+    )
     (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", **man}]}))
+    (root / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", **man}],
+            }
+        )
+    )
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     """Wall seconds and the child's peak RSS in MB (fresh process per run)."""
-    wrapper = [sys.executable, "-c",
-               "import resource,subprocess,sys,time;t=time.perf_counter();"
-               "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL);"
-               "d=time.perf_counter()-t;"
-               "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)",
-               *cmd]
+    wrapper = [
+        sys.executable,
+        "-c",
+        "import resource,subprocess,sys,time;t=time.perf_counter();"
+        "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL);"
+        "d=time.perf_counter()-t;"
+        "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)",
+        *cmd,
+    ]
     out = subprocess.run(wrapper, capture_output=True, text=True, env=env, check=True).stdout
     secs, rss_kb, rc = out.split()
     if rc != "0":
@@ -129,14 +156,20 @@ def main() -> int:
         if not (img / "index.json").exists():
             t = time.perf_counter()
             make_image(img, a.files, a.layers, a.mb << 20, a.gzip)
-            print(f"generated {a.files} files / {a.layers} layers / {a.mb} MB "
-                  f"in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+            print(
+                f"generated {a.files} files / {a.layers} layers / {a.mb} MB "
+                f"in {time.perf_counter() - t:.1f} s",
+                file=sys.stderr,
+            )
         env = dict(os.environ, PYTHONPATH=str(REPO))
         ours = [sys.executable, "-m", "builder.cli", "inspect", f"oci:{img}", "--json"]
         blobs = sorted((img / "blobs" / "sha256").iterdir(), key=lambda p: p.stat().st_size)
-        layers = blobs[-a.layers:]
-        anchor = ["sh", "-c", " && ".join(f"tar -t{'z' if a.gzip else ''}vf {p} >/dev/null"
-                                          for p in layers)]
+        layers = blobs[-a.layers :]
+        anchor = [
+            "sh",
+            "-c",
+            " && ".join(f"tar -t{'z' if a.gzip else ''}vf {p} >/dev/null" for p in layers),
+        ]
         res_o, res_a = [], []
         for _ in range(a.runs):
             res_o.append(timed(ours, env))
@@ -144,11 +177,15 @@ def main() -> int:
         mo = statistics.median(s for s, _ in res_o)
         ma = statistics.median(s for s, _ in res_a)
         rss = max(r for _, r in res_o)
-        print(f"inspect {'gzip' if a.gzip else 'uncompressed'} {a.mb} MB {a.files} files "
-              f"{a.layers} layers: median {mo:.2f} s, peak RSS {rss} MB "
-              f"(budget 10 s / 300 MB)")
-        print(f"anchor tar -t{'z' if a.gzip else ''}vf all layers: median {ma:.2f} s; "
-              f"ratio inspect/anchor {mo / ma:.2f}")
+        print(
+            f"inspect {'gzip' if a.gzip else 'uncompressed'} {a.mb} MB {a.files} files "
+            f"{a.layers} layers: median {mo:.2f} s, peak RSS {rss} MB "
+            f"(budget 10 s / 300 MB)"
+        )
+        print(
+            f"anchor tar -t{'z' if a.gzip else ''}vf all layers: median {ma:.2f} s; "
+            f"ratio inspect/anchor {mo / ma:.2f}"
+        )
         return 0 if mo < 10 and rss < 300 else 1
     finally:
         if a.keep is None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from layers_tree import TREE, make_tree, median_time, sh, tree_bytes  # noqa: E402
+from layers_tree import TREE, make_tree, median_time, sh, tree_bytes
 
-from store.layerdiff import DiffOptions, write_layer  # noqa: E402
+from store.layerdiff import DiffOptions, write_layer
 
 OUT = TREE.parent / "out"
 
@@ -34,12 +34,24 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"tree: {TREE} ({tree_bytes() / 1e6:.0f} MB, 20,000 files)")
     rows = [
-        ("tar | gzip -6", sh(f"tar -C {TREE} -c . | gzip -6 > {OUT}/a.tar.gz"),
-         "pybuild diff+gzip", lambda: ours("gzip")),
-        ("tar | zstd -T0 -3", sh(f"tar -C {TREE} -c . | zstd -q -T0 -3 > {OUT}/a.tar.zst"),
-         "pybuild diff+zstd", lambda: ours("zstd")),
-        ("tar -c", sh(f"tar -C {TREE} -c . > {OUT}/a.tar"),
-         "pybuild diff (none)", lambda: ours(None)),
+        (
+            "tar | gzip -6",
+            sh(f"tar -C {TREE} -c . | gzip -6 > {OUT}/a.tar.gz"),
+            "pybuild diff+gzip",
+            lambda: ours("gzip"),
+        ),
+        (
+            "tar | zstd -T0 -3",
+            sh(f"tar -C {TREE} -c . | zstd -q -T0 -3 > {OUT}/a.tar.zst"),
+            "pybuild diff+zstd",
+            lambda: ours("zstd"),
+        ),
+        (
+            "tar -c",
+            sh(f"tar -C {TREE} -c . > {OUT}/a.tar"),
+            "pybuild diff (none)",
+            lambda: ours(None),
+        ),
     ]
     for anchor_name, anchor, our_name, mine in rows:
         anchor()  # warm the page cache

@@ -45,7 +45,7 @@ def make_tree(root: Path, total: int) -> None:
     for i in range(5000):
         d = root / f"d{i % 50}"
         d.mkdir(exist_ok=True)
-        (d / f"f{i}").write_bytes(block[i % 1000:i % 1000 + small])
+        (d / f"f{i}").write_bytes(block[i % 1000 : i % 1000 + small])
 
 
 def main() -> None:
@@ -56,19 +56,30 @@ def main() -> None:
     tree = WORK / "tree"
     make_tree(tree, int(args.gb * (1 << 30)))
     code = CHILD.format(repo=str(REPO))
-    probe = (f"import resource,sys;sys.path.insert(0,{str(REPO)!r});"
-             "import store.layerdiff,store.unpack;"
-             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    base = subprocess.run([sys.executable, "-c", probe],
-                          capture_output=True, text=True, check=True).stdout.split()
+    probe = (
+        f"import resource,sys;sys.path.insert(0,{str(REPO)!r});"
+        "import store.layerdiff,store.unpack;"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    base = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
     print(f"layer: {args.gb:.1f} GB; baseline interpreter + imports: {int(base[0]) / 1024:.0f} MB")
-    runs = [("gzip", tree, WORK / "l.gz"), ("zstd", tree, WORK / "l.zst"),
-            ("unpack", WORK / "l.gz", WORK / "out-gz"), ("unpack", WORK / "l.zst", WORK / "out-zst")]
+    runs = [
+        ("gzip", tree, WORK / "l.gz"),
+        ("zstd", tree, WORK / "l.zst"),
+        ("unpack", WORK / "l.gz", WORK / "out-gz"),
+        ("unpack", WORK / "l.zst", WORK / "out-zst"),
+    ]
     for mode, src, dst in runs:
         if mode == "unpack":
             dst.mkdir()
-        out = subprocess.run([sys.executable, "-c", code, mode, str(src), str(dst)],
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", code, mode, str(src), str(dst)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         label = f"{mode} {src.name}" if mode == "unpack" else f"diff+{mode}"
         print(f"{label:18s} {float(out[0]):6.1f} s   peak RSS {int(out[1]) / 1024:6.1f} MB")
     shutil.rmtree(WORK, ignore_errors=True)

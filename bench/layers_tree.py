@@ -28,8 +28,10 @@ def make_tree(root: Path = TREE, files: int = FILES, total: int = TOTAL) -> Path
         return root
     shutil.rmtree(root, ignore_errors=True)
     rng = random.Random(42)
-    words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10)))
-             for _ in range(4000)]
+    words = [
+        bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10)))
+        for _ in range(4000)
+    ]
     text = b" ".join(rng.choice(words) for _ in range(2_000_000)) + b"\n"
     avg = total // files
     for i in range(files):
@@ -40,7 +42,7 @@ def make_tree(root: Path = TREE, files: int = FILES, total: int = TOTAL) -> Path
             data = rng.randbytes(size)
         else:
             off = rng.randrange(0, len(text) - size - 1) if size < len(text) else 0
-            data = text[off:off + size]
+            data = text[off : off + size]
         (d / f"f{i:05d}").write_bytes(data)
         if i % 500 == 0:
             os.symlink(f"f{i:05d}", d / f"l{i:05d}")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from layers_tree import TREE, make_tree, median_time  # noqa: E402
+from layers_tree import TREE, make_tree, median_time
 
-from store.layerdiff import DiffOptions, write_layer  # noqa: E402
-from store.unpack import UnpackOptions, unpack  # noqa: E402
+from store.layerdiff import DiffOptions, write_layer
+from store.unpack import UnpackOptions, unpack
 
 WORK = TREE.parent / "unpack"
 
@@ -52,8 +52,11 @@ def main() -> None:
     tar_flags = {None: [], "gzip": ["-z"], "zstd": ["-I", "zstd"]}
     opts = UnpackOptions()
     for comp in (None, "gzip", "zstd"):
+
         def anchor(dest: Path, comp=comp) -> None:
-            subprocess.run(["tar", *tar_flags[comp], "-xf", str(blobs[comp]), "-C", str(dest)], check=True)
+            subprocess.run(
+                ["tar", *tar_flags[comp], "-xf", str(blobs[comp]), "-C", str(dest)], check=True
+            )
 
         def ours(dest: Path, comp=comp) -> None:
             with open(blobs[comp], "rb") as f:

@@ -45,17 +45,25 @@ def make_layers(root: Path, total_mb: int, n: int = 5) -> list[tuple[Path, Descr
         gz = gzip.compress(raw, compresslevel=0, mtime=0)
         p = root / f"layer{i}.tar.gz"
         p.write_bytes(gz)
-        out.append((p, Descriptor(OCI_LAYER_GZIP, Digest.of_bytes(gz), len(gz)),
-                    "sha256:" + hashlib.sha256(raw).hexdigest()))
+        out.append(
+            (
+                p,
+                Descriptor(OCI_LAYER_GZIP, Digest.of_bytes(gz), len(gz)),
+                "sha256:" + hashlib.sha256(raw).hexdigest(),
+            )
+        )
     return out
 
 
 # Peak RSS from the process's own VmHWM: wait4's ru_maxrss also counts the pages the
 # child shared with this (big) parent between fork and exec.
-PYBUILD = [sys.executable, "-c",
-           "import sys; from builder.cli import main; rc = main(sys.argv[1:]); "
-           "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0]; "
-           "sys.stderr.write('PEAK ' + hwm.split()[1] + '\\n'); sys.exit(rc)"]
+PYBUILD = [
+    sys.executable,
+    "-c",
+    "import sys; from builder.cli import main; rc = main(sys.argv[1:]); "
+    "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0]; "
+    "sys.stderr.write('PEAK ' + hwm.split()[1] + '\\n'); sys.exit(rc)",
+]
 
 
 CPU: dict[str, list[float]] = {}
@@ -84,12 +92,22 @@ def main() -> None:
     servers: list[RegistryServer] = []
     try:
         layers = make_layers(work, args.mb)
-        cfg = json.dumps({"architecture": "amd64", "os": "linux",
-                          "rootfs": {"type": "layers", "diff_ids": [d for _, _, d in layers]}}).encode()
+        cfg = json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [d for _, _, d in layers]},
+            }
+        ).encode()
         config = Blob(OCI_CONFIG, cfg)
-        man = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                          "config": config.desc.to_json(),
-                          "layers": [d.to_json() for _, d, _ in layers]}).encode()
+        man = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": config.desc.to_json(),
+                "layers": [d.to_json() for _, d, _ in layers],
+            }
+        ).encode()
         manifest = Blob(OCI_MANIFEST, man)
         # Source for skopeo: an OCI layout; source for pybuild: a store, same blobs.
         layout = write_oci_layout(work / "layout", manifest, [config], "img")
@@ -109,8 +127,9 @@ def main() -> None:
 
         env = dict(os.environ, PYBUILD_ROOT=str(store_root), PYTHONPATH=str(REPO))
         pybuild = PYBUILD
-        res: dict[str, list[float]] = {k: [] for k in ("push_skopeo", "push_pybuild",
-                                                        "pull_skopeo", "pull_pybuild")}
+        res: dict[str, list[float]] = {
+            k: [] for k in ("push_skopeo", "push_pybuild", "pull_skopeo", "pull_pybuild")
+        }
         rss: list[int] = []
         api: list[float] = []
         for run in range(args.runs):
@@ -119,8 +138,17 @@ def main() -> None:
                 servers.append(srv)
                 ref = f"{srv.host}/bench/{tool}:1"
                 if tool == "skopeo":
-                    dt, _ = timed(["skopeo", "copy", "-q", "--dest-tls-verify=false",
-                                   f"oci:{layout}:img", f"docker://{ref}"], key="push_skopeo")
+                    dt, _ = timed(
+                        [
+                            "skopeo",
+                            "copy",
+                            "-q",
+                            "--dest-tls-verify=false",
+                            f"oci:{layout}:img",
+                            f"docker://{ref}",
+                        ],
+                        key="push_skopeo",
+                    )
                 else:
                     dt, kb = timed(pybuild + ["push", "-q", "bench:1", ref], env, "push_pybuild")
                     rss.append(kb)
@@ -128,8 +156,17 @@ def main() -> None:
                 # Pull back from the registry it was pushed to, into an empty place.
                 if tool == "skopeo":
                     dest = work / f"pull-{run}-oci"
-                    dt, _ = timed(["skopeo", "copy", "-q", "--src-tls-verify=false",
-                                   f"docker://{ref}", f"oci:{dest}:x"], key="pull_skopeo")
+                    dt, _ = timed(
+                        [
+                            "skopeo",
+                            "copy",
+                            "-q",
+                            "--src-tls-verify=false",
+                            f"docker://{ref}",
+                            f"oci:{dest}:x",
+                        ],
+                        key="pull_skopeo",
+                    )
                 else:
                     dest = work / f"pull-{run}-store"
                     penv = dict(env, PYBUILD_ROOT=str(dest))
@@ -151,14 +188,18 @@ def main() -> None:
         print(f"image: 5 layers, {args.mb} MB; runs: {args.runs}; loopback docker-registry")
         for op in ("push", "pull"):
             s, p = med[f"{op}_skopeo"], med[f"{op}_pybuild"]
-            print(f"{op}: pybuild {p:.2f}s  skopeo {s:.2f}s  ratio {p / s:.2f}x  "
-                  f"(runs pybuild {[round(x, 2) for x in res[f'{op}_pybuild']]}, "
-                  f"skopeo {[round(x, 2) for x in res[f'{op}_skopeo']]})")
+            print(
+                f"{op}: pybuild {p:.2f}s  skopeo {s:.2f}s  ratio {p / s:.2f}x  "
+                f"(runs pybuild {[round(x, 2) for x in res[f'{op}_pybuild']]}, "
+                f"skopeo {[round(x, 2) for x in res[f'{op}_skopeo']]})"
+            )
             cs, cp = statistics.median(CPU[f"{op}_skopeo"]), statistics.median(CPU[f"{op}_pybuild"])
             print(f"{op} CPU (user+sys): pybuild {cp:.2f}s  skopeo {cs:.2f}s  ratio {cp / cs:.2f}x")
         a = statistics.median(api)
-        print(f"pull via the API (in-process, no start-up): pybuild {a:.2f}s  "
-              f"ratio {a / med['pull_skopeo']:.2f}x")
+        print(
+            f"pull via the API (in-process, no start-up): pybuild {a:.2f}s  "
+            f"ratio {a / med['pull_skopeo']:.2f}x"
+        )
         print(f"pybuild peak RSS: {max(rss) / 1024:.1f} MB (max over push and pull runs)")
     finally:
         for s in servers:

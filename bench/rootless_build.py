@@ -32,8 +32,9 @@ from tests.integration.rootless.helpers import (  # noqa: E402
 )
 
 
-def timed(cmd: list[str], env: dict[str, str], uid: int | None, gid: int | None,
-          cwd: Path) -> float:
+def timed(
+    cmd: list[str], env: dict[str, str], uid: int | None, gid: int | None, cwd: Path
+) -> float:
     kw = {"user": uid, "group": gid, "extra_groups": []} if uid is not None else {}
     t0 = time.perf_counter()
     res = subprocess.run(cmd, env=env, cwd=str(cwd), capture_output=True, text=True, **kw)
@@ -55,12 +56,15 @@ def main() -> None:
         tar.chmod(0o644)
         ctx = base / "ctx"
         ctx.mkdir()
-        (ctx / "Dockerfile").write_text("FROM busybox\n" + "".join(
-            f"RUN echo {i} > /f{i}\n" for i in range(steps)))
+        (ctx / "Dockerfile").write_text(
+            "FROM busybox\n" + "".join(f"RUN echo {i} > /f{i}\n" for i in range(steps))
+        )
         home = make_home(base, pw)
         give(ctx, pw)
-        who = {"root": (None, None, base / "root-store", base),
-               "rootless": (pw.pw_uid, pw.pw_gid, home / "store", home)}
+        who = {
+            "root": (None, None, base / "root-store", base),
+            "rootless": (pw.pw_uid, pw.pw_gid, home / "store", home),
+        }
         results: dict[str, dict[str, list[float]]] = {}
         for name, (uid, gid, store, cwd) in who.items():
             env = {"PATH": PATH, "HOME": str(cwd), "PYBUILD_ROOT": str(store)}
@@ -71,16 +75,24 @@ def main() -> None:
             for name, (uid, gid, store, cwd) in who.items():
                 env = {"PATH": PATH, "HOME": str(cwd), "PYBUILD_ROOT": str(store)}
                 pb = [python, "-c", LAUNCH]
-                results[name]["build"].append(timed(
-                    [*pb, "build", "-q", "--no-cache", "--network", "none", str(ctx)],
-                    env, uid, gid, cwd))
+                results[name]["build"].append(
+                    timed(
+                        [*pb, "build", "-q", "--no-cache", "--network", "none", str(ctx)],
+                        env,
+                        uid,
+                        gid,
+                        cwd,
+                    )
+                )
                 results[name]["fsck"].append(timed([*pb, "fsck"], env, uid, gid, cwd))
         med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in results.items()}
         print(f"pybuild build --no-cache, FROM + {steps} RUN steps, median of {runs}:")
         for n in who:
             print(f"  {n:<9} build {med[n]['build']:.3f} s   fsck {med[n]['fsck']:.3f} s")
-        print(f"  rootless/root: build x{med['rootless']['build'] / med['root']['build']:.2f}, "
-              f"fsck x{med['rootless']['fsck'] / med['root']['fsck']:.2f}")
+        print(
+            f"  rootless/root: build x{med['rootless']['build'] / med['root']['build']:.2f}, "
+            f"fsck x{med['rootless']['fsck'] / med['root']['fsck']:.2f}"
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder.sandbox import SandboxSpec, run  # noqa: E402
-from tests.fixtures.base_image import build_busybox_rootfs_tar  # noqa: E402
+from builder.sandbox import SandboxSpec, run
+from tests.fixtures.base_image import build_busybox_rootfs_tar
 
 
 def _overlay_dirs(d: Path) -> tuple[Path, Path, Path]:
@@ -39,8 +39,18 @@ def _overlay_dirs(d: Path) -> tuple[Path, Path, Path]:
 def step(lower: Path, tmp: Path, i: int, **kw: object) -> float:
     t0 = time.perf_counter()
     upper, work, merged = _overlay_dirs(tmp / f"s{i}")
-    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                    f"lowerdir={lower},upperdir={upper},workdir={work}", str(merged)], check=True)
+    subprocess.run(
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={lower},upperdir={upper},workdir={work}",
+            str(merged),
+        ],
+        check=True,
+    )
     try:
         res = run(SandboxSpec(rootfs=merged, argv=("true",), **kw))  # type: ignore[arg-type]
         assert res.exit_code == 0
@@ -55,14 +65,16 @@ def step_inside(lower: Path, tmp: Path, i: int, **kw: object) -> float:
 
     t0 = time.perf_counter()
     upper, work, merged = _overlay_dirs(tmp / f"i{i}")
-    res = run(SandboxSpec(rootfs=merged, argv=("true",),
-                          overlay=Overlay((lower,), upper, work), **kw))  # type: ignore[arg-type]
+    res = run(
+        SandboxSpec(rootfs=merged, argv=("true",), overlay=Overlay((lower,), upper, work), **kw)
+    )  # type: ignore[arg-type]
     assert res.exit_code == 0
     return time.perf_counter() - t0
 
 
-def per_step(build: list[str], base: str, n: int, tmp: Path, env: dict | None = None,
-             reps: int = 3) -> float | None:
+def per_step(
+    build: list[str], base: str, n: int, tmp: Path, env: dict | None = None, reps: int = 3
+) -> float | None:
     """median(FROM + n x RUN true) - median(FROM alone), over n; None if it fails.
     Builds alternate, `reps` of each, so load swings hit both sides alike."""
     if shutil.which(build[0]) is None:
@@ -72,8 +84,10 @@ def per_step(build: list[str], base: str, n: int, tmp: Path, env: dict | None = 
         for steps in (0, n):
             ctx = tmp / f"ctx-{Path(build[0]).name}-{steps}-{time.time_ns()}"
             ctx.mkdir()
-            (ctx / "Dockerfile").write_text(f"FROM {base}\n" + "".join(
-                f"RUN true # {i} {time.time_ns()}\n" for i in range(steps)))
+            (ctx / "Dockerfile").write_text(
+                f"FROM {base}\n"
+                + "".join(f"RUN true # {i} {time.time_ns()}\n" for i in range(steps))
+            )
             t0 = time.perf_counter()
             r = subprocess.run([*build, str(ctx)], capture_output=True, env=env)
             if r.returncode != 0:
@@ -84,8 +98,11 @@ def per_step(build: list[str], base: str, n: int, tmp: Path, env: dict | None = 
 
 
 def umount_under(tmp: Path) -> None:
-    targets = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
-               if line.split()[4].startswith(str(tmp) + "/")]
+    targets = [
+        line.split()[4]
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if line.split()[4].startswith(str(tmp) + "/")
+    ]
     for t in sorted(targets, key=len, reverse=True):
         subprocess.run(["umount", t], check=False)
 
@@ -96,17 +113,33 @@ def engine_and_anchors(tar: Path, n: int, tmp: Path) -> dict[str, float | None]:
     repo = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYBUILD_ROOT": str(tmp / "store"), "PYTHONPATH": str(repo)}
     pyb = [sys.executable, "-m", "builder.cli"]
-    subprocess.run([*pyb, "import", str(tar), "bench-bb"], env=env, check=True,
-                   capture_output=True)
-    subprocess.run([*pyb, "save", "bench-bb", "-o", str(tmp / "bb-oci.tar"), "--format", "oci"],
-                   env=env, check=True)
-    subprocess.run([*pyb, "save", "bench-bb", "-o", str(tmp / "bb-docker.tar")], env=env,
-                   check=True)
+    subprocess.run([*pyb, "import", str(tar), "bench-bb"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*pyb, "save", "bench-bb", "-o", str(tmp / "bb-oci.tar"), "--format", "oci"],
+        env=env,
+        check=True,
+    )
+    subprocess.run(
+        [*pyb, "save", "bench-bb", "-o", str(tmp / "bb-docker.tar")], env=env, check=True
+    )
     out: dict[str, float | None] = {}
-    out["pybuild build"] = per_step([*pyb, "build", "-q", "--no-cache", "--network", "none"],
-                                    "bench-bb", n, tmp, env)
-    bh = ["buildah", "--root", str(tmp / "bh-root"), "--runroot", str(tmp / "bh-run"), "bud",
-          "-q", "--runtime", "/usr/sbin/runc", "--layers=true", "--network", "none"]
+    out["pybuild build"] = per_step(
+        [*pyb, "build", "-q", "--no-cache", "--network", "none"], "bench-bb", n, tmp, env
+    )
+    bh = [
+        "buildah",
+        "--root",
+        str(tmp / "bh-root"),
+        "--runroot",
+        str(tmp / "bh-run"),
+        "bud",
+        "-q",
+        "--runtime",
+        "/usr/sbin/runc",
+        "--layers=true",
+        "--network",
+        "none",
+    ]
     try:
         out["buildah"] = per_step(bh, f"oci-archive:{tmp / 'bb-oci.tar'}", n, tmp)
     finally:
@@ -115,13 +148,21 @@ def engine_and_anchors(tar: Path, n: int, tmp: Path) -> dict[str, float | None]:
         umount_under(tmp)  # buildah leaves its storage mounted
     # Debian's docker.io client has BuildKit built in (a newer client wants buildx).
     docker = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
-    docker_ok = shutil.which(docker) and subprocess.run(
-        [docker, "info"], capture_output=True).returncode == 0
+    docker_ok = (
+        shutil.which(docker)
+        and subprocess.run([docker, "info"], capture_output=True).returncode == 0
+    )
     if docker_ok:
-        subprocess.run([docker, "load", "-i", str(tmp / "bb-docker.tar")], check=True,
-                       capture_output=True)
-        out["BuildKit"] = per_step([docker, "build", "-q", "--no-cache", "--network", "none"],
-                                   "bench-bb", n, tmp, {**os.environ, "DOCKER_BUILDKIT": "1"})
+        subprocess.run(
+            [docker, "load", "-i", str(tmp / "bb-docker.tar")], check=True, capture_output=True
+        )
+        out["BuildKit"] = per_step(
+            [docker, "build", "-q", "--no-cache", "--network", "none"],
+            "bench-bb",
+            n,
+            tmp,
+            {**os.environ, "DOCKER_BUILDKIT": "1"},
+        )
     else:
         out["BuildKit"] = None
     return out
@@ -142,11 +183,15 @@ def main() -> None:
             ("none, overlay in sandbox", step_inside, {"network": "none"}),
             ("host", step, {"network": "host"}),
             ("default (slirp4netns)", step, {"network": "default"}),
-            ("default + memory/pids/cpus", step,
-             {"network": "default", "memory": 256 << 20, "pids_limit": 512, "cpus": 1.0}),
+            (
+                "default + memory/pids/cpus",
+                step,
+                {"network": "default", "memory": 256 << 20, "pids_limit": 512, "cpus": 1.0},
+            ),
         ):
-            rows[name] = statistics.median(fn(lower, tmp, i + 1000 * len(rows), **kw)
-                                           for i in range(n))
+            rows[name] = statistics.median(
+                fn(lower, tmp, i + 1000 * len(rows), **kw) for i in range(n)
+            )
         for name, sec in rows.items():
             print(f"pybuild sandbox RUN true [{name}]: median {sec * 1000:.1f} ms over {n}")
         if "--anchors" in sys.argv:
@@ -158,8 +203,11 @@ def main() -> None:
             for label, target in (("BuildKit", 1.0), ("buildah", 0.5)):
                 ref = got[label]
                 if ours and ref:
-                    print(f"pybuild build / {label} = {ours / ref:.2f}x (target <= {target}x); "
-                          f"sandbox only / {label} = {rows['default (slirp4netns)'] / ref:.2f}x")
+                    print(
+                        f"pybuild build / {label} = {ours / ref:.2f}x (target <= {target}x); "
+                        f"sandbox only / {label} = {rows['default (slirp4netns)'] / ref:.2f}x"
+                    )
+
 
 if __name__ == "__main__":
     main()

@@ -73,7 +73,9 @@ def main() -> None:
 
             results["put"].append(timed(put))
             results["cat"].append(timed(lambda: sh(f"cat {src} > {tdp}/out.bin")))
-            results["cat+sync"].append(timed(lambda: sh(f"cat {src} > {tdp}/out2.bin && sync {tdp}/out2.bin")))
+            results["cat+sync"].append(
+                timed(lambda: sh(f"cat {src} > {tdp}/out2.bin && sync {tdp}/out2.bin"))
+            )
             results["sha256sum"].append(timed(lambda: sh(f"sha256sum {src}")))
             for p in (tdp / f"store{r}", tdp / "out.bin", tdp / "out2.bin"):
                 sh(f"rm -rf {p}")
@@ -84,12 +86,20 @@ def main() -> None:
         src.unlink()
         code = RSS_CHILD.format(repo=str(REPO), root=str(tdp / "rss"), size=a.rss_mb << 20)
         t = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         size, rss_kb = map(int, out.stdout.split())
-        print(f"peak RSS putting a {size >> 20} MB stream: {rss_kb / 1024:.1f} MB "
-              f"({time.perf_counter() - t:.2f} s incl. startup)")
-        base = subprocess.run([sys.executable, "-c", code.replace(f"Gen({a.rss_mb << 20})", "Gen(0)")],
-                              capture_output=True, text=True, check=True)
+        print(
+            f"peak RSS putting a {size >> 20} MB stream: {rss_kb / 1024:.1f} MB "
+            f"({time.perf_counter() - t:.2f} s incl. startup)"
+        )
+        base = subprocess.run(
+            [sys.executable, "-c", code.replace(f"Gen({a.rss_mb << 20})", "Gen(0)")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         print(f"  (same process putting 0 bytes: {int(base.stdout.split()[1]) / 1024:.1f} MB)")
 
 

@@ -41,8 +41,12 @@ from builder.filehash import FileHashCache, SourceHash
 from store.digest import Digest, HashingWriter
 from store.errors import StoreError
 
-_MAGIC = [(b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
-          (b"\x28\xb5\x2f\xfd", "zstd")]
+_MAGIC = [
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+]
 FETCH_TIMEOUT = 60
 
 
@@ -124,8 +128,9 @@ class Fetched:
     mtime_ns: int | None
 
 
-def fetch_url(unsafe_url: str, staging_dir: Path, checksum: str | None = None,
-              session: object | None = None) -> Fetched:
+def fetch_url(
+    unsafe_url: str, staging_dir: Path, checksum: str | None = None, session: object | None = None
+) -> Fetched:
     """Download to `staging_dir/<url name>` (a fresh dir per URL), verifying
     `--checksum` while streaming. Mode 0600; mtime from Last-Modified when sent."""
     import requests
@@ -141,10 +146,10 @@ def fetch_url(unsafe_url: str, staging_dir: Path, checksum: str | None = None,
         raise CopyError(f"failed to fetch {unsafe_url}: {e}", "ADD") from None
     with resp:
         if resp.status_code >= 400:
-            raise CopyError(f"invalid response status {resp.status_code} from {unsafe_url}",
-                            "ADD")
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
+            raise CopyError(f"invalid response status {resp.status_code} from {unsafe_url}", "ADD")
+        fd = os.open(
+            out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
         with os.fdopen(fd, "wb") as f:
             w = HashingWriter(f, want.algorithm if want else "sha256")
             for chunk in resp.iter_content(1 << 16):
@@ -153,8 +158,7 @@ def fetch_url(unsafe_url: str, staging_dir: Path, checksum: str | None = None,
         got = w.digest
         if want is not None and got != want:
             out.unlink()
-            raise CopyError(f"digest mismatch for {unsafe_url}: expected {want}, got {got}",
-                            "ADD")
+            raise CopyError(f"digest mismatch for {unsafe_url}: expected {want}, got {got}", "ADD")
         mtime = _last_modified(resp.headers.get("Last-Modified"))
     os.chmod(out, 0o600)
     if mtime is not None:
@@ -199,14 +203,21 @@ class AddPlan:
         return SourceHash.of(parts, extra="ADD")
 
     def apply(self, unsafe_dest: str, target_root: str) -> CopyStats:
-        total = sum(1 if it.remote else len(_selected(it.tree, [it.spec], self.opts))
-                    for it in self.items)
+        total = sum(
+            1 if it.remote else len(_selected(it.tree, [it.spec], self.opts)) for it in self.items
+        )
         if total > 1 and not is_dir_dest(unsafe_dest):
             raise DestinationError(MULTI_SOURCE.format("ADD"), "ADD")
         stats = CopyStats()
         for it in self.items:
-            s = copy_into(it.tree, [it.spec], unsafe_dest, target_root, self.opts,
-                          extract_archives=not it.remote)
+            s = copy_into(
+                it.tree,
+                [it.spec],
+                unsafe_dest,
+                target_root,
+                self.opts,
+                extract_archives=not it.remote,
+            )
             stats.files += s.files
             stats.dirs += s.dirs
             stats.links += s.links
@@ -215,9 +226,14 @@ class AddPlan:
         return stats
 
 
-def prepare_add(tree: SourceTree, unsafe_srcs: list[str], staging_dir: Path,
-                opts: CopyOptions, checksum: str | None = None,
-                session: object | None = None) -> AddPlan:
+def prepare_add(
+    tree: SourceTree,
+    unsafe_srcs: list[str],
+    staging_dir: Path,
+    opts: CopyOptions,
+    checksum: str | None = None,
+    session: object | None = None,
+) -> AddPlan:
     """Fetch the URL sources into `staging_dir` (one subdir each) and plan the rest."""
     if not unsafe_srcs:
         raise CopyError("no source files were specified", "ADD")

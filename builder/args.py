@@ -19,10 +19,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from builder.expand import ExpansionError, expand_word
-from store import platform as _store_platform
+from store.oci import platform as _store_platform
 
-PROXY_ARGS = frozenset(("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
-                        "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"))
+PROXY_ARGS = frozenset(
+    (
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "FTP_PROXY",
+        "ftp_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    )
+)
 
 
 def host_platform() -> str:
@@ -45,9 +57,16 @@ def _split(plat: str) -> tuple[str, str, str]:
 def platform_args(target: str, build: str) -> dict[str, str]:
     t_os, t_arch, t_var = _split(target)
     b_os, b_arch, b_var = _split(build)
-    return {"TARGETPLATFORM": target, "TARGETOS": t_os, "TARGETARCH": t_arch,
-            "TARGETVARIANT": t_var, "BUILDPLATFORM": build, "BUILDOS": b_os,
-            "BUILDARCH": b_arch, "BUILDVARIANT": b_var}
+    return {
+        "TARGETPLATFORM": target,
+        "TARGETOS": t_os,
+        "TARGETARCH": t_arch,
+        "TARGETVARIANT": t_var,
+        "BUILDPLATFORM": build,
+        "BUILDOS": b_os,
+        "BUILDARCH": b_arch,
+        "BUILDVARIANT": b_var,
+    }
 
 
 class GlobalArgs:
@@ -71,7 +90,7 @@ class StageArgs:
 
     def __init__(self, global_args: GlobalArgs, base_env: Mapping[str, str]) -> None:
         self.globals = global_args
-        self.args: dict[str, str] = {}      # ARGs in scope with a value
+        self.args: dict[str, str] = {}  # ARGs in scope with a value
         self.env: dict[str, str] = dict(base_env)
 
     def lookup(self) -> dict[str, str]:

@@ -70,9 +70,12 @@ class CacheInputs:
 
     def to_json(self, keep_sources: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "instruction": self.instruction, "args": dict(sorted(self.args.items())),
-            "env": dict(sorted(self.env.items())), "platform": self.platform,
-            "sources_digest": self.sources_digest(), "extra": dict(sorted(self.extra.items())),
+            "instruction": self.instruction,
+            "args": dict(sorted(self.args.items())),
+            "env": dict(sorted(self.env.items())),
+            "platform": self.platform,
+            "sources_digest": self.sources_digest(),
+            "extra": dict(sorted(self.extra.items())),
         }
         if keep_sources and len(self.sources) <= MAX_STORED_SOURCES:
             out["sources"] = dict(sorted(self.sources.items()))
@@ -99,16 +102,23 @@ class CacheResult:
     source: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "layer": self.layer.to_json() if self.layer else None,
-                "diff_id": str(self.diff_id) if self.diff_id else None,
-                "chain_id": self.chain_id, "created": self.created}
+        return {
+            "kind": self.kind,
+            "layer": self.layer.to_json() if self.layer else None,
+            "diff_id": str(self.diff_id) if self.diff_id else None,
+            "chain_id": self.chain_id,
+            "created": self.created,
+        }
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> CacheResult:
-        return cls(kind=obj["kind"],
-                   layer=Descriptor.from_json(obj["layer"]) if obj.get("layer") else None,
-                   diff_id=Digest.parse(obj["diff_id"]) if obj.get("diff_id") else None,
-                   chain_id=obj.get("chain_id"), created=obj.get("created"))
+        return cls(
+            kind=obj["kind"],
+            layer=Descriptor.from_json(obj["layer"]) if obj.get("layer") else None,
+            diff_id=Digest.parse(obj["diff_id"]) if obj.get("diff_id") else None,
+            chain_id=obj.get("chain_id"),
+            created=obj.get("created"),
+        )
 
 
 @dataclass(frozen=True)
@@ -133,8 +143,9 @@ class BuildCache:
 
     def lookup(self, key: str) -> CacheResult | None:
         conn = self._db()
-        row = conn.execute("SELECT result, last_used FROM build_cache WHERE key=?",
-                           (key,)).fetchone()
+        row = conn.execute(
+            "SELECT result, last_used FROM build_cache WHERE key=?", (key,)
+        ).fetchone()
         if row is None:
             return None
         now = time.time()
@@ -147,21 +158,37 @@ class BuildCache:
         now = time.time()
         conn = self._db()
         with conn:
-            conn.execute("INSERT OR REPLACE INTO build_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (key, parent, inputs.position, json.dumps(inputs.to_json()),
-                          json.dumps(result.to_json()), now, now))
+            conn.execute(
+                "INSERT OR REPLACE INTO build_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    parent,
+                    inputs.position,
+                    json.dumps(inputs.to_json()),
+                    json.dumps(result.to_json()),
+                    now,
+                    now,
+                ),
+            )
 
     def export_rows(self, keys: list[str]) -> list[dict[str, Any]]:
         """The rows of `keys` (without their miss-reason inputs) for `--cache-to`."""
         out = []
         conn = self._db()
         for k in dict.fromkeys(keys):
-            r = conn.execute("SELECT key, parent, position, result, inputs FROM build_cache "
-                             "WHERE key=?", (k,)).fetchone()
+            r = conn.execute(
+                "SELECT key, parent, position, result, inputs FROM build_cache WHERE key=?", (k,)
+            ).fetchone()
             if r:
-                out.append({"key": r[0], "parent": r[1], "position": r[2],
-                            "result": json.loads(r[3]),
-                            "instruction": json.loads(r[4]).get("instruction") or ""})
+                out.append(
+                    {
+                        "key": r[0],
+                        "parent": r[1],
+                        "position": r[2],
+                        "result": json.loads(r[3]),
+                        "instruction": json.loads(r[4]).get("instruction") or "",
+                    }
+                )
         return out
 
     def import_rows(self, unsafe_rows: list[Any]) -> int:
@@ -179,8 +206,16 @@ class BuildCache:
                     continue
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO build_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (key, parent, pos, json.dumps({"imported": True}),
-                     json.dumps(res.to_json()), now, 0))
+                    (
+                        key,
+                        parent,
+                        pos,
+                        json.dumps({"imported": True}),
+                        json.dumps(res.to_json()),
+                        now,
+                        0,
+                    ),
+                )
                 n += cur.rowcount
         return n
 
@@ -190,13 +225,26 @@ class BuildCache:
             conn.execute("DELETE FROM build_cache WHERE key=?", (key,))
 
     def previous(self, position: str, exclude_key: str = "") -> Previous | None:
-        row = self._db().execute(
-            "SELECT key, parent, inputs FROM build_cache WHERE position=? AND key<>? "
-            "ORDER BY last_used DESC LIMIT 1", (position, exclude_key)).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "SELECT key, parent, inputs FROM build_cache WHERE position=? AND key<>? "
+                "ORDER BY last_used DESC LIMIT 1",
+                (position, exclude_key),
+            )
+            .fetchone()
+        )
         return Previous(row[0], row[1], json.loads(row[2])) if row else None
 
-    def explain(self, inputs: CacheInputs, parent: str, *, parent_step: int | None,
-                parent_reran: bool, no_cache: bool = False) -> str:
+    def explain(
+        self,
+        inputs: CacheInputs,
+        parent: str,
+        *,
+        parent_step: int | None,
+        parent_reran: bool,
+        no_cache: bool = False,
+    ) -> str:
         """The miss reason for a step whose key was not found (or --no-cache)."""
         if no_cache:
             return "re-ran: --no-cache"
@@ -233,13 +281,16 @@ def _sources_change(old: Mapping[str, str], new: Mapping[str, str]) -> str | Non
     return changes[0] + more
 
 
-def diff_reason(prev: Previous, inputs: CacheInputs, parent: str,
-                parent_step: int | None, parent_reran: bool) -> str:
+def diff_reason(
+    prev: Previous, inputs: CacheInputs, parent: str, parent_step: int | None, parent_reran: bool
+) -> str:
     old = prev.inputs
     if old.get("instruction") != inputs.instruction:
         return f"instruction changed (was `{old.get('instruction')}`)"
-    for what, o, n in (("build arg", old.get("args") or {}, inputs.args),
-                       ("env", old.get("env") or {}, inputs.env)):
+    for what, o, n in (
+        ("build arg", old.get("args") or {}, inputs.args),
+        ("env", old.get("env") or {}, inputs.env),
+    ):
         r = _map_change(what, o, n)
         if r:
             return r

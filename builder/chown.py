@@ -20,8 +20,15 @@ from pathlib import Path
 
 from builder.context import CopyError, SourceTree, TooManyLinks
 
-__all__ = ["ChownError", "Owner", "SymbolicMode", "lookup_group", "lookup_user",
-           "parse_chmod", "resolve_chown"]
+__all__ = [
+    "ChownError",
+    "Owner",
+    "SymbolicMode",
+    "lookup_group",
+    "lookup_user",
+    "parse_chmod",
+    "resolve_chown",
+]
 
 MAX_DB_BYTES = 4 << 20
 
@@ -97,8 +104,9 @@ def resolve_chown(rootfs: str | Path, unsafe_spec: str, instruction: str = "COPY
     if uid is None:
         found = lookup_user(rootfs, user)
         if found is None:
-            raise ChownError(f"unable to find user {user}: no matching entries in passwd file",
-                             instruction)
+            raise ChownError(
+                f"unable to find user {user}: no matching entries in passwd file", instruction
+            )
         uid, gid = found
     else:
         gid = uid
@@ -108,8 +116,8 @@ def resolve_chown(rootfs: str | Path, unsafe_spec: str, instruction: str = "COPY
             gid = lookup_group(rootfs, group)
             if gid is None:
                 raise ChownError(
-                    f"unable to find group {group}: no matching entries in group file",
-                    instruction)
+                    f"unable to find group {group}: no matching entries in group file", instruction
+                )
     return Owner(uid, gid)
 
 
@@ -126,8 +134,11 @@ def parse_chmod(unsafe_text: str, instruction: str = "COPY") -> int | SymbolicMo
     for part in text.split(","):
         m = re.fullmatch(_CLAUSE, part)  # compiled on first use (re caches it), not at import
         if not m:
-            raise CopyError(f"invalid --chmod value {unsafe_text!r}: expected an octal or "
-                            "symbolic (u+x,go-w) mode", instruction)
+            raise CopyError(
+                f"invalid --chmod value {unsafe_text!r}: expected an octal or "
+                "symbolic (u+x,go-w) mode",
+                instruction,
+            )
         who = 0
         for c in m.group(1) or "a":
             who |= _WHO[c]

@@ -67,10 +67,19 @@ def _columns() -> int:
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        super().__init__(prog, indent_increment, max_help_position,
-                         width if width is not None else _columns() - 2)
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        super().__init__(
+            prog,
+            indent_increment,
+            max_help_position,
+            width if width is not None else _columns() - 2,
+        )
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -100,8 +109,10 @@ def _split_verb(argv: list[str]) -> tuple[str, list[str]]:
 
         close = difflib.get_close_matches(argv[0], list(verbs), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise CliUsageError(f"pybuild: unknown command {argv[0]!r} and no build context of that "
-                            f"name ({hint}see 'pybuild --help')")
+        raise CliUsageError(
+            f"pybuild: unknown command {argv[0]!r} and no build context of that "
+            f"name ({hint}see 'pybuild --help')"
+        )
     return "build", argv
 
 
@@ -145,9 +156,12 @@ def make_parser(verb: str) -> tuple[argparse.ArgumentParser, object]:
         raise CliUsageError(f"pybuild: unknown command {verb!r} (see 'pybuild --help')")
     mod = importlib.import_module(f"builder.commands.{module_name}")
     usage_verb = "[build]" if verb == "build" else verb
-    parser = ArgumentParser(prog=f"pybuild {verb}", description=help_text,
-                            epilog=f"pybuild {usage_verb} ... exits 0 on success, 1 when a step "
-                            "or the registry fails, 2 on usage errors.")
+    parser = ArgumentParser(
+        prog=f"pybuild {verb}",
+        description=help_text,
+        epilog=f"pybuild {usage_verb} ... exits 0 on success, 1 when a step "
+        "or the registry fails, 2 on usage errors.",
+    )
     mod.add_arguments(parser)  # type: ignore[attr-defined]
     parser.add_argument("--debug", action="store_true", help="add tracebacks to errors")
     return parser, mod
@@ -187,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-    except Exception as e:  # noqa: BLE001 - every error ends as one line
+    except Exception as e:  # every error ends as one line
         if debug:
             import traceback
 
@@ -204,7 +218,9 @@ def _one_line(e: BaseException) -> str:
     text = " ".join((str(e).strip() or type(e).__name__).split())
     if _is_ours(e) or isinstance(e, (CliUsageError, OSError)):
         return text if text.startswith("pybuild") or ":" in text else f"pybuild: {text}"
-    return f"pybuild: internal error: {type(e).__name__}: {text} (run with --debug for the traceback)"
+    return (
+        f"pybuild: internal error: {type(e).__name__}: {text} (run with --debug for the traceback)"
+    )
 
 
 def _is_ours(e: BaseException) -> bool:

@@ -46,9 +46,12 @@ def _cc(img: ImageConfig, **kw: object) -> ImageConfig:
 
 def scratch_config(platform: Platform) -> ImageConfig:
     """BuildKit's emptyImage: PATH set, WorkingDir "/", no history."""
-    return ImageConfig(architecture=platform.architecture, os=platform.os,
-                       variant=platform.variant or None,
-                       config=ContainerConfig(env=(f"PATH={DEFAULT_PATH}",), working_dir="/"))
+    return ImageConfig(
+        architecture=platform.architecture,
+        os=platform.os,
+        variant=platform.variant or None,
+        config=ContainerConfig(env=(f"PATH={DEFAULT_PATH}",), working_dir="/"),
+    )
 
 
 def inherit(base: ImageConfig) -> ImageConfig:
@@ -106,8 +109,9 @@ def cmd(img: ImageConfig, args: Sequence[str], shell_form: bool) -> Applied:
     return Applied(_cc(img, cmd=tuple(argv), args_escaped=True), f"CMD {h.quote_list(argv)}")
 
 
-def entrypoint(img: ImageConfig, args: Sequence[str], shell_form: bool,
-               cmd_set_in_stage: bool) -> Applied:
+def entrypoint(
+    img: ImageConfig, args: Sequence[str], shell_form: bool, cmd_set_in_stage: bool
+) -> Applied:
     argv = with_shell(img, args) if shell_form else list(args)
     new = _cc(img, entrypoint=tuple(argv))
     if not cmd_set_in_stage:
@@ -186,13 +190,23 @@ def stopsignal(img: ImageConfig, sig: str) -> Applied:
     return Applied(_cc(img, stop_signal=sig), f"STOPSIGNAL {sig}")
 
 
-def healthcheck(img: ImageConfig, test: Sequence[str], *, interval: int = 0, timeout: int = 0,
-                start_period: int = 0, start_interval: int = 0, retries: int = 0) -> Applied:
+def healthcheck(
+    img: ImageConfig,
+    test: Sequence[str],
+    *,
+    interval: int = 0,
+    timeout: int = 0,
+    start_period: int = 0,
+    start_interval: int = 0,
+    retries: int = 0,
+) -> Applied:
     """`test` is already ["CMD", ...], ["CMD-SHELL", cmd] or ["NONE"]; durations in ns."""
     hc = Healthcheck(tuple(test), interval, timeout, start_period, start_interval, retries)
-    msg = (f"HEALTHCHECK &{{{h.quote_list(test)} {h.quote(h.duration(interval))} "
-           f"{h.quote(h.duration(timeout))} {h.quote(h.duration(start_period))} "
-           f"{h.quote(h.duration(start_interval))} {h.quote_rune(retries)}}}")
+    msg = (
+        f"HEALTHCHECK &{{{h.quote_list(test)} {h.quote(h.duration(interval))} "
+        f"{h.quote(h.duration(timeout))} {h.quote(h.duration(start_period))} "
+        f"{h.quote(h.duration(start_interval))} {h.quote_rune(retries)}}}"
+    )
     return Applied(_cc(img, healthcheck=hc), msg)
 
 

@@ -28,8 +28,14 @@ class CopyError(BuildError):
     """A COPY/ADD failure, printed on one line, BuildKit style. The engine adds the
     Dockerfile location with `located()`."""
 
-    def __init__(self, message: str, instruction: str = "COPY", path: str = "",
-                 span: Span | None = None, file: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        instruction: str = "COPY",
+        path: str = "",
+        span: Span | None = None,
+        file: str = "",
+    ) -> None:
         self.message = message
         self.instruction = instruction
         self.path = path
@@ -59,8 +65,12 @@ class DestinationError(CopyError):
 
 
 def not_found(unsafe_spec: str, instruction: str = "COPY") -> SourceNotFound:
-    return SourceNotFound("file not found in build context or excluded by .dockerignore: "
-                          f"stat {unsafe_spec}: file does not exist", instruction, unsafe_spec)
+    return SourceNotFound(
+        "file not found in build context or excluded by .dockerignore: "
+        f"stat {unsafe_spec}: file does not exist",
+        instruction,
+        unsafe_spec,
+    )
 
 
 # --- Go filepath.Match ---------------------------------------------------------
@@ -155,8 +165,9 @@ class SourceTree:
     PatternMatcher: ignored paths do not exist, except directories a `!` pattern
     may re-include below, which are walked for their kept children."""
 
-    def __init__(self, root: str | Path, ignore: PatternMatcher | None = None,
-                 is_context: bool = True) -> None:
+    def __init__(
+        self, root: str | Path, ignore: PatternMatcher | None = None, is_context: bool = True
+    ) -> None:
         self.root = os.path.abspath(root)
         self._prefix = self.root.rstrip("/") + "/"
         self.ignore = ignore
@@ -202,8 +213,9 @@ class SourceTree:
         i = len(parts) - 1
         while i > 0 and "/".join(parts[:i]) not in self._memo:
             i -= 1
-        hits = self._memo.get("/".join(parts[:i]), (False,) * len(pats)) if i else \
-            (False,) * len(pats)
+        hits = (
+            self._memo.get("/".join(parts[:i]), (False,) * len(pats)) if i else (False,) * len(pats)
+        )
         for j in range(max(i, 0), len(parts)):
             path = "/".join(parts[: j + 1])
             hits = tuple(h or p.match(path) for h, p in zip(hits, pats, strict=True))
@@ -223,8 +235,9 @@ class SourceTree:
             return None
         return st
 
-    def resolve(self, unsafe_path: str, follow_final: bool = True,
-                instruction: str = "COPY") -> str:
+    def resolve(
+        self, unsafe_path: str, follow_final: bool = True, instruction: str = "COPY"
+    ) -> str:
         """Scoped resolution: symlinks are followed, absolute targets restart at the
         root and `..` stops at the root. Returns a clean rel path that may not exist."""
         todo = deque(p for p in unsafe_path.split("/") if p not in ("", "."))
@@ -248,8 +261,9 @@ class SourceTree:
                 continue
             links += 1
             if links > MAX_SYMLINKS:
-                raise TooManyLinks(f"too many levels of symbolic links: {unsafe_path}",
-                                   instruction, unsafe_path)
+                raise TooManyLinks(
+                    f"too many levels of symbolic links: {unsafe_path}", instruction, unsafe_path
+                )
             target = os.readlink(self.abs(cand))
             if target.startswith("/"):
                 done = []
@@ -292,8 +306,7 @@ class SourceTree:
                 continue
             yield from pending
             pending.clear()
-            yield Entry(child, st, os.readlink(self.abs(child)) if stat.S_ISLNK(st.st_mode)
-                        else "")
+            yield Entry(child, st, os.readlink(self.abs(child)) if stat.S_ISLNK(st.st_mode) else "")
 
     def _names(self, rel: str) -> list[str]:
         try:
@@ -320,8 +333,9 @@ class Source:
     matched: str = ""
 
 
-def select_sources(tree: SourceTree, unsafe_specs: list[str], *, parents: bool = False,
-                   instruction: str = "COPY") -> list[Source]:
+def select_sources(
+    tree: SourceTree, unsafe_specs: list[str], *, parents: bool = False, instruction: str = "COPY"
+) -> list[Source]:
     """Resolve each source spec (wildcards allowed) to existing sources, in order."""
     out: list[Source] = []
     for spec in unsafe_specs:
@@ -333,8 +347,9 @@ def select_sources(tree: SourceTree, unsafe_specs: list[str], *, parents: bool =
             body = f"{head}/{tail}"
         rel = clean_rel(body)
         if rel is None:
-            raise OutsideContext(f"forbidden path outside the build context: {spec} ()",
-                                 instruction, spec)
+            raise OutsideContext(
+                f"forbidden path outside the build context: {spec} ()", instruction, spec
+            )
         matches = _expand(tree, rel) if has_wildcard(rel) else [rel]
         found = 0
         for m in matches:
@@ -345,9 +360,12 @@ def select_sources(tree: SourceTree, unsafe_specs: list[str], *, parents: bool =
             found += 1
             keep = ""
             if parents:
-                keep = m[len(pivot):].lstrip("/") if pivot and m.startswith(pivot) else m
-            out.append(Source(spec, followed, posixpath.basename(m) or "",
-                              stat.S_ISDIR(st.st_mode), keep, m))
+                keep = m[len(pivot) :].lstrip("/") if pivot and m.startswith(pivot) else m
+            out.append(
+                Source(
+                    spec, followed, posixpath.basename(m) or "", stat.S_ISDIR(st.st_mode), keep, m
+                )
+            )
         if not found:
             raise not_found(spec, instruction)
     return out

@@ -40,8 +40,10 @@ from builder.filehash import (
 )
 from store import userns
 
-MULTI_SOURCE = ("When using {0} with more than one source file, the destination must be a "
-                "directory and end with a /")
+MULTI_SOURCE = (
+    "When using {0} with more than one source file, the destination must be a "
+    "directory and end with a /"
+)
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,13 @@ def _selected(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions) -> li
     if not unsafe_srcs:
         raise CopyError("no source files were specified", opts.instruction)
     ex = _Excluder(opts.excludes)
-    return [s for s in select_sources(tree, unsafe_srcs, parents=opts.parents,
-                                      instruction=opts.instruction) if not ex.top(s)]
+    return [
+        s
+        for s in select_sources(
+            tree, unsafe_srcs, parents=opts.parents, instruction=opts.instruction
+        )
+        if not ex.top(s)
+    ]
 
 
 def _entries(tree: SourceTree, src: Source, ex: _Excluder) -> Iterator[tuple[Entry, str]]:
@@ -113,8 +120,9 @@ def _meta(e: Entry, opts: CopyOptions) -> tuple[int, int, int]:
     return mode, 0, 0
 
 
-def source_hash(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions,
-                cache: FileHashCache) -> SourceHash:
+def source_hash(
+    tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions, cache: FileHashCache
+) -> SourceHash:
     """The cache-key input of a COPY: content, mode and owner (after --chown and
     --chmod) of every entry that would be copied; never mtime."""
     try:
@@ -126,8 +134,9 @@ def source_hash(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions,
         raise CopyError(f"{e.strerror or e}{where}", opts.instruction) from None
 
 
-def _source_hash(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions,
-                 cache: FileHashCache) -> SourceHash:
+def _source_hash(
+    tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions, cache: FileHashCache
+) -> SourceHash:
     ex = _Excluder(opts.excludes)
     items: list[tuple[str, str]] = []
     cache.preload(tree.root)
@@ -141,9 +150,22 @@ def _source_hash(tree: SourceTree, unsafe_srcs: list[str], opts: CopyOptions,
             dest = f"{top}/{inner}" if inner and top else (inner or top)
             rdev = e.st.st_rdev if kind == "device" else 0
             xattrs = cache.xattrs(full, e.st) if kind in ("file", "dir") else ""
-            items.append((e.rel or ".", entry_hash(kind, mode, uid, gid, content=content,
-                                                   link=e.link, rdev=rdev, dest=dest,
-                                                   xattrs=xattrs)))
+            items.append(
+                (
+                    e.rel or ".",
+                    entry_hash(
+                        kind,
+                        mode,
+                        uid,
+                        gid,
+                        content=content,
+                        link=e.link,
+                        rdev=rdev,
+                        dest=dest,
+                        xattrs=xattrs,
+                    ),
+                )
+            )
     cache.flush()
     return SourceHash.of(items)
 
@@ -246,8 +268,9 @@ class _Writer:
             fst = os.fstat(sfd)
             if not stat.S_ISREG(fst.st_mode) or fst.st_ino != e.st.st_ino:
                 raise CopyError(f"source changed during copy: {e.rel}", self.opts.instruction)
-            dfd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                          | os.O_CLOEXEC, 0o600)
+            dfd = os.open(
+                dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            )
             try:
                 self.stats.bytes += _copy_fd(sfd, dfd, fst.st_size)
                 os.fchown(dfd, uid, gid)
@@ -304,8 +327,15 @@ def is_dir_dest(unsafe_dest: str) -> bool:
     return unsafe_dest in ("", ".") or unsafe_dest.endswith("/") or unsafe_dest.endswith("/.")
 
 
-def copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, target_root: str,
-              opts: CopyOptions, *, extract_archives: bool = False) -> CopyStats:
+def copy_into(
+    tree: SourceTree,
+    unsafe_srcs: list[str],
+    unsafe_dest: str,
+    target_root: str,
+    opts: CopyOptions,
+    *,
+    extract_archives: bool = False,
+) -> CopyStats:
     """Copy like `COPY srcs... dest` into `target_root` (a rootfs, possibly empty,
     e.g. for --link). Relative `dest` is relative to `opts.workdir`. With
     `extract_archives` (ADD), a source file that is a tar archive is unpacked into
@@ -316,15 +346,24 @@ def copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, target
         raise CopyError(f"file changed during the build: {e}", opts.instruction) from None
     except OSError as e:
         if e.errno == errno.EINVAL and opts.owner is not None and userns.in_user_namespace():
-            raise CopyError(f"--chown {opts.owner.uid}:{opts.owner.gid} is not mapped in "
-                            "pybuild's user namespace (rootless): give this user a range in "
-                            "/etc/subuid and /etc/subgid", opts.instruction) from None
+            raise CopyError(
+                f"--chown {opts.owner.uid}:{opts.owner.gid} is not mapped in "
+                "pybuild's user namespace (rootless): give this user a range in "
+                "/etc/subuid and /etc/subgid",
+                opts.instruction,
+            ) from None
         where = f": {e.filename}" if e.filename else ""
         raise CopyError(f"{e.strerror or e}{where}", opts.instruction) from None
 
 
-def _copy_into(tree: SourceTree, unsafe_srcs: list[str], unsafe_dest: str, target_root: str,
-               opts: CopyOptions, extract_archives: bool) -> CopyStats:
+def _copy_into(
+    tree: SourceTree,
+    unsafe_srcs: list[str],
+    unsafe_dest: str,
+    target_root: str,
+    opts: CopyOptions,
+    extract_archives: bool,
+) -> CopyStats:
     sources = _selected(tree, unsafe_srcs, opts)
     as_dir = is_dir_dest(unsafe_dest) or opts.parents
     if len(sources) > 1 and not as_dir:
@@ -374,16 +413,17 @@ def _extract(tree: SourceTree, src: Source, w: _Writer, dest: str) -> bool:
     # BuildKit >= 0.23 applies --chown to the members: unpack beside the target
     # (same filesystem when possible), then copy over with the new owner.
     try:
-        staging = tempfile.mkdtemp(prefix=".pybuild-add-",
-                                   dir=os.path.dirname(w.target.root.rstrip("/")) or None)
+        staging = tempfile.mkdtemp(
+            prefix=".pybuild-add-", dir=os.path.dirname(w.target.root.rstrip("/")) or None
+        )
     except OSError:
         staging = tempfile.mkdtemp(prefix="pybuild-add-")
     try:
         extract_archive(path, staging, w.opts.instruction)
-        opts = CopyOptions(owner=w.opts.owner, preserve_owner=True,
-                           instruction=w.opts.instruction)
-        got = _copy_into(SourceTree(staging, is_context=False), ["."], f"/{dest}/",
-                         w.target.root, opts, False)
+        opts = CopyOptions(owner=w.opts.owner, preserve_owner=True, instruction=w.opts.instruction)
+        got = _copy_into(
+            SourceTree(staging, is_context=False), ["."], f"/{dest}/", w.target.root, opts, False
+        )
         w.stats.files += got.files
         w.stats.bytes += got.bytes
     finally:

@@ -239,7 +239,7 @@ class PatternMatcher:
                 continue
             hit = pattern.match(path)
             if not hit and parent != ".":
-                hit = any(pattern.match("/".join(parents[:i + 1])) for i in range(len(parents)))
+                hit = any(pattern.match("/".join(parents[: i + 1])) for i in range(len(parents)))
             if hit:
                 matched = not pattern.exclusion
         return matched
@@ -264,7 +264,9 @@ def _may_match_below(dirs: list[str], parts: list[str]) -> bool:
     return True
 
 
-def find_ignore_file(context_dir: str | Path, dockerfile_path: str | Path | None = None) -> Path | None:
+def find_ignore_file(
+    context_dir: str | Path, dockerfile_path: str | Path | None = None
+) -> Path | None:
     from pathlib import Path
 
     if dockerfile_path is not None and str(dockerfile_path) != "-":

@@ -18,8 +18,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from builder.syntax import Dockerfile, Node
 
-_SIMPLE = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-           "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+_SIMPLE = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+    '"': '\\"',
+}
 
 
 def go_quote(s: str) -> str:
@@ -70,7 +79,11 @@ def dump(dockerfile: Dockerfile) -> str:
 def _word(s: str) -> str:
     import json
 
-    return s if s and not any(c.isspace() or c in "\"'\\" for c in s) else json.dumps(s, ensure_ascii=False)
+    return (
+        s
+        if s and not any(c.isspace() or c in "\"'\\" for c in s)
+        else json.dumps(s, ensure_ascii=False)
+    )
 
 
 def _command(command: tuple[str, ...], exec_form: bool) -> str:
@@ -87,7 +100,7 @@ def _flag(name: str, value: object) -> str:
     return f"--{name}={value}"
 
 
-def canonical_text(inst) -> str:  # noqa: C901 - one branch per instruction
+def canonical_text(inst) -> str:  # one branch per instruction
     """One line per typed instruction, words as they are (expanded in a plan), flags in
     a fixed order, heredoc bodies appended: the text a cache key hashes."""
     from builder.instructions import model as m
@@ -98,12 +111,19 @@ def canonical_text(inst) -> str:  # noqa: C901 - one branch per instruction
         return f"FROM {plat}{inst.base}" + (f" AS {inst.name}" if inst.name else "")
     if isinstance(inst, m.Run):
         flags = [_flag("mount", _mount_text(mt)) for mt in inst.mounts]
-        flags += [_flag(k, v) for k, v in (("network", inst.network), ("security", inst.security)) if v]
+        flags += [
+            _flag(k, v) for k, v in (("network", inst.network), ("security", inst.security)) if v
+        ]
         text = " ".join(["RUN", *flags, _command(inst.command, inst.exec_form)])
         return text + "".join(f"\n{h.content}{h.name}" for h in inst.heredocs)
     if isinstance(inst, m.Copy):
-        pairs = [("from", inst.from_), ("chown", inst.chown), ("chmod", inst.chmod),
-                 ("link", inst.link), ("parents", inst.parents)]
+        pairs = [
+            ("from", inst.from_),
+            ("chown", inst.chown),
+            ("chmod", inst.chmod),
+            ("link", inst.link),
+            ("parents", inst.parents),
+        ]
         if isinstance(inst, m.Add):
             pairs += [("checksum", inst.checksum), ("keep-git-dir", inst.keep_git_dir)]
         flags = [_flag(k, v) for k, v in pairs if v] + [_flag("exclude", e) for e in inst.excludes]
@@ -129,9 +149,13 @@ def canonical_text(inst) -> str:  # noqa: C901 - one branch per instruction
     if isinstance(inst, m.Healthcheck):
         if inst.none:
             return "HEALTHCHECK NONE"
-        opts = [("interval", inst.interval), ("timeout", inst.timeout),
-                ("start-period", inst.start_period), ("start-interval", inst.start_interval),
-                ("retries", inst.retries)]
+        opts = [
+            ("interval", inst.interval),
+            ("timeout", inst.timeout),
+            ("start-period", inst.start_period),
+            ("start-interval", inst.start_interval),
+            ("retries", inst.retries),
+        ]
         flags = [f"--{k}={v}" for k, v in opts if v]
         cmd = _command(inst.test[1:], inst.test[0] == "CMD")
         return " ".join(["HEALTHCHECK", *flags, "CMD", cmd])
@@ -163,8 +187,12 @@ def instruction_json(inst) -> dict:
             continue
         value = getattr(inst, f.name)
         if isinstance(value, tuple):
-            value = [asdict(v) if hasattr(v, "__dataclass_fields__") else
-                     (list(v) if isinstance(v, tuple) else v) for v in value]
+            value = [
+                asdict(v)
+                if hasattr(v, "__dataclass_fields__")
+                else (list(v) if isinstance(v, tuple) else v)
+                for v in value
+            ]
         out[f.name.rstrip("_")] = value
     return out
 
@@ -172,19 +200,38 @@ def instruction_json(inst) -> dict:
 def plan_json(plan) -> dict:
     """A BuildPlan as JSON-ready values (what `pybuild plan --json` prints)."""
     return {
-        "file": plan.file, "target": plan.target, "warnings": list(plan.warnings),
-        "unused_build_args": list(plan.unused_build_args), "meta_args": dict(plan.meta_args),
-        "stages": [{
-            "index": s.index, "name": s.name, "base": s.base, "platform": s.platform,
-            "deps": list(s.deps), "images": list(s.images), "line": s.from_.span.line,
-            "steps": [{
-                "number": st.number, "line": st.instruction.span.line,
-                "end_line": st.instruction.span.end_line, "text": st.text,
-                "original": st.instruction.original,
-                "instruction": instruction_json(st.instruction),
-                "env": dict(st.env), "args": dict(st.args), "shell": list(st.shell),
-                "from_stage": st.from_stage, "from_image": st.from_image,
-                "cache_inputs": st.cache_inputs,
-            } for st in s.steps],
-        } for s in plan.stages],
+        "file": plan.file,
+        "target": plan.target,
+        "warnings": list(plan.warnings),
+        "unused_build_args": list(plan.unused_build_args),
+        "meta_args": dict(plan.meta_args),
+        "stages": [
+            {
+                "index": s.index,
+                "name": s.name,
+                "base": s.base,
+                "platform": s.platform,
+                "deps": list(s.deps),
+                "images": list(s.images),
+                "line": s.from_.span.line,
+                "steps": [
+                    {
+                        "number": st.number,
+                        "line": st.instruction.span.line,
+                        "end_line": st.instruction.span.end_line,
+                        "text": st.text,
+                        "original": st.instruction.original,
+                        "instruction": instruction_json(st.instruction),
+                        "env": dict(st.env),
+                        "args": dict(st.args),
+                        "shell": list(st.shell),
+                        "from_stage": st.from_stage,
+                        "from_image": st.from_image,
+                        "cache_inputs": st.cache_inputs,
+                    }
+                    for st in s.steps
+                ],
+            }
+            for s in plan.stages
+        ],
     }

@@ -36,8 +36,13 @@ class DockerfileError(BuildError):
 
     exit_code = 2
 
-    def __init__(self, message: str, span: Span | None = None, file: str = "Dockerfile",
-                 instruction: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        span: Span | None = None,
+        file: str = "Dockerfile",
+        instruction: str = "",
+    ) -> None:
         self.message = message
         self.span = span
         self.file = file

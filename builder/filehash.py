@@ -156,11 +156,20 @@ class FileChangedError(OSError):
     """The file changed between the walk and the read."""
 
 
-def entry_hash(kind: str, mode: int, uid: int, gid: int, *, content: str = "",
-               link: str = "", rdev: int = 0, dest: str = "", xattrs: str = "") -> str:
+def entry_hash(
+    kind: str,
+    mode: int,
+    uid: int,
+    gid: int,
+    *,
+    content: str = "",
+    link: str = "",
+    rdev: int = 0,
+    dest: str = "",
+    xattrs: str = "",
+) -> str:
     """Hash of one copied entry as it will land: no mtime, no inode."""
-    text = (f"{kind}\0{mode & 0o7777:o}\0{uid}\0{gid}\0{content}\0{link}\0{rdev}\0{dest}"
-            f"\0{xattrs}")
+    text = f"{kind}\0{mode & 0o7777:o}\0{uid}\0{gid}\0{content}\0{link}\0{rdev}\0{dest}\0{xattrs}"
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 

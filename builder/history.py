@@ -20,8 +20,16 @@ COMMENT = "buildkit.dockerfile.v0"
 LINE_MARK = "pybuild:line="
 BUILD_MARK = "pybuild:build="
 
-_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-            "\v": "\\v", "\\": "\\\\"}
+_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+}
 
 
 def _printable(ch: str) -> bool:
@@ -127,13 +135,18 @@ def marker(line: int, end_line: int | None = None) -> str:
     return f"{LINE_MARK}{line}" + (f"-{end_line}" if end_line and end_line != line else "")
 
 
-def entry(created_by: str, *, empty_layer: bool, created: str | None,
-          line: int | None = None, end_line: int | None = None) -> History:
+def entry(
+    created_by: str,
+    *,
+    empty_layer: bool,
+    created: str | None,
+    line: int | None = None,
+    end_line: int | None = None,
+) -> History:
     """A history entry as BuildKit writes it, plus where in the Dockerfile it came from
     (the build id is added when the build finishes: `stamp_build`)."""
     comment = COMMENT if line is None else f"{COMMENT} {marker(line, end_line)}"
-    return History(created=created, created_by=created_by, comment=comment,
-                   empty_layer=empty_layer)
+    return History(created=created, created_by=created_by, comment=comment, empty_layer=empty_layer)
 
 
 def stamp_build(h: History, build_id: str) -> History:
@@ -160,9 +173,16 @@ def run_created_by(args: Iterable[str], build_args: Iterable[tuple[str, str]]) -
     return "RUN " + " ".join([*prefix, *args]) + " # buildkit"
 
 
-def copy_created_by(add: bool, sources: Iterable[str], dest: str, *, chown: str = "",
-                    chmod: str = "", parents: bool = False,
-                    heredocs: Iterable[str] = ()) -> str:
+def copy_created_by(
+    add: bool,
+    sources: Iterable[str],
+    dest: str,
+    *,
+    chown: str = "",
+    chmod: str = "",
+    parents: bool = False,
+    heredocs: Iterable[str] = (),
+) -> str:
     """`COPY --chown=1:1 a b /dst # buildkit`, as BuildKit's dispatchCopy writes it."""
     parts = ["ADD" if add else "COPY"]
     if parents:

@@ -62,7 +62,6 @@ def flag_text(word: str) -> str:
     return "".join(out)
 
 
-
 class LineError(Exception):
     """(message, span, instruction) raised by a line parser, rendered by the caller."""
 
@@ -150,8 +149,11 @@ def _name_val(keyword: str, rest: str, span: Span, escape: str) -> list[str]:
     args: list[str] = []
     for word in words:
         if "=" not in word:
-            raise LineError(f"Syntax error - can't find = in {go_quote(word)}. "
-                             "Must be of the form: name=value", span, keyword.upper())
+            raise LineError(
+                f"Syntax error - can't find = in {go_quote(word)}. Must be of the form: name=value",
+                span,
+                keyword.upper(),
+            )
         k, v = word.split("=", 1)
         args += [k, v, "="]
     return args
@@ -184,7 +186,7 @@ def dispatch(keyword: str, rest: str, span: Span, escape: str) -> tuple[list[str
         return ([rest] if rest else []), False
     if keyword == "healthcheck":
         m = re.match(r"(\S*)\s*", rest)
-        typ, cmd = m.group(1), rest[m.end():]
+        typ, cmd = m.group(1), rest[m.end() :]
         if not typ:
             return [], False
         args, is_json = _maybe_json(cmd, span, keyword, False)

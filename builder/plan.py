@@ -52,8 +52,19 @@ from builder.instructions import (
 
 BaseResolver = Callable[[str, str], "Mapping | None"]
 DEFAULT_SHELL = ("/bin/sh", "-c")
-_EXPANDED = ("ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER", "VOLUME",
-             "WORKDIR", "ARG")
+_EXPANDED = (
+    "ADD",
+    "COPY",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "LABEL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+    "ARG",
+)
 
 
 @dataclass(frozen=True)
@@ -67,15 +78,19 @@ class PlannedStep:
     env: tuple[tuple[str, str], ...]
     args: tuple[tuple[str, str], ...]
     shell: tuple[str, ...] = DEFAULT_SHELL
-    from_stage: int | None = None     # COPY --from / mount from= an earlier stage
-    from_image: str = ""              # ... or an image
+    from_stage: int | None = None  # COPY --from / mount from= an earlier stage
+    from_image: str = ""  # ... or an image
 
     @cached_property
     def cache_inputs(self) -> str:
         """Canonical JSON of what this step's cache key covers besides the parent key
         and content hashes: the expanded text and the visible args and env."""
-        return json.dumps({"instruction": self.text, "args": dict(self.args), "env": dict(self.env)},
-                          sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            {"instruction": self.text, "args": dict(self.args), "env": dict(self.env)},
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,7 @@ class PlannedStage:
     deps: tuple[int, ...]
     images: tuple[str, ...]
     from_: From
-    env: tuple[tuple[str, str], ...] = ()   # ENV at the end of the stage
+    env: tuple[tuple[str, str], ...] = ()  # ENV at the end of the stage
 
 
 @dataclass(frozen=True)
@@ -109,20 +124,29 @@ class BuildPlan:
 
 
 class _Planner:
-    def __init__(self, parsed, file: str, build_args: Mapping[str, str], platform: str,
-                 resolver: BaseResolver | None) -> None:
+    def __init__(
+        self,
+        parsed,
+        file: str,
+        build_args: Mapping[str, str],
+        platform: str,
+        resolver: BaseResolver | None,
+    ) -> None:
         self.parsed, self.file, self.resolver = parsed, file, resolver
         self.build = host_platform()
         self.target_platform = normalize_platform(platform) if platform else self.build
-        self.globals = GlobalArgs(build_args, platform_args(self.target_platform, self.build),
-                                  parsed.escape)
+        self.globals = GlobalArgs(
+            build_args, platform_args(self.target_platform, self.build), parsed.escape
+        )
         self.names = {s.name: s.index for s in reversed(parsed.stages) if s.name}
         self.used_args: set[str] = set()
 
     def error(self, inst: Instruction, message: str) -> DockerfileError:
         return DockerfileError(message, inst.span, self.file, inst.keyword)
 
-    def expander(self, inst: Instruction, env: Mapping[str, str], raw: bool = False) -> Callable[[str], str]:
+    def expander(
+        self, inst: Instruction, env: Mapping[str, str], raw: bool = False
+    ) -> Callable[[str], str]:
         """Expands one word; `raw` keeps quotes (heredoc bodies, BuildKit's ExpandRaw)."""
         lexer = Lexer(self.parsed.escape, skip_quotes=True) if raw else None
 
@@ -133,6 +157,7 @@ class _Planner:
                 return expand_word(word, env, self.parsed.escape)
             except ExpansionError as e:
                 raise self.error(inst, str(e)) from None
+
         return fn
 
     def meta(self) -> None:
@@ -149,7 +174,9 @@ class _Planner:
         if ref.isdigit():
             n = int(ref)
             if n >= stage.index:
-                raise self.error(inst, f"invalid --from={ref}: stage index {n} is not an earlier stage")
+                raise self.error(
+                    inst, f"invalid --from={ref}: stage index {n} is not an earlier stage"
+                )
             return n
         idx = self.names.get(ref.lower())
         if idx is None:
@@ -218,16 +245,41 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
         elif isinstance(x, Shell):
             shell = x.shell
         args = state.run_args() if isinstance(x, Run) else dict(state.args)
-        steps.append(PlannedStep(stage.index, number, x, canonical_text(x), tuple(state.env.items()),
-                                 tuple(sorted(args.items())), shell, from_stage, from_image))
-    return PlannedStage(stage.index, stage.name, base, plat, tuple(steps),
-                        tuple(sorted(set(deps))), tuple(dict.fromkeys(images)), frm_x,
-                        tuple(state.env.items()))
+        steps.append(
+            PlannedStep(
+                stage.index,
+                number,
+                x,
+                canonical_text(x),
+                tuple(state.env.items()),
+                tuple(sorted(args.items())),
+                shell,
+                from_stage,
+                from_image,
+            )
+        )
+    return PlannedStage(
+        stage.index,
+        stage.name,
+        base,
+        plat,
+        tuple(steps),
+        tuple(sorted(set(deps))),
+        tuple(dict.fromkeys(images)),
+        frm_x,
+        tuple(state.env.items()),
+    )
 
 
-def make_plan(dockerfile_text: str, *, file: str = "Dockerfile",
-              build_args: Mapping[str, str] | None = None, target: str | None = None,
-              platform: str | None = None, base_resolver: BaseResolver | None = None) -> BuildPlan:
+def make_plan(
+    dockerfile_text: str,
+    *,
+    file: str = "Dockerfile",
+    build_args: Mapping[str, str] | None = None,
+    target: str | None = None,
+    platform: str | None = None,
+    base_resolver: BaseResolver | None = None,
+) -> BuildPlan:
     parsed = parse_dockerfile(dockerfile_text, file)
     build_args = dict(build_args or {})
     p = _Planner(parsed, file, build_args, platform or "", base_resolver)
@@ -253,9 +305,12 @@ def make_plan(dockerfile_text: str, *, file: str = "Dockerfile",
     unused = sorted(k for k in build_args if k not in p.used_args and not _predefined(k))
     if unused:
         warnings.append(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
-    meta = tuple((k, p.globals.values[k]) for k in sorted(p.globals.declared) if k in p.globals.values)
-    return BuildPlan(tuple(done[i] for i in sorted(done)), tidx, tuple(warnings), tuple(unused),
-                     meta, file)
+    meta = tuple(
+        (k, p.globals.values[k]) for k in sorted(p.globals.declared) if k in p.globals.values
+    )
+    return BuildPlan(
+        tuple(done[i] for i in sorted(done)), tidx, tuple(warnings), tuple(unused), meta, file
+    )
 
 
 def _needed(p: _Planner, parsed, target: int) -> set[int]:
@@ -273,7 +328,11 @@ def _needed(p: _Planner, parsed, target: int) -> set[int]:
                 words += [m.from_ for m in inst.mounts]
             for word in filter(None, words):
                 ref = try_expand(word, p.globals.values, parsed.escape)
-                s = p.stage_ref(stage, inst, ref) if (ref.isdigit() or ref.lower() in p.names) else None
+                s = (
+                    p.stage_ref(stage, inst, ref)
+                    if (ref.isdigit() or ref.lower() in p.names)
+                    else None
+                )
                 if s is not None:
                     refs.add(s)
         deps[stage.index] = refs

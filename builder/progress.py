@@ -56,8 +56,9 @@ class Progress:
             self._next += 1
             return self._next
 
-    def step_started(self, vid: int, stage: str, position: str, text: str,
-                     reason: str | None = None) -> None:
+    def step_started(
+        self, vid: int, stage: str, position: str, text: str, reason: str | None = None
+    ) -> None:
         pass
 
     def step_cached(self, vid: int) -> None:
@@ -160,8 +161,7 @@ class JsonProgress(Progress):
 
     def step_started(self, vid, stage, position, text, reason=None):
         self._started[vid] = time.monotonic()
-        self._emit("step_started", id=vid, stage=stage, position=position, text=text,
-                   reason=reason)
+        self._emit("step_started", id=vid, stage=stage, position=position, text=text, reason=reason)
 
     def step_cached(self, vid):
         self._emit("step_cached", id=vid)
@@ -217,8 +217,12 @@ class TtyProgress(Progress):
         self._rows: dict[int, _Row] = {}
         self._notes: list[str] = []
         self._t0 = time.monotonic()
-        self._live = Live(console=self._console, refresh_per_second=8, transient=False,
-                          get_renderable=self._render)
+        self._live = Live(
+            console=self._console,
+            refresh_per_second=8,
+            transient=False,
+            get_renderable=self._render,
+        )
         self._live.start()
 
     def _render(self) -> Any:
@@ -229,26 +233,29 @@ class TtyProgress(Progress):
         with self._lock:
             rows = list(self._rows.items())
             notes = list(self._notes)
-        parts: list[Any] = [Text(f"[+] Building {time.monotonic() - self._t0:.1f}s",
-                                 style="bold")]
+        parts: list[Any] = [Text(f"[+] Building {time.monotonic() - self._t0:.1f}s", style="bold")]
         for vid, r in rows:
             t = r.duration if r.state != "running" else time.monotonic() - r.started
             mark = {"cached": " CACHED", "error": " ERROR"}.get(r.state, "")
             style = {"running": "cyan", "error": "red", "cached": "dim"}.get(r.state, "")
-            line = Text(f" => {mark.strip() + ' ' if mark else ''}#{vid} {r.label}",
-                        style=style)
+            line = Text(f" => {mark.strip() + ' ' if mark else ''}#{vid} {r.label}", style=style)
             line.append(f"  {t:.1f}s", style="dim")
             if r.reason and r.state != "cached":
                 line.append(f"  ({r.reason})", style="yellow")
             parts.append(line)
             for name, (cur, total) in r.transfers.items():
-                parts.append(Text(f"    {name} {_human(cur)}"
-                                  + (f"/{_human(total)}" if total else "")
-                                  + _rate_eta(cur, total, r.spans.get(name)), style="dim"))
+                parts.append(
+                    Text(
+                        f"    {name} {_human(cur)}"
+                        + (f"/{_human(total)}" if total else "")
+                        + _rate_eta(cur, total, r.spans.get(name)),
+                        style="dim",
+                    )
+                )
                 if total:
                     parts.append(ProgressBar(total=total, completed=cur, width=40))
             if r.state == "running" or r.state == "error":
-                for tl in r.tail[-self.TAIL:]:
+                for tl in r.tail[-self.TAIL :]:
                     parts.append(Text(f"    {tl}", style="dim"))
         parts.extend(Text(n) for n in notes)
         return Group(*parts)
@@ -268,7 +275,7 @@ class TtyProgress(Progress):
         with self._lock:
             tail = self._row(vid).tail
             tail.append(line.rstrip())
-            del tail[:-self.TAIL]
+            del tail[: -self.TAIL]
 
     def step_done(self, vid, duration):
         with self._lock:

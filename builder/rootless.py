@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 MARKER = "PYBUILD_USERNS"
 # Verbs that never touch snapshots or mounts stay outside (faster, simpler).
-OUTSIDE = frozenset({"plan", "login", "logout", "completion", "images", "inspect",
-                     "history", "tag", "save", "push"})
+OUTSIDE = frozenset(
+    {"plan", "login", "logout", "completion", "images", "inspect", "history", "tag", "save", "push"}
+)
 
 
 class RootlessError(BuildError):
@@ -77,9 +78,11 @@ def enter() -> None:
         try:
             libc.unshare(libc.CLONE_NEWUSER | libc.CLONE_NEWNS)
         except OSError as e:
-            raise RootlessError(f"cannot create a user namespace for rootless pybuild "
-                                f"({e.strerror or e}): enable unprivileged user namespaces, "
-                                "or run as root") from None
+            raise RootlessError(
+                f"cannot create a user namespace for rootless pybuild "
+                f"({e.strerror or e}): enable unprivileged user namespaces, "
+                "or run as root"
+            ) from None
         os.write(go_w, b"G")
         os.close(go_w)
         go_w = -1
@@ -90,8 +93,10 @@ def enter() -> None:
         os.close(res_r)
         os.waitpid(helper, 0)
     if answer != b"ok":
-        raise RootlessError("rootless pybuild could not map its user namespace: "
-                            + (answer.decode(errors="replace").strip() or "the helper died"))
+        raise RootlessError(
+            "rootless pybuild could not map its user namespace: "
+            + (answer.decode(errors="replace").strip() or "the helper died")
+        )
     if idmap.helpers:
         os.setgroups([])  # the caller's groups are unmapped in here (nogroup)
     # our mounts stay ours (a namespace made this way gets slave mounts anyway)
@@ -115,9 +120,18 @@ def _write_maps(pid: int, idmap: IdMap) -> None:
     if not idmap.helpers:
         namespaces.write_maps(pid, idmap)
         return
-    procs = [(tool, subprocess.Popen([tool, str(pid), *(str(x) for r in ranges for x in r)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
-             for tool, ranges in (("newuidmap", idmap.uids), ("newgidmap", idmap.gids))]
+    procs = [
+        (
+            tool,
+            subprocess.Popen(
+                [tool, str(pid), *(str(x) for r in ranges for x in r)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
+        for tool, ranges in (("newuidmap", idmap.uids), ("newgidmap", idmap.gids))
+    ]
     for tool, proc in procs:
         _, err = proc.communicate()
         if proc.returncode != 0:

@@ -46,7 +46,7 @@ def cache_path() -> str:
     return os.path.join(base, "pybuild", f"dataclass-code-{tag}.marshal")
 
 
-def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:  # noqa: A002
+def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
     if isinstance(source, str):
         blob = _codes.get(source)
         if blob is None:

@@ -33,7 +33,9 @@ from builder.lineparsers import (  # noqa: F401 - heredoc helpers re-exported
     strip,
 )
 
-_DIRECTIVE = re.compile(r"^#[ \t\n\f\r]*([a-zA-Z][a-zA-Z0-9]*)[ \t\n\f\r]*=[ \t\n\f\r]*(.+?)[ \t\n\f\r]*\Z")
+_DIRECTIVE = re.compile(
+    r"^#[ \t\n\f\r]*([a-zA-Z][a-zA-Z0-9]*)[ \t\n\f\r]*=[ \t\n\f\r]*(.+?)[ \t\n\f\r]*\Z"
+)
 _WS_SPLIT = re.compile(r"[\t\v\f\r ]+")
 _VALID_DIRECTIVES = ("syntax", "escape", "check")
 HEREDOC_KEYWORDS = frozenset(("run", "copy", "add"))
@@ -52,14 +54,14 @@ class Directive:
 class Node:
     """One instruction as BuildKit's parser sees it (before typing)."""
 
-    keyword: str                 # lower case, e.g. "copy"; unknown words too
-    flags: tuple[str, ...]       # `--name=value`, quotes removed, in order
-    args: tuple[str, ...]        # per BuildKit's dispatch table (see dump.py)
-    rest: str                    # argument text after the flags, trimmed
-    original: str                # the logical line as written (continuations joined)
+    keyword: str  # lower case, e.g. "copy"; unknown words too
+    flags: tuple[str, ...]  # `--name=value`, quotes removed, in order
+    args: tuple[str, ...]  # per BuildKit's dispatch table (see dump.py)
+    rest: str  # argument text after the flags, trimmed
+    original: str  # the logical line as written (continuations joined)
     span: Span
-    json: bool = False           # exec (JSON array) form
-    sub: Node | None = None      # ONBUILD's payload
+    json: bool = False  # exec (JSON array) form
+    sub: Node | None = None  # ONBUILD's payload
     heredocs: tuple[Heredoc, ...] = ()
 
 
@@ -71,7 +73,7 @@ class Dockerfile:
     nodes: tuple[Node, ...]
     directives: tuple[Directive, ...] = ()
     escape: str = "\\"
-    warnings: tuple[tuple[int, str, str], ...] = ()   # (line, rule, message)
+    warnings: tuple[tuple[int, str, str], ...] = ()  # (line, rule, message)
 
 
 def _is_comment(line: str) -> bool:
@@ -121,7 +123,7 @@ class _Scanner:
     def _trim_cont(self, line: str) -> tuple[str, bool]:
         m = self._cont.search(line)
         if m:
-            return line[:m.start()] + (m.group(1) or ""), False
+            return line[: m.start()] + (m.group(1) or ""), False
         return line, True
 
     def logical_lines(self):
@@ -147,8 +149,13 @@ class _Scanner:
                 if _is_comment(raw):
                     continue
                 if not lstrip(raw.rstrip("\r\n")):
-                    self.warnings.append((i, "NoEmptyContinuation",
-                                          "Empty continuation line (will become an error in a future release)"))
+                    self.warnings.append(
+                        (
+                            i,
+                            "NoEmptyContinuation",
+                            "Empty continuation line (will become an error in a future release)",
+                        )
+                    )
                     continue
                 last = raw
                 cont, end = self._trim_cont(raw.rstrip("\r\n"))
@@ -179,7 +186,9 @@ class _Scanner:
                     break
                 body.append(raw)
             else:
-                raise self._error("unterminated heredoc", start, _WS_SPLIT.split(strip(line), 1)[0].upper())
+                raise self._error(
+                    "unterminated heredoc", start, _WS_SPLIT.split(strip(line), 1)[0].upper()
+                )
             self.pending.append(Heredoc(doc.name, "".join(body), doc.chomp, doc.expand, doc.fd))
         return i
 
@@ -199,7 +208,9 @@ def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
     if not records:
         raise DockerfileError("file with no instructions", Span(max(len(scanner.lines), 1)), file)
     nodes = _parse_lines(records, scanner.directives, file, scanner.escape)
-    return Dockerfile(file, nodes, tuple(scanner.directives), scanner.escape, tuple(scanner.warnings))
+    return Dockerfile(
+        file, nodes, tuple(scanner.directives), scanner.escape, tuple(scanner.warnings)
+    )
 
 
 # --- logical lines through the lark grammar, then BuildKit's per-keyword line parsers ---
@@ -239,13 +250,13 @@ def _node(items: list, line: str, span: Span, heredocs: tuple = (), escape: str 
     rest, sub = "", None
     for it in items[1:]:
         if not isinstance(it, token_type):
-            sub_line = line[it[0].start_pos - base:]
+            sub_line = line[it[0].start_pos - base :]
             sub = _node(it, sub_line, span, (), escape)
             rest = sub_line
         elif it.type == "FLAG":
             text = flag_text(str(it))
             if text == "--":
-                rest = strip(line[it.end_pos - base:])
+                rest = strip(line[it.end_pos - base :])
                 break
             flags.append(text)
         else:
@@ -257,14 +268,16 @@ def _node(items: list, line: str, span: Span, heredocs: tuple = (), escape: str 
     return Node(keyword, tuple(flags), tuple(args), rest, line, span, is_json, sub, heredocs)
 
 
-def _parse_lines(records: list, directives: list[Directive], file: str, escape: str) -> tuple[Node, ...]:
+def _parse_lines(
+    records: list, directives: list[Directive], file: str, escape: str
+) -> tuple[Node, ...]:
     parser, _ = _lark()
     stripped = [strip(line) for _span, line, _h in records]
     text = "".join(f"#{d.name}={d.value}\n" for d in directives)
     text += "".join(s + "\n" for s in stripped if s)
     try:
-        shapes = iter(parser.parse(text)[len(directives):])
-    except Exception as e:  # noqa: BLE001 - a grammar gap must still be one line, exit 2
+        shapes = iter(parser.parse(text)[len(directives) :])
+    except Exception as e:  # a grammar gap must still be one line, exit 2
         line = getattr(e, "line", 0) - len(directives)
         spans = [span for (span, _l, _h), s in zip(records, stripped, strict=True) if s]
         span = spans[min(max(line, 1), len(spans)) - 1] if spans else Span(1)

@@ -54,8 +54,9 @@ def parse_challenges(header: str) -> list[Challenge]:
             if not pm or pm.end() == pos:
                 break
             # A bare word followed by '=' belongs to this challenge; else a new scheme.
-            params[pm.group(1).lower()] = (pm.group(2).replace('\\"', '"')
-                                           if pm.group(2) is not None else pm.group(3))
+            params[pm.group(1).lower()] = (
+                pm.group(2).replace('\\"', '"') if pm.group(2) is not None else pm.group(3)
+            )
             pos = pm.end()
         out.append(Challenge(scheme, params))
     return out
@@ -74,8 +75,9 @@ def pick_challenge(resp: requests.Response) -> Challenge | None:
 class Authenticator:
     """Sends registry requests with the right `Authorization`, for many hosts."""
 
-    def __init__(self, transport: Transport,
-                 credentials: Callable[[str], Credentials] = get_credentials) -> None:
+    def __init__(
+        self, transport: Transport, credentials: Callable[[str], Credentials] = get_credentials
+    ) -> None:
         self.transport = transport
         self._lookup = credentials
         self._creds: dict[str, Credentials] = {}
@@ -113,8 +115,16 @@ class Authenticator:
             self._challenges[host] = chal
         return chal
 
-    def request(self, method: str, url: str, host: str, scopes: tuple[str, ...], *,
-                headers: Mapping[str, str] | None = None, **kw: Any) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        host: str,
+        scopes: tuple[str, ...],
+        *,
+        headers: Mapping[str, str] | None = None,
+        **kw: Any,
+    ) -> requests.Response:
         chal = self.ping(host, kw.get("on_retry"))
         hdrs = dict(headers or {})
         auth = self._header(host, chal, scopes) if chal else None
@@ -161,8 +171,9 @@ class Authenticator:
             return None
         return "Basic " + base64.b64encode(f"{c.username}:{c.password}".encode()).decode()
 
-    def token(self, host: str, chal: Challenge, scopes: tuple[str, ...], *,
-              fresh: bool = False) -> str:
+    def token(
+        self, host: str, chal: Challenge, scopes: tuple[str, ...], *, fresh: bool = False
+    ) -> str:
         key = (host, frozenset(scopes))
         with self._lock:
             cached = self._tokens.get(key)
@@ -172,25 +183,39 @@ class Authenticator:
             self._tokens[key] = (tok, time.monotonic() + max(lifetime - 10, 5))
             return tok
 
-    def _fetch_token(self, host: str, chal: Challenge,
-                     scopes: tuple[str, ...]) -> tuple[str, float]:
+    def _fetch_token(
+        self, host: str, chal: Challenge, scopes: tuple[str, ...]
+    ) -> tuple[str, float]:
         realm = chal.params.get("realm", "")
         if not realm.startswith(("https://", "http://")):
-            raise RegistryError(f"auth {host}", detail=f"bearer challenge without a usable realm {realm!r}")
+            raise RegistryError(
+                f"auth {host}", detail=f"bearer challenge without a usable realm {realm!r}"
+            )
         service = chal.params.get("service", "")
         creds = self.credentials_for(host)
         if creds.identity_token:
-            data = {"grant_type": "refresh_token", "refresh_token": creds.identity_token,
-                    "service": service, "scope": " ".join(scopes), "client_id": "pybuild"}
-            resp = self.transport.request("POST", realm, data=data_body(data),
-                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+            data = {
+                "grant_type": "refresh_token",
+                "refresh_token": creds.identity_token,
+                "service": service,
+                "scope": " ".join(scopes),
+                "client_id": "pybuild",
+            }
+            resp = self.transport.request(
+                "POST",
+                realm,
+                data=data_body(data),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
         else:
             params = [("service", service)] if service else []
             params += [("scope", s) for s in scopes]
             headers = {}
             if creds is not ANONYMOUS and (creds.username or creds.password):
-                headers["Authorization"] = "Basic " + base64.b64encode(
-                    f"{creds.username}:{creds.password}".encode()).decode()
+                headers["Authorization"] = (
+                    "Basic "
+                    + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+                )
             url = requests.Request("GET", realm, params=params).prepare().url or realm
             resp = self.transport.request("GET", url, headers=headers)
         with resp:
@@ -204,8 +229,9 @@ class Authenticator:
         if not isinstance(tok, str) or not tok:
             raise RegistryError(f"token from {realm}", detail="reply has no token")
         lifetime = body.get("expires_in") or TOKEN_MIN_LIFETIME
-        return tok, float(max(int(lifetime) if isinstance(lifetime, int | float) else 60,
-                              TOKEN_MIN_LIFETIME))
+        return tok, float(
+            max(int(lifetime) if isinstance(lifetime, int | float) else 60, TOKEN_MIN_LIFETIME)
+        )
 
     def check_login(self, host: str, creds: Credentials) -> None:
         """Prove `creds` work on `host` (what `docker login` does before saving)."""
@@ -217,8 +243,11 @@ class Authenticator:
             with self._lock:
                 self._fetch_token(host, chal, ())
             return
-        resp = self.transport.request("GET", f"{self.transport.base_url(host)}/v2/",
-                                      headers={"Authorization": self._basic(host) or ""})
+        resp = self.transport.request(
+            "GET",
+            f"{self.transport.base_url(host)}/v2/",
+            headers={"Authorization": self._basic(host) or ""},
+        )
         with resp:
             if resp.status_code != 200:
                 raise error_from_response(resp, f"login {host}")

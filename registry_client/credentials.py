@@ -49,7 +49,9 @@ def config_path() -> Path:
 
 def server_key(registry: str) -> str:
     """The key docker files a registry under: Docker Hub has its legacy URL."""
-    return DOCKER_HUB_KEY if registry in (DOCKER_HUB, DOCKER_HUB_API, "index.docker.io") else registry
+    return (
+        DOCKER_HUB_KEY if registry in (DOCKER_HUB, DOCKER_HUB_API, "index.docker.io") else registry
+    )
 
 
 def _normalise_key(key: str) -> str:
@@ -96,8 +98,9 @@ def run_helper(name: str, action: str, payload: str) -> str:
 
     exe = f"docker-credential-{name}"
     try:
-        out = subprocess.run([exe, action], input=payload, capture_output=True, text=True,
-                             timeout=HELPER_TIMEOUT)
+        out = subprocess.run(
+            [exe, action], input=payload, capture_output=True, text=True, timeout=HELPER_TIMEOUT
+        )
     except FileNotFoundError:
         raise CredentialsError(f"credential helper {exe}", detail="not found on PATH") from None
     except subprocess.TimeoutExpired:
@@ -122,8 +125,9 @@ def get_credentials(registry: str) -> Credentials:
         try:
             obj = json.loads(out)
         except ValueError:
-            raise CredentialsError(f"credential helper docker-credential-{helper}",
-                                   detail="returned invalid JSON") from None
+            raise CredentialsError(
+                f"credential helper docker-credential-{helper}", detail="returned invalid JSON"
+            ) from None
         user, secret = str(obj.get("Username", "")), str(obj.get("Secret", ""))
         if user == "<token>":
             return Credentials(identity_token=secret)
@@ -132,14 +136,16 @@ def get_credentials(registry: str) -> Credentials:
         if _normalise_key(key) != _normalise_key(registry) or not isinstance(entry, dict):
             continue
         if entry.get("identitytoken"):
-            return Credentials(username=str(entry.get("username", "")),
-                               identity_token=str(entry["identitytoken"]))
+            return Credentials(
+                username=str(entry.get("username", "")), identity_token=str(entry["identitytoken"])
+            )
         if entry.get("auth"):
             try:
                 user, _, pw = base64.b64decode(entry["auth"]).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
-                raise CredentialsError(f"{config_path()}: auths[{key!r}]",
-                                       detail="auth is not base64 user:password") from None
+                raise CredentialsError(
+                    f"{config_path()}: auths[{key!r}]", detail="auth is not base64 user:password"
+                ) from None
             return Credentials(user, pw)
         if entry.get("username"):
             return Credentials(str(entry["username"]), str(entry.get("password", "")))
@@ -152,8 +158,9 @@ def store_credentials(registry: str, creds: Credentials) -> str:
     key = server_key(registry)
     helper = _helper_for(cfg, registry)
     if helper:
-        payload = json.dumps({"ServerURL": key, "Username": creds.username,
-                              "Secret": creds.password})
+        payload = json.dumps(
+            {"ServerURL": key, "Username": creds.username, "Secret": creds.password}
+        )
         run_helper(helper, "store", payload)
         cfg.setdefault("auths", {})[key] = {}
         save_config(cfg)

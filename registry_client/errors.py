@@ -34,8 +34,16 @@ class RegistryError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, status: int | None = None, codes: tuple[str, ...] = (),
-                 method: str = "", url: str = "", detail: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        codes: tuple[str, ...] = (),
+        method: str = "",
+        url: str = "",
+        detail: str = "",
+    ) -> None:
         self.message = message
         self.status = status
         self.codes = tuple(codes)
@@ -52,7 +60,9 @@ class RegistryError(Exception):
         elif self.codes:
             head += ": " + " ".join(self.codes)
         if self.detail:
-            head += f" ({self.detail})" if self.status is not None or self.codes else f": {self.detail}"
+            head += (
+                f" ({self.detail})" if self.status is not None or self.codes else f": {self.detail}"
+            )
         return head
 
     def in_context(self, message: str) -> RegistryError:
@@ -110,7 +120,7 @@ def error_from_response(resp: Any, message: str = "", *, default_code: str = "")
             raw = (resp.content or b"")[:MAX_ERROR_BODY]
         else:
             raw = resp.raw.read(MAX_ERROR_BODY, decode_content=True) if resp.raw else b""
-    except Exception:  # noqa: BLE001 - the body is a bonus; the status is the error
+    except Exception:  # the body is a bonus; the status is the error
         raw = b""
     try:
         body = json.loads(raw) if raw else {}
@@ -127,5 +137,11 @@ def error_from_response(resp: Any, message: str = "", *, default_code: str = "")
             codes.append(code)
     if not detail and codes:
         detail = SPEC_CODES.get(codes[0], "")
-    return RegistryError(message or f"{method} {resp.url}", status=resp.status_code,
-                         codes=tuple(codes), method=method, url=resp.url, detail=detail)
+    return RegistryError(
+        message or f"{method} {resp.url}",
+        status=resp.status_code,
+        codes=tuple(codes),
+        method=method,
+        url=resp.url,
+        detail=detail,
+    )

@@ -48,11 +48,16 @@ class ParsedManifest:
         return ((self.config,) if self.config else ()) + self.layers
 
 
-def parse_manifest(unsafe_data: bytes, content_type: str = "", what: str = "manifest") -> ParsedManifest:
+def parse_manifest(
+    unsafe_data: bytes, content_type: str = "", what: str = "manifest"
+) -> ParsedManifest:
     """Parse registry bytes; only `ManifestError` escapes (schema1, too big, malformed)."""
     if len(unsafe_data) > MAX_MANIFEST_SIZE:
-        raise ManifestError(what, detail=f"manifest of {len(unsafe_data)} bytes exceeds the "
-                                         f"{MAX_MANIFEST_SIZE}-byte limit")
+        raise ManifestError(
+            what,
+            detail=f"manifest of {len(unsafe_data)} bytes exceeds the "
+            f"{MAX_MANIFEST_SIZE}-byte limit",
+        )
     try:
         obj = json.loads(unsafe_data)
     except (ValueError, UnicodeDecodeError) as e:
@@ -63,19 +68,32 @@ def parse_manifest(unsafe_data: bytes, content_type: str = "", what: str = "mani
     if not isinstance(mt, str):
         raise ManifestError(what, codes=("MANIFEST_INVALID",), detail="mediaType is not a string")
     ctype = content_type.split(";")[0].strip()
-    if obj.get("schemaVersion") == 1 or mt in SCHEMA1_TYPES - {"application/json"} \
-            or ctype in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED):
-        raise ManifestError(what, detail="Docker schema1 manifests are deprecated and not "
-                                         "supported; push the image again with a current client")
+    if (
+        obj.get("schemaVersion") == 1
+        or mt in SCHEMA1_TYPES - {"application/json"}
+        or ctype in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED)
+    ):
+        raise ManifestError(
+            what,
+            detail="Docker schema1 manifests are deprecated and not "
+            "supported; push the image again with a current client",
+        )
     # An HTML page or other non-manifest answer is refused by its type, as docker does;
     # the body's own (digest-verified) mediaType decides between the manifest types.
     known = MANIFEST_TYPES | INDEX_TYPES
-    if ctype and ctype not in known | {"application/json", "application/octet-stream", "text/plain"}:
+    if ctype and ctype not in known | {
+        "application/json",
+        "application/octet-stream",
+        "text/plain",
+    }:
         raise ManifestError(what, detail=f"the registry sent a manifest as Content-Type {ctype!r}")
     if not mt:
         # OCI allows mediaType to be absent; guess from the shape as containerd does.
-        mt = ctype if ctype in MANIFEST_TYPES | INDEX_TYPES else (
-            OCI_INDEX if "manifests" in obj else OCI_MANIFEST)
+        mt = (
+            ctype
+            if ctype in MANIFEST_TYPES | INDEX_TYPES
+            else (OCI_INDEX if "manifests" in obj else OCI_MANIFEST)
+        )
     if mt not in MANIFEST_TYPES | INDEX_TYPES:
         raise ManifestError(what, detail=f"unsupported manifest media type {mt!r}")
     try:
@@ -110,5 +128,12 @@ def is_manifest_type(media_type: str) -> bool:
     return media_type in MANIFEST_TYPES | INDEX_TYPES
 
 
-__all__ = ["ACCEPT", "MAX_MANIFEST_SIZE", "ParsedManifest", "parse_manifest", "select_platform",
-           "is_manifest_type", "DOCKER_MANIFEST_LIST"]
+__all__ = [
+    "ACCEPT",
+    "MAX_MANIFEST_SIZE",
+    "ParsedManifest",
+    "parse_manifest",
+    "select_platform",
+    "is_manifest_type",
+    "DOCKER_MANIFEST_LIST",
+]

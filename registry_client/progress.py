@@ -31,8 +31,14 @@ class ProgressEvent:
         return self.digest.split(":", 1)[-1][:12]
 
 
-def emit(progress: Progress | None, action: str, digest: object = "", current: int = 0,
-         total: int = 0, message: str = "") -> None:
+def emit(
+    progress: Progress | None,
+    action: str,
+    digest: object = "",
+    current: int = 0,
+    total: int = 0,
+    message: str = "",
+) -> None:
     if progress is not None:
         progress(ProgressEvent(action, str(digest), current, total, message))
 
@@ -59,9 +65,16 @@ class ByteCounter:
 class ProgressLog:
     """Plain-text display: one line per blob state change (not per byte)."""
 
-    WORDS = {"exists": "already exists", "mount": "mounted", "start": "transferring",
-             "done": "done", "retry": "retrying", "manifest": "manifest", "tag": "tagged",
-             "resolve": "resolved"}
+    WORDS = {
+        "exists": "already exists",
+        "mount": "mounted",
+        "start": "transferring",
+        "done": "done",
+        "retry": "retrying",
+        "manifest": "manifest",
+        "tag": "tagged",
+        "resolve": "resolved",
+    }
 
     def __init__(self, out: IO[str] = sys.stderr) -> None:
         self.out = out

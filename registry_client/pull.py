@@ -53,9 +53,15 @@ class ResumingReader:
     """A blob body as a file-like `read(n)`; a dropped connection is resumed with
     `Range: bytes=N-` (or by skipping N bytes if the registry ignores Range)."""
 
-    def __init__(self, client: RegistryClient, ref: Reference, desc: Descriptor,
-                 counter: ByteCounter, progress: Progress | None = None,
-                 cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        client: RegistryClient,
+        ref: Reference,
+        desc: Descriptor,
+        counter: ByteCounter,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.client, self.ref, self.desc, self.counter = client, ref, desc, counter
         self.progress = progress
         self.cancel = cancel or threading.Event()
@@ -109,17 +115,26 @@ class ResumingReader:
                 raise
             except requests.TooManyRedirects as e:  # a loop: retrying walks it again
                 self.close()
-                raise TransportError(f"GET blob {self.desc.digest}",
-                                     detail=f"redirect loop: {e}") from None
+                raise TransportError(
+                    f"GET blob {self.desc.digest}", detail=f"redirect loop: {e}"
+                ) from None
             except _STREAM_ERRORS as e:
                 self.close()
                 self.failures += 1
                 if self.failures > RESUME_ATTEMPTS:
-                    raise TransportError(f"GET blob {self.desc.digest}",
-                                         detail=f"gave up after {self.failures} interruptions: {e}") from None
-                emit(self.progress, "retry", self.desc.digest, self.offset, self.desc.size,
-                     f"resuming at byte {self.offset}")
-                time.sleep(min(2.0, 0.1 * 2 ** self.failures * random.uniform(0.5, 1.5)))
+                    raise TransportError(
+                        f"GET blob {self.desc.digest}",
+                        detail=f"gave up after {self.failures} interruptions: {e}",
+                    ) from None
+                emit(
+                    self.progress,
+                    "retry",
+                    self.desc.digest,
+                    self.offset,
+                    self.desc.size,
+                    f"resuming at byte {self.offset}",
+                )
+                time.sleep(min(2.0, 0.1 * 2**self.failures * random.uniform(0.5, 1.5)))
 
     def close(self) -> None:
         if self._resp is not None:
@@ -127,13 +142,22 @@ class ResumingReader:
         self._resp = self._raw = self._body = None
 
 
-def pull_image(store: Any, ref: Reference | str, *, platform: Platform | str | None = None,
-               client: RegistryClient | None = None, progress: Progress | None = None,
-               max_workers: int = DEFAULT_WORKERS, tag: bool = True) -> PullResult:
+def pull_image(
+    store: Any,
+    ref: Reference | str,
+    *,
+    platform: Platform | str | None = None,
+    client: RegistryClient | None = None,
+    progress: Progress | None = None,
+    max_workers: int = DEFAULT_WORKERS,
+    tag: bool = True,
+) -> PullResult:
     """Pull `ref` into `store` (a store.layout.Store) and tag it with its familiar name."""
     ref = ref if isinstance(ref, Reference) else Reference.parse(ref)
     try:
-        want = Platform.parse(platform) if isinstance(platform, str) else platform or host_platform()
+        want = (
+            Platform.parse(platform) if isinstance(platform, str) else platform or host_platform()
+        )
     except ValueError as e:
         raise InvalidPlatform(str(platform), str(e)) from None
     own = client is None
@@ -148,8 +172,15 @@ def pull_image(store: Any, ref: Reference | str, *, platform: Platform | str | N
             client.close()
 
 
-def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
-          progress: Progress | None, max_workers: int, tag: bool) -> PullResult:
+def _pull(
+    store: Any,
+    ref: Reference,
+    want: Platform,
+    client: RegistryClient,
+    progress: Progress | None,
+    max_workers: int,
+    tag: bool,
+) -> PullResult:
     data, ctype, digest = client.get_manifest(ref)
     parsed = parse_manifest(data, ctype, str(ref))
     index_digest = None
@@ -164,8 +195,9 @@ def _pull(store: Any, ref: Reference, want: Platform, client: RegistryClient,
         if parsed.is_index:
             raise RegistryError(str(ref), detail="nested index: platform entry is an index")
     emit(progress, "manifest", digest, len(data), len(data))
-    fetched, skipped = fetch_blobs(store, ref, parsed.blobs(), client=client,
-                                   progress=progress, max_workers=max_workers)
+    fetched, skipped = fetch_blobs(
+        store, ref, parsed.blobs(), client=client, progress=progress, max_workers=max_workers
+    )
     media_type = parsed.media_type
     mdesc = store.blobs.put(io.BytesIO(data), media_type, expected=digest, size=len(data))
     mdesc = Descriptor(media_type, mdesc.digest, mdesc.size, platform=platform)
@@ -190,9 +222,15 @@ def _check_config(store: Any, mdesc: Descriptor) -> None:
         img.config()
 
 
-def fetch_blobs(store: Any, ref: Reference, descs: Sequence[Descriptor], *,
-                client: RegistryClient, progress: Progress | None = None,
-                max_workers: int = DEFAULT_WORKERS) -> tuple[tuple[Digest, ...], tuple[Digest, ...]]:
+def fetch_blobs(
+    store: Any,
+    ref: Reference,
+    descs: Sequence[Descriptor],
+    *,
+    client: RegistryClient,
+    progress: Progress | None = None,
+    max_workers: int = DEFAULT_WORKERS,
+) -> tuple[tuple[Digest, ...], tuple[Digest, ...]]:
     """Download `descs` from `ref`'s repository into the store, in parallel, verified,
     skipping those already stored; returns (fetched, skipped). Also for cache import."""
     fetched: list[Digest] = []
@@ -207,15 +245,15 @@ def fetch_blobs(store: Any, ref: Reference, descs: Sequence[Descriptor], *,
     if not todo:
         return (), tuple(skipped)
     cancel = threading.Event()
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo))),
-                            thread_name_prefix="pull") as pool:
-        futures = [pool.submit(_fetch_blob, store, client, ref, d, progress, cancel)
-                   for d in todo]
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(max_workers, len(todo))), thread_name_prefix="pull"
+    ) as pool:
+        futures = [pool.submit(_fetch_blob, store, client, ref, d, progress, cancel) for d in todo]
         errors = []
         for f in futures:
             try:
                 fetched.append(f.result())
-            except BaseException as e:  # noqa: BLE001 - report the first, cancel the rest
+            except BaseException as e:  # report the first, cancel the rest
                 errors.append(e)
                 cancel.set()
                 for g in futures:
@@ -225,17 +263,26 @@ def fetch_blobs(store: Any, ref: Reference, descs: Sequence[Descriptor], *,
     return tuple(fetched), tuple(skipped)
 
 
-def _fetch_blob(store: Any, client: RegistryClient, ref: Reference, desc: Descriptor,
-                progress: Progress | None, cancel: threading.Event) -> Digest:
+def _fetch_blob(
+    store: Any,
+    client: RegistryClient,
+    ref: Reference,
+    desc: Descriptor,
+    progress: Progress | None,
+    cancel: threading.Event,
+) -> Digest:
     emit(progress, "start", desc.digest, 0, desc.size)
     counter = ByteCounter(progress, desc.digest, desc.size)
     reader = ResumingReader(client, ref, desc, counter, progress, cancel)
     try:
         store.blobs.put(reader, desc.media_type, expected=desc.digest, size=desc.size)
     except (DigestMismatch, SizeMismatch) as e:
-        raise BlobVerificationError(f"blob {desc.digest}", digest=str(desc.digest),
-                                    url=client.url(ref, f"blobs/{desc.digest}"),
-                                    detail=f"content rejected, nothing stored: {e}") from None
+        raise BlobVerificationError(
+            f"blob {desc.digest}",
+            digest=str(desc.digest),
+            url=client.url(ref, f"blobs/{desc.digest}"),
+            detail=f"content rejected, nothing stored: {e}",
+        ) from None
     finally:
         reader.close()
     emit(progress, "done", desc.digest, desc.size, desc.size)

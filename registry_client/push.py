@@ -50,10 +50,16 @@ class PushResult:
     mounted: tuple[Digest, ...]
 
 
-def push_image(store: Any, manifest_desc: Descriptor, ref: Reference | str, *,
-               tags: Sequence[str] = (), client: RegistryClient | None = None,
-               progress: Progress | None = None,
-               options: PushOptions | None = None) -> PushResult:
+def push_image(
+    store: Any,
+    manifest_desc: Descriptor,
+    ref: Reference | str,
+    *,
+    tags: Sequence[str] = (),
+    client: RegistryClient | None = None,
+    progress: Progress | None = None,
+    options: PushOptions | None = None,
+) -> PushResult:
     """Push the image `manifest_desc` (in `store`) to `ref`, and also tag it `tags`."""
     ref = ref if isinstance(ref, Reference) else Reference.parse(ref)
     own = client is None
@@ -69,13 +75,20 @@ def push_image(store: Any, manifest_desc: Descriptor, ref: Reference | str, *,
     finally:
         if own:
             client.close()
-    return PushResult(ref, digest, tuple(pusher.uploaded), tuple(pusher.existed),
-                      tuple(pusher.mounted))
+    return PushResult(
+        ref, digest, tuple(pusher.uploaded), tuple(pusher.existed), tuple(pusher.mounted)
+    )
 
 
-def push_blobs(store: Any, ref: Reference | str, descs: Sequence[Descriptor], *,
-               client: RegistryClient, progress: Progress | None = None,
-               options: PushOptions | None = None) -> PushResult:
+def push_blobs(
+    store: Any,
+    ref: Reference | str,
+    descs: Sequence[Descriptor],
+    *,
+    client: RegistryClient,
+    progress: Progress | None = None,
+    options: PushOptions | None = None,
+) -> PushResult:
     """Upload blobs alone (HEAD, mount, upload), e.g. for `--cache-to`; then
     `client.put_manifest(ref, data, media_type)` names them. `digest` is None."""
     ref = ref if isinstance(ref, Reference) else Reference.parse(ref)
@@ -84,13 +97,20 @@ def push_blobs(store: Any, ref: Reference | str, descs: Sequence[Descriptor], *,
         pusher.push_blobs(descs)
     except RegistryError as e:
         raise e.in_context(f"push {ref}") from None
-    return PushResult(ref, None, tuple(pusher.uploaded),
-                      tuple(pusher.existed), tuple(pusher.mounted))
+    return PushResult(
+        ref, None, tuple(pusher.uploaded), tuple(pusher.existed), tuple(pusher.mounted)
+    )
 
 
 class _Pusher:
-    def __init__(self, store: Any, client: RegistryClient, ref: Reference,
-                 progress: Progress | None, options: PushOptions) -> None:
+    def __init__(
+        self,
+        store: Any,
+        client: RegistryClient,
+        ref: Reference,
+        progress: Progress | None,
+        options: PushOptions,
+    ) -> None:
         self.store, self.client, self.ref = store, client, ref
         self.progress, self.options = progress, options
         self.uploaded: list[Digest] = []
@@ -111,16 +131,25 @@ class _Pusher:
         if parsed.is_index:
             for child in parsed.manifests:
                 if not self.store.blobs.exists(child.digest):
-                    raise RegistryError(str(child.digest), detail=(
-                        f"index entry for {child.platform or 'an unknown platform'} is not in "
-                        "the store (was only one platform pulled?)"))
+                    raise RegistryError(
+                        str(child.digest),
+                        detail=(
+                            f"index entry for {child.platform or 'an unknown platform'} is not in "
+                            "the store (was only one platform pulled?)"
+                        ),
+                    )
                 self.push_tree(child, target.with_digest(child.digest))
         else:
             self.push_blobs(parsed.blobs())
         return self.put_manifest(desc, target, data, parsed.media_type)
 
-    def put_manifest(self, desc: Descriptor, target: Reference, data: bytes | None = None,
-                     media_type: str | None = None) -> Digest:
+    def put_manifest(
+        self,
+        desc: Descriptor,
+        target: Reference,
+        data: bytes | None = None,
+        media_type: str | None = None,
+    ) -> Digest:
         if data is None or media_type is None:
             data, parsed = self.read_manifest(desc)
             media_type = parsed.media_type
@@ -133,26 +162,29 @@ class _Pusher:
         mount_from = {}
         if self.options.mount:
             for d in unique:
-                repos = [r for r in sources.repositories_with(self.store, self.ref.registry, d.digest)
-                         if r != self.ref.repository]
+                repos = [
+                    r
+                    for r in sources.repositories_with(self.store, self.ref.registry, d.digest)
+                    if r != self.ref.repository
+                ]
                 if repos:
                     mount_from[d.digest] = repos[0]
         workers = max(1, min(self.options.max_workers, len(unique)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
-            futures = [pool.submit(self.push_blob, d, mount_from.get(d.digest, ""))
-                       for d in unique]
+            futures = [pool.submit(self.push_blob, d, mount_from.get(d.digest, "")) for d in unique]
             first: BaseException | None = None
             for f in futures:
                 try:
                     f.result()
-                except BaseException as e:  # noqa: BLE001 - report the first failure
+                except BaseException as e:  # report the first failure
                     first = first or e
                     for g in futures:
                         g.cancel()
             if first is not None:
                 raise first
-        sources.record(self.store, self.ref.registry, self.ref.repository,
-                       [d.digest for d in unique])
+        sources.record(
+            self.store, self.ref.registry, self.ref.repository, [d.digest for d in unique]
+        )
 
     def push_blob(self, desc: Descriptor, mount_from: str) -> None:
         if self.client.head_blob(self.ref, desc.digest, push=True) is not None:
@@ -162,8 +194,9 @@ class _Pusher:
         path = self.store.blobs.path(desc.digest)
         size = self.store.blobs.stat(desc.digest)
         if size != desc.size:
-            raise RegistryError(str(desc.digest),
-                                detail=f"stored blob is {size} bytes, manifest says {desc.size}")
+            raise RegistryError(
+                str(desc.digest), detail=f"stored blob is {size} bytes, manifest says {desc.size}"
+            )
         source = mount_from
         for attempt in range(UPLOAD_ATTEMPTS):
             upload = self._start(desc, source)
@@ -176,8 +209,9 @@ class _Pusher:
             try:
                 self._send(desc, path, size, upload.location, upload.min_chunk)
             except (TransportError, RegistryError) as e:
-                if attempt + 1 >= UPLOAD_ATTEMPTS or (e.status is not None and e.status < 500
-                                                      and e.status not in (408, 416, 429)):
+                if attempt + 1 >= UPLOAD_ATTEMPTS or (
+                    e.status is not None and e.status < 500 and e.status not in (408, 416, 429)
+                ):
                     raise
                 emit(self.progress, "retry", desc.digest, 0, size, f"upload restarts: {e}")
                 continue
@@ -188,8 +222,7 @@ class _Pusher:
     def _start(self, desc: Descriptor, mount_from: str) -> Upload:
         if mount_from:
             try:
-                return self.client.start_upload(self.ref, mount=desc.digest,
-                                                mount_from=mount_from)
+                return self.client.start_upload(self.ref, mount=desc.digest, mount_from=mount_from)
             except RegistryError as e:
                 # No read access to the source (or it is gone): upload instead.
                 if e.status not in (401, 403, 404):
@@ -199,6 +232,7 @@ class _Pusher:
     def _send(self, desc: Descriptor, path: Any, size: int, location: str, min_chunk: int) -> None:
         counter = ByteCounter(self.progress, desc.digest, size)
         if size <= self.options.chunked_threshold:
+
             def body() -> FileBody:
                 counter.reset(0)
                 return FileBody(path, 0, size, counter.add)

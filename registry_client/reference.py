@@ -22,8 +22,7 @@ DEFAULT_TAG = "latest"
 MAX_NAME = 255
 
 # distribution-spec regexps (conformance/distribution-spec/regexps.txt), anchored.
-NAME_RE = re.compile(
-    r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*")
+NAME_RE = re.compile(r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*")
 TAG_RE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 # docker's domain grammar: dotted labels or an IPv6 literal in brackets, optional port.
 _LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
@@ -58,13 +57,16 @@ class Reference:
         slash = rest.rfind("/")
         colon = rest.rfind(":")
         if colon > slash:
-            rest, tag = rest[:colon], rest[colon + 1:]
+            rest, tag = rest[:colon], rest[colon + 1 :]
             if not TAG_RE.fullmatch(tag):
                 raise InvalidReference(text, f"invalid tag {tag!r}")
         registry, path = _split_domain(rest, text)
         if not NAME_RE.fullmatch(path):
-            raise InvalidReference(text, f"invalid repository name {path!r}"
-                                   + (" (must be lowercase)" if path.lower() != path else ""))
+            raise InvalidReference(
+                text,
+                f"invalid repository name {path!r}"
+                + (" (must be lowercase)" if path.lower() != path else ""),
+            )
         if len(registry) + 1 + len(path) > MAX_NAME and registry != DOCKER_HUB:
             raise InvalidReference(text, f"name longer than {MAX_NAME} characters")
         if not tag and digest is None:
@@ -107,8 +109,11 @@ class Reference:
         """The short form docker prints and the store tags with (`busybox:latest`)."""
         name = self.name
         if self.registry == DOCKER_HUB:
-            name = self.repository.removeprefix("library/") \
-                if self.repository.count("/") == 1 else self.repository
+            name = (
+                self.repository.removeprefix("library/")
+                if self.repository.count("/") == 1
+                else self.repository
+            )
         return name + _suffix(self.tag, self.digest)
 
     def __str__(self) -> str:
@@ -121,8 +126,12 @@ def _suffix(tag: str, digest: Digest | None) -> str:
 
 def _split_domain(rest: str, text: str) -> tuple[str, str]:
     first, sep, remainder = rest.partition("/")
-    is_domain = bool(sep) and (any(c in first for c in ".:") or first == "localhost"
-                               or first.lower() != first or first.startswith("["))
+    is_domain = bool(sep) and (
+        any(c in first for c in ".:")
+        or first == "localhost"
+        or first.lower() != first
+        or first.startswith("[")
+    )
     if not is_domain:
         registry, path = DOCKER_HUB, rest
     else:

@@ -43,7 +43,8 @@ def record(store: Any, registry: str, repository: str, digests: Iterable[Digest]
     with conn:
         conn.executemany(
             "INSERT OR REPLACE INTO registry_blob_sources VALUES (?, ?, ?, ?)",
-            [(str(d), registry, repository, now) for d in digests])
+            [(str(d), registry, repository, now) for d in digests],
+        )
 
 
 def repositories_with(store: Any, registry: str, digest: Digest) -> list[str]:
@@ -53,5 +54,7 @@ def repositories_with(store: Any, registry: str, digest: Digest) -> list[str]:
         return []
     rows = conn.execute(
         "SELECT repository FROM registry_blob_sources WHERE digest=? AND registry=? "
-        "ORDER BY seen DESC LIMIT 3", (str(digest), registry)).fetchall()
+        "ORDER BY seen DESC LIMIT 3",
+        (str(digest), registry),
+    ).fetchall()
     return [r[0] for r in rows]

@@ -46,7 +46,7 @@ def is_loopback(host: str) -> bool:
 
 def host_without_port(host: str) -> str:
     if host.startswith("["):
-        return host[1:host.index("]")]
+        return host[1 : host.index("]")]
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
@@ -131,7 +131,9 @@ class Transport:
         if not cas:
             return True, cert
         pem = b"".join(p.read_bytes().rstrip() + b"\n" for p in _system_bundles() + cas)
-        path = Path(tempfile.gettempdir()) / f"pybuild-ca-{hashlib.sha256(pem).hexdigest()[:16]}.pem"
+        path = (
+            Path(tempfile.gettempdir()) / f"pybuild-ca-{hashlib.sha256(pem).hexdigest()[:16]}.pem"
+        )
         if not path.exists():
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(pem)
@@ -140,10 +142,18 @@ class Transport:
 
     # --- requests ----------------------------------------------------------------
 
-    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-                data: Body = None, stream: bool = False, allow_redirects: bool = True,
-                retry: bool = True, on_retry: Callable[[str], None] | None = None,
-                ) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: Body = None,
+        stream: bool = False,
+        allow_redirects: bool = True,
+        retry: bool = True,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> requests.Response:
         """Send with retries. Returns the final response, whatever its status; raises
         `TransportError` when the host stays unreachable. A callable `data` is called
         again for each attempt, so streamed bodies can be replayed."""
@@ -154,20 +164,32 @@ class Transport:
             body = data() if callable(data) else data
             try:
                 resp = self.session.request(
-                    method, url, headers=dict(headers or {}), data=body, stream=stream,
-                    allow_redirects=allow_redirects, verify=verify, cert=cert,
-                    timeout=(self.options.connect_timeout, self.options.read_timeout))
+                    method,
+                    url,
+                    headers=dict(headers or {}),
+                    data=body,
+                    stream=stream,
+                    allow_redirects=allow_redirects,
+                    verify=verify,
+                    cert=cert,
+                    timeout=(self.options.connect_timeout, self.options.read_timeout),
+                )
             except requests.exceptions.SSLError as e:
-                raise TransportError(f"{method} {url}", method=method, url=url,
-                                     detail=f"TLS: {_short(e)}") from None
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as e:
+                raise TransportError(
+                    f"{method} {url}", method=method, url=url, detail=f"TLS: {_short(e)}"
+                ) from None
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as e:
                 # An unknown host will not appear by waiting: fail at once; a refused
                 # connection (registry restarting?) gets a couple of quick retries.
                 refused = isinstance(_reason(e), urllib3.exceptions.NewConnectionError)
                 if attempt + 1 >= attempts or _is_dns_failure(e) or (refused and attempt >= 2):
-                    raise TransportError(f"{method} {url}", method=method, url=url,
-                                         detail=_short(e)) from None
+                    raise TransportError(
+                        f"{method} {url}", method=method, url=url, detail=_short(e)
+                    ) from None
                 self._sleep(attempt, None, on_retry, f"{method} {url}: {_short(e)}")
                 continue
             if resp.status_code in RETRY_STATUSES and attempt + 1 < attempts:
@@ -178,10 +200,16 @@ class Transport:
             return resp
         raise AssertionError("unreachable")
 
-    def _sleep(self, attempt: int, retry_after: str | None,
-               on_retry: Callable[[str], None] | None, why: str) -> None:
-        delay = min(self.options.max_backoff,
-                    self.options.backoff * (2 ** attempt) * random.uniform(0.5, 1.5))
+    def _sleep(
+        self,
+        attempt: int,
+        retry_after: str | None,
+        on_retry: Callable[[str], None] | None,
+        why: str,
+    ) -> None:
+        delay = min(
+            self.options.max_backoff, self.options.backoff * (2**attempt) * random.uniform(0.5, 1.5)
+        )
         hinted = parse_retry_after(retry_after)
         if hinted is not None:
             delay = min(self.options.max_backoff * 3, max(hinted, 0.0))
@@ -236,7 +264,9 @@ def _short(e: BaseException) -> str:
         errno_text = str(r).rsplit("]", 1)[-1].strip() if "]" in str(r) else str(r)
         where = f"{getattr(r.conn, 'host', '')}:{getattr(r.conn, 'port', '')}"
         return f"cannot connect to {where}: {errno_text.lower()[:120]}"
-    if isinstance(e, requests.Timeout) or isinstance(r, TimeoutError | urllib3.exceptions.TimeoutError):
+    if isinstance(e, requests.Timeout) or isinstance(
+        r, TimeoutError | urllib3.exceptions.TimeoutError
+    ):
         return "timed out"
     text = " ".join(str(r).split())
     for marker in ("Caused by ", "Failed to establish a new connection: "):
@@ -262,8 +292,9 @@ class FileBody:
     """An iterable upload body with a known length, so `requests` sends Content-Length
     (not chunked encoding) while reading the file 1 MiB at a time."""
 
-    def __init__(self, path: Path, start: int, length: int,
-                 progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, path: Path, start: int, length: int, progress: Callable[[int], None] | None = None
+    ) -> None:
         self.path, self.start, self.length, self.progress = path, start, length, progress
 
     def __len__(self) -> int:

@@ -42,8 +42,10 @@ def render() -> str:
     parts = [HEADER]
     for verb, (_, summary) in _available_verbs().items():
         parser, _ = make_parser(verb)
-        parts.append(f"\n## pybuild {verb}\n\n{summary[0].upper() + summary[1:]}.\n\n"
-                     f"```text\n{parser.format_help().rstrip()}\n```\n")
+        parts.append(
+            f"\n## pybuild {verb}\n\n{summary[0].upper() + summary[1:]}.\n\n"
+            f"```text\n{parser.format_help().rstrip()}\n```\n"
+        )
     return "".join(parts)
 
 

@@ -61,11 +61,13 @@ class TarOut:
     """A deterministic tar writer that streams members from files or bytes."""
 
     def __init__(self, out: IO[bytes]) -> None:
-        self._tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)  # noqa: SIM115
+        self._tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)
         self._mtime = _mtime()
         self._dirs: set[str] = set()
 
-    def _info(self, name: str, size: int, typ: bytes = tarfile.REGTYPE, mode: int = 0o644) -> tarfile.TarInfo:
+    def _info(
+        self, name: str, size: int, typ: bytes = tarfile.REGTYPE, mode: int = 0o644
+    ) -> tarfile.TarInfo:
         ti = tarfile.TarInfo(name)
         ti.size, ti.type, ti.mode, ti.mtime = size, typ, mode, self._mtime
         ti.uid = ti.gid = 0
@@ -125,8 +127,9 @@ def _layout_header(tar: TarOut, algs: set[str]) -> None:
         tar.dir(f"blobs/{alg}")
 
 
-def save(store: Store, names: Sequence[str], dest: Path | str | IO[bytes],
-         fmt: str = "oci") -> list[Descriptor]:
+def save(
+    store: Store, names: Sequence[str], dest: Path | str | IO[bytes], fmt: str = "oci"
+) -> list[Descriptor]:
     """Write images `names` to `dest` as an `oci` or `docker` archive.
     Returns the manifest descriptors written to the archive's index."""
     if fmt not in ("oci", "docker"):
@@ -145,7 +148,9 @@ def save(store: Store, names: Sequence[str], dest: Path | str | IO[bytes],
     with _output(dest) as out:
         tar = TarOut(out)
         if fmt == "oci":
-            written = _save_oci(store, [(t, d) for (t, _), d in zip(images, tops, strict=True)], tar)
+            written = _save_oci(
+                store, [(t, d) for (t, _), d in zip(images, tops, strict=True)], tar
+            )
         else:
             written = _save_docker(store, images, tar)
         tar.close()
@@ -158,7 +163,11 @@ def _top(store: Store, name: str, img: StoredImage) -> Descriptor:
         d = store.refs.get(name)
     except StoreError:
         return img.descriptor
-    return Descriptor(d.media_type, d.digest, d.size) if d.media_type in INDEX_TYPES else img.descriptor
+    return (
+        Descriptor(d.media_type, d.digest, d.size)
+        if d.media_type in INDEX_TYPES
+        else img.descriptor
+    )
 
 
 def _present_tree(store: Store, top: Descriptor) -> dict[Digest, Descriptor]:
@@ -181,13 +190,15 @@ def _present_tree(store: Store, top: Descriptor) -> dict[Digest, Descriptor]:
 def _index_entry(desc: Descriptor, tag: str | None) -> dict:
     d = Descriptor(desc.media_type, desc.digest, desc.size)
     if tag:
-        d = d.with_annotations(**{ANNOTATION_CONTAINERD_NAME: full_name(tag),
-                                  ANNOTATION_REF_NAME: tag})
+        d = d.with_annotations(
+            **{ANNOTATION_CONTAINERD_NAME: full_name(tag), ANNOTATION_REF_NAME: tag}
+        )
     return d.to_json()
 
 
-def _save_oci(store: Store, images: list[tuple[str | None, Descriptor]],
-              tar: TarOut) -> list[Descriptor]:
+def _save_oci(
+    store: Store, images: list[tuple[str | None, Descriptor]], tar: TarOut
+) -> list[Descriptor]:
     blobs: dict[Digest, Descriptor] = {}
     for _, top in images:
         for dg, d in _present_tree(store, top).items():
@@ -198,8 +209,9 @@ def _save_oci(store: Store, images: list[tuple[str | None, Descriptor]],
             tar.add_stream(_blob_name(dg), r, blobs[dg].size)  # type: ignore[arg-type]
             r.verify()
     entries = [_index_entry(top, tag) for tag, top in images]
-    tar.add_bytes("index.json", go_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
-                                         "manifests": entries}))
+    tar.add_bytes(
+        "index.json", go_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+    )
     return [top for _, top in images]
 
 
@@ -219,13 +231,16 @@ def _uncompressed_size(store: Store, layer: object) -> int:
         while chunk := r.read(CHUNK):
             counter.write(chunk)
     if counter.digest != layer.diff_id:
-        raise InvalidArchive(str(layer.descriptor.digest),
-                             f"layer decompresses to {counter.digest}, config says {layer.diff_id}")
+        raise InvalidArchive(
+            str(layer.descriptor.digest),
+            f"layer decompresses to {counter.digest}, config says {layer.diff_id}",
+        )
     return counter.size
 
 
-def _save_docker(store: Store, images: list[tuple[str | None, StoredImage]],
-                 tar: TarOut) -> list[Descriptor]:
+def _save_docker(
+    store: Store, images: list[tuple[str | None, StoredImage]], tar: TarOut
+) -> list[Descriptor]:
     _layout_header(tar, {"sha256"})
     seen: set[Digest] = set()
     manifest_json, index_entries, written = [], [], []
@@ -249,8 +264,11 @@ def _save_docker(store: Store, images: list[tuple[str | None, StoredImage]],
                 if hw.digest != layer.diff_id:
                     raise InvalidArchive(str(layer.diff_id), f"layer content is {hw.digest}")
         m = to_oci(img.manifest())
-        m = type(m)(config=Descriptor(m.config.media_type, cfg_desc.digest, cfg_desc.size),
-                    layers=tuple(layer_descs), annotations=m.annotations)
+        m = type(m)(
+            config=Descriptor(m.config.media_type, cfg_desc.digest, cfg_desc.size),
+            layers=tuple(layer_descs),
+            annotations=m.annotations,
+        )
         mbytes = m.to_bytes()
         mdesc = Descriptor(m.media_type, Digest.of_bytes(mbytes), len(mbytes))
         if mdesc.digest not in seen:
@@ -258,11 +276,17 @@ def _save_docker(store: Store, images: list[tuple[str | None, StoredImage]],
             tar.add_bytes(_blob_name(mdesc.digest), mbytes)
         index_entries.append(_index_entry(mdesc, tag))
         written.append(mdesc)
-        manifest_json.append({"Config": _blob_name(cfg_desc.digest),
-                              "RepoTags": [tag] if tag else None,
-                              "Layers": [_blob_name(d.digest) for d in layer_descs]})
-    tar.add_bytes("index.json", go_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
-                                         "manifests": index_entries}))
+        manifest_json.append(
+            {
+                "Config": _blob_name(cfg_desc.digest),
+                "RepoTags": [tag] if tag else None,
+                "Layers": [_blob_name(d.digest) for d in layer_descs],
+            }
+        )
+    tar.add_bytes(
+        "index.json",
+        go_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index_entries}),
+    )
     tar.add_bytes("manifest.json", json.dumps(manifest_json).encode())
     return written
 

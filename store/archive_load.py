@@ -91,7 +91,7 @@ def _blob_digest(name: str) -> Digest | None:
 def _scan(store: Store, stream: IO[bytes], path: str, lease: Lease) -> _Scan:
     scan = _Scan(path)
     try:
-        tf = tarfile.open(fileobj=stream, mode="r|*")  # noqa: SIM115
+        tf = tarfile.open(fileobj=stream, mode="r|*")
     except tarfile.TarError as e:
         raise InvalidArchive(path, f"not a tar archive: {e}") from None
     try:
@@ -141,7 +141,9 @@ def _check_layers(store: Store, img: StoredImage) -> None:
         d = layer.descriptor
         if d.media_type in (OCI_LAYER, "application/vnd.docker.image.rootfs.diff.tar"):
             if d.digest != layer.diff_id:
-                raise InvalidImage(str(d.digest), f"uncompressed layer is not its diff_id {layer.diff_id}")
+                raise InvalidImage(
+                    str(d.digest), f"uncompressed layer is not its diff_id {layer.diff_id}"
+                )
             size = d.size
         else:
             size = _verify_diff_id(layer)
@@ -154,8 +156,10 @@ def _verify_diff_id(layer: StoredLayer) -> int:
         while chunk := r.read(1 << 20):
             hw.write(chunk)
     if hw.digest != layer.diff_id:
-        raise InvalidImage(str(layer.descriptor.digest),
-                           f"layer decompresses to {hw.digest}, config says {layer.diff_id}")
+        raise InvalidImage(
+            str(layer.descriptor.digest),
+            f"layer decompresses to {hw.digest}, config says {layer.diff_id}",
+        )
     return hw.size
 
 
@@ -209,7 +213,9 @@ def _check_tree(store: Store, desc: Descriptor, depth: int = 0) -> None:
         # docker save of one platform): absent children are fine, present ones are checked.
         present = 0
         for child in Index.from_json(store.blobs.read_json(desc)).manifests:
-            if child.media_type in MANIFEST_TYPES | INDEX_TYPES and store.blobs.exists(child.digest):
+            if child.media_type in MANIFEST_TYPES | INDEX_TYPES and store.blobs.exists(
+                child.digest
+            ):
                 _check_tree(store, child, depth + 1)
                 present += 1
         if not present:
@@ -265,14 +271,16 @@ def load(store: Store, src: Path | str | IO[bytes]) -> list[tuple[str | None, De
         return result
 
 
-def _names_from_docker(store: Store, scan: _Scan,
-                       images: list[tuple[list[str], Descriptor]]) -> list[tuple[list[str], Descriptor]]:
+def _names_from_docker(
+    store: Store, scan: _Scan, images: list[tuple[list[str], Descriptor]]
+) -> list[tuple[list[str], Descriptor]]:
     """docker 25+ archives: prefer manifest.json RepoTags, matched by config digest."""
     by_cfg: dict[Digest, list[str]] = {}
     for e in scan.docs["manifest.json"] or []:
         if isinstance(e, dict) and isinstance(e.get("Config"), str):
             by_cfg.setdefault(scan.resolve(e["Config"]).digest, []).extend(
-                str(t) for t in e.get("RepoTags") or [])
+                str(t) for t in e.get("RepoTags") or []
+            )
     out = []
     for names, desc in images:
         if desc.media_type in MANIFEST_TYPES:
@@ -280,4 +288,3 @@ def _names_from_docker(store: Store, scan: _Scan,
             names = by_cfg.get(cfg) or names
         out.append((names, desc))
     return out
-

@@ -38,7 +38,7 @@ def atomic_write_bytes(target: Path, data: bytes, tmp_dir: Path, mode: int = 0o6
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fchmod(fd, mode)
         os.fsync(fd)
         os.rename(tmp, target)

@@ -15,8 +15,14 @@ class Background:
     re-raises; `exception()` waits and returns the error (or None); `on_done` is
     called on the thread when the call ends either way."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, name: str,
-                 on_done: Callable[[], object] | None = None, daemon: bool = False) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        name: str,
+        on_done: Callable[[], object] | None = None,
+        daemon: bool = False,
+    ) -> None:
         self._call = (fn, args)
         self._on_done = on_done
         self._done = threading.Event()
@@ -32,7 +38,7 @@ class Background:
         fn, args = self._call
         try:
             self._result = fn(*args)
-        except BaseException as e:  # noqa: BLE001 - handed to whoever waits
+        except BaseException as e:  # handed to whoever waits
             self._error = e
         finally:
             self._done.set()

@@ -67,8 +67,15 @@ class BlobWriter:
     """Push-style ingest: `w.write(b)` ... `w.commit()`. Leaving the `with` block
     without `commit()` (or on an exception) discards the temp file."""
 
-    def __init__(self, store: BlobStore, media_type: str, *, expected: Digest | None = None,
-                 size: int | None = None, annotations: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        store: BlobStore,
+        media_type: str,
+        *,
+        expected: Digest | None = None,
+        size: int | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
         self._store = store
         self.media_type = media_type
         self.expected = expected
@@ -165,15 +172,25 @@ class BlobStore:
 
     # --- writing ---------------------------------------------------------------
 
-    def writer(self, media_type: str, *, expected: Digest | None = None,
-               size: int | None = None,
-               annotations: Mapping[str, str] | None = None) -> BlobWriter:
-        return BlobWriter(self, media_type, expected=expected, size=size,
-                          annotations=annotations)
+    def writer(
+        self,
+        media_type: str,
+        *,
+        expected: Digest | None = None,
+        size: int | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> BlobWriter:
+        return BlobWriter(self, media_type, expected=expected, size=size, annotations=annotations)
 
-    def put(self, stream: BinaryIO | IO[bytes], media_type: str, *,
-            expected: Digest | None = None, size: int | None = None,
-            annotations: Mapping[str, str] | None = None) -> Descriptor:
+    def put(
+        self,
+        stream: BinaryIO | IO[bytes],
+        media_type: str,
+        *,
+        expected: Digest | None = None,
+        size: int | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Descriptor:
         """Stream `stream` into the store; verify `expected`/`size` as it flows.
 
         With both `expected` and `size` given and that blob already stored, the stream
@@ -184,16 +201,16 @@ class BlobStore:
             if self.stat(expected) == size:
                 self._touch(expected)
                 return Descriptor(media_type, expected, size, dict(annotations or {}))
-        with self.writer(media_type, expected=expected, size=size,
-                         annotations=annotations) as w:
+        with self.writer(media_type, expected=expected, size=size, annotations=annotations) as w:
             if size is None or size > PIPELINE_MIN:
                 w.pipelined()
             while chunk := stream.read(CHUNK):
                 w.write(chunk)
             return w.commit()
 
-    def put_bytes(self, data: bytes, media_type: str, *,
-                  annotations: Mapping[str, str] | None = None) -> Descriptor:
+    def put_bytes(
+        self, data: bytes, media_type: str, *, annotations: Mapping[str, str] | None = None
+    ) -> Descriptor:
         with self.writer(media_type, annotations=annotations) as w:
             w.write(data)
             return w.commit()
@@ -233,7 +250,7 @@ class BlobStore:
     def open(self, digest: Digest, size: int | None = None) -> VerifyingReader:
         """A reader that raises DigestMismatch/SizeMismatch at EOF if the blob rotted."""
         try:
-            f = open(self.path(digest), "rb")  # noqa: SIM115 - owned by the reader
+            f = open(self.path(digest), "rb")  # owned by the reader
         except FileNotFoundError:
             raise BlobNotFound(str(digest)) from None
         if size is None:

@@ -55,8 +55,10 @@ def _incompressible(block: bytes) -> bool:
     if n < 4 * _PROBE:
         return False
     c = zlib.compressobj(1, zlib.DEFLATED, -15, 9)
-    got = sum(len(c.compress(block[off:off + _PROBE]))
-              for off in ((n - _PROBE) * i // 3 for i in range(4)))
+    got = sum(
+        len(c.compress(block[off : off + _PROBE]))
+        for off in ((n - _PROBE) * i // 3 for i in range(4))
+    )
     got += len(c.flush(zlib.Z_SYNC_FLUSH))
     return got > 4 * _PROBE * 0.98
 
@@ -64,16 +66,20 @@ def _incompressible(block: bytes) -> bool:
 def _deflate_block(block: bytes, zdict: bytes, level: int) -> bytes:
     if level > 0 and _incompressible(block):
         level = 0
-    c = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
-                         zdict) if zdict else zlib.compressobj(level, zlib.DEFLATED, -15, 9)
+    c = (
+        zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict)
+        if zdict
+        else zlib.compressobj(level, zlib.DEFLATED, -15, 9)
+    )
     return c.compress(block) + c.flush(zlib.Z_SYNC_FLUSH)
 
 
 class ParallelGzipWriter:
     """A write-only gzip stream compressed in fixed blocks on `threads` threads."""
 
-    def __init__(self, out: Sink, *, level: int = 6, threads: int | None = None,
-                 block_size: int = GZIP_BLOCK) -> None:
+    def __init__(
+        self, out: Sink, *, level: int = 6, threads: int | None = None, block_size: int = GZIP_BLOCK
+    ) -> None:
         self._out = out
         self._level = level
         self._block = block_size
@@ -120,8 +126,9 @@ class ParallelGzipWriter:
 
 class _ZstdWriter:
     def __init__(self, out: Sink, *, level: int = 3, threads: int | None = None) -> None:
-        cctx = zstandard.ZstdCompressor(level=level, threads=max(1, threads or default_threads()),
-                                        write_checksum=True)
+        cctx = zstandard.ZstdCompressor(
+            level=level, threads=max(1, threads or default_threads()), write_checksum=True
+        )
         # stream_writer keeps zstd's workers busy; compressobj measured ~1.5x slower
         self._w = cctx.stream_writer(out, closefd=False, write_size=1 << 20)  # type: ignore[arg-type]
 
@@ -145,8 +152,9 @@ class _Plain:
         pass
 
 
-def compressor(kind: str | None, out: Sink, *, threads: int | None = None,
-               level: int | None = None) -> ParallelGzipWriter | _ZstdWriter | _Plain:
+def compressor(
+    kind: str | None, out: Sink, *, threads: int | None = None, level: int | None = None
+) -> ParallelGzipWriter | _ZstdWriter | _Plain:
     """A writer with write()/close() that compresses into `out` ("gzip", "zstd", None)."""
     if kind == "gzip":
         return ParallelGzipWriter(out, level=6 if level is None else level, threads=threads)
@@ -202,7 +210,8 @@ def _zstd_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
     # stream_reader bounds each output chunk (decompressobj would inflate a whole
     # input chunk at once: hundreds of MB for a highly compressible layer)
     reader = zstandard.ZstdDecompressor().stream_reader(
-        _Prefixed(first, stream), read_size=1 << 20, read_across_frames=True, closefd=False)
+        _Prefixed(first, stream), read_size=1 << 20, read_across_frames=True, closefd=False
+    )
     while chunk := reader.read(1 << 20):
         yield chunk
 
@@ -217,8 +226,9 @@ class PrefetchReader:
     """A file-like `read(n)` over chunks produced on a background thread. With a
     `hasher`, the produced (decompressed) bytes are hashed on that thread too."""
 
-    def __init__(self, produce: Callable[[], Iterator[bytes]], depth: int = 8,
-                 hasher: Any = None) -> None:
+    def __init__(
+        self, produce: Callable[[], Iterator[bytes]], depth: int = 8, hasher: Any = None
+    ) -> None:
         self._q: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
         self._stop = threading.Event()
         self._buf = memoryview(b"")

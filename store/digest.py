@@ -1,6 +1,6 @@
 """Content identity: `Digest`, `Descriptor`, the media types, and the verifying reader
 that hashes a stream as it flows and fails at EOF. `Platform` lives in
-`store.platform` and is re-exported here.
+`store.oci.platform` and is re-exported here.
 
 Everything that names content by hash (the blob store, the registry client, the
 builder's cache) speaks these types. They are frozen, and `parse(str(x)) == x`.
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from store.errors import DigestMismatch, InvalidDigest, SizeMismatch
-from store.platform import Platform as Platform
-from store.platform import host_platform as host_platform
+from store.oci.platform import Platform as Platform
+from store.oci.platform import host_platform as host_platform
 
 # --- media types -------------------------------------------------------------
 
@@ -58,7 +58,9 @@ _HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 _ALG_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$")
 _ENC_RE = re.compile(r"^[a-zA-Z0-9=_-]+$")
-_MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
+_MEDIA_TYPE_RE = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
+)
 _URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
 
 
@@ -76,7 +78,9 @@ class Digest:
         want = _HEX_LEN.get(self.algorithm)
         if want is None:
             if not _ALG_RE.match(self.algorithm) or not _ENC_RE.match(self.hex):
-                raise InvalidDigest(f"{self.algorithm}:{self.hex}", "not of the form algorithm:encoded")
+                raise InvalidDigest(
+                    f"{self.algorithm}:{self.hex}", "not of the form algorithm:encoded"
+                )
             return
         if len(self.hex) != want or not re.fullmatch(r"[0-9a-f]+", self.hex):
             raise InvalidDigest(
@@ -158,14 +162,18 @@ class Descriptor:
             if v is not None and (not isinstance(v, str) or not _MEDIA_TYPE_RE.match(v)):
                 raise InvalidDigest(str(digest), f"bad {key} {v!r}")
         urls = unsafe_obj.get("urls") or []
-        if not isinstance(urls, list) or not all(isinstance(u, str) and _URI_RE.match(u) for u in urls):
+        if not isinstance(urls, list) or not all(
+            isinstance(u, str) and _URI_RE.match(u) for u in urls
+        ):
             raise InvalidDigest(str(digest), f"urls must be absolute URIs: {urls!r}")
         ann = unsafe_obj.get("annotations") or {}
         if not isinstance(ann, Mapping) or not all(isinstance(v, str) for v in ann.values()):
             raise InvalidDigest(str(digest), "annotations must map strings to strings")
         plat = unsafe_obj.get("platform")
-        if plat is not None and (not isinstance(plat, Mapping) or not all(
-                isinstance(plat.get(k), str) for k in ("os", "architecture"))):
+        if plat is not None and (
+            not isinstance(plat, Mapping)
+            or not all(isinstance(plat.get(k), str) for k in ("os", "architecture"))
+        ):
             raise InvalidDigest(str(digest), "platform needs string os and architecture")
         data = unsafe_obj.get("data")
         if data is not None:
@@ -206,8 +214,16 @@ class Descriptor:
 
     def with_annotations(self, **extra: str) -> Descriptor:
         merged = {**self.annotations, **extra}
-        return Descriptor(self.media_type, self.digest, self.size, merged, self.platform,
-                          self.urls, self.artifact_type, self.data)
+        return Descriptor(
+            self.media_type,
+            self.digest,
+            self.size,
+            merged,
+            self.platform,
+            self.urls,
+            self.artifact_type,
+            self.data,
+        )
 
 
 # --- verifying reader --------------------------------------------------------

@@ -99,15 +99,23 @@ def _check_blobs(store: Store, r: FsckReport, repair: bool) -> set[Digest]:
             except InvalidDigest:
                 dg = None
             if dg is None or not dg.verifiable or not p.is_file():
-                _problem(r, repair, f"stray entry blobs/{p.relative_to(base)}",
-                         lambda p=p: p.unlink() if p.is_file() or p.is_symlink() else None)
+                _problem(
+                    r,
+                    repair,
+                    f"stray entry blobs/{p.relative_to(base)}",
+                    lambda p=p: p.unlink() if p.is_file() or p.is_symlink() else None,
+                )
                 continue
             r.blobs_checked += 1
             got = _hash_file(p, dg.algorithm)
             if got != dg.hex:
                 bad.add(dg)
-                _problem(r, repair, f"blob {dg} is corrupt (content hashes to {dg.algorithm}:{got})",
-                         lambda dg=dg: store.blobs.delete(dg))
+                _problem(
+                    r,
+                    repair,
+                    f"blob {dg} is corrupt (content hashes to {dg.algorithm}:{got})",
+                    lambda dg=dg: store.blobs.delete(dg),
+                )
     return bad
 
 
@@ -126,7 +134,9 @@ def _image_problems(store: Store, d: Descriptor, bad: set[Digest], depth: int = 
         if not store.blobs.exists(x.digest):
             return f"{what} {x.digest} is missing"
         if store.blobs.stat(x.digest) != x.size:
-            return f"{what} {x.digest} has size {store.blobs.stat(x.digest)}, descriptor says {x.size}"
+            return (
+                f"{what} {x.digest} has size {store.blobs.stat(x.digest)}, descriptor says {x.size}"
+            )
         return None
 
     if (p := blob_ok(d, "manifest")) is not None:
@@ -206,8 +216,11 @@ def _check_db(store: Store, r: FsckReport) -> None:
         if p.name.removeprefix("lease-") not in live_ids and is_abandoned(p):
             p.unlink(missing_ok=True)  # a holder killed before its row was written
             r.fixed.append(f"removed stale lock locks/{p.name}")
-    stale = [row[0] for row in conn.execute("SELECT DISTINCT digest FROM layers")
-             if not _exists(store, row[0])]
+    stale = [
+        row[0]
+        for row in conn.execute("SELECT DISTINCT digest FROM layers")
+        if not _exists(store, row[0])
+    ]
     if stale:
         with conn:
             conn.executemany("DELETE FROM layers WHERE digest=?", [(s,) for s in stale])

@@ -122,7 +122,7 @@ def _chains(store: Store, manifest: Any) -> set[str]:
     return {str(c) for c in chain_ids(diff_ids)}
 
 
-def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:  # noqa: A002
+def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:
     report = GcReport()
     with file_lock(store.locks_dir / "gc.lock"):
         # Anything written after this instant may belong to a writer that tagged it
@@ -132,11 +132,19 @@ def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:  
         ensure_schema(conn, "store.gc", GC_ROOTS_DDL)
         roots = store.refs.entries()
         if all:
-            untagged = [d for d in roots if not d.annotations.get("org.opencontainers.image.ref.name")]
+            untagged = [
+                d for d in roots if not d.annotations.get("org.opencontainers.image.ref.name")
+            ]
             if untagged and not dry_run:
                 gone = {str(d.digest) for d in untagged}
-                store.refs.update(lambda ms: [m for m in ms if (m.get("annotations") or {}).get(
-                    "org.opencontainers.image.ref.name") or m.get("digest") not in gone])
+                store.refs.update(
+                    lambda ms: [
+                        m
+                        for m in ms
+                        if (m.get("annotations") or {}).get("org.opencontainers.image.ref.name")
+                        or m.get("digest") not in gone
+                    ]
+                )
             report.removed_roots = len(untagged)
             roots = [d for d in roots if d not in untagged]
             if not dry_run:
@@ -176,7 +184,7 @@ def _build_cache_roots(conn: Any) -> list[tuple[str, str]]:
     """("blob", digest) and ("snapshot", chain id) of the builder's cached results."""
     try:
         rows = conn.execute("SELECT result FROM build_cache").fetchall()
-    except Exception:  # noqa: BLE001 - no builder table in this store (yet)
+    except Exception:  # no builder table in this store (yet)
         return []
     out: list[tuple[str, str]] = []
     for (text,) in rows:
@@ -221,8 +229,9 @@ def _sniff_type(store: Store, dg: Digest, size: int) -> str:
     return "application/octet-stream"
 
 
-def _gc_snapshots(store: Store, keep: set[str], since: float, dry_run: bool,
-                  report: GcReport) -> list[str]:
+def _gc_snapshots(
+    store: Store, keep: set[str], since: float, dry_run: bool, report: GcReport
+) -> list[str]:
     """Remove committed snapshots no kept image needs, leaves first, through part B's
     `Snapshotter.list()/get()/remove()` (guarded: missing API -> a note, no removal).
     gc owns the decision, so it drops every hold of an unneeded snapshot."""
@@ -239,9 +248,14 @@ def _gc_snapshots(store: Store, keep: set[str], since: float, dry_run: bool,
     for _round in range(64):
         infos = list(lister())
         busy = {str(i.parent) for i in infos if i.parent is not None} | _active_parents(store)
-        victims = [i for i in infos if str(i.chain_id) not in keep_all
-                   and i.chain_id.hex not in keep_all and str(i.chain_id) not in busy
-                   and not _fresh(i.path.parent, since)]
+        victims = [
+            i
+            for i in infos
+            if str(i.chain_id) not in keep_all
+            and i.chain_id.hex not in keep_all
+            and str(i.chain_id) not in busy
+            and not _fresh(i.path.parent, since)
+        ]
         if dry_run:
             return [str(i.chain_id) for i in victims]
         if not victims:
@@ -263,7 +277,7 @@ def _gc_snapshots(store: Store, keep: set[str], since: float, dry_run: bool,
 def _active_parents(store: Store) -> set[str]:
     try:
         rows = store.db().execute("SELECT parent FROM active_snapshots").fetchall()
-    except Exception:  # noqa: BLE001 - part B's table may not exist yet
+    except Exception:  # no builder table in this store
         return set()
     return {r[0] for r in rows if r[0]}
 

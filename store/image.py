@@ -34,9 +34,25 @@ from store.manifest import Index, Manifest
 if TYPE_CHECKING:
     from store.layout import Store
 
-__all__ = ["ContainerConfig", "Healthcheck", "History", "ImageConfig", "Manifest", "Index",
-           "Image", "Layer", "StoredImage", "StoredLayer", "write_image", "to_oci", "to_docker",
-           "convert_manifest", "resolve_image", "open_image", "go_json"]
+__all__ = [
+    "ContainerConfig",
+    "Healthcheck",
+    "History",
+    "ImageConfig",
+    "Manifest",
+    "Index",
+    "Image",
+    "Layer",
+    "StoredImage",
+    "StoredLayer",
+    "write_image",
+    "to_oci",
+    "to_docker",
+    "convert_manifest",
+    "resolve_image",
+    "open_image",
+    "go_json",
+]
 
 DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
 
@@ -46,27 +62,37 @@ DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
 
 def to_oci(m: Manifest) -> Manifest:
     """Docker schema2 -> OCI media types (same blobs; the manifest digest changes)."""
+
     def conv(d: Descriptor) -> Descriptor:
         mt = DOCKER_TO_OCI.get(d.media_type, d.media_type)
         if d.media_type == DOCKER_LAYER_TAR:
             mt = "application/vnd.oci.image.layer.v1.tar"
         return replace(d, media_type=mt)
-    return replace(m, media_type=OCI_MANIFEST, config=conv(m.config),
-                   layers=tuple(conv(d) for d in m.layers))
+
+    return replace(
+        m, media_type=OCI_MANIFEST, config=conv(m.config), layers=tuple(conv(d) for d in m.layers)
+    )
 
 
 def to_docker(m: Manifest) -> Manifest:
     """OCI -> Docker schema2. zstd layers have no schema2 type, so they are refused."""
+
     def conv(d: Descriptor) -> Descriptor:
         if d.media_type == OCI_LAYER_ZSTD:
             raise InvalidImage(str(d.digest), "zstd layers cannot be expressed in Docker schema2")
         if d.media_type == "application/vnd.oci.image.layer.v1.tar":
             return replace(d, media_type=DOCKER_LAYER_TAR)
         return replace(d, media_type=OCI_TO_DOCKER.get(d.media_type, d.media_type))
+
     if m.subject is not None or m.artifact_type:
         raise InvalidImage("manifest", "OCI artifacts/subjects have no Docker schema2 form")
-    return replace(m, media_type=DOCKER_MANIFEST, config=conv(m.config),
-                   layers=tuple(conv(d) for d in m.layers), annotations={})
+    return replace(
+        m,
+        media_type=DOCKER_MANIFEST,
+        config=conv(m.config),
+        layers=tuple(conv(d) for d in m.layers),
+        annotations={},
+    )
 
 
 def convert_manifest(m: Manifest, fmt: str) -> Manifest:
@@ -163,8 +189,9 @@ class StoredImage:
     def layers(self) -> list[StoredLayer]:
         m, c = self.manifest(), self.config()
         if len(m.layers) != len(c.diff_ids):
-            raise InvalidImage(str(self.digest), f"{len(m.layers)} layers but "
-                               f"{len(c.diff_ids)} diff_ids")
+            raise InvalidImage(
+                str(self.digest), f"{len(m.layers)} layers but {len(c.diff_ids)} diff_ids"
+            )
         return [StoredLayer(self.store, d, i) for d, i in zip(m.layers, c.diff_ids, strict=True)]
 
     def blobs(self) -> list[Descriptor]:
@@ -209,9 +236,15 @@ def resolve_image(store: Store, ref: str, platform: Platform | None = None) -> S
         return next(iter(hits.values()))
 
 
-def write_image(store: Store, config: ImageConfig, layers: Sequence[Descriptor], *,
-                fmt: str = "oci", annotations: Mapping[str, str] | None = None,
-                tags: Sequence[str] = ()) -> Descriptor:
+def write_image(
+    store: Store,
+    config: ImageConfig,
+    layers: Sequence[Descriptor],
+    *,
+    fmt: str = "oci",
+    annotations: Mapping[str, str] | None = None,
+    tags: Sequence[str] = (),
+) -> Descriptor:
     """Write the config and manifest blobs (layers must already be stored) and tag.
     Returns the manifest descriptor, with the platform of the config."""
     if len(layers) != len(config.diff_ids):
@@ -220,10 +253,13 @@ def write_image(store: Store, config: ImageConfig, layers: Sequence[Descriptor],
         if not store.blobs.exists(d.digest):
             raise InvalidImage(str(d.digest), "layer blob is not in the store")
     cfg = store.blobs.put_bytes(config.to_bytes(), DOCKER_CONFIG if fmt == "docker" else OCI_CONFIG)
-    m = Manifest(config=Descriptor(cfg.media_type, cfg.digest, cfg.size),
-                 layers=tuple(Descriptor(d.media_type, d.digest, d.size, d.annotations, None, d.urls)
-                              for d in layers),
-                 annotations=dict(annotations or {}))
+    m = Manifest(
+        config=Descriptor(cfg.media_type, cfg.digest, cfg.size),
+        layers=tuple(
+            Descriptor(d.media_type, d.digest, d.size, d.annotations, None, d.urls) for d in layers
+        ),
+        annotations=dict(annotations or {}),
+    )
     m = to_docker(m) if fmt == "docker" else to_oci(m)
     if fmt != "docker" and annotations:
         m = replace(m, annotations=dict(annotations))

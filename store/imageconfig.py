@@ -22,8 +22,13 @@ from store.errors import InvalidDigest, InvalidImage
 def go_json(obj: Any) -> bytes:
     """Compact JSON as Go's json.Marshal writes it (dict keys as given by the caller)."""
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                 ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for a, b in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(a, b)
     return text.encode()
 
@@ -55,8 +60,13 @@ class Healthcheck:
     start_interval: int = 0
     retries: int = 0
 
-    _FIELDS = (("Interval", "interval"), ("Timeout", "timeout"), ("StartPeriod", "start_period"),
-               ("StartInterval", "start_interval"), ("Retries", "retries"))
+    _FIELDS = (
+        ("Interval", "interval"),
+        ("Timeout", "timeout"),
+        ("StartPeriod", "start_period"),
+        ("StartInterval", "start_interval"),
+        ("Retries", "retries"),
+    )
 
     @classmethod
     def from_json(cls, unsafe: Mapping[str, Any]) -> Healthcheck:
@@ -73,12 +83,19 @@ class Healthcheck:
 
 # (JSON key, attribute, kind) in the order Go's struct (and so BuildKit) writes them.
 _CC_FIELDS = (
-    ("User", "user", "str"), ("ExposedPorts", "exposed_ports", "set"),
-    ("Env", "env", "list"), ("Entrypoint", "entrypoint", "list"), ("Cmd", "cmd", "list"),
-    ("Volumes", "volumes", "set"), ("WorkingDir", "working_dir", "str"),
-    ("Labels", "labels", "map"), ("StopSignal", "stop_signal", "str"),
-    ("ArgsEscaped", "args_escaped", "bool"), ("Healthcheck", "healthcheck", "health"),
-    ("OnBuild", "on_build", "list"), ("Shell", "shell", "list"),
+    ("User", "user", "str"),
+    ("ExposedPorts", "exposed_ports", "set"),
+    ("Env", "env", "list"),
+    ("Entrypoint", "entrypoint", "list"),
+    ("Cmd", "cmd", "list"),
+    ("Volumes", "volumes", "set"),
+    ("WorkingDir", "working_dir", "str"),
+    ("Labels", "labels", "map"),
+    ("StopSignal", "stop_signal", "str"),
+    ("ArgsEscaped", "args_escaped", "bool"),
+    ("Healthcheck", "healthcheck", "health"),
+    ("OnBuild", "on_build", "list"),
+    ("Shell", "shell", "list"),
 )
 
 
@@ -184,16 +201,27 @@ class History:
         return cls(empty_layer=bool(unsafe.get("empty_layer")), extra=extra, **kw)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: getattr(self, k) for k in self._KEYS
-                               if getattr(self, k) is not None}
+        out: dict[str, Any] = {
+            k: getattr(self, k) for k in self._KEYS if getattr(self, k) is not None
+        }
         if self.empty_layer:
             out["empty_layer"] = True
         out.update(self.extra)
         return out
 
 
-_TOP = ("created", "author", "architecture", "os", "os.version", "os.features", "variant",
-        "config", "rootfs", "history")
+_TOP = (
+    "created",
+    "author",
+    "architecture",
+    "os",
+    "os.version",
+    "os.features",
+    "variant",
+    "config",
+    "rootfs",
+    "history",
+)
 
 
 @dataclass(frozen=True)
@@ -232,12 +260,16 @@ class ImageConfig:
                 raise InvalidImage("config", f"{k} must be a string")
         opt = {k: unsafe[k] for k in ("created", "author", "variant") if unsafe.get(k) is not None}
         return cls(
-            architecture=str(unsafe.get("architecture", "")), os=str(unsafe.get("os", "")),
+            architecture=str(unsafe.get("architecture", "")),
+            os=str(unsafe.get("os", "")),
             config=ContainerConfig.from_json(unsafe.get("config")),
-            diff_ids=diff_ids, history=tuple(History.from_json(h) for h in hist),
+            diff_ids=diff_ids,
+            history=tuple(History.from_json(h) for h in hist),
             os_version=unsafe.get("os.version"),
             os_features=_strs(unsafe.get("os.features"), "os.features"),
-            extra={k: v for k, v in unsafe.items() if k not in _TOP}, **opt)
+            extra={k: v for k, v in unsafe.items() if k not in _TOP},
+            **opt,
+        )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -143,18 +143,26 @@ class _TarEmitter:
             if st.st_nlink > 1:
                 first = self.links.setdefault((st.st_dev, st.st_ino), rel)
                 if first != rel:
-                    self.buf += ts.header(rel, ts.LNK, mode=mode, linkname=first,
-                                          xattrs=xattrs, **common)
+                    self.buf += ts.header(
+                        rel, ts.LNK, mode=mode, linkname=first, xattrs=xattrs, **common
+                    )
                     return
             self.buf += ts.header(rel, ts.REG, mode=mode, size=st.st_size, xattrs=xattrs, **common)
             yield from self._file(path, rel, st.st_size)
         elif stat.S_ISLNK(mode):
-            self.buf += ts.header(rel, ts.SYM, mode=0o777, linkname=os.readlink(path),
-                                  xattrs=xattrs, **common)
+            self.buf += ts.header(
+                rel, ts.SYM, mode=0o777, linkname=os.readlink(path), xattrs=xattrs, **common
+            )
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-            self.buf += ts.header(rel, ts.CHR if stat.S_ISCHR(mode) else ts.BLK, mode=mode,
-                                  devmajor=os.major(st.st_rdev), devminor=os.minor(st.st_rdev),
-                                  xattrs=xattrs, **common)
+            self.buf += ts.header(
+                rel,
+                ts.CHR if stat.S_ISCHR(mode) else ts.BLK,
+                mode=mode,
+                devmajor=os.major(st.st_rdev),
+                devminor=os.minor(st.st_rdev),
+                xattrs=xattrs,
+                **common,
+            )
         elif stat.S_ISFIFO(mode):
             self.buf += ts.header(rel, ts.FIFO, mode=mode, xattrs=xattrs, **common)
         # sockets cannot be archived; tar and docker skip them too
@@ -199,7 +207,9 @@ class _Counter:
         return len(data)
 
 
-def _stream(upper: Path, out: Sink, opts: DiffOptions, hash_blob: bool) -> tuple[Digest, int, _Counter]:
+def _stream(
+    upper: Path, out: Sink, opts: DiffOptions, hash_blob: bool
+) -> tuple[Digest, int, _Counter]:
     """Walk and read on this thread; hash and compress on another (both release
     the GIL), so tar generation overlaps with them."""
     blob = _Counter(out, hash_blob)
@@ -240,8 +250,9 @@ def write_layer(upper: Path, out: Sink, opts: DiffOptions = DiffOptions()) -> La
     """Stream the layer blob of `upper` into `out`; one pass gives diff_id and digest."""
     diff_id, tar_size, blob = _stream(upper, out, opts, True)
     assert blob.hash is not None
-    return LayerInfo(diff_id, Digest("sha256", blob.hash.hexdigest()), blob.size, tar_size,
-                     opts.media_type)
+    return LayerInfo(
+        diff_id, Digest("sha256", blob.hash.hexdigest()), blob.size, tar_size, opts.media_type
+    )
 
 
 def diff_to_store(upper: Path, blobs: BlobStore, opts: DiffOptions = DiffOptions()) -> LayerInfo:

@@ -65,11 +65,13 @@ class Lease:
         """kind: "blob" (key = digest string) or "snapshot" (key = snapshot key)."""
         with self._store.db() as conn:
             if not self._row:
-                conn.execute("INSERT OR IGNORE INTO leases VALUES (?, ?, ?, ?, ?)",
-                             (self.id, self.created, self.created + 24 * 3600,
-                              os.getpid(), self._labels))
-            conn.execute("INSERT OR IGNORE INTO lease_resources VALUES (?, ?, ?)",
-                         (self.id, kind, str(key)))
+                conn.execute(
+                    "INSERT OR IGNORE INTO leases VALUES (?, ?, ?, ?, ?)",
+                    (self.id, self.created, self.created + 24 * 3600, os.getpid(), self._labels),
+                )
+            conn.execute(
+                "INSERT OR IGNORE INTO lease_resources VALUES (?, ?, ?)", (self.id, kind, str(key))
+            )
         self._row = True
 
 
@@ -209,8 +211,13 @@ class Store:
         if not lease_ids:
             return set()
         marks = ",".join("?" * len(lease_ids))
-        rows = self.db().execute(f"SELECT kind, key FROM lease_resources WHERE lease_id IN ({marks})",
-                                 lease_ids).fetchall()
+        rows = (
+            self.db()
+            .execute(
+                f"SELECT kind, key FROM lease_resources WHERE lease_id IN ({marks})", lease_ids
+            )
+            .fetchall()
+        )
         return {(k, v) for k, v in rows}
 
 
@@ -237,6 +244,5 @@ def open_store(root: Path | None = None) -> Store:
         with file_lock(root / "locks" / "index.lock"):
             if not index.exists():
                 doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
-                atomic_write_bytes(index, json.dumps(doc, indent=2).encode() + b"\n",
-                                   root / "tmp")
+                atomic_write_bytes(index, json.dumps(doc, indent=2).encode() + b"\n", root / "tmp")
     return Store(root)

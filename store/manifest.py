@@ -36,8 +36,9 @@ def _desc(unsafe: Any, what: str) -> Descriptor:
     return _descs([unsafe], what)[0]
 
 
-def _media_type(unsafe: Any, what: str, default: str, types: frozenset[str], *,
-                require: str = "") -> str:
+def _media_type(
+    unsafe: Any, what: str, default: str, types: frozenset[str], *, require: str = ""
+) -> str:
     """The envelope manifests and indexes share: a JSON object, schemaVersion 2 and a
     known mediaType (returned). `require` names a list that must not be empty."""
     if not isinstance(unsafe, Mapping):
@@ -81,15 +82,23 @@ class Manifest:
     artifact_type: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    _KNOWN = ("schemaVersion", "mediaType", "config", "layers", "annotations", "subject",
-              "artifactType")
+    _KNOWN = (
+        "schemaVersion",
+        "mediaType",
+        "config",
+        "layers",
+        "annotations",
+        "subject",
+        "artifactType",
+    )
 
     @classmethod
     def from_json(cls, unsafe: Any, *, strict: bool = False) -> Manifest:
         """Parse a manifest. `strict` adds the schema's rules that real images break
         (at least one layer), for validating what we are given to publish."""
-        mt = _media_type(unsafe, "manifest", OCI_MANIFEST, MANIFEST_TYPES,
-                         require="layers" if strict else "")
+        mt = _media_type(
+            unsafe, "manifest", OCI_MANIFEST, MANIFEST_TYPES, require="layers" if strict else ""
+        )
         return cls(
             config=_desc(unsafe.get("config"), "manifest.config"),
             layers=_descs(unsafe.get("layers", []), "manifest.layers"),
@@ -117,7 +126,8 @@ def _annotations(unsafe: Any, where: str) -> dict[str, str]:
     if unsafe is None:
         return {}
     if not isinstance(unsafe, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in unsafe.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in unsafe.items()
+    ):
         raise InvalidImage(where, "annotations must map strings to strings")
     return dict(unsafe)
 
@@ -139,14 +149,19 @@ class Index:
     def from_json(cls, unsafe: Any) -> Index:
         mt = _media_type(unsafe, "index", OCI_INDEX, INDEX_TYPES)
         return cls(
-            manifests=_descs(unsafe.get("manifests"), "index.manifests"), media_type=mt,
+            manifests=_descs(unsafe.get("manifests"), "index.manifests"),
+            media_type=mt,
             annotations=_annotations(unsafe.get("annotations"), "index"),
             subject=_subject(unsafe, "index"),
-            extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN})
+            extra={k: v for k, v in unsafe.items() if k not in cls._KNOWN},
+        )
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schemaVersion": self.schema_version, "mediaType": self.media_type,
-                               "manifests": [d.to_json() for d in self.manifests]}
+        out: dict[str, Any] = {
+            "schemaVersion": self.schema_version,
+            "mediaType": self.media_type,
+            "manifests": [d.to_json() for d in self.manifests],
+        }
         return _with_trailer(out, self)
 
     def select(self, want: Platform | None = None) -> Descriptor:
@@ -161,16 +176,25 @@ class Index:
         raise InvalidImage("index", f"no manifest for platform {want}")
 
 
-def pick_platform(descs: Sequence[Descriptor], want: Platform,
-                  media_types: Collection[str]) -> Descriptor | None:
+def pick_platform(
+    descs: Sequence[Descriptor], want: Platform, media_types: Collection[str]
+) -> Descriptor | None:
     """The entry of an index that best runs `want`, as containerd orders them: the same
     variant first, then the highest compatible one, then index order; None if none."""
-    candidates = [d for d in descs if d.media_type in media_types and d.platform is not None
-                  and want.matches(d.platform)]
+    candidates = [
+        d
+        for d in descs
+        if d.media_type in media_types and d.platform is not None and want.matches(d.platform)
+    ]
     if not candidates:
         return None
-    return min(candidates, key=lambda d: (d.platform.variant != want.variant,  # type: ignore[union-attr]
-                                          -_variant_number(d.platform.variant)))  # type: ignore[union-attr]
+    return min(
+        candidates,
+        key=lambda d: (
+            d.platform.variant != want.variant,  # type: ignore[union-attr]
+            -_variant_number(d.platform.variant),
+        ),
+    )  # type: ignore[union-attr]
 
 
 def _variant_number(variant: str) -> int:

@@ -52,8 +52,12 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def connect(root: Path) -> sqlite3.Connection:
     """Open `root/meta.db` (created if missing) with WAL and a busy timeout.
     See the module docstring for the threading rules."""
-    conn = sqlite3.connect(Path(root) / DB_NAME, timeout=BUSY_TIMEOUT_MS / 1000,
-                           isolation_level="IMMEDIATE", check_same_thread=True)
+    conn = sqlite3.connect(
+        Path(root) / DB_NAME,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level="IMMEDIATE",
+        check_same_thread=True,
+    )
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if str(mode).lower() != "wal":
@@ -70,8 +74,10 @@ def ensure_schema(conn: sqlite3.Connection, name: str, ddl: str) -> None:
     Idempotent and safe across processes: the DDL is recorded by hash in
     `schema_registry`; a changed DDL is run again (so additive `IF NOT EXISTS`
     changes apply)."""
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_registry ("
-                 "name TEXT PRIMARY KEY, ddl_sha256 TEXT NOT NULL)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_registry ("
+        "name TEXT PRIMARY KEY, ddl_sha256 TEXT NOT NULL)"
+    )
     want = hashlib.sha256(ddl.encode()).hexdigest()
     row = conn.execute("SELECT ddl_sha256 FROM schema_registry WHERE name=?", (name,)).fetchone()
     if row is not None and row[0] == want:
@@ -79,8 +85,9 @@ def ensure_schema(conn: sqlite3.Connection, name: str, ddl: str) -> None:
     with conn:
         for stmt in _statements(ddl):
             conn.execute(stmt)
-        conn.execute("INSERT OR REPLACE INTO schema_registry(name, ddl_sha256) VALUES (?, ?)",
-                     (name, want))
+        conn.execute(
+            "INSERT OR REPLACE INTO schema_registry(name, ddl_sha256) VALUES (?, ?)", (name, want)
+        )
 
 
 def _statements(ddl: str) -> list[str]:
@@ -152,20 +159,34 @@ class LayerRecord:
 
 def record_layer(conn: sqlite3.Connection, rec: LayerRecord) -> None:
     with conn:
-        conn.execute("INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?, ?)",
-                     (str(rec.diff_id), str(rec.digest), rec.media_type, rec.size,
-                      rec.uncompressed_size, time.time()))
+        conn.execute(
+            "INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                str(rec.diff_id),
+                str(rec.digest),
+                rec.media_type,
+                rec.size,
+                rec.uncompressed_size,
+                time.time(),
+            ),
+        )
 
 
 def layers_by_diff_id(conn: sqlite3.Connection, diff_id: Digest) -> list[LayerRecord]:
-    rows = conn.execute("SELECT diff_id, digest, media_type, size, uncompressed_size "
-                        "FROM layers WHERE diff_id=? ORDER BY created", (str(diff_id),))
+    rows = conn.execute(
+        "SELECT diff_id, digest, media_type, size, uncompressed_size "
+        "FROM layers WHERE diff_id=? ORDER BY created",
+        (str(diff_id),),
+    )
     return [_layer(r) for r in rows]
 
 
 def layer_by_digest(conn: sqlite3.Connection, digest: Digest) -> LayerRecord | None:
-    r = conn.execute("SELECT diff_id, digest, media_type, size, uncompressed_size "
-                     "FROM layers WHERE digest=? LIMIT 1", (str(digest),)).fetchone()
+    r = conn.execute(
+        "SELECT diff_id, digest, media_type, size, uncompressed_size "
+        "FROM layers WHERE digest=? LIMIT 1",
+        (str(digest),),
+    ).fetchone()
     return _layer(r) if r else None
 
 
@@ -189,22 +210,27 @@ class FileHashCache:
         self._conn = conn
 
     def get(self, path: str, size: int, mtime_ns: int, inode: int) -> str | None:
-        r = self._conn.execute("SELECT size, mtime_ns, inode, hash FROM file_hashes "
-                               "WHERE path=?", (str(path),)).fetchone()
+        r = self._conn.execute(
+            "SELECT size, mtime_ns, inode, hash FROM file_hashes WHERE path=?", (str(path),)
+        ).fetchone()
         if r is None or (r[0], r[1], r[2]) != (size, mtime_ns, inode):
             return None
         return r[3]
 
     def put(self, path: str, size: int, mtime_ns: int, inode: int, content_hash: str) -> str:
         with self._conn:
-            self._conn.execute("INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?)",
-                               (str(path), size, mtime_ns, inode, str(content_hash)))
+            self._conn.execute(
+                "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?)",
+                (str(path), size, mtime_ns, inode, str(content_hash)),
+            )
         return str(content_hash)
 
     def put_many(self, rows: list[tuple[str, int, int, int, str]]) -> None:
         with self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?)",
-                                   [(str(p), s, m, i, str(h)) for p, s, m, i, h in rows])
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?)",
+                [(str(p), s, m, i, str(h)) for p, s, m, i, h in rows],
+            )
 
     def hashes_under(self, lo: str) -> Iterator[tuple[str, int, int, int, str]]:
         """(path, size, mtime_ns, inode, hash) of every content row under the dir `lo/`."""
@@ -216,18 +242,19 @@ class FileHashCache:
 
     def _under(self, select: str, lo: str) -> Iterator[Any]:
         # paths under "a/b/" sort from "a/b/" up to (not including) "a/b0" ("0" follows "/")
-        return iter(self._conn.execute(f"{select} WHERE path >= ? AND path < ?",
-                                       (lo, lo[:-1] + "0")))
+        return iter(
+            self._conn.execute(f"{select} WHERE path >= ? AND path < ?", (lo, lo[:-1] + "0"))
+        )
 
     def xattr_row(self, path: str) -> tuple[int, int, str] | None:
         """(inode, ctime_ns, digest) stored for `path`, or None."""
-        return self._conn.execute("SELECT inode, ctime_ns, digest FROM file_xattrs WHERE path=?",
-                                  (path,)).fetchone()
+        return self._conn.execute(
+            "SELECT inode, ctime_ns, digest FROM file_xattrs WHERE path=?", (path,)
+        ).fetchone()
 
     def put_xattrs(self, rows: list[tuple[str, int, int, str]]) -> None:
         with self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO file_xattrs VALUES (?, ?, ?, ?)",
-                                   rows)
+            self._conn.executemany("INSERT OR REPLACE INTO file_xattrs VALUES (?, ?, ?, ?)", rows)
 
     def clear(self) -> None:
         with self._conn:

@@ -21,8 +21,13 @@ from store.errors import MountError
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MNT_DETACH = 2
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                        ctypes.c_char_p]
+_libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_char_p,
+]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _cwd_lock = threading.Lock()
 
@@ -58,17 +63,37 @@ class OverlaySpec:
         return len(self.options().encode()) < PAGE
 
 
-def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
-    rc = _libc.mount(source.encode(), os.fsencode(target), fstype.encode() if fstype else None,
-                     flags, data.encode() if data is not None else None)
+def mount(
+    source: str, target: str, fstype: str | None, flags: int = 0, data: str | None = None
+) -> None:
+    rc = _libc.mount(
+        source.encode(),
+        os.fsencode(target),
+        fstype.encode() if fstype else None,
+        flags,
+        data.encode() if data is not None else None,
+    )
     if rc != 0:
         err = ctypes.get_errno()
         raise MountError(target, err, f"{os.strerror(err)} (options {len(data or '')} bytes)")
 
 
 # Filesystems overlayfs refuses as an upper dir (no d_type/xattrs/tmpfile, or itself).
-_NO_UPPER_FS = {"overlay", "aufs", "nfs", "nfs4", "cifs", "smb3", "vfat", "exfat", "ntfs",
-                "ntfs3", "fuseblk", "9p", "ecryptfs"}
+_NO_UPPER_FS = {
+    "overlay",
+    "aufs",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "vfat",
+    "exfat",
+    "ntfs",
+    "ntfs3",
+    "fuseblk",
+    "9p",
+    "ecryptfs",
+}
 
 
 def filesystem_type(path: str) -> str:
@@ -90,20 +115,31 @@ def mount_overlay(target: str, spec: OverlaySpec) -> None:
         upper = os.path.join(spec.cwd or "", spec.upper or "")
         fstype = filesystem_type(upper) if spec.upper and e.errno == errno.EINVAL else ""
         if e.errno == errno.ENODEV:
-            raise MountError(target, e.errno, "overlayfs is not supported by this kernel "
-                             "(modprobe overlay, or CONFIG_OVERLAY_FS)") from None
+            raise MountError(
+                target,
+                e.errno,
+                "overlayfs is not supported by this kernel "
+                "(modprobe overlay, or CONFIG_OVERLAY_FS)",
+            ) from None
         if fstype in _NO_UPPER_FS:
-            raise MountError(target, e.errno, f"overlayfs is not supported on the store's "
-                             f"filesystem ({fstype}): set PYBUILD_ROOT to a directory on "
-                             "ext4, xfs, btrfs or tmpfs") from None
+            raise MountError(
+                target,
+                e.errno,
+                f"overlayfs is not supported on the store's "
+                f"filesystem ({fstype}): set PYBUILD_ROOT to a directory on "
+                "ext4, xfs, btrfs or tmpfs",
+            ) from None
         raise
 
 
 def _mount_overlay(target: str, spec: OverlaySpec) -> None:
     data = spec.options()
     if len(data.encode()) >= PAGE:
-        raise MountError(target, errno.E2BIG,
-                         f"overlay options are {len(data)} bytes; the limit is one page ({PAGE})")
+        raise MountError(
+            target,
+            errno.E2BIG,
+            f"overlay options are {len(data)} bytes; the limit is one page ({PAGE})",
+        )
     if spec.cwd is None:
         mount("overlay", target, "overlay", 0, data)
         return
@@ -124,7 +160,11 @@ def umount(target: str, *, detach_on_busy: bool = True) -> None:
     err = ctypes.get_errno()
     if err == errno.EINVAL:  # not a mount point (already gone)
         return
-    if err == errno.EBUSY and detach_on_busy and _libc.umount2(os.fsencode(target), MNT_DETACH) == 0:
+    if (
+        err == errno.EBUSY
+        and detach_on_busy
+        and _libc.umount2(os.fsencode(target), MNT_DETACH) == 0
+    ):
         return
     raise MountError(target, err, f"umount: {os.strerror(err)}")
 

@@ -52,8 +52,10 @@ def has_active_dirs(root: Path) -> bool:
     """Cheap pre-check (one listdir): any active snapshot directory at all?"""
     try:
         with os.scandir(root / "snapshots") as it:
-            return any((e.name.startswith(("tmp-", "trash-")) or is_active_name(e.name))
-                       and e.is_dir() for e in it)
+            return any(
+                (e.name.startswith(("tmp-", "trash-")) or is_active_name(e.name)) and e.is_dir()
+                for e in it
+            )
     except OSError:
         return False
 
@@ -111,4 +113,6 @@ def _orphan(name: str) -> bool:
     if name.startswith("trash-"):
         return True
     parts = name.split("-")
-    return len(parts) == 3 and parts[0] == "tmp" and parts[1].isdigit() and not _alive(int(parts[1]))
+    return (
+        len(parts) == 3 and parts[0] == "tmp" and parts[1].isdigit() and not _alive(int(parts[1]))
+    )

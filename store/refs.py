@@ -24,9 +24,11 @@ from store.locks import file_lock
 DEFAULT_DOMAIN = "docker.io"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _PATH_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_DOMAIN_RE = re.compile(r"^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-                        r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])"
-                        r"(?::[0-9]+)?$")
+_DOMAIN_RE = re.compile(
+    r"^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])"
+    r"(?::[0-9]+)?$"
+)
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 
 
@@ -175,8 +177,9 @@ class Refs:
             doc["manifests"] = fn(list(doc["manifests"]))
             doc.setdefault("schemaVersion", 2)
             doc.setdefault("mediaType", OCI_INDEX)
-            atomic_write_bytes(self.index_path, json.dumps(doc, indent=2).encode() + b"\n",
-                               self.root / "tmp")
+            atomic_write_bytes(
+                self.index_path, json.dumps(doc, indent=2).encode() + b"\n", self.root / "tmp"
+            )
 
     def set(self, name: str, desc: Descriptor) -> None:
         norm = normalize_name(name)
@@ -233,5 +236,6 @@ def _ref_of(m: Any) -> str | None:
 
 def _strip_ref(d: Descriptor) -> Descriptor:
     ann = {k: v for k, v in d.annotations.items() if k != ANNOTATION_REF_NAME}
-    return Descriptor(d.media_type, d.digest, d.size, ann, d.platform, d.urls,
-                      d.artifact_type, d.data)
+    return Descriptor(
+        d.media_type, d.digest, d.size, ann, d.platform, d.urls, d.artifact_type, d.data
+    )

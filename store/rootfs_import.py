@@ -43,8 +43,15 @@ CHUNK = 1 << 20
 def _read_errors() -> tuple[type[BaseException], ...]:
     import zstandard
 
-    return (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError,
-            zstandard.ZstdError)
+    return (
+        tarfile.TarError,
+        EOFError,
+        OSError,
+        ValueError,
+        zlib.error,
+        lzma.LZMAError,
+        zstandard.ZstdError,
+    )
 
 
 _READ_ERRORS = _read_errors()
@@ -131,16 +138,24 @@ def check_member(ti: tarfile.TarInfo) -> None:
 def _now() -> str:
     sde = os.environ.get("SOURCE_DATE_EPOCH", "")
     ts = int(sde) if sde.isdigit() else time.time()
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if not sde else "%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ" if not sde else "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
-def import_rootfs(store: Store, src: Path | str | IO[bytes], name: str | None = None, *,
-                  config: ContainerConfig | None = None, message: str = "",
-                  labels: Mapping[str, str] | None = None) -> Descriptor:
+def import_rootfs(
+    store: Store,
+    src: Path | str | IO[bytes],
+    name: str | None = None,
+    *,
+    config: ContainerConfig | None = None,
+    message: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> Descriptor:
     """Import a rootfs tar as a one-layer image, tag it `name` (if given)."""
     path = str(src) if isinstance(src, (str, Path)) else "<stream>"
     with store.lease(labels=f"import {path}") as lease:
-        opened = open(src, "rb") if isinstance(src, (str, Path)) else None  # noqa: SIM115
+        opened = open(src, "rb") if isinstance(src, (str, Path)) else None
         try:
             raw = opened or src
             with store.blobs.writer(OCI_LAYER_GZIP) as w:
@@ -162,15 +177,26 @@ def import_rootfs(store: Store, src: Path | str | IO[bytes], name: str | None = 
                 opened.close()
         lease.add("blob", str(layer.digest))
         diff_id = Digest("sha256", tee.diff.hexdigest())
-        record_layer(store.db(), LayerRecord(diff_id, layer.digest, layer.media_type,
-                                             layer.size, tee.size))
+        record_layer(
+            store.db(), LayerRecord(diff_id, layer.digest, layer.media_type, layer.size, tee.size)
+        )
         created = _now()
         cc = config or ContainerConfig()
         if labels:
             cc = ContainerConfig(**{**cc.__dict__, "labels": {**(cc.labels or {}), **labels}})
         plat = host_platform()
-        cfg = ImageConfig(architecture=plat.architecture, os="linux", config=cc,
-                          diff_ids=(diff_id,), created=created,
-                          history=(History(created=created, created_by="pybuild import",
-                                           comment=message or f"Imported from {Path(path).name}"),))
+        cfg = ImageConfig(
+            architecture=plat.architecture,
+            os="linux",
+            config=cc,
+            diff_ids=(diff_id,),
+            created=created,
+            history=(
+                History(
+                    created=created,
+                    created_by="pybuild import",
+                    comment=message or f"Imported from {Path(path).name}",
+                ),
+            ),
+        )
         return write_image(store, cfg, [layer], tags=[name] if name else ())

@@ -45,8 +45,9 @@ def store_format(conn: Any, root: str) -> OverlayFormat:
         else:
             have = OverlayFormat(row[0])
         if have != want and want.userxattr and not has_snapshots:
-            conn.execute("UPDATE snapshot_format SET xattr_prefix=? WHERE id=1",
-                         (want.xattr_prefix,))
+            conn.execute(
+                "UPDATE snapshot_format SET xattr_prefix=? WHERE id=1", (want.xattr_prefix,)
+            )
             have = want
     except BaseException:
         conn.rollback()
@@ -56,5 +57,6 @@ def store_format(conn: Any, root: str) -> OverlayFormat:
         raise SnapshotFormatMismatch(
             f"store {root}: its snapshots were made by root ({have.opaque_xattr} xattrs), "
             "which a rootless pybuild cannot mount: use another PYBUILD_ROOT, or run "
-            "`pybuild prune --all` as root first")
+            "`pybuild prune --all` as root first"
+        )
     return have

@@ -100,8 +100,14 @@ class ActiveSnapshot:
     """A mounted, writable snapshot. Use `.merged` as the rootfs; `release()` (or
     leaving the `with` block) unmounts and deletes it unless it was committed."""
 
-    def __init__(self, sn: Snapshotter, key: str, dir_: Path, parent: Digest | None,
-                 spec: overlay.OverlaySpec) -> None:
+    def __init__(
+        self,
+        sn: Snapshotter,
+        key: str,
+        dir_: Path,
+        parent: Digest | None,
+        spec: overlay.OverlaySpec,
+    ) -> None:
         self._sn = sn
         self.key = key
         self.dir = dir_
@@ -154,18 +160,33 @@ class Snapshotter:
     # --- queries -----------------------------------------------------------------
 
     def get(self, chain_id: Digest) -> SnapshotInfo | None:
-        r = self._db().execute("SELECT chain_id, parent, diff_id, link, refs FROM snapshots "
-                               "WHERE chain_id=?", (str(chain_id),)).fetchone()
+        r = (
+            self._db()
+            .execute(
+                "SELECT chain_id, parent, diff_id, link, refs FROM snapshots WHERE chain_id=?",
+                (str(chain_id),),
+            )
+            .fetchone()
+        )
         return self._info(r) if r else None
 
     def _info(self, r: Sequence[Any]) -> SnapshotInfo:
         cid = Digest.parse(r[0])
-        return SnapshotInfo(cid, Digest.parse(r[1]) if r[1] else None, Digest.parse(r[2]),
-                            r[3], r[4], self.root / cid.hex / "diff")
+        return SnapshotInfo(
+            cid,
+            Digest.parse(r[1]) if r[1] else None,
+            Digest.parse(r[2]),
+            r[3],
+            r[4],
+            self.root / cid.hex / "diff",
+        )
 
     def list(self) -> list[SnapshotInfo]:
-        rows = self._db().execute("SELECT chain_id, parent, diff_id, link, refs FROM snapshots "
-                                  "ORDER BY created").fetchall()
+        rows = (
+            self._db()
+            .execute("SELECT chain_id, parent, diff_id, link, refs FROM snapshots ORDER BY created")
+            .fetchall()
+        )
         return [self._info(r) for r in rows]
 
     def lowers(self, chain_id: Digest) -> list[SnapshotInfo]:
@@ -182,15 +203,22 @@ class Snapshotter:
 
     # --- creating ----------------------------------------------------------------
 
-    def ensure_layers(self, layers: Sequence[Descriptor], diff_ids: Sequence[Digest], *,
-                      max_bytes: int | None = None) -> Digest:
+    def ensure_layers(
+        self,
+        layers: Sequence[Descriptor],
+        diff_ids: Sequence[Digest],
+        *,
+        max_bytes: int | None = None,
+    ) -> Digest:
         """Unpack each layer blob (from the store) that has no snapshot yet; return
         the top chain id with ONE hold on it (drop it with `remove`)."""
         if len(layers) != len(diff_ids) or not layers:
             raise StoreError(f"ensure_layers: {len(layers)} layers but {len(diff_ids)} diff_ids")
         if len(layers) > MAX_LAYERS:  # refuse before unpacking thousands of layers in vain
-            raise StoreError(f"image has {len(layers)} layers: overlayfs stacks at most "
-                             f"{MAX_LAYERS} (squash the image)")
+            raise StoreError(
+                f"image has {len(layers)} layers: overlayfs stacks at most "
+                f"{MAX_LAYERS} (squash the image)"
+            )
         chains = chain_ids(list(diff_ids))
         for attempt in range(3):  # a concurrent remove() may delete a parent under us
             try:
@@ -206,13 +234,23 @@ class Snapshotter:
                     raise
         raise AssertionError("unreachable")
 
-    def _unpack_layer(self, desc: Descriptor, diff_id: Digest, chain: Digest,
-                      parent: Digest | None, max_bytes: int | None) -> None:
+    def _unpack_layer(
+        self,
+        desc: Descriptor,
+        diff_id: Digest,
+        chain: Digest,
+        parent: Digest | None,
+        max_bytes: int | None,
+    ) -> None:
         tmp = self.root / f"tmp-{os.getpid()}-{os.urandom(6).hex()}"  # pid: see store.recover
         (tmp / "diff").mkdir(parents=True)
         try:
             max_bytes = max_bytes or layer_cap()
-            opts = UnpackOptions(fmt=self.fmt, max_bytes=max_bytes) if max_bytes else UnpackOptions(fmt=self.fmt)
+            opts = (
+                UnpackOptions(fmt=self.fmt, max_bytes=max_bytes)
+                if max_bytes
+                else UnpackOptions(fmt=self.fmt)
+            )
             with self.store.blobs.open(desc.digest, desc.size) as blob:
                 plain = open_decompressed(blob, hasher=hashlib.sha256())
                 try:
@@ -227,18 +265,28 @@ class Snapshotter:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _publish(self, src_dir: Path, chain: Digest, parent: Digest | None, diff_id: Digest,
-                 *, holds: int) -> bool:
+    def _publish(
+        self, src_dir: Path, chain: Digest, parent: Digest | None, diff_id: Digest, *, holds: int
+    ) -> bool:
         """Make `src_dir/diff` the snapshot `chain` (or add `holds` to the existing
         one). Returns True when src_dir was used."""
         link = link_name(chain)
         with self._txn() as conn:
-            row = conn.execute("SELECT refs FROM snapshots WHERE chain_id=?", (str(chain),)).fetchone()
+            row = conn.execute(
+                "SELECT refs FROM snapshots WHERE chain_id=?", (str(chain),)
+            ).fetchone()
             if row is not None:
-                conn.execute("UPDATE snapshots SET refs=refs+? WHERE chain_id=?", (holds, str(chain)))
+                conn.execute(
+                    "UPDATE snapshots SET refs=refs+? WHERE chain_id=?", (holds, str(chain))
+                )
                 return False
-            if parent is not None and conn.execute("SELECT 1 FROM snapshots WHERE chain_id=?",
-                                                   (str(parent),)).fetchone() is None:
+            if (
+                parent is not None
+                and conn.execute(
+                    "SELECT 1 FROM snapshots WHERE chain_id=?", (str(parent),)
+                ).fetchone()
+                is None
+            ):
                 raise SnapshotNotFound(str(parent))
             dest = self.root / chain.hex
             if dest.exists():  # left by a crash before its row was written
@@ -249,15 +297,26 @@ class Snapshotter:
             if lpath.is_symlink():
                 lpath.unlink()
             os.symlink(f"../{chain.hex}/diff", lpath)
-            conn.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
-                         (str(chain), str(parent) if parent else None, str(diff_id), link, holds, time.time()))
+            conn.execute(
+                "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    str(chain),
+                    str(parent) if parent else None,
+                    str(diff_id),
+                    link,
+                    holds,
+                    time.time(),
+                ),
+            )
             if parent is not None:
                 conn.execute("UPDATE snapshots SET refs=refs+1 WHERE chain_id=?", (str(parent),))
         return True
 
     def acquire(self, chain_id: Digest) -> None:
         with self._txn() as conn:
-            cur = conn.execute("UPDATE snapshots SET refs=refs+1 WHERE chain_id=?", (str(chain_id),))
+            cur = conn.execute(
+                "UPDATE snapshots SET refs=refs+1 WHERE chain_id=?", (str(chain_id),)
+            )
             if cur.rowcount == 0:
                 raise SnapshotNotFound(str(chain_id))
 
@@ -270,24 +329,36 @@ class Snapshotter:
         adir = self.root / name
         with self._txn() as conn:
             if parent is not None:
-                cur = conn.execute("UPDATE snapshots SET refs=refs+1 WHERE chain_id=?", (str(parent),))
+                cur = conn.execute(
+                    "UPDATE snapshots SET refs=refs+1 WHERE chain_id=?", (str(parent),)
+                )
                 if cur.rowcount == 0:
                     raise SnapshotNotFound(str(parent))
             try:
-                conn.execute("INSERT INTO active_snapshots VALUES (?, ?, ?, ?, ?)",
-                             (key, name, str(parent) if parent else None, os.getpid(), time.time()))
+                conn.execute(
+                    "INSERT INTO active_snapshots VALUES (?, ?, ?, ?, ?)",
+                    (key, name, str(parent) if parent else None, os.getpid(), time.time()),
+                )
             except Exception as e:
                 raise SnapshotInUse(key, f"an active snapshot with this key exists ({e})") from None
         try:
             for sub in ("diff", "work", "merged"):
                 (adir / sub).mkdir(parents=True)
             links = [f"l/{i.link}" for i in self.lowers(parent)] if parent else ["empty"]
-            spec = overlay.OverlaySpec(tuple(str(self.root / p) for p in links),
-                                       str(adir / "diff"), str(adir / "work"),
-                                       userxattr=self.fmt.userxattr)
+            spec = overlay.OverlaySpec(
+                tuple(str(self.root / p) for p in links),
+                str(adir / "diff"),
+                str(adir / "work"),
+                userxattr=self.fmt.userxattr,
+            )
             if not spec.fits():
-                spec = overlay.OverlaySpec(tuple(links), f"{name}/diff", f"{name}/work",
-                                           cwd=str(self.root), userxattr=self.fmt.userxattr)
+                spec = overlay.OverlaySpec(
+                    tuple(links),
+                    f"{name}/diff",
+                    f"{name}/work",
+                    cwd=str(self.root),
+                    userxattr=self.fmt.userxattr,
+                )
             overlay.mount_overlay(str(adir / "merged"), spec)
         except BaseException:
             self._drop_active(key, adir, parent)
@@ -307,8 +378,14 @@ class Snapshotter:
         active.done = True
         self._drop_active(active.key, active.dir, active.parent)
 
-    def commit(self, active: ActiveSnapshot, *, compression: str | None = "gzip",
-               source_date_epoch: int | None = None, exclude: Sequence[str] = ()) -> CommitResult:
+    def commit(
+        self,
+        active: ActiveSnapshot,
+        *,
+        compression: str | None = "gzip",
+        source_date_epoch: int | None = None,
+        exclude: Sequence[str] = (),
+    ) -> CommitResult:
         """Turn the active snapshot's upper dir into a layer blob and a committed
         snapshot (the upper dir is reused, not re-unpacked); returns ONE hold on it."""
         if active.done:
@@ -316,20 +393,33 @@ class Snapshotter:
         # The unmount syncs the upper file system (20-300 ms after a big RUN): it runs
         # on a thread while the diff reads the upper dir (nothing writes to it: the
         # step's processes are gone), and is joined before the snapshot is recorded.
-        umounting = Background(overlay.umount, str(active.merged), name="umount",
-                               daemon=True).start()
+        umounting = Background(
+            overlay.umount, str(active.merged), name="umount", daemon=True
+        ).start()
         try:
-            opts = DiffOptions(compression=compression, source_date_epoch=source_date_epoch,
-                               fmt=self.fmt, normalize_source=True, exclude=tuple(exclude))
+            opts = DiffOptions(
+                compression=compression,
+                source_date_epoch=source_date_epoch,
+                fmt=self.fmt,
+                normalize_source=True,
+                exclude=tuple(exclude),
+            )
             info = diff_to_store(active.upper, self.store.blobs, opts)
         finally:
             umounting.result()
         for path in exclude:  # the snapshot dir then holds what the layer holds
             remove_beneath(active.upper, path)
-        meta.record_layer(self._db(), meta.LayerRecord(info.diff_id, info.digest, info.media_type,
-                                                       info.size, info.uncompressed_size))
-        chain = (Digest.of_bytes(f"{active.parent} {info.diff_id}".encode())
-                 if active.parent else info.diff_id)
+        meta.record_layer(
+            self._db(),
+            meta.LayerRecord(
+                info.diff_id, info.digest, info.media_type, info.size, info.uncompressed_size
+            ),
+        )
+        chain = (
+            Digest.of_bytes(f"{active.parent} {info.diff_id}".encode())
+            if active.parent
+            else info.diff_id
+        )
         self._publish(active.dir, chain, active.parent, info.diff_id, holds=1)  # or dedup
         active.done = True
         # The dir goes before its row: a crash in between leaves a row, which
@@ -348,8 +438,9 @@ class Snapshotter:
         cur: Digest | None = chain_id
         while cur is not None:
             with self._txn() as conn:
-                row = conn.execute("SELECT refs, parent, link FROM snapshots WHERE chain_id=?",
-                                   (str(cur),)).fetchone()
+                row = conn.execute(
+                    "SELECT refs, parent, link FROM snapshots WHERE chain_id=?", (str(cur),)
+                ).fetchone()
                 if row is None:
                     raise SnapshotNotFound(str(cur))
                 if row[0] > 1:
@@ -370,8 +461,11 @@ class Snapshotter:
         for i in infos.values():
             if not i.path.is_dir():
                 problems.append(f"snapshot {i.chain_id}: missing {i.path}")
-            if os.readlink(self.root / "l" / i.link) != f"../{i.chain_id.hex}/diff" if (
-                    self.root / "l" / i.link).is_symlink() else True:
+            if (
+                os.readlink(self.root / "l" / i.link) != f"../{i.chain_id.hex}/diff"
+                if (self.root / "l" / i.link).is_symlink()
+                else True
+            ):
                 problems.append(f"snapshot {i.chain_id}: bad link l/{i.link}")
             if i.parent is not None:
                 if i.parent not in infos:

@@ -72,8 +72,18 @@ _MAGIC = b"ustar\x0000"
 _O7, _O11 = 0o7777777, 0o77777777777
 
 
-def _raw_header(name: bytes, mode: int, uid: int, gid: int, size: int, mtime: int,
-                typeflag: bytes, linkname: bytes, devmajor: int, devminor: int) -> bytes:
+def _raw_header(
+    name: bytes,
+    mode: int,
+    uid: int,
+    gid: int,
+    size: int,
+    mtime: int,
+    typeflag: bytes,
+    linkname: bytes,
+    devmajor: int,
+    devminor: int,
+) -> bytes:
     # values that do not fit were moved to PAX records by header(); zero them here
     uid = uid if 0 <= uid <= _O7 else 0
     gid = gid if 0 <= gid <= _O7 else 0
@@ -85,21 +95,52 @@ def _raw_header(name: bytes, mode: int, uid: int, gid: int, size: int, mtime: in
     devs = b"%07o\0%07o\0" % (devmajor, devminor)
     # the checksum counts its own field as 8 spaces (256); zero padding adds nothing
     chk = sum(name) + sum(nums) + 256 + typeflag[0] + sum(linkname) + sum(_MAGIC) + sum(devs)
-    return b"".join((name.ljust(100, b"\0"), nums, b"%06o\0 " % chk, typeflag,
-                     linkname.ljust(100, b"\0"), _MAGIC, bytes(64), devs, bytes(167)))
+    return b"".join(
+        (
+            name.ljust(100, b"\0"),
+            nums,
+            b"%06o\0 " % chk,
+            typeflag,
+            linkname.ljust(100, b"\0"),
+            _MAGIC,
+            bytes(64),
+            devs,
+            bytes(167),
+        )
+    )
 
 
-def header(name: str | bytes, typeflag: bytes, *, mode: int, uid: int = 0, gid: int = 0,
-           size: int = 0, mtime: int = 0, linkname: str | bytes = "", devmajor: int = 0,
-           devminor: int = 0, xattrs: dict[str, bytes] | None = None) -> bytes:
+def header(
+    name: str | bytes,
+    typeflag: bytes,
+    *,
+    mode: int,
+    uid: int = 0,
+    gid: int = 0,
+    size: int = 0,
+    mtime: int = 0,
+    linkname: str | bytes = "",
+    devmajor: int = 0,
+    devminor: int = 0,
+    xattrs: dict[str, bytes] | None = None,
+) -> bytes:
     """The header block(s) for one entry: a PAX 'x' block first when needed."""
     bname = os.fsencode(name)
     blink = os.fsencode(linkname)
-    if (not xattrs and len(bname) <= 100 and len(blink) <= 100 and bname.isascii()
-            and blink.isascii() and 0 <= uid <= _O7 and 0 <= gid <= _O7
-            and 0 <= size <= _O11 and 0 <= mtime <= _O11):
-        return _raw_header(bname, mode & 0o7777, uid, gid, size, mtime, typeflag, blink,
-                           devmajor, devminor)
+    if (
+        not xattrs
+        and len(bname) <= 100
+        and len(blink) <= 100
+        and bname.isascii()
+        and blink.isascii()
+        and 0 <= uid <= _O7
+        and 0 <= gid <= _O7
+        and 0 <= size <= _O11
+        and 0 <= mtime <= _O11
+    ):
+        return _raw_header(
+            bname, mode & 0o7777, uid, gid, size, mtime, typeflag, blink, devmajor, devminor
+        )
     pax: list[bytes] = []
     if len(bname) > 100 or not bname.isascii():
         pax.append(_pax_record(b"path", bname))
@@ -112,8 +153,9 @@ def header(name: str | bytes, typeflag: bytes, *, mode: int, uid: int = 0, gid: 
             pax.append(_pax_record(key.encode(), b"%d" % val))
     for key in sorted(xattrs or ()):
         pax.append(_pax_record(b"SCHILY.xattr." + os.fsencode(key), (xattrs or {})[key]))
-    main = _raw_header(bname, mode & 0o7777, uid, gid, size, mtime, typeflag, blink,
-                       devmajor, devminor)
+    main = _raw_header(
+        bname, mode & 0o7777, uid, gid, size, mtime, typeflag, blink, devmajor, devminor
+    )
     data = b"".join(sorted(pax, key=lambda r: r.split(b" ", 1)[1]))
     ext = _raw_header(b"././@PaxHeader", 0o644, 0, 0, len(data), 0, b"x", b"", 0, 0)
     return ext + data + b"\0" * (-len(data) % BLOCK) + main
@@ -149,7 +191,7 @@ def _parse_pax(data: bytes, name: str) -> dict[str, bytes]:
         if sp < 0 or not data[pos:sp].isdigit():
             raise bad(name, "malformed PAX record length")
         n = int(data[pos:sp])
-        rec = data[sp + 1:pos + n]
+        rec = data[sp + 1 : pos + n]
         if n <= sp - pos or pos + n > len(data) or not rec.endswith(b"\n") or b"=" not in rec:
             raise bad(name, "malformed PAX record")
         key, _, val = rec[:-1].partition(b"=")
@@ -209,13 +251,19 @@ class TarReader:
             first = self._stream.read(BLOCK)
             if not first:
                 return  # EOF without the end marker: tolerated, as GNU tar does
-            blk = first + (self._read(BLOCK - len(first), "<header>") if len(first) < BLOCK else b"")
+            blk = first + (
+                self._read(BLOCK - len(first), "<header>") if len(first) < BLOCK else b""
+            )
             self.offset += len(first)
             if blk == bytes(BLOCK):
                 return
             typ = blk[156:157]
             meta = typ in (b"x", b"g", b"L", b"K")
-            entry = self._parse(blk, {}, None, None) if meta else self._parse(blk, pax, longname, longlink)
+            entry = (
+                self._parse(blk, {}, None, None)
+                if meta
+                else self._parse(blk, pax, longname, longlink)
+            )
             if meta:
                 if entry.size > _MAX_META:
                     raise bad(entry.unsafe_name, f"{typ.decode()} record of {entry.size} bytes")
@@ -236,8 +284,9 @@ class TarReader:
             self.current = entry.unsafe_name
             yield entry
 
-    def _parse(self, blk: bytes, pax: dict[str, bytes], longname: bytes | None,
-               longlink: bytes | None) -> TarEntry:
+    def _parse(
+        self, blk: bytes, pax: dict[str, bytes], longname: bytes | None, longlink: bytes | None
+    ) -> TarEntry:
         raw_name = blk[0:100].split(b"\0", 1)[0]
         if blk[257:263] == b"ustar\0" and blk[345] != 0:
             raw_name = blk[345:500].split(b"\0", 1)[0] + b"/" + raw_name
@@ -253,10 +302,15 @@ class TarReader:
         link_b = merged.get("linkpath") or longlink or blk[157:257].split(b"\0", 1)[0]
         name = name_b.decode("utf-8", "surrogateescape")
         nums = {}
-        for key, sl in (("mode", slice(100, 108)), ("uid", slice(108, 116)),
-                        ("gid", slice(116, 124)), ("size", slice(124, 136)),
-                        ("mtime", slice(136, 148)), ("devmajor", slice(329, 337)),
-                        ("devminor", slice(337, 345))):
+        for key, sl in (
+            ("mode", slice(100, 108)),
+            ("uid", slice(108, 116)),
+            ("gid", slice(116, 124)),
+            ("size", slice(124, 136)),
+            ("mtime", slice(136, 148)),
+            ("devmajor", slice(329, 337)),
+            ("devminor", slice(337, 345)),
+        ):
             nums[key] = _number(blk[sl], key, name)
         for key in ("size", "uid", "gid", "mtime"):
             if key in merged:
@@ -269,8 +323,19 @@ class TarReader:
                 nums[key] = int(merged[key].split(b".", 1)[0])
         if any(k.startswith("GNU.sparse") for k in merged):
             raise bad(name, "sparse files are not supported")
-        xattrs = {k[len("SCHILY.xattr."):]: v for k, v in pax.items() if k.startswith("SCHILY.xattr.")}
-        return TarEntry(name, blk[156:157], nums["mode"], nums["uid"], nums["gid"], nums["size"],
-                        nums["mtime"], link_b.decode("utf-8", "surrogateescape"),
-                        nums["devmajor"], nums["devminor"], xattrs)
-
+        xattrs = {
+            k[len("SCHILY.xattr.") :]: v for k, v in pax.items() if k.startswith("SCHILY.xattr.")
+        }
+        return TarEntry(
+            name,
+            blk[156:157],
+            nums["mode"],
+            nums["uid"],
+            nums["gid"],
+            nums["size"],
+            nums["mtime"],
+            link_b.decode("utf-8", "surrogateescape"),
+            nums["devmajor"],
+            nums["devminor"],
+            xattrs,
+        )

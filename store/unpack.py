@@ -164,7 +164,9 @@ class _Unpacker:
         self.entries += 1
         if self.opts.max_bytes is not None and e.type in (ts.REG, b"\0", b"7"):
             if self.total + e.size > self.opts.max_bytes:
-                raise UnsafeArchiveEntry(label, f"size {e.size} exceeds the cap of {self.opts.max_bytes} bytes")
+                raise UnsafeArchiveEntry(
+                    label, f"size {e.size} exceeds the cap of {self.opts.max_bytes} bytes"
+                )
         head, _, base = rel.rpartition("/")
         try:
             kind, target = classify(base)
@@ -196,8 +198,16 @@ class _Unpacker:
         self._create(pfd, base, rel, typ, e, reader, label)
         self.seen[rel] = typ == ts.DIR
 
-    def _create(self, pfd: int, base: str, rel: str, typ: bytes, e: ts.TarEntry,
-                reader: ts.TarReader, label: str) -> None:
+    def _create(
+        self,
+        pfd: int,
+        base: str,
+        rel: str,
+        typ: bytes,
+        e: ts.TarEntry,
+        reader: ts.TarReader,
+        label: str,
+    ) -> None:
         try:
             self._make(pfd, base, rel, typ, e, reader, label)
         except FileExistsError:
@@ -208,8 +218,16 @@ class _Unpacker:
             if was_whiteout and typ == ts.DIR:  # it hides the lower dir entirely
                 mark_opaque(self.dir_fd(rel, label), self.opts.fmt)
 
-    def _make(self, pfd: int, base: str, rel: str, typ: bytes, e: ts.TarEntry,
-              reader: ts.TarReader, label: str) -> None:
+    def _make(
+        self,
+        pfd: int,
+        base: str,
+        rel: str,
+        typ: bytes,
+        e: ts.TarEntry,
+        reader: ts.TarReader,
+        label: str,
+    ) -> None:
         if typ in (ts.REG, b"\0", b"7"):
             self._file(pfd, base, e, reader, label)
         elif typ == ts.DIR:
@@ -245,13 +263,17 @@ class _Unpacker:
 
     def _file(self, pfd: int, base: str, e: ts.TarEntry, reader: ts.TarReader, label: str) -> None:
         mode = e.mode & 0o7777
-        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     mode & 0o777, dir_fd=pfd)
+        fd = os.open(
+            base,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            mode & 0o777,
+            dir_fd=pfd,
+        )
         try:
             while chunk := reader.read_data():
                 view = memoryview(chunk)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
             self.total += e.size
             # skip the syscalls when creation already gave the right owner and mode
             owner_ok = (e.uid, e.gid) == self.ids
@@ -280,10 +302,13 @@ class _Unpacker:
     def _hardlink(self, pfd: int, base: str, e: ts.TarEntry, label: str) -> None:
         target = clean_path(e.unsafe_linkname, label)
         if self.seen.get(target, True):
-            raise UnsafeArchiveEntry(label, f"hard link target {e.unsafe_linkname!r} is not a file of this layer")
+            raise UnsafeArchiveEntry(
+                label, f"hard link target {e.unsafe_linkname!r} is not a file of this layer"
+            )
         thead, _, tbase = target.rpartition("/")
-        os.link(tbase, base, src_dir_fd=self.dir_fd(thead, label), dst_dir_fd=pfd,
-                follow_symlinks=False)
+        os.link(
+            tbase, base, src_dir_fd=self.dir_fd(thead, label), dst_dir_fd=pfd, follow_symlinks=False
+        )
 
     def _special(self, pfd: int, base: str, typ: bytes, e: ts.TarEntry, label: str) -> None:
         if typ == ts.FIFO:
@@ -323,9 +348,11 @@ def _chown(e: ts.TarEntry, fn: Any, target: int | str, **kw: Any) -> None:
     except OSError as err:  # EINVAL: an id outside the user namespace's map
         if err.errno != errno.EINVAL or not userns.in_user_namespace():
             raise
-        raise StoreError(f"{ts.printable(e.unsafe_name)}: owner {e.uid}:{e.gid} is not mapped "
-                         "in pybuild's user namespace (rootless): give this user a range in "
-                         "/etc/subuid and /etc/subgid (newuidmap)") from None
+        raise StoreError(
+            f"{ts.printable(e.unsafe_name)}: owner {e.uid}:{e.gid} is not mapped "
+            "in pybuild's user namespace (rootless): give this user a range in "
+            "/etc/subuid and /etc/subgid (newuidmap)"
+        ) from None
 
 
 def unpack_tar(stream: IO[bytes], dest: Path, opts: UnpackOptions | None = None) -> UnpackStats:

@@ -16,7 +16,9 @@ def _ranges(kind: str) -> list[tuple[int, int, int]]:
     """(inside, outside, count) rows of /proc/self/{uid,gid}_map."""
     try:
         with open(f"/proc/self/{kind}_map", encoding="ascii") as f:
-            return [(int(a), int(b), int(c)) for a, b, c in (line.split() for line in f if line.strip())]
+            return [
+                (int(a), int(b), int(c)) for a, b, c in (line.split() for line in f if line.strip())
+            ]
     except OSError:
         return [_INITIAL]
 
@@ -30,19 +32,3 @@ def rootless() -> bool:
     """True when this process lacks real root: a non-root user, or uid 0 in a user
     namespace (which owns no device and cannot set trusted.* xattrs)."""
     return os.geteuid() != 0 or in_user_namespace()
-
-
-def uid_mapped(uid: int) -> bool:
-    return any(i <= uid < i + n for i, _, n in _ranges("uid"))
-
-
-def gid_mapped(gid: int) -> bool:
-    return any(i <= gid < i + n for i, _, n in _ranges("gid"))
-
-
-def setgroups_allowed() -> bool:
-    try:
-        with open("/proc/self/setgroups", encoding="ascii") as f:
-            return f.read().strip() == "allow"
-    except OSError:
-        return True

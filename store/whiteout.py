@@ -90,7 +90,7 @@ def classify(basename: str) -> tuple[str, str]:
     if basename.startswith(WH_META_PREFIX):
         raise ValueError(f"AUFS metadata entry {basename!r} is not allowed in a layer")
     if basename.startswith(WH_PREFIX):
-        target = basename[len(WH_PREFIX):]
+        target = basename[len(WH_PREFIX) :]
         if not target:
             raise ValueError("whiteout '.wh.' names no file")
         if target in (".", "..") or "/" in target or "\0" in target:

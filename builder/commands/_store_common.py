@@ -30,8 +30,14 @@ def human_ago(created: str | None) -> str:
     except ValueError:
         return "N/A"
     secs = (datetime.now(UTC) - t).total_seconds()
-    for unit, n in (("years", 31536000), ("months", 2592000), ("weeks", 604800),
-                    ("days", 86400), ("hours", 3600), ("minutes", 60)):
+    for unit, n in (
+        ("years", 31536000),
+        ("months", 2592000),
+        ("weeks", 604800),
+        ("days", 86400),
+        ("hours", 3600),
+        ("minutes", 60),
+    ):
         if secs >= 2 * n:
             return f"{int(secs // n)} {unit} ago"
     return "Less than a minute ago" if secs < 60 else "About a minute ago"

@@ -21,7 +21,7 @@ _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
-def add_arguments(p) -> None:  # noqa: ANN001 - argparse parser
+def add_arguments(p) -> None:  # argparse parser
     p.add_argument("context", metavar="CONTEXT", help="build context directory")
     p.add_argument("-f", "--file", help="Dockerfile (default CONTEXT/Dockerfile; - = stdin)")
     p.add_argument("-t", "--tag", action="append", default=[], help="name:tag (repeatable)")
@@ -118,14 +118,15 @@ def parse_output(text: str) -> dict[str, str]:
     kv = parse_kv_list(text, "--output")
     typ = kv.get("type", "")
     if typ not in ("oci", "docker", "registry", "image", "local", "tar"):
-        raise UsageError(f"--output type={typ}: supported types are oci, docker, registry, "
-                         "local, tar")
+        raise UsageError(
+            f"--output type={typ}: supported types are oci, docker, registry, local, tar"
+        )
     if typ in ("oci", "docker", "local", "tar") and not kv.get("dest"):
         raise UsageError(f"--output type={typ} needs dest={'DIR' if typ == 'local' else 'FILE'}")
     return kv
 
 
-def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
+def options_from_args(args, stdin=None, environ=None):
     from builder.engine.options import BuildOptions
 
     environ = dict(os.environ if environ is None else environ)
@@ -144,8 +145,12 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
         df_name = df.name
         df_path = df.resolve()
     outputs = [parse_output(o) for o in args.output]
-    push = args.push or any(o["type"] in ("registry", "image") and o.get("push", "true") != "false"
-                            and o["type"] == "registry" for o in outputs)
+    push = args.push or any(
+        o["type"] in ("registry", "image")
+        and o.get("push", "true") != "false"
+        and o["type"] == "registry"
+        for o in outputs
+    )
     if push and not args.tag and not any(o.get("name") for o in outputs):
         raise UsageError("--push needs at least one -t NAME")
     quiet = args.quiet or args.progress == "quiet"
@@ -159,7 +164,7 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
         raise UsageError(f"PYBUILD_LAYER_COMPRESSION={comp}: want gzip, zstd or none")
     platform = None
     if args.platform:
-        from store.platform import Platform
+        from store.oci.platform import Platform
 
         try:
             platform = str(Platform.parse(args.platform))  # as BuildKit normalises it
@@ -170,21 +175,34 @@ def options_from_args(args, stdin=None, environ=None):  # noqa: ANN001, ANN201
     if args.pids_limit is not None and args.pids_limit == 0:
         raise UsageError("--pids-limit must not be 0")
     return BuildOptions(
-        context=ctx.resolve(), dockerfile_text=text, dockerfile_name=df_name,
-        tags=list(args.tag), build_args=parse_build_args(args.build_arg, environ),
-        target=args.target, no_cache=args.no_cache, pull=args.pull, platform=platform,
-        labels=parse_labels(args.label), progress="quiet" if quiet else args.progress,
-        network=args.network, memory=parse_size(args.memory) if args.memory else None,
-        cpus=args.cpus, pids_limit=args.pids_limit,
+        context=ctx.resolve(),
+        dockerfile_text=text,
+        dockerfile_name=df_name,
+        tags=list(args.tag),
+        build_args=parse_build_args(args.build_arg, environ),
+        target=args.target,
+        no_cache=args.no_cache,
+        pull=args.pull,
+        platform=platform,
+        labels=parse_labels(args.label),
+        progress="quiet" if quiet else args.progress,
+        network=args.network,
+        memory=parse_size(args.memory) if args.memory else None,
+        cpus=args.cpus,
+        pids_limit=args.pids_limit,
         secrets=dict(parse_secret(s) for s in args.secret),
-        cache_from=list(args.cache_from), cache_to=list(args.cache_to),
-        outputs=outputs, push=push, insecure_registries=insecure,
-        source_date_epoch=int(epoch) if epoch else None, dockerfile_path=df_path,
+        cache_from=list(args.cache_from),
+        cache_to=list(args.cache_to),
+        outputs=outputs,
+        push=push,
+        insecure_registries=insecure,
+        source_date_epoch=int(epoch) if epoch else None,
+        dockerfile_path=df_path,
         compression=None if comp == "none" else comp,
     )
 
 
-def run(args) -> int:  # noqa: ANN001
+def run(args) -> int:
     from builder.engine import build
     from builder.engine.failure import StepError
 

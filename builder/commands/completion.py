@@ -15,8 +15,18 @@ import argparse
 import sys
 
 SHELLS = ("bash", "zsh")
-FILE_FLAGS = {"-f", "--file", "-o", "--output", "-i", "--input", "--iidfile", "--html",
-              "--ci-config", "--context"}
+FILE_FLAGS = {
+    "-f",
+    "--file",
+    "-o",
+    "--output",
+    "-i",
+    "--input",
+    "--iidfile",
+    "--html",
+    "--ci-config",
+    "--context",
+}
 IMAGE_VERBS = {"inspect", "history", "tag", "rmi", "push", "save", "run"}
 
 
@@ -52,13 +62,18 @@ def _bash() -> str:
     cases = []
     for verb, (flags, choices) in table.items():
         fileflags = " ".join(f for f in flags if f in FILE_FLAGS and f in choices)
-        lines = [f"    {verb})", f'      flags="{" ".join(flags)}"',
-                 f'      fileflags=" {fileflags} "']
+        lines = [
+            f"    {verb})",
+            f'      flags="{" ".join(flags)}"',
+            f'      fileflags=" {fileflags} "',
+        ]
         for opt, values in choices.items():
             if not values:
                 continue
-            lines.append(f'      [ "$prev" = "{opt}" ] && {{ COMPREPLY=($(compgen -W '
-                         f'"{" ".join(values)}" -- "$cur")); return; }}')
+            lines.append(
+                f'      [ "$prev" = "{opt}" ] && {{ COMPREPLY=($(compgen -W '
+                f'"{" ".join(values)}" -- "$cur")); return; }}'
+            )
         lines.append("      ;;")
         cases.append("\n".join(lines))
     images = "|".join(sorted(IMAGE_VERBS))

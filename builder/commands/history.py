@@ -11,12 +11,19 @@ from datetime import UTC, datetime
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", help="image name, oci:DIR, oci-archive:FILE, docker-archive:FILE "
-                                      "or a registry reference")
+    parser.add_argument(
+        "image",
+        help="image name, oci:DIR, oci-archive:FILE, docker-archive:FILE or a registry reference",
+    )
     parser.add_argument("--no-trunc", action="store_true", help="do not truncate output")
     parser.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
-    parser.add_argument("-H", "--human", default="true", choices=("true", "false"),
-                        help="print sizes and dates in human readable format (default true)")
+    parser.add_argument(
+        "-H",
+        "--human",
+        default="true",
+        choices=("true", "false"),
+        help="print sizes and dates in human readable format (default true)",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
@@ -30,8 +37,14 @@ def ago(created: str, now: datetime | None = None) -> str:
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     s = int(((now or datetime.now(UTC)) - t).total_seconds())
-    for unit, n in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
-                    ("day", 86400), ("hour", 3600), ("minute", 60)):
+    for unit, n in (
+        ("year", 365 * 86400),
+        ("month", 30 * 86400),
+        ("week", 7 * 86400),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
         if s >= n:
             k = s // n
             return f"{k} {unit}{'s' if k != 1 else ''} ago"
@@ -76,32 +89,53 @@ def run(args: argparse.Namespace) -> int:
     out = []
     for r in reversed(rows):
         size = sizes[r.layer] if r.layer is not None and r.layer < len(sizes) else 0
-        out.append({"id": image_id if r is rows[-1] else "<missing>", "created": r.created,
-                    "created_by": r.created_by, "size": size, "comment": r.comment,
-                    "line": r.line})
+        out.append(
+            {
+                "id": image_id if r is rows[-1] else "<missing>",
+                "created": r.created,
+                "created_by": r.created_by,
+                "size": size,
+                "comment": r.comment,
+                "line": r.line,
+            }
+        )
     if args.json:
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if args.quiet:
         for o in out:
-            print(o["id"] if args.no_trunc or o["id"] == "<missing>"
-                  else o["id"].removeprefix("sha256:")[:12])
+            print(
+                o["id"]
+                if args.no_trunc or o["id"] == "<missing>"
+                else o["id"].removeprefix("sha256:")[:12]
+            )
         return 0
     human = args.human == "true"
     table = []
     for o in out:
-        ident = o["id"] if args.no_trunc or o["id"] == "<missing>" \
+        ident = (
+            o["id"]
+            if args.no_trunc or o["id"] == "<missing>"
             else o["id"].removeprefix("sha256:")[:12]
+        )
         cb = " ".join(o["created_by"].split()) if not args.no_trunc else o["created_by"]
         if not args.no_trunc and len(cb) > 45:
             cb = cb[:44] + "…"
-        table.append((ident, ago(o["created"]) if human else o["created"] or "N/A", cb,
-                      _size(o["size"]) if human else str(o["size"]), o["comment"],
-                      str(o["line"] or "")))
+        table.append(
+            (
+                ident,
+                ago(o["created"]) if human else o["created"] or "N/A",
+                cb,
+                _size(o["size"]) if human else str(o["size"]),
+                o["comment"],
+                str(o["line"] or ""),
+            )
+        )
     head = ("IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT", "LINE")
-    widths = [max(len(h), *(len(t[i]) for t in table)) if table else len(h)
-              for i, h in enumerate(head)]
+    widths = [
+        max(len(h), *(len(t[i]) for t in table)) if table else len(h) for i, h in enumerate(head)
+    ]
     for t in [head, *table]:
         print("   ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)).rstrip())
     return 0

@@ -34,8 +34,16 @@ def run(args: argparse.Namespace) -> int:
             image_id, created = str(img.id), cfg.created
         except StoreError:
             image_id, created, size = "<broken>", None, 0
-        rows.append({"repository": repo, "tag": tag, "id": image_id, "digest": str(d.digest),
-                     "created": created, "size": size})
+        rows.append(
+            {
+                "repository": repo,
+                "tag": tag,
+                "id": image_id,
+                "digest": str(d.digest),
+                "created": created,
+                "size": size,
+            }
+        )
     if args.json:
         for r in rows:
             print(json.dumps(r))
@@ -48,13 +56,18 @@ def run(args: argparse.Namespace) -> int:
                 seen.append(short)
                 print(short)
         return 0
-    head = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + \
-        ["IMAGE ID", "CREATED", "SIZE"]
+    head = (
+        ["REPOSITORY", "TAG"]
+        + (["DIGEST"] if args.digests else [])
+        + ["IMAGE ID", "CREATED", "SIZE"]
+    )
     table = [head]
     for r in rows:
-        table.append([r["repository"], r["tag"]] + ([r["digest"]] if args.digests else []) +
-                     [r["id"].removeprefix("sha256:")[:12], human_ago(r["created"]),
-                      human_size(r["size"])])
+        table.append(
+            [r["repository"], r["tag"]]
+            + ([r["digest"]] if args.digests else [])
+            + [r["id"].removeprefix("sha256:")[:12], human_ago(r["created"]), human_size(r["size"])]
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for row in table:
         print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -10,8 +10,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="rootfs tar ('-' for stdin)")
     p.add_argument("name", nargs="?", help="name[:tag] for the image")
     p.add_argument("-m", "--message", default="", help="history comment")
-    p.add_argument("-c", "--change", action="append", default=[],
-                   help="CMD/ENTRYPOINT/ENV/WORKDIR/USER/LABEL/EXPOSE in JSON or shell form")
+    p.add_argument(
+        "-c",
+        "--change",
+        action="append",
+        default=[],
+        help="CMD/ENTRYPOINT/ENV/WORKDIR/USER/LABEL/EXPOSE in JSON or shell form",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

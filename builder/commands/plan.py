@@ -11,10 +11,17 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("context", metavar="CONTEXT", help="build context directory")
-    parser.add_argument("-f", "--file", default=None, help="Dockerfile (default CONTEXT/Dockerfile; - for stdin)")
+    parser.add_argument(
+        "-f", "--file", default=None, help="Dockerfile (default CONTEXT/Dockerfile; - for stdin)"
+    )
     parser.add_argument("--target", default=None, help="stage to plan for")
-    parser.add_argument("--build-arg", action="append", default=[], metavar="K=V",
-                        help="build argument; a bare K takes the environment's value")
+    parser.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="build argument; a bare K takes the environment's value",
+    )
     parser.add_argument("--platform", default=None, help="target platform, e.g. linux/amd64")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
 
@@ -51,8 +58,13 @@ def run(args: argparse.Namespace) -> int:
     from builder.dockerignore import find_ignore_file
     from builder.plan import make_plan
 
-    plan = make_plan(text, file=shown, build_args=_build_args(args.build_arg),
-                     target=args.target, platform=args.platform)
+    plan = make_plan(
+        text,
+        file=shown,
+        build_args=_build_args(args.build_arg),
+        target=args.target,
+        platform=args.platform,
+    )
     for warning in plan.warnings:
         print(warning, file=sys.stderr)
     ignore = find_ignore_file(args.context, None if path == "-" else path)

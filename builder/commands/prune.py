@@ -7,8 +7,12 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--all", action="store_true",
-                   help="also remove untagged images and the build cache's layers")
+    p.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        help="also remove untagged images and the build cache's layers",
+    )
     p.add_argument("--dry-run", action="store_true", help="only report what would go")
     p.add_argument("-f", "--force", action="store_true", help="accepted for docker compatibility")
 
@@ -25,7 +29,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{verb} snapshot: {key}")
     for n in rep.notes:
         print(f"note: {n}")
-    print(f"Total reclaimed space: {human_size(rep.freed_bytes)} "
-          f"({len(rep.removed_blobs)} blobs, {len(rep.removed_snapshots)} snapshots"
-          + (f", {rep.removed_roots} untagged images" if rep.removed_roots else "") + ")")
+    print(
+        f"Total reclaimed space: {human_size(rep.freed_bytes)} "
+        f"({len(rep.removed_blobs)} blobs, {len(rep.removed_snapshots)} snapshots"
+        + (f", {rep.removed_roots} untagged images" if rep.removed_roots else "")
+        + ")"
+    )
     return 0

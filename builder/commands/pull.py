@@ -19,8 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_registry_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
-                   help="use plain HTTP for this registry (repeatable)")
+    p.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="use plain HTTP for this registry (repeatable)",
+    )
     p.add_argument("--progress", default="auto", choices=("auto", "plain", "tty", "json", "quiet"))
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
@@ -43,14 +48,18 @@ class BlobProgress:
 
     def __call__(self, ev: Any) -> None:
         if ev.action in ("manifest", "tag", "resolve") or not ev.digest:
-            text = {"manifest": "manifest", "tag": "tagged", "resolve": "resolved"}.get(ev.action, ev.action)
+            text = {"manifest": "manifest", "tag": "tagged", "resolve": "resolved"}.get(
+                ev.action, ev.action
+            )
             self.p.message(" ".join(x for x in (ev.short, text, ev.message) if x))
             return
         vid = self._vid(ev.digest, ev.short)
         if ev.action == "progress":
             self.p.transfer(vid, ev.short, ev.current, ev.total or None)
         elif ev.action in ("exists", "mount"):
-            self.p.step_log(vid, "already exists" if ev.action == "exists" else f"mounted {ev.message}")
+            self.p.step_log(
+                vid, "already exists" if ev.action == "exists" else f"mounted {ev.message}"
+            )
             self.p.step_cached(vid)
             self.p.step_done(vid, 0.0)
         elif ev.action == "retry":

@@ -9,8 +9,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from builder.commands.pull import add_registry_options
 
     p.add_argument("image", help="stored image (name or digest)")
-    p.add_argument("target", nargs="?", default=None,
-                   help="destination reference (default: IMAGE itself)")
+    p.add_argument(
+        "target", nargs="?", default=None, help="destination reference (default: IMAGE itself)"
+    )
     add_registry_options(p)
 
 

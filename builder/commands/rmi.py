@@ -8,8 +8,9 @@ import sys
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", help="names, digests or IDs")
-    p.add_argument("-f", "--force", action="store_true",
-                   help="remove every tag of an image given by ID")
+    p.add_argument(
+        "-f", "--force", action="store_true", help="remove every tag of an image given by ID"
+    )
     p.add_argument("--no-prune", action="store_true", help="untag only; keep the blobs")
 
 
@@ -26,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             names = _names_for(s, ref, normalize_name)
             if len(names) > 1 and not args.force:
-                raise ImageInUse(ref, f"it has {len(names)} tags ({', '.join(names)}); "
-                                 "use -f or remove them by name")
+                raise ImageInUse(
+                    ref,
+                    f"it has {len(names)} tags ({', '.join(names)}); use -f or remove them by name",
+                )
             for n in names:
                 if not n.startswith("@"):
                     s.refs.delete(n)

@@ -16,10 +16,20 @@ _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rm", action="store_true", default=True,
-                   help="discard the container's writable layer (always on)")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V",
-                   help="set an environment variable (a bare K takes pybuild's value)")
+    p.add_argument(
+        "--rm",
+        action="store_true",
+        default=True,
+        help="discard the container's writable layer (always on)",
+    )
+    p.add_argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="set an environment variable (a bare K takes pybuild's value)",
+    )
     p.add_argument("-w", "--workdir", help="working directory inside the container")
     p.add_argument("-u", "--user", help="USER: name, uid, name:group or uid:gid")
     p.add_argument("--entrypoint", help="override the image's ENTRYPOINT")
@@ -46,12 +56,19 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-def container_argv(entrypoint: tuple[str, ...], cmd: tuple[str, ...],
-                   override_entrypoint: str | None, override_cmd: list[str]) -> tuple[str, ...]:
+def container_argv(
+    entrypoint: tuple[str, ...],
+    cmd: tuple[str, ...],
+    override_entrypoint: str | None,
+    override_cmd: list[str],
+) -> tuple[str, ...]:
     """docker's rule: ENTRYPOINT + CMD; CMD from the command line replaces the image's;
     `--entrypoint` replaces ENTRYPOINT and drops the image's CMD."""
-    ep = entrypoint if override_entrypoint is None else (
-        (override_entrypoint,) if override_entrypoint else ())
+    ep = (
+        entrypoint
+        if override_entrypoint is None
+        else ((override_entrypoint,) if override_entrypoint else ())
+    )
     if override_cmd:
         args = tuple(override_cmd)
     else:
@@ -87,25 +104,37 @@ def run(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     argv = container_argv(cfg.entrypoint or (), cfg.cmd or (), args.entrypoint, command)
     if not argv:
-        raise UsageError(f"{args.image}: no command specified (the image has no CMD or "
-                         "ENTRYPOINT; give one after the image name)")
+        raise UsageError(
+            f"{args.image}: no command specified (the image has no CMD or "
+            "ENTRYPOINT; give one after the image name)"
+        )
     sn = s.snapshots
     layers = img.layers()
-    chain = sn.ensure_layers([lay.descriptor for lay in layers],
-                             [lay.diff_id for lay in layers]) if layers else None
+    chain = (
+        sn.ensure_layers([lay.descriptor for lay in layers], [lay.diff_id for lay in layers])
+        if layers
+        else None
+    )
     hostname = args.hostname or img.id.hex[:12]
     try:
         with sn.prepare(chain) as active:
             spec = SandboxSpec(
-                rootfs=Path(active.merged), argv=argv,
+                rootfs=Path(active.merged),
+                argv=argv,
                 env=(("HOSTNAME", hostname), *merged_env(cfg.env or (), args.env)),
                 cwd=args.workdir or cfg.working_dir or "/",
                 user=args.user if args.user is not None else (cfg.user or ""),
-                hostname=hostname, network=args.network,
-                memory=parse_size(args.memory) if args.memory else None, cpus=args.cpus,
-                pids_limit=args.pids_limit, privileged=args.privileged,
-                cap_add=tuple(args.cap_add), cap_drop=tuple(args.cap_drop),
-                tty=args.tty, stdin=args.interactive)
+                hostname=hostname,
+                network=args.network,
+                memory=parse_size(args.memory) if args.memory else None,
+                cpus=args.cpus,
+                pids_limit=args.pids_limit,
+                privileged=args.privileged,
+                cap_add=tuple(args.cap_add),
+                cap_drop=tuple(args.cap_drop),
+                tty=args.tty,
+                stdin=args.interactive,
+            )
             with _raw_terminal(args.tty and args.interactive):
                 result = sandbox_run(spec)
     finally:

@@ -8,8 +8,12 @@ import argparse
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", help="images to save")
     p.add_argument("-o", "--output", required=True, help="archive file ('-' for stdout)")
-    p.add_argument("--format", choices=("oci", "docker"), default="docker",
-                   help="docker (default; also a valid OCI layout) or oci")
+    p.add_argument(
+        "--format",
+        choices=("oci", "docker"),
+        default="docker",
+        help="docker (default; also a valid OCI layout) or oci",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,8 +22,9 @@ def make_plan(ctx: Any) -> Plan:
     from builder.engine import plan_cache
 
     opts = ctx.opts
-    key = plan_cache.key_of(opts.dockerfile_text, opts.dockerfile_name, opts.build_args,
-                            opts.target, ctx.platform)
+    key = plan_cache.key_of(
+        opts.dockerfile_text, opts.dockerfile_name, opts.build_args, opts.target, ctx.platform
+    )
     plan = plan_cache.load(ctx, key)
     if plan is not None:
         return plan
@@ -55,9 +56,14 @@ def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
         return cfg.to_json()
 
     def plan_for(target: str | None) -> Plan:
-        bp = front(opts.dockerfile_text, file=opts.dockerfile_name,
-                   build_args=dict(opts.build_args), target=target, platform=ctx.platform,
-                   base_resolver=resolver)
+        bp = front(
+            opts.dockerfile_text,
+            file=opts.dockerfile_name,
+            build_args=dict(opts.build_args),
+            target=target,
+            platform=ctx.platform,
+            base_resolver=resolver,
+        )
         return convert(bp, opts.build_args, ctx.platform, opts.dockerfile_name)
 
     plan = plan_for(opts.target)
@@ -67,13 +73,18 @@ def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
     seen: set[str] = set()
     while True:
         have = {st.index for st in plan.stages} | {st.name.lower() for st in plan.stages}
-        wanted = [ref for ref in _trigger_refs(plan, image_triggers)
-                  if ref.lower() not in have | seen]
+        wanted = [
+            ref for ref in _trigger_refs(plan, image_triggers) if ref.lower() not in have | seen
+        ]
         if not wanted:
             return plan
         seen.update(r.lower() for r in wanted)
-        extra = [st for ref in wanted for st in _stages_of(plan_for, ref)
-                 if st.index not in {s.index for s in plan.stages}]
+        extra = [
+            st
+            for ref in wanted
+            for st in _stages_of(plan_for, ref)
+            if st.index not in {s.index for s in plan.stages}
+        ]
         merged = {st.index: st for st in (*plan.stages, *extra)}
         plan = dataclasses.replace(plan, stages=tuple(merged[i] for i in sorted(merged)))
 
@@ -126,17 +137,24 @@ def convert(bp: Any, build_args: Mapping[str, str], platform: str, file: str) ->
         from_ins = _attr(ps, "from_", "instruction", "from_instruction")
         span = _attr(from_ins, "span") if from_ins is not None else _attr(ps, "span")
         from_text = _attr(from_ins, "original", default="") if from_ins is not None else ""
-        stages.append(Stage(
-            index=int(_attr(ps, "index")), name=str(_attr(ps, "name", default="") or ""),
-            base=base, platform=str(_attr(ps, "platform", default="") or platform),
-            steps=steps, deps=frozenset(_attr(ps, "deps", default=()) or ()),
-            from_line=getattr(span, "line", 0) if span else 0,
-            from_text=_one_line(from_text) if from_text else f"FROM {base}"))
+        stages.append(
+            Stage(
+                index=int(_attr(ps, "index")),
+                name=str(_attr(ps, "name", default="") or ""),
+                base=base,
+                platform=str(_attr(ps, "platform", default="") or platform),
+                steps=steps,
+                deps=frozenset(_attr(ps, "deps", default=()) or ()),
+                from_line=getattr(span, "line", 0) if span else 0,
+                from_text=_one_line(from_text) if from_text else f"FROM {base}",
+            )
+        )
     target = _attr(bp, "target_index", "target", default=None)
     if not isinstance(target, int):
         target = stages[-1].index
-    return Plan(tuple(stages), target, file,
-                tuple(str(w) for w in _attr(bp, "warnings", default=()) or ()))
+    return Plan(
+        tuple(stages), target, file, tuple(str(w) for w in _attr(bp, "warnings", default=()) or ())
+    )
 
 
 def _one_line(text: str) -> str:
@@ -144,13 +162,20 @@ def _one_line(text: str) -> str:
 
 
 def _canonical(ins: Any) -> str:
-    fields = {f.name: getattr(ins, f.name) for f in dataclasses.fields(ins)
-              if f.name not in ("span", "original", "trigger")}
+    fields = {
+        f.name: getattr(ins, f.name)
+        for f in dataclasses.fields(ins)
+        if f.name not in ("span", "original", "trigger")
+    }
     return f"{ins.keyword} {fields!r}"
 
 
-def step(ps: Any, build_args: Mapping[str, str], declared: list[str] | None = None,
-         line: int | None = None) -> Step:
+def step(
+    ps: Any,
+    build_args: Mapping[str, str],
+    declared: list[str] | None = None,
+    line: int | None = None,
+) -> Step:
     """One PlannedStep -> Step. `declared` is the stage's ARG names so far (updated)."""
     ins = _attr(ps, "instruction", "ins", default=ps)
     kind = ins.keyword
@@ -168,22 +193,38 @@ def step(ps: Any, build_args: Mapping[str, str], declared: list[str] | None = No
         if fs is not None:
             values["from"] = fs
     text = _attr(ps, "text", default="") or _canonical(ins)
-    return Step(kind=kind, text=_one_line(ins.original) or kind,
-                line=line if line is not None else span.line,
-                end_line=getattr(span, "end_line", 0) or span.line, env=env, args=args,
-                build_args_ordered=ordered, values=values, onbuild=line is not None,
-                canonical=text)
+    return Step(
+        kind=kind,
+        text=_one_line(ins.original) or kind,
+        line=line if line is not None else span.line,
+        end_line=getattr(span, "end_line", 0) or span.line,
+        env=env,
+        args=args,
+        build_args_ordered=ordered,
+        values=values,
+        onbuild=line is not None,
+        canonical=text,
+    )
 
 
-def onbuild_steps(triggers: list[str], base_config: Mapping[str, Any], build_args:
-                  Mapping[str, str], platform: str, line: int) -> list[Step]:
+def onbuild_steps(
+    triggers: list[str],
+    base_config: Mapping[str, Any],
+    build_args: Mapping[str, str],
+    platform: str,
+    line: int,
+) -> list[Step]:
     """The base image's ONBUILD triggers as steps, at the stage's FROM line (BuildKit
     resets the trigger locations to it)."""
     from builder.plan import make_plan as front
 
     text = "FROM onbuild-base\n" + "\n".join(triggers) + "\n"
-    bp = front(text, build_args=dict(build_args), platform=platform,
-               base_resolver=lambda ref, plat: base_config)
+    bp = front(
+        text,
+        build_args=dict(build_args),
+        platform=platform,
+        base_resolver=lambda ref, plat: base_config,
+    )
     names: list[str] = []
     return [step(s, build_args, names, line=line) for s in bp.stages[-1].steps]
 
@@ -192,12 +233,18 @@ def _docs(ins: Any) -> list[Heredoc]:
     return [Heredoc(d.name, d.data) for d in getattr(ins, "heredocs", ()) or ()]
 
 
-def _values(kind: str, ins: Any, args: Mapping[str, str], build_args: Mapping[str, str]
-            ) -> dict[str, Any]:
+def _values(
+    kind: str, ins: Any, args: Mapping[str, str], build_args: Mapping[str, str]
+) -> dict[str, Any]:
     if kind == "RUN":
-        return {"args": list(ins.command), "shell_form": not ins.exec_form,
-                "heredocs": _docs(ins), "mounts": [_mount(m) for m in ins.mounts],
-                "network": ins.network or None, "security": ins.security or None}
+        return {
+            "args": list(ins.command),
+            "shell_form": not ins.exec_form,
+            "heredocs": _docs(ins),
+            "mounts": [_mount(m) for m in ins.mounts],
+            "network": ins.network or None,
+            "security": ins.security or None,
+        }
     if kind in ("CMD", "ENTRYPOINT"):
         return {"args": list(ins.command), "shell_form": not ins.exec_form}
     if kind == "SHELL":
@@ -227,23 +274,49 @@ def _values(kind: str, ins: Any, args: Mapping[str, str], build_args: Mapping[st
     if kind == "STOPSIGNAL":
         return {"signal": ins.value}
     if kind in ("COPY", "ADD"):
-        return {"sources": list(ins.sources), "dest": ins.dest, "heredocs": _docs(ins),
-                "from": ins.from_ or None, "chown": ins.chown, "chmod": ins.chmod,
-                "link": ins.link, "parents": ins.parents, "excludes": list(ins.excludes),
-                "checksum": getattr(ins, "checksum", "") or ""}
+        return {
+            "sources": list(ins.sources),
+            "dest": ins.dest,
+            "heredocs": _docs(ins),
+            "from": ins.from_ or None,
+            "chown": ins.chown,
+            "chmod": ins.chmod,
+            "link": ins.link,
+            "parents": ins.parents,
+            "excludes": list(ins.excludes),
+            "checksum": getattr(ins, "checksum", "") or "",
+        }
     if kind == "HEALTHCHECK":
         if ins.none:
             return {"test": ["NONE"], "durations": {}}
-        return {"test": list(ins.test), "durations": {
-            "interval": ins.interval, "timeout": ins.timeout, "start_period": ins.start_period,
-            "start_interval": ins.start_interval, "retries": ins.retries}}
+        return {
+            "test": list(ins.test),
+            "durations": {
+                "interval": ins.interval,
+                "timeout": ins.timeout,
+                "start_period": ins.start_period,
+                "start_interval": ins.start_interval,
+                "retries": ins.retries,
+            },
+        }
     if kind == "ONBUILD":
         return {"expression": ins.expression}
     return {}
 
 
 def _mount(m: Any) -> RunMount:
-    return RunMount(type=m.type, target=m.target, source=m.source, from_=m.from_ or None,
-                    id=m.id, sharing=m.sharing or "shared", readonly=m.readonly,
-                    required=m.required, mode=m.mode, uid=m.uid, gid=m.gid, size=m.size,
-                    env=m.env)
+    return RunMount(
+        type=m.type,
+        target=m.target,
+        source=m.source,
+        from_=m.from_ or None,
+        id=m.id,
+        sharing=m.sharing or "shared",
+        readonly=m.readonly,
+        required=m.required,
+        mode=m.mode,
+        uid=m.uid,
+        gid=m.gid,
+        size=m.size,
+        env=m.env,
+    )

@@ -35,8 +35,15 @@ def collect(cache: Any, keys: list[str], final_key: str, mode: str) -> list[dict
             chain[k] = rows[k]
             k = rows[k]["parent"]
         rows = chain
-    out = [{"key": r["key"], "parent": r["parent"], "result": r["result"],
-            "instruction": r.get("instruction", "")} for r in rows.values()]
+    out = [
+        {
+            "key": r["key"],
+            "parent": r["parent"],
+            "result": r["result"],
+            "instruction": r.get("instruction", ""),
+        }
+        for r in rows.values()
+    ]
     return sorted(out, key=lambda r: r["key"])
 
 
@@ -50,8 +57,9 @@ def _layers(rows: list[dict[str, Any]]) -> list[Descriptor]:
     return [seen[k] for k in sorted(seen)]
 
 
-def mount(store: Any, target: Any, desc: Descriptor, source: Any,
-          insecure: tuple[str, ...]) -> bool:
+def mount(
+    store: Any, target: Any, desc: Descriptor, source: Any, insecure: tuple[str, ...]
+) -> bool:
     """Make `desc` present in `target`'s repository without downloading it: it is
     there already, or a cross-repo mount from `source` (same registry) succeeds."""
     from registry_client import sources
@@ -83,10 +91,13 @@ def write_manifest(store: Any, img: Any, layers: Sequence[Descriptor]) -> Descri
     from store.manifest import Manifest
 
     cfg = store.blobs.put_bytes(img.to_bytes(), OCI_CONFIG)
-    m = Manifest(config=Descriptor(cfg.media_type, cfg.digest, cfg.size),
-                 layers=tuple(Descriptor(d.media_type, d.digest, d.size, d.annotations, None,
-                                         d.urls) for d in layers),
-                 annotations={})
+    m = Manifest(
+        config=Descriptor(cfg.media_type, cfg.digest, cfg.size),
+        layers=tuple(
+            Descriptor(d.media_type, d.digest, d.size, d.annotations, None, d.urls) for d in layers
+        ),
+        annotations={},
+    )
     m = to_oci(m)
     md = store.blobs.put_bytes(m.to_bytes(), m.media_type)
     plat = Platform(img.os or "linux", img.architecture or "amd64", img.variant or "")
@@ -114,8 +125,9 @@ def export(ctx: Any, ref_text: str, mode: str, keys: list[str], final_key: str) 
         if mount(store, ref, d, source_of(ctx, d.digest), insecure):
             mounted += 1
         else:
-            unreachable.append(LayerRef(d, Digest.parse(_diff_id(rows, d)),
-                                        source_of(ctx, d.digest)))
+            unreachable.append(
+                LayerRef(d, Digest.parse(_diff_id(rows, d)), source_of(ctx, d.digest))
+            )
     fetch_layers(store, unreachable)  # another registry: fetch, then upload below
     gone = [lr.desc for lr in unreachable if not store.blobs.exists(lr.desc.digest)]
     if gone:
@@ -127,15 +139,22 @@ def export(ctx: Any, ref_text: str, mode: str, keys: list[str], final_key: str) 
     client = RegistryClient(insecure=insecure)
     try:
         res = push_blobs(store, ref, local, client=client)
-        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": ARTIFACT_TYPE,
-                    "config": cfg.to_json(), "layers": [d.to_json() for d in layers]}
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": ARTIFACT_TYPE,
+            "config": cfg.to_json(),
+            "layers": [d.to_json() for d in layers],
+        }
         body = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
         client.put_manifest(ref, body, OCI_MANIFEST)
     finally:
         client.close()
-    return (f"exported {len(rows)} cache entries to {ref_text} (mode={mode}): {len(layers)} "
-            f"layers, {len(res.uploaded)} blobs uploaded, {len(res.existed)} already there, "
-            f"{mounted + len(res.mounted)} mounted")
+    return (
+        f"exported {len(rows)} cache entries to {ref_text} (mode={mode}): {len(layers)} "
+        f"layers, {len(res.uploaded)} blobs uploaded, {len(res.existed)} already there, "
+        f"{mounted + len(res.mounted)} mounted"
+    )
 
 
 def _diff_id(rows: list[dict[str, Any]], d: Descriptor) -> str:

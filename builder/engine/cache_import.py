@@ -44,7 +44,7 @@ class CacheImportError(BuildError):
 class RemoteSource:
     """A repository that holds cached layers; compared by value, so rows share it."""
 
-    ref: str                      # "host/repo[:tag]" as given
+    ref: str  # "host/repo[:tag]" as given
     insecure: tuple[str, ...] = ()
 
     def reference(self) -> Any:
@@ -76,8 +76,8 @@ class RemoteSource:
 class RemoteRow:
     key: str
     parent: str
-    result: CacheResult       # with `source` set for layer rows
-    origin: str               # the --cache-from reference, for "CACHED (from registry REF)"
+    result: CacheResult  # with `source` set for layer rows
+    origin: str  # the --cache-from reference, for "CACHED (from registry REF)"
 
 
 def load(ref_text: str, insecure: tuple[str, ...], platform: str) -> dict[str, RemoteRow]:
@@ -107,8 +107,11 @@ def _cache_document(client: Any, ref: Any, platform: str) -> Any:
     data, ctype, _ = client.get_manifest(ref)
     parsed = parse_manifest(data, ctype, str(ref))
     if parsed.is_index:
-        ours = [d for d in parsed.manifests if d.media_type == CONFIG_TYPE
-                or d.artifact_type == ARTIFACT_TYPE]
+        ours = [
+            d
+            for d in parsed.manifests
+            if d.media_type == CONFIG_TYPE or d.artifact_type == ARTIFACT_TYPE
+        ]
         if ours and ours[0].media_type == CONFIG_TYPE:
             return _config_json(client, ref, ours[0])
         child = ours[0] if ours else select_platform(parsed, Platform.parse(platform), str(ref))
@@ -134,10 +137,9 @@ def _config_json(client: Any, ref: Any, desc: Descriptor) -> Any:
     try:
         with resp:
             data = resp.raw.read(MAX_CONFIG + 1, decode_content=True)
-    except Exception as e:  # noqa: BLE001 - urllib3/requests errors on a broken body
+    except Exception as e:  # urllib3/requests errors on a broken body
         why = e.args[0] if e.args and isinstance(e.args[0], str) else type(e).__name__
-        raise CacheImportError(f"{ref}: reading cache config {desc.digest} failed: {why}"
-                               ) from None
+        raise CacheImportError(f"{ref}: reading cache config {desc.digest} failed: {why}") from None
     got = Digest(desc.digest.algorithm, hashlib.new(desc.digest.algorithm, data).hexdigest())
     if got != desc.digest or len(data) != desc.size:
         raise CacheImportError(f"{ref}: cache config {desc.digest} is corrupt (got {got})")
@@ -167,7 +169,8 @@ def parse_rows(unsafe_doc: Any, source: RemoteSource, origin: str) -> dict[str, 
         except (KeyError, TypeError, ValueError, AttributeError, StoreError) as e:
             raise CacheImportError(f"{origin}: corrupt cache row ({e})") from None
         if res.kind == "layer":
-            res = CacheResult(res.kind, res.layer, res.diff_id, res.chain_id, res.created,
-                              source=source)
+            res = CacheResult(
+                res.kind, res.layer, res.diff_id, res.chain_id, res.created, source=source
+            )
         out[key] = RemoteRow(key, parent, res, origin)
     return out

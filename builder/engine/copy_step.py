@@ -27,11 +27,15 @@ def _copy_opts(step: Step, state: StageState, *, owner: Any = None) -> Any:
     from builder.copy import CopyOptions, parse_chmod
 
     chmod = step.get("chmod") or ""
-    return CopyOptions(owner=owner, chmod=parse_chmod(chmod, step.kind) if chmod else None,
-                       parents=bool(step.get("parents")),
-                       excludes=tuple(step.get("excludes") or ()),
-                       preserve_owner=step.get("from") not in (None, ""),
-                       workdir=state.config.config.working_dir or "/", instruction=step.kind)
+    return CopyOptions(
+        owner=owner,
+        chmod=parse_chmod(chmod, step.kind) if chmod else None,
+        parents=bool(step.get("parents")),
+        excludes=tuple(step.get("excludes") or ()),
+        preserve_owner=step.get("from") not in (None, ""),
+        workdir=state.config.config.working_dir or "/",
+        instruction=step.kind,
+    )
 
 
 @contextlib.contextmanager
@@ -65,8 +69,9 @@ def _sources(step: Step) -> list[str]:
     return list(step.get("sources") or [])
 
 
-def cache_sources(ctx: BuildContext, step: Step, state: StageState
-                  ) -> tuple[dict[str, str], dict[str, str]]:
+def cache_sources(
+    ctx: BuildContext, step: Step, state: StageState
+) -> tuple[dict[str, str], dict[str, str]]:
     """(per-file source hashes, extra key inputs) of a COPY/ADD."""
     src = step.get("from")
     extra: dict[str, str] = {}
@@ -74,8 +79,9 @@ def cache_sources(ctx: BuildContext, step: Step, state: StageState
         extra[f"from {src}"] = source_key(ctx, src)
         return {}, extra
     if step.get("heredocs"):
-        return {d.name: hashlib.sha256(d.data.encode()).hexdigest()
-                for d in step.get("heredocs")}, extra
+        return {
+            d.name: hashlib.sha256(d.data.encode()).hexdigest() for d in step.get("heredocs")
+        }, extra
     opts = _copy_opts(step, state)
     try:
         if step.kind == "ADD":
@@ -86,8 +92,13 @@ def cache_sources(ctx: BuildContext, step: Step, state: StageState
 
             staging = tempfile.mkdtemp(prefix="pybuild-add-")
             try:
-                plan = prepare_add(ctx.context_tree, _sources(step), Path(staging), opts,
-                                   checksum=step.get("checksum") or None)
+                plan = prepare_add(
+                    ctx.context_tree,
+                    _sources(step),
+                    Path(staging),
+                    opts,
+                    checksum=step.get("checksum") or None,
+                )
                 sh = plan.source_hash(ctx.hashes())
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -115,8 +126,15 @@ def _located(ctx: BuildContext, step: Step, e: BuildError) -> BuildError:
     return e
 
 
-def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid: int,
-            position: str, key: str) -> CacheResult:
+def execute(
+    ctx: BuildContext,
+    stage: Stage,
+    step: Step,
+    state: StageState,
+    vid: int,
+    position: str,
+    key: str,
+) -> CacheResult:
     from builder.chown import resolve_chown
 
     link = bool(step.get("link"))
@@ -140,18 +158,30 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
             created = ctx.epoch_created or rfc3339(time.time())
             if layers.upper_is_empty(Path(active.upper), ()):
                 return CacheResult("empty", created=created)
-            res = layers.commit(ctx.store, active, compression=ctx.opts.compression,
-                                epoch=ctx.opts.source_date_epoch, exclude=())
+            res = layers.commit(
+                ctx.store,
+                active,
+                compression=ctx.opts.compression,
+                epoch=ctx.opts.source_date_epoch,
+                exclude=(),
+            )
             return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)
     except StepError:
         raise
     except BuildError as e:
-        raise StepError(file=ctx.file, line=step.line, stage=stage.name, position=position,
-                        text=step.text, message=str(_plain(e))) from None
+        raise StepError(
+            file=ctx.file,
+            line=step.line,
+            stage=stage.name,
+            position=position,
+            text=step.text,
+            message=str(_plain(e)),
+        ) from None
 
 
-def _add_plan(ctx: BuildContext, step: Step, tree: Any, opts: Any,
-              stack: contextlib.ExitStack) -> Any:
+def _add_plan(
+    ctx: BuildContext, step: Step, tree: Any, opts: Any, stack: contextlib.ExitStack
+) -> Any:
     """The ADD's sources: URLs as they were fetched for the cache key (never fetched a
     second time, so the layer holds the bytes the key was made from), else fetched now."""
     import shutil
@@ -166,8 +196,9 @@ def _add_plan(ctx: BuildContext, step: Step, tree: Any, opts: Any,
         stack.callback(shutil.rmtree, staging, True)
         return AddPlan(plan.items, replace(opts, instruction="ADD"))
     staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-add-"))
-    return prepare_add(tree, _sources(step), Path(staging), opts,
-                       checksum=step.get("checksum") or None)
+    return prepare_add(
+        tree, _sources(step), Path(staging), opts, checksum=step.get("checksum") or None
+    )
 
 
 def _dest_rel(root: str, workdir: str, dest: str) -> str:
@@ -185,8 +216,16 @@ def _plain(e: BuildError) -> str:
     return str(e)
 
 
-def workdir(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid: int,
-            position: str, key: str, path: str) -> CacheResult:
+def workdir(
+    ctx: BuildContext,
+    stage: Stage,
+    step: Step,
+    state: StageState,
+    vid: int,
+    position: str,
+    key: str,
+    path: str,
+) -> CacheResult:
     """mkdir -p WORKDIR (0755, owned by USER when set), as BuildKit's llb.Mkdir."""
     from builder.chown import resolve_chown
     from builder.context import SourceTree
@@ -211,6 +250,11 @@ def workdir(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
         created = ctx.epoch_created or rfc3339(time.time())
         if layers.upper_is_empty(Path(active.upper), ()):
             return CacheResult("empty", created=created)
-        res = layers.commit(ctx.store, active, compression=ctx.opts.compression,
-                            epoch=ctx.opts.source_date_epoch, exclude=())
+        res = layers.commit(
+            ctx.store,
+            active,
+            compression=ctx.opts.compression,
+            epoch=ctx.opts.source_date_epoch,
+            exclude=(),
+        )
         return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)

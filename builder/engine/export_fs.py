@@ -121,8 +121,9 @@ def _write_tar(root: str, out: IO[bytes]) -> None:
             ti = tf.tarinfo(rel + "/" if stat.S_ISDIR(st.st_mode) else rel)
             ti.mode, ti.uid, ti.gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
             ti.mtime, ti.uname, ti.gname = st.st_mtime, "", ""
-            ti.pax_headers = {f"SCHILY.xattr.{k}": v.decode("latin-1")
-                              for k, v in _xattrs(path).items()}
+            ti.pax_headers = {
+                f"SCHILY.xattr.{k}": v.decode("latin-1") for k, v in _xattrs(path).items()
+            }
             ino = (st.st_dev, st.st_ino)
             if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and ino in links:
                 ti.type, ti.linkname = tarfile.LNKTYPE, links[ino]

@@ -14,9 +14,18 @@ class StepError(BuildError):
 
     exit_code = 1
 
-    def __init__(self, *, file: str, line: int, stage: str, position: str, text: str,
-                 message: str, tail: list[str] | None = None, exit_status: int | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        *,
+        file: str,
+        line: int,
+        stage: str,
+        position: str,
+        text: str,
+        message: str,
+        tail: list[str] | None = None,
+        exit_status: int | None = None,
+    ) -> None:
         self.file, self.line, self.stage, self.position = file, line, stage, position
         self.text, self.message = text, message
         self.tail = list(tail or [])[-TAIL_LINES:]
@@ -32,14 +41,21 @@ class StepError(BuildError):
         return "\n".join(["------", head, *body, "------"])
 
 
-def process_message(argv: list[str] | tuple[str, ...], status: int, signal: int = 0,
-                    oom: bool = False, memory_limit: int | None = None) -> str:
+def process_message(
+    argv: list[str] | tuple[str, ...],
+    status: int,
+    signal: int = 0,
+    oom: bool = False,
+    memory_limit: int | None = None,
+) -> str:
     cmd = " ".join(argv)
     if oom and memory_limit:
         from builder.sandbox.errors import human_bytes
 
-        return (f'process "{cmd}" ran out of memory at the {human_bytes(memory_limit)} limit and '
-                f'was killed (exit code: {status}); raise --memory')
+        return (
+            f'process "{cmd}" ran out of memory at the {human_bytes(memory_limit)} limit and '
+            f"was killed (exit code: {status}); raise --memory"
+        )
     if oom:
         return f'process "{cmd}" was killed: out of memory (exit code: {status})'
     if signal:

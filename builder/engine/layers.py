@@ -17,10 +17,12 @@ from typing import Any
 from builder.engine.state import StageState
 from store.digest import Digest
 
-EMPTY_DIFF_IDS = frozenset({
-    # an empty tar (1024 zero bytes) as BuildKit and Go's archive/tar write it
-    "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
-})
+EMPTY_DIFF_IDS = frozenset(
+    {
+        # an empty tar (1024 zero bytes) as BuildKit and Go's archive/tar write it
+        "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+    }
+)
 
 
 def _settle(sn: Any, chain: Digest) -> None:
@@ -56,10 +58,12 @@ def writable(store: Any, state: StageState | None, key: str) -> Iterator[Any]:
         active.release()
 
 
-def commit(store: Any, active: Any, *, compression: str | None, epoch: int | None,
-           exclude: Sequence[str]) -> Any:
-    res = store.snapshots.commit(active, compression=compression, source_date_epoch=epoch,
-                                 exclude=list(exclude))
+def commit(
+    store: Any, active: Any, *, compression: str | None, epoch: int | None, exclude: Sequence[str]
+) -> Any:
+    res = store.snapshots.commit(
+        active, compression=compression, source_date_epoch=epoch, exclude=list(exclude)
+    )
     _settle(store.snapshots, res.chain_id)
     return res
 
@@ -151,8 +155,10 @@ def stub_parents(active: Any, created: Sequence[str]) -> list[str]:
     lowers = [Path(spec.cwd) / p if spec.cwd else Path(p) for p in spec.lowers]
     excluded = {c.strip("/") for c in created}
     out: list[str] = []
-    parents = sorted({"/".join(c.split("/")[:i]) for c in excluded
-                      for i in range(1, c.count("/") + 1)}, key=lambda p: -p.count("/"))
+    parents = sorted(
+        {"/".join(c.split("/")[:i]) for c in excluded for i in range(1, c.count("/") + 1)},
+        key=lambda p: -p.count("/"),
+    )
     for rel in parents:
         d = upper / rel
         if not d.is_dir() or d.is_symlink() or _opaque(d):

@@ -10,8 +10,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-METADATA = frozenset({"ENV", "LABEL", "CMD", "ENTRYPOINT", "EXPOSE", "VOLUME", "USER",
-                      "STOPSIGNAL", "HEALTHCHECK", "SHELL", "ONBUILD", "MAINTAINER", "ARG"})
+METADATA = frozenset(
+    {
+        "ENV",
+        "LABEL",
+        "CMD",
+        "ENTRYPOINT",
+        "EXPOSE",
+        "VOLUME",
+        "USER",
+        "STOPSIGNAL",
+        "HEALTHCHECK",
+        "SHELL",
+        "ONBUILD",
+        "MAINTAINER",
+        "ARG",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +36,7 @@ class RunMount:
     type: str
     target: str = ""
     source: str = ""
-    from_: str | int | None = None      # stage name/index or image ref for bind/cache
+    from_: str | int | None = None  # stage name/index or image ref for bind/cache
     id: str = ""
     sharing: str = "shared"
     readonly: bool = False
@@ -48,15 +63,15 @@ class Step:
     holds the kind-specific fields (see adapter.py for each kind)."""
 
     kind: str
-    text: str                          # canonical text, shown and hashed: "RUN make"
+    text: str  # canonical text, shown and hashed: "RUN make"
     line: int = 0
     end_line: int = 0
-    env: Mapping[str, str] = field(default_factory=dict)    # ENV + ARG the step sees
-    args: Mapping[str, str] = field(default_factory=dict)   # build args in scope
-    build_args_ordered: tuple[tuple[str, str], ...] = ()    # for RUN's created_by `|N`
+    env: Mapping[str, str] = field(default_factory=dict)  # ENV + ARG the step sees
+    args: Mapping[str, str] = field(default_factory=dict)  # build args in scope
+    build_args_ordered: tuple[tuple[str, str], ...] = ()  # for RUN's created_by `|N`
     values: Mapping[str, Any] = field(default_factory=dict)
     onbuild: bool = False
-    canonical: str = ""                # the expanded instruction, for the cache key
+    canonical: str = ""  # the expanded instruction, for the cache key
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
@@ -68,7 +83,7 @@ class Stage:
 
     index: int
     name: str
-    base: str | int            # image ref, stage index, or "scratch"
+    base: str | int  # image ref, stage index, or "scratch"
     platform: str
     steps: tuple[Step, ...]
     deps: frozenset[int] = frozenset()
@@ -80,7 +95,7 @@ class Stage:
 class Plan:
     """What the engine builds: the stages the target needs, in dependency order."""
 
-    stages: tuple[Stage, ...]           # topological order; the last one is the target
+    stages: tuple[Stage, ...]  # topological order; the last one is the target
     target: int
     file: str = "Dockerfile"
-    warnings: tuple[str, ...] = ()     # the front end's (unused build args, lint)
+    warnings: tuple[str, ...] = ()  # the front end's (unused build args, lint)

@@ -71,8 +71,11 @@ def _sources_bytes(ctx: Any, step: Any) -> int:
             if os.path.isfile(p):
                 total += os.path.getsize(p)
             for d, _, files in os.walk(p):
-                total += sum(os.path.getsize(os.path.join(d, f)) for f in files
-                             if os.path.isfile(os.path.join(d, f)))
+                total += sum(
+                    os.path.getsize(os.path.join(d, f))
+                    for f in files
+                    if os.path.isfile(os.path.join(d, f))
+                )
     return total
 
 

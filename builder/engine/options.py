@@ -34,5 +34,5 @@ class BuildOptions:
     insecure_registries: list[str] = field(default_factory=list)
     source_date_epoch: int | None = None
     store_root: Path | None = None
-    dockerfile_path: Path | None = None   # for <Dockerfile>.dockerignore; None for stdin
-    compression: str | None = "gzip"      # new layers: gzip | zstd | None (plain tar)
+    dockerfile_path: Path | None = None  # for <Dockerfile>.dockerignore; None for stdin
+    compression: str | None = "gzip"  # new layers: gzip | zstd | None (plain tar)

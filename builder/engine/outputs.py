@@ -35,7 +35,7 @@ def _archive(ctx: Any, result: Any, fmt: str, dest: str) -> None:
     name = result.tags[0] if result.tags else str(result.image_id)
     try:
         archive.save(ctx.store, [name], dest, fmt=fmt)
-    except Exception as e:  # noqa: BLE001 - one line for the user
+    except Exception as e:  # one line for the user
         ctx.progress.step_error(vid, str(e))
         raise OutputError(f"--output type={fmt},dest={dest}: {e}") from None
     ctx.progress.step_done(vid, 0.0)
@@ -49,7 +49,9 @@ def _filesystem(ctx: Any, typ: str, dest: str) -> None:
 
     state = ctx.futures[ctx.plan.target].result()
     vid = ctx.progress.new_id()
-    ctx.progress.step_started(vid, "", "", f"exporting to {'client directory' if typ == 'local' else 'tar'} {dest}")
+    ctx.progress.step_started(
+        vid, "", "", f"exporting to {'client directory' if typ == 'local' else 'tar'} {dest}"
+    )
     try:
         with layers.writable(ctx.store, state if state.layers else None, "export") as active:
             if typ == "local":

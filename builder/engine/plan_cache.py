@@ -34,9 +34,20 @@ CREATE TABLE IF NOT EXISTS plan_cache (
 """
 KEEP = 256  # newest entries kept
 _BUILDER = Path(__file__).resolve().parents[1]
-_FRONT = ("plan.py", "syntax.py", "grammar.lark", "_dockerfile_parser.py", "lineparsers.py",
-          "args.py", "dump.py", "instructions", "expand", "engine/adapter.py", "engine/model.py",
-          "engine/plan_cache.py")
+_FRONT = (
+    "plan.py",
+    "syntax.py",
+    "grammar.lark",
+    "_dockerfile_parser.py",
+    "lineparsers.py",
+    "args.py",
+    "dump.py",
+    "instructions",
+    "expand",
+    "engine/adapter.py",
+    "engine/model.py",
+    "engine/plan_cache.py",
+)
 
 
 def code_fingerprint() -> str:
@@ -45,8 +56,7 @@ def code_fingerprint() -> str:
         p = _BUILDER / rel
         try:
             if p.is_dir():
-                paths = sorted(e.path for e in os.scandir(p)
-                               if e.name.endswith((".py", ".lark")))
+                paths = sorted(e.path for e in os.scandir(p) if e.name.endswith((".py", ".lark")))
             else:
                 paths = [str(p)]
             for f in paths:
@@ -57,10 +67,17 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def key_of(text: str, file: str, build_args: Mapping[str, str], target: str | None,
-           platform: str) -> str:
-    doc = {"text": text, "file": file, "args": sorted(build_args.items()), "target": target,
-           "platform": platform, "code": code_fingerprint()}
+def key_of(
+    text: str, file: str, build_args: Mapping[str, str], target: str | None, platform: str
+) -> str:
+    doc = {
+        "text": text,
+        "file": file,
+        "args": sorted(build_args.items()),
+        "target": target,
+        "platform": platform,
+        "code": code_fingerprint(),
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -78,9 +95,8 @@ def load(ctx: Any, key: str) -> Plan | None:
     from builder.errors import BuildError
 
     try:
-        row = _db(ctx).execute("SELECT bases, plan FROM plan_cache WHERE key=?",
-                               (key,)).fetchone()
-    except Exception:  # noqa: BLE001 - a cache: any problem means "plan it again"
+        row = _db(ctx).execute("SELECT bases, plan FROM plan_cache WHERE key=?", (key,)).fetchone()
+    except Exception:  # a cache: any problem means "plan it again"
         return None
     if row is None:
         return None
@@ -95,8 +111,8 @@ def load(ctx: Any, key: str) -> Plan | None:
                 return None
             if got != digest:
                 return None
-        plan = pickle.loads(row[1])  # noqa: S301 - written by this store's owner only
-    except Exception:  # noqa: BLE001
+        plan = pickle.loads(row[1])  # written by this store's owner only
+    except Exception:  # a cache that cannot be written is no error
         return None
     return plan if isinstance(plan, Plan) else None
 
@@ -106,9 +122,14 @@ def save(ctx: Any, key: str, bases: list[tuple[str, str, str | None]], plan: Pla
         data = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
         conn = _db(ctx)
         with conn:
-            conn.execute("INSERT OR REPLACE INTO plan_cache VALUES (?, ?, ?, ?)",
-                         (key, json.dumps(bases), data, time.time()))
-            conn.execute("DELETE FROM plan_cache WHERE key NOT IN (SELECT key FROM "
-                         "plan_cache ORDER BY created DESC LIMIT ?)", (KEEP,))
-    except Exception:  # noqa: BLE001, S110 - a cache that cannot be written is no error
+            conn.execute(
+                "INSERT OR REPLACE INTO plan_cache VALUES (?, ?, ?, ?)",
+                (key, json.dumps(bases), data, time.time()),
+            )
+            conn.execute(
+                "DELETE FROM plan_cache WHERE key NOT IN (SELECT key FROM "
+                "plan_cache ORDER BY created DESC LIMIT ?)",
+                (KEEP,),
+            )
+    except Exception:
         pass

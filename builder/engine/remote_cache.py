@@ -30,8 +30,14 @@ from store.digest import Descriptor
 
 MODES = ("min", "max")
 # BuildKit options that change nothing here (pybuild always writes OCI media types)
-IGNORED = ("oci-mediatypes", "image-manifest", "compression", "compression-level",
-           "force-compression", "ignore-error")
+IGNORED = (
+    "oci-mediatypes",
+    "image-manifest",
+    "compression",
+    "compression-level",
+    "force-compression",
+    "ignore-error",
+)
 
 
 class CacheTransferError(BuildError):
@@ -68,8 +74,9 @@ class CacheSpec:
             kv[k.strip()] = v.strip()
         typ, ref, mode = kv.pop("type", "registry"), kv.pop("ref", ""), kv.pop("mode", "min")
         if typ not in ("registry", "inline") or (typ == "inline" and not export):
-            raise CacheSpecError(f"{flag} {text}: type must be registry"
-                                 + (" or inline" if export else ""))
+            raise CacheSpecError(
+                f"{flag} {text}: type must be registry" + (" or inline" if export else "")
+            )
         for k in IGNORED:
             kv.pop(k, None)
         if kv:
@@ -111,7 +118,7 @@ def _rows(ctx: Any) -> dict[str, RemoteRow]:
         for ref, fut in d.get("_remote_pending", ()):
             try:
                 rows = fut.result()
-            except Exception as e:  # noqa: BLE001 - CacheImportError, or a dropped socket
+            except Exception as e:  # CacheImportError, or a dropped socket
                 ctx.progress.message(f"WARNING: --cache-from {ref}: {e} (ignored)")
                 continue
             new = 0
@@ -140,8 +147,7 @@ def import_from(ctx: Any, text: str) -> None:
     ctx.__dict__.setdefault("_remote_pending", []).append((spec.ref, fut))
 
 
-def lookup(ctx: Any, key: str, parent: str, inputs: CacheInputs
-           ) -> tuple[CacheResult | None, str]:
+def lookup(ctx: Any, key: str, parent: str, inputs: CacheInputs) -> tuple[CacheResult | None, str]:
     """A hit in an imported cache: (result, "CACHED (from registry REF)") or (None, "").
     The row is recorded in the local cache (so later miss reasons and exports see it);
     its layer blob stays in the registry until something needs it."""
@@ -202,27 +208,35 @@ def finish_image(ctx: Any, img: Any, lrs: Sequence[Any]) -> Descriptor | None:
     the registry) and that descriptor is returned. Otherwise the layers are fetched
     and None is returned (the caller writes and tags the image as usual)."""
     _rows(ctx)  # imports still running finish (and warn) before the build does
-    missing = [lr for lr in lrs if lr.source is not None
-               and not ctx.store.blobs.exists(lr.desc.digest)]
+    missing = [
+        lr for lr in lrs if lr.source is not None and not ctx.store.blobs.exists(lr.desc.digest)
+    ]
     if not missing:
         return None
     targets = _push_targets(ctx)
     if targets:
         insecure = tuple(ctx.opts.insecure_registries)
-        left = [lr for lr in missing
-                if not all(cache_export.mount(ctx.store, t, lr.desc, lr.source, insecure)
-                           for t in targets)]
+        left = [
+            lr
+            for lr in missing
+            if not all(
+                cache_export.mount(ctx.store, t, lr.desc, lr.source, insecure) for t in targets
+            )
+        ]
         if not left:
-            ctx.progress.message(f"{len(missing)} cached layers mounted in the registry, "
-                                 "not downloaded; the image is not tagged in the local store")
+            ctx.progress.message(
+                f"{len(missing)} cached layers mounted in the registry, "
+                "not downloaded; the image is not tagged in the local store"
+            )
             return cache_export.write_manifest(ctx.store, img, [lr.desc for lr in lrs])
         missing = left
     from builder.engine.sources import TransferProgress
 
     size = sum(lr.desc.size for lr in missing)
     vid = ctx.progress.new_id()
-    ctx.progress.step_started(vid, "", "", f"fetching {len(missing)} cached layers "
-                              f"({size / 1e6:.1f} MB) for the image")
+    ctx.progress.step_started(
+        vid, "", "", f"fetching {len(missing)} cached layers ({size / 1e6:.1f} MB) for the image"
+    )
     try:
         fetch_layers(ctx.store, missing, TransferProgress(ctx, vid))
     except BuildError as e:
@@ -243,7 +257,7 @@ def export_to(ctx: Any, text: str, keys: list[str]) -> None:
     ctx.progress.step_started(vid, "", "", f"exporting cache to {spec.ref} (mode={spec.mode})")
     try:
         note = cache_export.export(ctx, spec.ref, spec.mode, keys, final.key)
-    except Exception as e:  # noqa: BLE001 - one line for the user
+    except Exception as e:  # one line for the user
         ctx.progress.step_error(vid, str(e))
         raise CacheTransferError(f"--cache-to {spec.ref}: {e}") from None
     ctx.progress.step_done(vid, 0.0)

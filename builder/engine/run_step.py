@@ -88,8 +88,15 @@ class _Lines:
             self.buf = b""
 
 
-def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid: int,
-            position: str, key: str) -> CacheResult:
+def execute(
+    ctx: BuildContext,
+    stage: Stage,
+    step: Step,
+    state: StageState,
+    vid: int,
+    position: str,
+    key: str,
+) -> CacheResult:
     from builder.sandbox import Mount, SandboxSpec, run, seccomp
 
     seccomp.use_store(Path(ctx.store.root))  # compiled filters cached per store
@@ -109,11 +116,19 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
                 os.chmod(d / name, 0o755)
             mounts.append(Mount(PIPES_DIR, "bind", d, readonly=True))
         network = step.get("network") or ctx.opts.network
-        spec = SandboxSpec(rootfs=Path(active.merged), argv=tuple(argv),
-                           env=tuple(run_env(step) + extra_env), cwd=cwd,
-                           user=state.config.config.user or "", network=network,
-                           mounts=tuple(mounts), memory=ctx.opts.memory, cpus=ctx.opts.cpus,
-                           pids_limit=ctx.opts.pids_limit, privileged=privileged)
+        spec = SandboxSpec(
+            rootfs=Path(active.merged),
+            argv=tuple(argv),
+            env=tuple(run_env(step) + extra_env),
+            cwd=cwd,
+            user=state.config.config.user or "",
+            network=network,
+            mounts=tuple(mounts),
+            memory=ctx.opts.memory,
+            cpus=ctx.opts.cpus,
+            pids_limit=ctx.opts.pids_limit,
+            privileged=privileged,
+        )
         out = _Lines(ctx, vid)
         try:
             result = run(spec, stdout=out, stderr=out)
@@ -122,23 +137,44 @@ def execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid:
             raise _fail(ctx, stage, step, position, str(e), out.tail) from None
         out.flush()
         if result.exit_code != 0 or result.oom_killed:
-            msg = process_message(argv, result.exit_code, result.signal, result.oom_killed,
-                                  result.memory_limit)
+            msg = process_message(
+                argv, result.exit_code, result.signal, result.oom_killed, result.memory_limit
+            )
             raise _fail(ctx, stage, step, position, msg, out.tail, result.exit_code)
         exclude = sorted(set(result.created_mountpoints))
         exclude += layers.stub_parents(active, exclude)
         created = ctx.epoch_created or rfc3339(time.time())
         if layers.upper_is_empty(Path(active.upper), exclude):
             return CacheResult("empty", created=created)
-        res = layers.commit(ctx.store, active, compression=ctx.opts.compression,
-                            epoch=ctx.opts.source_date_epoch, exclude=exclude)
+        res = layers.commit(
+            ctx.store,
+            active,
+            compression=ctx.opts.compression,
+            epoch=ctx.opts.source_date_epoch,
+            exclude=exclude,
+        )
         return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)
 
 
-def _fail(ctx: BuildContext, stage: Stage, step: Step, position: str, msg: str,
-          tail: list[str], status: int | None = None) -> StepError:
-    return StepError(file=ctx.file, line=step.line, stage=stage.name, position=position,
-                     text=step.text, message=msg, tail=tail, exit_status=status)
+def _fail(
+    ctx: BuildContext,
+    stage: Stage,
+    step: Step,
+    position: str,
+    msg: str,
+    tail: list[str],
+    status: int | None = None,
+) -> StepError:
+    return StepError(
+        file=ctx.file,
+        line=step.line,
+        stage=stage.name,
+        position=position,
+        text=step.text,
+        message=msg,
+        tail=tail,
+        exit_status=status,
+    )
 
 
 def _target(m: RunMount, cwd: str) -> str:
@@ -147,8 +183,9 @@ def _target(m: RunMount, cwd: str) -> str:
 
 
 @contextlib.contextmanager
-def _mount(ctx: BuildContext, stage: Stage, m: RunMount, cwd: str,
-           extra_env: list[tuple[str, str]]) -> Iterator[list[Any]]:
+def _mount(
+    ctx: BuildContext, stage: Stage, m: RunMount, cwd: str, extra_env: list[tuple[str, str]]
+) -> Iterator[list[Any]]:
     from builder.sandbox import Mount
 
     if m.type == "tmpfs":
@@ -164,8 +201,9 @@ def _mount(ctx: BuildContext, stage: Stage, m: RunMount, cwd: str,
         raise BuildError(f"RUN --mount=type={m.type} is not supported")
 
 
-def _secret(ctx: BuildContext, m: RunMount, extra_env: list[tuple[str, str]]
-            ) -> Iterator[list[Any]]:
+def _secret(
+    ctx: BuildContext, m: RunMount, extra_env: list[tuple[str, str]]
+) -> Iterator[list[Any]]:
     from builder.sandbox import Mount
 
     sid = m.id or os.path.basename(m.target or "")
@@ -250,8 +288,9 @@ def _seed(ctx: BuildContext, ref: str, source: str, dest: Path) -> None:
         rel = SourceTree(root).resolve(source)
         src = Path(root) / rel if rel else Path(root)
         if not src.is_dir():
-            raise BuildError(f"RUN --mount=type=cache,from={ref}: source {source} is not "
-                             "a directory")
+            raise BuildError(
+                f"RUN --mount=type=cache,from={ref}: source {source} is not a directory"
+            )
         export_fs.to_dir(str(src), dest, owners=True)
         st = os.lstat(src)
         os.chown(dest, st.st_uid, st.st_gid)

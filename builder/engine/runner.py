@@ -19,14 +19,14 @@ from builder.history import rfc3339, stamp_build
 from builder.progress import Progress, make_progress
 from store.background import Background
 from store.digest import Descriptor, Digest
-from store.platform import host_platform
+from store.oci.platform import host_platform
 
 
 @dataclass(frozen=True)
 class BuildResult:
     """What a build made: the image id, its manifest and tags, and the config."""
 
-    image_id: Digest            # the config digest, as docker prints it
+    image_id: Digest  # the config digest, as docker prints it
     manifest: Descriptor
     tags: tuple[str, ...]
     config: Any
@@ -41,11 +41,16 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
     store = open_store(opts.store_root)
     platform = opts.platform or str(host_platform())
     epoch = opts.source_date_epoch
-    ctx = BuildContext(opts=opts, store=store, cache=BuildCache(store), progress=progress,
-                       platform=platform,
-                       position_prefix=f"{opts.context}:{opts.dockerfile_name}",
-                       file=opts.dockerfile_name,
-                       epoch_created=rfc3339(epoch) if epoch is not None else None)
+    ctx = BuildContext(
+        opts=opts,
+        store=store,
+        cache=BuildCache(store),
+        progress=progress,
+        platform=platform,
+        position_prefix=f"{opts.context}:{opts.dockerfile_name}",
+        file=opts.dockerfile_name,
+        epoch_created=rfc3339(epoch) if epoch is not None else None,
+    )
     image_id = ""
     try:
         with store.lease(labels=f"build {opts.context}"):
@@ -81,8 +86,13 @@ def _dockerfile_path(opts: BuildOptions) -> Any:
     return p if p.exists() else None
 
 
-def _wait(runs: Sequence[Background], finished: threading.Event, *, first_error: bool,
-          timeout: float | None = None) -> list[Background]:
+def _wait(
+    runs: Sequence[Background],
+    finished: threading.Event,
+    *,
+    first_error: bool,
+    timeout: float | None = None,
+) -> list[Background]:
     """Wait until every run is done (or, with `first_error`, one failed); returns
     the runs not done yet. Each stage sets `finished` as it ends."""
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -124,8 +134,9 @@ def _run_stages(ctx: BuildContext) -> StageState:
     return ctx.futures[plan.target].result()
 
 
-def _interrupt(ctx: BuildContext, runs: Sequence[Background], finished: threading.Event,
-               grace: float = 5.0) -> None:
+def _interrupt(
+    ctx: BuildContext, runs: Sequence[Background], finished: threading.Event, grace: float = 5.0
+) -> None:
     """Ctrl-C: the stage threads never see it, so stop them, kill their sandboxes, and
     give them a moment to unmount and release what they hold. Nothing gets tagged."""
     from builder.sandbox import cancel_all
@@ -181,8 +192,9 @@ def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
     return BuildResult(cfg_digest, desc, tuple(ctx.opts.tags), img)
 
 
-def _already_tagged(store: Any, img: Any, layers: list[Descriptor], tags: Sequence[str]
-                    ) -> Descriptor | None:
+def _already_tagged(
+    store: Any, img: Any, layers: list[Descriptor], tags: Sequence[str]
+) -> Descriptor | None:
     """The descriptor every tag already names when it is this very image (a no-op
     rebuild): then nothing is rewritten, which saves three fsyncs."""
     import json
@@ -200,9 +212,11 @@ def _already_tagged(store: Any, img: Any, layers: list[Descriptor], tags: Sequen
     except (StoreError, OSError, ValueError):
         return None
     cfg = Digest.of_bytes(img.to_bytes())
-    if (m.get("config", {}).get("digest") != str(cfg)
-            or [x.get("digest") for x in m.get("layers", [])] != [str(d.digest) for d in layers]
-            or not store.blobs.exists(cfg)):
+    if (
+        m.get("config", {}).get("digest") != str(cfg)
+        or [x.get("digest") for x in m.get("layers", [])] != [str(d.digest) for d in layers]
+        or not store.blobs.exists(cfg)
+    ):
         return None
     return Descriptor(desc.media_type, desc.digest, desc.size, platform=desc.platform)
 

@@ -25,8 +25,9 @@ class BaseImageError(BuildError):
     exit_code = 1
 
 
-def resolve_image(ctx: BuildContext, ref: str, platform: str, *, pull: bool | None = None
-                  ) -> tuple[Any, str]:
+def resolve_image(
+    ctx: BuildContext, ref: str, platform: str, *, pull: bool | None = None
+) -> tuple[Any, str]:
     """The stored image for `ref` (pulling it when needed); returns (StoredImage,
     manifest digest string)."""
     plat = Platform.parse(platform)
@@ -60,17 +61,17 @@ def _resolve(ctx: BuildContext, ref: str, plat: Platform, want_pull: bool) -> tu
     try:
         from registry_client.pull import pull_image
 
-        pull_image(ctx.store, ref, platform=plat, progress=TransferProgress(ctx, vid),
-                   **_client_kw(ctx))
-    except Exception as e:  # noqa: BLE001 - reported as the FROM failure
+        pull_image(
+            ctx.store, ref, platform=plat, progress=TransferProgress(ctx, vid), **_client_kw(ctx)
+        )
+    except Exception as e:  # reported as the FROM failure
         ctx.progress.step_error(vid, str(e))
         raise BaseImageError(f"{ref}: {e}") from None
     ctx.progress.step_done(vid, 0.0)
     img = store_resolve(ctx.store, ref, plat)
     if not _platform_ok(img, plat):
         cfg = img.config()
-        raise BaseImageError(f"{ref}: the image is for {cfg.os}/{cfg.architecture}, "
-                             f"not {plat}")
+        raise BaseImageError(f"{ref}: the image is for {cfg.os}/{cfg.architecture}, not {plat}")
     return img, str(img.digest)
 
 
@@ -101,7 +102,9 @@ class TransferProgress:
         cur = getattr(ev, "current", None)
         total = getattr(ev, "total", None)
         if isinstance(cur, int):
-            self.ctx.progress.transfer(self.vid, name, cur, total if isinstance(total, int) else None)
+            self.ctx.progress.transfer(
+                self.vid, name, cur, total if isinstance(total, int) else None
+            )
 
     def __getattr__(self, _name: str) -> Any:
         return self
@@ -110,9 +113,13 @@ class TransferProgress:
 def image_state(img: Any) -> StageState:
     cfg = img.config()
     lrs = tuple(LayerRef(sl.descriptor, sl.diff_id) for sl in img.layers())
-    return StageState(config=config_ops.inherit(cfg), layers=lrs,
-                      last_created=_last_created(cfg), triggers=tuple(cfg.config.on_build or ()),
-                      base_config=cfg.to_json())
+    return StageState(
+        config=config_ops.inherit(cfg),
+        layers=lrs,
+        last_created=_last_created(cfg),
+        triggers=tuple(cfg.config.on_build or ()),
+        base_config=cfg.to_json(),
+    )
 
 
 def _last_created(cfg: Any) -> str | None:

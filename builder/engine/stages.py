@@ -37,13 +37,18 @@ def start(ctx: BuildContext, stage: Stage) -> StageState:
         st = ctx.wait_stage(base)
         trig = tuple(st.config.config.on_build or ())
         if trig:  # the stage's own ONBUILD run here, as BuildKit does (not carried on)
-            st = replace(st, triggers=trig, base_config=st.config.to_json(),
-                         config=ops.without_onbuild(st.config))
+            st = replace(
+                st,
+                triggers=trig,
+                base_config=st.config.to_json(),
+                config=ops.without_onbuild(st.config),
+            )
         return replace(st, step_no=1, reran=st.reran, cmd_set=False)
     if base == "scratch":
         st = scratch_state(stage.platform)
-        return replace(st, key=compute_key("", CacheInputs("scratch", "FROM scratch",
-                                                           platform=stage.platform)))
+        return replace(
+            st, key=compute_key("", CacheInputs("scratch", "FROM scratch", platform=stage.platform))
+        )
     vid = ctx.progress.new_id()
     label = stage.from_text or f"FROM {base}"
     ctx.progress.step_started(vid, stage.name, _pos(1, total), label)
@@ -52,11 +57,18 @@ def start(ctx: BuildContext, stage: Stage) -> StageState:
         img, digest = resolve_image(ctx, base, stage.platform)
     except BuildError as e:
         ctx.progress.step_error(vid, str(e))
-        raise StepError(file=ctx.file, line=stage.from_line, stage=stage.name,
-                        position=_pos(1, total), text=label, message=str(e)) from None
+        raise StepError(
+            file=ctx.file,
+            line=stage.from_line,
+            stage=stage.name,
+            position=_pos(1, total),
+            text=label,
+            message=str(e),
+        ) from None
     st = image_state(img)
-    key = compute_key("", CacheInputs(f"image {base}", f"FROM {base}@{digest}",
-                                      platform=stage.platform))
+    key = compute_key(
+        "", CacheInputs(f"image {base}", f"FROM {base}@{digest}", platform=stage.platform)
+    )
     ctx.progress.step_done(vid, time.monotonic() - t0)
     return replace(st, key=key)  # its triggers run first (see run())
 
@@ -66,8 +78,13 @@ def run(ctx: BuildContext, stage: Stage) -> StageState:
     if state.triggers:
         from builder.engine.adapter import onbuild_steps
 
-        trig = onbuild_steps(list(state.triggers), state.base_config, ctx.opts.build_args,
-                             stage.platform, stage.from_line)
+        trig = onbuild_steps(
+            list(state.triggers),
+            state.base_config,
+            ctx.opts.build_args,
+            stage.platform,
+            stage.from_line,
+        )
         stage = replace(stage, steps=(*trig, *stage.steps))
         state = replace(state, triggers=(), base_config=None)
     total = shown_total(stage)
@@ -80,8 +97,9 @@ def run(ctx: BuildContext, stage: Stage) -> StageState:
     return state
 
 
-def _inputs(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState
-            ) -> CacheInputs:
+def _inputs(
+    ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState
+) -> CacheInputs:
     sources: dict[str, str] = {}
     extra: dict[str, str] = {}
     if step.kind in ("COPY", "ADD"):
@@ -105,9 +123,15 @@ def _inputs(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
             extra["shell"] = " ".join(ops.shell_of(state.config))
     if step.canonical:
         extra["expanded"] = step.canonical
-    return CacheInputs(position=f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}",
-                       instruction=step.text, args=dict(step.args), env=dict(step.env),
-                       platform=stage.platform, sources=sources, extra=extra)
+    return CacheInputs(
+        position=f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}",
+        instruction=step.text,
+        args=dict(step.args),
+        env=dict(step.env),
+        platform=stage.platform,
+        sources=sources,
+        extra=extra,
+    )
 
 
 def _context_hash(ctx: BuildContext, src: str) -> str:
@@ -116,8 +140,9 @@ def _context_hash(ctx: BuildContext, src: str) -> str:
     return source_hash(ctx.context_tree, [src], CopyOptions(), ctx.hashes()).digest
 
 
-def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState,
-            position: str, n: int) -> StageState:
+def do_step(
+    ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState, position: str, n: int
+) -> StageState:
     if step.kind in METADATA:
         return _metadata(ctx, stage, idx, step, state, n)
     if step.kind not in LAYER_KINDS:
@@ -139,19 +164,31 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
         ctx.progress.step_done(vid, 0.0)
         res, reran, reason = hit, False, ""
     else:
-        reason = ctx.cache.explain(inputs, state.key, parent_step=state.step_no,
-                                   parent_reran=state.reran, no_cache=ctx.opts.no_cache)
+        reason = ctx.cache.explain(
+            inputs,
+            state.key,
+            parent_step=state.step_no,
+            parent_reran=state.reran,
+            no_cache=ctx.opts.no_cache,
+        )
         ctx.progress.step_started(vid, stage.name, position, _shown(step), reason=reason)
         try:
-            res = nospace.guard(ctx, step, lambda: _execute(ctx, stage, step, state, vid,
-                                                            position, key))
+            res = nospace.guard(
+                ctx, step, lambda: _execute(ctx, stage, step, state, vid, position, key)
+            )
         except StepError as e:
             ctx.progress.step_error(vid, e.message)
             raise
         except BuildError as e:
             ctx.progress.step_error(vid, str(e))
-            raise StepError(file=ctx.file, line=step.line, stage=stage.name, position=position,
-                            text=step.text, message=str(e)) from None
+            raise StepError(
+                file=ctx.file,
+                line=step.line,
+                stage=stage.name,
+                position=position,
+                text=step.text,
+                message=str(e),
+            ) from None
         ctx.cache.record(key, state.key, inputs, res)
         ctx.progress.step_done(vid, time.monotonic() - t0)
         reran = True
@@ -165,15 +202,30 @@ def do_step(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageS
         created_by = history.run_created_by(argv, step.build_args_ordered)
     else:
         created_by = history.copy_created_by(
-            step.kind == "ADD", _display_sources(step), step.get("dest") or ".",
-            chown=step.get("chown") or "", chmod=step.get("chmod") or "",
-            parents=bool(step.get("parents")))
+            step.kind == "ADD",
+            _display_sources(step),
+            step.get("dest") or ".",
+            chown=step.get("chown") or "",
+            chmod=step.get("chmod") or "",
+            parents=bool(step.get("parents")),
+        )
     new = new.with_result(res)
-    new = new.with_history(created_by, empty=res.kind != "layer",
-                           created=res.created or ctx.epoch_created, line=step.line,
-                           end_line=step.end_line)
-    _outcome(ctx, stage, step, n, hit is not None, reason if hit is None else remote,
-             time.monotonic() - t0)
+    new = new.with_history(
+        created_by,
+        empty=res.kind != "layer",
+        created=res.created or ctx.epoch_created,
+        line=step.line,
+        end_line=step.end_line,
+    )
+    _outcome(
+        ctx,
+        stage,
+        step,
+        n,
+        hit is not None,
+        reason if hit is None else remote,
+        time.monotonic() - t0,
+    )
     return replace(new, key=key, step_no=n, reran=reran)
 
 
@@ -198,8 +250,15 @@ def _usable(ctx: BuildContext, res: CacheResult | None) -> CacheResult | None:
     return res
 
 
-def _execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid: int,
-             position: str, key: str) -> CacheResult:
+def _execute(
+    ctx: BuildContext,
+    stage: Stage,
+    step: Step,
+    state: StageState,
+    vid: int,
+    position: str,
+    key: str,
+) -> CacheResult:
     if step.kind == "RUN":
         return run_step.execute(ctx, stage, step, state, vid, position, key)
     if step.kind == "WORKDIR":
@@ -210,8 +269,9 @@ def _execute(ctx: BuildContext, stage: Stage, step: Step, state: StageState, vid
     return copy_step.execute(ctx, stage, step, state, vid, position, key)
 
 
-def _metadata(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState,
-              n: int) -> StageState:
+def _metadata(
+    ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState, n: int
+) -> StageState:
     img = state.config
     k = step.kind
     try:
@@ -242,31 +302,49 @@ def _metadata(ctx: BuildContext, stage: Stage, idx: int, step: Step, state: Stag
         else:  # ARG
             a = ops.arg(img, step.get("resolved"))
     except BuildError as e:
-        raise StepError(file=ctx.file, line=step.line, stage=stage.name, position=str(n),
-                        text=step.text, message=str(e)) from None
-    inputs = CacheInputs(position=f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}",
-                         instruction=step.text, args=dict(step.args), env=dict(step.env),
-                         platform=stage.platform,
-                         extra={"expanded": step.canonical} if step.canonical else {})
+        raise StepError(
+            file=ctx.file,
+            line=step.line,
+            stage=stage.name,
+            position=str(n),
+            text=step.text,
+            message=str(e),
+        ) from None
+    inputs = CacheInputs(
+        position=f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}",
+        instruction=step.text,
+        args=dict(step.args),
+        env=dict(step.env),
+        platform=stage.platform,
+        extra={"expanded": step.canonical} if step.canonical else {},
+    )
     key = compute_key(state.key, inputs)
     ctx.used_keys.append(key)
     if ctx.cache.lookup(key) is None:
         ctx.cache.record(key, state.key, inputs, CacheResult("meta"))
-    new = replace(state, config=a.image, key=key,
-                  cmd_set=state.cmd_set or k == "CMD")
+    new = replace(state, config=a.image, key=key, cmd_set=state.cmd_set or k == "CMD")
     created = ctx.epoch_created or new.last_created
-    return new.with_history(a.created_by, empty=True, created=created, line=step.line,
-                            end_line=step.end_line)
+    return new.with_history(
+        a.created_by, empty=True, created=created, line=step.line, end_line=step.end_line
+    )
 
 
-_KINDS = (("--no-cache", "no-cache"), ("not built before", "new"),
-          ("instruction changed", "instruction"), ("parent step", "parent"),
-          ("build arg", "args"), ("env ", "env"), ("platform", "instruction"),
-          ("from ", "base-image"), ("base changed", "base-image"))
+_KINDS = (
+    ("--no-cache", "no-cache"),
+    ("not built before", "new"),
+    ("instruction changed", "instruction"),
+    ("parent step", "parent"),
+    ("build arg", "args"),
+    ("env ", "env"),
+    ("platform", "instruction"),
+    ("from ", "base-image"),
+    ("base changed", "base-image"),
+)
 
 
-def _outcome(ctx: BuildContext, stage: Stage, step: Step, n: int, cached: bool,
-             reason: str, seconds: float) -> None:
+def _outcome(
+    ctx: BuildContext, stage: Stage, step: Step, n: int, cached: bool, reason: str, seconds: float
+) -> None:
     """`n` is the step's number in its stage as the progress shows it (`[n/N]`), so
     "parent step 4 re-ran" and the report's "step 4" name the same step."""
     from builder.inspect.cache_report import StepOutcome
@@ -274,7 +352,16 @@ def _outcome(ctx: BuildContext, stage: Stage, step: Step, n: int, cached: bool,
     why = reason.removeprefix("re-ran: ")
     kind = "" if cached else next((k for p, k in _KINDS if why.startswith(p)), "source-changed")
     with ctx.lock:
-        ctx.outcomes.append(StepOutcome(
-            index=n, instruction=step.text, cached=cached, line=step.line,
-            stage=stage.name or str(stage.index), reason=why, kind=kind, seconds=seconds,
-            file=ctx.file))
+        ctx.outcomes.append(
+            StepOutcome(
+                index=n,
+                instruction=step.text,
+                cached=cached,
+                line=step.line,
+                stage=stage.name or str(stage.index),
+                reason=why,
+                kind=kind,
+                seconds=seconds,
+                file=ctx.file,
+            )
+        )

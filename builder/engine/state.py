@@ -37,12 +37,12 @@ class StageState:
     config: ImageConfig
     layers: tuple[LayerRef, ...] = ()
     key: str = ""
-    step_no: int = 1          # position of the last step (FROM is 1)
-    reran: bool = False       # did the last step execute (not a cache hit)?
-    cmd_set: bool = False     # CMD seen in this stage (ENTRYPOINT keeps Cmd then)
+    step_no: int = 1  # position of the last step (FROM is 1)
+    reran: bool = False  # did the last step execute (not a cache hit)?
+    cmd_set: bool = False  # CMD seen in this stage (ENTRYPOINT keeps Cmd then)
     last_created: str | None = None
-    triggers: tuple[str, ...] = ()   # the base image's ONBUILD, to run first
-    base_config: Any = None          # the base image's config JSON (for the triggers)
+    triggers: tuple[str, ...] = ()  # the base image's ONBUILD, to run first
+    base_config: Any = None  # the base image's config JSON (for the triggers)
 
     @property
     def chain_id(self) -> str | None:
@@ -50,20 +50,36 @@ class StageState:
             return None
         return str(chain_ids([lr.diff_id for lr in self.layers])[-1])
 
-    def with_history(self, created_by: str | None, *, empty: bool, created: str | None,
-                     line: int, end_line: int = 0) -> StageState:
+    def with_history(
+        self,
+        created_by: str | None,
+        *,
+        empty: bool,
+        created: str | None,
+        line: int,
+        end_line: int = 0,
+    ) -> StageState:
         if created_by is None:
             return self
-        h = entry(created_by, empty_layer=empty, created=created, line=line or None,
-                  end_line=end_line or None)
+        h = entry(
+            created_by,
+            empty_layer=empty,
+            created=created,
+            line=line or None,
+            end_line=end_line or None,
+        )
         return replace(self, config=replace(self.config, history=(*self.config.history, h)))
 
     def with_result(self, res: CacheResult) -> StageState:
         if res.kind != "layer" or res.layer is None or res.diff_id is None:
             return self
         cfg = replace(self.config, diff_ids=(*self.config.diff_ids, res.diff_id))
-        return replace(self, config=cfg, layers=(*self.layers, LayerRef(res.layer, res.diff_id, res.source)),
-                       last_created=res.created or self.last_created)
+        return replace(
+            self,
+            config=cfg,
+            layers=(*self.layers, LayerRef(res.layer, res.diff_id, res.source)),
+            last_created=res.created or self.last_created,
+        )
 
 
 @dataclass
@@ -77,7 +93,7 @@ class BuildContext:
     platform: str
     position_prefix: str
     file: str
-    epoch_created: str | None          # SOURCE_DATE_EPOCH as RFC 3339, or None
+    epoch_created: str | None  # SOURCE_DATE_EPOCH as RFC 3339, or None
     results: dict[int, StageState] = field(default_factory=dict)
     abort: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -87,7 +103,7 @@ class BuildContext:
     plan: Any = None
     futures: dict[int, Any] = field(default_factory=dict)
     context_tree: Any = None
-    outcomes: list[Any] = field(default_factory=list)   # inspect.cache_report.StepOutcome
+    outcomes: list[Any] = field(default_factory=list)  # inspect.cache_report.StepOutcome
     used_keys: list[str] = field(default_factory=list)  # for --cache-to
 
     def hashes(self) -> Any:

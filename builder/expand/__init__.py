@@ -47,8 +47,15 @@ class Expansion:
 class Lexer:
     """One configured BuildKit `shell.Lex`. Not thread-safe (holds the scan state)."""
 
-    def __init__(self, escape: str = "\\", *, raw_quotes: bool = False, raw_escapes: bool = False,
-                 skip_unset: bool = False, skip_quotes: bool = False) -> None:
+    def __init__(
+        self,
+        escape: str = "\\",
+        *,
+        raw_quotes: bool = False,
+        raw_escapes: bool = False,
+        skip_unset: bool = False,
+        skip_quotes: bool = False,
+    ) -> None:
         self.escape = escape
         self.raw_quotes, self.raw_escapes = raw_quotes, raw_escapes
         self.skip_unset, self.skip_quotes = skip_unset, skip_quotes
@@ -130,14 +137,16 @@ class Lexer:
             self._i += 1
         while self._peek() in (" ", "\t"):
             self._i += 1
-        return "<<" + self._s[start:self._i]
+        return "<<" + self._s[start : self._i]
 
     def _single(self) -> str:
         self._i += 1
         end = self._s.find("'", self._i)
         if end < 0:
-            raise ExpansionError("unexpected end of statement while looking for matching single-quote")
-        body = self._s[self._i:end]
+            raise ExpansionError(
+                "unexpected end of statement while looking for matching single-quote"
+            )
+        body = self._s[self._i : end]
         self._i = end + 1
         return "'" + body + "'" if self.raw_quotes else body
 
@@ -148,7 +157,9 @@ class Lexer:
         while True:
             ch = self._peek()
             if not ch:
-                raise ExpansionError("unexpected end of statement while looking for matching double-quote")
+                raise ExpansionError(
+                    "unexpected end of statement while looking for matching double-quote"
+                )
             if ch == '"':
                 self._i += 1
                 if self.raw_quotes:
@@ -180,13 +191,15 @@ class Lexer:
         if self._i < len(s) and s[self._i].isdecimal():
             while self._i < len(s) and s[self._i].isdecimal():
                 self._i += 1
-            return s[start:self._i]
+            return s[start : self._i]
         if self._i < len(s) and s[self._i] in _SPECIAL_PARAMS:
             self._i += 1
-            return s[start:self._i]
-        while self._i < len(s) and (s[self._i].isalpha() or s[self._i].isdecimal() or s[self._i] == "_"):
+            return s[start : self._i]
+        while self._i < len(s) and (
+            s[self._i].isalpha() or s[self._i].isdecimal() or s[self._i] == "_"
+        ):
             self._i += 1
-        return s[start:self._i]
+        return s[start : self._i]
 
     def _dollar(self) -> str:
         self._i += 1
@@ -253,7 +266,9 @@ class Lexer:
             return trim_suffix(word, value, greedy)
         return trim_prefix(word, value, greedy)
 
-    def _stop_or_missing(self, raw: bool, stop: str = "}", missing: str = "missing '}'") -> tuple[str, list[str]]:
+    def _stop_or_missing(
+        self, raw: bool, stop: str = "}", missing: str = "missing '}'"
+    ) -> tuple[str, list[str]]:
         try:
             return self._stop_on(stop, raw)
         except ExpansionError:

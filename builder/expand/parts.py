@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 
 # Go's unicode.IsSpace (Python's str.isspace also takes \x1c-\x1f).
-SPACES = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-                    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+SPACES = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
 
 def is_space(ch: str) -> bool:
     return ch in SPACES
-
 
 
 class Words:
@@ -42,7 +44,6 @@ class Words:
         return self.words
 
 
-
 def _error(msg: str) -> Exception:
     from builder.expand import ExpansionError
 
@@ -67,7 +68,9 @@ def pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[s
                 continue
             i += 1
             if nxt not in ("*", "?", "\\"):
-                raise _error(f"invalid pattern ({pattern}) in substitution: invalid escape '\\{nxt}'")
+                raise _error(
+                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{nxt}'"
+                )
             out.append("\\" + nxt)
         elif tok in "[]{}.+()|^$":
             out.append("\\" + tok)
@@ -78,7 +81,7 @@ def pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[s
 
 def trim_prefix(pattern: str, value: str, greedy: bool) -> str:
     m = pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
-    return value[m.end():] if m else value
+    return value[m.end() :] if m else value
 
 
 def _reverse_pattern(pattern: str) -> str:

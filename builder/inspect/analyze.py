@@ -95,32 +95,56 @@ class Analysis:
             "user_size": w.user_files_size,
             "base_layers": w.base_layers,
             "layers": [x.to_json() for x in self.layers],
-            "history": [{"created": h.created, "created_by": h.created_by,
-                         "comment": h.comment, "empty_layer": h.empty_layer,
-                         "layer": h.layer, "line": h.line} for h in self.history],
+            "history": [
+                {
+                    "created": h.created,
+                    "created_by": h.created_by,
+                    "comment": h.comment,
+                    "empty_layer": h.empty_layer,
+                    "layer": h.layer,
+                    "line": h.line,
+                }
+                for h in self.history
+            ],
             "wasted_bytes": w.wasted_bytes,
             "dive_wasted_bytes": w.dive_wasted_bytes,
             "efficiency": w.efficiency,
             "user_wasted_percent": w.user_wasted_percent,
-            "wasted_paths": [{"path": "/" + p.path, "wasted_bytes": p.wasted_bytes,
-                              "versions": p.versions, "layers": list(p.layers),
-                              "deleted": p.deleted} for p in w.top],
+            "wasted_paths": [
+                {
+                    "path": "/" + p.path,
+                    "wasted_bytes": p.wasted_bytes,
+                    "versions": p.versions,
+                    "layers": list(p.layers),
+                    "deleted": p.deleted,
+                }
+                for p in w.top
+            ],
             "pitfalls": [f.to_json() for f in self.pitfalls],
         }
 
 
-def analyze(config: dict[str, Any], layers: Iterable[LayerInput], dockerfile: Dockerfile | None
-            = None, *, name: str = "", manifest_digest: str = "", config_digest: str = "",
-            top_n: int = 20, context_dir: str | None = None,
-            pitfalls: bool = True) -> Analysis:
+def analyze(
+    config: dict[str, Any],
+    layers: Iterable[LayerInput],
+    dockerfile: Dockerfile | None = None,
+    *,
+    name: str = "",
+    manifest_digest: str = "",
+    config_digest: str = "",
+    top_n: int = 20,
+    context_dir: str | None = None,
+    pitfalls: bool = True,
+) -> Analysis:
     tree = ImageTree()
     for li in layers:
         f = li.open()
         try:
             tree.add_layer(f, li.digest, li.size)
         except (LayerFormatError, SourceError) as e:
-            raise LayerFormatError(f"{name or 'image'}: layer {len(tree.layers)} "
-                                   f"({li.digest[:19]}): {e}") from None
+            raise LayerFormatError(
+                f"{name or 'image'}: layer {len(tree.layers)} ({li.digest[:19]}): {e}"
+            ) from None
         finally:
             close = getattr(f, "close", None)
             if close is not None:
@@ -154,30 +178,62 @@ def analyze(config: dict[str, Any], layers: Iterable[LayerInput], dockerfile: Do
         if st is not None and r.layer >= base_layers:
             layer_step[r.layer] = st
 
-    infos = [LayerInfo(i, tree.layers[i].files_size, layer_step.get(i), i < base_layers)
-             for i in range(n)]
+    infos = [
+        LayerInfo(i, tree.layers[i].files_size, layer_step.get(i), i < base_layers)
+        for i in range(n)
+    ]
     waste = compute_waste(tree, base_layers, top_n)
     found: list[Finding] = []
     if pitfalls:
-        ctx = Context(tree, infos, steps, final, config, dockerfile is not None, base_layers,
-                      context_dir)
+        ctx = Context(
+            tree, infos, steps, final, config, dockerfile is not None, base_layers, context_dir
+        )
         found = run_checks(ctx)
     reports = []
     for st in tree.layers:
         r = layer_row.get(st.index)
         step = layer_step.get(st.index)
         line = step.line if step is not None and step.line > 0 else None
-        reports.append(LayerReport(
-            st.index, st.digest, st.size, st.uncompressed_size, st.files_size,
-            r.created_by if r else "", line, step.end_line if line else None,
-            st.index < base_layers, st.added, st.modified, st.deleted, st.added_bytes,
-            st.modified_bytes, st.deleted_bytes))
-    return Analysis(name, manifest_digest, config_digest, reports, rows, waste, found,
-                    line_source, dockerfile.path if dockerfile is not None else None)
+        reports.append(
+            LayerReport(
+                st.index,
+                st.digest,
+                st.size,
+                st.uncompressed_size,
+                st.files_size,
+                r.created_by if r else "",
+                line,
+                step.end_line if line else None,
+                st.index < base_layers,
+                st.added,
+                st.modified,
+                st.deleted,
+                st.added_bytes,
+                st.modified_bytes,
+                st.deleted_bytes,
+            )
+        )
+    return Analysis(
+        name,
+        manifest_digest,
+        config_digest,
+        reports,
+        rows,
+        waste,
+        found,
+        line_source,
+        dockerfile.path if dockerfile is not None else None,
+    )
 
 
-def analyze_source(src: ImageSource, dockerfile: Dockerfile | None = None,
-                   **kw: Any) -> Analysis:
+def analyze_source(src: ImageSource, dockerfile: Dockerfile | None = None, **kw: Any) -> Analysis:
     inputs = [LayerInput(b.digest, b.size, b.open) for b in src.layers]
-    return analyze(src.config, inputs, dockerfile, name=src.name,
-                   manifest_digest=src.manifest_digest, config_digest=src.config_digest, **kw)
+    return analyze(
+        src.config,
+        inputs,
+        dockerfile,
+        name=src.name,
+        manifest_digest=src.manifest_digest,
+        config_digest=src.config_digest,
+        **kw,
+    )

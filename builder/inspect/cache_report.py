@@ -14,8 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 # Reason kinds the engine should use (free text goes in `reason`).
-MISS_KINDS = ("no-cache", "new", "instruction", "parent", "args", "env", "source-changed",
-              "base-image", "unstable")
+MISS_KINDS = (
+    "no-cache",
+    "new",
+    "instruction",
+    "parent",
+    "args",
+    "env",
+    "source-changed",
+    "base-image",
+    "unstable",
+)
 
 
 @dataclass(frozen=True)
@@ -33,9 +42,17 @@ class StepOutcome:
     file: str = "Dockerfile"
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "instruction": self.instruction, "cached": self.cached,
-                "line": self.line, "stage": self.stage, "reason": self.reason,
-                "kind": self.kind, "seconds": round(self.seconds, 3), "file": self.file}
+        return {
+            "index": self.index,
+            "instruction": self.instruction,
+            "cached": self.cached,
+            "line": self.line,
+            "stage": self.stage,
+            "reason": self.reason,
+            "kind": self.kind,
+            "seconds": round(self.seconds, 3),
+            "file": self.file,
+        }
 
 
 def summary_line(steps: Sequence[StepOutcome]) -> str:
@@ -53,13 +70,21 @@ def format_cache_report(steps: list[StepOutcome]) -> str:
             continue
         where = f" {s.file}:{s.line}" if s.line else ""
         text = s.instruction if len(s.instruction) <= 60 else s.instruction[:57] + "..."
-        why = s.reason or {"parent": "an earlier step re-ran", "no-cache": "--no-cache",
-                           "new": "not built before"}.get(s.kind, "cache miss")
+        why = s.reason or {
+            "parent": "an earlier step re-ran",
+            "no-cache": "--no-cache",
+            "new": "not built before",
+        }.get(s.kind, "cache miss")
         out.append(f"  step {s.index}{where} `{text}` re-ran: {why}")
     return "\n".join(out)
 
 
 def cache_report_json(steps: Sequence[StepOutcome]) -> dict[str, Any]:
     hit = sum(1 for s in steps if s.cached)
-    return {"steps": len(steps), "cached": hit, "reran": len(steps) - hit,
-            "summary": summary_line(steps), "outcomes": [s.to_json() for s in steps]}
+    return {
+        "steps": len(steps),
+        "cached": hit,
+        "reran": len(steps) - hit,
+        "summary": summary_line(steps),
+        "outcomes": [s.to_json() for s in steps],
+    }

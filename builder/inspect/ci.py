@@ -24,13 +24,32 @@ from builder.inspect.pitfalls.base import human
 
 CONFIG_NAME = ".pybuild-ci.yaml"
 RULES = ("lowest-efficiency", "highest-wasted-bytes", "highest-user-wasted-percent")
-DEFAULTS: dict[str, str] = {"lowest-efficiency": "0.9", "highest-wasted-bytes": "disabled",
-                            "highest-user-wasted-percent": "0.1"}
-_ALIASES = {"lowestefficiency": "lowest-efficiency", "highestwastedbytes": "highest-wasted-bytes",
-            "highestuserwastedpercent": "highest-user-wasted-percent"}
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3,
-          "gb": 1000**3, "t": 1000**4, "tb": 1000**4, "kib": 1024, "mib": 1024**2,
-          "gib": 1024**3, "tib": 1024**4}
+DEFAULTS: dict[str, str] = {
+    "lowest-efficiency": "0.9",
+    "highest-wasted-bytes": "disabled",
+    "highest-user-wasted-percent": "0.1",
+}
+_ALIASES = {
+    "lowestefficiency": "lowest-efficiency",
+    "highestwastedbytes": "highest-wasted-bytes",
+    "highestuserwastedpercent": "highest-user-wasted-percent",
+}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
 
 
 @dataclass(frozen=True)
@@ -66,8 +85,9 @@ def parse_config(text: str, where: str = CONFIG_NAME) -> dict[str, str]:
             continue
         k = _key(key)
         if k not in RULES:
-            raise CiConfigError(f"{where}:{n}: unknown rule {key.strip()!r} "
-                                f"(known: {', '.join(RULES)})")
+            raise CiConfigError(
+                f"{where}:{n}: unknown rule {key.strip()!r} (known: {', '.join(RULES)})"
+            )
         out[k] = value
     return out
 
@@ -123,33 +143,39 @@ def evaluate(a: Analysis, th: dict[str, str]) -> list[RuleResult]:
         elif rule == "highest-wasted-bytes":
             tb = parse_size(value, rule)
             bad = w.wasted_bytes > tb
-            msg = (f"too many bytes wasted (wasted-bytes={w.wasted_bytes} > "
-                   f"threshold={tb})")
+            msg = f"too many bytes wasted (wasted-bytes={w.wasted_bytes} > threshold={tb})"
         else:
             t = parse_ratio(value, rule)
             ratio = w.user_wasted_percent / 100
             bad = ratio > t
-            msg = (f"too many bytes wasted, relative to the user bytes added "
-                   f"(user-wasted-percent={ratio:.4f} > threshold={t})")
+            msg = (
+                f"too many bytes wasted, relative to the user bytes added "
+                f"(user-wasted-percent={ratio:.4f} > threshold={t})"
+            )
         out.append(RuleResult(rule, "FAIL" if bad else "PASS", msg if bad else ""))
     return out
 
 
 def format_ci(a: Analysis, results: list[RuleResult]) -> str:
     w = a.waste
-    lines = [f"  efficiency: {100 * w.efficiency:.4f} %",
-             f"  wastedBytes: {w.wasted_bytes} bytes ({human(w.wasted_bytes)})",
-             f"  userWastedPercent: {w.user_wasted_percent:.4f} %"]
+    lines = [
+        f"  efficiency: {100 * w.efficiency:.4f} %",
+        f"  wastedBytes: {w.wasted_bytes} bytes ({human(w.wasted_bytes)})",
+        f"  userWastedPercent: {w.user_wasted_percent:.4f} %",
+    ]
     if w.top:
         lines.append("Inefficient Files:")
         lines.append(f"{'Count':>5}  {'Wasted Space':>12}  File Path")
         for p in w.top:
-            lines.append(f"{p.versions + (1 if p.deleted else 0):>5}  "
-                         f"{human(p.wasted_bytes):>12}  /{p.path}")
+            lines.append(
+                f"{p.versions + (1 if p.deleted else 0):>5}  {human(p.wasted_bytes):>12}  /{p.path}"
+            )
     lines.append("Results:")
     for r in results:
         lines.append(f"  {r.status}: {r.rule}" + (f": {r.message}" if r.message else ""))
     n = {s: sum(1 for r in results if r.status == s) for s in ("PASS", "FAIL", "SKIP")}
-    lines.append(f"Result:{'FAIL' if n['FAIL'] else 'PASS'} [Total:{len(results)}] "
-                 f"[Passed:{n['PASS']}] [Failed:{n['FAIL']}] [Warn:0] [Skipped:{n['SKIP']}]")
+    lines.append(
+        f"Result:{'FAIL' if n['FAIL'] else 'PASS'} [Total:{len(results)}] "
+        f"[Passed:{n['PASS']}] [Failed:{n['FAIL']}] [Warn:0] [Skipped:{n['SKIP']}]"
+    )
     return "\n".join(lines)

@@ -73,7 +73,7 @@ def _split_flags(rest: str) -> tuple[dict[str, str], str]:
         if not m:
             break
         flags[m.group(1)] = m.group(2) or ""
-        rest = rest[m.end():]
+        rest = rest[m.end() :]
     return flags, rest
 
 
@@ -120,7 +120,16 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
         if kw == "FROM":
             stage += 1
         flags, args = _split_flags(rest.strip())
-        steps.append(Step(kw, args, start + 1, i + 1, max(stage, 0) if kw != "ARG" or
-                          stage >= 0 else -1, flags, "\n".join(orig)))
+        steps.append(
+            Step(
+                kw,
+                args,
+                start + 1,
+                i + 1,
+                max(stage, 0) if kw != "ARG" or stage >= 0 else -1,
+                flags,
+                "\n".join(orig),
+            )
+        )
         i += 1
     return Dockerfile(tuple(steps), path)

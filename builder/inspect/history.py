@@ -20,8 +20,25 @@ from builder.inspect.dockerfile import Dockerfile, Step
 
 LINE_MARK = re.compile(r"pybuild:line=(\d+)(?:-(\d+))?")
 BUILD_MARK = re.compile(r"pybuild:build=([\w.-]+)")
-KEYWORDS = ("RUN", "COPY", "ADD", "ENV", "ARG", "LABEL", "WORKDIR", "USER", "EXPOSE", "VOLUME",
-            "CMD", "ENTRYPOINT", "HEALTHCHECK", "SHELL", "STOPSIGNAL", "ONBUILD", "MAINTAINER")
+KEYWORDS = (
+    "RUN",
+    "COPY",
+    "ADD",
+    "ENV",
+    "ARG",
+    "LABEL",
+    "WORKDIR",
+    "USER",
+    "EXPOSE",
+    "VOLUME",
+    "CMD",
+    "ENTRYPOINT",
+    "HEALTHCHECK",
+    "SHELL",
+    "STOPSIGNAL",
+    "ONBUILD",
+    "MAINTAINER",
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +73,19 @@ def history_rows(config: dict[str, Any], nlayers: int) -> list[HistoryRow]:
         idx = None if empty or layer >= nlayers else layer
         if not empty:
             layer += 1
-        rows.append(HistoryRow(i, str(h.get("created") or ""), str(h.get("created_by") or ""),
-                               comment, empty, idx, line, end, b.group(1) if b else ""))
+        rows.append(
+            HistoryRow(
+                i,
+                str(h.get("created") or ""),
+                str(h.get("created_by") or ""),
+                comment,
+                empty,
+                idx,
+                line,
+                end,
+                b.group(1) if b else "",
+            )
+        )
     return rows
 
 

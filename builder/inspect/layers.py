@@ -22,9 +22,23 @@ WH_OPAQUE = ".wh..wh..opq"
 
 # Private keys and credential files, by name (any layer, even when deleted later).
 SECRET_FILE_GLOBS = (
-    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "*.pem", "*.key", "*.p12", "*.pfx",
-    ".netrc", ".npmrc", ".pypirc", ".git-credentials", ".htpasswd", "credentials",
-    "credentials.json", "*.keystore", ".env",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    ".htpasswd",
+    "credentials",
+    "credentials.json",
+    "*.keystore",
+    ".env",
 )
 SECRET_DIR_FILES = (".docker/config.json", ".aws/credentials", ".kube/config")
 KEY_MARKERS = (b"PRIVATE KEY-----", b"BEGIN OPENSSH PRIVATE KEY")
@@ -148,8 +162,9 @@ class ImageTree:
             for p, rec in vis.items():
                 if rec[6] == idx and p not in wh_dirs:
                     continue  # this layer's own entries sit above its whiteouts
-                if p in wh_dirs or any(a in wh_dirs or (a in opaque and rec[6] < idx)
-                                       for a in _ancestors(p)):
+                if p in wh_dirs or any(
+                    a in wh_dirs or (a in opaque and rec[6] < idx) for a in _ancestors(p)
+                ):
                     doomed.append(p)
             for p in doomed:
                 self._delete(p, idx, st)

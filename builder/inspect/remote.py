@@ -79,10 +79,11 @@ def open_remote(spec: str) -> ImageSource:
         client.close()
         raise
 
-    def opener(d):  # noqa: ANN001, ANN202
+    def opener(d):
         def open_() -> IO[bytes]:
             r = ResumingReader(client, ref, d, ByteCounter(None, d.digest, d.size))
             return _Verified(r, str(d.digest), d.size)  # type: ignore[return-value]
+
         return open_
 
     layers = [LayerBlob(str(d.digest), d.size, d.media_type, opener(d)) for d in parsed.layers]

@@ -32,49 +32,81 @@ def steps_text(finding_id: str, steps: int) -> str:
     return f"{counted(steps, 'step')} re-run"
 
 
-def render(a: Analysis, *, color: bool = False, out: IO[str] | None = None,
-           width: int | None = None) -> None:
+def render(
+    a: Analysis, *, color: bool = False, out: IO[str] | None = None, width: int | None = None
+) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    con = Console(file=out or sys.stdout, no_color=not color, highlight=False,
-                  force_terminal=color, width=width or (None if color else 120),
-                  soft_wrap=False)
-    con.print(Text.assemble(("Image ", "bold"), a.image, "  ",
-                            (a.manifest_digest[:19], "dim")))
-    con.print(f"{len(a.layers)} layers, {human(a.size)} compressed, "
-              f"{human(a.uncompressed_size)} uncompressed"
-              + (f", lines from {a.line_source}" if a.line_source != "none" else ""))
+    con = Console(
+        file=out or sys.stdout,
+        no_color=not color,
+        highlight=False,
+        force_terminal=color,
+        width=width or (None if color else 120),
+        soft_wrap=False,
+    )
+    con.print(Text.assemble(("Image ", "bold"), a.image, "  ", (a.manifest_digest[:19], "dim")))
+    con.print(
+        f"{len(a.layers)} layers, {human(a.size)} compressed, "
+        f"{human(a.uncompressed_size)} uncompressed"
+        + (f", lines from {a.line_source}" if a.line_source != "none" else "")
+    )
     biggest = max((x.uncompressed_size for x in a.layers), default=0)
     t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    widths = {"#": 2, "size": 8, "uncompr.": 8, "": BAR_WIDTH + 1, "+add": 4, "~mod": 4,
-              "-del": 4, "line": 4}
+    widths = {
+        "#": 2,
+        "size": 8,
+        "uncompr.": 8,
+        "": BAR_WIDTH + 1,
+        "+add": 4,
+        "~mod": 4,
+        "-del": 4,
+        "line": 4,
+    }
     for name, w in widths.items():
         t.add_column(name, justify="left" if not name else "right", no_wrap=True, min_width=w)
     cb_width = max(20, con.width - sum(widths.values()) - 2 * len(widths) - 1)
     t.add_column("created by", no_wrap=True, max_width=cb_width)
     for x in a.layers:
         line = "base" if x.base else (str(x.line) if x.line else "-")
-        t.add_row(str(x.index), human(x.size), human(x.uncompressed_size),
-                  Text(bar(x.uncompressed_size, biggest).ljust(BAR_WIDTH),
-                       style="dim" if x.base else "cyan"),
-                  str(x.added), str(x.modified), str(x.deleted), line,
-                  _clip(" ".join(x.created_by.removesuffix(" # buildkit").split()), cb_width))
+        t.add_row(
+            str(x.index),
+            human(x.size),
+            human(x.uncompressed_size),
+            Text(
+                bar(x.uncompressed_size, biggest).ljust(BAR_WIDTH),
+                style="dim" if x.base else "cyan",
+            ),
+            str(x.added),
+            str(x.modified),
+            str(x.deleted),
+            line,
+            _clip(" ".join(x.created_by.removesuffix(" # buildkit").split()), cb_width),
+        )
     con.print(t)
     w = a.waste
     con.print()
-    con.print(Text.assemble(("Waste ", "bold"), f"{human(w.wasted_bytes)} wasted, efficiency "
-                            f"{100 * w.efficiency:.2f} %, user wasted {w.user_wasted_percent:.2f} %"
-                            f" (base image: {counted(w.base_layers, 'layer')})"))
+    con.print(
+        Text.assemble(
+            ("Waste ", "bold"),
+            f"{human(w.wasted_bytes)} wasted, efficiency "
+            f"{100 * w.efficiency:.2f} %, user wasted {w.user_wasted_percent:.2f} %"
+            f" (base image: {counted(w.base_layers, 'layer')})",
+        )
+    )
     if w.top:
         wt = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
         wt.add_column("wasted", justify="right")
         wt.add_column("path", overflow="fold")
         wt.add_column("layers")
         for p in w.top:
-            wt.add_row(human(p.wasted_bytes), "/" + p.path + (" (deleted)" if p.deleted else ""),
-                       ",".join(map(str, p.layers)))
+            wt.add_row(
+                human(p.wasted_bytes),
+                "/" + p.path + (" (deleted)" if p.deleted else ""),
+                ",".join(map(str, p.layers)),
+            )
         con.print(wt)
     con.print()
     if not a.pitfalls:
@@ -82,16 +114,27 @@ def render(a: Analysis, *, color: bool = False, out: IO[str] | None = None,
         return
     con.print(Text(f"Pitfalls ({len(a.pitfalls)})", style="bold"))
     for f in a.pitfalls:
-        where = ("line " if len(f.lines) == 1 else "lines ") + ", ".join(map(str, f.lines)) \
-            if f.lines else "line unknown"
+        where = (
+            ("line " if len(f.lines) == 1 else "lines ") + ", ".join(map(str, f.lines))
+            if f.lines
+            else "line unknown"
+        )
         cost = human(f.bytes) if f.bytes else ""
         if f.steps:
             cost += (", " if cost else "") + steps_text(f.id, f.steps)
-        con.print(Text.assemble(("● ", "yellow"), (f"[{f.id}] ", "bold yellow"), f.title,
-                                (f" — {where}" + (f" — {cost}" if cost else ""), "dim")))
+        con.print(
+            Text.assemble(
+                ("● ", "yellow"),
+                (f"[{f.id}] ", "bold yellow"),
+                f.title,
+                (f" — {where}" + (f" — {cost}" if cost else ""), "dim"),
+            )
+        )
         con.print(f"    {f.detail}")
         con.print(Text.assemble("    fix: ", (f.fix.summary, "green")))
-        for label, snippet, style in (("before", f.fix.before, "red"),
-                                      ("after ", f.fix.after, "green")):
+        for label, snippet, style in (
+            ("before", f.fix.before, "red"),
+            ("after ", f.fix.after, "green"),
+        ):
             for i, ln in enumerate(snippet.splitlines()):
                 con.print(Text.assemble(f"      {label if i == 0 else '      '} │ ", (ln, style)))

@@ -21,8 +21,10 @@ from typing import IO, Any
 from builder.inspect.errors import SourceError
 
 MAX_JSON = 4 << 20
-INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
-               "application/vnd.docker.distribution.manifest.list.v2+json")
+INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
@@ -98,15 +100,21 @@ def _from_store(spec: str, root: Path) -> ImageSource:
         img = resolve_image(store, spec)
         m = img.manifest()
         config = store.blobs.read_json(m.config)
-        layers = [LayerBlob(str(d.digest), d.size, d.media_type,
-                            (lambda d=d: store.blobs.open(d.digest, d.size)))
-                  for d in m.layers]
+        layers = [
+            LayerBlob(
+                str(d.digest),
+                d.size,
+                d.media_type,
+                (lambda d=d: store.blobs.open(d.digest, d.size)),
+            )
+            for d in m.layers
+        ]
     except StoreError as e:
         store.close()
-        raise SourceError(spec, "image not found in the store" if "not found" in str(e)
-                          else str(e)) from None
-    return ImageSource(spec, config, layers, str(img.digest), str(m.config.digest),
-                       [store.close])
+        raise SourceError(
+            spec, "image not found in the store" if "not found" in str(e) else str(e)
+        ) from None
+    return ImageSource(spec, config, layers, str(img.digest), str(m.config.digest), [store.close])
 
 
 def _split_ref(rest: str) -> tuple[str, str, str]:
@@ -133,7 +141,7 @@ def _candidates(name: str) -> list[str]:
         out.append(("docker.io/library/" if "/" not in n else "docker.io/") + n)
     for prefix in ("docker.io/library/", "docker.io/"):
         if n.startswith(prefix):
-            out.append(n[len(prefix):])
+            out.append(n[len(prefix) :])
     return out
 
 
@@ -209,8 +217,14 @@ def _from_layout(spec: str, root: Path, ref: str | None) -> ImageSource:
     layers = []
     for ld in manifest.get("layers") or []:
         path = _blob_path(root, ld["digest"])
-        layers.append(LayerBlob(ld["digest"], int(ld.get("size", 0)), ld.get("mediaType", ""),
-                                (lambda p=path: open(p, "rb"))))
+        layers.append(
+            LayerBlob(
+                ld["digest"],
+                int(ld.get("size", 0)),
+                ld.get("mediaType", ""),
+                (lambda p=path: open(p, "rb")),
+            )
+        )
     return ImageSource(spec, config, layers, mdigest, manifest["config"]["digest"])
 
 
@@ -235,8 +249,14 @@ def _from_oci_archive(spec: str, path: str, ref: str) -> ImageSource:
     manifests = index.get("manifests") or []
     desc = manifests[0] if manifests else None
     if ref:
-        desc = next((m for m in manifests if (m.get("annotations") or {}).get(REF_NAME)
-                     in _candidates(ref)), None)
+        desc = next(
+            (
+                m
+                for m in manifests
+                if (m.get("annotations") or {}).get(REF_NAME) in _candidates(ref)
+            ),
+            None,
+        )
     if desc is None:
         raise SourceError(spec, "no matching image in the archive")
     manifest, mdigest = _resolve_manifest(spec, desc, lambda d: read(blob(d)))
@@ -246,8 +266,11 @@ def _from_oci_archive(spec: str, path: str, ref: str) -> ImageSource:
         m = members.get(blob(ld["digest"]))
         if m is None:
             raise SourceError(spec, f"archive lacks layer {ld['digest']}")
-        layers.append(LayerBlob(ld["digest"], m.size, ld.get("mediaType", ""),
-                                (lambda m=m: tf.extractfile(m))))  # type: ignore[misc]
+        layers.append(
+            LayerBlob(
+                ld["digest"], m.size, ld.get("mediaType", ""), (lambda m=m: tf.extractfile(m))
+            )
+        )  # type: ignore[misc]
     return ImageSource(spec, config, layers, mdigest, manifest["config"]["digest"], [tf.close])
 
 
@@ -275,8 +298,14 @@ def _from_docker_archive(spec: str, path: str) -> ImageSource:
         if lm is None:
             raise SourceError(spec, f"docker archive lacks layer {name}")
         digest = diff_ids[i] if i < len(diff_ids) else name
-        layers.append(LayerBlob(digest, lm.size, "application/vnd.docker.image.rootfs.diff.tar",
-                                (lambda lm=lm: tf.extractfile(lm))))  # type: ignore[misc]
+        layers.append(
+            LayerBlob(
+                digest,
+                lm.size,
+                "application/vnd.docker.image.rootfs.diff.tar",
+                (lambda lm=lm: tf.extractfile(lm)),
+            )
+        )  # type: ignore[misc]
     cfg = entry["Config"]
     cdigest = "sha256:" + cfg.rsplit("/", 1)[-1].removesuffix(".json")
     return ImageSource(spec, config, layers, "", cdigest, [tf.close])

@@ -52,8 +52,9 @@ class _Chunks:
             import zstandard
 
             self._mode = "zstd"
-            self._zr = zstandard.ZstdDecompressor().stream_reader(_Prefixed(first, raw),
-                                                                  read_across_frames=True)
+            self._zr = zstandard.ZstdDecompressor().stream_reader(
+                _Prefixed(first, raw), read_across_frames=True
+            )
             self._first = b""
         else:
             self._mode = "plain"
@@ -159,7 +160,7 @@ def _pax(data: bytes) -> dict[str, str]:
             raise LayerFormatError("bad PAX record length") from None
         if length <= sp - pos:
             raise LayerFormatError("bad PAX record length")
-        rec = data[sp + 1:pos + length - 1]
+        rec = data[sp + 1 : pos + length - 1]
         k, _, v = rec.partition(b"=")
         out[k.decode("utf-8", "surrogateescape")] = v.decode("utf-8", "surrogateescape")
         pos += length
@@ -191,7 +192,7 @@ class TarScan:
         pos, buf = self._pos, self._buf
         if pos + n <= len(buf):
             self._pos = pos + n
-            return buf[pos:pos + n]
+            return buf[pos : pos + n]
         parts = [buf[pos:]]
         have = len(parts[0])
         while have < n:
@@ -215,7 +216,7 @@ class TarScan:
                     raise LayerFormatError("layer tar is truncated")
                 continue
             take = min(avail, left)
-            mv = memoryview(self._buf)[self._pos:self._pos + take]
+            mv = memoryview(self._buf)[self._pos : self._pos + take]
             if head is None:
                 head = bytes(mv[:HEAD_BYTES])
             crc = zlib.adler32(mv, crc)
@@ -254,19 +255,30 @@ class TarScan:
             if hdr[257:262] == b"ustar" and hdr[345]:
                 name = hdr[345:500].split(b"\0", 1)[0] + b"/" + name
             path = pax.get("path") or long_name or name.decode("utf-8", "surrogateescape")
-            link = pax.get("linkpath") or long_link or \
-                hdr[157:257].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            link = (
+                pax.get("linkpath")
+                or long_link
+                or hdr[157:257].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            )
             if "size" in pax:
                 size = _pax_int(pax, "size")
             if typ == "7":
                 typ = REG
-            body = size if typ == REG or typ not in (HARDLINK, SYMLINK, CHAR, BLOCK, DIR, FIFO) else 0
+            body = (
+                size if typ == REG or typ not in (HARDLINK, SYMLINK, CHAR, BLOCK, DIR, FIFO) else 0
+            )
             crc, head = self._content(body) if body else (0, b"")
-            yield TarEntry(_norm(path), typ, size if typ == REG else 0,
-                           _octal(hdr[100:108], "mode") & 0o7777,
-                           _pax_int(pax, "uid") if "uid" in pax else _octal(hdr[108:116], "uid"),
-                           _pax_int(pax, "gid") if "gid" in pax else _octal(hdr[116:124], "gid"),
-                           link, crc, head)
+            yield TarEntry(
+                _norm(path),
+                typ,
+                size if typ == REG else 0,
+                _octal(hdr[100:108], "mode") & 0o7777,
+                _pax_int(pax, "uid") if "uid" in pax else _octal(hdr[108:116], "uid"),
+                _pax_int(pax, "gid") if "gid" in pax else _octal(hdr[116:124], "gid"),
+                link,
+                crc,
+                head,
+            )
             pax, long_name, long_link = {}, None, None
         # drain to count the whole blob (trailing zero blocks, padding)
         self._buf, self._pos = b"", 0

@@ -78,12 +78,20 @@ def compute_waste(tree: ImageTree, base_layers: int = 1, top_n: int = 20) -> Was
     top = []
     for w, path in sorted(heap, key=lambda t: (-t[0], t[1])):
         vs = tree.versions[path]
-        top.append(WastedPath(path, w, sum(1 for _, s in vs if s >= 0),
-                              tuple(sorted({i for i, _ in vs})), vs[-1][1] < 0))
+        top.append(
+            WastedPath(
+                path,
+                w,
+                sum(1 for _, s in vs if s >= 0),
+                tuple(sorted({i for i, _ in vs})),
+                vs[-1][1] < 0,
+            )
+        )
     base_layers = max(0, min(base_layers, len(tree.layers)))
     image_size = sum(st.files_size for st in tree.layers)
     user_size = sum(st.files_size for st in tree.layers[base_layers:])
     eff = 1.0 if sum_cum == 0 else sum_min / sum_cum
     user_pct = 100.0 * wasted / user_size if user_size else 0.0
-    return WasteReport(wasted, dive_wasted, eff, image_size, user_size, user_pct, base_layers,
-                       tuple(top))
+    return WasteReport(
+        wasted, dive_wasted, eff, image_size, user_size, user_pct, base_layers, tuple(top)
+    )

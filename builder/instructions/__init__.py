@@ -43,14 +43,38 @@ from builder.instructions.model import (
     Workdir,
 )
 
-__all__ = ["Add", "Arg", "Cmd", "Copy", "Entrypoint", "Env", "Expose", "From", "Healthcheck",
-           "HeredocDoc", "Instruction", "KeyValue", "Label", "Maintainer", "Mount", "Onbuild",
-           "ParsedDockerfile", "Run", "Shell", "Stage", "StopSignal", "User", "Volume",
-           "Warning", "Workdir", "parse_dockerfile"]
+__all__ = [
+    "Add",
+    "Arg",
+    "Cmd",
+    "Copy",
+    "Entrypoint",
+    "Env",
+    "Expose",
+    "From",
+    "Healthcheck",
+    "HeredocDoc",
+    "Instruction",
+    "KeyValue",
+    "Label",
+    "Maintainer",
+    "Mount",
+    "Onbuild",
+    "ParsedDockerfile",
+    "Run",
+    "Shell",
+    "Stage",
+    "StopSignal",
+    "User",
+    "Volume",
+    "Warning",
+    "Workdir",
+    "parse_dockerfile",
+]
 
 
 @dataclass(frozen=True)
-class Warning:  # noqa: A001 - mirrors BuildKit's lint warning, not the builtin
+class Warning:  # mirrors BuildKit's lint warning, not the builtin
     """A lint finding (`FILE:LINE: Rule: message`), never an error."""
 
     rule: str
@@ -105,27 +129,44 @@ def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedDockerfile:
         inst = typed(node, file)
         if isinstance(inst, From):
             if inst.name and inst.name in seen:
-                warnings.append(Warning("DuplicateStageName",
-                                        f'Duplicate stage name "{inst.name}", stage names should be unique',
-                                        inst.span, file))
+                warnings.append(
+                    Warning(
+                        "DuplicateStageName",
+                        f'Duplicate stage name "{inst.name}", stage names should be unique',
+                        inst.span,
+                        file,
+                    )
+                )
             if inst.name:
                 seen.setdefault(inst.name, len(stages))
             stages.append((inst, []))
         elif not stages:
             if not isinstance(inst, Arg):
-                raise DockerfileError("no build stage in current context: the first instruction "
-                                      "must be FROM (only ARG may come before it)",
-                                      inst.span, file, inst.keyword)
+                raise DockerfileError(
+                    "no build stage in current context: the first instruction "
+                    "must be FROM (only ARG may come before it)",
+                    inst.span,
+                    file,
+                    inst.keyword,
+                )
             meta.append(inst)
         else:
             stages[-1][1].append(inst)
     if not stages:
-        raise DockerfileError("FROM missing: no build stage in the Dockerfile",
-                              meta[-1].span if meta else Span(1), file)
+        raise DockerfileError(
+            "FROM missing: no build stage in the Dockerfile",
+            meta[-1].span if meta else Span(1),
+            file,
+        )
     warnings = _apply_check_directive(ast.directives, warnings, file)
-    return ParsedDockerfile(file, tuple(Stage(i, f.name, f, tuple(cmds))
-                                        for i, (f, cmds) in enumerate(stages)),
-                            tuple(meta), ast.directives, ast.escape, tuple(warnings))
+    return ParsedDockerfile(
+        file,
+        tuple(Stage(i, f.name, f, tuple(cmds)) for i, (f, cmds) in enumerate(stages)),
+        tuple(meta),
+        ast.directives,
+        ast.escape,
+        tuple(warnings),
+    )
 
 
 def _apply_check_directive(directives, warnings: list[Warning], file: str) -> list[Warning]:
@@ -143,5 +184,7 @@ def _apply_check_directive(directives, warnings: list[Warning], file: str) -> li
     kept = [w for w in warnings if "all" not in skip and w.rule not in skip]
     if error and kept:
         first = kept[0]
-        raise DockerfileError(f"lint {first.rule}: {first.message} (check=error=true)", first.span, file)
+        raise DockerfileError(
+            f"lint {first.rule}: {first.message} (check=error=true)", first.span, file
+        )
     return kept

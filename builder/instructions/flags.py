@@ -16,12 +16,31 @@ from builder.instructions.model import Mount
 ALLOWED: dict[str, dict[str, str]] = {
     "FROM": {"platform": "str"},
     "RUN": {"mount": "list", "network": "str", "security": "str"},
-    "COPY": {"from": "str", "chown": "str", "chmod": "str", "link": "bool", "parents": "bool",
-             "exclude": "list"},
-    "ADD": {"chown": "str", "chmod": "str", "link": "bool", "checksum": "str",
-            "keep-git-dir": "bool", "exclude": "list", "parents": "bool", "unpack": "bool"},
-    "HEALTHCHECK": {"interval": "str", "timeout": "str", "start-period": "str",
-                    "start-interval": "str", "retries": "str"},
+    "COPY": {
+        "from": "str",
+        "chown": "str",
+        "chmod": "str",
+        "link": "bool",
+        "parents": "bool",
+        "exclude": "list",
+    },
+    "ADD": {
+        "chown": "str",
+        "chmod": "str",
+        "link": "bool",
+        "checksum": "str",
+        "keep-git-dir": "bool",
+        "exclude": "list",
+        "parents": "bool",
+        "unpack": "bool",
+    },
+    "HEALTHCHECK": {
+        "interval": "str",
+        "timeout": "str",
+        "start-period": "str",
+        "start-interval": "str",
+        "retries": "str",
+    },
 }
 
 
@@ -129,8 +148,15 @@ def parse_mount(text: str) -> Mount:
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-            "m": 60_000_000_000, "h": 3_600_000_000_000}
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
 
 
 def parse_duration(text: str) -> int:
@@ -139,7 +165,7 @@ def parse_duration(text: str) -> int:
         return 0
     pos, total = 0, 0.0
     if not text:
-        raise FlagError("invalid duration \"\"")
+        raise FlagError('invalid duration ""')
     while pos < len(text):
         m = _DURATION.match(text, pos)
         if not m:

@@ -63,19 +63,21 @@ class From(Instruction):
     """`FROM [--platform=P] base [AS name]`."""
 
     base: str = ""
-    name: str = ""          # lower-cased stage name, "" when unnamed
+    name: str = ""  # lower-cased stage name, "" when unnamed
     platform: str = ""
     keyword = "FROM"
 
     def expand(self, fn: Expander) -> From:
-        return replace(self, base=fn(self.base), platform=fn(self.platform) if self.platform else "")
+        return replace(
+            self, base=fn(self.base), platform=fn(self.platform) if self.platform else ""
+        )
 
 
 @dataclass(frozen=True)
 class Run(Instruction):
     """`RUN`: exec form (`exec_form`, argv) or shell form (one string), its flags and heredocs."""
 
-    command: tuple[str, ...] = ()   # exec form: argv; shell form: one string
+    command: tuple[str, ...] = ()  # exec form: argv; shell form: one string
     exec_form: bool = False
     mounts: tuple[Mount, ...] = ()
     network: str = ""
@@ -85,9 +87,13 @@ class Run(Instruction):
 
     def expand_mounts(self, fn: Expander) -> Run:
         """RUN's command is left to the shell, but its mount options are expanded."""
-        return replace(self, mounts=tuple(replace(m, target=fn(m.target), source=fn(m.source),
-                                                  from_=fn(m.from_), id=fn(m.id))
-                                          for m in self.mounts))
+        return replace(
+            self,
+            mounts=tuple(
+                replace(m, target=fn(m.target), source=fn(m.source), from_=fn(m.from_), id=fn(m.id))
+                for m in self.mounts
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -228,16 +234,24 @@ class Copy(Instruction):
     keyword = "COPY"
 
     def expand(self, fn: Expander) -> Copy:
-        return replace(self, sources=tuple(fn(s) for s in self.sources), dest=fn(self.dest),
-                       from_=fn(self.from_) if self.from_ else "",
-                       chown=fn(self.chown) if self.chown else "",
-                       chmod=fn(self.chmod) if self.chmod else "",
-                       excludes=tuple(fn(e) for e in self.excludes))
+        return replace(
+            self,
+            sources=tuple(fn(s) for s in self.sources),
+            dest=fn(self.dest),
+            from_=fn(self.from_) if self.from_ else "",
+            chown=fn(self.chown) if self.chown else "",
+            chmod=fn(self.chmod) if self.chmod else "",
+            excludes=tuple(fn(e) for e in self.excludes),
+        )
 
     def expand_heredocs(self, raw_fn: Expander) -> Copy:
         """Heredoc bodies not quoted at `<<` get `$VAR`s expanded, quotes kept."""
-        return replace(self, heredocs=tuple(replace(h, content=raw_fn(h.content)) if h.expand else h
-                                            for h in self.heredocs))
+        return replace(
+            self,
+            heredocs=tuple(
+                replace(h, content=raw_fn(h.content)) if h.expand else h for h in self.heredocs
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -255,7 +269,7 @@ class Healthcheck(Instruction):
     in nanoseconds, as in the image config; 0 means "not set"."""
 
     none: bool = False
-    test: tuple[str, ...] = ()    # ["CMD", argv...] or ["CMD-SHELL", line]
+    test: tuple[str, ...] = ()  # ["CMD", argv...] or ["CMD-SHELL", line]
     interval: int = 0
     timeout: int = 0
     start_period: int = 0

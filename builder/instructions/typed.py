@@ -13,9 +13,26 @@ from builder.instructions import model as m
 from builder.instructions.flags import FlagError, parse_duration, parse_flags, parse_mount
 from builder.syntax import Node, parse_heredoc
 
-KEYWORDS = ("FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY",
-            "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL",
-            "HEALTHCHECK", "SHELL")
+KEYWORDS = (
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "MAINTAINER",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+)
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*\Z")
 _MS = 1_000_000
 
@@ -56,8 +73,10 @@ def _from(c: _Ctx) -> m.From:
         raise c.error("FROM requires either one or three arguments")
     name = args[2].lower() if len(args) == 3 else ""
     if len(args) == 3 and not _STAGE_NAME.match(name):
-        raise c.error(f'invalid name for build stage: "{args[2]}", name can\'t start with a '
-                      "number or contain symbols")
+        raise c.error(
+            f'invalid name for build stage: "{args[2]}", name can\'t start with a '
+            "number or contain symbols"
+        )
     return m.From(**c.base(), base=args[0], name=name, platform=str(flags.get("platform", "")))
 
 
@@ -76,16 +95,25 @@ def _run(c: _Ctx) -> m.Run:
     security = str(flags.get("security", ""))
     if security and security not in ("sandbox", "insecure"):
         raise c.error(f"unsupported security mode: {security}")
-    return m.Run(**c.base(), command=c.node.args, exec_form=c.node.json, mounts=mounts,
-                 network=network, security=security, heredocs=heredocs)
+    return m.Run(
+        **c.base(),
+        command=c.node.args,
+        exec_form=c.node.json,
+        mounts=mounts,
+        network=network,
+        security=security,
+        heredocs=heredocs,
+    )
 
 
 def _copy(c: _Ctx) -> m.Copy:
     flags = c.flags()
     args = c.node.args
     if len(args) < 2:
-        raise c.error(f"{c.kw} requires at least two arguments, but only one was provided. "
-                      "Destination could not be determined")
+        raise c.error(
+            f"{c.kw} requires at least two arguments, but only one was provided. "
+            "Destination could not be determined"
+        )
     names = {h.name for h in c.node.heredocs}
     sources: list[str] = []
     for word in args[:-1]:
@@ -94,14 +122,25 @@ def _copy(c: _Ctx) -> m.Copy:
             sources.append(word)
     if not c.node.json and (d := _marker(c, args[-1])) is not None and d.name in names:
         raise c.error("heredoc cannot be the destination")
-    common = dict(sources=tuple(sources), dest=args[-1], heredocs=c.node.heredocs,
-                  chown=str(flags.get("chown", "")), chmod=str(flags.get("chmod", "")),
-                  link=bool(flags.get("link", False)), parents=bool(flags.get("parents", False)),
-                  excludes=tuple(flags.get("exclude", [])), exec_form=c.node.json)  # type: ignore[arg-type]
+    common = dict(
+        sources=tuple(sources),
+        dest=args[-1],
+        heredocs=c.node.heredocs,
+        chown=str(flags.get("chown", "")),
+        chmod=str(flags.get("chmod", "")),
+        link=bool(flags.get("link", False)),
+        parents=bool(flags.get("parents", False)),
+        excludes=tuple(flags.get("exclude", [])),
+        exec_form=c.node.json,
+    )  # type: ignore[arg-type]
     if c.kw == "COPY":
         return m.Copy(**c.base(), from_=str(flags.get("from", "")), **common)  # type: ignore[arg-type]
-    return m.Add(**c.base(), checksum=str(flags.get("checksum", "")),  # type: ignore[arg-type]
-                 keep_git_dir=bool(flags.get("keep-git-dir", False)), **common)
+    return m.Add(
+        **c.base(),
+        checksum=str(flags.get("checksum", "")),  # type: ignore[arg-type]
+        keep_git_dir=bool(flags.get("keep-git-dir", False)),
+        **common,
+    )
 
 
 def _marker(c: _Ctx, word: str):

@@ -74,6 +74,18 @@ def check(result: SandboxResult, step: str) -> SandboxResult:
     return result
 
 
-__all__ = ["Mount", "Overlay", "SandboxCancelled", "SandboxError", "SandboxResult",
-           "SandboxSetupError", "SandboxSpec", "StepFailed", "StepOOM", "UnknownUser",
-           "cancel_all", "check", "run"]
+__all__ = [
+    "Mount",
+    "Overlay",
+    "SandboxCancelled",
+    "SandboxError",
+    "SandboxResult",
+    "SandboxSetupError",
+    "SandboxSpec",
+    "StepFailed",
+    "StepOOM",
+    "UnknownUser",
+    "cancel_all",
+    "check",
+    "run",
+]

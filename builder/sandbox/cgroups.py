@@ -47,7 +47,7 @@ def hierarchies() -> tuple[tuple[str, str, str], ...]:
         fstype, super_opts = fields[sep + 1], fields[sep + 3]
         if fstype not in ("cgroup", "cgroup2") or not point.startswith(str(ROOT)):
             continue
-        name = point[len(str(ROOT)):].strip("/")
+        name = point[len(str(ROOT)) :].strip("/")
         if "/" in name:
             continue
         opts = ",".join(o for o in super_opts.split(",") if o not in ("rw", "ro"))
@@ -63,23 +63,33 @@ def _write(path: Path, value: str) -> None:
 def _need(ctrl: str) -> SandboxSetupError:
     return SandboxSetupError(
         f"no cgroup {ctrl} controller: mount it under /sys/fs/cgroup (v1 or v2) "
-        f"and run pybuild as root, or drop the --{ctrl} limit")
+        f"and run pybuild as root, or drop the --{ctrl} limit"
+    )
 
 
 class StepCgroup:
     """The cgroup(s) of one step. `create`, `add(pid)`, `oom_killed()`, `remove()`."""
 
-    def __init__(self, name: str, limits: Limits, root: Path = ROOT,
-                 parent: str = "pybuild") -> None:
+    def __init__(
+        self, name: str, limits: Limits, root: Path = ROOT, parent: str = "pybuild"
+    ) -> None:
         # `<pid>-` prefix: a later step can tell (and remove) cgroups of killed pybuilds
-        self.name, self.limits, self.root, self.parent = f"{os.getpid()}-{name}", limits, root, parent
+        self.name, self.limits, self.root, self.parent = (
+            f"{os.getpid()}-{name}",
+            limits,
+            root,
+            parent,
+        )
         self.v2 = is_v2(root)
         self.dirs: list[Path] = []
 
     def _wanted_v1(self) -> list[str]:
         lim = self.limits
-        return [c for c, want in (("memory", lim.memory), ("pids", lim.pids),
-                                  ("cpu", lim.cpus)) if want is not None]
+        return [
+            c
+            for c, want in (("memory", lim.memory), ("pids", lim.pids), ("cpu", lim.cpus))
+            if want is not None
+        ]
 
     def create(self) -> None:
         reap_stale(self.root, self.parent)
@@ -87,8 +97,10 @@ class StepCgroup:
             self._create_v2() if self.v2 else self._create_v1()
         except PermissionError as e:
             self.remove()
-            raise SandboxSetupError(f"cannot create a cgroup ({e.filename}): run pybuild "
-                                    "as root or delegate a cgroup, or drop the limits") from e
+            raise SandboxSetupError(
+                f"cannot create a cgroup ({e.filename}): run pybuild "
+                "as root or delegate a cgroup, or drop the limits"
+            ) from e
 
     def _create_v1(self) -> None:
         lim = self.limits

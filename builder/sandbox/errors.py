@@ -27,8 +27,10 @@ class StepOOM(SandboxError):
 
     def __init__(self, step: str, limit: int) -> None:
         self.step, self.limit = step, limit
-        super().__init__(f"{step}: ran out of memory at the {human_bytes(limit)} limit "
-                         "(the kernel killed it; raise --memory)")
+        super().__init__(
+            f"{step}: ran out of memory at the {human_bytes(limit)} limit "
+            "(the kernel killed it; raise --memory)"
+        )
 
 
 def human_bytes(n: int) -> str:

@@ -22,8 +22,16 @@ from builder.sandbox import caps, libc, mounts, network
 from builder.sandbox.seccomp import Prepared
 from builder.sandbox.user import Identity, scoped_path
 
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-             signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
+FORWARDED = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+    signal.SIGCONT,
+)
 
 
 _KILL = 1 << caps.NUMBER["KILL"]
@@ -37,13 +45,13 @@ class ExecPlan:
     cwd: str
     ident: Identity
     hostname: str
-    keep_caps: int            # capability bitmask for bounding/permitted/effective
+    keep_caps: int  # capability bitmask for bounding/permitted/effective
     drop_caps: tuple[int, ...]  # capability numbers to drop from the bounding set
     privileged: bool
-    setgroups: bool           # False when the user namespace denies setgroups
+    setgroups: bool  # False when the user namespace denies setgroups
     seccomp: Prepared | None
     tty: bool
-    loopback: bool            # bring lo up (own network namespace)
+    loopback: bool  # bring lo up (own network namespace)
 
 
 def send(fd: int, kind: str, text: str = "") -> None:
@@ -104,8 +112,9 @@ def _start_spawned(plan: ExecPlan, status_fd: int) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     try:
         path = _lookup(plan.argv[0], plan.env.get("PATH", ""))
-        target[0] = os.posix_spawn(path, list(plan.argv), plan.env, setsid=True,
-                                   setsigmask=(), setsigdef=_RESET)
+        target[0] = os.posix_spawn(
+            path, list(plan.argv), plan.env, setsid=True, setsigmask=(), setsigdef=_RESET
+        )
     except OSError as e:
         code = _exec_failed(plan, e, status_fd)
         send(status_fd, "S", str(code << 8))

@@ -58,9 +58,18 @@ def setns(fd: int, nstype: int) -> None:
 
 
 def mount(source: str, target: str, fstype: str, flags: int = 0, data: str = "") -> None:
-    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
-                       ctypes.c_ulong(flags), data.encode() if data else None),
-           "mount", fstype or "bind", target)
+    _check(
+        _libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        "mount",
+        fstype or "bind",
+        target,
+    )
 
 
 def umount2(target: str, flags: int = 0) -> None:
@@ -68,8 +77,11 @@ def umount2(target: str, flags: int = 0) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    _check(_libc.syscall(ctypes.c_long(SYS_pivot_root), new_root.encode(), put_old.encode()),
-           "pivot_root", new_root)
+    _check(
+        _libc.syscall(ctypes.c_long(SYS_pivot_root), new_root.encode(), put_old.encode()),
+        "pivot_root",
+        new_root,
+    )
 
 
 def sethostname(name: str) -> None:
@@ -88,8 +100,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 def capset(effective: int, permitted: int, inheritable: int = 0) -> None:

@@ -16,15 +16,30 @@ from builder.sandbox.spec import Mount, Overlay
 from builder.sandbox.user import scoped_path
 
 # Docker's defaults (moby oci/defaults.go).
-MASKED_PATHS = ("/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                "/sys/devices/virtual/powercap")
+MASKED_PATHS = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
-DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
-             ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
+DEV_LINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+    ("core", "/proc/kcore"),
+)
 _LOCKED = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 
@@ -92,8 +107,16 @@ def setup(plan: RootPlan) -> list[str]:
         _mount_overlay(plan)
     libc.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC)
     if not plan.privileged:  # a node made with CAP_MKNOD must not open a host device
-        libc.mount("", plan.rootfs, "", MS_BIND | libc.MS_REMOUNT | MS_NODEV
-                   | _flags_of(plan.rootfs) | (MS_RDONLY if _is_ro(plan.rootfs) else 0))
+        libc.mount(
+            "",
+            plan.rootfs,
+            "",
+            MS_BIND
+            | libc.MS_REMOUNT
+            | MS_NODEV
+            | _flags_of(plan.rootfs)
+            | (MS_RDONLY if _is_ro(plan.rootfs) else 0),
+        )
     r = _Root(plan.rootfs)
     libc.mount("proc", r.ensure_dir("/proc"), "proc", _LOCKED)
     _setup_dev(r, plan.rootless)
@@ -121,15 +144,21 @@ def setup(plan: RootPlan) -> list[str]:
 def _mount_overlay(plan: RootPlan) -> None:
     assert plan.overlay is not None
     try:
-        libc.mount("overlay", plan.rootfs, "overlay", 0,
-                   overlay_options(plan.overlay, plan.rootless))
+        libc.mount(
+            "overlay", plan.rootfs, "overlay", 0, overlay_options(plan.overlay, plan.rootless)
+        )
     except OSError as e:
         if e.errno == errno.ENODEV:
-            raise OSError(e.errno, "overlayfs is missing: modprobe overlay (or use a kernel "
-                          "with CONFIG_OVERLAY_FS)") from None
+            raise OSError(
+                e.errno,
+                "overlayfs is missing: modprobe overlay (or use a kernel with CONFIG_OVERLAY_FS)",
+            ) from None
         if plan.rootless and e.errno in (errno.EPERM, errno.EINVAL):
-            raise OSError(e.errno, "overlayfs refused to mount in a user namespace: rootless "
-                          "builds need Linux 5.11 or later (userxattr)") from None
+            raise OSError(
+                e.errno,
+                "overlayfs refused to mount in a user namespace: rootless "
+                "builds need Linux 5.11 or later (userxattr)",
+            ) from None
         raise
 
 
@@ -163,8 +192,13 @@ def _setup_dev(r: _Root, rootless: bool) -> None:
     for sub in ("pts", "shm", "mqueue"):
         os.mkdir(f"{dev}/{sub}", 0o1777 if sub == "shm" else 0o755)
     gid = "" if rootless else ",gid=5"
-    libc.mount("devpts", f"{dev}/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-               f"newinstance,ptmxmode=0666,mode=0620{gid}")
+    libc.mount(
+        "devpts",
+        f"{dev}/pts",
+        "devpts",
+        MS_NOSUID | MS_NOEXEC,
+        f"newinstance,ptmxmode=0666,mode=0620{gid}",
+    )
     libc.mount("shm", f"{dev}/shm", "tmpfs", _LOCKED, "mode=1777,size=65536k")
     try:
         libc.mount("mqueue", f"{dev}/mqueue", "mqueue", _LOCKED)
@@ -195,8 +229,9 @@ def _etc(r: _Root, files: tuple[tuple[str, str | Path], ...]) -> None:
 
 def _extra(r: _Root, m: Mount) -> None:
     if m.type == "tmpfs":
-        libc.mount("tmpfs", r.ensure_dir(m.target), "tmpfs", MS_NOSUID | MS_NODEV,
-                   m.options or "mode=755")
+        libc.mount(
+            "tmpfs", r.ensure_dir(m.target), "tmpfs", MS_NOSUID | MS_NODEV, m.options or "mode=755"
+        )
         return
     if m.source is None:
         raise ValueError(f"bind mount to {m.target} needs a source")
@@ -209,9 +244,11 @@ def _extra(r: _Root, m: Mount) -> None:
 
 def _flags_of(path: str) -> int:
     st = os.statvfs(path)
-    return ((MS_NOSUID if st.f_flag & os.ST_NOSUID else 0)
-            | (MS_NODEV if st.f_flag & os.ST_NODEV else 0)
-            | (MS_NOEXEC if st.f_flag & os.ST_NOEXEC else 0))
+    return (
+        (MS_NOSUID if st.f_flag & os.ST_NOSUID else 0)
+        | (MS_NODEV if st.f_flag & os.ST_NODEV else 0)
+        | (MS_NOEXEC if st.f_flag & os.ST_NOEXEC else 0)
+    )
 
 
 def _is_ro(path: str) -> bool:

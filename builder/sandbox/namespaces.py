@@ -32,13 +32,46 @@ class IdMap:
 
     uids: tuple[tuple[int, int, int], ...]
     gids: tuple[tuple[int, int, int], ...]
-    helpers: bool              # written by newuidmap/newgidmap (setgroups allowed)
+    helpers: bool  # written by newuidmap/newgidmap (setgroups allowed)
 
     def maps_uid(self, uid: int) -> bool:
         return any(i <= uid < i + n for i, _, n in self.uids)
 
     def maps_gid(self, gid: int) -> bool:
         return any(i <= gid < i + n for i, _, n in self.gids)
+
+    @property
+    def initial(self) -> bool:
+        """True for the initial user namespace's maps (the identity over every id)."""
+        return self.uids == (_IDENTITY,)
+
+
+_IDENTITY = (0, 0, 4294967295)
+
+
+def _proc_map(kind: str) -> tuple[tuple[int, int, int], ...]:
+    """(inside, outside, count) rows of /proc/self/{uid,gid}_map."""
+    try:
+        with open(f"/proc/self/{kind}_map", encoding="ascii") as f:
+            rows = (line.split() for line in f if line.strip())
+            return tuple((int(a), int(b), int(c)) for a, b, c in rows)
+    except OSError:
+        return (_IDENTITY,)
+
+
+def setgroups_allowed() -> bool:
+    """Whether this process's user namespace lets setgroups(2) be called."""
+    try:
+        with open("/proc/self/setgroups", encoding="ascii") as f:
+            return f.read().strip() == "allow"
+    except OSError:
+        return True
+
+
+def process_map() -> IdMap:
+    """The maps of the user namespace pybuild itself runs in (read each time: a rootless
+    pybuild enters its own namespace after start-up, see builder.rootless)."""
+    return IdMap(_proc_map("uid"), _proc_map("gid"), setgroups_allowed())
 
 
 def _subids(path: str, name: str, uid: int) -> tuple[int, int] | None:
@@ -69,15 +102,19 @@ def check_userns() -> None:
     try:
         with open("/proc/sys/user/max_user_namespaces") as f:
             if int(f.read()) == 0:
-                raise SandboxSetupError("user namespaces are disabled: sysctl -w "
-                                        "user.max_user_namespaces=15000 (or run as root)")
+                raise SandboxSetupError(
+                    "user namespaces are disabled: sysctl -w "
+                    "user.max_user_namespaces=15000 (or run as root)"
+                )
     except FileNotFoundError as e:
         raise SandboxSetupError("this kernel has no user namespaces: run pybuild as root") from e
     try:
         with open("/proc/sys/kernel/unprivileged_userns_clone") as f:
             if f.read().strip() == "0":
-                raise SandboxSetupError("unprivileged user namespaces are disabled: sysctl -w "
-                                        "kernel.unprivileged_userns_clone=1 (or run as root)")
+                raise SandboxSetupError(
+                    "unprivileged user namespaces are disabled: sysctl -w "
+                    "kernel.unprivileged_userns_clone=1 (or run as root)"
+                )
     except FileNotFoundError:
         pass
 
@@ -89,8 +126,9 @@ def write_maps(pid: int, idmap: IdMap) -> None:
             args = [str(x) for r in ranges for x in r]
             res = subprocess.run([tool, str(pid), *args], capture_output=True, text=True)
             if res.returncode != 0:
-                raise SandboxSetupError(f"{tool} failed: {res.stderr.strip()}; check "
-                                        "/etc/subuid and /etc/subgid")
+                raise SandboxSetupError(
+                    f"{tool} failed: {res.stderr.strip()}; check /etc/subuid and /etc/subgid"
+                )
         return
     with open(f"/proc/{pid}/uid_map", "w") as f:
         f.write("".join(f"{i} {o} {n}\n" for i, o, n in idmap.uids))
@@ -100,8 +138,16 @@ def write_maps(pid: int, idmap: IdMap) -> None:
         f.write("".join(f"{i} {o} {n}\n" for i, o, n in idmap.gids))
 
 
-def helper(flags: int, need_sync: bool, root: RootPlan, plan: init.ExecPlan,
-           st_w: int, go_r: int, stdio: tuple[int, int, int], net_fd: int) -> None:
+def helper(
+    flags: int,
+    need_sync: bool,
+    root: RootPlan,
+    plan: init.ExecPlan,
+    st_w: int,
+    go_r: int,
+    stdio: tuple[int, int, int],
+    net_fd: int,
+) -> None:
     """The forked helper: unshare, wait for go, fork PID 1, wait for it. Never returns."""
     code = 0
     try:
@@ -147,6 +193,8 @@ def helper(flags: int, need_sync: bool, root: RootPlan, plan: init.ExecPlan,
 def _setup_hint(e: BaseException) -> str:
     text = str(e)
     if isinstance(e, OSError) and "unshare" in text:
-        return (f"cannot create namespaces ({text}): run as root, or enable user namespaces "
-                "for rootless use")
+        return (
+            f"cannot create namespaces ({text}): run as root, or enable user namespaces "
+            "for rootless use"
+        )
     return f"sandbox setup: {text}"

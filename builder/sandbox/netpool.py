@@ -24,10 +24,10 @@ from builder.sandbox import libc, network
 @dataclass
 class Holder:
     pid: int
-    keep_w: int               # closing it ends the holder
+    keep_w: int  # closing it ends the holder
     slirp: network.Slirp | None
-    ns_fd: int                # open /proc/PID/ns/net, for setns
-    kind: str                 # "default" or "none"
+    ns_fd: int  # open /proc/PID/ns/net, for setns
+    kind: str  # "default" or "none"
 
     def alive(self) -> bool:
         try:
@@ -85,8 +85,9 @@ def _spawn(kind: str) -> Holder:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise
-    return Holder(pid, keep_w, slirp, os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC),
-                  kind)
+    return Holder(
+        pid, keep_w, slirp, os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC), kind
+    )
 
 
 class NetPool:

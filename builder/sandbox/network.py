@@ -32,9 +32,11 @@ def hosts_content(network: str, hostname: str, extra: tuple[tuple[str, str], ...
         base = _read("/etc/hosts")
     else:
         ip = SLIRP_GUEST if network == "default" else "127.0.0.1"
-        base = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-                f"ff02::2\tip6-allrouters\n{ip}\t{hostname}\n")
+        base = (
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+            "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+            f"ff02::2\tip6-allrouters\n{ip}\t{hostname}\n"
+        )
     return base + "".join(f"{ip}\t{name}\n" for name, ip in extra)
 
 
@@ -42,8 +44,11 @@ def resolv_content(network: str) -> str:
     host = _read("/etc/resolv.conf")
     if network == "host":
         return host
-    lines = [ln for ln in host.splitlines()
-             if not (ln.startswith("nameserver") and _is_loopback(ln.split()[1:2]))]
+    lines = [
+        ln
+        for ln in host.splitlines()
+        if not (ln.startswith("nameserver") and _is_loopback(ln.split()[1:2]))
+    ]
     if network == "default":
         lines = [ln for ln in lines if not ln.startswith("nameserver")]
         lines.insert(0, f"nameserver {SLIRP_DNS}")
@@ -67,20 +72,34 @@ class Slirp:
     def __init__(self, pid: int) -> None:
         binary = shutil.which("slirp4netns")
         if binary is None:
-            raise SandboxSetupError("slirp4netns is missing: apt-get install slirp4netns, "
-                                    "or use --network none|host")
+            raise SandboxSetupError(
+                "slirp4netns is missing: apt-get install slirp4netns, or use --network none|host"
+            )
         if not os.access("/dev/net/tun", os.R_OK | os.W_OK):
-            raise SandboxSetupError("the default network needs /dev/net/tun, which this user "
-                                    "cannot open: chmod 0666 /dev/net/tun (Debian's default), "
-                                    "or use --network none|host")
+            raise SandboxSetupError(
+                "the default network needs /dev/net/tun, which this user "
+                "cannot open: chmod 0666 /dev/net/tun (Debian's default), "
+                "or use --network none|host"
+            )
         ready_r, ready_w = os.pipe()
         self._exit_r, self._exit_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [binary, "--configure", "--mtu=65520", "--disable-host-loopback",
-                 f"--ready-fd={ready_w}", f"--exit-fd={self._exit_r}", str(pid), "tap0"],
-                pass_fds=(ready_w, self._exit_r), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                [
+                    binary,
+                    "--configure",
+                    "--mtu=65520",
+                    "--disable-host-loopback",
+                    f"--ready-fd={ready_w}",
+                    f"--exit-fd={self._exit_r}",
+                    str(pid),
+                    "tap0",
+                ],
+                pass_fds=(ready_w, self._exit_r),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         finally:
             os.close(ready_w)
             os.close(self._exit_r)
@@ -89,11 +108,15 @@ class Slirp:
         finally:
             os.close(ready_r)
         if ok != b"1":
-            err = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
+            err = (
+                self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
+            )
             self.stop()
-            raise SandboxSetupError(f"slirp4netns failed to set up the network: "
-                                    f"{err.splitlines()[-1] if err else 'no output'}; "
-                                    "use --network none|host")
+            raise SandboxSetupError(
+                f"slirp4netns failed to set up the network: "
+                f"{err.splitlines()[-1] if err else 'no output'}; "
+                "use --network none|host"
+            )
 
     def stop(self) -> None:
         if self._exit_w >= 0:

@@ -37,7 +37,6 @@ from builder.sandbox import (
 )
 from builder.sandbox.errors import SandboxError, SandboxSetupError
 from builder.sandbox.spec import SandboxResult, SandboxSpec
-from store import userns
 
 Sink = int | Callable[[bytes], object] | None
 _HIERARCHIES = cgroups.hierarchies()
@@ -92,10 +91,18 @@ def _lookup_root(spec: SandboxSpec) -> Path:
 def _etc_files(spec: SandboxSpec) -> tuple[tuple[str, str | Path], ...]:
     """/etc/hosts, /etc/resolv.conf, /etc/hostname: content, or a host file to bind."""
     return (
-        ("/etc/hosts", spec.hosts if spec.hosts is not None else network.hosts_content(
-            spec.network, spec.hostname, spec.extra_hosts)),
-        ("/etc/resolv.conf", spec.resolv_conf if spec.resolv_conf is not None
-         else network.resolv_content(spec.network)),
+        (
+            "/etc/hosts",
+            spec.hosts
+            if spec.hosts is not None
+            else network.hosts_content(spec.network, spec.hostname, spec.extra_hosts),
+        ),
+        (
+            "/etc/resolv.conf",
+            spec.resolv_conf
+            if spec.resolv_conf is not None
+            else network.resolv_content(spec.network),
+        ),
         ("/etc/hostname", spec.hostname + "\n"),
     )
 
@@ -121,24 +128,40 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
         idmap = namespaces.rootless_map()
     # uid 0 of pybuild's own user namespace (builder.rootless): no second one, but the
     # same limits (no devices, no trusted.* xattrs, ids only as far as the maps go)
-    in_userns = not rootless and userns.in_user_namespace()
+    own = None if rootless else namespaces.process_map()
+    in_userns = own is not None and not own.initial
     ident = user.resolve(_lookup_root(spec), spec.user)
-    if (idmap and not (idmap.maps_uid(ident.uid) and idmap.maps_gid(ident.gid))) or (
-            in_userns and not (userns.uid_mapped(ident.uid) and userns.gid_mapped(ident.gid))):
-        raise SandboxSetupError(f"user {spec.user!r} (uid {ident.uid}) is not mapped in the "
-                                "user namespace: add a range for this user to /etc/subuid "
-                                "and /etc/subgid")
+    limit = idmap or (own if in_userns else None)
+    if limit and not (limit.maps_uid(ident.uid) and limit.maps_gid(ident.gid)):
+        raise SandboxSetupError(
+            f"user {spec.user!r} (uid {ident.uid}) is not mapped in the "
+            "user namespace: add a range for this user to /etc/subuid "
+            "and /etc/subgid"
+        )
     capset = caps.resolve(spec.privileged, spec.cap_add, spec.cap_drop)
     filt = None if spec.privileged or not spec.seccomp else seccomp.prepare(capset)
     env = user.process_env(spec.env, ident)
     plan = init.ExecPlan(
-        argv=spec.argv, env=env, cwd=spec.cwd or "/", ident=ident, hostname=spec.hostname,
-        keep_caps=caps.mask(capset), drop_caps=caps.to_drop(caps.mask(capset)),
+        argv=spec.argv,
+        env=env,
+        cwd=spec.cwd or "/",
+        ident=ident,
+        hostname=spec.hostname,
+        keep_caps=caps.mask(capset),
+        drop_caps=caps.to_drop(caps.mask(capset)),
         privileged=spec.privileged,
-        setgroups=idmap.helpers if idmap else userns.setgroups_allowed(), seccomp=filt, tty=spec.tty,
-        loopback=spec.network != "host")
-    pooled = (spec.network != "host" and not rootless and not in_userns and not spec.privileged
-              and "NET_ADMIN" not in capset)
+        setgroups=idmap.helpers if idmap else namespaces.setgroups_allowed(),
+        seccomp=filt,
+        tty=spec.tty,
+        loopback=spec.network != "host",
+    )
+    pooled = (
+        spec.network != "host"
+        and not rootless
+        and not in_userns
+        and not spec.privileged
+        and "NET_ADMIN" not in capset
+    )
     limits = cgroups.Limits(spec.memory, spec.cpus, spec.pids_limit)
     cg = None
     if limits.any():
@@ -146,15 +169,22 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
     fds: list[int] = []
     try:
         root = mounts.RootPlan(
-            rootfs=str(spec.rootfs), overlay=spec.overlay, rootless=rootless or in_userns,
-            own_netns=spec.network != "host" or not (rootless or in_userns), privileged=spec.privileged,
-            etc_files=_etc_files(spec), mounts=spec.mounts, cgroups=_HIERARCHIES)
+            rootfs=str(spec.rootfs),
+            overlay=spec.overlay,
+            rootless=rootless or in_userns,
+            own_netns=spec.network != "host" or not (rootless or in_userns),
+            privileged=spec.privileged,
+            etc_files=_etc_files(spec),
+            mounts=spec.mounts,
+            cgroups=_HIERARCHIES,
+        )
         if cg is not None:
             cg.create()
         holder = netpool.POOL.acquire(spec.network) if pooled else None
         try:
-            return _launch(spec, root, plan, cg, idmap, stdout, stderr, fds, start, rootless,
-                           holder)
+            return _launch(
+                spec, root, plan, cg, idmap, stdout, stderr, fds, start, rootless, holder
+            )
         finally:
             if holder is not None:
                 netpool.POOL.release(holder)
@@ -168,10 +198,19 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
             cg.remove()
 
 
-def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
-            cg: cgroups.StepCgroup | None, idmap: namespaces.IdMap | None,
-            stdout: Sink, stderr: Sink, fds: list[int], start: float,
-            rootless: bool, holder: netpool.Holder | None) -> SandboxResult:
+def _launch(
+    spec: SandboxSpec,
+    root: mounts.RootPlan,
+    plan: init.ExecPlan,
+    cg: cgroups.StepCgroup | None,
+    idmap: namespaces.IdMap | None,
+    stdout: Sink,
+    stderr: Sink,
+    fds: list[int],
+    start: float,
+    rootless: bool,
+    holder: netpool.Holder | None,
+) -> SandboxResult:
     fresh_slirp = spec.network == "default" and holder is None
     need_sync = cg is not None or fresh_slirp or idmap is not None
     st_r, st_w = os.pipe2(os.O_CLOEXEC)
@@ -201,8 +240,7 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
         net_fd = holder.ns_fd
     helper = os.fork()
     if helper == 0:
-        namespaces.helper(flags, need_sync, root, plan, st_w, go_r, (in_fd, out_fd, err_fd),
-                          net_fd)
+        namespaces.helper(flags, need_sync, root, plan, st_w, go_r, (in_fd, out_fd, err_fd), net_fd)
     # Parent: keep only our ends.
     for fd in {st_w, go_r, in_fd, out_fd, err_fd} - {0, 1, 2, -1}:
         if fd in fds and fd not in readers:
@@ -229,8 +267,9 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
             if fresh_slirp:
                 slirp = network.Slirp(helper)
             os.write(go_w, b"G")
-        status, pid1 = _pump(st_r, buf, readers, created, errors, master,
-                             spec.stdin and spec.tty, live)
+        status, pid1 = _pump(
+            st_r, buf, readers, created, errors, master, spec.stdin and spec.tty, live
+        )
         _forget(live)  # before the reap: cancel_all must never kill a reused pid
         os.waitpid(helper, 0)
         if live.cancelled:
@@ -266,9 +305,14 @@ def _launch(spec: SandboxSpec, root: mounts.RootPlan, plan: init.ExecPlan,
     code = 128 + sig if sig else os.WEXITSTATUS(status)
     if errors and not sig and code in (126, 127):
         _emit(readers, stderr, (errors[0] + "\n").encode())
-    return SandboxResult(exit_code=code, signal=sig, oom_killed=oom,
-                         created_mountpoints=removable(spec, created),
-                         duration=time.monotonic() - start, memory_limit=spec.memory)
+    return SandboxResult(
+        exit_code=code,
+        signal=sig,
+        oom_killed=oom,
+        created_mountpoints=removable(spec, created),
+        duration=time.monotonic() - start,
+        memory_limit=spec.memory,
+    )
 
 
 def removable(spec: SandboxSpec, created: list[str]) -> tuple[str, ...]:
@@ -310,9 +354,16 @@ def _await_unshared(st_r: int, errors: list[str]) -> bytes:
     return rest
 
 
-def _pump(st_r: int, buf: bytes, readers: dict[int, Sink], created: list[str],
-          errors: list[str], master: int, relay_stdin: bool, live: _Live
-          ) -> tuple[int | None, int]:
+def _pump(
+    st_r: int,
+    buf: bytes,
+    readers: dict[int, Sink],
+    created: list[str],
+    errors: list[str],
+    master: int,
+    relay_stdin: bool,
+    live: _Live,
+) -> tuple[int | None, int]:
     """Stream output and collect control messages until everything is closed."""
     status = None
     pid1 = 0

@@ -23,16 +23,27 @@ _ACT_ALLOW = 0x7FFF0000
 _ACT_KILL_PROCESS = 0x80000000
 _ACT_TRAP = 0x00030000
 _ACT_LOG = 0x7FFC0000
-_CMP = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
-        "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+_CMP = {
+    "SCMP_CMP_NE": 1,
+    "SCMP_CMP_LT": 2,
+    "SCMP_CMP_LE": 3,
+    "SCMP_CMP_EQ": 4,
+    "SCMP_CMP_GE": 5,
+    "SCMP_CMP_GT": 6,
+    "SCMP_CMP_MASKED_EQ": 7,
+}
 # Docker's arch names for this machine, and libseccomp's names for its sub-arches.
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 _SUBARCH = {"SCMP_ARCH_X86": "x86", "SCMP_ARCH_X32": "x32", "SCMP_ARCH_ARM": "arm"}
 
 
 class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
-                ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
 
 
 class _SockFprog(ctypes.Structure):
@@ -44,8 +55,10 @@ def _lib() -> ctypes.CDLL:
     try:
         lib = ctypes.CDLL(name, use_errno=True)
     except OSError as e:
-        raise SandboxSetupError("libseccomp is missing: apt-get install libseccomp2 "
-                                "(or run with --privileged / seccomp off)") from e
+        raise SandboxSetupError(
+            "libseccomp is missing: apt-get install libseccomp2 "
+            "(or run with --privileged / seccomp off)"
+        ) from e
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
     lib.seccomp_release.argtypes = [ctypes.c_void_p]
@@ -53,8 +66,13 @@ def _lib() -> ctypes.CDLL:
     lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
     lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                           ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
+    lib.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(_ArgCmp),
+    ]
     lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
     return lib
 
@@ -154,8 +172,11 @@ class Prepared:
     def install(self) -> None:
         """Set no_new_privs and load the filter; the next syscall on is filtered."""
         libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
-        libc.prctl(libc.PR_SET_SECCOMP, libc.SECCOMP_MODE_FILTER,
-                   ctypes.c_void_p(ctypes.addressof(self._prog)))
+        libc.prctl(
+            libc.PR_SET_SECCOMP,
+            libc.SECCOMP_MODE_FILTER,
+            ctypes.c_void_p(ctypes.addressof(self._prog)),
+        )
 
 
 _cache_root: Path | None = None
@@ -172,9 +193,14 @@ def _cache_key(caps: frozenset[str]) -> str:
     """Everything the compiled program depends on: profile, this compiler, caps,
     arch, kernel version (profile entries gate on it) and libseccomp."""
     h = hashlib.sha256()
-    for part in (PROFILE.read_bytes(), Path(__file__).read_bytes(),
-                 ",".join(sorted(caps)).encode(), platform.machine().encode(),
-                 repr(_kernel()).encode(), str(ctypes.util.find_library("seccomp")).encode()):
+    for part in (
+        PROFILE.read_bytes(),
+        Path(__file__).read_bytes(),
+        ",".join(sorted(caps)).encode(),
+        platform.machine().encode(),
+        repr(_kernel()).encode(),
+        str(ctypes.util.find_library("seccomp")).encode(),
+    ):
         h.update(len(part).to_bytes(8, "big") + part)
     return h.hexdigest()
 
@@ -206,8 +232,9 @@ def _write_cached(path: Path, program: bytes) -> None:
         if path.parent.stat().st_mode & 0o077:
             os.chmod(path.parent, 0o700)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
         try:
             os.write(fd, program)
         finally:

@@ -15,10 +15,10 @@ class Mount:
     secrets, caches and binds. `target` is a path inside the sandbox."""
 
     target: str
-    type: str = "bind"            # bind | tmpfs
+    type: str = "bind"  # bind | tmpfs
     source: Path | None = None
     readonly: bool = False
-    options: str = ""             # tmpfs data, e.g. "size=64m,mode=1777"
+    options: str = ""  # tmpfs data, e.g. "size=64m,mode=1777"
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Overlay:
     namespace (needed rootless: only the user namespace may mount it). The mount
     disappears with the namespace, so nothing is left on the host."""
 
-    lowerdirs: tuple[Path, ...]   # top-most first, as overlayfs wants them
+    lowerdirs: tuple[Path, ...]  # top-most first, as overlayfs wants them
     upperdir: Path
     workdir: Path
 
@@ -41,23 +41,23 @@ class SandboxSpec:
     argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
     cwd: str = "/"
-    user: str = ""                 # USER: name, uid, name:group, uid:gid
+    user: str = ""  # USER: name, uid, name:group, uid:gid
     hostname: str = "pybuild"
-    network: str = "default"       # default | none | host
+    network: str = "default"  # default | none | host
     mounts: tuple[Mount, ...] = ()
     overlay: Overlay | None = None
-    memory: int | None = None       # bytes
+    memory: int | None = None  # bytes
     cpus: float | None = None
     pids_limit: int | None = None
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
-    tty: bool = False               # the command gets a pty (see runner.run)
-    stdin: bool = False             # pass pybuild's stdin through (`run -i`)
-    hosts: str | Path | None = None        # content, or a host file to bind; None = generated
+    tty: bool = False  # the command gets a pty (see runner.run)
+    stdin: bool = False  # pass pybuild's stdin through (`run -i`)
+    hosts: str | Path | None = None  # content, or a host file to bind; None = generated
     resolv_conf: str | Path | None = None  # content, or a host file; None = from the host
     extra_hosts: tuple[tuple[str, str], ...] = ()  # (name, ip)
-    seccomp: bool = True            # False = unconfined (privileged implies it)
+    seccomp: bool = True  # False = unconfined (privileged implies it)
     cgroup_parent: str = "pybuild"  # cgroups go in <controller>/<cgroup_parent>/<random>
 
     def __post_init__(self) -> None:

@@ -58,8 +58,11 @@ def _read_db(root: Path, name: str) -> list[list[str]]:
         text = scoped_path(root, name).read_text(errors="replace")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return []
-    return [line.split(":") for line in text.splitlines()
-            if line and not line.startswith("#") and line.count(":") >= 2]
+    return [
+        line.split(":")
+        for line in text.splitlines()
+        if line and not line.startswith("#") and line.count(":") >= 2
+    ]
 
 
 def resolve(root: Path, unsafe_user: str) -> Identity:
@@ -82,15 +85,22 @@ def resolve(root: Path, unsafe_user: str) -> Identity:
         groups: tuple[int, ...] = ()
     else:
         name = entry[0] if entry else None
-        extra = sorted({int(r[2]) for r in group if len(r) >= 4 and r[2].isdigit()
-                        and name and name in r[3].split(",")})
+        extra = sorted(
+            {
+                int(r[2])
+                for r in group
+                if len(r) >= 4 and r[2].isdigit() and name and name in r[3].split(",")
+            }
+        )
         groups = tuple(g for g in extra if g != gid)
     return Identity(uid, gid, (gid, *groups) if not group_part else (gid,), home)
 
 
 def _group_id(group: list[list[str]], unsafe_group: str) -> int:
     for row in group:
-        if len(row) >= 3 and (row[0] == unsafe_group or (unsafe_group.isdigit() and row[2] == unsafe_group)):
+        if len(row) >= 3 and (
+            row[0] == unsafe_group or (unsafe_group.isdigit() and row[2] == unsafe_group)
+        ):
             return int(row[2])
     if unsafe_group.isdigit():
         return int(unsafe_group)

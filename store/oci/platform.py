@@ -1,5 +1,5 @@
 """`Platform` (os/arch[/variant]) as containerd normalises it, and the host's platform.
-Re-exported by `store.digest`."""
+Re-exported by `store.digest`. It has no I/O but `host_platform`'s uname(2)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_KNOWN_OS = frozenset(("aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos",
-                       "ios", "js", "linux", "nacl", "netbsd", "openbsd", "plan9", "solaris",
-                       "windows", "zos"))
+_KNOWN_OS = frozenset(
+    (
+        "aix",
+        "android",
+        "darwin",
+        "dragonfly",
+        "freebsd",
+        "hurd",
+        "illumos",
+        "ios",
+        "js",
+        "linux",
+        "nacl",
+        "netbsd",
+        "openbsd",
+        "plan9",
+        "solaris",
+        "windows",
+        "zos",
+    )
+)
 # uname -m values normalize_arch does not know: the arm ones carry the variant
 _MACHINES = {"armv7l": ("arm", "v7"), "armv6l": ("arm", "v6")}
 
@@ -23,8 +41,9 @@ def normalize_arch(arch: str, variant: str = "") -> tuple[str, str]:
     if arch in ("x86_64", "x86-64", "amd64"):
         return "amd64", "" if variant == "v1" else variant
     if arch in ("aarch64", "arm64"):
-        return "arm64", {"8": "", "v8": "", "v8.0": "", "9": "v9", "9.0": "v9",
-                         "v9.0": "v9"}.get(variant, variant)
+        return "arm64", {"8": "", "v8": "", "v8.0": "", "9": "v9", "9.0": "v9", "v9.0": "v9"}.get(
+            variant, variant
+        )
     if arch == "armhf":
         return "arm", "v7"
     if arch == "armel":
@@ -50,8 +69,11 @@ class Platform:
         `linux/arm` -> linux/arm/v7, `arm64` -> linux/arm64, `windows` -> windows/<host
         arch>."""
         parts = text.strip().lower().split("/")
-        if not 1 <= len(parts) <= 3 or not all(parts) or not all(
-                c.isascii() and (c.isalnum() or c in "_-.") for p in parts for c in p):
+        if (
+            not 1 <= len(parts) <= 3
+            or not all(parts)
+            or not all(c.isascii() and (c.isalnum() or c in "_-.") for p in parts for c in p)
+        ):
             raise ValueError(f"invalid platform {text!r}: want os/arch[/variant]")
         if len(parts) == 1:
             if parts[0] in _KNOWN_OS:

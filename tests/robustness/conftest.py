@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.common import REPO
 from tests.fixtures.mounts import mounts_under, unmount_under  # noqa: F401 - re-exported
 
-REPO = Path(__file__).resolve().parents[2]
 SOAK = os.environ.get("PYBUILD_SOAK", "") not in ("", "0")
 TRIALS = int(os.environ.get("PYBUILD_TRIALS", "0")) or (150 if SOAK else 30)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -41,12 +41,18 @@ def env_for(root: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "PYBUILD_ROOT": str(root), **extra}
 
 
-def pybuild(root: Path, *args: str, timeout: float = 120, check: bool = True,
-            **extra: str) -> subprocess.CompletedProcess[str]:
+def pybuild(
+    root: Path, *args: str, timeout: float = 120, check: bool = True, **extra: str
+) -> subprocess.CompletedProcess[str]:
     """Run the real `pybuild` CLI on the store at `root` to completion."""
-    out = subprocess.run([sys.executable, "-m", "builder.cli", *args], cwd=REPO,
-                         env=env_for(root, **extra), capture_output=True, text=True,
-                         timeout=timeout)
+    out = subprocess.run(
+        [sys.executable, "-m", "builder.cli", *args],
+        cwd=REPO,
+        env=env_for(root, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check:
         assert out.returncode == 0, f"pybuild {' '.join(args)}: {out.stdout}{out.stderr}"
     return out
@@ -59,12 +65,18 @@ class Killed:
     returncode: int
 
 
-def kill_at_random(root: Path, args: list[str], rng: random.Random, max_delay: float,
-                   **extra: str) -> Killed:
+def kill_at_random(
+    root: Path, args: list[str], rng: random.Random, max_delay: float, **extra: str
+) -> Killed:
     """Start `pybuild ARGS`, wait a random time after its imports, SIGKILL it."""
-    p = subprocess.Popen([sys.executable, "-c", _PRELOAD, *args], cwd=REPO,
-                         env=env_for(root, **extra), stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", _PRELOAD, *args],
+        cwd=REPO,
+        env=env_for(root, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     assert p.stdout is not None
     assert p.stdout.readline().strip() == b"ready"
     delay = rng.uniform(0, max_delay)
@@ -79,9 +91,13 @@ def kill_at_random(root: Path, args: list[str], rng: random.Random, max_delay: f
 
 def time_after_ready(root: Path, args: list[str], **extra: str) -> float:
     """Seconds `pybuild ARGS` runs after its imports (the window kills should hit)."""
-    p = subprocess.Popen([sys.executable, "-c", _PRELOAD, *args], cwd=REPO,
-                         env=env_for(root, **extra), stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [sys.executable, "-c", _PRELOAD, *args],
+        cwd=REPO,
+        env=env_for(root, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     assert p.stdout is not None
     assert p.stdout.readline().strip() == b"ready"
     t0 = time.monotonic()
@@ -122,8 +138,9 @@ def small_mount(tmp_path: Path) -> Iterator[callable]:
     def mount(size: str, name: str = "small") -> Path:
         d = tmp_path / name
         d.mkdir()
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(d)],
-                       check=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(d)], check=True
+        )
         made.append(d)
         return d
 

@@ -39,11 +39,11 @@ class HostileProxy:
             def log_message(self, *a: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 proxy.requests.append((self.command, self.path))
                 proxy._handle(self)
 
-            do_HEAD = do_PUT = do_POST = do_PATCH = do_GET  # noqa: N815
+            do_HEAD = do_PUT = do_POST = do_PATCH = do_GET
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.host = f"127.0.0.1:{self.httpd.server_address[1]}"
@@ -75,14 +75,17 @@ class HostileProxy:
                 return
             if path.startswith("/v2/"):
                 h.send_response(401)
-                h.send_header("WWW-Authenticate",
-                              f'Bearer realm="http://{self.host}/token",service="hostile"')
+                h.send_header(
+                    "WWW-Authenticate", f'Bearer realm="http://{self.host}/token",service="hostile"'
+                )
                 h.send_header("Content-Length", "0")
                 h.end_headers()
                 return
         if m == "redirect-loop" and "/blobs/sha256:" in path and h.command == "GET":
             h.send_response(307)
-            h.send_header("Location", f"http://{self.host}{path.split('?')[0]}?hop={len(self.requests)}")
+            h.send_header(
+                "Location", f"http://{self.host}{path.split('?')[0]}?hop={len(self.requests)}"
+            )
             h.send_header("Content-Length", "0")
             h.end_headers()
             return

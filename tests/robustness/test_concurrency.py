@@ -25,11 +25,29 @@ TAILS = [
 
 
 def _build(root: Path, ctx: Path, n: int, no_cache: bool) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "builder.cli", "build", "--progress", "plain",
-                             "--network", "none", "-f", str(ctx / f"Dockerfile.{n}"),
-                             *(["--no-cache"] if no_cache else []),
-                             "-t", f"c{n}:1", str(ctx)], cwd=REPO, env=env_for(root),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "builder.cli",
+            "build",
+            "--progress",
+            "plain",
+            "--network",
+            "none",
+            "-f",
+            str(ctx / f"Dockerfile.{n}"),
+            *(["--no-cache"] if no_cache else []),
+            "-t",
+            f"c{n}:1",
+            str(ctx),
+        ],
+        cwd=REPO,
+        env=env_for(root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_four_builds_and_prune_at_once(build_store: Path, tmp_path: Path) -> None:
@@ -40,15 +58,32 @@ def test_four_builds_and_prune_at_once(build_store: Path, tmp_path: Path) -> Non
     for n, tail in enumerate(TAILS):
         (ctx / f"Dockerfile.{n}").write_text(SHARED + tail)
     for rnd in range(2):  # a cold round, then one where half the builds skip the cache
-        prunes = [subprocess.Popen([sys.executable, "-m", "builder.cli", "prune"], cwd=REPO,
-                                   env=env_for(root), stdout=subprocess.DEVNULL)]
+        prunes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "builder.cli", "prune"],
+                cwd=REPO,
+                env=env_for(root),
+                stdout=subprocess.DEVNULL,
+            )
+        ]
         procs = [_build(root, ctx, n, no_cache=rnd == 1 and n % 2 == 0) for n in range(len(TAILS))]
         while any(p.poll() is None for p in procs):
             if prunes[-1].poll() is not None:
                 assert prunes[-1].returncode == 0
-                prunes.append(subprocess.Popen(
-                    [sys.executable, "-m", "builder.cli", "prune", *(["--all"] if len(prunes) % 2 else [])],
-                    cwd=REPO, env=env_for(root), stdout=subprocess.DEVNULL))
+                prunes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "builder.cli",
+                            "prune",
+                            *(["--all"] if len(prunes) % 2 else []),
+                        ],
+                        cwd=REPO,
+                        env=env_for(root),
+                        stdout=subprocess.DEVNULL,
+                    )
+                )
             time.sleep(0.02)
         for pr in prunes:
             assert pr.wait() == 0
@@ -64,6 +99,7 @@ def test_four_builds_and_prune_at_once(build_store: Path, tmp_path: Path) -> Non
         st.close()
     # Each image runs: its layers and their snapshots are all there.
     for n in range(len(TAILS)):
-        out = pybuild(root, "run", "--rm", "--network", "none", f"c{n}:1", "cat", "/base",
-                      "/common")
+        out = pybuild(
+            root, "run", "--rm", "--network", "none", f"c{n}:1", "cat", "/base", "/common"
+        )
         assert out.stdout == "shared-base\nshared context file\n"

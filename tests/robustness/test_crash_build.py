@@ -47,20 +47,49 @@ def test_sigkill_during_build(build_store: Path, tmp_path: Path, rng: random.Ran
     runs = []
     for n in ("w1", "w2", "w3"):
         (ctx / "Dockerfile").write_text(DOCKERFILE.format(n=n))
-        runs.append(time_after_ready(root, ["build", "--network", "none", "--memory", "128m",
-                                            "-t", f"t:{n}", str(ctx)]))
+        runs.append(
+            time_after_ready(
+                root, ["build", "--network", "none", "--memory", "128m", "-t", f"t:{n}", str(ctx)]
+            )
+        )
     window = max(0.05, 0.8 * statistics.median(runs))
     for n in range(TRIALS):
         (ctx / "Dockerfile").write_text(DOCKERFILE.format(n=n))
         before_cg, since = pybuild_cgroups(), time.time()
-        k = kill_at_random(root, ["build", "--progress", "plain", "--network", "none",
-                                  "--memory", "128m", "-t", f"t:{n}", str(ctx)], rng, window)
+        k = kill_at_random(
+            root,
+            [
+                "build",
+                "--progress",
+                "plain",
+                "--network",
+                "none",
+                "--memory",
+                "128m",
+                "-t",
+                f"t:{n}",
+                str(ctx),
+            ],
+            rng,
+            window,
+        )
         kills += not k.finished
         # The next pybuild start (here: a complete build of the same file) must clean
         # whatever the killed one left and say so.
         stale = mounts_under(root)
-        out = pybuild(root, "build", "--progress", "plain", "--network", "none",
-                      "--memory", "128m", "-t", f"t:{n}", str(ctx))
+        out = pybuild(
+            root,
+            "build",
+            "--progress",
+            "plain",
+            "--network",
+            "none",
+            "--memory",
+            "128m",
+            "-t",
+            f"t:{n}",
+            str(ctx),
+        )
         text = out.stdout + out.stderr
         if stale:
             cleaned += 1
@@ -69,8 +98,9 @@ def test_sigkill_during_build(build_store: Path, tmp_path: Path, rng: random.Ran
         assert_store_valid(root)
         left = leaked_cgroups(before_cg, since)
         if left:  # the completing build ran no RUN step: the next sandbox start cleans
-            out = pybuild(root, "run", "--rm", "--network", "none", "--memory", "64m",
-                          "t:warm", "true")
+            out = pybuild(
+                root, "run", "--rm", "--network", "none", "--memory", "64m", "t:warm", "true"
+            )
             assert "cleaned up cgroup" in out.stderr, out.stderr
             assert not wait_gone(left), f"cgroups left behind: {left}"
         # Steps that do not depend on the trial were finished long ago: always reused.

@@ -27,8 +27,9 @@ def _make_garbage(root: Path, seed: int) -> set[str]:
     try:
         put_in_store(st, img)
         diff_ids = json.loads(img.config.data)["rootfs"]["diff_ids"]
-        top = st.snapshots.ensure_layers([b.desc for b in img.layers],
-                                         [Digest.parse(d) for d in diff_ids])
+        top = st.snapshots.ensure_layers(
+            [b.desc for b in img.layers], [Digest.parse(d) for d in diff_ids]
+        )
         st.snapshots.remove(top)  # no holder: garbage for gc
     finally:
         st.close()
@@ -62,14 +63,16 @@ def test_sigkill_during_prune(build_store: Path, tmp_path: Path, rng: random.Ran
         assert not left, f"garbage survived a completed prune: {left}"
         if n % 5 != 4:
             continue  # a build every fifth trial keeps the test cheap
-        out = pybuild(root, "build", "--progress", "plain", "--network", "none",
-                      "-t", "kept:1", str(ctx))
+        out = pybuild(
+            root, "build", "--progress", "plain", "--network", "none", "-t", "kept:1", str(ctx)
+        )
         assert "#2 CACHED" in out.stdout + out.stderr
     assert interrupted >= TRIALS // 3, f"only {interrupted} prunes were killed mid-run"
 
 
-def test_sigkill_during_unpack_and_snapshot_removal(tmp_path: Path, rng: random.Random,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_sigkill_during_unpack_and_snapshot_removal(
+    tmp_path: Path, rng: random.Random, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A build's base image is unpacked into snapshots on first use, and prune deletes
     snapshots: kill both mid-way (half the trials each). fsck stays clean (the next
     start removes half-unpacked and half-deleted dirs, and says so)."""

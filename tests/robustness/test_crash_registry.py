@@ -22,17 +22,20 @@ from tests.robustness.helpers import assert_no_mounts, assert_store_valid
 LAYER_BYTES = 1 << 20  # random, so gzip cannot shrink the transfer
 
 
-def _image(seed: int):  # noqa: ANN202
+def _image(seed: int):
     r = random.Random(seed)
     return make_image([{f"l{i}/data": r.randbytes(LAYER_BYTES)} for i in range(3)])
 
 
 def _present_in_registry(host: str, repo: str, digests: list[str]) -> set[str]:
-    return {d for d in digests
-            if requests.head(f"http://{host}/v2/{repo}/blobs/{d}", timeout=10).status_code == 200}
+    return {
+        d
+        for d in digests
+        if requests.head(f"http://{host}/v2/{repo}/blobs/{d}", timeout=10).status_code == 200
+    }
 
 
-def test_sigkill_during_pull(registry, tmp_path: Path, rng: random.Random) -> None:  # noqa: ANN001
+def test_sigkill_during_pull(registry, tmp_path: Path, rng: random.Random) -> None:
     img = _image(1)
     src = open_store(tmp_path / "src")
     put_in_store(src, img, "src:1")
@@ -59,7 +62,7 @@ def test_sigkill_during_pull(registry, tmp_path: Path, rng: random.Random) -> No
     assert reused > 0, "no kill happened after a blob landed; widen the delays"
 
 
-def test_sigkill_during_push(registry, tmp_path: Path, rng: random.Random) -> None:  # noqa: ANN001
+def test_sigkill_during_push(registry, tmp_path: Path, rng: random.Random) -> None:
     img = _image(2)
     root = tmp_path / "store"
     st = open_store(root)
@@ -78,28 +81,47 @@ def test_sigkill_during_push(registry, tmp_path: Path, rng: random.Random) -> No
         st.close()
         assert not there & {str(d) for d in res.uploaded}, "uploaded a blob the registry had"
         reused += bool(there)
-        got = requests.get(f"http://{registry.host}/v2/{repo}/manifests/1", timeout=10,
-                           headers={"Accept": img.manifest.media_type})
+        got = requests.get(
+            f"http://{registry.host}/v2/{repo}/manifests/1",
+            timeout=10,
+            headers={"Accept": img.manifest.media_type},
+        )
         assert got.status_code == 200 and got.content == img.manifest.data
         assert _present_in_registry(registry.host, repo, digests) == set(digests)
     assert reused > 0, "no kill happened after a blob was uploaded; widen the delays"
 
 
-def test_sigkill_during_cache_export(store_root: Path, busybox_image, registry,  # noqa: ANN001
-                                     tmp_path: Path, rng: random.Random,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sigkill_during_cache_export(
+    store_root: Path,
+    busybox_image,
+    registry,
+    tmp_path: Path,
+    rng: random.Random,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1600000000")  # the same base in both stores
     root = store_root
     busybox_image.load(root)
     ctx = tmp_path / "ctx"
     ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox\nRUN head -c 300000 /dev/urandom > /r\n"
-                                    "RUN echo two > /two\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN head -c 300000 /dev/urandom > /r\nRUN echo two > /two\n"
+    )
     cache = f"{registry.host}/{unique_repo('crash-cache')}"
     pybuild(root, "build", "--network", "none", "-t", "c:1", str(ctx))
     for n in range(TRIALS):
-        args = ["build", "--progress", "quiet", "--network", "none", "-t", "c:1",
-                "--cache-to", f"{cache}:{n}", str(ctx)]
+        args = [
+            "build",
+            "--progress",
+            "quiet",
+            "--network",
+            "none",
+            "-t",
+            "c:1",
+            "--cache-to",
+            f"{cache}:{n}",
+            str(ctx),
+        ]
         kill_at_random(root, args, rng, 0.8)
         assert_store_valid(root)
         assert_no_mounts(root)
@@ -108,7 +130,18 @@ def test_sigkill_during_cache_export(store_root: Path, busybox_image, registry, 
     # The export that finished is usable: a fresh store builds from it with cache hits.
     fresh = tmp_path / "fresh"
     busybox_image.load(fresh)
-    res = pybuild(fresh, "build", "--progress", "plain", "--network", "none", "-t", "c:2",
-                  "--cache-from", f"{cache}:{TRIALS - 1}", str(ctx))
+    res = pybuild(
+        fresh,
+        "build",
+        "--progress",
+        "plain",
+        "--network",
+        "none",
+        "-t",
+        "c:2",
+        "--cache-from",
+        f"{cache}:{TRIALS - 1}",
+        str(ctx),
+    )
     text = res.stdout + res.stderr
     assert "#2 CACHED" in text and "#3 CACHED" in text, text

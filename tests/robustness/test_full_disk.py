@@ -25,7 +25,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_build_on_a_full_store(case: str, small_mount, busybox_image, tmp_path: Path) -> None:  # noqa: ANN001
+def test_build_on_a_full_store(case: str, small_mount, busybox_image, tmp_path: Path) -> None:
     step, min_mb = CASES[case]
     fs = small_mount("100m")
     root = fs / "store"
@@ -39,8 +39,18 @@ def test_build_on_a_full_store(case: str, small_mount, busybox_image, tmp_path: 
     free = os.statvfs(fs).f_bavail * os.statvfs(fs).f_frsize
     keep = {"layer-commit": 34 << 20}.get(case, 20 << 20)
     ballast.write_bytes(b"\0" * max(0, free - keep))
-    out = pybuild(root, "build", "--progress", "plain", "--network", "none", "-t", "big:1",
-                  str(ctx), check=False)
+    out = pybuild(
+        root,
+        "build",
+        "--progress",
+        "plain",
+        "--network",
+        "none",
+        "-t",
+        "big:1",
+        str(ctx),
+        check=False,
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     last = out.stderr.strip().splitlines()[-1]
     m = MESSAGE.search(last)
@@ -49,8 +59,9 @@ def test_build_on_a_full_store(case: str, small_mount, busybox_image, tmp_path: 
     assert_store_valid(root)
     assert_no_mounts(root)
     ballast.unlink()  # space is freed
-    out = pybuild(root, "build", "--progress", "plain", "--network", "none", "-t", "big:1",
-                  str(ctx))
+    out = pybuild(
+        root, "build", "--progress", "plain", "--network", "none", "-t", "big:1", str(ctx)
+    )
     assert "#2 CACHED" in out.stdout + out.stderr  # the step that fitted was kept
     assert_store_valid(root)
     run = pybuild(root, "run", "--rm", "--network", "none", "big:1", "cat", "/small")

@@ -32,22 +32,86 @@ from store.unpack import UnpackOptions, unpack_tar
 from tests.fixtures.registry_images import make_image
 
 # --- Dockerfiles: structure-aware generation ------------------------------------------
-KEYWORDS = ["FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "LABEL", "CMD",
-            "ENTRYPOINT", "EXPOSE", "VOLUME", "SHELL", "HEALTHCHECK", "ONBUILD", "STOPSIGNAL",
-            "MAINTAINER", "from", "Run", "BOGUS"]
-FLAGS = ["", "--from=base ", "--chown=1:1 ", "--chmod=755 ", "--mount=type=cache,target=/c ",
-         "--mount=type=secret,id=s ", "--network=none ", "--platform=$X ", "--link ",
-         "--parents ", "--exclude=*.md ", "--interval=1s ", "--=", "--mount=", "--from="]
+KEYWORDS = [
+    "FROM",
+    "RUN",
+    "COPY",
+    "ADD",
+    "ENV",
+    "ARG",
+    "WORKDIR",
+    "USER",
+    "LABEL",
+    "CMD",
+    "ENTRYPOINT",
+    "EXPOSE",
+    "VOLUME",
+    "SHELL",
+    "HEALTHCHECK",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "MAINTAINER",
+    "from",
+    "Run",
+    "BOGUS",
+]
+FLAGS = [
+    "",
+    "--from=base ",
+    "--chown=1:1 ",
+    "--chmod=755 ",
+    "--mount=type=cache,target=/c ",
+    "--mount=type=secret,id=s ",
+    "--network=none ",
+    "--platform=$X ",
+    "--link ",
+    "--parents ",
+    "--exclude=*.md ",
+    "--interval=1s ",
+    "--=",
+    "--mount=",
+    "--from=",
+]
 WORDS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
-ARGS = st.lists(st.one_of(WORDS, st.sampled_from(
-    ["$A", "${A:-x}", "${A:?}", "${A/%x/y}", "\\", "[\"sh\",\"-c\"]", "[", "]", "<<EOF",
-     "EOF", "AS b", "a=b", "\"q\"", "'s'", "*", "..", "/", "x y", "\\\n", "`"])), max_size=5)
+ARGS = st.lists(
+    st.one_of(
+        WORDS,
+        st.sampled_from(
+            [
+                "$A",
+                "${A:-x}",
+                "${A:?}",
+                "${A/%x/y}",
+                "\\",
+                '["sh","-c"]',
+                "[",
+                "]",
+                "<<EOF",
+                "EOF",
+                "AS b",
+                "a=b",
+                '"q"',
+                "'s'",
+                "*",
+                "..",
+                "/",
+                "x y",
+                "\\\n",
+                "`",
+            ]
+        ),
+    ),
+    max_size=5,
+)
 LINE = st.tuples(st.sampled_from(KEYWORDS), st.sampled_from(FLAGS), ARGS).map(
-    lambda t: f"{t[0]} {t[1]}{' '.join(t[2])}")
-DIRECTIVES = st.sampled_from(["", "# syntax=docker/dockerfile:1\n", "# escape=`\n",
-                              "# check=skip=all\n", "# escape=\\\n"])
+    lambda t: f"{t[0]} {t[1]}{' '.join(t[2])}"
+)
+DIRECTIVES = st.sampled_from(
+    ["", "# syntax=docker/dockerfile:1\n", "# escape=`\n", "# check=skip=all\n", "# escape=\\\n"]
+)
 DOCKERFILE = st.tuples(DIRECTIVES, st.lists(LINE, max_size=12)).map(
-    lambda t: t[0] + "FROM busybox AS base\n" + "\n".join(t[1]) + "\n")
+    lambda t: t[0] + "FROM busybox AS base\n" + "\n".join(t[1]) + "\n"
+)
 
 
 @given(DOCKERFILE, st.dictionaries(st.sampled_from(["A", "X", "B"]), WORDS, max_size=3))
@@ -63,11 +127,37 @@ def test_dockerfile_parser_and_planner(text: str, build_args: dict[str, str]) ->
 
 
 # --- .dockerignore ------------------------------------------------------------------------
-PATTERN = st.one_of(st.text(max_size=12), st.sampled_from(
-    ["*", "**", "**/*.go", "!keep", "a/**/b", "[a-", "\\", "!", "/", "./x", "../y", "a/*/c",
-     "*.[ch]", "?", "[!x]", "[^x]", "#c", " ", "!**/x"]))
-PATH = st.lists(st.sampled_from(["a", "b", "c", "x.go", "keep", ".git", "é", "*", "[", "d.md"]),
-                min_size=1, max_size=5).map("/".join)
+PATTERN = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "*",
+            "**",
+            "**/*.go",
+            "!keep",
+            "a/**/b",
+            "[a-",
+            "\\",
+            "!",
+            "/",
+            "./x",
+            "../y",
+            "a/*/c",
+            "*.[ch]",
+            "?",
+            "[!x]",
+            "[^x]",
+            "#c",
+            " ",
+            "!**/x",
+        ]
+    ),
+)
+PATH = st.lists(
+    st.sampled_from(["a", "b", "c", "x.go", "keep", ".git", "é", "*", "[", "d.md"]),
+    min_size=1,
+    max_size=5,
+).map("/".join)
 
 
 @given(st.lists(PATTERN, max_size=8), PATH)
@@ -88,9 +178,32 @@ def test_dockerignore_matcher(patterns: list[str], path: str) -> None:
 
 
 # --- references ------------------------------------------------------------------------
-REF_PIECES = st.sampled_from(["docker.io/", "localhost:5000/", "127.0.0.1:1/", "library/", "a",
-                              "b-c", "x_y", "..", ":", ":tag", "@sha256:", "0" * 64, "A", "/",
-                              "[::1]:5000/", "__", "-", ".", "é", "@", "sha512:", "1" * 128])
+REF_PIECES = st.sampled_from(
+    [
+        "docker.io/",
+        "localhost:5000/",
+        "127.0.0.1:1/",
+        "library/",
+        "a",
+        "b-c",
+        "x_y",
+        "..",
+        ":",
+        ":tag",
+        "@sha256:",
+        "0" * 64,
+        "A",
+        "/",
+        "[::1]:5000/",
+        "__",
+        "-",
+        ".",
+        "é",
+        "@",
+        "sha512:",
+        "1" * 128,
+    ]
+)
 REF = st.one_of(st.text(max_size=80), st.lists(REF_PIECES, max_size=8).map("".join))
 
 
@@ -111,16 +224,20 @@ def test_reference_parsers(text: str) -> None:
 
 # --- tar reader and unpacker ----------------------------------------------------------------
 def _seed() -> bytes:
-    e = [ts.header("d", ts.DIR, mode=0o755), ts.header("d/f", ts.REG, size=5, mode=0o644) + b"hello"
-         + ts.padding(5), ts.header("d/l", ts.SYM, mode=0o777, linkname="f"),
-         ts.header("d/h", ts.LNK, mode=0o644, linkname="d/f"),
-         ts.header("d/.wh.gone", ts.REG, mode=0o644)]
+    e = [
+        ts.header("d", ts.DIR, mode=0o755),
+        ts.header("d/f", ts.REG, size=5, mode=0o644) + b"hello" + ts.padding(5),
+        ts.header("d/l", ts.SYM, mode=0o777, linkname="f"),
+        ts.header("d/h", ts.LNK, mode=0o644, linkname="d/f"),
+        ts.header("d/.wh.gone", ts.REG, mode=0o644),
+    ]
     return b"".join(e) + ts.END_OF_ARCHIVE
 
 
 SEED = _seed()
-EDITS = st.lists(st.tuples(st.integers(0, len(SEED)), st.integers(0, 16), st.binary(max_size=16)),
-                 max_size=6)
+EDITS = st.lists(
+    st.tuples(st.integers(0, len(SEED)), st.integers(0, 16), st.binary(max_size=16)), max_size=6
+)
 
 
 @given(st.one_of(EDITS.map(lambda edits: _apply(SEED, edits)), st.binary(max_size=3000)))
@@ -144,19 +261,34 @@ def test_tar_reader_and_unpacker(data: bytes) -> None:
 def _apply(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
     for pos, cut, piece in edits:
         pos %= len(data) + 1
-        data = data[:pos] + piece + data[pos + cut:]
+        data = data[:pos] + piece + data[pos + cut :]
     return data
 
 
 # --- manifests -------------------------------------------------------------------------------
 VALID = json.loads(make_image([{"f": b"x"}]).manifest.data)
-JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
-                                 st.text(max_size=20)),
-                       lambda kids: st.one_of(st.lists(kids, max_size=4),
-                                              st.dictionaries(st.text(max_size=10), kids, max_size=4)),
-                       max_leaves=20)
-KEYS = st.sampled_from(["schemaVersion", "mediaType", "config", "layers", "manifests", "subject",
-                        "digest", "size", "annotations", "platform", "urls"])
+JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20)),
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=10), kids, max_size=4)
+    ),
+    max_leaves=20,
+)
+KEYS = st.sampled_from(
+    [
+        "schemaVersion",
+        "mediaType",
+        "config",
+        "layers",
+        "manifests",
+        "subject",
+        "digest",
+        "size",
+        "annotations",
+        "platform",
+        "urls",
+    ]
+)
 
 
 @st.composite
@@ -177,13 +309,22 @@ def manifests(draw: st.DrawFn) -> bytes:
     return json.dumps(obj).encode()
 
 
-CTYPES = st.sampled_from(["", "application/vnd.oci.image.manifest.v1+json",
-                          "application/vnd.oci.image.index.v1+json", "application/json",
-                          "application/vnd.docker.distribution.manifest.v1+prettyjws", "text/html"])
+CTYPES = st.sampled_from(
+    [
+        "",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/json",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        "text/html",
+    ]
+)
 
 
-@given(st.one_of(manifests(), st.binary(max_size=400), JSONISH.map(lambda o: json.dumps(o).encode())),
-       CTYPES)
+@given(
+    st.one_of(manifests(), st.binary(max_size=400), JSONISH.map(lambda o: json.dumps(o).encode())),
+    CTYPES,
+)
 def test_manifest_decoders(data: bytes, ctype: str) -> None:
     try:
         parsed = parse_manifest(data, ctype)

@@ -62,10 +62,21 @@ def _shadow_needle() -> bytes:
     return first if len(first) > 8 else MARKER
 
 
-def _build(root: Path, ctx: Path, dockerfile: str, tag: str = "h:1", check: bool = False):  # noqa: ANN202
+def _build(root: Path, ctx: Path, dockerfile: str, tag: str = "h:1", check: bool = False):
     (ctx / "Dockerfile").write_text(dockerfile)
-    return pybuild(root, "build", "--progress", "plain", "--network", "none", "-t", tag,
-                   str(ctx), timeout=TIMEOUT, check=check)
+    return pybuild(
+        root,
+        "build",
+        "--progress",
+        "plain",
+        "--network",
+        "none",
+        "-t",
+        tag,
+        str(ctx),
+        timeout=TIMEOUT,
+        check=check,
+    )
 
 
 def _one_line_error(out: subprocess.CompletedProcess[str]) -> str:
@@ -95,8 +106,12 @@ def test_symlink_to_etc_shadow(build_store: Path, ctx: Path, host_secret: Path) 
     (ctx / "shadow").symlink_to("/etc/shadow")
     (ctx / "secret").symlink_to(host_secret)
     (ctx / "up").symlink_to("../host/secret")
-    out = _build(build_store, ctx, "FROM busybox\nCOPY . /ctx\n"
-                 "RUN test -L /ctx/shadow && test -L /ctx/secret && ! cat /ctx/shadow\n")
+    out = _build(
+        build_store,
+        ctx,
+        "FROM busybox\nCOPY . /ctx\n"
+        "RUN test -L /ctx/shadow && test -L /ctx/secret && ! cat /ctx/shadow\n",
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     # Named as a source, the link resolves inside the context: /etc/shadow is not there.
     err = _one_line_error(_build(build_store, ctx, "FROM busybox\nCOPY shadow /x\n", "h:2"))
@@ -113,7 +128,9 @@ def test_symlink_loops(build_store: Path, ctx: Path) -> None:
     (ctx / "self").symlink_to("self")
     (ctx / "dir").mkdir()
     (ctx / "dir" / "up").symlink_to("..")
-    out = _build(build_store, ctx, "FROM busybox\nCOPY . /ctx\nRUN test -L /ctx/a && test -L /ctx/self\n")
+    out = _build(
+        build_store, ctx, "FROM busybox\nCOPY . /ctx\nRUN test -L /ctx/a && test -L /ctx/self\n"
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     for src in ("a", "self", "dir/up/dir/up/a"):
         err = _one_line_error(_build(build_store, ctx, f"FROM busybox\nCOPY {src} /x\n", "h:2"))
@@ -125,8 +142,12 @@ def test_fifo_and_socket(build_store: Path, ctx: Path) -> None:
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(ctx / "sock"))
     try:
-        out = _build(build_store, ctx, "FROM busybox\nCOPY . /ctx\n"
-                     "RUN test -p /ctx/fifo && ! test -e /ctx/sock && cat /ctx/ok\n")
+        out = _build(
+            build_store,
+            ctx,
+            "FROM busybox\nCOPY . /ctx\n"
+            "RUN test -p /ctx/fifo && ! test -e /ctx/sock && cat /ctx/ok\n",
+        )
     finally:
         sock.close()
     assert out.returncode == 0, out.stdout + out.stderr
@@ -147,7 +168,7 @@ def test_unreadable_file(build_store: Path, ctx: Path) -> None:
     assert_store_valid(build_store)
 
 
-def test_200k_small_files(small_mount, busybox_image, tmp_path: Path) -> None:  # noqa: ANN001
+def test_200k_small_files(small_mount, busybox_image, tmp_path: Path) -> None:
     fs = small_mount("3g")
     root = fs / "store"
     busybox_image.load(root)
@@ -201,5 +222,5 @@ def test_file_changing_while_hashed(build_store: Path, ctx: Path) -> None:
     os.utime(f, (time.time() - 10, time.time() - 10))
     _build(build_store, ctx, "FROM busybox\nCOPY moving /moving\n", "m:final", check=True)
     run = pybuild(build_store, "run", "--rm", "--network", "none", "m:final", "md5sum", "/moving")
-    assert run.stdout.split()[0] == hashlib.md5(final).hexdigest()  # noqa: S324
+    assert run.stdout.split()[0] == hashlib.md5(final).hexdigest()
     assert_store_valid(build_store)

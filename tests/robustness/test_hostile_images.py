@@ -61,8 +61,9 @@ def _unpack_all(root: Path, name: str) -> None:
     try:
         img = resolve_image(st, name)
         cfg = img.config()
-        top = st.snapshots.ensure_layers([lay.descriptor for lay in img.layers()],
-                                         list(cfg.diff_ids))
+        top = st.snapshots.ensure_layers(
+            [lay.descriptor for lay in img.layers()], list(cfg.diff_ids)
+        )
         st.snapshots.remove(top)
     finally:
         st.close()
@@ -76,7 +77,7 @@ def outside(tmp_path: Path) -> Path:
     return d
 
 
-def _check(tar, err: BaseException | None) -> None:  # noqa: ANN001
+def _check(tar, err: BaseException | None) -> None:
     if tar.options.get("rootless"):  # device nodes are refused only to rootless stores
         assert err is None or isinstance(err, StoreError)
         return
@@ -84,8 +85,9 @@ def _check(tar, err: BaseException | None) -> None:  # noqa: ANN001
     assert tar.why in str(err) or tar.entry in str(err), f"{tar.name}: {err}"
 
 
-def test_hostile_corpus_through_pull_and_load(registry, tmp_path: Path, outside: Path,  # noqa: ANN001
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_corpus_through_pull_and_load(
+    registry, tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cases = CORPUS.hostile_tars(outside)
     assert len(cases) >= 30
     before = tree_state(outside)
@@ -100,7 +102,8 @@ def test_hostile_corpus_through_pull_and_load(registry, tmp_path: Path, outside:
         img = _image_of(case.data)
         cap = case.options.get("max_bytes")
         monkeypatch.setenv("PYBUILD_MAX_LAYER_BYTES", str(cap)) if cap else monkeypatch.delenv(
-            "PYBUILD_MAX_LAYER_BYTES", raising=False)
+            "PYBUILD_MAX_LAYER_BYTES", raising=False
+        )
         for how in ("pull", "load"):
             root = tmp_path / f"{how}-{n}"
             st = open_store(root)
@@ -128,8 +131,9 @@ def test_hostile_corpus_through_pull_and_load(registry, tmp_path: Path, outside:
 
 
 @pytest.mark.parametrize("case", ["dotdot-file", "abs-symlink-write", "hardlink-abs-host"])
-def test_hostile_layer_via_cli_is_one_line(case: str, registry, tmp_path: Path,  # noqa: ANN001
-                                           outside: Path) -> None:
+def test_hostile_layer_via_cli_is_one_line(
+    case: str, registry, tmp_path: Path, outside: Path
+) -> None:
     by_name = {c.name: c for c in CORPUS.hostile_tars(outside)}
     tar = by_name[case]
     img = _image_of(tar.data)
@@ -148,7 +152,7 @@ def test_hostile_layer_via_cli_is_one_line(case: str, registry, tmp_path: Path, 
     assert_store_valid(root)
 
 
-def test_config_that_is_not_json(registry, tmp_path: Path) -> None:  # noqa: ANN001
+def test_config_that_is_not_json(registry, tmp_path: Path) -> None:
     good = make_image([{"f": b"x"}])
     bad_cfg = Blob("application/vnd.oci.image.config.v1+json", b"\x00not json{{{")
     man = json.loads(good.manifest.data)
@@ -161,9 +165,11 @@ def test_config_that_is_not_json(registry, tmp_path: Path) -> None:  # noqa: ANN
     src.close()
     root = tmp_path / "store"
     pulled_ok = None
-    for verb in (["pull", "--progress", "quiet", ref],
-                 ["run", "--rm", "--network", "none", ref, "true"],
-                 ["load", "-i", str(_oci_archive(bad, tmp_path / "bad.tar"))]):
+    for verb in (
+        ["pull", "--progress", "quiet", ref],
+        ["run", "--rm", "--network", "none", ref, "true"],
+        ["load", "-i", str(_oci_archive(bad, tmp_path / "bad.tar"))],
+    ):
         if verb[0] == "run" and pulled_ok is False:
             continue  # nothing was stored to run
         out = pybuild(root, *verb, check=False)
@@ -184,7 +190,7 @@ def _tiny_layer(i: int) -> bytes:
     return gzip.compress(tar, compresslevel=1, mtime=0)
 
 
-def test_ten_thousand_layers(small_mount, tmp_path: Path) -> None:  # noqa: ANN001
+def test_ten_thousand_layers(small_mount, tmp_path: Path) -> None:
     img = make_image([], raw_layers=[_tiny_layer(i) for i in range(10_000)])
     root = small_mount("256m") / "store"  # tmpfs: 10,000 fsynced blobs stay cheap
     archive = _oci_archive(img, small_mount("256m", "archive") / "10k.tar", "deep:1")
@@ -198,8 +204,9 @@ def test_ten_thousand_layers(small_mount, tmp_path: Path) -> None:  # noqa: ANN0
     assert_store_valid(root)
 
 
-def test_decompression_bomb_is_capped(registry, tmp_path: Path,  # noqa: ANN001
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_decompression_bomb_is_capped(
+    registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     size = 64 << 20
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
@@ -217,8 +224,17 @@ def test_decompression_bomb_is_capped(registry, tmp_path: Path,  # noqa: ANN001
     root = tmp_path / "store"
     cap = 16 << 20
     pybuild(root, "pull", "--progress", "quiet", ref)
-    out = pybuild(root, "run", "--rm", "--network", "none", ref, "true", check=False,
-                  PYBUILD_MAX_LAYER_BYTES=str(cap))
+    out = pybuild(
+        root,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        ref,
+        "true",
+        check=False,
+        PYBUILD_MAX_LAYER_BYTES=str(cap),
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     assert "exceeds the cap" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     snap_bytes = sum(p.stat().st_size for p in (root / "snapshots").rglob("*") if p.is_file())

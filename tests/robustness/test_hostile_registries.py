@@ -40,7 +40,7 @@ EXPECT = {
 
 
 @pytest.fixture(scope="module")
-def pushed(registry) -> Iterator[str]:  # noqa: ANN001
+def pushed(registry) -> Iterator[str]:
     """`repo:1` in the real registry: a small two-layer image."""
     import tempfile
 
@@ -55,8 +55,9 @@ def pushed(registry) -> Iterator[str]:  # noqa: ANN001
 
 
 def _pull_bounded(root: Path, ref: str) -> tuple[BaseException | None, float]:
-    opts = TransportOptions(connect_timeout=2.0, read_timeout=2.0, retries=1, backoff=0.01,
-                            max_backoff=0.05)
+    opts = TransportOptions(
+        connect_timeout=2.0, read_timeout=2.0, retries=1, backoff=0.01, max_backoff=0.05
+    )
     box: list[BaseException | None] = [None]
 
     def go() -> None:
@@ -64,7 +65,7 @@ def _pull_bounded(root: Path, ref: str) -> tuple[BaseException | None, float]:
         client = RegistryClient(options=opts)
         try:
             pull_image(st, ref, client=client)
-        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+        except BaseException as e:  # handed to the test thread
             box[0] = e
         finally:
             client.close()
@@ -79,7 +80,7 @@ def _pull_bounded(root: Path, ref: str) -> tuple[BaseException | None, float]:
 
 
 @pytest.mark.parametrize("mode", sorted(EXPECT))
-def test_hostile_registry(mode: str, registry, pushed: str, tmp_path: Path) -> None:  # noqa: ANN001
+def test_hostile_registry(mode: str, registry, pushed: str, tmp_path: Path) -> None:
     proxy = HostileProxy(registry.port, mode)
     try:
         err, took = _pull_bounded(tmp_path / "store", f"{proxy.host}/{pushed}")
@@ -95,14 +96,23 @@ def test_hostile_registry(mode: str, registry, pushed: str, tmp_path: Path) -> N
     print(f"{mode}: {took:.1f}s: {text}")
 
 
-@pytest.mark.parametrize("mode", ["redirect-loop", "endless-manifest", "endless-blob", "digest-header",
-                                  "wrong-content-type"])
-def test_hostile_registry_cli(mode: str, registry, pushed: str, tmp_path: Path) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "mode",
+    ["redirect-loop", "endless-manifest", "endless-blob", "digest-header", "wrong-content-type"],
+)
+def test_hostile_registry_cli(mode: str, registry, pushed: str, tmp_path: Path) -> None:
     proxy = HostileProxy(registry.port, mode)
     try:
         t0 = time.monotonic()
-        out = pybuild(tmp_path / "store", "pull", "--progress", "quiet",
-                      f"{proxy.host}/{pushed}", check=False, timeout=BOUND * 4)
+        out = pybuild(
+            tmp_path / "store",
+            "pull",
+            "--progress",
+            "quiet",
+            f"{proxy.host}/{pushed}",
+            check=False,
+            timeout=BOUND * 4,
+        )
         took = time.monotonic() - t0
     finally:
         proxy.stop()

@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
 # name -> shell that must FAIL (non-zero) inside the sandbox
 ATTEMPTS = {
     "mount-host-root": "mount --bind / /mnt || mount -t proc proc /mnt || "
-                       "mount -t ext4 /dev/vda /mnt",
+    "mount -t ext4 /dev/vda /mnt",
     "block-device": "mknod /tmp/disk b 254 0; head -c 512 /tmp/disk | grep -q .",
     # any node a step makes (CAP_MKNOD) is inert: the rootfs is nodev (1:3 is /dev/null)
     "device-node-opens": "mknod /tmp/null c 1 3 && echo x > /tmp/null",
@@ -49,8 +49,8 @@ ATTEMPTS = {
     "unshare-user": "unshare -U -r sh -c 'mount -t tmpfs t /mnt'",
     "unshare-user-plain": "unshare -U true",
     "release-agent": "echo /evil > /sys/fs/cgroup/memory/release_agent || "
-                     "(mkdir -p /cg && mount -t cgroup -o memory cgroup /cg && "
-                     "echo /evil > /cg/release_agent)",
+    "(mkdir -p /cg && mount -t cgroup -o memory cgroup /cg && "
+    "echo /evil > /cg/release_agent)",
     "kcore": "head -c 64 /proc/kcore | grep -q .",
     "host-loopback": "nc -w 2 127.0.0.1 $PORT </dev/null || wget -q -T 2 -O- http://127.0.0.1:$PORT/",
     "all-capabilities": "grep -q 'CapEff:.000001ffffffffff' /proc/self/status",
@@ -107,8 +107,9 @@ def _procs_with(marker: str) -> list[int]:
     return found
 
 
-def test_escape_attempts_fail_and_host_is_untouched(build_store: Path, tmp_path: Path,
-                                                    loopback_service) -> None:  # noqa: ANN001
+def test_escape_attempts_fail_and_host_is_untouched(
+    build_store: Path, tmp_path: Path, loopback_service
+) -> None:
     port, seen = loopback_service
     ctx = tmp_path / "ctx"
     ctx.mkdir()
@@ -120,22 +121,37 @@ def test_escape_attempts_fail_and_host_is_untouched(build_store: Path, tmp_path:
     for name, attempt in ATTEMPTS.items():
         lines.append(f"RUN echo {name}; if {attempt}; then echo ESCAPED: {name}; exit 1; fi")
     # a process that tries to outlive its step
-    lines.append(f"RUN cp /bin/busybox /tmp/{marker} && (setsid /tmp/{marker} sleep 300 &) "
-                 f"&& (nohup /tmp/{marker} sleep 301 >/dev/null 2>&1 &) && sleep 0.2")
+    lines.append(
+        f"RUN cp /bin/busybox /tmp/{marker} && (setsid /tmp/{marker} sleep 300 &) "
+        f"&& (nohup /tmp/{marker} sleep 301 >/dev/null 2>&1 &) && sleep 0.2"
+    )
     (ctx / "Dockerfile").write_text("\n".join(lines) + "\n")
     agents = _release_agents()
     modules = sorted(os.listdir("/sys/module"))
     t_wall, t_mono = time.time(), time.monotonic()
     try:
-        out = pybuild(build_store, "build", "--progress", "plain", "--network", "none",
-                      "-t", "escape:1", str(ctx), check=False)
+        out = pybuild(
+            build_store,
+            "build",
+            "--progress",
+            "plain",
+            "--network",
+            "none",
+            "-t",
+            "escape:1",
+            str(ctx),
+            check=False,
+        )
         text = out.stdout + out.stderr
         assert out.returncode == 0, text
         assert "ESCAPED:" not in text.replace("echo ESCAPED:", "")
         # The host, from outside:
         assert not seen, f"the host loopback service was reached: {seen}"
-        tracer = [ln for ln in Path(f"/proc/{victim.pid}/status").read_text().splitlines()
-                  if ln.startswith("TracerPid:")]
+        tracer = [
+            ln
+            for ln in Path(f"/proc/{victim.pid}/status").read_text().splitlines()
+            if ln.startswith("TracerPid:")
+        ]
         assert tracer == ["TracerPid:\t0"], tracer
         assert _release_agents() == agents
         assert sorted(os.listdir("/sys/module")) == modules

@@ -1,8 +1,6 @@
 """The README's test command is the one CI runs."""
 
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.fixtures.common import REPO
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -47,9 +47,16 @@ class Finding:
     layers: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "lines": list(self.lines),
-                "bytes": self.bytes, "steps": self.steps, "detail": self.detail,
-                "layers": list(self.layers), "fix": self.fix.to_json()}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "lines": list(self.lines),
+            "bytes": self.bytes,
+            "steps": self.steps,
+            "detail": self.detail,
+            "layers": list(self.layers),
+            "fix": self.fix.to_json(),
+        }
 
 
 @dataclass
@@ -104,8 +111,7 @@ class Context:
 
     def visible_bytes(self, layer: int, pred: Callable[[str], bool]) -> int:
         """Bytes of the final image's files that `layer` wrote and `pred` accepts."""
-        return sum(rec[1] for p, rec in self.tree.visible.items()
-                   if rec[6] == layer and pred(p))
+        return sum(rec[1] for p, rec in self.tree.visible.items() if rec[6] == layer and pred(p))
 
 
 def lines_of(*steps: Step | None) -> tuple[int, ...]:
@@ -155,16 +161,24 @@ def where(step: Step | None, layer: int) -> str:
 REGISTRY: list[tuple[CatalogEntry, Callable[[Context], list[Finding]]]] = []
 
 
-def check(entry: CatalogEntry) -> Callable[[Callable[[Context], list[Finding]]],
-                                           Callable[[Context], list[Finding]]]:
+def check(
+    entry: CatalogEntry,
+) -> Callable[[Callable[[Context], list[Finding]]], Callable[[Context], list[Finding]]]:
     def deco(fn: Callable[[Context], list[Finding]]) -> Callable[[Context], list[Finding]]:
         REGISTRY.append((entry, fn))
         return fn
+
     return deco
 
 
-def finding(entry: CatalogEntry, lines: tuple[int, ...], nbytes: int, detail: str,
-            steps: int = 0, layers: tuple[int, ...] = ()) -> Finding:
+def finding(
+    entry: CatalogEntry,
+    lines: tuple[int, ...],
+    nbytes: int,
+    detail: str,
+    steps: int = 0,
+    layers: tuple[int, ...] = (),
+) -> Finding:
     return Finding(entry.id, entry.title, lines, nbytes, steps, detail, entry.fix, layers)
 
 

@@ -19,21 +19,29 @@ from builder.inspect.pitfalls.base import (
 )
 
 APT = CatalogEntry(
-    "apt-lists", "apt-get update in a RUN of its own, or apt lists not cleaned in the same RUN",
-    Fix("Update, install and remove the lists in one RUN: no stale index in the cache, and "
+    "apt-lists",
+    "apt-get update in a RUN of its own, or apt lists not cleaned in the same RUN",
+    Fix(
+        "Update, install and remove the lists in one RUN: no stale index in the cache, and "
         "no index files in the layer.",
         "RUN apt-get update\nRUN apt-get install -y curl",
         "RUN apt-get update \\\n && apt-get install -y --no-install-recommends curl \\\n"
-        " && rm -rf /var/lib/apt/lists/*"),
-    "bytes: apt list files that step left in the image")
+        " && rm -rf /var/lib/apt/lists/*",
+    ),
+    "bytes: apt list files that step left in the image",
+)
 
 CACHE = CatalogEntry(
-    "package-cache", "Package-manager cache left in the image",
-    Fix("Turn the cache off or remove it in the same RUN (or use a cache mount).",
+    "package-cache",
+    "Package-manager cache left in the image",
+    Fix(
+        "Turn the cache off or remove it in the same RUN (or use a cache mount).",
         "RUN pip install -r requirements.txt",
         "RUN pip install --no-cache-dir -r requirements.txt\n"
-        "# or: RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt"),
-    "bytes: cache files left in the final image")
+        "# or: RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt",
+    ),
+    "bytes: cache files left in the final image",
+)
 
 APT_LISTS = "var/lib/apt/lists/"
 _UPDATE = re.compile(r"\bapt(-get)?\s+(-\S+\s+)*update\b")
@@ -46,7 +54,8 @@ CACHE_RE = re.compile(
     r"|(?P<yarn>(^|/)\.cache/yarn/|(^|/)\.yarn-cache/)"
     r"|(?P<apt>^var/cache/apt/(archives/.*\.deb$|[^/]*\.bin$))"
     r"|(?P<apk>^var/cache/apk/.)"
-    r"|(?P<go>(^|/)go/pkg/mod/cache/|(^|/)\.cache/go-build/)")
+    r"|(?P<go>(^|/)go/pkg/mod/cache/|(^|/)\.cache/go-build/)"
+)
 
 
 @check(APT)
@@ -61,13 +70,21 @@ def apt_lists(ctx: Context) -> list[Finding]:
             continue
         li = ctx.layer_of(s)
         nbytes = ctx.visible_bytes(li.index, lambda p: p.startswith(APT_LISTS)) if li else 0
-        why = "runs apt-get update in a RUN of its own" if alone else \
-            "does not remove /var/lib/apt/lists in the same RUN"
-        out.append(finding(APT, lines_of(s), nbytes,
-                           f"line {s.line} {why}: {human(nbytes)} of apt lists stay in the image"
-                           + ("; a later install may use a stale index from the cache"
-                              if alone else ""),
-                           layers=(li.index,) if li else ()))
+        why = (
+            "runs apt-get update in a RUN of its own"
+            if alone
+            else "does not remove /var/lib/apt/lists in the same RUN"
+        )
+        out.append(
+            finding(
+                APT,
+                lines_of(s),
+                nbytes,
+                f"line {s.line} {why}: {human(nbytes)} of apt lists stay in the image"
+                + ("; a later install may use a stale index from the cache" if alone else ""),
+                layers=(li.index,) if li else (),
+            )
+        )
     return out
 
 
@@ -85,7 +102,13 @@ def package_cache(ctx: Context) -> list[Finding]:
     out = []
     for (kind, layer), nbytes in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         step = ctx.layers[layer].step
-        out.append(finding(CACHE, lines_of(step), nbytes,
-                           f"{where(step, layer)} leaves {human(nbytes)} of {kind} cache in the image",
-                           layers=(layer,)))
+        out.append(
+            finding(
+                CACHE,
+                lines_of(step),
+                nbytes,
+                f"{where(step, layer)} leaves {human(nbytes)} of {kind} cache in the image",
+                layers=(layer,),
+            )
+        )
     return out

@@ -43,13 +43,18 @@ def _apply(tree: dict[str, dict[str, Any]], tf: tarfile.TarFile) -> None:
                 del tree[p]
             continue
         if base.startswith(WH):
-            gone = (parent + "/" if parent else "") + base[len(WH):]
+            gone = (parent + "/" if parent else "") + base[len(WH) :]
             for p in [p for p in tree if p == gone or p.startswith(gone + "/")]:
                 del tree[p]
             continue
-        entry: dict[str, Any] = {"type": ti.type.decode() if isinstance(ti.type, bytes) else ti.type,
-                                 "mode": ti.mode & 0o7777, "uid": ti.uid, "gid": ti.gid,
-                                 "link": ti.linkname, "size": ti.size if ti.isreg() else 0}
+        entry: dict[str, Any] = {
+            "type": ti.type.decode() if isinstance(ti.type, bytes) else ti.type,
+            "mode": ti.mode & 0o7777,
+            "uid": ti.uid,
+            "gid": ti.gid,
+            "link": ti.linkname,
+            "size": ti.size if ti.isreg() else 0,
+        }
         if ti.isreg():
             f = tf.extractfile(ti)
             entry["sha"] = hashlib.sha256(f.read() if f else b"").hexdigest()

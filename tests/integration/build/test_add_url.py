@@ -36,7 +36,8 @@ def _staging_dirs() -> set[str]:
 
 
 def test_a_url_is_fetched_once_and_the_layer_holds_what_the_key_hashed(
-        build_store, tmp_path, server) -> None:
+    build_store, tmp_path, server
+) -> None:
     base, hits = server
     before = _staging_dirs()
     df = f"FROM busybox\nADD {base}/tool.txt /opt/tool.txt\n"

@@ -50,8 +50,9 @@ def test_noop_rebuild_is_all_cached_and_same_image(build_store, tmp_path):
     # the file-hash cache made it stat-only: no source file was opened again
     assert r1.file_hashes["opens"] >= 2 and r2.file_hashes["opens"] == 0
     assert r2.file_hashes["hits"] >= 2 and r2.file_hashes["bytes_read"] == 0
-    assert h.read_file(build_store, "c:1", "app/stamp") == h.read_file(build_store, "c:2",
-                                                                         "app/stamp")
+    assert h.read_file(build_store, "c:1", "app/stamp") == h.read_file(
+        build_store, "c:2", "app/stamp"
+    )
 
 
 def test_miss_reasons(build_store, tmp_path):
@@ -64,10 +65,12 @@ def test_miss_reasons(build_store, tmp_path):
     report = [e["report"] for e in h.events(out) if e["event"] == "cache_report"][0]
     assert (report["cached"], report["reran"]) == (0, 3)
     assert report["outcomes"][0]["kind"] == "source-changed"
-    assert steps["RUN echo $VERSION > /app/version && cat /proc/sys/kernel/random/uuid > /app/stamp"] == \
-        (False, "re-ran: parent step 2 re-ran")
-    _, out = run_build(build_store, ctx, DF, tags=["m:3"], progress="json",
-                       build_args={"VERSION": "1.1"})
+    assert steps[
+        "RUN echo $VERSION > /app/version && cat /proc/sys/kernel/random/uuid > /app/stamp"
+    ] == (False, "re-ran: parent step 2 re-ran")
+    _, out = run_build(
+        build_store, ctx, DF, tags=["m:3"], progress="json", build_args={"VERSION": "1.1"}
+    )
     steps, _ = _steps(out)
     assert steps["COPY src/ /app/src/"][1] == "re-ran: build arg VERSION changed (1.0 -> 1.1)"
     assert h.read_file(build_store, "m:3", "app/version") == b"1.1\n"
@@ -90,10 +93,14 @@ def test_no_cache_reruns_everything(build_store, tmp_path):
     run_build(build_store, ctx, DF, tags=["n:1"])
     _, out = run_build(build_store, ctx, DF, tags=["n:2"], no_cache=True, progress="json")
     steps, _ = _steps(out)
-    assert all(not hit and reason == "re-ran: --no-cache" for t, (hit, reason) in steps.items()
-               if not t.startswith("FROM"))
-    assert h.read_file(build_store, "n:1", "app/stamp") != h.read_file(build_store, "n:2",
-                                                                         "app/stamp")
+    assert all(
+        not hit and reason == "re-ran: --no-cache"
+        for t, (hit, reason) in steps.items()
+        if not t.startswith("FROM")
+    )
+    assert h.read_file(build_store, "n:1", "app/stamp") != h.read_file(
+        build_store, "n:2", "app/stamp"
+    )
 
 
 def test_env_change_invalidates_following_steps_only(build_store, tmp_path):
@@ -106,8 +113,7 @@ def test_env_change_invalidates_following_steps_only(build_store, tmp_path):
     assert steps["RUN echo $X > /x"] == (False, "re-ran: env X changed (1 -> 2)")
 
 
-def test_plan_cache_skips_the_front_end_until_an_input_changes(build_store, tmp_path,
-                                                               monkeypatch):
+def test_plan_cache_skips_the_front_end_until_an_input_changes(build_store, tmp_path, monkeypatch):
     import builder.plan
 
     calls = []

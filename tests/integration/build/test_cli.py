@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tests.fixtures.common import REPO
 from tests.integration.build import helpers as h
 
 pytestmark = pytest.mark.root
@@ -16,8 +17,14 @@ pytestmark = pytest.mark.root
 
 def _cli(root, *args, stdin=None, env=None):
     e = {"PYBUILD_ROOT": str(root), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "builder.cli", *args], capture_output=True,
-                          text=True, env=e, cwd="/work/main", input=stdin)
+    return subprocess.run(
+        [sys.executable, "-m", "builder.cli", *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        cwd=REPO,
+        input=stdin,
+    )
 
 
 def test_dockerfile_outside_context_with_its_ignore_file(build_store, tmp_path):
@@ -28,8 +35,16 @@ def test_dockerfile_outside_context_with_its_ignore_file(build_store, tmp_path):
     (ctx / "drop.txt").write_text("d")
     (dfdir / "app.Dockerfile").write_text("FROM busybox\nCOPY . /c/\n")
     (dfdir / "app.Dockerfile.dockerignore").write_text("drop.txt\n")
-    p = _cli(build_store, "-f", str(dfdir / "app.Dockerfile"), "-t", "out:1",
-             "--progress", "plain", str(ctx))
+    p = _cli(
+        build_store,
+        "-f",
+        str(dfdir / "app.Dockerfile"),
+        "-t",
+        "out:1",
+        "--progress",
+        "plain",
+        str(ctx),
+    )
     assert p.returncode == 0, p.stderr
     tree = h.rootfs(build_store, "out:1")
     assert "c/keep.txt" in tree and "c/drop.txt" not in tree
@@ -38,8 +53,20 @@ def test_dockerfile_outside_context_with_its_ignore_file(build_store, tmp_path):
 
 def test_stdin_dockerfile_and_env_build_arg(build_store, tmp_path):
     df = "FROM busybox\nARG FROM_ENV\nRUN echo $FROM_ENV > /v\n"
-    p = _cli(build_store, "build", "-f", "-", "-t", "in:1", "--build-arg", "FROM_ENV", "-q",
-             str(tmp_path), stdin=df, env={"FROM_ENV": "hello"})
+    p = _cli(
+        build_store,
+        "build",
+        "-f",
+        "-",
+        "-t",
+        "in:1",
+        "--build-arg",
+        "FROM_ENV",
+        "-q",
+        str(tmp_path),
+        stdin=df,
+        env={"FROM_ENV": "hello"},
+    )
     assert p.returncode == 0, p.stderr
     assert h.read_file(build_store, "in:1", "v") == b"hello\n"
     assert p.stdout.strip() == str(h.image(build_store, "in:1").manifest().config.digest)

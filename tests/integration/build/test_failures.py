@@ -13,6 +13,7 @@ from builder.engine.failure import StepError
 from builder.errors import BuildError
 from store.errors import ImageNotFound
 from tests.fixtures.build import run_build
+from tests.fixtures.common import REPO
 from tests.integration.build import helpers as h
 
 pytestmark = pytest.mark.root
@@ -54,17 +55,23 @@ def test_missing_copy_source_fails_with_line(build_store, tmp_path):
 
 def _cli(root, *args, cwd=None, stdin=None):
     env = {"PYBUILD_ROOT": str(root), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
-    return subprocess.run([sys.executable, "-m", "builder.cli", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, input=stdin)
+    return subprocess.run(
+        [sys.executable, "-m", "builder.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        input=stdin,
+    )
 
 
 def test_cli_exit_codes_and_one_line_errors(build_store, tmp_path):
     (tmp_path / "Dockerfile").write_text(DF)
-    p = _cli(build_store, "--progress", "plain", "-t", "x:1", str(tmp_path), cwd="/work/main")
+    p = _cli(build_store, "--progress", "plain", "-t", "x:1", str(tmp_path), cwd=REPO)
     assert p.returncode == 1
     last = p.stderr.strip().splitlines()[-1]
     assert last.startswith("Dockerfile:3: stage builder, step 3/3") and "exit code: 3" in last
     assert "line12" in p.stderr  # the tail block above the error line
     (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN\n")
-    p = _cli(build_store, "-q", str(tmp_path), cwd="/work/main")
+    p = _cli(build_store, "-q", str(tmp_path), cwd=REPO)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1

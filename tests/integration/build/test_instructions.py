@@ -31,8 +31,7 @@ CMD hello $APP_HOME
 
 
 def test_metadata_instructions(build_store, tmp_path):
-    res, _ = run_build(build_store, tmp_path, METADATA, tags=["meta:1"],
-                       labels={"from.cli": "yes"})
+    res, _ = run_build(build_store, tmp_path, METADATA, tags=["meta:1"], labels={"from.cli": "yes"})
     cfg = h.config(build_store, "meta:1")
     c = cfg["config"]
     assert cfg["author"] == "Jane <jane@example.com>"
@@ -43,9 +42,12 @@ def test_metadata_instructions(build_store, tmp_path):
     assert c["WorkingDir"] == "/srv/app/sub"
     assert c["User"] == "app:app"
     assert c["StopSignal"] == "SIGQUIT"
-    assert c["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q -O- localhost || exit 1"],
-                                "Interval": 30_000_000_000, "Timeout": 3_000_000_000,
-                                "Retries": 2}
+    assert c["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "wget -q -O- localhost || exit 1"],
+        "Interval": 30_000_000_000,
+        "Timeout": 3_000_000_000,
+        "Retries": 2,
+    }
     assert c["Shell"] == ["/bin/sh", "-xc"]
     assert c["OnBuild"] == ["RUN echo triggered > /onbuild.txt"]
     assert c["Entrypoint"] == ["/bin/echo"]
@@ -53,14 +55,22 @@ def test_metadata_instructions(build_store, tmp_path):
     assert c["Cmd"] == ["/bin/sh", "-xc", "hello $APP_HOME"]
     by = [x["created_by"] for x in cfg["history"][1:]]
     assert by == [
-        "MAINTAINER Jane <jane@example.com>", "ARG VERSION=1.0",
-        "ENV APP_HOME=/srv/app VERSION=1.0", "LABEL org.example.version=1.0 quoted key=a b",
-        "EXPOSE map[53/udp:{} 80/tcp:{} 8000/tcp:{} 8001/tcp:{}]", "VOLUME [/data /logs]",
-        "WORKDIR /srv/app", "WORKDIR /srv/app/sub", "USER app:app", "STOPSIGNAL SIGQUIT",
+        "MAINTAINER Jane <jane@example.com>",
+        "ARG VERSION=1.0",
+        "ENV APP_HOME=/srv/app VERSION=1.0",
+        "LABEL org.example.version=1.0 quoted key=a b",
+        "EXPOSE map[53/udp:{} 80/tcp:{} 8000/tcp:{} 8001/tcp:{}]",
+        "VOLUME [/data /logs]",
+        "WORKDIR /srv/app",
+        "WORKDIR /srv/app/sub",
+        "USER app:app",
+        "STOPSIGNAL SIGQUIT",
         'HEALTHCHECK &{["CMD-SHELL" "wget -q -O- localhost || exit 1"] "30s" "3s" "0s" "0s" '
         "'\\x02'}",
-        "SHELL [/bin/sh -xc]", 'ENTRYPOINT ["/bin/echo"]',
-        'CMD ["/bin/sh" "-xc" "hello $APP_HOME"]']
+        "SHELL [/bin/sh -xc]",
+        'ENTRYPOINT ["/bin/echo"]',
+        'CMD ["/bin/sh" "-xc" "hello $APP_HOME"]',
+    ]
     layered = [x["created_by"] for x in cfg["history"] if not x.get("empty_layer")]
     assert layered[1:] == ["WORKDIR /srv/app", "WORKDIR /srv/app/sub"]
     assert len(cfg["rootfs"]["diff_ids"]) == 3
@@ -76,10 +86,10 @@ def test_metadata_instructions(build_store, tmp_path):
 
 
 def test_onbuild_triggers_run_in_child(build_store, tmp_path):
-    run_build(build_store, tmp_path, "FROM busybox\nONBUILD RUN echo hi > /trig\n",
-              tags=["parent:1"])
-    _, out = run_build(build_store, tmp_path, "FROM parent:1\nRUN cat /trig\n",
-                       tags=["child:1"])
+    run_build(
+        build_store, tmp_path, "FROM busybox\nONBUILD RUN echo hi > /trig\n", tags=["parent:1"]
+    )
+    _, out = run_build(build_store, tmp_path, "FROM parent:1\nRUN cat /trig\n", tags=["child:1"])
     assert "#2 [2/3] ONBUILD RUN echo hi > /trig" in out
     assert h.read_file(build_store, "child:1", "trig") == b"hi\n"
     hist = h.config(build_store, "child:1")["history"]
@@ -89,8 +99,10 @@ def test_onbuild_triggers_run_in_child(build_store, tmp_path):
 
 
 def test_onbuild_of_a_stage_runs_in_the_stage_built_on_it(build_store, tmp_path):
-    df = ("FROM busybox AS base\nONBUILD RUN echo from-stage > /trig\nRUN echo base > /b\n"
-          "FROM base\nRUN cat /trig /b > /both\n")
+    df = (
+        "FROM busybox AS base\nONBUILD RUN echo from-stage > /trig\nRUN echo base > /b\n"
+        "FROM base\nRUN cat /trig /b > /both\n"
+    )
     _, out = run_build(build_store, tmp_path, df, tags=["stagetrig:1"])
     assert "ONBUILD RUN echo from-stage > /trig" in out
     assert h.read_file(build_store, "stagetrig:1", "both") == b"from-stage\nbase\n"
@@ -102,20 +114,25 @@ def test_onbuild_of_a_stage_runs_in_the_stage_built_on_it(build_store, tmp_path)
     assert "trig" not in h.rootfs(build_store, "stagetrig:base")
 
 
-def test_a_stage_trigger_may_copy_from_a_stage_the_target_did_not_need(build_store,
-                                                                        tmp_path):
-    df = ("FROM busybox AS data\nRUN echo d > /d\n"
-          "FROM busybox AS base\nONBUILD COPY --from=data /d /d\n"
-          "ONBUILD COPY --from=busybox /bin/busybox /bb\n"
-          "FROM base\nRUN cat /d > /seen\n")
+def test_a_stage_trigger_may_copy_from_a_stage_the_target_did_not_need(build_store, tmp_path):
+    df = (
+        "FROM busybox AS data\nRUN echo d > /d\n"
+        "FROM busybox AS base\nONBUILD COPY --from=data /d /d\n"
+        "ONBUILD COPY --from=busybox /bin/busybox /bb\n"
+        "FROM base\nRUN cat /d > /seen\n"
+    )
     run_build(build_store, tmp_path, df, tags=["trigdep:1"])
     assert h.read_file(build_store, "trigdep:1", "seen") == b"d\n"
     assert "bb" in h.rootfs(build_store, "trigdep:1")
 
 
 def test_an_image_trigger_may_copy_from_a_stage_of_the_child(build_store, tmp_path):
-    run_build(build_store, tmp_path, "FROM busybox\nONBUILD COPY --from=assets /a /a\n",
-              tags=["trigimg:1"])
+    run_build(
+        build_store,
+        tmp_path,
+        "FROM busybox\nONBUILD COPY --from=assets /a /a\n",
+        tags=["trigimg:1"],
+    )
     df = "FROM busybox AS assets\nRUN echo asset > /a\nFROM trigimg:1\nRUN cat /a > /seen\n"
     run_build(build_store, tmp_path, df, tags=["trigimg:child"])
     assert h.read_file(build_store, "trigimg:child", "seen") == b"asset\n"
@@ -125,15 +142,16 @@ def test_entrypoint_resets_inherited_cmd(build_store, tmp_path):
     run_build(build_store, tmp_path, "FROM busybox\nENTRYPOINT top -b\n", tags=["ep:1"])
     c = h.config(build_store, "ep:1")["config"]
     assert c["Entrypoint"] == ["/bin/sh", "-c", "top -b"] and "Cmd" not in c
-    run_build(build_store, tmp_path, 'FROM busybox\nCMD ["x"]\nENTRYPOINT ["y"]\n',
-              tags=["ep:2"])
+    run_build(build_store, tmp_path, 'FROM busybox\nCMD ["x"]\nENTRYPOINT ["y"]\n', tags=["ep:2"])
     c = h.config(build_store, "ep:2")["config"]
     assert c["Entrypoint"] == ["y"] and c["Cmd"] == ["x"]
 
 
 def test_user_by_name_and_ids_and_workdir_owner(build_store, tmp_path):
-    df = ("FROM busybox\nUSER app\nWORKDIR /w\nRUN id -u > /tmp/u && id -g >> /tmp/u "
-          "&& touch /w/f\nUSER 1234:4321\nRUN id -u > /tmp/v; id -g >> /tmp/v\n")
+    df = (
+        "FROM busybox\nUSER app\nWORKDIR /w\nRUN id -u > /tmp/u && id -g >> /tmp/u "
+        "&& touch /w/f\nUSER 1234:4321\nRUN id -u > /tmp/v; id -g >> /tmp/v\n"
+    )
     run_build(build_store, tmp_path, df, tags=["user:1"])
     tree = h.rootfs(build_store, "user:1")
     assert (tree["w"]["uid"], tree["w"]["gid"]) == (1000, 1000)
@@ -150,11 +168,13 @@ def test_workdir_that_exists_is_an_empty_layer(build_store, tmp_path):
 
 
 def test_run_forms_and_heredoc(build_store, tmp_path):
-    df = ('FROM busybox\nRUN ["/bin/sh", "-c", "echo exec > /exec"]\n'
-          "RUN echo shell > /shell\n"
-          "RUN <<EOF\necho one > /here\necho two >> /here\nEOF\n"
-          "RUN <<EOF\n#!/bin/sh\necho script > /script\nEOF\n"
-          "RUN true\n")
+    df = (
+        'FROM busybox\nRUN ["/bin/sh", "-c", "echo exec > /exec"]\n'
+        "RUN echo shell > /shell\n"
+        "RUN <<EOF\necho one > /here\necho two >> /here\nEOF\n"
+        "RUN <<EOF\n#!/bin/sh\necho script > /script\nEOF\n"
+        "RUN true\n"
+    )
     run_build(build_store, tmp_path, df, tags=["run:1"])
     assert h.read_file(build_store, "run:1", "exec") == b"exec\n"
     assert h.read_file(build_store, "run:1", "shell") == b"shell\n"
@@ -162,7 +182,7 @@ def test_run_forms_and_heredoc(build_store, tmp_path):
     assert h.read_file(build_store, "run:1", "script") == b"script\n"
     cfg = h.config(build_store, "run:1")
     by = [x["created_by"] for x in cfg["history"][1:]]
-    assert by[0] == 'RUN /bin/sh -c echo exec > /exec # buildkit'
+    assert by[0] == "RUN /bin/sh -c echo exec > /exec # buildkit"
     assert by[1] == "RUN /bin/sh -c echo shell > /shell # buildkit"
     # `RUN true` changes nothing: no layer, as BuildKit drops empty layers
     assert cfg["history"][-1]["empty_layer"] is True
@@ -171,19 +191,25 @@ def test_run_forms_and_heredoc(build_store, tmp_path):
 
 def test_run_sees_build_args_but_config_does_not(build_store, tmp_path):
     df = "FROM busybox\nARG TOKEN=abc\nRUN echo $TOKEN > /t\n"
-    _, out = run_build(build_store, tmp_path, df, tags=["arg:1"],
-                       build_args={"TOKEN": "xyz", "NOBODY_USES": "1"})
+    _, out = run_build(
+        build_store, tmp_path, df, tags=["arg:1"], build_args={"TOKEN": "xyz", "NOBODY_USES": "1"}
+    )
     assert "[Warning] One or more build-args [NOBODY_USES] were not consumed" in out
     assert h.read_file(build_store, "arg:1", "t") == b"xyz\n"
     cfg = h.config(build_store, "arg:1")
     assert not any(e.startswith("TOKEN=") for e in cfg["config"]["Env"])
-    assert cfg["history"][-1]["created_by"] == "RUN |1 TOKEN=xyz /bin/sh -c echo $TOKEN > /t # buildkit"
+    assert (
+        cfg["history"][-1]["created_by"]
+        == "RUN |1 TOKEN=xyz /bin/sh -c echo $TOKEN > /t # buildkit"
+    )
 
 
 def test_whiteouts_hardlinks_symlinks_setuid(build_store, tmp_path):
-    df = ("FROM busybox\nRUN mkdir -p /d/sub && echo x > /d/sub/f && echo y > /gone\n"
-          "RUN rm /gone && rm -rf /d && mkdir /d && echo z > /d/new && "
-          "ln /d/new /d/hard && ln -s new /d/sym && chmod 4755 /d/new\n")
+    df = (
+        "FROM busybox\nRUN mkdir -p /d/sub && echo x > /d/sub/f && echo y > /gone\n"
+        "RUN rm /gone && rm -rf /d && mkdir /d && echo z > /d/new && "
+        "ln /d/new /d/hard && ln -s new /d/sym && chmod 4755 /d/new\n"
+    )
     run_build(build_store, tmp_path, df, tags=["wh:1"])
     tree = h.rootfs(build_store, "wh:1")
     assert "gone" not in tree and "d/sub" not in tree and "d/sub/f" not in tree

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.common import REPO
 from tests.fixtures.mounts import mounts_under, unmount_under
 from tests.integration.build import helpers as h
 
@@ -39,15 +40,32 @@ def _cgroups_of(pid: int) -> list[Path]:
 
 def _build(root: Path, ctx: Path, **kw) -> subprocess.Popen:
     env = {"PYBUILD_ROOT": str(root), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
-    return subprocess.Popen([sys.executable, "-m", "builder.cli", "build", "-t", TAG,
-                             "--memory", "64m", "--progress", "plain", str(ctx)],
-                            env=env, cwd="/work/main", text=True, **kw)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "builder.cli",
+            "build",
+            "-t",
+            TAG,
+            "--memory",
+            "64m",
+            "--progress",
+            "plain",
+            str(ctx),
+        ],
+        env=env,
+        cwd=REPO,
+        text=True,
+        **kw,
+    )
 
 
-@pytest.mark.parametrize("sig,code,last", [(signal.SIGINT, 130, "pybuild: interrupted"),
-                                           (signal.SIGTERM, 143, "pybuild: terminated")])
-def test_ctrl_c_during_run_ends_the_sandbox_and_cleans_up(build_store, tmp_path, sig, code,
-                                                          last):
+@pytest.mark.parametrize(
+    "sig,code,last",
+    [(signal.SIGINT, 130, "pybuild: interrupted"), (signal.SIGTERM, 143, "pybuild: terminated")],
+)
+def test_ctrl_c_during_run_ends_the_sandbox_and_cleans_up(build_store, tmp_path, sig, code, last):
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo started; sleep 30\n")

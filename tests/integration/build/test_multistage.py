@@ -53,8 +53,7 @@ def test_target_builds_only_what_it_needs(build_store, tmp_path):
 
 
 def test_from_stage_inherits_config_and_layers(build_store, tmp_path):
-    df = ("FROM busybox AS base\nENV X=1\nRUN echo base > /base\n"
-          "FROM base\nRUN cat /base > /copy\n")
+    df = "FROM busybox AS base\nENV X=1\nRUN echo base > /base\nFROM base\nRUN cat /base > /copy\n"
     run_build(build_store, tmp_path, df, tags=["inh:1"])
     cfg = h.config(build_store, "inh:1")
     assert "X=1" in cfg["config"]["Env"]
@@ -67,12 +66,14 @@ def test_copy_link_makes_an_independent_layer(build_store, tmp_path):
     df = "FROM busybox\nCOPY --link f.txt /opt/f.txt\n"
     run_build(build_store, tmp_path, df, tags=["link:1"])
     assert h.read_file(build_store, "link:1", "opt/f.txt") == b"linked\n"
-    assert sorted(h._clean(n) for n in h.layer_files(build_store, "link:1", 1)) == \
-        ["opt", "opt/f.txt"]
+    assert sorted(h._clean(n) for n in h.layer_files(build_store, "link:1", 1)) == [
+        "opt",
+        "opt/f.txt",
+    ]
 
 
 def test_from_platform_selects_the_base_for_that_platform(build_store, tmp_path):
-    from store.platform import host_platform
+    from store.oci.platform import host_platform
 
     plat = host_platform()
     df = f"FROM --platform={plat} busybox\nRUN uname -m > /arch\n"
@@ -86,7 +87,11 @@ def test_from_platform_selects_the_base_for_that_platform(build_store, tmp_path)
     s = open_store(build_store)
     s.refs.set("127.0.0.1:1/busybox:latest", s.refs.get("busybox:latest"))
     with pytest.raises(StepError) as ei:
-        run_build(build_store, tmp_path,
-                  "FROM --platform=linux/s390x 127.0.0.1:1/busybox\nRUN true\n", tags=["p:2"])
+        run_build(
+            build_store,
+            tmp_path,
+            "FROM --platform=linux/s390x 127.0.0.1:1/busybox\nRUN true\n",
+            tags=["p:2"],
+        )
     assert str(ei.value).startswith("Dockerfile:1:")
     assert "pull 127.0.0.1:1/busybox" in str(ei.value)

@@ -12,6 +12,7 @@ import tarfile
 import pytest
 
 from tests.fixtures.build import run_build
+from tests.fixtures.common import REPO
 from tests.integration.build import helpers as h
 
 pytestmark = pytest.mark.root
@@ -21,8 +22,13 @@ DF = "FROM busybox\nRUN echo hi > /hi\nLABEL a=b\n"
 
 def _cli(root, *args):
     env = {"PYBUILD_ROOT": str(root), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
-    return subprocess.run([sys.executable, "-m", "builder.cli", *args], capture_output=True,
-                          text=True, env=env, cwd="/work/main")
+    return subprocess.run(
+        [sys.executable, "-m", "builder.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
 
 
 def test_quiet_and_iidfile_print_the_config_digest(build_store, tmp_path):
@@ -30,8 +36,7 @@ def test_quiet_and_iidfile_print_the_config_digest(build_store, tmp_path):
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(DF)
     iid = tmp_path / "iid"
-    p = _cli(build_store, "build", "-q", "--iidfile", str(iid), "-t", "q:1", "-t", "q:2",
-             str(ctx))
+    p = _cli(build_store, "build", "-q", "--iidfile", str(iid), "-t", "q:1", "-t", "q:2", str(ctx))
     assert p.returncode == 0, p.stderr
     printed = p.stdout.strip()
     assert printed.startswith("sha256:") and iid.read_text() == printed
@@ -43,8 +48,13 @@ def test_quiet_and_iidfile_print_the_config_digest(build_store, tmp_path):
 
 def test_output_oci_and_docker_archives(build_store, tmp_path):
     oci, dock = tmp_path / "img.oci.tar", tmp_path / "img.docker.tar"
-    run_build(build_store, tmp_path, DF, tags=["out:1"],
-              outputs=[{"type": "oci", "dest": str(oci)}, {"type": "docker", "dest": str(dock)}])
+    run_build(
+        build_store,
+        tmp_path,
+        DF,
+        tags=["out:1"],
+        outputs=[{"type": "oci", "dest": str(oci)}, {"type": "docker", "dest": str(dock)}],
+    )
     with tarfile.open(oci) as tf:
         names = tf.getnames()
         assert "oci-layout" in names and "index.json" in names
@@ -78,13 +88,23 @@ def test_cache_to_and_from_a_registry(tmp_path, busybox_image, registry, monkeyp
         (ctx / "f.txt").write_text("same content\n")
         busybox_image.load(root)
         kw = {"cache_to": [cache_ref]} if machine == "a" else {"cache_from": [cache_ref]}
-        res, out = run_build(root, ctx, df, tags=["app:1"], progress="json",
-                             insecure_registries=[registry.host], **kw)
+        res, out = run_build(
+            root,
+            ctx,
+            df,
+            tags=["app:1"],
+            progress="json",
+            insecure_registries=[registry.host],
+            **kw,
+        )
         results.append((root, res, out))
     (ra, a, _), (rb, b, out_b) = results
     ev = h.events(out_b)
-    started = [e for e in ev if e["event"] == "step_started"
-               and not e["text"].startswith(("FROM", "pull", "fetching"))]
+    started = [
+        e
+        for e in ev
+        if e["event"] == "step_started" and not e["text"].startswith(("FROM", "pull", "fetching"))
+    ]
     cached = {e["id"] for e in ev if e["event"] == "step_cached"}
     assert started and all(e["id"] in cached for e in started)
     assert h.read_file(ra, "app:1", "u") == h.read_file(rb, "app:1", "u")
@@ -145,8 +165,9 @@ def _tree_of_dir(d):
 
 def test_output_local_writes_the_target_stage_files(build_store, tmp_path):
     dest = tmp_path / "out"
-    run_build(build_store, tmp_path, FS_DF, tags=["fs:1"],
-              outputs=[{"type": "local", "dest": str(dest)}])
+    run_build(
+        build_store, tmp_path, FS_DF, tags=["fs:1"], outputs=[{"type": "local", "dest": str(dest)}]
+    )
     got = _tree_of_dir(dest)
     assert sorted(got) == ["hard", "link", "sub", "sub/f"]
     # owned by who ran the build, as docker build -o writes them; modes kept
@@ -174,10 +195,12 @@ def test_output_tar_and_cli_shorthands(build_store, tmp_path):
         assert members["sub/f"].uid == 7 and members["sub/f"].mode == 0o640
         assert members["hard"].islnk() or members["sub/f"].islnk()
         assert members["link"].issym() and members["link"].linkname == "sub/f"
-    p = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--progress", "quiet",
-                        "-o", "-", str(ctx)], capture_output=True,
-                       env={"PYBUILD_ROOT": str(build_store), "PATH": "/usr/bin:/bin"},
-                       cwd="/work/main")
+    p = subprocess.run(
+        [sys.executable, "-m", "builder.cli", "build", "--progress", "quiet", "-o", "-", str(ctx)],
+        capture_output=True,
+        env={"PYBUILD_ROOT": str(build_store), "PATH": "/usr/bin:/bin"},
+        cwd=REPO,
+    )
     assert p.returncode == 0, p.stderr
     import io
 

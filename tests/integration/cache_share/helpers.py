@@ -86,16 +86,22 @@ def cache_doc(registry_host: str, repo_tag: str) -> dict[str, Any]:
 
     repo, tag = repo_tag.rsplit(":", 1)
     base = f"http://{registry_host}/v2/{repo}"
-    m = requests.get(f"{base}/manifests/{tag}", timeout=30, headers={
-        "Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+    m = requests.get(
+        f"{base}/manifests/{tag}",
+        timeout=30,
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    ).json()
     cfg = requests.get(f"{base}/blobs/{m['config']['digest']}", timeout=30)
     return {"manifest": m, "config": json.loads(cfg.content)}
 
 
 QUICK = THREE_STAGES.replace(f"sleep {SLEEP} && ", "")  # the same graph, no sleeps
 BUILD_STAGE = ["WORKDIR /src", "COPY src/ /src/", "RUN cat /src/*.txt > /built.txt"]
-FINAL_CHAIN = ["RUN echo deps > /deps.txt", "COPY --from=build /built.txt /app/built.txt",
-               "RUN ls /app /deps.txt > /app/list.txt"]
+FINAL_CHAIN = [
+    "RUN echo deps > /deps.txt",
+    "COPY --from=build /built.txt /app/built.txt",
+    "RUN ls /app /deps.txt > /app/list.txt",
+]
 
 
 def uploads(log: list) -> list[str]:

@@ -37,26 +37,35 @@ def _push_cache(registry_host: str, ref_tag: str, config: bytes, tmp_path) -> No
     ref = Reference.parse(f"{registry_host}/{ref_tag}")
     client = RegistryClient()
     push_blobs(st, ref, [cfg], client=client)
-    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                       "config": cfg.to_json(), "layers": []}).encode()
+    body = json.dumps(
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg.to_json(), "layers": []}
+    ).encode()
     client.put_manifest(ref, body, OCI_MANIFEST)
     client.close()
     st.close()
 
 
 def _warned(ev: list, ref: str, why: str) -> bool:
-    return any(m.startswith(f"WARNING: --cache-from {ref}:") and why in m and
-               m.endswith("(ignored)") for m in messages(ev))
+    return any(
+        m.startswith(f"WARNING: --cache-from {ref}:") and why in m and m.endswith("(ignored)")
+        for m in messages(ev)
+    )
 
 
-def test_missing_unreachable_and_corrupt_caches_are_warnings(tmp_path, busybox_image, registry,
-                                                            monkeypatch):
+def test_missing_unreachable_and_corrupt_caches_are_warnings(
+    tmp_path, busybox_image, registry, monkeypatch
+):
     repo = unique_repo("faults")
     root, ctx = machine(tmp_path, "b", busybox_image, monkeypatch)
     _push_cache(registry.host, f"{repo}:notjson", b"{not json", tmp_path)
-    _push_cache(registry.host, f"{repo}:badrow", json.dumps(
-        {"version": 1, "rows": [{"key": "nope", "parent": "", "result": {"kind": "meta"}}]}
-    ).encode(), tmp_path)
+    _push_cache(
+        registry.host,
+        f"{repo}:badrow",
+        json.dumps(
+            {"version": 1, "rows": [{"key": "nope", "parent": "", "result": {"kind": "meta"}}]}
+        ).encode(),
+        tmp_path,
+    )
     _push_cache(registry.host, f"{repo}:future", b'{"version": 9, "rows": []}', tmp_path)
     cases = {
         f"{registry.host}/{repo}:missing": "MANIFEST_UNKNOWN",
@@ -78,8 +87,9 @@ def test_missing_unreachable_and_corrupt_caches_are_warnings(tmp_path, busybox_i
     assert _warned(ev, plain, "not a build cache")
 
 
-def test_flipped_byte_or_dropped_connection_is_a_warning(tmp_path, busybox_image, registry,
-                                                      monkeypatch):
+def test_flipped_byte_or_dropped_connection_is_a_warning(
+    tmp_path, busybox_image, registry, monkeypatch
+):
     repo = unique_repo("flip")
     root_a, ctx_a = machine(tmp_path, "a", busybox_image, monkeypatch)
     build(root_a, ctx_a, QUICK, cache_to=[f"{registry.host}/{repo}:c"])
@@ -101,14 +111,17 @@ def test_flipped_byte_or_dropped_connection_is_a_warning(tmp_path, busybox_image
         proxy.stop()
 
 
-@pytest.mark.parametrize("flag,value,why", [
-    ("cache_to", "type=local,dest=/tmp/x", "type must be registry or inline"),
-    ("cache_to", "type=registry,ref=r/c,mode=all", "mode must be min or max"),
-    ("cache_to", "type=registry", "ref=REF is required"),
-    ("cache_from", "type=inline", "type must be registry"),
-    ("cache_from", "type=registry,ref=r/c,bogus=1", "unknown option 'bogus'"),
-    ("cache_from", "type=registry,ref", "is not KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "flag,value,why",
+    [
+        ("cache_to", "type=local,dest=/tmp/x", "type must be registry or inline"),
+        ("cache_to", "type=registry,ref=r/c,mode=all", "mode must be min or max"),
+        ("cache_to", "type=registry", "ref=REF is required"),
+        ("cache_from", "type=inline", "type must be registry"),
+        ("cache_from", "type=registry,ref=r/c,bogus=1", "unknown option 'bogus'"),
+        ("cache_from", "type=registry,ref", "is not KEY=VALUE"),
+    ],
+)
 def test_bad_specs_are_usage_errors(tmp_path, build_store, flag, value, why):
     with pytest.raises(CacheSpecError) as e:
         build(build_store, tmp_path, "FROM busybox\n", **{flag: [value]})

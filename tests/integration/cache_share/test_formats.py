@@ -17,9 +17,11 @@ LAYER = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": D
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
-    max_leaves=20)
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @given(json_values)
@@ -31,12 +33,24 @@ def test_any_json_is_rows_or_a_cache_import_error(doc):
     assert isinstance(rows, dict)
 
 
-@given(st.lists(st.fixed_dictionaries({
-    "key": st.sampled_from([D, "nope", 5]), "parent": st.sampled_from(["", D, None]),
-    "result": st.fixed_dictionaries({"kind": st.sampled_from(["layer", "meta", "empty", "x"]),
-                                     "layer": st.sampled_from([None, LAYER, {"digest": 1}]),
-                                     "diff_id": st.sampled_from([None, D, "junk"])})}),
-    max_size=4))
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "key": st.sampled_from([D, "nope", 5]),
+                "parent": st.sampled_from(["", D, None]),
+                "result": st.fixed_dictionaries(
+                    {
+                        "kind": st.sampled_from(["layer", "meta", "empty", "x"]),
+                        "layer": st.sampled_from([None, LAYER, {"digest": 1}]),
+                        "diff_id": st.sampled_from([None, D, "junk"]),
+                    }
+                ),
+            }
+        ),
+        max_size=4,
+    )
+)
 def test_rows_with_hostile_fields(rows):
     try:
         got = parse_rows({"version": 1, "rows": rows}, SRC, "r")
@@ -49,21 +63,44 @@ def test_rows_with_hostile_fields(rows):
 
 
 def test_a_good_row():
-    got = parse_rows({"version": 1, "rows": [{"key": D, "parent": "", "result": {
-        "kind": "layer", "layer": LAYER, "diff_id": D, "chain_id": D, "created": None}}]},
-        SRC, "origin")
+    got = parse_rows(
+        {
+            "version": 1,
+            "rows": [
+                {
+                    "key": D,
+                    "parent": "",
+                    "result": {
+                        "kind": "layer",
+                        "layer": LAYER,
+                        "diff_id": D,
+                        "chain_id": D,
+                        "created": None,
+                    },
+                }
+            ],
+        },
+        SRC,
+        "origin",
+    )
     row = got[D]
     assert (row.origin, row.result.layer.size, row.result.source) == ("origin", 3, SRC)
 
 
-@pytest.mark.parametrize("text,export,want", [
-    ("r/c:1", False, CacheSpec("registry", "r/c:1", "min")),
-    ("type=registry,ref=r/c:1", False, CacheSpec("registry", "r/c:1", "min")),
-    ("type=registry,ref=r/c,mode=max,oci-mediatypes=true,image-manifest=true", True,
-     CacheSpec("registry", "r/c", "max")),
-    ("ref=r/c,mode=min", True, CacheSpec("registry", "r/c", "min")),
-    ("type=inline", True, CacheSpec("inline")),
-])
+@pytest.mark.parametrize(
+    "text,export,want",
+    [
+        ("r/c:1", False, CacheSpec("registry", "r/c:1", "min")),
+        ("type=registry,ref=r/c:1", False, CacheSpec("registry", "r/c:1", "min")),
+        (
+            "type=registry,ref=r/c,mode=max,oci-mediatypes=true,image-manifest=true",
+            True,
+            CacheSpec("registry", "r/c", "max"),
+        ),
+        ("ref=r/c,mode=min", True, CacheSpec("registry", "r/c", "min")),
+        ("type=inline", True, CacheSpec("inline")),
+    ],
+)
 def test_specs(text, export, want):
     assert CacheSpec.parse(text, export=export) == want
 

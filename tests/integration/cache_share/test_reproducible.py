@@ -16,16 +16,20 @@ from tests.integration.cache_share.helpers import QUICK, build, cache_doc, execu
 
 pytestmark = pytest.mark.root
 
-DF = QUICK + """\
+DF = (
+    QUICK
+    + """\
 RUN mkdir -p /made/deep && echo x > /made/deep/f && touch /made/empty && ln -s f /made/deep/l
 WORKDIR /work/here
 COPY --chmod=0750 src/a.txt ./a
 ADD src/b.txt /added/
 """
+)
 
 
-def test_same_digest_in_two_stores_and_another_path_and_umask(tmp_path, busybox_image, registry,
-                                                             monkeypatch):
+def test_same_digest_in_two_stores_and_another_path_and_umask(
+    tmp_path, busybox_image, registry, monkeypatch
+):
     repo = unique_repo("repro")
     got = []
     for name, umask in (("a", None), ("b", None), ("deeper/path/c", 0o077)):
@@ -36,8 +40,9 @@ def test_same_digest_in_two_stores_and_another_path_and_umask(tmp_path, busybox_
                 for p in (ctx, *ctx.rglob("*")):
                     os.lchown(p, 1234, 1234)
             tag = name.rsplit("/", 1)[-1]
-            res, ev, _ = build(root, ctx, DF,
-                               cache_to=[f"type=registry,ref={registry.host}/{repo}:{tag},mode=max"])
+            res, ev, _ = build(
+                root, ctx, DF, cache_to=[f"type=registry,ref={registry.host}/{repo}:{tag},mode=max"]
+            )
         finally:
             if old is not None:
                 os.umask(old)

@@ -58,8 +58,9 @@ def _stored(root, digests: set[str]) -> set[str]:
         st.close()
 
 
-def test_second_machine_runs_nothing_then_only_what_changed(tmp_path, busybox_image, registry,
-                                                            monkeypatch):
+def test_second_machine_runs_nothing_then_only_what_changed(
+    tmp_path, busybox_image, registry, monkeypatch
+):
     cache = f"{registry.host}/{unique_repo('share')}:cache"
     root_a, ctx_a = machine(tmp_path, "a", busybox_image, monkeypatch)
     a, ev_a, cold = build(root_a, ctx_a, cache_to=[f"type=registry,ref={cache},mode=max"])
@@ -77,17 +78,21 @@ def test_second_machine_runs_nothing_then_only_what_changed(tmp_path, busybox_im
     report = next(e["report"] for e in ev_b if e["event"] == "cache_report")
     assert report["reran"] == 0
     # lazy: B fetched the final image's layers only, never the build stage's
-    cached = {x["digest"] for x in cache_doc(registry.host, cache.split("/", 1)[1])
-              ["manifest"]["layers"]}
+    cached = {
+        x["digest"] for x in cache_doc(registry.host, cache.split("/", 1)[1])["manifest"]["layers"]
+    }
     final = {str(d.digest) for d in h.image(root_b, "app:1").manifest().layers}
     assert _stored(root_b, cached) == cached & final and cached - final
 
     (ctx_b / "src" / "b.txt").write_text("beta 2\n")
     c, ev_c, _ = build(root_b, ctx_b, cache_from=[cache])
     reran = executed(ev_c)
-    assert reran == ["COPY src/ /src/", f"RUN sleep {SLEEP} && cat /src/*.txt > /built.txt",
-                     "COPY --from=build /built.txt /app/built.txt",
-                     f"RUN sleep {SLEEP} && ls /app /deps.txt > /app/list.txt"]
+    assert reran == [
+        "COPY src/ /src/",
+        f"RUN sleep {SLEEP} && cat /src/*.txt > /built.txt",
+        "COPY --from=build /built.txt /app/built.txt",
+        f"RUN sleep {SLEEP} && ls /app /deps.txt > /app/list.txt",
+    ]
     kept = [s["text"] for s in steps(ev_c) if s["cached"]]
     assert f"RUN sleep {SLEEP} && echo deps > /deps.txt" in kept  # deps did not re-run
     assert h.read_file(root_b, "app:1", "app/built.txt") == b"alpha\nbeta 2\n"
@@ -99,16 +104,26 @@ def test_push_mounts_layers_and_downloads_none(tmp_path, busybox_image, registry
     try:
         repo = unique_repo("mount")
         root_a, ctx_a = machine(tmp_path, "a", busybox_image, monkeypatch)
-        a, _, _ = build(root_a, ctx_a, tags=[f"{registry.host}/{repo}:a"],
-                        cache_to=[f"type=registry,ref={registry.host}/{repo}-cache:1,mode=max"],
-                        push=True)
-        layers = {str(d.digest) for d in h.image(root_a, f"{registry.host}/{repo}:a")
-                  .manifest().layers}
+        a, _, _ = build(
+            root_a,
+            ctx_a,
+            tags=[f"{registry.host}/{repo}:a"],
+            cache_to=[f"type=registry,ref={registry.host}/{repo}-cache:1,mode=max"],
+            push=True,
+        )
+        layers = {
+            str(d.digest) for d in h.image(root_a, f"{registry.host}/{repo}:a").manifest().layers
+        }
         root_b, ctx_b = machine(tmp_path, "b", busybox_image, monkeypatch)
         proxy.reset()
         target = f"{proxy.host}/{repo}-b:1"
-        b, ev_b, _ = build(root_b, ctx_b, tags=[target], push=True,
-                           cache_from=[f"type=registry,ref={proxy.host}/{repo}-cache:1"])
+        b, ev_b, _ = build(
+            root_b,
+            ctx_b,
+            tags=[target],
+            push=True,
+            cache_from=[f"type=registry,ref={proxy.host}/{repo}-cache:1"],
+        )
         assert not executed(ev_b)
         assert _layer_gets(proxy, layers) == []
         mounts = [p for m, p, _, _ in proxy.log if m == "POST" and "mount=" in p]
@@ -125,11 +140,18 @@ def test_push_mounts_layers_and_downloads_none(tmp_path, busybox_image, registry
             st.close()
         import requests
 
-        got = requests.get(f"http://{registry.host}/v2/{repo}-b/manifests/1", timeout=30, headers={
-            "Accept": "application/vnd.oci.image.manifest.v1+json"})
+        got = requests.get(
+            f"http://{registry.host}/v2/{repo}-b/manifests/1",
+            timeout=30,
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
         assert got.headers["Docker-Content-Digest"] == str(a.manifest.digest)
         for d in layers:
-            assert requests.head(f"http://{registry.host}/v2/{repo}-b/blobs/{d}",
-                                 timeout=30).status_code == 200
+            assert (
+                requests.head(
+                    f"http://{registry.host}/v2/{repo}-b/blobs/{d}", timeout=30
+                ).status_code
+                == 200
+            )
     finally:
         proxy.stop()

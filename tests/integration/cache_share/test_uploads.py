@@ -34,12 +34,19 @@ def test_export_uploads_each_blob_once(tmp_path, busybox_image, registry, monkey
 
         proxy.reset()  # machine B builds from the cache and exports to another tag + repo
         root_b, ctx_b = machine(tmp_path, "b", busybox_image, monkeypatch)
-        _, ev, _ = build(root_b, ctx_b, QUICK, cache_from=[ref],
-                         cache_to=[f"type=registry,ref={proxy.host}/{repo}-b:1,mode=max"],
-                         push=True, tags=[f"{proxy.host}/{repo}-img:1"])
+        _, ev, _ = build(
+            root_b,
+            ctx_b,
+            QUICK,
+            cache_from=[ref],
+            cache_to=[f"type=registry,ref={proxy.host}/{repo}-b:1,mode=max"],
+            push=True,
+            tags=[f"{proxy.host}/{repo}-img:1"],
+        )
         assert executed(ev) == []
-        blob_gets = [p for m, p, _, _ in proxy.log
-                     if m == "GET" and re.search(r"/blobs/sha256:", p)]
+        blob_gets = [
+            p for m, p, _, _ in proxy.log if m == "GET" and re.search(r"/blobs/sha256:", p)
+        ]
         assert len(blob_gets) == 1  # the cache config only; layers were mounted
         sent = [p for p in uploads(proxy.log) if "mount=" not in p]
         # only the new image's config, the base layer (not in that repo yet) and the
@@ -49,8 +56,9 @@ def test_export_uploads_each_blob_once(tmp_path, busybox_image, registry, monkey
         proxy.stop()
 
 
-def test_reexport_to_another_registry_fetches_then_uploads(tmp_path, busybox_image, registry,
-                                                          monkeypatch):
+def test_reexport_to_another_registry_fetches_then_uploads(
+    tmp_path, busybox_image, registry, monkeypatch
+):
     proxy = FaultProxy(registry.port)  # another registry name for the same storage
     try:
         repo = unique_repo("xreg")
@@ -60,8 +68,9 @@ def test_reexport_to_another_registry_fetches_then_uploads(tmp_path, busybox_ima
         root_b, ctx_b = machine(tmp_path, "b", busybox_image, monkeypatch)
         dst = f"{registry.host}/{repo}-copy:1"
         proxy.reset()
-        _, ev, _ = build(root_b, ctx_b, QUICK, cache_from=[src],
-                         cache_to=[f"type=registry,ref={dst},mode=max"])
+        _, ev, _ = build(
+            root_b, ctx_b, QUICK, cache_from=[src], cache_to=[f"type=registry,ref={dst},mode=max"]
+        )
         assert executed(ev) == []
         fetched = [p for m, p, _, _ in proxy.log if m == "GET" and "/blobs/sha256:" in p]
         assert len(fetched) == 1 + 6  # the cache config, then each layer (no mount possible)

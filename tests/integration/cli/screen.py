@@ -28,7 +28,7 @@ class Screen:
     def feed(self, data: bytes) -> None:
         pos = 0
         for m in CSI.finditer(data):
-            self._text(data[pos:m.start()])
+            self._text(data[pos : m.start()])
             self._csi(m.group(1) or b"", m.group(2) or b"")
             pos = m.end()
         self._text(data[pos:])
@@ -44,7 +44,7 @@ class Screen:
                     self.lines.append("")
             elif ch >= " ":
                 line = self.lines[self.row].ljust(self.col)
-                self.lines[self.row] = line[:self.col] + ch + line[self.col + 1:]
+                self.lines[self.row] = line[: self.col] + ch + line[self.col + 1 :]
                 self.col += 1
 
     def _csi(self, params: bytes, cmd: bytes) -> None:
@@ -56,7 +56,7 @@ class Screen:
             while len(self.lines) <= self.row:
                 self.lines.append("")
         elif cmd == b"K":  # erase in line: 2 = all of it, else from the cursor on
-            self.lines[self.row] = "" if params == b"2" else self.lines[self.row][:self.col]
+            self.lines[self.row] = "" if params == b"2" else self.lines[self.row][: self.col]
         elif cmd == b"G":
             self.col = max(0, n - 1)
         # SGR (m), cursor show/hide (h/l) and the rest change nothing we read
@@ -65,13 +65,26 @@ class Screen:
         return "\n".join(line.rstrip() for line in self.lines).rstrip("\n")
 
 
-def run_on_pty(argv: list[str], env: dict[str, str], cwd: str, timeout: float = 120,
-               columns: int = 160, rows: int = 50) -> tuple[int, Screen, bytes]:
+def run_on_pty(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str,
+    timeout: float = 120,
+    columns: int = 160,
+    rows: int = 50,
+) -> tuple[int, Screen, bytes]:
     """Run `argv` with stdin/stdout/stderr on a new pty; returns (exit code, screen, raw)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
-                            env={"TERM": "xterm-256color", **env}, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=cwd,
+        env={"TERM": "xterm-256color", **env},
+        start_new_session=True,
+    )
     os.close(slave)
     screen, raw = Screen(), b""
     deadline = time.monotonic() + timeout

@@ -48,8 +48,12 @@ def test_tty_live_view_steps_timers_tail_and_cached(project) -> None:
     assert text.startswith("[+] Building ")
     step2 = "=> #2 [2/4] RUN echo first-line; sleep 1.2; echo tail-marker"
     # the final screen: every step with its timer, and the miss reason
-    for label in ("=> #1 [1/4] FROM busybox", step2, "=> #3 [3/4] COPY app.txt /app.txt",
-                  "=> #4 [4/4] RUN echo built > /built"):
+    for label in (
+        "=> #1 [1/4] FROM busybox",
+        step2,
+        "=> #3 [3/4] COPY app.txt /app.txt",
+        "=> #4 [4/4] RUN echo built > /built",
+    ):
         assert re.search(re.escape(label) + r"  \d+\.\ds", text), (label, text)
     assert "(re-ran: not built before)" in text
     # while step 2 ran: the tail of its output under it, and its timer counting up
@@ -79,9 +83,11 @@ def test_tty_failed_step_shows_its_output_and_one_error_line(project) -> None:
     assert code == 1
     assert re.search(r"=> ERROR #2 \[2/2\] RUN echo why-it-broke; exit 7  \d+\.\ds", text), text
     assert "    why-it-broke" in text
-    assert text.splitlines()[-1] == ('Dockerfile:2: step 2/2 `RUN echo why-it-broke; exit 7`: '
-                                     'process "/bin/sh -c echo why-it-broke; exit 7" did not '
-                                     'complete successfully: exit code: 7')
+    assert text.splitlines()[-1] == (
+        "Dockerfile:2: step 2/2 `RUN echo why-it-broke; exit 7`: "
+        'process "/bin/sh -c echo why-it-broke; exit 7" did not '
+        "complete successfully: exit code: 7"
+    )
     assert "Traceback" not in text
 
 
@@ -98,8 +104,11 @@ def test_plain_is_buildkit_style_and_auto_without_a_terminal(project) -> None:
     assert "#3 [3/4] COPY app.txt /app.txt" in lines and out.stdout == ""
     again = pyb(root, "--progress", "plain", "-t", "plain:1", ctx)
     assert again.returncode == 0
-    for n, text in ((2, "[2/4] RUN echo first-line; sleep 1.2; echo tail-marker"),
-                    (3, "[3/4] COPY app.txt /app.txt"), (4, "[4/4] RUN echo built > /built")):
+    for n, text in (
+        (2, "[2/4] RUN echo first-line; sleep 1.2; echo tail-marker"),
+        (3, "[3/4] COPY app.txt /app.txt"),
+        (4, "[4/4] RUN echo built > /built"),
+    ):
         i = again.stderr.splitlines().index(f"#{n} {text}")
         assert again.stderr.splitlines()[i + 1] == f"#{n} CACHED"
     assert "DONE" not in "".join(x for x in again.stderr.splitlines() if x.startswith(("#2", "#3")))
@@ -113,7 +122,8 @@ def test_quiet_prints_only_the_image_id(project) -> None:
         assert ID.match(out.stdout.strip()) and out.stdout.count("\n") == 1
     listed = [json.loads(x) for x in pyb(root, "images", "--json").stdout.splitlines()]
     assert {"repository": "q", "tag": "1", "id": out.stdout.strip()}.items() <= next(
-        i for i in listed if i["repository"] == "q").items()
+        i for i in listed if i["repository"] == "q"
+    ).items()
 
 
 def _validator() -> Draft202012Validator:

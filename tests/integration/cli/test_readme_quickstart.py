@@ -29,14 +29,22 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     # pip's own settings (index, wheels, certificates, proxies) pass through; its cache is warm
-    passed = {k: v for k, v in os.environ.items()
-              if re.match(r"PIP_|(https?|no)_proxy$|(HTTPS?|NO)_PROXY$|SSL_CERT|HOME$", k)}
-    env = {**passed, "LANG": "C.UTF-8", "VIRTUAL_ENV": str(venv),
-           "PATH": f"{venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "PYBUILD_ROOT": str(base / "store")}
+    passed = {
+        k: v
+        for k, v in os.environ.items()
+        if re.match(r"PIP_|(https?|no)_proxy$|(HTTPS?|NO)_PROXY$|SSL_CERT|HOME$", k)
+    }
+    env = {
+        **passed,
+        "LANG": "C.UTF-8",
+        "VIRTUAL_ENV": str(venv),
+        "PATH": f"{venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PYBUILD_ROOT": str(base / "store"),
+    }
     first = commands(sh_blocks("Quickstart", clone / "README.md")[0])[0]
-    p = subprocess.run(["bash", "-c", first], cwd=clone, env=env, capture_output=True,
-                       text=True, timeout=600)
+    p = subprocess.run(
+        ["bash", "-c", first], cwd=clone, env=env, capture_output=True, text=True, timeout=600
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "quickstart: built hello:latest" in p.stdout
     return {"clone": str(clone), "venv": str(venv), "log": p.stdout + p.stderr, **env}
@@ -44,15 +52,25 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def _pybuild(fresh: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in fresh.items() if k.isupper()}
-    return subprocess.run([f"{fresh['venv']}/bin/pybuild", *args], cwd=fresh["clone"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [f"{fresh['venv']}/bin/pybuild", *args],
+        cwd=fresh["clone"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_quickstart_builds_the_example_in_a_fresh_clone(fresh: dict[str, str]) -> None:
     # pybuild is installed in the venv, from the clone, and nothing else was needed
-    pip = subprocess.run([f"{fresh['venv']}/bin/python", "-c",
-                          "import builder; print(builder.__file__)"], capture_output=True,
-                         text=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    pip = subprocess.run(
+        [f"{fresh['venv']}/bin/python", "-c", "import builder; print(builder.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert pip.stdout.strip().startswith(fresh["clone"]), pip
     images = _pybuild(fresh, "images")
     assert images.returncode == 0
@@ -60,8 +78,9 @@ def test_quickstart_builds_the_example_in_a_fresh_clone(fresh: dict[str, str]) -
     assert {("busybox", "latest"), ("hello", "latest")} <= rows
     run = _pybuild(fresh, "run", "hello:latest")
     assert run.returncode == 0, run.stderr
-    assert re.fullmatch(r"Hello from pybuild! \(hostname [0-9a-f]{12}, 1 files in /app\)\n",
-                        run.stdout), run.stdout
+    assert re.fullmatch(
+        r"Hello from pybuild! \(hostname [0-9a-f]{12}, 1 files in /app\)\n", run.stdout
+    ), run.stdout
     # the base was made offline from busybox-static by `pybuild import`
     hist = _pybuild(fresh, "history", "--no-trunc", "busybox:latest")
     assert "busybox-static from Debian" in hist.stdout
@@ -75,14 +94,20 @@ def test_tutorial_runs_as_written(fresh: dict[str, str]) -> None:
     script = "\n".join(blocks).replace("127.0.0.1:5000", f"127.0.0.1:{port}")
     assert "5000" not in script
     # if a step fails, still stop the registry the tutorial started
-    script = ("set -euxo pipefail\n"
-              "trap 'kill \"${registry_pid:-}\" 2>/dev/null || true' EXIT\n"
-              + script)
+    script = (
+        "set -euxo pipefail\ntrap 'kill \"${registry_pid:-}\" 2>/dev/null || true' EXIT\n" + script
+    )
     tmpdir = Path(fresh["clone"]).parent / "tutorial-tmp"
     tmpdir.mkdir()
     env = {**{k: v for k, v in fresh.items() if k.isupper()}, "TMPDIR": str(tmpdir)}
-    p = subprocess.run(["bash", "-c", script], cwd=fresh["clone"], env=env,
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        ["bash", "-c", script],
+        cwd=fresh["clone"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     failed = [x for x in p.stderr.splitlines() if x.startswith("+ ")][-1:]
     logs = [f.read_text()[-1500:] for f in tmpdir.glob("*/log")]
     assert p.returncode == 0, (failed, logs, p.stdout[-2000:], p.stderr[-2000:])

@@ -40,18 +40,26 @@ def _tar(members: list[tuple[str, bytes | None, dict]]) -> bytes:
     return buf.getvalue()
 
 
-TAR = _tar([("pkg", None, {"mode": 0o755}),
-            ("pkg/bin.sh", b"#!/bin/sh\n", {"mode": 0o755, "uid": 33, "gid": 44}),
-            ("pkg/ln", None, {"type": tarfile.SYMTYPE, "linkname": "bin.sh"})])
+TAR = _tar(
+    [
+        ("pkg", None, {"mode": 0o755}),
+        ("pkg/bin.sh", b"#!/bin/sh\n", {"mode": 0o755, "uid": 33, "gid": 44}),
+        ("pkg/ln", None, {"type": tarfile.SYMTYPE, "linkname": "bin.sh"}),
+    ]
+)
 COMPRESS = {
-    "plain": lambda b: b, "gzip": gzip.compress, "bzip2": bz2.compress,
-    "xz": lzma.compress, "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+    "plain": lambda b: b,
+    "gzip": gzip.compress,
+    "bzip2": bz2.compress,
+    "xz": lzma.compress,
+    "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
 }
 
 
 def _add(ctx: Path, target: Path, srcs: list[str], dest: str, tmp: Path, **kw):
-    plan = prepare_add(SourceTree.context(ctx), srcs, tmp / "staging",
-                       CopyOptions(**kw.pop("opts", {})), **kw)
+    plan = prepare_add(
+        SourceTree.context(ctx), srcs, tmp / "staging", CopyOptions(**kw.pop("opts", {})), **kw
+    )
     plan.apply(dest, str(target))
     return plan
 
@@ -98,11 +106,14 @@ def test_add_non_archive_is_copied(tmp_path: Path) -> None:
     assert "d/trunc.gz" in got
 
 
-@pytest.mark.parametrize("evil", [
-    [("../escape", b"x", {})],
-    [("a", None, {"type": tarfile.SYMTYPE, "linkname": "/"}), ("a/etc/evil", b"x", {})],
-    [("h", None, {"type": tarfile.LNKTYPE, "linkname": "../../outside"})],
-])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        [("../escape", b"x", {})],
+        [("a", None, {"type": tarfile.SYMTYPE, "linkname": "/"}), ("a/etc/evil", b"x", {})],
+        [("h", None, {"type": tarfile.LNKTYPE, "linkname": "../../outside"})],
+    ],
+)
 def test_hostile_archive_is_refused(tmp_path: Path, evil) -> None:
     ctx = tmp_path / "ctx"
     ctx.mkdir()
@@ -142,25 +153,34 @@ def test_add_url_with_checksum_and_last_modified(tmp_path: Path, server) -> None
     target = tmp_path / "t"
     target.mkdir()
     good = "sha256:" + hashlib.sha256(BODY).hexdigest()
-    plan = _add(ctx, target, [f"{base}/files/tool.sh?x=1"], "/usr/local/bin/", tmp_path,
-                checksum=good)
+    plan = _add(
+        ctx, target, [f"{base}/files/tool.sh?x=1"], "/usr/local/bin/", tmp_path, checksum=good
+    )
     got = read_tree(target)
     assert got["usr/local/bin/tool.sh"] == ("file", 0o600, 0, 0, BODY.decode())
     assert os.stat(target / "usr/local/bin/tool.sh").st_mtime == 1445412480
     assert hits == ["/files/tool.sh?x=1"]
     h1 = plan.source_hash(FileHashCache()).digest
-    plan2 = prepare_add(SourceTree.context(ctx), [f"{base}/files/tool.sh?x=1"],
-                        tmp_path / "staging2", CopyOptions(chmod=0o755))
+    plan2 = prepare_add(
+        SourceTree.context(ctx),
+        [f"{base}/files/tool.sh?x=1"],
+        tmp_path / "staging2",
+        CopyOptions(chmod=0o755),
+    )
     assert plan2.source_hash(FileHashCache()).digest != h1
 
 
 def test_add_url_checksum_mismatch(tmp_path: Path, server) -> None:
     base, _ = server
     bad = "sha256:" + "0" * 64
-    with pytest.raises(CopyError, match=r"ADD failed: digest mismatch for .*expected sha256:0+, "
-                                        r"got sha256:[0-9a-f]{64}"):
-        prepare_add(SourceTree.context(tmp_path), [f"{base}/f"], tmp_path / "s",
-                    CopyOptions(), checksum=bad)
+    with pytest.raises(
+        CopyError,
+        match=r"ADD failed: digest mismatch for .*expected sha256:0+, "
+        r"got sha256:[0-9a-f]{64}",
+    ):
+        prepare_add(
+            SourceTree.context(tmp_path), [f"{base}/f"], tmp_path / "s", CopyOptions(), checksum=bad
+        )
     assert not list((tmp_path / "s").rglob("f"))
 
 

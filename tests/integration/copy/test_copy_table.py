@@ -45,60 +45,185 @@ def F(text: str, mode: int = 0o644, uid: int = 0, gid: int = 0) -> tuple:
 
 
 CASES = [
-    ("dir contents", ["src"], "/app/", {}, {
-        "app": D755, "app/app.py": F("print()"), "app/lib": D755,
-        "app/lib/util.py": F("u"), "app/link": ("link", 0, 0, 0, "app.py"),
-        "app/abs": ("link", 0, 0, 0, "/etc/shadow")}, ["app/src"]),
+    (
+        "dir contents",
+        ["src"],
+        "/app/",
+        {},
+        {
+            "app": D755,
+            "app/app.py": F("print()"),
+            "app/lib": D755,
+            "app/lib/util.py": F("u"),
+            "app/link": ("link", 0, 0, 0, "app.py"),
+            "app/abs": ("link", 0, 0, 0, "/etc/shadow"),
+        },
+        ["app/src"],
+    ),
     ("file to new path", ["a.txt"], "/x", {}, {"x": F("A")}, ["x/a.txt"]),
     ("file to dir slash", ["a.txt"], "/d/", {}, {"d": D755, "d/a.txt": F("A")}, []),
-    ("file into existing dir", ["a.txt"], "/existing", {},
-     {"existing": ("dir", 0o700, 0, 0, None), "existing/a.txt": F("A")}, []),
+    (
+        "file into existing dir",
+        ["a.txt"],
+        "/existing",
+        {},
+        {"existing": ("dir", 0o700, 0, 0, None), "existing/a.txt": F("A")},
+        [],
+    ),
     ("file replaces file", ["b.txt"], "/file", {}, {"file": F("B", 0o600)}, []),
-    ("wildcard", ["*.txt"], "/w/", {}, {"w/a.txt": F("A"), "w/b.txt": F("B", 0o600)},
-     ["w/run.sh"]),
+    ("wildcard", ["*.txt"], "/w/", {}, {"w/a.txt": F("A"), "w/b.txt": F("B", 0o600)}, ["w/run.sh"]),
     ("source symlink followed", ["tolink"], "/l", {}, {"l": F("A")}, []),
-    ("source dir symlink followed", ["todir"], "/td/", {},
-     {"td/util.py": F("u"), "td/data.json": F("{}")}, ["td/lib"]),
-    ("relative dest uses workdir", ["src/lib/util.py"], "rel/", {"workdir": "/wd"},
-     {"wd": D755, "wd/rel": D755, "wd/rel/util.py": F("u")}, []),
+    (
+        "source dir symlink followed",
+        ["todir"],
+        "/td/",
+        {},
+        {"td/util.py": F("u"), "td/data.json": F("{}")},
+        ["td/lib"],
+    ),
+    (
+        "relative dest uses workdir",
+        ["src/lib/util.py"],
+        "rel/",
+        {"workdir": "/wd"},
+        {"wd": D755, "wd/rel": D755, "wd/rel/util.py": F("u")},
+        [],
+    ),
     ("dest dot is workdir", ["a.txt"], ".", {"workdir": "/wd2"}, {"wd2/a.txt": F("A")}, []),
-    ("chown applies to created parents", ["src"], "/deep/er/", {"owner": Owner(1000, 1001)}, {
-        "deep": ("dir", 0o755, 1000, 1001, None), "deep/er": ("dir", 0o755, 1000, 1001, None),
-        "deep/er/lib": ("dir", 0o755, 1000, 1001, None),
-        "deep/er/app.py": F("print()", 0o644, 1000, 1001),
-        "deep/er/link": ("link", 0, 1000, 1001, "app.py")}, []),
-    ("chmod files and dirs", ["src"], "/m/", {"chmod": 0o640}, {
-        "m": D755, "m/app.py": F("print()", 0o640), "m/lib": ("dir", 0o640, 0, 0, None),
-        "m/lib/util.py": F("u", 0o640)}, []),
-    ("symbolic chmod per entry", ["src", "run.sh"], "/sy/", {"chmod": parse_chmod("go-r,u+x")},
-     {"sy": D755, "sy/app.py": F("print()", 0o700), "sy/lib": ("dir", 0o711, 0, 0, None),
-      "sy/run.sh": F("#!", 0o711)}, []),
-    ("parents with pivot", ["src/./lib/util.py"], "/p/", {"parents": True},
-     {"p/lib/util.py": F("u")}, ["p/src"]),
-    ("parents without pivot", ["src/lib/util.py", "a.txt"], "/q/", {"parents": True},
-     {"q/src/lib/util.py": F("u"), "q/a.txt": F("A")}, ["q/util.py"]),
-    ("parents dir keeps the dir", ["src/lib"], "/r/", {"parents": True},
-     {"r/src/lib/util.py": F("u")}, []),
-    ("exclude inside dir", ["src"], "/e/", {"excludes": ("**/*.json",)},
-     {"e/lib/util.py": F("u")}, ["e/lib/data.json"]),
-    ("exclude wildcard match", ["*.txt"], "/f/", {"excludes": ("b.txt",)},
-     {"f/a.txt": F("A")}, ["f/b.txt"]),
-    ("wildcard in a middle component", ["src/*/util.py"], "/wc/", {}, {"wc/util.py": F("u")},
-     []),
-    ("wildcard matching a dir copies its contents", ["*/lib"], "/wl/", {},
-     {"wl/util.py": F("u"), "wl/data.json": F("{}")}, ["wl/lib"]),
-    ("parents with wildcard", ["src/*/util.py"], "/pw/", {"parents": True},
-     {"pw/src/lib/util.py": F("u")}, []),
-    ("parents with pivot and wildcard", ["src/./*/*.json"], "/pv/", {"parents": True},
-     {"pv/lib/data.json": F("{}")}, ["pv/lib/util.py"]),
-    ("dest through target symlink", ["a.txt"], "/var/run/", {},
-     {"run/a.txt": F("A"), "var/run": ("link", 0, 0, 0, "/run")}, []),
+    (
+        "chown applies to created parents",
+        ["src"],
+        "/deep/er/",
+        {"owner": Owner(1000, 1001)},
+        {
+            "deep": ("dir", 0o755, 1000, 1001, None),
+            "deep/er": ("dir", 0o755, 1000, 1001, None),
+            "deep/er/lib": ("dir", 0o755, 1000, 1001, None),
+            "deep/er/app.py": F("print()", 0o644, 1000, 1001),
+            "deep/er/link": ("link", 0, 1000, 1001, "app.py"),
+        },
+        [],
+    ),
+    (
+        "chmod files and dirs",
+        ["src"],
+        "/m/",
+        {"chmod": 0o640},
+        {
+            "m": D755,
+            "m/app.py": F("print()", 0o640),
+            "m/lib": ("dir", 0o640, 0, 0, None),
+            "m/lib/util.py": F("u", 0o640),
+        },
+        [],
+    ),
+    (
+        "symbolic chmod per entry",
+        ["src", "run.sh"],
+        "/sy/",
+        {"chmod": parse_chmod("go-r,u+x")},
+        {
+            "sy": D755,
+            "sy/app.py": F("print()", 0o700),
+            "sy/lib": ("dir", 0o711, 0, 0, None),
+            "sy/run.sh": F("#!", 0o711),
+        },
+        [],
+    ),
+    (
+        "parents with pivot",
+        ["src/./lib/util.py"],
+        "/p/",
+        {"parents": True},
+        {"p/lib/util.py": F("u")},
+        ["p/src"],
+    ),
+    (
+        "parents without pivot",
+        ["src/lib/util.py", "a.txt"],
+        "/q/",
+        {"parents": True},
+        {"q/src/lib/util.py": F("u"), "q/a.txt": F("A")},
+        ["q/util.py"],
+    ),
+    (
+        "parents dir keeps the dir",
+        ["src/lib"],
+        "/r/",
+        {"parents": True},
+        {"r/src/lib/util.py": F("u")},
+        [],
+    ),
+    (
+        "exclude inside dir",
+        ["src"],
+        "/e/",
+        {"excludes": ("**/*.json",)},
+        {"e/lib/util.py": F("u")},
+        ["e/lib/data.json"],
+    ),
+    (
+        "exclude wildcard match",
+        ["*.txt"],
+        "/f/",
+        {"excludes": ("b.txt",)},
+        {"f/a.txt": F("A")},
+        ["f/b.txt"],
+    ),
+    ("wildcard in a middle component", ["src/*/util.py"], "/wc/", {}, {"wc/util.py": F("u")}, []),
+    (
+        "wildcard matching a dir copies its contents",
+        ["*/lib"],
+        "/wl/",
+        {},
+        {"wl/util.py": F("u"), "wl/data.json": F("{}")},
+        ["wl/lib"],
+    ),
+    (
+        "parents with wildcard",
+        ["src/*/util.py"],
+        "/pw/",
+        {"parents": True},
+        {"pw/src/lib/util.py": F("u")},
+        [],
+    ),
+    (
+        "parents with pivot and wildcard",
+        ["src/./*/*.json"],
+        "/pv/",
+        {"parents": True},
+        {"pv/lib/data.json": F("{}")},
+        ["pv/lib/util.py"],
+    ),
+    (
+        "dest through target symlink",
+        ["a.txt"],
+        "/var/run/",
+        {},
+        {"run/a.txt": F("A"), "var/run": ("link", 0, 0, 0, "/run")},
+        [],
+    ),
     ("escaping target symlink stays in root", ["a.txt"], "/esc/", {}, {"tmp/a.txt": F("A")}, []),
-    ("absolute source symlink is scoped to the context", ["outside"], "/o", {},
-     {"o": F("ctx-hostname")}, []),
-    ("whole context", ["."], "/all/", {}, {
-        "all/a.txt": F("A"), "all/etc/hostname": F("ctx-hostname"),
-        "all/outside": ("link", 0, 0, 0, "/etc/hostname")}, ["all/ctx"]),
+    (
+        "absolute source symlink is scoped to the context",
+        ["outside"],
+        "/o",
+        {},
+        {"o": F("ctx-hostname")},
+        [],
+    ),
+    (
+        "whole context",
+        ["."],
+        "/all/",
+        {},
+        {
+            "all/a.txt": F("A"),
+            "all/etc/hostname": F("ctx-hostname"),
+            "all/outside": ("link", 0, 0, 0, "/etc/hostname"),
+        },
+        ["all/ctx"],
+    ),
 ]
 
 
@@ -120,18 +245,31 @@ def test_copy_into_empty_root_for_link(tmp_path: Path) -> None:
     empty = tmp_path / "layer"
     empty.mkdir()
     copy_into(SourceTree.context(ctx), ["a.txt", "src/lib"], "/opt/x/", str(empty), CopyOptions())
-    assert read_tree(empty) == {"opt": D755, "opt/x": D755, "opt/x/a.txt": F("A"),
-                                "opt/x/util.py": F("u"), "opt/x/data.json": F("{}")}
+    assert read_tree(empty) == {
+        "opt": D755,
+        "opt/x": D755,
+        "opt/x/a.txt": F("A"),
+        "opt/x/util.py": F("u"),
+        "opt/x/data.json": F("{}"),
+    }
 
 
 ERRORS = [
-    (["a.txt", "b.txt"], "/x", CopyError,
-     "COPY failed: When using COPY with more than one source file, the destination must be "
-     "a directory and end with a /"),
+    (
+        ["a.txt", "b.txt"],
+        "/x",
+        CopyError,
+        "COPY failed: When using COPY with more than one source file, the destination must be "
+        "a directory and end with a /",
+    ),
     (["*.txt"], "/x", CopyError, "destination must be a directory"),
-    (["missing.txt"], "/x", SourceNotFound,
-     "COPY failed: file not found in build context or excluded by .dockerignore: "
-     "stat missing.txt: file does not exist"),
+    (
+        ["missing.txt"],
+        "/x",
+        SourceNotFound,
+        "COPY failed: file not found in build context or excluded by .dockerignore: "
+        "stat missing.txt: file does not exist",
+    ),
     (["nomatch*"], "/x/", SourceNotFound, "stat nomatch*: file does not exist"),
     (["../x"], "/x", OutsideContext, "forbidden path outside the build context: ../x"),
     (["src/../../a.txt"], "/x", OutsideContext, "outside the build context"),
@@ -171,8 +309,9 @@ def test_mtime_kept_and_from_keeps_owner(tmp_path: Path) -> None:
     target = tmp_path / "t"
     target.mkdir()
     tree = SourceTree(stage, is_context=False)
-    copy_into(tree, ["/home", "/usr/bin/tool"], "/dst/", str(target),
-              CopyOptions(preserve_owner=True))
+    copy_into(
+        tree, ["/home", "/usr/bin/tool"], "/dst/", str(target), CopyOptions(preserve_owner=True)
+    )
     got = read_tree(target)
     assert got["dst/u/f"] == F("f", 0o644, 1234, 4321)
     assert got["dst/tool"] == F("t", 0o4755)

@@ -14,11 +14,17 @@ from tests.integration.copy.treeutil import make_tree, read_tree
 pytestmark = pytest.mark.root  # ownership checks need root (CI runs as root)
 
 SPEC = {
-    "app.py": "a", "x.log": "x", "important.log": "i", "sub/deep.log": "d",
-    "build/out.bin": "o", "build/keep/k.txt": "k", "node_modules/m/index.js": "m",
-    "docs/a.md": "a", "to-ignored": ("link", "x.log"),
+    "app.py": "a",
+    "x.log": "x",
+    "important.log": "i",
+    "sub/deep.log": "d",
+    "build/out.bin": "o",
+    "build/keep/k.txt": "k",
+    "node_modules/m/index.js": "m",
+    "docs/a.md": "a",
+    "to-ignored": ("link", "x.log"),
     ".dockerignore": "# comment\n*.log\n!important.log\n**/deep.log\nbuild\n!build/keep\n"
-                     "node_modules\n",
+    "node_modules\n",
 }
 
 
@@ -28,13 +34,28 @@ def test_copy_all_applies_ignore_and_exceptions(tmp_path: Path) -> None:
     target.mkdir()
     copy_into(SourceTree.context(ctx), ["."], "/c/", str(target), CopyOptions())
     got = sorted(p for p, v in read_tree(target).items() if v[0] != "dir")
-    assert got == ["c/.dockerignore", "c/app.py", "c/build/keep/k.txt", "c/docs/a.md",
-                   "c/important.log", "c/to-ignored"]
+    assert got == [
+        "c/.dockerignore",
+        "c/app.py",
+        "c/build/keep/k.txt",
+        "c/docs/a.md",
+        "c/important.log",
+        "c/to-ignored",
+    ]
     assert "c/node_modules" not in read_tree(target)
 
 
-@pytest.mark.parametrize("src", ["x.log", "sub/deep.log", "node_modules/m/index.js",
-                                 "build/out.bin", "to-ignored", "*.log.nothing"])
+@pytest.mark.parametrize(
+    "src",
+    [
+        "x.log",
+        "sub/deep.log",
+        "node_modules/m/index.js",
+        "build/out.bin",
+        "to-ignored",
+        "*.log.nothing",
+    ],
+)
 def test_ignored_sources_are_not_found(tmp_path: Path, src: str) -> None:
     ctx = make_tree(tmp_path / "ctx", SPEC)
     with pytest.raises(SourceNotFound) as info:
@@ -51,8 +72,10 @@ def test_wildcard_skips_ignored(tmp_path: Path) -> None:
 
 
 def test_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
-    ctx = make_tree(tmp_path / "ctx", {**SPEC, "build.Dockerfile": "FROM scratch\n",
-                                       "build.Dockerfile.dockerignore": "docs\n"})
+    ctx = make_tree(
+        tmp_path / "ctx",
+        {**SPEC, "build.Dockerfile": "FROM scratch\n", "build.Dockerfile.dockerignore": "docs\n"},
+    )
     tree = SourceTree.context(ctx, ctx / "build.Dockerfile")
     target = tmp_path / "t"
     target.mkdir()

@@ -17,8 +17,13 @@ from tests.integration.copy.treeutil import make_tree
 
 pytestmark = pytest.mark.root  # ownership checks need root (CI runs as root)
 
-SPEC = {"src/app.py": "print(1)", "src/lib/u.py": "u", "README": "r",
-        "src/link": ("link", "app.py"), "run.sh": ("#!/bin/sh", 0o755)}
+SPEC = {
+    "src/app.py": "print(1)",
+    "src/lib/u.py": "u",
+    "README": "r",
+    "src/link": ("link", "app.py"),
+    "run.sh": ("#!/bin/sh", 0o755),
+}
 
 
 def _h(ctx: Path, srcs=("src", "run.sh"), **opts) -> tuple[str, dict]:
@@ -34,18 +39,23 @@ def test_stable_across_runs_and_copies(tmp_path: Path) -> None:
     assert _h(a)[0].startswith("sha256:") and len(_h(a)[0]) == 71
 
 
-@pytest.mark.parametrize("change,reason", [
-    (lambda c: (c / "src/app.py").write_text("print(2)"), "src/app.py changed"),
-    (lambda c: os.chmod(c / "run.sh", 0o700), "run.sh changed"),
-    (lambda c: os.lchown(c / "src/lib/u.py", 5, 5), ""),  # context owners become 0:0
-    (lambda c: (c / "src/new.py").write_text("n"), "new file src/new.py"),
-    (lambda c: os.unlink(c / "src/lib/u.py"), "src/lib/u.py removed"),
-    (lambda c: (os.unlink(c / "src/link"), os.symlink("lib", c / "src/link")),
-     "src/link changed"),
-    (lambda c: os.utime(c / "src/app.py", (1, 1)), ""),
-    (lambda c: os.setxattr(c / "src/app.py", "user.note", b"x"), "src/app.py changed"),
-    (lambda c: (c / "README").write_text("not copied"), ""),
-])
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        (lambda c: (c / "src/app.py").write_text("print(2)"), "src/app.py changed"),
+        (lambda c: os.chmod(c / "run.sh", 0o700), "run.sh changed"),
+        (lambda c: os.lchown(c / "src/lib/u.py", 5, 5), ""),  # context owners become 0:0
+        (lambda c: (c / "src/new.py").write_text("n"), "new file src/new.py"),
+        (lambda c: os.unlink(c / "src/lib/u.py"), "src/lib/u.py removed"),
+        (
+            lambda c: (os.unlink(c / "src/link"), os.symlink("lib", c / "src/link")),
+            "src/link changed",
+        ),
+        (lambda c: os.utime(c / "src/app.py", (1, 1)), ""),
+        (lambda c: os.setxattr(c / "src/app.py", "user.note", b"x"), "src/app.py changed"),
+        (lambda c: (c / "README").write_text("not copied"), ""),
+    ],
+)
 def test_sensitivity(tmp_path: Path, change, reason: str) -> None:
     ctx = make_tree(tmp_path / "ctx", SPEC)
     d1, m1 = _h(ctx)
@@ -121,8 +131,9 @@ def test_warm_rebuild_is_stat_only(tmp_path: Path) -> None:
     assert (settled.opens, quiet.opens) == (1, 0)
 
 
-def test_warm_rebuild_reads_xattrs_only_of_inodes_whose_ctime_moved(tmp_path: Path,
-                                                                    monkeypatch) -> None:
+def test_warm_rebuild_reads_xattrs_only_of_inodes_whose_ctime_moved(
+    tmp_path: Path, monkeypatch
+) -> None:
     from builder import filehash
 
     monkeypatch.setattr(filehash, "RACY_NS", 0)  # ctime cannot be set back: none is racy
@@ -147,8 +158,10 @@ def test_warm_rebuild_reads_xattrs_only_of_inodes_whose_ctime_moved(tmp_path: Pa
     assert reads == 1 and back == first
 
 
-@pytest.mark.parametrize("path", ["/a/b", "/a//b", "/a/./b", "/a/../b", "/a/.hidden", "/a/b/",
-                                  "rel/x", "./x", "/", "//x"])
+@pytest.mark.parametrize(
+    "path",
+    ["/a/b", "/a//b", "/a/./b", "/a/../b", "/a/.hidden", "/a/b/", "rel/x", "./x", "/", "//x"],
+)
 def test_cache_keys_are_absolute_clean_paths(path: str) -> None:
     from builder.filehash import _key
 

@@ -36,10 +36,16 @@ def _all_bytes(root: Path) -> bytes:
 
 
 def test_symlinks_to_host_files_never_leak(tmp_path: Path, secret: Path) -> None:
-    ctx = make_tree(tmp_path / "ctx", {
-        "shadow": ("link", "/etc/shadow"), "sec": ("link", str(secret)),
-        "rel": ("link", "../host-secret"), "d/deep": ("link", "../../host-secret"),
-        "ok.txt": "ok"})
+    ctx = make_tree(
+        tmp_path / "ctx",
+        {
+            "shadow": ("link", "/etc/shadow"),
+            "sec": ("link", str(secret)),
+            "rel": ("link", "../host-secret"),
+            "d/deep": ("link", "../../host-secret"),
+            "ok.txt": "ok",
+        },
+    )
     target = tmp_path / "t"
     target.mkdir()
     tree = SourceTree.context(ctx)
@@ -60,7 +66,9 @@ def test_symlinks_to_host_files_never_leak(tmp_path: Path, secret: Path) -> None
 
 def test_relative_symlink_climbing_out_resolves_inside(tmp_path: Path, secret: Path) -> None:
     # BuildKit scopes `..` at the context root: ../host-secret is CONTEXT/host-secret
-    ctx = make_tree(tmp_path / "ctx", {"host-secret": "inside", "rel": ("link", "../../host-secret")})
+    ctx = make_tree(
+        tmp_path / "ctx", {"host-secret": "inside", "rel": ("link", "../../host-secret")}
+    )
     target = tmp_path / "t"
     target.mkdir()
     copy_into(SourceTree.context(ctx), ["rel"], "/r", str(target), CopyOptions())
@@ -68,8 +76,10 @@ def test_relative_symlink_climbing_out_resolves_inside(tmp_path: Path, secret: P
 
 
 def test_symlink_loops(tmp_path: Path) -> None:
-    ctx = make_tree(tmp_path / "ctx", {"l1": ("link", "l2"), "l2": ("link", "l1"),
-                                       "self": ("link", "self/x"), "f": "f"})
+    ctx = make_tree(
+        tmp_path / "ctx",
+        {"l1": ("link", "l2"), "l2": ("link", "l1"), "self": ("link", "self/x"), "f": "f"},
+    )
     target = tmp_path / "t"
     target.mkdir()
     tree = SourceTree.context(ctx)
@@ -110,8 +120,9 @@ def test_fifo_copied_as_fifo_socket_skipped(tmp_path: Path) -> None:
 
 def test_target_symlinks_are_not_written_through(tmp_path: Path, secret: Path) -> None:
     ctx = make_tree(tmp_path / "ctx", {"dir/host-secret": "overwrite!", "x": "x"})
-    target = make_tree(tmp_path / "t", {"dir": ("link", str(tmp_path)),
-                                        "app/x": ("link", str(secret))})
+    target = make_tree(
+        tmp_path / "t", {"dir": ("link", str(tmp_path)), "app/x": ("link", str(secret))}
+    )
     copy_into(SourceTree.context(ctx), ["x"], "/app/x", str(target), CopyOptions())
     assert secret.read_text() == "TOP-SECRET-HOST-CONTENT"
     # BuildKit (fs.RootPath) follows the dest symlink, scoped: it lands inside the root
@@ -136,7 +147,9 @@ def test_very_deep_context(tmp_path: Path) -> None:
         tree = SourceTree.context(ctx)
         copy_into(tree, ["."], "/", str(target), CopyOptions())
         assert (target / "/".join(["d"] * 1200) / "f").read_text() == "bottom"
-        assert len(source_hash(tree, ["."], CopyOptions(), FileHashCache()).manifest) == 1202  # ".", 1,200 dirs, f
+        assert (
+            len(source_hash(tree, ["."], CopyOptions(), FileHashCache()).manifest) == 1202
+        )  # ".", 1,200 dirs, f
     finally:  # shutil.rmtree (pytest's cleanup) recurses per level
         subprocess.run(["rm", "-rf", str(ctx), str(target)], check=True)
 
@@ -145,8 +158,9 @@ def test_symlinks_inside_the_target_tree(tmp_path: Path, secret: Path) -> None:
     from builder.context import CopyError
 
     ctx = make_tree(tmp_path / "ctx", {"src/x.txt": "new", "src/zlib/m.py": "m"})
-    target = make_tree(tmp_path / "t", {"app/x.txt": ("link", str(secret)),
-                                        "app/zlib": ("link", str(tmp_path))})
+    target = make_tree(
+        tmp_path / "t", {"app/x.txt": ("link", str(secret)), "app/zlib": ("link", str(tmp_path))}
+    )
     tree = SourceTree.context(ctx)
     with pytest.raises(CopyError, match="cannot copy to non-directory: /app/zlib"):
         copy_into(tree, ["src"], "/app/", str(target), CopyOptions())

@@ -49,8 +49,10 @@ def test_copy_whole_context_roundtrip(spec: dict[str, object]) -> None:
         copy_into(SourceTree.context(ctx), ["."], "/", str(target), CopyOptions())
         want = {k: (t, m, 0, 0, c) for k, (t, m, _, _, c) in read_tree(ctx).items()}
         assert read_tree(target) == want
-        h = [source_hash(SourceTree.context(d), ["."], CopyOptions(), FileHashCache()).digest
-             for d in (ctx, target)]
+        h = [
+            source_hash(SourceTree.context(d), ["."], CopyOptions(), FileHashCache()).digest
+            for d in (ctx, target)
+        ]
         assert h[0] == h[1]
 
 

@@ -40,7 +40,13 @@ def read_tree(root: Path) -> dict[str, tuple]:
             elif stat.S_ISDIR(st.st_mode):
                 out[rel] = ("dir", mode, st.st_uid, st.st_gid, None)
             elif stat.S_ISREG(st.st_mode):
-                out[rel] = ("file", mode, st.st_uid, st.st_gid, p.read_bytes().decode("utf-8", "replace"))
+                out[rel] = (
+                    "file",
+                    mode,
+                    st.st_uid,
+                    st.st_gid,
+                    p.read_bytes().decode("utf-8", "replace"),
+                )
             elif stat.S_ISFIFO(st.st_mode):
                 out[rel] = ("fifo", mode, st.st_uid, st.st_gid, None)
             else:

@@ -31,18 +31,38 @@ def tool_url() -> Iterator[str]:
 
 @pytest.mark.interop
 @pytest.mark.parametrize("case", case_ids())
-def test_buildkit_built_case(case: str, dockerd, docker_busybox, tool_url: str,  # noqa: F811
-                             tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_buildkit_built_case(
+    case: str,
+    dockerd,  # noqa: F811 - the fixture imported above
+    docker_busybox,  # noqa: F811
+    tool_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     df = CASES_DIR / case / "Dockerfile"
     tag = f"bk-{case}:1"
-    dockerd.docker("build", "--network=none", "-q", "-f", str(df), "-t", tag,
-                   *build_argv(case, "Dockerfile", tool_url), str(context_dir(case, "Dockerfile")))
+    dockerd.docker(
+        "build",
+        "--network=none",
+        "-q",
+        "-f",
+        str(df),
+        "-t",
+        tag,
+        *build_argv(case, "Dockerfile", tool_url),
+        str(context_dir(case, "Dockerfile")),
+    )
     tar = tmp_path / "saved.tar"
     dockerd.docker("save", tag, "-o", str(tar))
     capsys.readouterr()
     assert main(["inspect", f"docker-archive:{tar}", "--json", "-f", str(df)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["line_source"] in ("dockerfile", "none")
-    got = sorted(({"id": f["id"], "lines": f["lines"], "bytes": f["bytes"], "steps": f["steps"]}
-                  for f in doc["pitfalls"]), key=lambda f: (f["id"], f["lines"]))
+    got = sorted(
+        (
+            {"id": f["id"], "lines": f["lines"], "bytes": f["bytes"], "steps": f["steps"]}
+            for f in doc["pitfalls"]
+        ),
+        key=lambda f: (f["id"], f["lines"]),
+    )
     assert got == sorted(expected(case)["findings"], key=lambda f: (f["id"], f["lines"]))

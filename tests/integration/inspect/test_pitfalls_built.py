@@ -35,11 +35,20 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _build_and_inspect(case: str, dockerfile: str, url: str,
-                       capsys: pytest.CaptureFixture[str]) -> list[dict]:
+def _build_and_inspect(
+    case: str, dockerfile: str, url: str, capsys: pytest.CaptureFixture[str]
+) -> list[dict]:
     tag = f"built-{case}:{'fixed' if dockerfile.endswith('fixed') else 'bad'}"
-    argv = ["build", "-q", "-f", str(CASES_DIR / case / dockerfile), "-t", tag,
-            *build_argv(case, dockerfile, url), str(context_dir(case, dockerfile))]
+    argv = [
+        "build",
+        "-q",
+        "-f",
+        str(CASES_DIR / case / dockerfile),
+        "-t",
+        tag,
+        *build_argv(case, dockerfile, url),
+        str(context_dir(case, dockerfile)),
+    ]
     capsys.readouterr()
     rc = main(argv)
     out = capsys.readouterr()
@@ -47,14 +56,20 @@ def _build_and_inspect(case: str, dockerfile: str, url: str,
     assert main(["inspect", tag, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["line_source"] == "history"
-    return sorted(({"id": f["id"], "lines": f["lines"], "bytes": f["bytes"], "steps": f["steps"]}
-                   for f in doc["pitfalls"]), key=lambda f: (f["id"], f["lines"]))
+    return sorted(
+        (
+            {"id": f["id"], "lines": f["lines"], "bytes": f["bytes"], "steps": f["steps"]}
+            for f in doc["pitfalls"]
+        ),
+        key=lambda f: (f["id"], f["lines"]),
+    )
 
 
 @pytest.mark.root
 @pytest.mark.parametrize("case", case_ids())
-def test_built_case(case: str, build_store: Path, http_url: str,
-                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_built_case(
+    case: str, build_store: Path, http_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     want = sorted(expected(case)["findings"], key=lambda f: (f["id"], f["lines"]))
     assert _build_and_inspect(case, "Dockerfile", http_url, capsys) == want
     assert _build_and_inspect(case, "Dockerfile.fixed", http_url, capsys) == []

@@ -16,13 +16,19 @@ import pytest
 from builder.cli import main
 from tests.unit.inspect.synth import docker_archive, layer_tar, oci_archive, store_image
 
-TARS = [layer_tar([("dir", "bin"), ("file", "bin/sh", 5000), ("file", "etc/os-release", 80)]),
-        layer_tar([("file", "tmp/cache.bin", 40000), ("file", "app/app", 12000)]),
-        layer_tar([("del", "tmp/cache.bin"), ("file", "app/app", 12500)])]
-HIST = [{"created_by": "ADD rootfs / # buildkit"},
-        {"created_by": "RUN /bin/sh -c build # buildkit", "comment": "pybuild:line=2"},
-        {"created_by": "RUN /bin/sh -c rm /tmp/cache.bin && build # buildkit",
-         "comment": "pybuild:line=3"}]
+TARS = [
+    layer_tar([("dir", "bin"), ("file", "bin/sh", 5000), ("file", "etc/os-release", 80)]),
+    layer_tar([("file", "tmp/cache.bin", 40000), ("file", "app/app", 12000)]),
+    layer_tar([("del", "tmp/cache.bin"), ("file", "app/app", 12500)]),
+]
+HIST = [
+    {"created_by": "ADD rootfs / # buildkit"},
+    {"created_by": "RUN /bin/sh -c build # buildkit", "comment": "pybuild:line=2"},
+    {
+        "created_by": "RUN /bin/sh -c rm /tmp/cache.bin && build # buildkit",
+        "comment": "pybuild:line=3",
+    },
+]
 
 
 def _doc(capsys: pytest.CaptureFixture[str], name: str) -> dict:
@@ -32,10 +38,22 @@ def _doc(capsys: pytest.CaptureFixture[str], name: str) -> dict:
 
 
 def _essence(doc: dict) -> dict:
-    return {"layers": [(x["uncompressed_size"], x["files_size"], x["line"], x["added"],
-                        x["modified"], x["deleted"]) for x in doc["layers"]],
-            "wasted": doc["wasted_bytes"], "eff": doc["efficiency"],
-            "pitfalls": [(p["id"], p["lines"], p["bytes"]) for p in doc["pitfalls"]]}
+    return {
+        "layers": [
+            (
+                x["uncompressed_size"],
+                x["files_size"],
+                x["line"],
+                x["added"],
+                x["modified"],
+                x["deleted"],
+            )
+            for x in doc["layers"]
+        ],
+        "wasted": doc["wasted_bytes"],
+        "eff": doc["efficiency"],
+        "pitfalls": [(p["id"], p["lines"], p["bytes"]) for p in doc["pitfalls"]],
+    }
 
 
 @pytest.fixture
@@ -63,15 +81,26 @@ def test_docker_archive(reference: dict, tmp_path: Path, capsys) -> None:
     assert doc["layers"][0]["size"] == len(TARS[0])  # stored uncompressed
 
 
-def test_registry_streaming(reference: dict, registry, tmp_path: Path, capsys,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_streaming(
+    reference: dict, registry, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     arc = oci_archive(tmp_path / "img.tar", TARS, HIST)
     name = f"{registry.host}/inspect/demo:1"
     skopeo = shutil.which("skopeo")
     assert skopeo, "skopeo is not installed"
-    subprocess.run([skopeo, "copy", "--quiet", "--dest-tls-verify=false",
-                    f"oci-archive:{arc}:latest", f"docker://{name}"], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            skopeo,
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            f"oci-archive:{arc}:latest",
+            f"docker://{name}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     empty_root = tmp_path / "no-store"
     monkeypatch.setenv("PYBUILD_ROOT", str(empty_root))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
@@ -86,15 +115,25 @@ def test_registry_streaming(reference: dict, registry, tmp_path: Path, capsys,
 def _push(registry, tmp_path: Path, repo: str) -> str:
     arc = oci_archive(tmp_path / "img.tar", TARS, HIST)
     name = f"{registry.host}/{repo}:1"
-    subprocess.run([shutil.which("skopeo") or "skopeo", "copy", "--quiet",
-                    "--dest-tls-verify=false", f"oci-archive:{arc}:latest", f"docker://{name}"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            shutil.which("skopeo") or "skopeo",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            f"oci-archive:{arc}:latest",
+            f"docker://{name}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return f"{repo}:1"
 
 
-def test_registry_stream_resumes_and_verifies(reference: dict, registry, fault_proxy,
-                                              tmp_path: Path, capsys,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_stream_resumes_and_verifies(
+    reference: dict, registry, fault_proxy, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import hashlib
 
     from tests.fixtures.registry_proxy import Fault

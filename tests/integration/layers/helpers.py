@@ -63,11 +63,22 @@ def describe(root: Path, *, mtimes: bool = True) -> dict[str, tuple]:
             inodes.setdefault(st.st_ino, []).append(rel)
         elif stat.S_ISLNK(st.st_mode):
             body = os.readlink(p)
-        xa = {k: os.getxattr(p, k, follow_symlinks=False)
-              for k in os.listxattr(p, follow_symlinks=False) if ".overlay." not in k}
+        xa = {
+            k: os.getxattr(p, k, follow_symlinks=False)
+            for k in os.listxattr(p, follow_symlinks=False)
+            if ".overlay." not in k
+        }
         mt = int(st.st_mtime) if mtimes and not stat.S_ISDIR(st.st_mode) else 0
-        out[rel] = (kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, body, st.st_rdev,
-                    sorted(xa.items()), mt)
+        out[rel] = (
+            kind,
+            stat.S_IMODE(st.st_mode),
+            st.st_uid,
+            st.st_gid,
+            body,
+            st.st_rdev,
+            sorted(xa.items()),
+            mt,
+        )
     groups = sorted(sorted(v) for v in inodes.values() if len(v) > 1)
     out["<hardlinks>"] = tuple(tuple(g) for g in groups)
     return out

@@ -52,27 +52,27 @@ def _base_tree(m: Path) -> None:
 
 
 def _changes(m: Path) -> None:
-    (m / "added").write_text("new file")                      # add
-    (m / "etc/config").write_text("v2\n")                     # modify
-    (m / "passwd-abs").unlink()                               # delete a symlink
-    shutil.rmtree(m / "gone-dir")                             # delete a tree
-    shutil.rmtree(m / "tofile")                               # replace a dir with a file
+    (m / "added").write_text("new file")  # add
+    (m / "etc/config").write_text("v2\n")  # modify
+    (m / "passwd-abs").unlink()  # delete a symlink
+    shutil.rmtree(m / "gone-dir")  # delete a tree
+    shutil.rmtree(m / "tofile")  # replace a dir with a file
     (m / "tofile").write_text("now a file")
-    (m / "todir-file").unlink()                               # replace a file with a dir
+    (m / "todir-file").unlink()  # replace a file with a dir
     (m / "todir-file").mkdir()
     (m / "todir-file/inner").write_text("inner")
-    shutil.rmtree(m / "opq")                                  # make a dir opaque
+    shutil.rmtree(m / "opq")  # make a dir opaque
     (m / "opq").mkdir()
     (m / "opq/fresh").write_text("fresh")
-    os.chmod(m / "etc/passwd", 0o600)                         # chmod only
-    os.chown(m / "data/sub/owned", 2000, 2000)                # chown only
-    os.link(m / "etc/passwd", m / "etc/passwd-link")          # hard link to a lower file
-    (m / "new-hl-a").write_text("pair")                       # hard links made in the layer
+    os.chmod(m / "etc/passwd", 0o600)  # chmod only
+    os.chown(m / "data/sub/owned", 2000, 2000)  # chown only
+    os.link(m / "etc/passwd", m / "etc/passwd-link")  # hard link to a lower file
+    (m / "new-hl-a").write_text("pair")  # hard links made in the layer
     os.link(m / "new-hl-a", m / "new-hl-b")
-    os.setxattr(m / "added", "security.capability", CAPS)     # xattr on a new file
+    os.setxattr(m / "added", "security.capability", CAPS)  # xattr on a new file
     os.symlink("added", m / "added-link")
-    os.mkdir(m / "empty-new")                                 # empty dir
-    os.unlink(m / "bin/tool-hardlink")                        # delete one name of a pair
+    os.mkdir(m / "empty-new")  # empty dir
+    os.unlink(m / "bin/tool-hardlink")  # delete one name of a pair
 
 
 @pytest.mark.root
@@ -85,7 +85,7 @@ def test_round_trip_every_type_and_change(tmp_path: Path, compression: str | Non
         want_base = describe(a.merged)
         l1 = sn.commit(a, compression=compression)
     b = sn.prepare(l1.chain_id)
-    assert describe(b.merged) == want_base                   # the committed upper as a lower
+    assert describe(b.merged) == want_base  # the committed upper as a lower
     _changes(b.merged)
     want = describe(b.merged)
     l2 = sn.commit(b, compression=compression)
@@ -103,7 +103,7 @@ def test_round_trip_every_type_and_change(tmp_path: Path, compression: str | Non
     with dst.snapshots.prepare(top) as c:
         got = describe(c.merged)
     assert got == want
-    with sn.prepare(l2.chain_id) as again:                    # the reused upper dir
+    with sn.prepare(l2.chain_id) as again:  # the reused upper dir
         assert describe(again.merged) == want
     for s, chain in ((sn, l2.chain_id), (sn, l1.chain_id), (dst.snapshots, top)):
         s.remove(chain)

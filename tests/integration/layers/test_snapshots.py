@@ -64,8 +64,12 @@ def test_reference_counted_removal(tmp_path: Path) -> None:
     img_a = sn.ensure_layers(descs, diffs)
     img_b = sn.ensure_layers(descs[:2] + [other_d], diffs[:2] + [other_diff])
     assert {s.chain_id: s.refs for s in sn.list()} == {
-        chains[0]: 1, chains[1]: 2, chains[2]: 1, img_b: 1}
-    active = sn.prepare(img_a)                 # an active snapshot holds its parent
+        chains[0]: 1,
+        chains[1]: 2,
+        chains[2]: 1,
+        img_b: 1,
+    }
+    active = sn.prepare(img_a)  # an active snapshot holds its parent
     sn.remove(img_a)
     assert sn.get(img_a) is not None and sn.get(img_a).refs == 1
     active.release()
@@ -95,13 +99,16 @@ def test_commit_is_deterministic_and_dedups(tmp_path: Path) -> None:
             outs = []
             for threads in (1, 2):
                 buf = io.BytesIO()
-                outs.append(write_layer(a.upper, buf, DiffOptions(source_date_epoch=1_700_000_000,
-                                                                  threads=threads)))
+                outs.append(
+                    write_layer(
+                        a.upper, buf, DiffOptions(source_date_epoch=1_700_000_000, threads=threads)
+                    )
+                )
             assert outs[0] == outs[1]
             results.append(sn.commit(a, source_date_epoch=1_700_000_000))
     assert results[0] == results[1]
     assert results[0].descriptor.digest == outs[0].digest
-    assert sn.get(results[0].chain_id).refs == 2   # the second commit reused the first
+    assert sn.get(results[0].chain_id).refs == 2  # the second commit reused the first
     sn.remove(results[0].chain_id)
     sn.remove(results[1].chain_id)
     assert sn.list() == [] and sn.verify() == []
@@ -127,7 +134,7 @@ def test_source_date_epoch_clamps_mtimes_and_excludes(tmp_path: Path) -> None:
     assert "etc/hosts" not in members and "etc/resolv.conf" not in members and "etc/keep" in members
     assert all(m.uname == "" and m.gname == "" for m in members.values())
     info = sn.get(res.chain_id)
-    assert sorted(os.listdir(info.path / "etc")) == ["keep"]   # the snapshot matches the layer
+    assert sorted(os.listdir(info.path / "etc")) == ["keep"]  # the snapshot matches the layer
     sn.remove(res.chain_id)
 
 
@@ -152,7 +159,7 @@ def test_bad_layers_leave_nothing_behind(tmp_path: Path) -> None:
     assert [s.chain_id for s in sn.list()] == [good_diff]
     assert set(os.listdir(sn.root)) == {"empty", "l", good_diff.hex}
     assert sn.verify() == []
-    sn.remove(good_diff)   # never held by a caller: ensure_layers failed, refs is 0
+    sn.remove(good_diff)  # never held by a caller: ensure_layers failed, refs is 0
     os.mkdir(sn.root / "stray")
     assert any("stray" in p for p in sn.verify())
 
@@ -168,8 +175,10 @@ def test_concurrent_processes_unpack_the_same_layers(tmp_path: Path) -> None:
     descs, diffs = _layers(store, 8)
     ctx = multiprocessing.get_context("spawn")
     q = ctx.Queue()
-    procs = [ctx.Process(target=_ensure_in_child, args=(str(store.root), descs, diffs, q))
-             for _ in range(3)]
+    procs = [
+        ctx.Process(target=_ensure_in_child, args=(str(store.root), descs, diffs, q))
+        for _ in range(3)
+    ]
     for p in procs:
         p.start()
     for p in procs:

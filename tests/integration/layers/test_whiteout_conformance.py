@@ -46,7 +46,9 @@ def test_whiteout_case_on_overlayfs(tmp_path: Path, case: dict) -> None:
 
 
 @pytest.mark.root
-def test_representing_changes_builds_the_expected_changeset(tmp_path: Path, conformance: Path) -> None:
+def test_representing_changes_builds_the_expected_changeset(
+    tmp_path: Path, conformance: Path
+) -> None:
     case = next(c for c in CASES if c["id"] == "representing-changes")
     store = open_store(tmp_path / "store")
     sn = store.snapshots
@@ -105,6 +107,7 @@ def test_rootless_overlay_form_uses_user_xattrs(tmp_path: Path) -> None:
         assert "userxattr" in a.spec.options()
         assert paths(a.merged) == set(case["expected"])
         import shutil
+
         shutil.rmtree(a.merged / "etc")
         (a.merged / "etc").mkdir()
         res = sn.commit(a)

@@ -35,8 +35,10 @@ def certs_d(tls_registry, monkeypatch):
 
 
 def test_tls_basic_auth_push_pull(tls_registry, certs_d, docker_config, registry_store, tmp_path):
-    _write_config(docker_config, {"auths": {tls_registry.host: _auth_entry(
-        tls_registry.user, tls_registry.password)}})
+    _write_config(
+        docker_config,
+        {"auths": {tls_registry.host: _auth_entry(tls_registry.user, tls_registry.password)}},
+    )
     img = make_image([{"tls.txt": b"over tls"}])
     desc = put_in_store(registry_store, img)
     ref = f"{tls_registry.host}/{unique_repo()}:1"
@@ -49,8 +51,10 @@ def test_tls_basic_auth_push_pull(tls_registry, certs_d, docker_config, registry
 
 
 def test_tls_basic_auth_wrong_password_is_401(tls_registry, certs_d, docker_config, registry_store):
-    _write_config(docker_config, {"auths": {tls_registry.host: {"username": tls_registry.user,
-                                                                "password": "wrong"}}})
+    _write_config(
+        docker_config,
+        {"auths": {tls_registry.host: {"username": tls_registry.user, "password": "wrong"}}},
+    )
     desc = put_in_store(registry_store, make_image([{"a": b"a"}]))
     ref = f"{tls_registry.host}/{unique_repo()}:1"
     with pytest.raises(RegistryError) as ei:
@@ -58,8 +62,9 @@ def test_tls_basic_auth_wrong_password_is_401(tls_registry, certs_d, docker_conf
     assert str(ei.value) == f"push {ref}: 401 UNAUTHORIZED (authentication required)"
 
 
-def test_tls_without_ca_fails_verification(tls_registry, docker_config, registry_store,
-                                           monkeypatch, tmp_path):
+def test_tls_without_ca_fails_verification(
+    tls_registry, docker_config, registry_store, monkeypatch, tmp_path
+):
     empty = tmp_path / "certs.d"
     (empty / tls_registry.host).mkdir(parents=True)
     # A certs.d dir with an unrelated CA: https is used, and verification must fail.
@@ -73,8 +78,10 @@ def test_tls_without_ca_fails_verification(tls_registry, docker_config, registry
 
 
 def test_token_auth_with_credentials(token_registry, docker_config, registry_store, tmp_path):
-    _write_config(docker_config, {"auths": {token_registry.host: _auth_entry(
-        token_registry.user, token_registry.password)}})
+    _write_config(
+        docker_config,
+        {"auths": {token_registry.host: _auth_entry(token_registry.user, token_registry.password)}},
+    )
     img = make_image([{"tok.txt": b"token"}])
     desc = put_in_store(registry_store, img)
     repo = unique_repo("private")
@@ -96,10 +103,13 @@ def test_token_auth_with_credentials(token_registry, docker_config, registry_sto
     other.close()
 
 
-def test_token_auth_anonymous_pull_and_denied_push(token_registry, docker_config,
-                                                   registry_store, tmp_path):
-    _write_config(docker_config, {"auths": {token_registry.host: _auth_entry(
-        token_registry.user, token_registry.password)}})
+def test_token_auth_anonymous_pull_and_denied_push(
+    token_registry, docker_config, registry_store, tmp_path
+):
+    _write_config(
+        docker_config,
+        {"auths": {token_registry.host: _auth_entry(token_registry.user, token_registry.password)}},
+    )
     img = make_image([{"pub.txt": b"public"}])
     desc = put_in_store(registry_store, img)
     ref = f"{token_registry.host}/{unique_repo('public')}:1"
@@ -116,8 +126,14 @@ def test_token_auth_anonymous_pull_and_denied_push(token_registry, docker_config
 def test_token_access_token_field(token_registry, docker_config, registry_store):
     token_registry.tokens.use_access_token_field = True
     try:
-        _write_config(docker_config, {"auths": {token_registry.host: _auth_entry(
-            token_registry.user, token_registry.password)}})
+        _write_config(
+            docker_config,
+            {
+                "auths": {
+                    token_registry.host: _auth_entry(token_registry.user, token_registry.password)
+                }
+            },
+        )
         desc = put_in_store(registry_store, make_image([{"at": b"access_token"}]))
         res = push_image(registry_store, desc, f"{token_registry.host}/{unique_repo()}:1")
         assert res.digest == desc.digest
@@ -126,8 +142,9 @@ def test_token_access_token_field(token_registry, docker_config, registry_store)
 
 
 def test_token_wrong_password(token_registry, docker_config, registry_store):
-    _write_config(docker_config, {"auths": {token_registry.host: _auth_entry(
-        token_registry.user, "nope")}})
+    _write_config(
+        docker_config, {"auths": {token_registry.host: _auth_entry(token_registry.user, "nope")}}
+    )
     desc = put_in_store(registry_store, make_image([{"x": b"x"}]))
     with pytest.raises(RegistryError) as ei:
         push_image(registry_store, desc, f"{token_registry.host}/{unique_repo()}:1")
@@ -135,18 +152,31 @@ def test_token_wrong_password(token_registry, docker_config, registry_store):
 
 
 @pytest.mark.parametrize("key", ["credHelpers", "credsStore"])
-def test_credential_helper(key, token_registry, docker_config, registry_store, tmp_path,
-                           monkeypatch):
+def test_credential_helper(
+    key, token_registry, docker_config, registry_store, tmp_path, monkeypatch
+):
     secrets = tmp_path / "helper-db.json"
-    secrets.write_text(json.dumps({token_registry.host: {
-        "Username": token_registry.user, "Secret": token_registry.password}}))
+    secrets.write_text(
+        json.dumps(
+            {
+                token_registry.host: {
+                    "Username": token_registry.user,
+                    "Secret": token_registry.password,
+                }
+            }
+        )
+    )
     write_credential_helper(tmp_path / "bin", secrets)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    cfg = {"credHelpers": {token_registry.host: "test"}} if key == "credHelpers" \
+    cfg = (
+        {"credHelpers": {token_registry.host: "test"}}
+        if key == "credHelpers"
         else {"credsStore": "test"}
+    )
     _write_config(docker_config, cfg)
-    assert get_credentials(token_registry.host) == Credentials(token_registry.user,
-                                                               token_registry.password)
+    assert get_credentials(token_registry.host) == Credentials(
+        token_registry.user, token_registry.password
+    )
     assert not get_credentials("other.example:5000")
     desc = put_in_store(registry_store, make_image([{"h": key.encode()}]))
     res = push_image(registry_store, desc, f"{token_registry.host}/{unique_repo('private')}:1")
@@ -166,8 +196,10 @@ def test_login_checks_credentials(token_registry, tls_registry, certs_d):
 
 
 def test_mount_denied_falls_back_to_upload(token_registry, docker_config, registry_store):
-    _write_config(docker_config, {"auths": {token_registry.host: _auth_entry(
-        token_registry.user, token_registry.password)}})
+    _write_config(
+        docker_config,
+        {"auths": {token_registry.host: _auth_entry(token_registry.user, token_registry.password)}},
+    )
     img = make_image([{"m.txt": b"mount me"}])
     desc = put_in_store(registry_store, img)
     src, dst, ok = unique_repo("src"), unique_repo("dst"), unique_repo("ok")
@@ -192,8 +224,9 @@ def test_identity_token_uses_refresh_grant(token_registry, docker_config, regist
     assert token_registry.tokens.issued[before][0] == token_registry.user
 
 
-def test_tls_client_certificate_is_required(tls_registry, docker_config, registry_store,
-                                            monkeypatch, tmp_path):
+def test_tls_client_certificate_is_required(
+    tls_registry, docker_config, registry_store, monkeypatch, tmp_path
+):
     # Same CA, but no client.cert/client.key: the registry refuses the handshake.
     certs = tmp_path / "certs.d" / tls_registry.host
     certs.mkdir(parents=True)

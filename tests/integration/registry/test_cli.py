@@ -68,7 +68,9 @@ def test_login_push_logout(tls_registry, cli_store, docker_config, capsys, monke
     put_in_store(cli_store, img, "app:2")
     ref = f"{tls_registry.host}/{unique_repo()}:2"
     assert main(["push", "-q", "app:2", ref]) == 1
-    assert capsys.readouterr().err.strip() == f"push {ref}: 401 UNAUTHORIZED (authentication required)"
+    assert (
+        capsys.readouterr().err.strip() == f"push {ref}: 401 UNAUTHORIZED (authentication required)"
+    )
 
     monkeypatch.setattr("sys.stdin", io.StringIO("wrong\n"))
     assert main(["login", tls_registry.host, "-u", tls_registry.user, "--password-stdin"]) == 1
@@ -89,17 +91,21 @@ def test_login_push_logout(tls_registry, cli_store, docker_config, capsys, monke
     assert "Not logged in" in capsys.readouterr().out
 
 
-def test_login_logout_with_credential_helper(token_registry, cli_store, docker_config, capsys,
-                                             monkeypatch, tmp_path):
+def test_login_logout_with_credential_helper(
+    token_registry, cli_store, docker_config, capsys, monkeypatch, tmp_path
+):
     secrets = tmp_path / "helper-db.json"
     write_credential_helper(tmp_path / "bin", secrets)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
-    (docker_config / "config.json").write_text(json.dumps({"credHelpers": {token_registry.host: "test"}}))
+    (docker_config / "config.json").write_text(
+        json.dumps({"credHelpers": {token_registry.host: "test"}})
+    )
     monkeypatch.setattr("sys.stdin", io.StringIO(token_registry.password))
     assert main(["login", token_registry.host, "-u", token_registry.user, "--password-stdin"]) == 0
     db = json.loads(secrets.read_text())
-    assert db == {token_registry.host: {"Username": token_registry.user,
-                                        "Secret": token_registry.password}}
+    assert db == {
+        token_registry.host: {"Username": token_registry.user, "Secret": token_registry.password}
+    }
     cfg = json.loads((docker_config / "config.json").read_text())
     assert cfg["auths"][token_registry.host] == {}  # docker leaves an empty entry, no secret
     assert get_credentials(token_registry.host).username == token_registry.user

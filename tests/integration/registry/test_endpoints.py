@@ -14,9 +14,13 @@ from tests.fixtures.registry import unique_repo
 from tests.fixtures.registry_images import make_image, put_in_store
 
 _PLACEHOLDERS = {
-    "<name>": r"[a-z0-9._/-]+?", "<digest>": r"[a-z0-9]+(?:%3A|:)[a-f0-9]+",
-    "<tag-or-digest>": r"[A-Za-z0-9_.:%-]+", "<algorithm>": r"[a-z0-9]+",
-    "<other_name>": r"[a-z0-9._%/-]+", "<integer>": r"[0-9]+", "<tagname>": r"[^&]+",
+    "<name>": r"[a-z0-9._/-]+?",
+    "<digest>": r"[a-z0-9]+(?:%3A|:)[a-f0-9]+",
+    "<tag-or-digest>": r"[A-Za-z0-9_.:%-]+",
+    "<algorithm>": r"[a-z0-9]+",
+    "<other_name>": r"[a-z0-9._%/-]+",
+    "<integer>": r"[0-9]+",
+    "<tagname>": r"[^&]+",
     "<artifactType>": r"[^&]+",
 }
 
@@ -46,8 +50,12 @@ def test_requests_follow_the_endpoint_table(conformance, fault_proxy, registry_s
     img = make_image([{"e.txt": b"endpoints"}, {"big": random.Random(3).randbytes(20000)}])
     desc = put_in_store(registry_store, img)
     host, first = fault_proxy.host, unique_repo("ep")
-    push_image(registry_store, desc, f"{host}/{first}:1",
-               options=PushOptions(chunked_threshold=4096, chunk_size=8192))
+    push_image(
+        registry_store,
+        desc,
+        f"{host}/{first}:1",
+        options=PushOptions(chunked_threshold=4096, chunk_size=8192),
+    )
     push_image(registry_store, desc, f"{host}/{unique_repo('ep2')}:1", tags=["2"])  # mounts
     st = open_store(tmp_path / "s")
     pull_image(st, f"{host}/{first}:1")
@@ -64,4 +72,3 @@ def test_requests_follow_the_endpoint_table(conformance, fault_proxy, registry_s
         assert any(status in codes for _, codes in hits), f"{method} {path} -> {status}"
         used.update(eid for eid, _ in hits)
     assert {"end-2", "end-3", "end-4a", "end-5", "end-6", "end-7a", "end-11"} <= used
-

@@ -40,12 +40,14 @@ def test_dropped_connection_mid_blob_resumes(times, fault_proxy, pushed, tmp_pat
     layer = img.layers[0]
     # Each of the first `times` responses for the blob is cut after a quarter of the
     # blob's size, so the client resumes at 25%, 50%, 75%.
-    fault_proxy.add(Fault("drop", f"/blobs/{layer.desc.digest}", at=len(layer.data) // 4,
-                          times=times))
+    fault_proxy.add(
+        Fault("drop", f"/blobs/{layer.desc.digest}", at=len(layer.data) // 4, times=times)
+    )
     st = open_store(tmp_path / "s")
     events = []
-    res = pull_image(st, f"{fault_proxy.host}/{repo}:1", client=_fast_client(),
-                     progress=events.append)
+    res = pull_image(
+        st, f"{fault_proxy.host}/{repo}:1", client=_fast_client(), progress=events.append
+    )
     assert st.blobs.path(layer.desc.digest).read_bytes() == layer.data
     assert layer.desc.digest in res.fetched
     ranges = [r for m, p, _, r in fault_proxy.log if str(layer.desc.digest) in p and r]
@@ -72,8 +74,9 @@ def test_resume_when_the_registry_ignores_range(fault_proxy, pushed, tmp_path):
 @pytest.mark.parametrize("status", [500, 429])
 def test_transient_status_is_retried(status, fault_proxy, pushed, tmp_path):
     img, repo = pushed
-    fault_proxy.add(Fault("status", "/manifests/", status=status,
-                          retry_after="1" if status == 429 else ""))
+    fault_proxy.add(
+        Fault("status", "/manifests/", status=status, retry_after="1" if status == 429 else "")
+    )
     fault_proxy.add(Fault("status", f"/blobs/{img.layers[1].desc.digest}", status=status))
     st = open_store(tmp_path / "s")
     retries = []
@@ -126,8 +129,9 @@ def test_schema1_manifest_is_refused(fault_proxy, pushed, tmp_path):
     _, repo = pushed
     fault_proxy.add(Fault("schema1", "/manifests/"))
     with pytest.raises(ManifestError, match="schema1 manifests are deprecated"):
-        pull_image(open_store(tmp_path / "s"), f"{fault_proxy.host}/{repo}:1",
-                   client=_fast_client())
+        pull_image(
+            open_store(tmp_path / "s"), f"{fault_proxy.host}/{repo}:1", client=_fast_client()
+        )
 
 
 @pytest.mark.parametrize("relative", [True, False])
@@ -138,8 +142,13 @@ def test_push_through_proxy_locations_and_retry(relative, fault_proxy, registry_
     fault_proxy.relative_locations = relative
     fault_proxy.add(Fault("status", "/blobs/uploads/", method="PUT", status=500))
     ref = f"{fault_proxy.host}/{unique_repo()}:1"
-    res = push_image(registry_store, desc, ref, client=_fast_client(),
-                     options=PushOptions(chunked_threshold=1000, chunk_size=4096))
+    res = push_image(
+        registry_store,
+        desc,
+        ref,
+        client=_fast_client(),
+        options=PushOptions(chunked_threshold=1000, chunk_size=4096),
+    )
     assert res.digest == desc.digest and len(res.uploaded) == 3
     patches = [p for m, p, _, _ in fault_proxy.log if m == "PATCH"]
     assert len(patches) >= 4  # the 16 kB layer went in 4 kB chunks
@@ -151,21 +160,35 @@ def test_push_through_proxy_locations_and_retry(relative, fault_proxy, registry_
 def test_chunk_min_length_is_honoured(fault_proxy, registry_store):
     img = make_image([{"big": random.Random(9).randbytes(40000)}])
     desc = put_in_store(registry_store, img)
-    fault_proxy.add(Fault("header", "/blobs/uploads/$", method="POST", times=10,
-                          header=("OCI-Chunk-Min-Length", "16384")))
-    res = push_image(registry_store, desc, f"{fault_proxy.host}/{unique_repo()}:1",
-                     client=_fast_client(),
-                     options=PushOptions(chunked_threshold=1000, chunk_size=1024))
+    fault_proxy.add(
+        Fault(
+            "header",
+            "/blobs/uploads/$",
+            method="POST",
+            times=10,
+            header=("OCI-Chunk-Min-Length", "16384"),
+        )
+    )
+    res = push_image(
+        registry_store,
+        desc,
+        f"{fault_proxy.host}/{unique_repo()}:1",
+        client=_fast_client(),
+        options=PushOptions(chunked_threshold=1000, chunk_size=1024),
+    )
     assert res.digest == desc.digest
     patches = [p for m, p, _, _ in fault_proxy.log if m == "PATCH"]
     # The ~40 kB layer: 16 kB chunks (the registry's floor), not 1 kB ones.
     assert len(patches) == 3
 
 
-@pytest.mark.parametrize("status,code,word", [
-    (403, "DENIED", "requested access to the resource is denied"),
-    (400, "MANIFEST_INVALID", "manifest invalid"),
-])
+@pytest.mark.parametrize(
+    "status,code,word",
+    [
+        (403, "DENIED", "requested access to the resource is denied"),
+        (400, "MANIFEST_INVALID", "manifest invalid"),
+    ],
+)
 def test_manifest_put_errors_are_one_line(status, code, word, fault_proxy, registry_store):
     desc = put_in_store(registry_store, make_image([{"d": code.encode()}]))
     fault_proxy.add(Fault("status", "/manifests/", method="PUT", status=status, code=code))
@@ -180,8 +203,7 @@ def test_manifest_put_errors_are_one_line(status, code, word, fault_proxy, regis
 def test_missing_blob_is_blob_unknown(fault_proxy, pushed, tmp_path):
     img, repo = pushed
     layer = img.layers[1]
-    fault_proxy.add(Fault("status", f"/blobs/{layer.desc.digest}", status=404,
-                          code="BLOB_UNKNOWN"))
+    fault_proxy.add(Fault("status", f"/blobs/{layer.desc.digest}", status=404, code="BLOB_UNKNOWN"))
     ref = f"{fault_proxy.host}/{repo}:1"
     st = open_store(tmp_path / "s")
     with pytest.raises(RegistryError) as ei:

@@ -108,8 +108,11 @@ def test_multi_platform_index_push_and_pull(registry, registry_store, tmp_path):
     amd = make_image([{"arch": b"amd64"}], Platform("linux", "amd64"))
     arm = make_image([{"arch": b"arm64v8"}], Platform("linux", "arm64", "v8"))
     armv7 = make_image([{"arch": b"armv7"}], Platform("linux", "arm", "v7"))
-    plats = [(Platform("linux", "amd64"), amd), (Platform("linux", "arm64", "v8"), arm),
-             (Platform("linux", "arm", "v7"), armv7)]
+    plats = [
+        (Platform("linux", "amd64"), amd),
+        (Platform("linux", "arm64", "v8"), arm),
+        (Platform("linux", "arm", "v7"), armv7),
+    ]
     index = make_index(plats)
     for _, im in plats:
         put_in_store(registry_store, im)
@@ -159,11 +162,17 @@ def test_blob_level_api_for_caches(registry, registry_store, tmp_path):
     client = RegistryClient()
     res = push_blobs(registry_store, ref, [b.desc for b in img.blobs()], client=client)
     assert res.digest is None and len(res.uploaded) == 4
-    assert client.put_manifest(ref, img.manifest.data, img.manifest.media_type) == img.manifest.desc.digest
+    assert (
+        client.put_manifest(ref, img.manifest.data, img.manifest.media_type)
+        == img.manifest.desc.digest
+    )
     other = open_store(tmp_path / "o")
     fetched, skipped = fetch_blobs(other, ref, [b.desc for b in img.layers], client=client)
     assert set(fetched) == {b.desc.digest for b in img.layers} and skipped == ()
-    assert fetch_blobs(other, ref, [img.layers[0].desc], client=client) == ((), (img.layers[0].desc.digest,))
+    assert fetch_blobs(other, ref, [img.layers[0].desc], client=client) == (
+        (),
+        (img.layers[0].desc.digest,),
+    )
     other.close()
 
 
@@ -189,7 +198,7 @@ def test_concurrent_pulls_into_one_store(registry, registry_store, tmp_path):
     def worker() -> None:
         try:
             results.append(pull_image(shared, ref, client=client))
-        except Exception as e:  # noqa: BLE001 - collected and asserted below
+        except Exception as e:  # collected and asserted below
             errors.append(e)
 
     threads = [threading.Thread(target=worker) for _ in range(3)]

@@ -69,4 +69,3 @@ def built(user: User, rootfs: Path) -> tuple[User, Path]:
     assert res.returncode == 0, res.stderr
     assert "[6/6] RUN echo mine" in res.stderr and "DONE" in res.stderr
     return user, user.home / "xdg" / "pybuild"
-

@@ -12,8 +12,11 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-LAUNCH = f"import sys; sys.path.insert(0, {str(REPO)!r}); from builder.cli import main; sys.exit(main())"
+from tests.fixtures.common import REPO
+
+LAUNCH = (
+    f"import sys; sys.path.insert(0, {str(REPO)!r}); from builder.cli import main; sys.exit(main())"
+)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 WITH_SUBIDS, WITHOUT_SUBIDS = "pbrootless", "pbrootless1"
 
@@ -23,12 +26,16 @@ def ensure_user(name: str, subids: bool) -> pwd.struct_passwd:
     try:
         pw = pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", *([] if subids else ["-r"]),
-                        name], check=True)
+        subprocess.run(
+            ["useradd", "-M", "-s", "/usr/sbin/nologin", *([] if subids else ["-r"]), name],
+            check=True,
+        )
         pw = pwd.getpwnam(name)
     if subids and subid_start(name) is None:  # useradd without SUB_UID_COUNT
-        subprocess.run(["usermod", "--add-subuids", "300000-365535",
-                        "--add-subgids", "300000-365535", name], check=True)
+        subprocess.run(
+            ["usermod", "--add-subuids", "300000-365535", "--add-subgids", "300000-365535", name],
+            check=True,
+        )
     return pw
 
 
@@ -48,15 +55,23 @@ def python_for(pw: pwd.struct_passwd) -> str:
 
     for cand in (sys.executable, "/usr/bin/python3"):
         try:
-            probe = subprocess.run([cand, "-c", "import lark, zstandard, rich"], user=pw.pw_uid,
-                                   group=pw.pw_gid, extra_groups=[], capture_output=True,
-                                   env={"PATH": PATH}, cwd="/")
+            probe = subprocess.run(
+                [cand, "-c", "import lark, zstandard, rich"],
+                user=pw.pw_uid,
+                group=pw.pw_gid,
+                extra_groups=[],
+                capture_output=True,
+                env={"PATH": PATH},
+                cwd="/",
+            )
         except PermissionError:  # e.g. under /root
             continue
         if probe.returncode == 0:
             return cand
-    raise AssertionError("no interpreter with lark/zstandard/rich runs as the test user "
-                         "(apt-get install python3-lark python3-zstandard python3-rich)")
+    raise AssertionError(
+        "no interpreter with lark/zstandard/rich runs as the test user "
+        "(apt-get install python3-lark python3-zstandard python3-rich)"
+    )
 
 
 @dataclass(frozen=True)
@@ -67,11 +82,24 @@ class User:
     env_extra: tuple[tuple[str, str], ...] = ()
 
     def pybuild(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": PATH, "HOME": str(self.home), "XDG_DATA_HOME": str(self.home / "xdg"),
-               "LANG": "C.UTF-8", **dict(self.env_extra)}
-        return subprocess.run([self.python, "-c", LAUNCH, *args], user=self.pw.pw_uid,
-                              group=self.pw.pw_gid, extra_groups=[], capture_output=True,
-                              text=True, env=env, cwd=str(self.home), timeout=timeout)
+        env = {
+            "PATH": PATH,
+            "HOME": str(self.home),
+            "XDG_DATA_HOME": str(self.home / "xdg"),
+            "LANG": "C.UTF-8",
+            **dict(self.env_extra),
+        }
+        return subprocess.run(
+            [self.python, "-c", LAUNCH, *args],
+            user=self.pw.pw_uid,
+            group=self.pw.pw_gid,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=str(self.home),
+            timeout=timeout,
+        )
 
 
 def make_home(base: Path, pw: pwd.struct_passwd) -> Path:

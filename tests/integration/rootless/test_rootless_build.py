@@ -32,8 +32,9 @@ def test_layers_are_owned_by_root_with_whiteouts(built: tuple[User, Path]) -> No
     user, root = built
     layers = image_layers(root, "app:1")
     assert len(layers) == 6
-    base_l, run1, run2, copy1, copy2, run3 = ({m.name.rstrip("/"): m for m in layer}
-                                              for layer in layers)
+    base_l, run1, run2, copy1, copy2, run3 = (
+        {m.name.rstrip("/"): m for m in layer} for layer in layers
+    )
     assert (copy1["hello.txt"].uid, copy1["hello.txt"].gid) == (0, 0)
     assert (copy2["home/app/hello.txt"].uid, copy2["home/app/hello.txt"].gid) == (1000, 1000)
     assert base_l["bin/busybox"].uid == 0 and base_l["home/app"].uid == 1000
@@ -44,7 +45,13 @@ def test_layers_are_owned_by_root_with_whiteouts(built: tuple[User, Path]) -> No
     assert "opq/.wh..wh..opq" in run2 and "opq/a" not in run2 and "opq/sub" not in run2
     assert (run2["opq/c"].uid, run2["opq/c"].gid) == (1000, 1000)
     assert (run3["tmp/appfile"].uid, run3["tmp/appfile"].gid) == (1000, 1000)
-    for layer in (run1, run2, copy1, copy2, run3):  # never the user's host ids, never overlay's xattrs
+    for layer in (
+        run1,
+        run2,
+        copy1,
+        copy2,
+        run3,
+    ):  # never the user's host ids, never overlay's xattrs
         for m in layer.values():
             assert m.uid in (0, 1000) and m.gid in (0, 1000), m.name
             assert not any("overlay." in k for k in m.pax_headers), m.name
@@ -72,8 +79,17 @@ def test_run_as_the_user(built: tuple[User, Path]) -> None:
     res = user.pybuild("run", "--network", "none", "app:1")
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["1000", "made", "mine", "new", "c", "no-group"]
-    res = user.pybuild("run", "--network", "host", "--user", "0", "app:1", "sh", "-c",
-                       "id -u; cat /tmp/id; touch /root/x && echo root-can-write")
+    res = user.pybuild(
+        "run",
+        "--network",
+        "host",
+        "--user",
+        "0",
+        "app:1",
+        "sh",
+        "-c",
+        "id -u; cat /tmp/id; touch /root/x && echo root-can-write",
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["0", "1000", "root-can-write"]
     res = user.pybuild("run", "--network", "none", "app:1", "sh", "-c", "exit 7")
@@ -104,8 +120,9 @@ def test_limits_and_network_rootless(built: tuple[User, Path]) -> None:
     assert res.returncode != 0
     err = res.stderr.strip()
     assert "cgroup" in err and "\n" not in err and "Traceback" not in err
-    res = user.pybuild("run", "--network", "default", "--user", "0", "app:1", "sh", "-c",
-                       "ip -o addr show tap0")
+    res = user.pybuild(
+        "run", "--network", "default", "--user", "0", "app:1", "sh", "-c", "ip -o addr show tap0"
+    )
     ctx = user.home / "ctx-net"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text("FROM busybox\nRUN ip -o addr show tap0 > /net\n")
@@ -146,7 +163,7 @@ def test_load_unpacks_whiteouts_in_the_namespace(built: tuple[User, Path]) -> No
     assert any(xattr(p, "user.overlay.opaque") == b"y" for p in snaps.glob("*/diff/opq"))
 
 
-def test_push_and_pull_as_the_user(built: tuple[User, Path], registry) -> None:  # noqa: ANN001
+def test_push_and_pull_as_the_user(built: tuple[User, Path], registry) -> None:
     """push reads blobs outside the namespace; pull (inside it) keeps the host network."""
     from tests.fixtures.registry import unique_repo
 
@@ -191,12 +208,30 @@ def test_build_features_rootless(built: tuple[User, Path]) -> None:
         ti.size, ti.uid, ti.gid = 2, 1000, 1000
         tf.addfile(ti, io.BytesIO(b"a\n"))
     give(ctx, user.pw)
-    res = user.pybuild("build", "-q", "-t", "feat:1", "--network", "none",
-                       "--secret", f"id=s,src={ctx / 's.txt'}", str(ctx))
+    res = user.pybuild(
+        "build",
+        "-q",
+        "-t",
+        "feat:1",
+        "--network",
+        "none",
+        "--secret",
+        f"id=s,src={ctx / 's.txt'}",
+        str(ctx),
+    )
     assert res.returncode == 0, res.stderr
-    res = user.pybuild("run", "--network", "none", "feat:1", "sh", "-c",
-                       "stat -c %u:%g /f /arch/d/a; cat /cache-owner /got /o2 /t-list")
+    res = user.pybuild(
+        "run",
+        "--network",
+        "none",
+        "feat:1",
+        "sh",
+        "-c",
+        "stat -c %u:%g /f /arch/d/a; cat /cache-owner /got /o2 /t-list",
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["1000:1000", "1000:1000", "1000", "secretval", "x", "x"]
     files = {m.name for layer in image_layers(root, "feat:1") for m in layer}
-    assert "got" in files and not any(n.startswith(("run/secrets/s", "cache/", "t/")) for n in files)
+    assert "got" in files and not any(
+        n.startswith(("run/secrets/s", "cache/", "t/")) for n in files
+    )

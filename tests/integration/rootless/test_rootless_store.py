@@ -40,8 +40,10 @@ def test_without_subordinate_ids(base: Path, rootfs: Path, busybox_tar: Path) ->
     chown_tar_to_root(busybox_tar, root_only)
     give(root_only, pw)
     assert u.pybuild("import", str(root_only), "rootbox:latest").returncode == 0
-    (ctx / "Dockerfile").write_text("FROM rootbox\nRUN echo hi > /x && rm /etc/passwd.gone 2>/dev/null; "
-                                    "rm -f /bin/vi\nCMD [\"cat\", \"/x\"]\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM rootbox\nRUN echo hi > /x && rm /etc/passwd.gone 2>/dev/null; "
+        'rm -f /bin/vi\nCMD ["cat", "/x"]\n'
+    )
     res = u.pybuild("build", "-q", "-t", "x:1", "--network", "none", str(ctx))
     assert res.returncode == 0, res.stderr
     layers = image_layers(store, "x:1")
@@ -75,8 +77,9 @@ def test_root_made_store_is_refused(base: Path, user: User, busybox_tar: Path) -
     BusyboxImage(busybox_tar).load(root)
     s = open_store(root)
     im = resolve_image(s, "busybox:latest")
-    s.snapshots.ensure_layers([la.descriptor for la in im.layers()],
-                              [la.diff_id for la in im.layers()])
+    s.snapshots.ensure_layers(
+        [la.descriptor for la in im.layers()], [la.diff_id for la in im.layers()]
+    )
     assert s.snapshots.list()
     s.close()
     give(root, user.pw)
@@ -87,8 +90,9 @@ def test_root_made_store_is_refused(base: Path, user: User, busybox_tar: Path) -
     assert "made by root" in err and "trusted.overlay.opaque" in err and "\n" not in err, err
 
 
-def test_empty_root_store_switches_to_the_rootless_form(base: Path, user: User,
-                                                        busybox_tar: Path) -> None:
+def test_empty_root_store_switches_to_the_rootless_form(
+    base: Path, user: User, busybox_tar: Path
+) -> None:
     """A store root made but with no snapshots yet takes the user's xattr form."""
     import sqlite3
 
@@ -114,7 +118,10 @@ def test_rmi_and_prune_remove_snapshots(built: tuple[User, Path]) -> None:
     user, _ = built
     other = User(user.pw, user.home, user.python, (("PYBUILD_ROOT", str(user.home / "s3")),))
     ctx = user.home / "ctx"
-    assert other.pybuild("import", str(user.home.parent / "rootfs.tar"), "busybox:latest").returncode == 0
+    assert (
+        other.pybuild("import", str(user.home.parent / "rootfs.tar"), "busybox:latest").returncode
+        == 0
+    )
     res = other.pybuild("build", "-q", "-t", "gone:1", "--network", "none", str(ctx))
     assert res.returncode == 0, res.stderr
     snaps = user.home / "s3" / "snapshots"
@@ -138,16 +145,26 @@ def test_killed_build_leaves_nothing_mounted(built: tuple[User, Path]) -> None:
     user, _ = built
     root = user.home / "s4"
     other = User(user.pw, user.home, user.python, (("PYBUILD_ROOT", str(root)),))
-    assert other.pybuild("import", str(user.home.parent / "rootfs.tar"), "busybox:latest").returncode == 0
+    assert (
+        other.pybuild("import", str(user.home.parent / "rootfs.tar"), "busybox:latest").returncode
+        == 0
+    )
     ctx = user.home / "ctx-kill"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text("FROM busybox\nRUN touch /home/app/x && sleep 60\n")
     give(ctx, user.pw)
     env = {"PATH": PATH, "HOME": str(user.home), "PYBUILD_ROOT": str(root)}
-    proc = subprocess.Popen([user.python, "-c", LAUNCH, "build", "-q", "--network", "none", str(ctx)],
-                            user=user.pw.pw_uid, group=user.pw.pw_gid, extra_groups=[], env=env,
-                            cwd=str(user.home), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [user.python, "-c", LAUNCH, "build", "-q", "--network", "none", str(ctx)],
+        user=user.pw.pw_uid,
+        group=user.pw.pw_gid,
+        extra_groups=[],
+        env=env,
+        cwd=str(user.home),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while not list((root / "snapshots").glob("a*/diff/home/app/x")):
@@ -176,8 +193,14 @@ def test_concurrent_rootless_builds(built: tuple[User, Path]) -> None:
         give(ctx, user.pw)
         ctxs.append(ctx)
     with ThreadPoolExecutor(2) as ex:
-        results = list(ex.map(lambda i: user.pybuild("build", "-q", "-t", f"par:{i}", "--network",
-                                                     "none", str(ctxs[i])), range(2)))
+        results = list(
+            ex.map(
+                lambda i: user.pybuild(
+                    "build", "-q", "-t", f"par:{i}", "--network", "none", str(ctxs[i])
+                ),
+                range(2),
+            )
+        )
     for res in results:
         assert res.returncode == 0, res.stderr
     for i in range(2):

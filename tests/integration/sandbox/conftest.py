@@ -23,8 +23,10 @@ def lower(busybox_tar: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root.mkdir()
     with tarfile.open(busybox_tar) as tf:
         tf.extractall(root, numeric_owner=True)
-    subprocess.run(["gcc", "-static", "-O2", "-o", str(root / "bin" / "probe"),
-                    str(DATA / "probe.c")], check=True)
+    subprocess.run(
+        ["gcc", "-static", "-O2", "-o", str(root / "bin" / "probe"), str(DATA / "probe.c")],
+        check=True,
+    )
     return root
 
 
@@ -33,9 +35,18 @@ def rootfs(lower: Path, tmp_path: Path) -> Iterator[Path]:
     upper, work, merged = tmp_path / "upper", tmp_path / "work", tmp_path / "merged"
     for d in (upper, work, merged):
         d.mkdir()
-    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                    f"lowerdir={lower},upperdir={upper},workdir={work}", str(merged)],
-                   check=True)
+    subprocess.run(
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={lower},upperdir={upper},workdir={work}",
+            str(merged),
+        ],
+        check=True,
+    )
     try:
         yield merged
     finally:

@@ -19,8 +19,7 @@ def _caps(out: str) -> dict[str, int]:
 def test_root_gets_exactly_docker_defaults(rootfs: Path) -> None:
     assert mask(DOCKER_DEFAULT) == DOCKER_MASK
     c = _caps(sh(rootfs, STATUS).out)
-    assert c == {"CapEff": DOCKER_MASK, "CapPrm": DOCKER_MASK, "CapBnd": DOCKER_MASK,
-                 "CapInh": 0}
+    assert c == {"CapEff": DOCKER_MASK, "CapPrm": DOCKER_MASK, "CapBnd": DOCKER_MASK, "CapInh": 0}
 
 
 def test_non_root_user_has_none_effective_same_bounding(rootfs: Path) -> None:
@@ -33,8 +32,11 @@ def test_non_root_user_has_none_effective_same_bounding(rootfs: Path) -> None:
 
 def test_default_caps_forbid_clock_and_mount(rootfs: Path) -> None:
     # Setting the clock to "now" keeps the host safe should the capability leak.
-    ran = sh(rootfs, "mkdir -p /mnt; date -s \"$(date '+%Y-%m-%d %H:%M:%S')\"; echo d=$?; mount -t tmpfs t /mnt; "
-             "echo m=$?; chown 1000 /tmp && echo chown-ok")
+    ran = sh(
+        rootfs,
+        "mkdir -p /mnt; date -s \"$(date '+%Y-%m-%d %H:%M:%S')\"; echo d=$?; mount -t tmpfs t /mnt; "
+        "echo m=$?; chown 1000 /tmp && echo chown-ok",
+    )
     assert "m=0" not in ran.out  # busybox date exits 0 even when it fails
     assert "can't set date: Operation not permitted" in ran.err
     assert "permission denied" in ran.err
@@ -50,8 +52,12 @@ def test_cap_add_and_drop(rootfs: Path) -> None:
 
 
 def test_privileged_gets_everything(rootfs: Path) -> None:
-    ran = sh(rootfs, STATUS + "; grep Seccomp: /proc/self/status; "
-             "mkdir -p /mnt && mount -t tmpfs t /mnt && echo mounted", privileged=True)
+    ran = sh(
+        rootfs,
+        STATUS + "; grep Seccomp: /proc/self/status; "
+        "mkdir -p /mnt && mount -t tmpfs t /mnt && echo mounted",
+        privileged=True,
+    )
     c = _caps(ran.out)
     assert c["CapEff"] == mask(available()) == c["CapBnd"]
     assert status_field(ran.out, "Seccomp") == "0"

@@ -16,7 +16,9 @@ from builder.sandbox import StepOOM, cgroups, check
 from tests.integration.sandbox.conftest import sh
 
 MiB = 1 << 20
-GROW = 'awk "BEGIN{s=\\"xxxxxxxxxxxxxxxx\\"; while (length(s) < 200000000) s = s s; print length(s)}"'
+GROW = (
+    'awk "BEGIN{s=\\"xxxxxxxxxxxxxxxx\\"; while (length(s) < 200000000) s = s s; print length(s)}"'
+)
 
 
 def _parent_dirs(parent: str) -> list[Path]:
@@ -115,10 +117,14 @@ def test_cpu_quota_and_pids_max_files(rootfs: Path, parent: str) -> None:
 
 
 def test_step_sees_its_own_cgroups_read_only(rootfs: Path, parent: str) -> None:
-    ran = sh(rootfs, "cat /proc/self/cgroup | cut -d: -f3 | sort -u; "
-             "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes "
-             "2>/dev/null; touch /sys/fs/cgroup/x; echo w=$?",
-             memory=64 * MiB, cgroup_parent=parent)
+    ran = sh(
+        rootfs,
+        "cat /proc/self/cgroup | cut -d: -f3 | sort -u; "
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes "
+        "2>/dev/null; touch /sys/fs/cgroup/x; echo w=$?",
+        memory=64 * MiB,
+        cgroup_parent=parent,
+    )
     lines = ran.out.splitlines()
     assert lines[0] == "/"  # the cgroup namespace hides the host's hierarchy
     assert str(64 * MiB) in lines
@@ -135,8 +141,12 @@ def test_missing_controller_is_a_one_line_setup_error() -> None:
         unified = cgroups.ROOT  # a pure v2 host: use a name no kernel has
         cg = cgroups.StepCgroup("t", cgroups.Limits(memory=1 << 26), root=unified / "nope")
     else:
-        cg = cgroups.StepCgroup(f"t{uuid.uuid4().hex[:8]}", cgroups.Limits(memory=1 << 26),
-                                root=unified, parent=f"pybuild-test-{uuid.uuid4().hex[:8]}")
+        cg = cgroups.StepCgroup(
+            f"t{uuid.uuid4().hex[:8]}",
+            cgroups.Limits(memory=1 << 26),
+            root=unified,
+            parent=f"pybuild-test-{uuid.uuid4().hex[:8]}",
+        )
     with pytest.raises(SandboxSetupError) as exc:
         cg.create()
     msg = str(exc.value)

@@ -13,8 +13,10 @@ from tests.integration.sandbox.conftest import sh
 def test_masked_paths_are_empty(rootfs: Path) -> None:
     checks = []
     for p in MASKED_PATHS:
-        checks.append(f"if [ -d {p} ]; then echo {p} dir $(ls -A {p} | wc -l); "
-                      f"elif [ -e {p} ]; then echo {p} file $(wc -c < {p}); fi")
+        checks.append(
+            f"if [ -d {p} ]; then echo {p} dir $(ls -A {p} | wc -l); "
+            f"elif [ -e {p} ]; then echo {p} file $(wc -c < {p}); fi"
+        )
     ran = sh(rootfs, "; ".join(checks))
     assert ran.result.exit_code == 0, ran.err
     seen = [line.split() for line in ran.out.splitlines()]
@@ -27,9 +29,12 @@ def test_masked_paths_are_empty(rootfs: Path) -> None:
 
 
 def test_readonly_proc_paths_and_sys(rootfs: Path) -> None:
-    ran = sh(rootfs, "echo 1 > /proc/sys/kernel/ns_last_pid; echo a=$?; "
-             "echo h > /proc/sysrq-trigger; echo b=$?; touch /sys/x; echo c=$?; "
-             "grep -E ' /(proc/sys|sys|proc/bus|proc/fs|proc/irq) ' /proc/self/mountinfo")
+    ran = sh(
+        rootfs,
+        "echo 1 > /proc/sys/kernel/ns_last_pid; echo a=$?; "
+        "echo h > /proc/sysrq-trigger; echo b=$?; touch /sys/x; echo c=$?; "
+        "grep -E ' /(proc/sys|sys|proc/bus|proc/fs|proc/irq) ' /proc/self/mountinfo",
+    )
     assert "a=1" in ran.out and "b=1" in ran.out and "c=1" in ran.out
     assert "Read-only file system" in ran.err
     opts = {line.split()[4]: line.split()[5] for line in ran.out.splitlines() if " - " in line}
@@ -38,9 +43,12 @@ def test_readonly_proc_paths_and_sys(rootfs: Path) -> None:
 
 
 def test_minimal_dev(rootfs: Path) -> None:
-    ran = sh(rootfs, "ls /dev | tr '\\n' ' '; echo; head -c 8 /dev/urandom | wc -c; "
-             "echo x > /dev/full; echo full=$?; head -c 4 /dev/zero | od -An -tx1; "
-             "ls /dev/pts; mount | grep -E ' /dev/(pts|shm) '")
+    ran = sh(
+        rootfs,
+        "ls /dev | tr '\\n' ' '; echo; head -c 8 /dev/urandom | wc -c; "
+        "echo x > /dev/full; echo full=$?; head -c 4 /dev/zero | od -An -tx1; "
+        "ls /dev/pts; mount | grep -E ' /dev/(pts|shm) '",
+    )
     names = set(ran.out.splitlines()[0].split())
     assert {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm"} <= names
     assert not names & {"sda", "vda", "kmsg", "mem", "console"}
@@ -52,12 +60,18 @@ def test_minimal_dev(rootfs: Path) -> None:
 
 def test_etc_files_present_and_reported_when_created(rootfs: Path, tmp_path: Path) -> None:
     upper = tmp_path / "upper"
-    ran = sh(rootfs, "cat /etc/hostname; grep -c localhost /etc/hosts; ls /etc/resolv.conf",
-             hostname="made-here")
+    ran = sh(
+        rootfs,
+        "cat /etc/hostname; grep -c localhost /etc/hosts; ls /etc/resolv.conf",
+        hostname="made-here",
+    )
     assert ran.result.exit_code == 0, ran.err
     assert ran.out.splitlines()[0] == "made-here"
-    assert set(ran.result.created_mountpoints) == {"/etc/hosts", "/etc/resolv.conf",
-                                                   "/etc/hostname"}
+    assert set(ran.result.created_mountpoints) == {
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/etc/hostname",
+    }
     # The mount points left in the layer are empty: the contents never reach it.
     for name in ("hosts", "resolv.conf", "hostname"):
         assert (upper / "etc" / name).read_bytes() == b""
@@ -74,10 +88,15 @@ def test_existing_etc_file_is_covered_not_changed(rootfs: Path, tmp_path: Path) 
 def test_extra_mounts_bind_readonly_and_tmpfs(rootfs: Path, tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("s3cret")
-    ran = sh(rootfs, "cat /run/secrets/token; echo > /run/secrets/token; echo w=$?; "
-             "touch /cache/x && mount | grep ' /cache '",
-             mounts=(Mount("/run/secrets/token", "bind", secret, readonly=True),
-                     Mount("/cache", "tmpfs")))
+    ran = sh(
+        rootfs,
+        "cat /run/secrets/token; echo > /run/secrets/token; echo w=$?; "
+        "touch /cache/x && mount | grep ' /cache '",
+        mounts=(
+            Mount("/run/secrets/token", "bind", secret, readonly=True),
+            Mount("/cache", "tmpfs"),
+        ),
+    )
     assert ran.out.startswith("s3cret")
     assert "w=1" in ran.out and "tmpfs on /cache" in ran.out
     assert "/run/secrets" in ran.result.created_mountpoints

@@ -25,8 +25,12 @@ def test_root_is_the_overlay_and_host_marker_is_invisible(rootfs: Path, tmp_path
 
 def test_mounts_inside_never_reach_the_host(rootfs: Path, tmp_path: Path) -> None:
     before = sandboxish_mounts(tmp_path)
-    ran = sh(rootfs, "mkdir -p /mnt/x && mount -t tmpfs none /mnt/x && echo mounted",
-             cap_add=("SYS_ADMIN",), seccomp=False)
+    ran = sh(
+        rootfs,
+        "mkdir -p /mnt/x && mount -t tmpfs none /mnt/x && echo mounted",
+        cap_add=("SYS_ADMIN",),
+        seccomp=False,
+    )
     assert ran.result.exit_code == 0, ran.err
     assert "mounted" in ran.out
     assert not [m for m in _host_mounts() if "/mnt/x" in m]

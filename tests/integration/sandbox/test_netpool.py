@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from builder.sandbox import netpool
+from tests.fixtures.common import REPO
 from tests.integration.sandbox.conftest import sh
 
-REPO = Path(__file__).resolve().parents[3]
 NS = "readlink /proc/self/ns/net"
 
 

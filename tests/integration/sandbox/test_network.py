@@ -36,8 +36,9 @@ def _serve(addr: str) -> tuple[socket.socket, int]:
 
 
 def _global_ipv4() -> str | None:
-    out = subprocess.run(["ip", "-o", "-4", "addr", "show", "scope", "global"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ip", "-o", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True
+    ).stdout
     for line in out.splitlines():
         return line.split()[3].split("/")[0]
     return None
@@ -52,7 +53,9 @@ def host_addr() -> Iterator[str]:
         return
     subprocess.run(["ip", "link", "add", FALLBACK_DEV, "type", "dummy"], check=True)
     try:
-        subprocess.run(["ip", "addr", "add", f"{FALLBACK_ADDR}/32", "dev", FALLBACK_DEV], check=True)
+        subprocess.run(
+            ["ip", "addr", "add", f"{FALLBACK_ADDR}/32", "dev", FALLBACK_DEV], check=True
+        )
         subprocess.run(["ip", "link", "set", FALLBACK_DEV, "up"], check=True)
         yield FALLBACK_ADDR
     finally:
@@ -78,13 +81,20 @@ def test_host_network_reaches_host_loopback(rootfs: Path) -> None:
     assert "hello-from-host" in ran.out, ran.err
 
 
-def test_default_network_reaches_host_address_not_host_loopback(rootfs: Path, host_addr: str) -> None:
+def test_default_network_reaches_host_address_not_host_loopback(
+    rootfs: Path, host_addr: str
+) -> None:
     srv, port = _serve(host_addr)
     lo, lo_port = _serve("127.0.0.1")
     with srv, lo:
-        ran = sh(rootfs, "ls /sys/class/net | tr '\\n' ' '; echo; "
-                 + _connect(host_addr, port) + "; " + _connect("10.0.2.2", lo_port),
-                 network="default")
+        ran = sh(
+            rootfs,
+            "ls /sys/class/net | tr '\\n' ' '; echo; "
+            + _connect(host_addr, port)
+            + "; "
+            + _connect("10.0.2.2", lo_port),
+            network="default",
+        )
     assert ran.result.exit_code == 0, ran.err
     first, *rest = ran.out.splitlines()
     assert set(first.split()) == {"lo", "tap0"}

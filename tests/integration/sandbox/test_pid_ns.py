@@ -20,8 +20,10 @@ def test_proc_shows_only_sandbox_processes(rootfs: Path) -> None:
 
 def test_pid1_reaps_orphaned_zombies(rootfs: Path) -> None:
     # The subshell exits at once, orphaning `true` children to PID 1.
-    script = ("for i in 1 2 3 4 5; do (true &) ; done; sleep 0.3; "
-              "cat /proc/[0-9]*/stat 2>/dev/null | awk '{print $3}' | sort | uniq -c")
+    script = (
+        "for i in 1 2 3 4 5; do (true &) ; done; sleep 0.3; "
+        "cat /proc/[0-9]*/stat 2>/dev/null | awk '{print $3}' | sort | uniq -c"
+    )
     ran = sh(rootfs, script)
     assert ran.result.exit_code == 0, ran.err
     assert " Z" not in ran.out and ran.out.strip()
@@ -48,10 +50,16 @@ def test_every_process_is_gone_when_the_step_ends(rootfs: Path) -> None:
 
 
 def test_pid1_keeps_no_privilege_the_command_could_use(rootfs: Path) -> None:
-    ran = sh(rootfs, "grep -E 'CapEff|CapPrm' /proc/1/status; readlink /proc/1/fd/1; echo fd=$?; "
-             "cat /proc/1/environ; echo env=$?")
-    caps = {line.split(":")[0]: int(line.split()[1], 16) for line in ran.out.splitlines()
-            if line.startswith("Cap")}
+    ran = sh(
+        rootfs,
+        "grep -E 'CapEff|CapPrm' /proc/1/status; readlink /proc/1/fd/1; echo fd=$?; "
+        "cat /proc/1/environ; echo env=$?",
+    )
+    caps = {
+        line.split(":")[0]: int(line.split()[1], 16)
+        for line in ran.out.splitlines()
+        if line.startswith("Cap")
+    }
     assert caps == {"CapPrm": 1 << 5, "CapEff": 1 << 5}  # CAP_KILL, to forward signals
     assert "fd=1" in ran.out and "env=1" in ran.out
     assert "Permission denied" in ran.err

@@ -14,19 +14,21 @@ from pathlib import Path
 import pytest
 
 from builder.sandbox import SandboxSpec, StepFailed, UnknownUser, check, run
+from tests.fixtures.common import REPO
 from tests.integration.sandbox.conftest import sandboxish_mounts, sh
 
-REPO = Path(__file__).resolve().parents[3]
 
-
-@pytest.mark.parametrize(("user", "expect"), [
-    ("", "uid=0(root) gid=0(root) groups=0(root)"),
-    ("app", "uid=1000(app) gid=1000(app) groups=10(wheel),1000(app)"),
-    ("1000", "uid=1000(app) gid=1000(app) groups=10(wheel),1000(app)"),
-    ("1000:10", "uid=1000(app) gid=10(wheel) groups=10(wheel)"),
-    ("app:nogroup", "uid=1000(app) gid=65534(nogroup) groups=65534(nogroup)"),
-    ("4242", "uid=4242 gid=0(root) groups=0(root)"),
-])
+@pytest.mark.parametrize(
+    ("user", "expect"),
+    [
+        ("", "uid=0(root) gid=0(root) groups=0(root)"),
+        ("app", "uid=1000(app) gid=1000(app) groups=10(wheel),1000(app)"),
+        ("1000", "uid=1000(app) gid=1000(app) groups=10(wheel),1000(app)"),
+        ("1000:10", "uid=1000(app) gid=10(wheel) groups=10(wheel)"),
+        ("app:nogroup", "uid=1000(app) gid=65534(nogroup) groups=65534(nogroup)"),
+        ("4242", "uid=4242 gid=0(root) groups=0(root)"),
+    ],
+)
 def test_user_resolution(rootfs: Path, user: str, expect: str) -> None:
     ran = sh(rootfs, "id", user=user)
     assert ran.out.strip() == expect, ran.err
@@ -38,11 +40,17 @@ def test_unknown_user_is_a_clear_error(rootfs: Path) -> None:
 
 
 def test_home_path_env_and_workdir(rootfs: Path, tmp_path: Path) -> None:
-    ran = sh(rootfs, 'echo "$HOME|$PATH|$FOO|$(env | grep -c HOSTNAME)"; pwd', user="app", cwd="/work/dir",
-             env=(("FOO", "bar baz"),))
+    ran = sh(
+        rootfs,
+        'echo "$HOME|$PATH|$FOO|$(env | grep -c HOSTNAME)"; pwd',
+        user="app",
+        cwd="/work/dir",
+        env=(("FOO", "bar baz"),),
+    )
     lines = ran.out.splitlines()
-    assert lines[0] == ("/home/app|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                        "|bar baz|0")  # BuildKit sets no HOSTNAME in RUN
+    assert lines[0] == (
+        "/home/app|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|bar baz|0"
+    )  # BuildKit sets no HOSTNAME in RUN
     assert lines[1] == "/work/dir"
     assert (tmp_path / "upper" / "work" / "dir").is_dir()  # WORKDIR lands in the layer
 
@@ -54,8 +62,9 @@ def test_env_path_overrides_default(rootfs: Path) -> None:
 
 def test_shell_instruction_argv(rootfs: Path) -> None:
     # SHELL ["/bin/ash", "-eo", "pipefail", "-c"] then RUN false | true
-    spec = SandboxSpec(rootfs=rootfs, argv=("/bin/ash", "-eo", "pipefail", "-c", "false | true"),
-                       network="none")
+    spec = SandboxSpec(
+        rootfs=rootfs, argv=("/bin/ash", "-eo", "pipefail", "-c", "false | true"), network="none"
+    )
     assert run(spec, stdout=lambda b: None).exit_code == 1
 
 
@@ -69,8 +78,11 @@ def test_exit_status_and_signal_propagate(rootfs: Path) -> None:
 
 def test_missing_executable_is_127(rootfs: Path) -> None:
     err: list[bytes] = []
-    res = run(SandboxSpec(rootfs=rootfs, argv=("nope-cmd",), network="none"),
-              stdout=lambda b: None, stderr=err.append)
+    res = run(
+        SandboxSpec(rootfs=rootfs, argv=("nope-cmd",), network="none"),
+        stdout=lambda b: None,
+        stderr=err.append,
+    )
     assert res.exit_code == 127
     assert b"nope-cmd: executable file not found in $PATH" in b"".join(err)
 
@@ -78,10 +90,13 @@ def test_missing_executable_is_127(rootfs: Path) -> None:
 def test_output_streams_live(rootfs: Path) -> None:
     seen: list[tuple[float, bytes]] = []
     start = time.monotonic()
-    res = run(SandboxSpec(rootfs=rootfs, argv=("sh", "-c", "echo first; sleep 1; echo second >&2"),
-                          network="none"),
-              stdout=lambda b: seen.append((time.monotonic() - start, b)),
-              stderr=lambda b: seen.append((time.monotonic() - start, b)))
+    res = run(
+        SandboxSpec(
+            rootfs=rootfs, argv=("sh", "-c", "echo first; sleep 1; echo second >&2"), network="none"
+        ),
+        stdout=lambda b: seen.append((time.monotonic() - start, b)),
+        stderr=lambda b: seen.append((time.monotonic() - start, b)),
+    )
     assert res.exit_code == 0
     assert [b for _, b in seen] == [b"first\n", b"second\n"]
     assert seen[0][0] < seen[1][0] - 0.5  # the first line arrived before the sleep ended
@@ -90,8 +105,10 @@ def test_output_streams_live(rootfs: Path) -> None:
 def test_output_to_fd(rootfs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     with open(out, "wb") as f:
-        run(SandboxSpec(rootfs=rootfs, argv=("echo", "to-a-file"), network="none"),
-            stdout=f.fileno())
+        run(
+            SandboxSpec(rootfs=rootfs, argv=("echo", "to-a-file"), network="none"),
+            stdout=f.fileno(),
+        )
     assert out.read_text() == "to-a-file\n"
 
 
@@ -108,8 +125,9 @@ def test_ctrl_c_ends_the_tree_and_cleans_up(rootfs: Path, tmp_path: Path) -> Non
                         argv=("sh", "-c", "sleep {tag} & sleep {tag}; echo never")))
     """)
     mounts_before = sandboxish_mounts(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "go\n"
         deadline = time.monotonic() + 10
@@ -177,8 +195,11 @@ def test_setup_errors_are_one_line(rootfs: Path, tmp_path: Path) -> None:
 def test_non_executable_is_126(rootfs: Path) -> None:
     (rootfs / "not-exec").write_text("#!/bin/sh\necho hi\n")
     err: list[bytes] = []
-    res = run(SandboxSpec(rootfs=rootfs, argv=("/not-exec",), network="none"),
-              stdout=lambda b: None, stderr=err.append)
+    res = run(
+        SandboxSpec(rootfs=rootfs, argv=("/not-exec",), network="none"),
+        stdout=lambda b: None,
+        stderr=err.append,
+    )
     assert res.exit_code == 126
     assert b"exec /not-exec: Permission denied" in b"".join(err)
 
@@ -186,8 +207,11 @@ def test_non_executable_is_126(rootfs: Path) -> None:
 def test_umask_is_022_whatever_pybuilds_is(rootfs: Path) -> None:
     old = os.umask(0o077)
     try:
-        ran = sh(rootfs, "umask; touch /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d",
-                 cwd="/made/by/workdir")
+        ran = sh(
+            rootfs,
+            "umask; touch /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d",
+            cwd="/made/by/workdir",
+        )
     finally:
         os.umask(old)
     assert ran.out.split() == ["0022", "644", "755"]

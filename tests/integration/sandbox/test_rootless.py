@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.fixtures.common import REPO
+
 # The test user must be able to run this interpreter (pyenv's may live under /root).
 PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
 WITH_SUBIDS, WITHOUT_SUBIDS = "pbsandbox", "pbsandbox1"
@@ -29,13 +30,17 @@ def _ensure_user(name: str, system: bool) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
     except KeyError:
         # useradd gives a regular user subordinate ids (SUB_UID_COUNT); -r gives none.
-        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", *(["-r"] if system else []),
-                        name], check=True)
+        subprocess.run(
+            ["useradd", "-M", "-s", "/usr/sbin/nologin", *(["-r"] if system else []), name],
+            check=True,
+        )
         return pwd.getpwnam(name)
 
 
 def _subid_start(name: str) -> int | None:
-    for line in Path("/etc/subuid").read_text().splitlines() if Path("/etc/subuid").exists() else []:
+    for line in (
+        Path("/etc/subuid").read_text().splitlines() if Path("/etc/subuid").exists() else []
+    ):
         user, start, _ = line.split(":")
         if user == name:
             return int(start)
@@ -43,7 +48,9 @@ def _subid_start(name: str) -> int | None:
 
 
 @pytest.fixture
-def workspace(busybox_tar: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, pwd.struct_passwd]]:
+def workspace(
+    busybox_tar: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Path, pwd.struct_passwd]]:
     name = request.param
     pw = _ensure_user(name, system=name == WITHOUT_SUBIDS)
     sub = _subid_start(name) if name == WITH_SUBIDS else None
@@ -89,16 +96,26 @@ def _run_as(pw: pwd.struct_passwd, base: Path, script: str, **spec: object) -> d
         res["err"] = b"".join(err).decode()
         print(json.dumps(res))
     """)
-    proc = subprocess.run([PYTHON, "-c", code], user=pw.pw_uid, group=pw.pw_gid,
-                          extra_groups=[], capture_output=True, text=True, cwd="/tmp",
-                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, timeout=60)
+    proc = subprocess.run(
+        [PYTHON, "-c", code],
+        user=pw.pw_uid,
+        group=pw.pw_gid,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        cwd="/tmp",
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
-SCRIPT = ("id -u; touch /made-by-step; mkdir -p /var/cache/x; stat -c '%u:%g %n' /bin/busybox "
-          "/made-by-step /home/app; grep -E 'CapEff|Seccomp:' /proc/self/status; "
-          "mount | grep ' / '")
+SCRIPT = (
+    "id -u; touch /made-by-step; mkdir -p /var/cache/x; stat -c '%u:%g %n' /bin/busybox "
+    "/made-by-step /home/app; grep -E 'CapEff|Seccomp:' /proc/self/status; "
+    "mount | grep ' / '"
+)
 
 
 @pytest.mark.parametrize("workspace", [WITH_SUBIDS], indirect=True)
@@ -109,14 +126,15 @@ def test_rootless_with_subordinate_ids(workspace: tuple[Path, pwd.struct_passwd]
     lines = res["out"].splitlines()
     assert lines[0] == "0"
     assert lines[1] == "0:0 /bin/busybox" and lines[2] == "0:0 /made-by-step"
-    assert lines[3] == "1000:1000 /home/app"   # subordinate ids map back
+    assert lines[3] == "1000:1000 /home/app"  # subordinate ids map back
     assert "a80425fb" in lines[4] and lines[5].endswith("2")
     assert "userxattr" in lines[6]
     st = os.stat(base / "upper" / "made-by-step")
     assert (st.st_uid, st.st_gid) == (pw.pw_uid, pw.pw_gid)  # root inside = the user
     # USER app works too: uid 1000 is mapped through the subordinate range.
-    res = _run_as(pw, base, "id -u; touch /tmp/app-file; stat -c %u /tmp/app-file",
-                  network="host", user="app")
+    res = _run_as(
+        pw, base, "id -u; touch /tmp/app-file; stat -c %u /tmp/app-file", network="host", user="app"
+    )
     assert res["out"].split() == ["1000", "1000"], res
 
 

@@ -14,24 +14,49 @@ from pathlib import Path
 import pytest
 
 from builder.commands.run import container_argv, merged_env, parse_size
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.fixtures.common import REPO
 
 
 def pyb(root: Path, *args: str | Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYBUILD_ROOT": str(root), "FROM_HOST": "hv"}
-    return subprocess.run([sys.executable, "-m", "builder.cli", *map(str, args)], cwd=REPO,
-                          env=env, capture_output=True, input=stdin, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "builder.cli", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        input=stdin,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
 def store_with_image(busybox_tar: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("run-store") / "store"
-    out = pyb(root, "import", busybox_tar, "bb", "-c", 'CMD ["sh", "-c", "echo from-cmd; id -un"]',
-              "-c", "ENV GREETING=hi", "-c", "WORKDIR /srv/app", "-c", "USER app")
+    out = pyb(
+        root,
+        "import",
+        busybox_tar,
+        "bb",
+        "-c",
+        'CMD ["sh", "-c", "echo from-cmd; id -un"]',
+        "-c",
+        "ENV GREETING=hi",
+        "-c",
+        "WORKDIR /srv/app",
+        "-c",
+        "USER app",
+    )
     assert out.returncode == 0, out.stderr.decode()
-    ep = pyb(root, "import", busybox_tar, "bb-ep", "-c", 'ENTRYPOINT ["echo", "ep:"]',
-             "-c", 'CMD ["default-arg"]')
+    ep = pyb(
+        root,
+        "import",
+        busybox_tar,
+        "bb-ep",
+        "-c",
+        'ENTRYPOINT ["echo", "ep:"]',
+        "-c",
+        'CMD ["default-arg"]',
+    )
     assert ep.returncode == 0, ep.stderr.decode()
     return root
 
@@ -40,38 +65,98 @@ def test_image_config_applies(store_with_image: Path) -> None:
     out = pyb(store_with_image, "run", "--network", "none", "bb")
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode().split() == ["from-cmd", "app"]
-    out = pyb(store_with_image, "run", "--network", "none", "bb", "sh", "-c",
-              'echo "$GREETING $(pwd) $HOME"; [ "$HOSTNAME" = "$(hostname)" ] || exit 9; exit 5')
+    out = pyb(
+        store_with_image,
+        "run",
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        'echo "$GREETING $(pwd) $HOME"; [ "$HOSTNAME" = "$(hostname)" ] || exit 9; exit 5',
+    )
     assert out.returncode == 5
     assert out.stdout.decode().strip() == "hi /srv/app /home/app"
 
 
 def test_flags_override(store_with_image: Path) -> None:
-    out = pyb(store_with_image, "run", "--network", "none", "-e", "GREETING=yo", "-e", "FROM_HOST",
-              "-w", "/tmp", "--user", "root", "bb", "sh", "-c",
-              'echo "$GREETING $FROM_HOST $(pwd) $(id -u)"; grep CapEff /proc/self/status')
+    out = pyb(
+        store_with_image,
+        "run",
+        "--network",
+        "none",
+        "-e",
+        "GREETING=yo",
+        "-e",
+        "FROM_HOST",
+        "-w",
+        "/tmp",
+        "--user",
+        "root",
+        "bb",
+        "sh",
+        "-c",
+        'echo "$GREETING $FROM_HOST $(pwd) $(id -u)"; grep CapEff /proc/self/status',
+    )
     lines = out.stdout.decode().splitlines()
     assert lines[0] == "yo hv /tmp 0"
     assert lines[1].endswith("a80425fb")
-    out = pyb(store_with_image, "run", "--network", "none", "--user", "root", "--cap-drop", "ALL",
-              "--cap-add", "CHOWN", "bb", "grep", "CapEff", "/proc/self/status")
+    out = pyb(
+        store_with_image,
+        "run",
+        "--network",
+        "none",
+        "--user",
+        "root",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "CHOWN",
+        "bb",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    )
     assert out.stdout.decode().split()[-1] == "0000000000000001"
-    out = pyb(store_with_image, "run", "--network", "none", "--privileged", "bb", "grep",
-              "Seccomp:", "/proc/self/status")
+    out = pyb(
+        store_with_image,
+        "run",
+        "--network",
+        "none",
+        "--privileged",
+        "bb",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    )
     assert out.stdout.decode().split()[-1] == "0"
 
 
 def test_entrypoint_and_cmd(store_with_image: Path) -> None:
     assert pyb(store_with_image, "run", "--network", "none", "bb-ep").stdout == b"ep: default-arg\n"
-    assert pyb(store_with_image, "run", "--network", "none", "bb-ep", "x", "y").stdout == b"ep: x y\n"
+    assert (
+        pyb(store_with_image, "run", "--network", "none", "bb-ep", "x", "y").stdout == b"ep: x y\n"
+    )
     out = pyb(store_with_image, "run", "--network", "none", "--entrypoint", "echo", "bb-ep", "z")
     assert out.stdout == b"z\n"
 
 
 def test_limits_and_network(store_with_image: Path) -> None:
-    out = pyb(store_with_image, "run", "--network", "none", "--memory", "64m", "--pids-limit", "50",
-              "--cpus", "0.5", "bb", "awk",
-              'BEGIN{s="xxxxxxxxxxxxxxxx"; while (length(s) < 200000000) s = s s}')
+    out = pyb(
+        store_with_image,
+        "run",
+        "--network",
+        "none",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "50",
+        "--cpus",
+        "0.5",
+        "bb",
+        "awk",
+        'BEGIN{s="xxxxxxxxxxxxxxxx"; while (length(s) < 200000000) s = s s}',
+    )
     assert out.returncode == 137
     out = pyb(store_with_image, "run", "--network", "none", "bb", "ls", "/sys/class/net")
     assert out.stdout.decode().split() == ["lo"]
@@ -80,8 +165,12 @@ def test_limits_and_network(store_with_image: Path) -> None:
 
 
 def test_writable_layer_is_discarded(store_with_image: Path) -> None:
-    assert pyb(store_with_image, "run", "--network", "none", "--rm", "bb", "touch",
-               "/tmp/left-behind").returncode == 0
+    assert (
+        pyb(
+            store_with_image, "run", "--network", "none", "--rm", "bb", "touch", "/tmp/left-behind"
+        ).returncode
+        == 0
+    )
     out = pyb(store_with_image, "run", "--network", "none", "bb", "ls", "/tmp")
     assert "left-behind" not in out.stdout.decode()
     active = [p for p in (store_with_image / "snapshots").iterdir() if p.name.startswith("a")]
@@ -91,16 +180,40 @@ def test_writable_layer_is_discarded(store_with_image: Path) -> None:
 
 
 def test_interactive_stdin_and_tty(store_with_image: Path) -> None:
-    out = pyb(store_with_image, "run", "-i", "--network", "none", "bb", "sh", "-c", "cat; echo done",
-              stdin=b"piped-in\n")
+    out = pyb(
+        store_with_image,
+        "run",
+        "-i",
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        "cat; echo done",
+        stdin=b"piped-in\n",
+    )
     assert out.stdout == b"piped-in\ndone\n"
     # -it under a real pty: the command sees a terminal and our keystrokes.
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYBUILD_ROOT": str(store_with_image)}
     pid, fd = pty.fork()
     if pid == 0:
-        os.execvpe(sys.executable, [sys.executable, "-m", "builder.cli", "run", "-it", "--network",
-                                    "none", "bb", "sh", "-c",
-                                    "[ -t 0 ] && echo is-a-tty; read line; echo got:$line"], env)
+        os.execvpe(
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "builder.cli",
+                "run",
+                "-it",
+                "--network",
+                "none",
+                "bb",
+                "sh",
+                "-c",
+                "[ -t 0 ] && echo is-a-tty; read line; echo got:$line",
+            ],
+            env,
+        )
     buf = b""
     os.write(fd, b"typed\n")
     deadline = time.monotonic() + 20

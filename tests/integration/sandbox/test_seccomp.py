@@ -7,8 +7,15 @@ from pathlib import Path
 from tests.integration.sandbox.conftest import sh, status_field
 
 EPERM, ENOSYS = 1, 38
-DENIED = ("keyctl", "add_key", "kexec_load", "open_by_handle_at", "init_module", "reboot",
-          "unshare")
+DENIED = (
+    "keyctl",
+    "add_key",
+    "kexec_load",
+    "open_by_handle_at",
+    "init_module",
+    "reboot",
+    "unshare",
+)
 
 
 def _probe(rootfs: Path, names: tuple[str, ...], **kw: object) -> dict[str, tuple[int, int]]:
@@ -22,8 +29,11 @@ def _probe(rootfs: Path, names: tuple[str, ...], **kw: object) -> dict[str, tupl
 
 
 def test_filter_active_and_normal_programs_run(rootfs: Path) -> None:
-    ran = sh(rootfs, "grep -E 'Seccomp|NoNewPrivs' /proc/self/status; "
-             "ls / >/dev/null && tar -cf - /bin/busybox | wc -c")
+    ran = sh(
+        rootfs,
+        "grep -E 'Seccomp|NoNewPrivs' /proc/self/status; "
+        "ls / >/dev/null && tar -cf - /bin/busybox | wc -c",
+    )
     assert status_field(ran.out, "Seccomp") == "2"
     assert status_field(ran.out, "NoNewPrivs") == "1"
     assert int(ran.out.split()[-1]) > 100_000
@@ -50,7 +60,8 @@ def test_privileged_is_unconfined(rootfs: Path) -> None:
 
 
 def test_cached_filter_is_used_the_second_time_and_filters_the_same(
-        rootfs: Path, tmp_path: Path) -> None:
+    rootfs: Path, tmp_path: Path
+) -> None:
     import os
 
     from builder.sandbox import caps, seccomp

@@ -13,8 +13,12 @@ IPC_PRIVATE, IPC_CREAT, IPC_RMID = 0, 0o1000, 0
 
 def test_own_hostname_host_unchanged(rootfs: Path) -> None:
     host_before = socket.gethostname()
-    ran = sh(rootfs, "hostname; cat /etc/hostname; hostname renamed && hostname",
-             hostname="step-box", privileged=True)
+    ran = sh(
+        rootfs,
+        "hostname; cat /etc/hostname; hostname renamed && hostname",
+        hostname="step-box",
+        privileged=True,
+    )
     assert ran.out.split() == ["step-box", "step-box", "renamed"]
     assert socket.gethostname() == host_before
 

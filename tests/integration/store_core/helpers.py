@@ -33,9 +33,12 @@ def small_image(store: Store, tag: str | None, seed: str = "x", layers: int = 1)
         raw = tar_bytes({f"f{i}-{seed}": f"{seed}-{i}".encode() * 10})
         descs.append(store.blobs.put_bytes(gzip.compress(raw, mtime=0), OCI_LAYER_GZIP))
         diff_ids.append(Digest.of_bytes(raw))
-    cfg = ImageConfig(config=ContainerConfig(cmd=("sh",), env=(f"SEED={seed}",)),
-                      diff_ids=tuple(diff_ids), created="2024-01-01T00:00:00Z",
-                      history=tuple(History(created_by=f"layer {i}") for i in range(layers)))
+    cfg = ImageConfig(
+        config=ContainerConfig(cmd=("sh",), env=(f"SEED={seed}",)),
+        diff_ids=tuple(diff_ids),
+        created="2024-01-01T00:00:00Z",
+        history=tuple(History(created_by=f"layer {i}") for i in range(layers)),
+    )
     d = write_image(store, cfg, descs, tags=[tag] if tag else ())
     if tag is None:
         store.refs.add_root(d)
@@ -57,12 +60,19 @@ def legacy_docker_save(tag: str, layer_tars: list[bytes]) -> bytes:
     """A `docker save` (pre-25) archive: <id>/layer.tar, <config>.json, repositories,
     with the second copy of a repeated layer as a symlink, as docker writes it."""
     diff_ids = ["sha256:" + hashlib.sha256(t).hexdigest() for t in layer_tars]
-    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
-                      "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    cfg = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["sh"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+    ).encode()
     cfg_hex = hashlib.sha256(cfg).hexdigest()
     buf = io.BytesIO()
     paths = []
     with tarfile.open(fileobj=buf, mode="w") as tf:
+
         def add(name: str, data: bytes) -> None:
             ti = tarfile.TarInfo(name)
             ti.size = len(data)
@@ -85,8 +95,12 @@ def legacy_docker_save(tag: str, layer_tars: list[bytes]) -> bytes:
             add(f"{lid}/json", b'{"id":"' + lid.encode() + b'"}')
             paths.append(f"{lid}/layer.tar")
         add(f"{cfg_hex}.json", cfg)
-        add("manifest.json", json.dumps([{"Config": f"{cfg_hex}.json", "RepoTags": [tag],
-                                          "Layers": paths}]).encode())
+        add(
+            "manifest.json",
+            json.dumps(
+                [{"Config": f"{cfg_hex}.json", "RepoTags": [tag], "Layers": paths}]
+            ).encode(),
+        )
         repo, _, t = tag.rpartition(":")
         add("repositories", json.dumps({repo: {t: paths[-1].split("/")[0]}}).encode())
     return buf.getvalue()

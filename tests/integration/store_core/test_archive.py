@@ -49,8 +49,10 @@ def test_oci_round_trip_keeps_digests(tmp_path: Path) -> None:
     save(a, ["app:1"], tmp_path / "x.tar", "oci")
     files = members(tmp_path / "x.tar")
     idx = json.loads(files["index.json"])
-    assert idx["manifests"][0]["annotations"] == {"io.containerd.image.name": "docker.io/library/app:1",
-                                                  "org.opencontainers.image.ref.name": "app:1"}
+    assert idx["manifests"][0]["annotations"] == {
+        "io.containerd.image.name": "docker.io/library/app:1",
+        "org.opencontainers.image.ref.name": "app:1",
+    }
     for name, data in files.items():
         if name.startswith("blobs/sha256/"):
             assert Digest.of_bytes(data).hex == name.rsplit("/", 1)[1]
@@ -109,8 +111,20 @@ def _oci_archive(files: dict[str, bytes]) -> bytes:
     return tar_bytes({"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', **files})
 
 
-@pytest.mark.parametrize("case", ["dotdot", "absolute", "wrong_blob", "missing_blob", "not_tar",
-                                  "no_index", "bad_diff_id", "bad_json", "link_escape"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "dotdot",
+        "absolute",
+        "wrong_blob",
+        "missing_blob",
+        "not_tar",
+        "no_index",
+        "bad_diff_id",
+        "bad_json",
+        "link_escape",
+    ],
+)
 def test_hostile_archives_change_nothing_visible(tmp_path: Path, case: str) -> None:
     s = open_store(tmp_path)
     small_image(s, "keep:1")
@@ -118,24 +132,54 @@ def test_hostile_archives_change_nothing_visible(tmp_path: Path, case: str) -> N
     good = tar_bytes({"a": b"a"})
     good_gz = gzip.compress(good)
     gd = Digest.of_bytes(good_gz)
-    cfg = json.dumps({"architecture": "amd64", "os": "linux",
-                      "rootfs": {"type": "layers", "diff_ids": [str(Digest.of_bytes(b"other"))]}}).encode()
+    cfg = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [str(Digest.of_bytes(b"other"))]},
+        }
+    ).encode()
     cd = Digest.of_bytes(cfg)
-    man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                 "digest": str(cd), "size": len(cfg)},
-                      "layers": [{"mediaType": OCI_LAYER_GZIP, "digest": str(gd), "size": len(good_gz)}]}).encode()
+    man = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": str(cd),
+                "size": len(cfg),
+            },
+            "layers": [{"mediaType": OCI_LAYER_GZIP, "digest": str(gd), "size": len(good_gz)}],
+        }
+    ).encode()
     md = Digest.of_bytes(man)
-    index = json.dumps({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": str(md), "size": len(man),
-         "annotations": {"org.opencontainers.image.ref.name": "evil:1"}}]}).encode()
-    blobs = {f"blobs/sha256/{gd.hex}": good_gz, f"blobs/sha256/{cd.hex}": cfg, f"blobs/sha256/{md.hex}": man}
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": str(md),
+                    "size": len(man),
+                    "annotations": {"org.opencontainers.image.ref.name": "evil:1"},
+                }
+            ],
+        }
+    ).encode()
+    blobs = {
+        f"blobs/sha256/{gd.hex}": good_gz,
+        f"blobs/sha256/{cd.hex}": cfg,
+        f"blobs/sha256/{md.hex}": man,
+    }
     link = tarfile.TarInfo("blobs/sha256/" + "e" * 64)
     link.type, link.linkname = tarfile.SYMTYPE, "../../../etc/passwd"
     data, err = {
         "dotdot": (tar_bytes({"../evil": b"x"}), InvalidArchive),
         "absolute": (tar_bytes({"/etc/evil": b"x"}), InvalidArchive),
-        "wrong_blob": (_oci_archive({f"blobs/sha256/{'0' * 64}": b"not that", "index.json": index}), DigestMismatch),
+        "wrong_blob": (
+            _oci_archive({f"blobs/sha256/{'0' * 64}": b"not that", "index.json": index}),
+            DigestMismatch,
+        ),
         "missing_blob": (_oci_archive({"index.json": index}), InvalidArchive),
         "not_tar": (b"this is not a tar file at all" * 100, InvalidArchive),
         "no_index": (_oci_archive(blobs), InvalidArchive),
@@ -158,7 +202,9 @@ def test_import_rootfs_like_docker_import(tmp_path: Path, busybox_tar: Path) -> 
     (layer,) = img.layers()
     assert layer.descriptor.media_type == OCI_LAYER_GZIP
     with layer.uncompressed() as f:
-        assert Digest.of_bytes(f.read()) == layer.diff_id == Digest.of_bytes(busybox_tar.read_bytes())
+        assert (
+            Digest.of_bytes(f.read()) == layer.diff_id == Digest.of_bytes(busybox_tar.read_bytes())
+        )
     assert img.config().history[0].comment == "hi"
     # Compressed inputs give the same layer content.
     for comp in (gzip.compress, lambda b: zstandard.ZstdCompressor().compress(b)):
@@ -190,8 +236,9 @@ def test_load_index_with_only_some_platforms(tmp_path: Path) -> None:
 
     a = open_store(tmp_path / "a")
     d = small_image(a, "one:1")
-    missing = Descriptor(OCI_MANIFEST, Digest.of_bytes(b"arm64 manifest"), 500,
-                         platform=Platform("linux", "arm64"))
+    missing = Descriptor(
+        OCI_MANIFEST, Digest.of_bytes(b"arm64 manifest"), 500, platform=Platform("linux", "arm64")
+    )
     here = Descriptor(d.media_type, d.digest, d.size, platform=d.platform)
     idx = a.blobs.put_bytes(json.dumps(Index((missing, here)).to_json()).encode(), OCI_INDEX)
     a.refs.set("multi:1", idx)

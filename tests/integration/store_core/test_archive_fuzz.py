@@ -45,10 +45,14 @@ def _damaged(good: bytes, cuts: list[tuple[float, int]], truncate: bool) -> byte
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(which=st.integers(0, 3), cuts=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)),
-                                              min_size=1, max_size=4), truncate=st.booleans())
-def test_damaged_archives_fail_cleanly(seeds: list[bytes], which: int,
-                                       cuts: list[tuple[float, int]], truncate: bool) -> None:
+@given(
+    which=st.integers(0, 3),
+    cuts=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=4),
+    truncate=st.booleans(),
+)
+def test_damaged_archives_fail_cleanly(
+    seeds: list[bytes], which: int, cuts: list[tuple[float, int]], truncate: bool
+) -> None:
     data = _damaged(seeds[which], cuts, truncate)
     with tempfile.TemporaryDirectory() as td:
         s = open_store(Path(td))
@@ -61,11 +65,14 @@ def test_damaged_archives_fail_cleanly(seeds: list[bytes], which: int,
         assert {n for n, _ in s.refs.list()} == {n for n, _ in result if n}
 
 
-@given(kind=st.sampled_from(["plain", "gzip", "zstd", "bzip2", "xz"]),
-       cuts=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=3),
-       truncate=st.booleans())
-def test_damaged_rootfs_imports_fail_cleanly(kind: str, cuts: list[tuple[float, int]],
-                                             truncate: bool) -> None:
+@given(
+    kind=st.sampled_from(["plain", "gzip", "zstd", "bzip2", "xz"]),
+    cuts=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=3),
+    truncate=st.booleans(),
+)
+def test_damaged_rootfs_imports_fail_cleanly(
+    kind: str, cuts: list[tuple[float, int]], truncate: bool
+) -> None:
     import bz2
     import lzma
 
@@ -74,10 +81,17 @@ def test_damaged_rootfs_imports_fail_cleanly(kind: str, cuts: list[tuple[float, 
     from store.rootfs_import import import_rootfs
 
     raw = tar_bytes({f"d/f{i}": bytes([i]) * (300 * i) for i in range(5)})
-    data = _damaged({"plain": lambda b: b, "gzip": gzip.compress, "bzip2": bz2.compress,
-                     "xz": lzma.compress,
-                     "zstd": lambda b: zstandard.ZstdCompressor().compress(b)}[kind](raw),
-                    cuts, truncate)
+    data = _damaged(
+        {
+            "plain": lambda b: b,
+            "gzip": gzip.compress,
+            "bzip2": bz2.compress,
+            "xz": lzma.compress,
+            "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+        }[kind](raw),
+        cuts,
+        truncate,
+    )
     with tempfile.TemporaryDirectory() as td:
         s = open_store(Path(td))
         try:

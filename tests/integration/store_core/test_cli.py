@@ -8,13 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.fixtures.common import REPO
 
 
-def pyb(root: Path, *args: str | Path, ok: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+def pyb(
+    root: Path, *args: str | Path, ok: bool = True, stdin: bytes | None = None
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYBUILD_ROOT": str(root)}
-    out = subprocess.run([sys.executable, "-m", "builder.cli", *map(str, args)], cwd=REPO, env=env,
-                         capture_output=True, input=stdin)
+    out = subprocess.run(
+        [sys.executable, "-m", "builder.cli", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        input=stdin,
+    )
     if ok:
         assert out.returncode == 0, out.stderr.decode()
     return out
@@ -22,20 +29,42 @@ def pyb(root: Path, *args: str | Path, ok: bool = True, stdin: bytes | None = No
 
 def test_import_tag_images_save_load_rmi_prune_fsck(tmp_path: Path, busybox_tar: Path) -> None:
     root = tmp_path / "store"
-    image_id = pyb(root, "import", busybox_tar, "bb", "-c", 'CMD ["sh"]', "-c", "ENV A=1",
-                   "-c", "LABEL x=y").stdout.decode().strip()
+    image_id = (
+        pyb(
+            root,
+            "import",
+            busybox_tar,
+            "bb",
+            "-c",
+            'CMD ["sh"]',
+            "-c",
+            "ENV A=1",
+            "-c",
+            "LABEL x=y",
+        )
+        .stdout.decode()
+        .strip()
+    )
     assert image_id.startswith("sha256:") and len(image_id) == 71
     pyb(root, "tag", "bb", "127.0.0.1:5000/bb:2")
     pyb(root, "tag", image_id[7:19], "bb:3")  # by short ID
     rows = [json.loads(x) for x in pyb(root, "images", "--json").stdout.decode().splitlines()]
-    assert {(r["repository"], r["tag"]) for r in rows} == {("bb", "latest"), ("127.0.0.1:5000/bb", "2"),
-                                                           ("bb", "3")}
+    assert {(r["repository"], r["tag"]) for r in rows} == {
+        ("bb", "latest"),
+        ("127.0.0.1:5000/bb", "2"),
+        ("bb", "3"),
+    }
     assert {r["id"] for r in rows} == {image_id}
     table = pyb(root, "images").stdout.decode()
     assert table.splitlines()[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
     assert pyb(root, "images", "-q").stdout.decode().split() == [image_id[7:19]]
-    cfg = json.loads(subprocess.run(["skopeo", "inspect", "--config", f"oci:{root}:bb:latest"],
-                                    capture_output=True, check=True).stdout)
+    cfg = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--config", f"oci:{root}:bb:latest"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
     assert cfg["config"]["Cmd"] == ["sh"] and cfg["config"]["Env"] == ["A=1"]
     assert cfg["config"]["Labels"] == {"x": "y"}
 
@@ -50,8 +79,10 @@ def test_import_tag_images_save_load_rmi_prune_fsck(tmp_path: Path, busybox_tar:
     other = tmp_path / "other"
     assert pyb(other, "load", "-i", tmp_path / "bb.tar").stdout == b"Loaded image: bb:latest\n"
     data = (tmp_path / "bb-oci.tar").read_bytes()
-    assert pyb(other, "load", stdin=data).stdout.decode().splitlines() == ["Loaded image: bb:latest",
-                                                                          "Loaded image: bb:3"]
+    assert pyb(other, "load", stdin=data).stdout.decode().splitlines() == [
+        "Loaded image: bb:latest",
+        "Loaded image: bb:3",
+    ]
     assert b"store is clean" in pyb(other, "fsck").stdout
     assert "Total reclaimed space" in pyb(other, "prune", "--all").stdout.decode()
 
@@ -99,7 +130,9 @@ def test_untagged_image_load_and_rmi_by_digest(tmp_path: Path) -> None:
     out = pyb(root, "load", "-i", tmp_path / "u.tar").stdout.decode()
     assert out.startswith("Loaded image ID: sha256:")
     rows = [json.loads(x) for x in pyb(root, "images", "--json").stdout.decode().splitlines()]
-    assert [(r["repository"], r["tag"], r["digest"]) for r in rows] == [("<none>", "<none>", str(d.digest))]
+    assert [(r["repository"], r["tag"], r["digest"]) for r in rows] == [
+        ("<none>", "<none>", str(d.digest))
+    ]
     out = pyb(root, "rmi", str(d.digest)).stdout.decode()
     assert f"Untagged: {d.digest}" in out and out.count("Deleted: ") == 3
     assert pyb(root, "images", "-q").stdout == b""

@@ -11,9 +11,9 @@ from store.archive import save
 from store.fsck import fsck
 from store.image import resolve_image
 from store.layout import open_store
+from tests.fixtures.common import REPO
 from tests.integration.store_core.helpers import small_image
 
-REPO = Path(__file__).resolve().parents[3]
 ROUNDS = 3
 
 
@@ -30,18 +30,36 @@ def test_four_processes_load_and_tag(tmp_path: Path, busybox_tar: Path) -> None:
         archives.append(out)
     root = tmp_path / "store"
     env = {**os.environ, "PYTHONPATH": str(REPO), "WORKER_ROUNDS": str(ROUNDS)}
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.integration.store_core.worker", "load-tag",
-                               str(root), f"p{w}", str(archives[w])], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for w in range(4)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.store_core.worker",
+                "load-tag",
+                str(root),
+                f"p{w}",
+                str(archives[w]),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for w in range(4)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err.decode()
     s = open_store(root)
     names = {n for n, _ in s.refs.list()}
     want = {"shared:1"} | {f"own{w}:1" for w in range(4)}
-    want |= {f"p{w}/{n.replace(':', '-')}:{i}" for w in range(4) for i in range(ROUNDS)
-             for n in (f"own{w}:1", "shared:1")}
+    want |= {
+        f"p{w}/{n.replace(':', '-')}:{i}"
+        for w in range(4)
+        for i in range(ROUNDS)
+        for n in (f"own{w}:1", "shared:1")
+    }
     assert names == want
     for n in names:
         img = resolve_image(s, n)

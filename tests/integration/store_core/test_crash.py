@@ -19,9 +19,9 @@ from store.digest import Digest
 from store.image import resolve_image
 from store.layout import open_store
 from store.rootfs_import import import_rootfs
+from tests.fixtures.common import REPO
 from tests.integration.store_core.helpers import small_image
 
-REPO = Path(__file__).resolve().parents[3]
 TRIALS = 12  # per mode; 3 modes -> 36 kills
 
 
@@ -29,9 +29,15 @@ def _env(root: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "PYBUILD_ROOT": str(root)}
 
 
-def _kill_at_random(root: Path, mode: str, args: list[str], rng: random.Random, max_delay: float) -> None:
-    p = subprocess.Popen([sys.executable, "-m", "tests.integration.store_core.worker", mode,
-                          str(root), *args], cwd=REPO, env=_env(root), stdout=subprocess.PIPE)
+def _kill_at_random(
+    root: Path, mode: str, args: list[str], rng: random.Random, max_delay: float
+) -> None:
+    p = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.store_core.worker", mode, str(root), *args],
+        cwd=REPO,
+        env=_env(root),
+        stdout=subprocess.PIPE,
+    )
     assert p.stdout is not None
     assert p.stdout.readline().strip() == b"ready"
     time.sleep(rng.uniform(0, max_delay))
@@ -41,8 +47,13 @@ def _kill_at_random(root: Path, mode: str, args: list[str], rng: random.Random, 
 
 
 def _assert_fsck_clean(root: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "builder.cli", "fsck"], cwd=REPO, env=_env(root),
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "builder.cli", "fsck"],
+        cwd=REPO,
+        env=_env(root),
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "store is clean" in out.stdout
     # No partial blob: every file under blobs/ hashes to its name (checked by fsck above,
@@ -81,8 +92,20 @@ def test_sigkill_leaves_store_valid(tmp_path: Path, mode: str, archives: list[Pa
         if mode == "load":
             # Whatever got tagged is complete; loading again afterwards succeeds.
             env = {**_env(root), "WORKER_ROUNDS": "1"}
-            subprocess.run([sys.executable, "-m", "tests.integration.store_core.worker", "load",
-                            str(root), *args], cwd=REPO, env=env, check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.integration.store_core.worker",
+                    "load",
+                    str(root),
+                    *args,
+                ],
+                cwd=REPO,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
             _assert_fsck_clean(root)
             names = {n for n, _ in open_store(root).refs.list()}
             assert {"bb:1", "small:1", "base:1"} <= names

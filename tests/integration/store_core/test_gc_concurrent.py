@@ -13,9 +13,8 @@ from store.fsck import fsck
 from store.gc import gc
 from store.image import resolve_image
 from store.layout import open_store
+from tests.fixtures.common import REPO
 from tests.integration.store_core.helpers import small_image
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def test_prune_races_with_loads(tmp_path: Path) -> None:
@@ -29,10 +28,23 @@ def test_prune_races_with_loads(tmp_path: Path) -> None:
     root = tmp_path / "store"
     open_store(root)
     env = {**os.environ, "PYTHONPATH": str(REPO), "WORKER_ROUNDS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.integration.store_core.worker", "load",
-                               str(root), *map(str, archives[w * 3:(w + 1) * 3])],
-                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for w in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.store_core.worker",
+                "load",
+                str(root),
+                *map(str, archives[w * 3 : (w + 1) * 3]),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for w in range(2)
+    ]
     s = open_store(root)
     runs = 0
     while any(p.poll() is None for p in procs) or runs < 3:

@@ -16,9 +16,8 @@ from store.gc import add_root, gc, remove_roots
 from store.image import resolve_image
 from store.layout import open_store
 from store.meta import LayerRecord, record_layer
+from tests.fixtures.common import REPO
 from tests.integration.store_core.helpers import small_image
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def _old(store, digests) -> None:  # type: ignore[no-untyped-def]
@@ -64,12 +63,14 @@ def test_lease_protects_fresh_content_until_holder_dies(tmp_path: Path) -> None:
     old = s.blobs.put_bytes(b"old", "x")
     _old(s, [old.digest])
     # A holder in another process, like a build that has not tagged its result yet.
-    code = (f"import sys,io,time; sys.path.insert(0, {str(REPO)!r})\n"
-            "from store.layout import open_store\n"
-            f"s = open_store({str(tmp_path)!r})\n"
-            "with s.lease() as l:\n"
-            "    d = s.blobs.put_bytes(b'fresh', 'x'); l.add('blob', str(s.blobs.put_bytes(b'named', 'x').digest))\n"
-            "    print('ready', flush=True); time.sleep(60)\n")
+    code = (
+        f"import sys,io,time; sys.path.insert(0, {str(REPO)!r})\n"
+        "from store.layout import open_store\n"
+        f"s = open_store({str(tmp_path)!r})\n"
+        "with s.lease() as l:\n"
+        "    d = s.blobs.put_bytes(b'fresh', 'x'); l.add('blob', str(s.blobs.put_bytes(b'named', 'x').digest))\n"
+        "    print('ready', flush=True); time.sleep(60)\n"
+    )
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     try:
         assert p.stdout is not None and p.stdout.readline().strip() == b"ready"
@@ -152,8 +153,11 @@ def test_prune_keeps_build_cache_layers_unless_all(tmp_path: Path) -> None:
     s = open_store(tmp_path)
     layer = s.blobs.put_bytes(b"cached step layer", OCI_LAYER_GZIP)
     cache = BuildCache(s)
-    cache.record("k1", "", CacheInputs(position="Dockerfile:0:1", instruction="RUN x"),
-                 CacheResult(kind="layer", layer=layer, diff_id=layer.digest, chain_id=None,
-                             created=None))
+    cache.record(
+        "k1",
+        "",
+        CacheInputs(position="Dockerfile:0:1", instruction="RUN x"),
+        CacheResult(kind="layer", layer=layer, diff_id=layer.digest, chain_id=None, created=None),
+    )
     assert gc(s).removed_blobs == []
     assert gc(s, all=True).removed_blobs == [layer.digest]

@@ -24,7 +24,9 @@ class Case:
 
 
 CASES = [
-    Case("arg_env_expansion", """\
+    Case(
+        "arg_env_expansion",
+        """\
 ARG BASE=busybox
 FROM $BASE
 ARG VERSION=1.0
@@ -39,9 +41,13 @@ USER ${USERNAME}
 STOPSIGNAL $SIG
 RUN echo "$VERSION $APP" > /tmp/out
 ENV PORT=${PORT:-1}0 EMPTY=${UNSET:-fallback}
-""", files={"a.txt": "a\n"}, build_args={"VERSION": "2.5"}),
-
-    Case("copy_corner_cases", """\
+""",
+        files={"a.txt": "a\n"},
+        build_args={"VERSION": "2.5"},
+    ),
+    Case(
+        "copy_corner_cases",
+        """\
 FROM busybox
 COPY dir /dst/
 COPY dir/sub/b.txt /single
@@ -53,17 +59,35 @@ COPY --chown=1234:4321 a.txt /owned/byid
 COPY --chmod=640 a.txt /modes/a
 COPY exec.sh /bin/
 COPY . /whole/
-""", files={"a.txt": "a\n", "dir/sub/b.txt": "b\n", "dir/c.txt": "c\n", "x.md": "x\n",
-            "y.md": "y\n", "exec.sh": ("#!/bin/sh\necho hi\n", 0o755)}),
-
-    Case("dockerignore_exceptions", """\
+""",
+        files={
+            "a.txt": "a\n",
+            "dir/sub/b.txt": "b\n",
+            "dir/c.txt": "c\n",
+            "x.md": "x\n",
+            "y.md": "y\n",
+            "exec.sh": ("#!/bin/sh\necho hi\n", 0o755),
+        },
+    ),
+    Case(
+        "dockerignore_exceptions",
+        """\
 FROM busybox
 COPY . /ctx/
-""", files={".dockerignore": "*.log\nsecret/\n!keep.log\nbuild/**\n!build/dist/\n",
-            "a.log": "x", "keep.log": "k", "secret/key": "s", "build/tmp/t": "t",
-            "build/dist/app": "app", "src/main.c": "int main;"}),
-
-    Case("multistage_from", """\
+""",
+        files={
+            ".dockerignore": "*.log\nsecret/\n!keep.log\nbuild/**\n!build/dist/\n",
+            "a.log": "x",
+            "keep.log": "k",
+            "secret/key": "s",
+            "build/tmp/t": "t",
+            "build/dist/app": "app",
+            "src/main.c": "int main;",
+        },
+    ),
+    Case(
+        "multistage_from",
+        """\
 FROM busybox AS builder
 RUN mkdir -p /out && echo built > /out/bin && chmod 755 /out/bin
 FROM busybox AS second
@@ -72,32 +96,41 @@ FROM busybox
 COPY --from=builder /out/bin /usr/local/bin/app
 COPY --from=1 /two /two
 COPY --from=busybox /etc/group /group.copy
-""",),
-
-    Case("target_stage", """\
+""",
+    ),
+    Case(
+        "target_stage",
+        """\
 FROM busybox AS base
 RUN echo base > /base
 FROM base AS test
 RUN echo test > /test
 FROM base AS prod
 RUN echo prod > /prod
-""", target="test"),
-
-    Case("whiteouts_opaque", """\
+""",
+        target="test",
+    ),
+    Case(
+        "whiteouts_opaque",
+        """\
 FROM busybox
 RUN mkdir -p /data/old && echo 1 > /data/old/f && echo 2 > /data/keep && echo g > /gone
 RUN rm /gone && rm -rf /data && mkdir /data && echo new > /data/new
 RUN rm -f /etc/group && rm /bin/vi && rm -rf /home/app
-""",),
-
-    Case("links_and_modes", """\
+""",
+    ),
+    Case(
+        "links_and_modes",
+        """\
 FROM busybox
 RUN mkdir /l && echo content > /l/file && ln /l/file /l/hard && ln -s file /l/soft \
  && ln -s /etc/passwd /l/abs && chmod 4755 /l/file && mkdir -m 1777 /l/sticky \
  && touch /l/g && chmod 2750 /l/g && chown 7:8 /l/g
-""",),
-
-    Case("user_by_name_and_ids", """\
+""",
+    ),
+    Case(
+        "user_by_name_and_ids",
+        """\
 FROM busybox
 USER app
 RUN touch /tmp/by-name && mkdir -p /home/app/made
@@ -106,9 +139,11 @@ RUN touch /tmp/by-ids
 USER root
 RUN chown app:app /tmp/by-ids
 USER nobody
-""",),
-
-    Case("entrypoint_cmd_forms", """\
+""",
+    ),
+    Case(
+        "entrypoint_cmd_forms",
+        """\
 FROM busybox AS s1
 CMD echo shell form
 FROM s1 AS s2
@@ -118,9 +153,11 @@ CMD ["--flag"]
 ENTRYPOINT /bin/echo shell entry
 FROM s3
 CMD ["x", "y"]
-""",),
-
-    Case("healthcheck_onbuild_stopsignal_volume_expose", """\
+""",
+    ),
+    Case(
+        "healthcheck_onbuild_stopsignal_volume_expose",
+        """\
 FROM busybox
 HEALTHCHECK --interval=5m --timeout=3s --start-period=10s --retries=4 CMD wget -q http://localhost/ || exit 1
 ONBUILD RUN echo on
@@ -129,16 +166,20 @@ STOPSIGNAL SIGTERM
 VOLUME ["/v1", "/v2"]
 VOLUME /v3 /v4
 EXPOSE 80/tcp 443 53/udp 7000-7002
-""",),
-
-    Case("healthcheck_none_and_exec", """\
+""",
+    ),
+    Case(
+        "healthcheck_none_and_exec",
+        """\
 FROM busybox AS a
 HEALTHCHECK CMD ["/bin/true", "x"]
 FROM a
 HEALTHCHECK NONE
-""",),
-
-    Case("workdir_relative_and_owner", """\
+""",
+    ),
+    Case(
+        "workdir_relative_and_owner",
+        """\
 FROM busybox
 WORKDIR /a
 WORKDIR b
@@ -146,30 +187,40 @@ WORKDIR ../c/./d
 USER app
 WORKDIR /owned/by/app
 RUN touch inside
-""",),
-
-    Case("add_local_archive", """\
+""",
+    ),
+    Case(
+        "add_local_archive",
+        """\
 FROM busybox
 ADD files.tar /extracted/
 ADD plain.txt /plain/
-""", files={"plain.txt": "plain\n"}),
-
-    Case("shell_instruction", """\
+""",
+        files={"plain.txt": "plain\n"},
+    ),
+    Case(
+        "shell_instruction",
+        """\
 FROM busybox
 SHELL ["/bin/sh", "-ec"]
 RUN echo $0 > /which-shell
 CMD echo hi
 ENTRYPOINT echo entry
-""",),
-
-    Case("labels_maintainer_cli", """\
+""",
+    ),
+    Case(
+        "labels_maintainer_cli",
+        """\
 FROM busybox
 MAINTAINER someone <s@example.com>
 LABEL a=1 b="two words" "c d"=3
 LABEL a=override
-""", labels={"cli.label": "yes", "b": "from-cli"}),
-
-    Case("meta_args_and_env_forms", """\
+""",
+        labels={"cli.label": "yes", "b": "from-cli"},
+    ),
+    Case(
+        "meta_args_and_env_forms",
+        """\
 ARG TAG=latest
 ARG UNUSED=x
 FROM busybox:${TAG}
@@ -178,9 +229,12 @@ ARG LATE=${TAG}-late
 ENV OLD_FORM value with spaces
 ENV A=1 B="two words" C=${A}${TAG}
 RUN echo "$TAG $LATE $OLD_FORM $C" > /vars
-""", build_args={"TAG": "latest"}),
-
-    Case("copy_from_stage_with_owner_and_symlinked_dest", """\
+""",
+        build_args={"TAG": "latest"},
+    ),
+    Case(
+        "copy_from_stage_with_owner_and_symlinked_dest",
+        """\
 FROM busybox AS src
 RUN mkdir -p /out/d && echo f > /out/d/f && chown -R 7:7 /out
 FROM busybox
@@ -189,56 +243,78 @@ COPY --from=src /out /kept-owner/
 COPY --from=src --chown=app:app /out/d /reowned/
 COPY a.txt /link/
 ADD --chown=1000:1000 a.txt /added/
-""", files={"a.txt": "a\n"}),
-
-    Case("scratch_with_files", """\
+""",
+        files={"a.txt": "a\n"},
+    ),
+    Case(
+        "scratch_with_files",
+        """\
 FROM busybox AS tools
 RUN mkdir -p /out/bin && cp /bin/busybox /out/bin/sh
 FROM scratch
 COPY --from=tools /out/ /
 COPY a.txt /data/
 ENV X=1
-""", files={"a.txt": "a\n"}),
-
-    Case("run_cache_mount", """\
+""",
+        files={"a.txt": "a\n"},
+    ),
+    Case(
+        "run_cache_mount",
+        """\
 FROM busybox
 RUN --mount=type=cache,target=/var/cache/thing echo cached > /var/cache/thing/x && ls /var/cache/thing > /listing
 RUN --mount=type=tmpfs,target=/scratch touch /scratch/t && ls /scratch > /tmpfs-listing
-""", mount_points=("scratch", "var/cache", "var/cache/thing")),
-
-    Case("cache_mount_seeded_from_a_stage", """\
+""",
+        mount_points=("scratch", "var/cache", "var/cache/thing"),
+    ),
+    Case(
+        "cache_mount_seeded_from_a_stage",
+        """\
 FROM busybox AS seed
 RUN mkdir -p /s/deps && echo seeded > /s/deps/v && chown 5:6 /s/deps/v
 FROM busybox
 RUN --mount=type=cache,target=/c,id=interop-seeded,from=seed,source=/s/deps \
     echo run >> /c/v && cp /c/v /seen && stat -c %u:%g /c/v > /owner
-""", mount_points=("c",)),
-
-    Case("run_bind_mounts_from_stage_and_context", """\
+""",
+        mount_points=("c",),
+    ),
+    Case(
+        "run_bind_mounts_from_stage_and_context",
+        """\
 FROM busybox AS src
 RUN mkdir /data && echo fromstage > /data/f
 FROM busybox
 RUN --mount=type=bind,from=src,source=/data,target=/mnt cat /mnt/f > /copied
 RUN --mount=type=bind,source=sub,target=/sub cat /sub/b.txt > /ctx-copied
 RUN --mount=type=bind,target=/ctx,rw touch /ctx/new && ls /ctx > /ctx-list
-""", files={"sub/b.txt": "b\n"}, mount_points=("mnt", "sub", "ctx")),
-
-    Case("run_secret_mounts", """\
+""",
+        files={"sub/b.txt": "b\n"},
+        mount_points=("mnt", "sub", "ctx"),
+    ),
+    Case(
+        "run_secret_mounts",
+        """\
 FROM busybox
 RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len \
     && stat -c %a /run/secrets/tok > /secret-mode
 RUN --mount=type=secret,id=tok,target=/etc/tok.conf,mode=0440,uid=5 \
     stat -c "%a %u" /etc/tok.conf > /custom && cat /etc/tok.conf | head -c 3 > /prefix
-""", secrets={"tok": "s3cr3t-value"}, mount_points=("run/secrets", "run")),
-
-    Case("onbuild_of_a_stage", """\
+""",
+        secrets={"tok": "s3cr3t-value"},
+        mount_points=("run/secrets", "run"),
+    ),
+    Case(
+        "onbuild_of_a_stage",
+        """\
 FROM busybox AS base
 ONBUILD RUN echo from-stage > /trig
 ONBUILD COPY a.txt /onbuild-a.txt
 RUN echo base > /b
 FROM base
 RUN cat /trig /b > /both
-""", files={"a.txt": "a\n"}),
+""",
+        files={"a.txt": "a\n"},
+    ),
 ]
 
 

@@ -33,14 +33,20 @@ class Dockerd:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"DOCKER_HOST": f"unix://{self.sock}", "DOCKER_BUILDKIT": "1",
-                "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(self.dir),
-                "DOCKER_CONFIG": str(self.dir / "client")}
+        return {
+            "DOCKER_HOST": f"unix://{self.sock}",
+            "DOCKER_BUILDKIT": "1",
+            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+            "HOME": str(self.dir),
+            "DOCKER_CONFIG": str(self.dir / "client"),
+        }
 
-    def docker(self, *args: str, check: bool = True, cwd: Path | None = None
-               ) -> subprocess.CompletedProcess:
-        p = subprocess.run([DOCKER, *args], capture_output=True, text=True, env=self.env,
-                           cwd=cwd, timeout=300)
+    def docker(
+        self, *args: str, check: bool = True, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess:
+        p = subprocess.run(
+            [DOCKER, *args], capture_output=True, text=True, env=self.env, cwd=cwd, timeout=300
+        )
         if check and p.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} failed:\n{p.stderr[-3000:]}")
         return p
@@ -50,20 +56,36 @@ class Dockerd:
 def dockerd() -> Iterator[Dockerd]:
     d = Path(tempfile.mkdtemp(prefix="pbdk-", dir="/tmp"))
     sock = str(d / "docker.sock")
-    log = open(d / "dockerd.log", "wb")  # noqa: SIM115 - closed in teardown
+    log = open(d / "dockerd.log", "wb")  # closed in teardown
     proc = subprocess.Popen(
-        [DOCKERD, "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
-         "--pidfile", str(d / "docker.pid"), "--host", f"unix://{sock}", "--bridge=none",
-         "--iptables=false", "--ip-masq=false", "--ip-forward=false",
-         "--storage-driver=overlay2"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            DOCKERD,
+            "--data-root",
+            str(d / "data"),
+            "--exec-root",
+            str(d / "exec"),
+            "--pidfile",
+            str(d / "docker.pid"),
+            "--host",
+            f"unix://{sock}",
+            "--bridge=none",
+            "--iptables=false",
+            "--ip-masq=false",
+            "--ip-forward=false",
+            "--storage-driver=overlay2",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     dk = Dockerd(d, sock, proc)
     try:
         deadline = time.monotonic() + 60
         while dk.docker("version", check=False).returncode != 0:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("dockerd did not start:\n" +
-                                   (d / "dockerd.log").read_text()[-3000:])
+                raise RuntimeError(
+                    "dockerd did not start:\n" + (d / "dockerd.log").read_text()[-3000:]
+                )
             time.sleep(0.3)
         yield dk
     finally:
@@ -79,8 +101,9 @@ def dockerd() -> Iterator[Dockerd]:
 
 
 @pytest.fixture(scope="session")
-def docker_busybox(dockerd: Dockerd, busybox_image: BusyboxImage,
-                   tmp_path_factory: pytest.TempPathFactory) -> BusyboxImage:
+def docker_busybox(
+    dockerd: Dockerd, busybox_image: BusyboxImage, tmp_path_factory: pytest.TempPathFactory
+) -> BusyboxImage:
     """busybox:latest loaded into dockerd, identical to what `load_base` puts in a
     pybuild store."""
     from store import archive

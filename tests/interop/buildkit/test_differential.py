@@ -23,8 +23,19 @@ from tests.interop.buildkit.conftest import load_base
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
-FIELDS = ("Env", "Entrypoint", "Cmd", "WorkingDir", "User", "Labels", "ExposedPorts",
-          "Volumes", "StopSignal", "Healthcheck", "OnBuild")
+FIELDS = (
+    "Env",
+    "Entrypoint",
+    "Cmd",
+    "WorkingDir",
+    "User",
+    "Labels",
+    "ExposedPorts",
+    "Volumes",
+    "StopSignal",
+    "Healthcheck",
+    "OnBuild",
+)
 # made by the runtime for a RUN, never part of the image
 RUNTIME_PATHS = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv")
 
@@ -105,9 +116,16 @@ def test_same_image_as_buildkit(case: Case, dockerd, docker_busybox, tmp_path):
         f = tmp_path / f"secret-{sid}"
         f.write_text(text)
         secrets[sid] = {"src": str(f)}
-    run_build(root, ctx, case.dockerfile, tags=[f"{case.name}:pybuild"],
-              build_args=dict(case.build_args), target=case.target, labels=dict(case.labels),
-              secrets=secrets)
+    run_build(
+        root,
+        ctx,
+        case.dockerfile,
+        tags=[f"{case.name}:pybuild"],
+        build_args=dict(case.build_args),
+        target=case.target,
+        labels=dict(case.labels),
+        secrets=secrets,
+    )
     args = ["build", "--network=none", "-q", "-t", f"{case.name}:buildkit"]
     for sid, src in secrets.items():
         args += ["--secret", f"id={sid},src={src['src']}"]
@@ -141,14 +159,21 @@ def test_docker_loads_pybuild_outputs(dockerd, docker_busybox, tmp_path):
     root = tmp_path / "store"
     load_base(docker_busybox, root)
     dock, oci = tmp_path / "out.docker.tar", tmp_path / "out.oci.tar"
-    res, _ = run_build(root, ctx, case.dockerfile, tags=["pbout:1"],
-                       outputs=[{"type": "docker", "dest": str(dock)},
-                                {"type": "oci", "dest": str(oci)}])
+    res, _ = run_build(
+        root,
+        ctx,
+        case.dockerfile,
+        tags=["pbout:1"],
+        outputs=[{"type": "docker", "dest": str(dock)}, {"type": "oci", "dest": str(oci)}],
+    )
     dockerd.docker("load", "-i", str(dock))
     got = dockerd.docker("image", "inspect", "pbout:1", "--format", "{{.Id}}").stdout.strip()
     assert got == str(res.image_id)
     _, tree, n = docker_image(dockerd, "pbout:1", tmp_path)
     assert _norm_tree(tree) == _norm_tree(h.rootfs(root, "pbout:1")) and n == 2
-    p = subprocess.run(["skopeo", "inspect", "--raw", "--config", f"oci-archive:{oci}"],
-                       capture_output=True, check=True)
+    p = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--config", f"oci-archive:{oci}"],
+        capture_output=True,
+        check=True,
+    )
     assert hashlib.sha256(p.stdout).hexdigest() == res.image_id.hex

@@ -33,8 +33,12 @@ def _dir_tree(d):
         for name in dirnames + filenames:
             p = os.path.join(dirpath, name)
             st = os.lstat(p)
-            e = {"mode": stat.S_IMODE(st.st_mode), "type": stat.S_IFMT(st.st_mode),
-                 "uid": st.st_uid, "gid": st.st_gid}
+            e = {
+                "mode": stat.S_IMODE(st.st_mode),
+                "type": stat.S_IFMT(st.st_mode),
+                "uid": st.st_uid,
+                "gid": st.st_gid,
+            }
             if stat.S_ISREG(st.st_mode):
                 e["sha"] = hashlib.sha256(open(p, "rb").read()).hexdigest()
             elif stat.S_ISLNK(st.st_mode):
@@ -47,8 +51,13 @@ def _tar_tree(path):
     out = {}
     with tarfile.open(path) as tf:
         for m in tf:
-            e = {"mode": m.mode & 0o7777, "dir": m.isdir(), "uid": m.uid, "gid": m.gid,
-                 "link": m.linkname if m.issym() else ""}
+            e = {
+                "mode": m.mode & 0o7777,
+                "dir": m.isdir(),
+                "uid": m.uid,
+                "gid": m.gid,
+                "link": m.linkname if m.issym() else "",
+            }
             if m.isreg():
                 e["sha"] = hashlib.sha256(tf.extractfile(m).read()).hexdigest()
             out[m.name.strip("./").rstrip("/")] = e
@@ -68,8 +77,12 @@ def test_local_and_tar_outputs_match_buildkit(dockerd, docker_busybox, tmp_path)
     root = tmp_path / "store"
     load_base(docker_busybox, root)
     pb_dir, pb_tar = tmp_path / "pb-out", tmp_path / "pb.tar"
-    run_build(root, ctx, DF, outputs=[{"type": "local", "dest": str(pb_dir)},
-                                      {"type": "tar", "dest": str(pb_tar)}])
+    run_build(
+        root,
+        ctx,
+        DF,
+        outputs=[{"type": "local", "dest": str(pb_dir)}, {"type": "tar", "dest": str(pb_tar)}],
+    )
     bk_dir, bk_tar = tmp_path / "bk-out", tmp_path / "bk.tar"
     dockerd.docker("build", "--network=none", "-o", f"type=local,dest={bk_dir}", str(ctx))
     dockerd.docker("build", "--network=none", "-o", f"type=tar,dest={bk_tar}", str(ctx))

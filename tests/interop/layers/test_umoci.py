@@ -28,8 +28,9 @@ def _ref_name(root: Path) -> str:
 @pytest.mark.root
 @pytest.mark.interop
 @pytest.mark.parametrize("compression", ["gzip", None])  # umoci 0.4.7 has no zstd
-def test_umoci_raw_unpack_equals_pybuild_snapshots(tmp_path: Path, busybox_tar: Path,
-                                                   compression: str) -> None:
+def test_umoci_raw_unpack_equals_pybuild_snapshots(
+    tmp_path: Path, busybox_tar: Path, compression: str
+) -> None:
     store = open_store(tmp_path / "store")
     sn = store.snapshots
     base, base_diff = put_layer(store, busybox_tar.read_bytes(), "gzip")
@@ -37,8 +38,8 @@ def test_umoci_raw_unpack_equals_pybuild_snapshots(tmp_path: Path, busybox_tar: 
     with sn.prepare(parent) as a:
         m = a.merged
         (m / "etc/motd").write_text("hello\n")
-        os.unlink(m / "bin/ls")                          # whiteout
-        shutil.rmtree(m / "home")                        # opaque dir
+        os.unlink(m / "bin/ls")  # whiteout
+        shutil.rmtree(m / "home")  # opaque dir
         (m / "home").mkdir()
         (m / "home/new").write_text("n")
         os.chmod(m / "etc/passwd", 0o600)
@@ -53,8 +54,11 @@ def test_umoci_raw_unpack_equals_pybuild_snapshots(tmp_path: Path, busybox_tar: 
     write_image(store, cfg, [base, layer2.descriptor], tags=["layers-interop:1"])
 
     rootfs = tmp_path / "umoci-rootfs"
-    subprocess.run(["umoci", "raw", "unpack", "--image", f"{store.root}:{_ref_name(store.root)}",
-                    str(rootfs)], check=True, capture_output=True)
+    subprocess.run(
+        ["umoci", "raw", "unpack", "--image", f"{store.root}:{_ref_name(store.root)}", str(rootfs)],
+        check=True,
+        capture_output=True,
+    )
     with sn.prepare(layer2.chain_id) as view:
         ours = describe(view.merged)
     theirs = describe(rootfs)
@@ -90,7 +94,9 @@ def test_pybuild_unpacks_layers_umoci_wrote(tmp_path: Path, busybox_tar: Path) -
     want = describe(tmp_path / "ref")
 
     index = json.loads((layout / "index.json").read_text())
-    manifest = json.loads((layout / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_text())
+    manifest = json.loads(
+        (layout / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_text()
+    )
     config = json.loads((layout / "blobs/sha256" / manifest["config"]["digest"][7:]).read_text())
     store = open_store(tmp_path / "store")
     descs = []
@@ -102,5 +108,7 @@ def test_pybuild_unpacks_layers_umoci_wrote(tmp_path: Path, busybox_tar: Path) -
     top = store.snapshots.ensure_layers(descs, diffs)
     with store.snapshots.prepare(top) as view:
         got = describe(view.merged)
-    assert {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)} == {}
+    assert {
+        k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)
+    } == {}
     store.snapshots.remove(top)

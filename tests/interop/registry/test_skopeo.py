@@ -59,8 +59,15 @@ def test_pybuild_pulls_what_skopeo_pushes(fmt, registry, busybox_layer, tmp_path
     img = _busybox_image(busybox_layer, extra=fmt.encode())
     layout = write_oci_layout(tmp_path / "layout", img.manifest, list(img.blobs()), "v1")
     ref = f"{registry.host}/{unique_repo()}:{fmt}"
-    skopeo("copy", "-q", "--dest-tls-verify=false", "--format", fmt, f"oci:{layout}:v1",
-           f"docker://{ref}")
+    skopeo(
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        "--format",
+        fmt,
+        f"oci:{layout}:v1",
+        f"docker://{ref}",
+    )
     want = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{ref}"))["Digest"]
     st = open_store(tmp_path / "store")
     res = pull_image(st, ref)
@@ -76,8 +83,11 @@ def test_pybuild_pulls_what_skopeo_pushes(fmt, registry, busybox_layer, tmp_path
 
 @pytest.mark.parametrize("fmt", ["oci", "v2s2"])
 def test_multi_platform_index_from_skopeo(fmt, registry, busybox_layer, tmp_path):
-    plats = [Platform("linux", "amd64"), Platform("linux", "arm64", "v8"),
-             Platform("linux", "arm", "v7")]
+    plats = [
+        Platform("linux", "amd64"),
+        Platform("linux", "arm64", "v8"),
+        Platform("linux", "arm", "v7"),
+    ]
     images = [(p, _busybox_image(busybox_layer, p, extra=str(p).encode())) for p in plats]
     index = make_index(images)
     blobs = [b for _, im in images for b in (*im.blobs(), im.manifest)]
@@ -85,8 +95,15 @@ def test_multi_platform_index_from_skopeo(fmt, registry, busybox_layer, tmp_path
     ref = f"{registry.host}/{unique_repo()}:multi"
     # oci: the index as it is; v2s2: skopeo converts it to a Docker manifest list.
     opts = ["--preserve-digests"] if fmt == "oci" else ["--format", "v2s2"]
-    skopeo("copy", "-q", "--all", *opts, "--dest-tls-verify=false",
-           f"oci:{layout}:multi", f"docker://{ref}")
+    skopeo(
+        "copy",
+        "-q",
+        "--all",
+        *opts,
+        "--dest-tls-verify=false",
+        f"oci:{layout}:multi",
+        f"docker://{ref}",
+    )
     raw = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{ref}"))
     assert raw["mediaType"] == (OCI_INDEX if fmt == "oci" else DOCKER_MANIFEST_LIST)
     for p, im in images:
@@ -97,7 +114,10 @@ def test_multi_platform_index_from_skopeo(fmt, registry, busybox_layer, tmp_path
             assert res.index_digest == index.desc.digest
         else:
             assert res.manifest.media_type == DOCKER_MANIFEST
-        assert res.manifest.platform is not None and res.manifest.platform.architecture == p.architecture
+        assert (
+            res.manifest.platform is not None
+            and res.manifest.platform.architecture == p.architecture
+        )
         marker = im.layers[0]  # the layer that names the platform
         assert st.blobs.path(marker.desc.digest).read_bytes() == marker.data
         st.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.fixtures.common import REPO
 
 
 def section(name: str, readme: Path = REPO / "README.md") -> str:

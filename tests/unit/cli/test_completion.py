@@ -12,13 +12,16 @@ import pytest
 
 from builder.cli import VERBS
 from builder.commands.completion import verb_flags
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.fixtures.common import REPO
 
 
 def _script(shell: str) -> str:
-    p = subprocess.run([sys.executable, "-m", "builder.cli", "completion", shell],
-                       capture_output=True, text=True, cwd=REPO)
+    p = subprocess.run(
+        [sys.executable, "-m", "builder.cli", "completion", shell],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert p.returncode == 0 and p.stderr == "", p.stderr
     return p.stdout
 
@@ -26,10 +29,17 @@ def _script(shell: str) -> str:
 def _complete(script: Path, words: list[str], cwd: Path, bindir: Path) -> list[str]:
     """COMPREPLY for the command line `words` (the last word is being completed)."""
     words_sh = " ".join(f"'{w}'" for w in words)
-    prog = (f"source {script}\nCOMP_WORDS=({words_sh})\nCOMP_CWORD={len(words) - 1}\n"
-            "_pybuild\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
-    p = subprocess.run(["bash", "--norc", "-c", prog], capture_output=True, text=True, cwd=cwd,
-                       env={"PATH": f"{bindir}:/usr/bin:/bin"})
+    prog = (
+        f"source {script}\nCOMP_WORDS=({words_sh})\nCOMP_CWORD={len(words) - 1}\n"
+        "_pybuild\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n"
+    )
+    p = subprocess.run(
+        ["bash", "--norc", "-c", prog],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PATH": f"{bindir}:/usr/bin:/bin"},
+    )
     assert p.returncode == 0, p.stderr
     return sorted(x for x in p.stdout.splitlines() if x)
 
@@ -42,8 +52,10 @@ def bash_script(tmp_path: Path) -> tuple[Path, Path]:
     bindir = tmp_path / "bin"
     bindir.mkdir()
     fake = bindir / "pybuild"
-    fake.write_text("#!/bin/sh\nprintf 'REPOSITORY TAG IMAGE ID\\napp dev 123\\n"
-                    "busybox latest 456\\n<none> <none> 789\\n'\n")
+    fake.write_text(
+        "#!/bin/sh\nprintf 'REPOSITORY TAG IMAGE ID\\napp dev 123\\n"
+        "busybox latest 456\\n<none> <none> 789\\n'\n"
+    )
     fake.chmod(0o755)
     return script, bindir
 
@@ -56,13 +68,18 @@ def test_bash_completes_verbs_flags_choices_files_and_images(bash_script, tmp_pa
     assert _complete(script, ["pybuild", "c"], tmp_path, bindir) == ["completion", "ctx"]
     assert _complete(script, ["pybuild", "--prog"], tmp_path, bindir) == ["--progress"]
     assert _complete(script, ["pybuild", "build", "--progress", ""], tmp_path, bindir) == sorted(
-        ["auto", "plain", "tty", "json", "quiet"])
+        ["auto", "plain", "tty", "json", "quiet"]
+    )
     assert _complete(script, ["pybuild", "-t", "x", "--net"], tmp_path, bindir) == ["--network"]
     assert _complete(script, ["pybuild", "-f", "Dock"], tmp_path, bindir) == ["Dockerfile.dev"]
     assert _complete(script, ["pybuild", "save", "--format", ""], tmp_path, bindir) == [
-        "docker", "oci"]
+        "docker",
+        "oci",
+    ]
     assert _complete(script, ["pybuild", "inspect", ""], tmp_path, bindir) == [
-        "app:dev", "busybox:latest"]
+        "app:dev",
+        "busybox:latest",
+    ]
     # rmi's -f is --force, not a file flag: still completes images
     assert _complete(script, ["pybuild", "rmi", "-f", "b"], tmp_path, bindir) == ["busybox:latest"]
     assert _complete(script, ["pybuild", "completion", ""], tmp_path, bindir) != []
@@ -96,9 +113,15 @@ def test_zsh_completion_loads_in_a_real_zsh(tmp_path: Path) -> None:
     fdir = tmp_path / "fpath"
     fdir.mkdir()
     (fdir / "_pybuild").write_text(_script("zsh"))
-    prog = (f"fpath=({fdir} $fpath); autoload -Uz compinit; compinit -u -D; "
-            "print -r -- ${_comps[pybuild]}")
-    p = subprocess.run(["zsh", "-f", "-c", prog], capture_output=True, text=True,
-                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    prog = (
+        f"fpath=({fdir} $fpath); autoload -Uz compinit; compinit -u -D; "
+        "print -r -- ${_comps[pybuild]}"
+    )
+    p = subprocess.run(
+        ["zsh", "-f", "-c", prog],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "_pybuild"

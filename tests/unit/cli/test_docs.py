@@ -26,13 +26,26 @@ def test_quickstart_is_exactly_two_commands() -> None:
 def test_readme_has_the_newcomer_sections() -> None:
     text = (REPO / "README.md").read_text()
     heads = re.findall(r"^## (.+)$", text, re.M)
-    assert heads == ["Quickstart", "Tutorial", "CLI reference", "Troubleshooting",
-                     "Architecture", "Test"]
+    assert heads == [
+        "Quickstart",
+        "Tutorial",
+        "CLI reference",
+        "Troubleshooting",
+        "Architecture",
+        "Test",
+    ]
     intro = text.split("\n## ", 1)[0]
     assert "```" in intro  # the data-flow picture
     arch = section("Architecture")
-    for module in ("builder/cli.py", "builder/engine/", "builder/sandbox/", "store/",
-                   "registry_client/", "builder/inspect/", "builder/progress.py"):
+    for module in (
+        "builder/cli.py",
+        "builder/engine/",
+        "builder/sandbox/",
+        "store/",
+        "registry_client/",
+        "builder/inspect/",
+        "builder/progress.py",
+    ):
         assert module in arch
         assert (REPO / module).exists(), module
 
@@ -43,7 +56,8 @@ def test_cli_reference_names_every_verb_and_flag() -> None:
         body = ref.split(f"\n## pybuild {verb}\n", 1)[1].split("\n## ", 1)[0]
         for flag in flags:
             assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", body), (
-                f"docs/cli.md lacks {verb} {flag}: python3 scripts/cli_reference.py > docs/cli.md")
+                f"docs/cli.md lacks {verb} {flag}: python3 scripts/cli_reference.py > docs/cli.md"
+            )
     assert "[docs/cli.md](docs/cli.md)" in section("CLI reference")
 
 
@@ -54,7 +68,8 @@ def test_troubleshooting_quotes_real_messages() -> None:
         "overlayfs is not supported on the store's filesystem": "store/overlay.py",
         "overlayfs is not supported by this kernel": "store/overlay.py",
         "user namespaces are disabled: sysctl -w user.max_user_namespaces=15000": (
-            "builder/sandbox/namespaces.py"),
+            "builder/sandbox/namespaces.py"
+        ),
         "cannot resolve host": "registry_client/transport.py",
         "cannot connect to": "registry_client/transport.py",
         "internal error": "builder/cli.py",

@@ -7,14 +7,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from builder import __version__
 from builder.cli import VERBS, main
+from tests.fixtures.common import REPO
 
-REPO = Path(__file__).resolve().parents[3]
 FLAG = re.compile(r"(?<![\w-])(--?[a-z][a-z-]*)")
 
 
@@ -41,17 +40,53 @@ def contract() -> dict[str, set[str]]:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "builder.cli", *args], capture_output=True,
-                          text=True, cwd=REPO, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO),
-                                                    "PYBUILD_ROOT": "/nonexistent/pybuild-help"})
+    return subprocess.run(
+        [sys.executable, "-m", "builder.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+            "PYBUILD_ROOT": "/nonexistent/pybuild-help",
+        },
+    )
 
 
 def test_contract_parses_every_verb() -> None:
     c = contract()
-    assert {"build", "images", "inspect", "history", "tag", "rmi", "pull", "push", "login",
-            "logout", "save", "load", "run", "prune", "fsck", "plan"} <= set(c)
-    assert {"-f", "--file", "-t", "--tag", "--build-arg", "--progress", "-q", "--secret",
-            "--cache-from", "--cache-to", "--output", "--insecure-registry"} <= c["build"]
+    assert {
+        "build",
+        "images",
+        "inspect",
+        "history",
+        "tag",
+        "rmi",
+        "pull",
+        "push",
+        "login",
+        "logout",
+        "save",
+        "load",
+        "run",
+        "prune",
+        "fsck",
+        "plan",
+    } <= set(c)
+    assert {
+        "-f",
+        "--file",
+        "-t",
+        "--tag",
+        "--build-arg",
+        "--progress",
+        "-q",
+        "--secret",
+        "--cache-from",
+        "--cache-to",
+        "--output",
+        "--insecure-registry",
+    } <= c["build"]
     assert c["inspect"] == {"--json", "--ci"} and c["save"] == {"-o", "--format"}
 
 
@@ -106,8 +141,9 @@ def test_debug_after_run_image_belongs_to_the_command() -> None:
     assert ns.command == ["sh", "-c", "echo", "--debug"] and ns.debug is False
 
 
-def test_an_internal_error_is_one_line_with_a_hint(capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_internal_error_is_one_line_with_a_hint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import builder.commands.images as images
 
     def boom(args: object) -> int:
@@ -115,21 +151,33 @@ def test_an_internal_error_is_one_line_with_a_hint(capsys: pytest.CaptureFixture
 
     monkeypatch.setattr(images, "run", boom)
     assert main(["images"]) == 1
-    assert capsys.readouterr().err == ("pybuild: internal error: KeyError: 'surprise' (run with "
-                                       "--debug for the traceback)\n")
+    assert capsys.readouterr().err == (
+        "pybuild: internal error: KeyError: 'surprise' (run with --debug for the traceback)\n"
+    )
 
 
-LAZY = ("builder.engine", "builder.plan", "rich", "lark", "store.layout", "registry_client",
-        "requests", "cryptography")
+LAZY = (
+    "builder.engine",
+    "builder.plan",
+    "rich",
+    "lark",
+    "store.layout",
+    "registry_client",
+    "requests",
+    "cryptography",
+)
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["build", "--help"],
-                                  ["pull", "--help"], ["run", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--version"], ["--help"], ["build", "--help"], ["pull", "--help"], ["run", "--help"]]
+)
 def test_startup_is_lazy(argv: list[str]) -> None:
-    code = ("import sys, contextlib, io\nfrom builder.cli import main\n"
-            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
-            f"    main({argv!r})\n"
-            f"print([m for m in sys.modules if m.startswith({LAZY!r})])")
+    code = (
+        "import sys, contextlib, io\nfrom builder.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main({argv!r})\n"
+        f"print([m for m in sys.modules if m.startswith({LAZY!r})])"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]", p.stdout

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.fixtures.common import REPO
 
-PROBE = r'''
+PROBE = r"""
 import json, sys
 from builder import startup
 if sys.argv[1] == "cached":
@@ -50,13 +50,14 @@ out = {
 }
 startup.save_dataclass_cache()
 print(json.dumps({"probe": out, "stats": startup.stats()}))
-'''
+"""
 
 
 def _probe(mode: str, cache_home: Path) -> dict:
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_home), "PYTHONPATH": str(REPO)}
-    p = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True,
-                       env=env, check=True)
+    p = subprocess.run(
+        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(p.stdout)
 
 
@@ -84,34 +85,42 @@ def test_a_corrupt_cache_file_is_ignored_and_rewritten(tmp_path: Path) -> None:
     assert _probe("cached", tmp_path)["stats"]["loaded"] > 0  # written anew
 
 
-FINISH = r'''
+FINISH = r"""
 import atexit, sys
 from builder import startup
 atexit.register(lambda: open(sys.argv[1], "w").write("hook ran"))
 sys.stdout.write("no newline, still buffered")
 startup.finish(3)
 print("never")
-'''
+"""
 
 
 def test_fast_exit_runs_atexit_hooks_flushes_output_and_keeps_the_code(tmp_path: Path) -> None:
     marker = tmp_path / "hook"
-    p = subprocess.run([sys.executable, "-c", FINISH, str(marker)], capture_output=True,
-                       text=True, env={**os.environ, "PYTHONPATH": str(REPO),
-                                       "XDG_CACHE_HOME": str(tmp_path)})
+    p = subprocess.run(
+        [sys.executable, "-c", FINISH, str(marker)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path)},
+    )
     assert p.returncode == 3
     assert p.stdout == "no newline, still buffered"
     assert marker.read_text() == "hook ran"
 
 
 def _entry(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from builder.cli import entry; entry()", *args],
-                          capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(cache)})
+    return subprocess.run(
+        [sys.executable, "-c", "from builder.cli import entry; entry()", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(cache)},
+    )
 
 
-def test_the_console_entry_keeps_exit_codes_of_help_usage_errors_and_commands(tmp_path: Path
-                                                                             ) -> None:
+def test_the_console_entry_keeps_exit_codes_of_help_usage_errors_and_commands(
+    tmp_path: Path,
+) -> None:
     assert _entry("--version", cache=tmp_path).stdout.startswith("pybuild ")
     h = _entry("build", "--help", cache=tmp_path)
     assert h.returncode == 0 and "usage: pybuild build" in h.stdout
@@ -151,8 +160,13 @@ print(json.dumps({
 
 
 def test_inspect_is_loaded_only_when_something_uses_it() -> None:
-    p = subprocess.run([sys.executable, "-c", DEFERRED], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    p = subprocess.run(
+        [sys.executable, "-c", DEFERRED],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+    )
     got = json.loads(p.stdout)
     assert got["loaded_early"] is False
     assert got["bare_doc"] == "Bare(x: int, y: str = 'a')"  # as without the stand-in

@@ -17,12 +17,24 @@ from builder.filehash import SourceHash, entry_hash, miss_reason
 
 # (pattern, name, matches) as Go's filepath.Match answers them
 MATCH = [
-    ("*", "abc", True), ("*", "", True), ("a*", "abc", True), ("a*", "bac", False),
-    ("*.txt", "a.txt", True), ("*.txt", ".txt", True), ("*.txt", "a.txt.gz", False),
-    ("a?c", "abc", True), ("a?c", "ac", False), ("[abc]x", "bx", True),
-    ("[^abc]x", "bx", False), ("[^abc]x", "dx", True), ("[a-c]*", "cat", True),
-    ("[a-c]*", "dog", False), ("arr[[]0].txt", "arr[0].txt", True),
-    ("\\*", "*", True), ("\\*", "a", False), ("a*b", "a/b", False),
+    ("*", "abc", True),
+    ("*", "", True),
+    ("a*", "abc", True),
+    ("a*", "bac", False),
+    ("*.txt", "a.txt", True),
+    ("*.txt", ".txt", True),
+    ("*.txt", "a.txt.gz", False),
+    ("a?c", "abc", True),
+    ("a?c", "ac", False),
+    ("[abc]x", "bx", True),
+    ("[^abc]x", "bx", False),
+    ("[^abc]x", "dx", True),
+    ("[a-c]*", "cat", True),
+    ("[a-c]*", "dog", False),
+    ("arr[[]0].txt", "arr[0].txt", True),
+    ("\\*", "*", True),
+    ("\\*", "a", False),
+    ("a*b", "a/b", False),
 ]
 
 
@@ -31,10 +43,19 @@ def test_go_match(pattern: str, name: str, want: bool) -> None:
     assert go_match(pattern, name) is want
 
 
-@pytest.mark.parametrize("path,want", [
-    ("a/b", "a/b"), ("./a//b/", "a/b"), ("/a/../b", "b"), ("a/..", ""), ("..", None),
-    ("a/../../b", None), (".", ""), ("/", ""),
-])
+@pytest.mark.parametrize(
+    "path,want",
+    [
+        ("a/b", "a/b"),
+        ("./a//b/", "a/b"),
+        ("/a/../b", "b"),
+        ("a/..", ""),
+        ("..", None),
+        ("a/../../b", None),
+        (".", ""),
+        ("/", ""),
+    ],
+)
 def test_clean_rel(path: str, want: str | None) -> None:
     assert clean_rel(path) == want
 
@@ -58,8 +79,9 @@ def test_scoped_resolution(tmp_path: Path) -> None:
     assert tree.resolve("/../missing/../x/y") == "x/y"
 
 
-@pytest.mark.parametrize("text,want", [("755", 0o755), ("0644", 0o644), ("4755", 0o4755),
-                                        ("7", 0o7)])
+@pytest.mark.parametrize(
+    "text,want", [("755", 0o755), ("0644", 0o644), ("4755", 0o4755), ("7", 0o7)]
+)
 def test_parse_chmod(text: str, want: int) -> None:
     assert parse_chmod(text) == want
 
@@ -72,11 +94,20 @@ def test_parse_chmod_rejects(text: str) -> None:
 
 # (symbolic, source mode, is_dir, result) as chmod(1) with umask 0 computes them
 SYMBOLIC = [
-    ("u+x", 0o644, False, 0o744), ("go-w", 0o666, False, 0o644), ("a=r", 0o755, False, 0o444),
-    ("=rw", 0o700, False, 0o666), ("u=rwx,go=rx", 0o600, False, 0o755),
-    ("a+X", 0o644, False, 0o644), ("a+X", 0o744, False, 0o755), ("a+X", 0o700, True, 0o711),
-    ("u+s", 0o755, False, 0o4755), ("g+s", 0o755, True, 0o2755), ("+t", 0o777, True, 0o1777),
-    ("o=u", 0o750, False, 0o757), ("g-rwx,o-rwx", 0o777, False, 0o700), ("u-s", 0o4755, False, 0o755),
+    ("u+x", 0o644, False, 0o744),
+    ("go-w", 0o666, False, 0o644),
+    ("a=r", 0o755, False, 0o444),
+    ("=rw", 0o700, False, 0o666),
+    ("u=rwx,go=rx", 0o600, False, 0o755),
+    ("a+X", 0o644, False, 0o644),
+    ("a+X", 0o744, False, 0o755),
+    ("a+X", 0o700, True, 0o711),
+    ("u+s", 0o755, False, 0o4755),
+    ("g+s", 0o755, True, 0o2755),
+    ("+t", 0o777, True, 0o1777),
+    ("o=u", 0o750, False, 0o757),
+    ("g-rwx,o-rwx", 0o777, False, 0o700),
+    ("u-s", 0o4755, False, 0o755),
 ]
 
 
@@ -87,8 +118,10 @@ def test_symbolic_chmod(text: str, mode: int, is_dir: bool, want: int) -> None:
     assert oct(sym.apply(mode, is_dir)) == oct(want)
 
 
-@pytest.mark.parametrize("dest,want", [("/a/", True), ("a", False), (".", True), ("", True),
-                                       ("a/.", True), ("/a", False)])
+@pytest.mark.parametrize(
+    "dest,want",
+    [("/a/", True), ("a", False), (".", True), ("", True), ("a/.", True), ("/a", False)],
+)
 def test_is_dir_dest(dest: str, want: bool) -> None:
     assert is_dir_dest(dest) is want
 
@@ -97,24 +130,36 @@ def test_is_dir_dest(dest: str, want: bool) -> None:
 def rootfs(tmp_path: Path) -> Path:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/passwd").write_text(
-        "root:x:0:0:root:/root:/bin/sh\n# c\napp:x:1000:1500::/home/app:/bin/sh\n")
+        "root:x:0:0:root:/root:/bin/sh\n# c\napp:x:1000:1500::/home/app:/bin/sh\n"
+    )
     (tmp_path / "etc/group").write_text("root:x:0:\nstaff:x:50:app\n")
     return tmp_path
 
 
-@pytest.mark.parametrize("spec,want", [
-    ("app", Owner(1000, 1500)), ("app:staff", Owner(1000, 50)), ("1000", Owner(1000, 1000)),
-    ("1000:50", Owner(1000, 50)), ("42:staff", Owner(42, 50)), ("root:root", Owner(0, 0)),
-])
+@pytest.mark.parametrize(
+    "spec,want",
+    [
+        ("app", Owner(1000, 1500)),
+        ("app:staff", Owner(1000, 50)),
+        ("1000", Owner(1000, 1000)),
+        ("1000:50", Owner(1000, 50)),
+        ("42:staff", Owner(42, 50)),
+        ("root:root", Owner(0, 0)),
+    ],
+)
 def test_resolve_chown(rootfs: Path, spec: str, want: Owner) -> None:
     assert resolve_chown(rootfs, spec) == want
 
 
-@pytest.mark.parametrize("spec,msg", [
-    ("nobody", "unable to find user nobody: no matching entries in passwd file"),
-    ("app:nogroup", "unable to find group nogroup: no matching entries in group file"),
-    ("app:", "invalid --chown"), (":x", "invalid --chown"),
-])
+@pytest.mark.parametrize(
+    "spec,msg",
+    [
+        ("nobody", "unable to find user nobody: no matching entries in passwd file"),
+        ("app:nogroup", "unable to find group nogroup: no matching entries in group file"),
+        ("app:", "invalid --chown"),
+        (":x", "invalid --chown"),
+    ],
+)
 def test_resolve_chown_errors(rootfs: Path, spec: str, msg: str) -> None:
     with pytest.raises(ChownError, match=msg):
         resolve_chown(rootfs, spec)
@@ -133,16 +178,26 @@ def test_chown_reads_passwd_scoped(tmp_path: Path) -> None:
     assert resolve_chown(tmp_path, "svc") == Owner(77, 88)
 
 
-@pytest.mark.parametrize("old,new,want", [
-    ({"a": "1"}, {"a": "2"}, "a changed"),
-    ({"a": "1", "b": "1", "c": "1"}, {"a": "2", "b": "2", "c": "2"}, "3 files changed (a, b, c)"),
-    ({"a": "1"}, {"a": "1", "x": "1"}, "new file x"),
-    ({"a": "1", "x": "1"}, {"a": "1"}, "x removed"),
-    ({"a": "1", "b": "1"}, {"b": "2", "n": "0"}, "b changed, new file n, a removed"),
-    ({f"f{i}": "1" for i in range(5)}, {f"f{i}": "2" for i in range(5)},
-     "5 files changed (f0, f1, f2, ...)"),
-    ({"a": "1"}, {"a": "1"}, ""),
-])
+@pytest.mark.parametrize(
+    "old,new,want",
+    [
+        ({"a": "1"}, {"a": "2"}, "a changed"),
+        (
+            {"a": "1", "b": "1", "c": "1"},
+            {"a": "2", "b": "2", "c": "2"},
+            "3 files changed (a, b, c)",
+        ),
+        ({"a": "1"}, {"a": "1", "x": "1"}, "new file x"),
+        ({"a": "1", "x": "1"}, {"a": "1"}, "x removed"),
+        ({"a": "1", "b": "1"}, {"b": "2", "n": "0"}, "b changed, new file n, a removed"),
+        (
+            {f"f{i}": "1" for i in range(5)},
+            {f"f{i}": "2" for i in range(5)},
+            "5 files changed (f0, f1, f2, ...)",
+        ),
+        ({"a": "1"}, {"a": "1"}, ""),
+    ],
+)
 def test_miss_reason(old: dict, new: dict, want: str) -> None:
     assert miss_reason(old, new) == want
 
@@ -150,22 +205,60 @@ def test_miss_reason(old: dict, new: dict, want: str) -> None:
 def test_entry_hash_ignores_nothing_it_should_not() -> None:
     base = entry_hash("file", 0o644, 0, 0, content="c", dest="x")
     assert base == entry_hash("file", 0o100644, 0, 0, content="c", dest="x")
-    for other in (entry_hash("file", 0o600, 0, 0, content="c", dest="x"),
-                  entry_hash("file", 0o644, 1, 0, content="c", dest="x"),
-                  entry_hash("file", 0o644, 0, 1, content="c", dest="x"),
-                  entry_hash("file", 0o644, 0, 0, content="d", dest="x"),
-                  entry_hash("symlink", 0o644, 0, 0, link="c", dest="x"),
-                  entry_hash("file", 0o644, 0, 0, content="c", dest="y")):
+    for other in (
+        entry_hash("file", 0o600, 0, 0, content="c", dest="x"),
+        entry_hash("file", 0o644, 1, 0, content="c", dest="x"),
+        entry_hash("file", 0o644, 0, 1, content="c", dest="x"),
+        entry_hash("file", 0o644, 0, 0, content="d", dest="x"),
+        entry_hash("symlink", 0o644, 0, 0, link="c", dest="x"),
+        entry_hash("file", 0o644, 0, 0, content="c", dest="y"),
+    ):
         assert other != base
     assert SourceHash.of([("a", base)]).digest != SourceHash.of([("b", base)]).digest
 
 
-ignore_patterns = st.lists(st.sampled_from([
-    "*.log", "!keep.log", "build", "!build/keep", "**/tmp", "a/*/c", "!a/b", "**", "!**/*.md",
-    "a", "a/b/c.log", "*/b", "!*/b/keep", "[ab]*", "docs/**/*.txt"]), max_size=6)
-ignore_paths = st.lists(st.sampled_from(["a", "b", "c", "keep.log", "x.log", "build", "keep",
-                                         "tmp", "r.md", "docs", "c.log", "y.txt"]),
-                        min_size=1, max_size=5).map("/".join)
+ignore_patterns = st.lists(
+    st.sampled_from(
+        [
+            "*.log",
+            "!keep.log",
+            "build",
+            "!build/keep",
+            "**/tmp",
+            "a/*/c",
+            "!a/b",
+            "**",
+            "!**/*.md",
+            "a",
+            "a/b/c.log",
+            "*/b",
+            "!*/b/keep",
+            "[ab]*",
+            "docs/**/*.txt",
+        ]
+    ),
+    max_size=6,
+)
+ignore_paths = st.lists(
+    st.sampled_from(
+        [
+            "a",
+            "b",
+            "c",
+            "keep.log",
+            "x.log",
+            "build",
+            "keep",
+            "tmp",
+            "r.md",
+            "docs",
+            "c.log",
+            "y.txt",
+        ]
+    ),
+    min_size=1,
+    max_size=5,
+).map("/".join)
 
 
 @given(ignore_patterns, st.lists(ignore_paths, min_size=1, max_size=10))

@@ -22,13 +22,48 @@ def _opts(tmp_path, *argv, stdin=None, environ=None):
 def test_all_flags(tmp_path):
     secret = tmp_path / "s.txt"
     secret.write_text("pw")
-    o = _opts(tmp_path, "-t", "a:1", "-t", "b", "--build-arg", "A=1", "--build-arg", "HOME",
-              "--build-arg", "MISSING", "--target", "t", "--no-cache", "--pull", "--platform",
-              "linux/amd64", "--label", "k=v", "--progress", "json", "--network", "none",
-              "--memory", "512m", "--cpus", "1.5", "--pids-limit", "100", "--secret",
-              f"id=pw,src={secret}", "--cache-from", "r/c", "--cache-to", "r/c",
-              "--output", f"type=oci,dest={tmp_path}/o.tar", "--insecure-registry", "h:5000",
-              environ={"HOME": "/root", "SOURCE_DATE_EPOCH": "10"})
+    o = _opts(
+        tmp_path,
+        "-t",
+        "a:1",
+        "-t",
+        "b",
+        "--build-arg",
+        "A=1",
+        "--build-arg",
+        "HOME",
+        "--build-arg",
+        "MISSING",
+        "--target",
+        "t",
+        "--no-cache",
+        "--pull",
+        "--platform",
+        "linux/amd64",
+        "--label",
+        "k=v",
+        "--progress",
+        "json",
+        "--network",
+        "none",
+        "--memory",
+        "512m",
+        "--cpus",
+        "1.5",
+        "--pids-limit",
+        "100",
+        "--secret",
+        f"id=pw,src={secret}",
+        "--cache-from",
+        "r/c",
+        "--cache-to",
+        "r/c",
+        "--output",
+        f"type=oci,dest={tmp_path}/o.tar",
+        "--insecure-registry",
+        "h:5000",
+        environ={"HOME": "/root", "SOURCE_DATE_EPOCH": "10"},
+    )
     assert o.tags == ["a:1", "b"] and o.build_args == {"A": "1", "HOME": "/root"}
     assert (o.target, o.no_cache, o.pull, o.platform) == ("t", True, True, "linux/amd64")
     assert o.labels == {"k": "v"} and o.progress == "json" and o.network == "none"
@@ -44,20 +79,33 @@ def test_quiet_and_stdin_dockerfile(tmp_path):
     assert o.progress == "quiet" and o.dockerfile_text == "FROM busybox\n"
 
 
-@pytest.mark.parametrize("argv", [["--output", "type=local"], ["--output", "type=oci"],
-                                  ["--output", "type=cacheonly,dest=x"], ["--output", ""],
-                                  ["--secret", "src=/nope"], ["--push"], ["--memory", "lots"],
-                                  ["-f", "/no/such/Dockerfile"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--output", "type=local"],
+        ["--output", "type=oci"],
+        ["--output", "type=cacheonly,dest=x"],
+        ["--output", ""],
+        ["--secret", "src=/nope"],
+        ["--push"],
+        ["--memory", "lots"],
+        ["-f", "/no/such/Dockerfile"],
+    ],
+)
 def test_usage_errors(tmp_path, argv):
     with pytest.raises(UsageError):
         _opts(tmp_path, *argv)
 
 
-@pytest.mark.parametrize("text,want", [
-    ("type=local,dest=out", {"type": "local", "dest": "out"}),
-    ("out", {"type": "local", "dest": "out"}),
-    ("-", {"type": "tar", "dest": "-"}),
-    ("type=tar,dest=-", {"type": "tar", "dest": "-"})])
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("type=local,dest=out", {"type": "local", "dest": "out"}),
+        ("out", {"type": "local", "dest": "out"}),
+        ("-", {"type": "tar", "dest": "-"}),
+        ("type=tar,dest=-", {"type": "tar", "dest": "-"}),
+    ],
+)
 def test_output_forms(tmp_path, text, want):
     assert _opts(tmp_path, "--output", text).outputs == [want]
 
@@ -67,7 +115,8 @@ def test_bad_progress_is_usage_error(tmp_path):
         _opts(tmp_path, "--progress", "fancy")
 
 
-@pytest.mark.parametrize("text,want", [("1024", 1024), ("1k", 1024), ("1.5g", 3 << 29),
-                                       ("64MB", 64 << 20)])
+@pytest.mark.parametrize(
+    "text,want", [("1024", 1024), ("1k", 1024), ("1.5g", 3 << 29), ("64MB", 64 << 20)]
+)
 def test_sizes(text, want):
     assert cmd.parse_size(text) == want

@@ -49,8 +49,7 @@ def test_entrypoint_resets_cmd_unless_cmd_set_in_stage(img):
 
 def test_expose_ports_and_history(img):
     a = ops.expose(img, ["80", "53/UDP", "8000-8002"])
-    assert a.image.config.exposed_ports == ("53/udp", "80/tcp", "8000/tcp", "8001/tcp",
-                                            "8002/tcp")
+    assert a.image.config.exposed_ports == ("53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp")
     assert a.created_by == "EXPOSE map[53/udp:{} 80/tcp:{} 8000/tcp:{} 8001/tcp:{} 8002/tcp:{}]"
     with pytest.raises(ops.ConfigOpError):
         ops.expose(img, ["80/xyz"])
@@ -69,9 +68,16 @@ def test_volume_user_stopsignal_maintainer_label(img):
     assert lab.created_by == "LABEL a=b c d="
 
 
-@pytest.mark.parametrize("cur,wd,want", [
-    ("/", "app", "/app"), ("/app", "sub/../x", "/app/x"), ("/app", "/abs/", "/abs"),
-    ("/a", "..", "/"), ("", "x", "/x")])
+@pytest.mark.parametrize(
+    "cur,wd,want",
+    [
+        ("/", "app", "/app"),
+        ("/app", "sub/../x", "/app/x"),
+        ("/app", "/abs/", "/abs"),
+        ("/a", "..", "/"),
+        ("", "x", "/x"),
+    ],
+)
 def test_workdir_relative_to_previous(img, cur, wd, want):
     base = ops._cc(img, working_dir=cur)
     a = ops.workdir(base, wd)
@@ -81,13 +87,19 @@ def test_workdir_relative_to_previous(img, cur, wd, want):
 
 
 def test_healthcheck_fields_and_go_format(img):
-    a = ops.healthcheck(img, ["CMD-SHELL", "curl -f x"], interval=30 * 10**9, timeout=3 * 10**9,
-                        retries=3)
+    a = ops.healthcheck(
+        img, ["CMD-SHELL", "curl -f x"], interval=30 * 10**9, timeout=3 * 10**9, retries=3
+    )
     hc = a.image.config.to_json()["Healthcheck"]
-    assert hc == {"Test": ["CMD-SHELL", "curl -f x"], "Interval": 30 * 10**9,
-                  "Timeout": 3 * 10**9, "Retries": 3}
-    assert a.created_by == ('HEALTHCHECK &{["CMD-SHELL" "curl -f x"] "30s" "3s" "0s" "0s" '
-                            "'\\x03'}")
+    assert hc == {
+        "Test": ["CMD-SHELL", "curl -f x"],
+        "Interval": 30 * 10**9,
+        "Timeout": 3 * 10**9,
+        "Retries": 3,
+    }
+    assert a.created_by == (
+        'HEALTHCHECK &{["CMD-SHELL" "curl -f x"] "30s" "3s" "0s" "0s" \'\\x03\'}'
+    )
 
 
 def test_onbuild_has_no_history_and_inherit_drops_it(img):
@@ -102,15 +114,28 @@ def test_arg_history(img):
 
 def test_run_and_copy_created_by():
     assert h.run_created_by(["/bin/sh", "-c", "make"], []) == "RUN /bin/sh -c make # buildkit"
-    assert (h.run_created_by(["/bin/sh", "-c", "make"], [("V", "1"), ("W", "2"), ("V", "3")])
-            == "RUN |2 V=3 W=2 /bin/sh -c make # buildkit")
-    assert h.copy_created_by(False, [".", "b"], "/app", chown="1:1") == \
-        "COPY --chown=1:1 . b /app # buildkit"
+    assert (
+        h.run_created_by(["/bin/sh", "-c", "make"], [("V", "1"), ("W", "2"), ("V", "3")])
+        == "RUN |2 V=3 W=2 /bin/sh -c make # buildkit"
+    )
+    assert (
+        h.copy_created_by(False, [".", "b"], "/app", chown="1:1")
+        == "COPY --chown=1:1 . b /app # buildkit"
+    )
     assert h.copy_created_by(True, ["a.tar"], "/") == "ADD a.tar / # buildkit"
 
 
-@pytest.mark.parametrize("ns,want", [(0, "0s"), (1, "1ns"), (1500, "1.5µs"), (2_000_000, "2ms"),
-                                     (90 * 10**9, "1m30s"), (3600 * 10**9 + 1, "1h0m0.000000001s")])
+@pytest.mark.parametrize(
+    "ns,want",
+    [
+        (0, "0s"),
+        (1, "1ns"),
+        (1500, "1.5µs"),
+        (2_000_000, "2ms"),
+        (90 * 10**9, "1m30s"),
+        (3600 * 10**9 + 1, "1h0m0.000000001s"),
+    ],
+)
 def test_go_duration(ns, want):
     assert h.duration(ns) == want
 

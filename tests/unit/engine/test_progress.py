@@ -11,8 +11,9 @@ import pytest
 
 from builder.progress import make_progress
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "builder" /
-                     "progress_schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[3] / "builder" / "progress_schema.json").read_text()
+)
 
 
 def _drive(p):
@@ -48,8 +49,10 @@ def test_plain_says_cached_once_for_a_hit_in_a_remote_cache():
     p.step_started(4, "", "2/3", "RUN make", reason="CACHED (from registry r:5000/c:1)")
     p.step_cached(4)
     p.step_done(4, 0.0)
-    assert out.getvalue().splitlines() == ["#4 [2/3] RUN make",
-                                           "#4 CACHED (from registry r:5000/c:1)"]
+    assert out.getvalue().splitlines() == [
+        "#4 [2/3] RUN make",
+        "#4 CACHED (from registry r:5000/c:1)",
+    ]
 
 
 def test_json_events_match_schema():

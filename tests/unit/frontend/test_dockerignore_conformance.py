@@ -40,14 +40,18 @@ def test_single_pattern(pattern: str, path: str, expected: str) -> None:
         assert PatternMatcher([pattern]).matches(path) is (expected == "true")
 
 
-@pytest.mark.parametrize("case", json.loads((IGNORE / "multi_cases.json").read_text()),
-                         ids=lambda c: " ".join(c["patterns"]) + " ~ " + c["path"])
+@pytest.mark.parametrize(
+    "case",
+    json.loads((IGNORE / "multi_cases.json").read_text()),
+    ids=lambda c: " ".join(c["patterns"]) + " ~ " + c["path"],
+)
 def test_multi_patterns(case: dict) -> None:
     assert PatternMatcher(case["patterns"]).matches(case["path"]) is case["expected_match"]
 
 
-@pytest.mark.parametrize("case", json.loads((IGNORE / "readall.json").read_text()),
-                         ids=lambda c: c["description"])
+@pytest.mark.parametrize(
+    "case", json.loads((IGNORE / "readall.json").read_text()), ids=lambda c: c["description"]
+)
 def test_read_all(case: dict) -> None:
     assert read_ignore_file(case["input"]) == case["expected"]
 

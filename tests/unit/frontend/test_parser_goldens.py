@@ -72,8 +72,13 @@ def test_parse_words(case: dict) -> None:
 
 
 def _heredoc_json(h) -> dict:
-    return {"Name": h.name, "FileDescriptor": h.fd, "Expand": h.expand, "Chomp": h.chomp,
-            "Content": h.content}
+    return {
+        "Name": h.name,
+        "FileDescriptor": h.fd,
+        "Expand": h.expand,
+        "Chomp": h.chomp,
+        "Content": h.content,
+    }
 
 
 def test_heredoc_extracts() -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from builder.instructions import Copy, Env, Healthcheck, Run, parse_dockerfile
 from builder.plan import make_plan
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.fixtures.common import REPO
 
 MULTI = """\
 ARG BASE=alpine
@@ -81,15 +80,25 @@ def test_build_arg_overrides_stage_arg_default_and_env_shadows_arg() -> None:
 
 
 def test_unused_build_args_warn_like_docker() -> None:
-    plan = make_plan("FROM a\nARG USED\n", build_args={"USED": "1", "NOPE": "2", "HTTP_PROXY": "p",
-                                                      "BUILDKIT_INLINE_CACHE": "1", "SOURCE_DATE_EPOCH": "0"})
+    plan = make_plan(
+        "FROM a\nARG USED\n",
+        build_args={
+            "USED": "1",
+            "NOPE": "2",
+            "HTTP_PROXY": "p",
+            "BUILDKIT_INLINE_CACHE": "1",
+            "SOURCE_DATE_EPOCH": "0",
+        },
+    )
     assert plan.unused_build_args == ("NOPE",)
     assert "[Warning] One or more build-args [NOPE] were not consumed" in plan.warnings
 
 
 def test_args_of_pruned_stages_count_as_unused() -> None:
     text = "FROM a AS one\nARG ONLY_ONE\nFROM b AS two\nRUN true\n"
-    assert make_plan(text, build_args={"ONLY_ONE": "x"}, target="two").unused_build_args == ("ONLY_ONE",)
+    assert make_plan(text, build_args={"ONLY_ONE": "x"}, target="two").unused_build_args == (
+        "ONLY_ONE",
+    )
     assert make_plan(text, build_args={"ONLY_ONE": "x"}, target="one").unused_build_args == ()
 
 
@@ -99,8 +108,10 @@ def test_proxy_args_reach_run_without_declaration() -> None:
 
 
 def test_automatic_platform_args() -> None:
-    text = ("FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETOS TARGETARCH\n"
-            "ENV T=$TARGETOS/$TARGETARCH U=${TARGETVARIANT:-none}\n")
+    text = (
+        "FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETOS TARGETARCH\n"
+        "ENV T=$TARGETOS/$TARGETARCH U=${TARGETVARIANT:-none}\n"
+    )
     plan = make_plan(text, platform="linux/arm64")
     stage = plan.stages[0]
     assert stage.from_.platform == stage.platform != ""
@@ -128,22 +139,40 @@ def test_cache_inputs_follow_visible_args_and_env() -> None:
     two = make_plan(text, build_args={"V": "2"}).stages[0].steps[1]
     assert one.text == two.text == "RUN make"
     assert one.cache_inputs != two.cache_inputs
-    assert json.loads(one.cache_inputs) == {"instruction": "RUN make", "args": {"V": "1"}, "env": {}}
+    assert json.loads(one.cache_inputs) == {
+        "instruction": "RUN make",
+        "args": {"V": "1"},
+        "env": {},
+    }
     three = make_plan("FROM a\nRUN make\n", build_args={"V": "1"}).stages[0].steps[0]
     assert json.loads(three.cache_inputs)["args"] == {}
 
 
 def test_expansion_only_where_docker_expands() -> None:
-    text = ("FROM a\nENV N=x\nRUN echo $N\nCMD echo $N\nCOPY $N /$N/\nLABEL l=$N\nEXPOSE ${P:-80}\n"
-            "USER $N\nVOLUME /$N\nSTOPSIGNAL SIG$N\nONBUILD RUN echo $N\n")
+    text = (
+        "FROM a\nENV N=x\nRUN echo $N\nCMD echo $N\nCOPY $N /$N/\nLABEL l=$N\nEXPOSE ${P:-80}\n"
+        "USER $N\nVOLUME /$N\nSTOPSIGNAL SIG$N\nONBUILD RUN echo $N\n"
+    )
     texts = [s.text for s in make_plan(text).stages[0].steps]
-    assert texts == ["ENV N=x", "RUN echo $N", "CMD echo $N", "COPY x /x/", "LABEL l=x", "EXPOSE 80",
-                     "USER x", "VOLUME /x", "STOPSIGNAL SIGx", "ONBUILD RUN echo $N"]
+    assert texts == [
+        "ENV N=x",
+        "RUN echo $N",
+        "CMD echo $N",
+        "COPY x /x/",
+        "LABEL l=x",
+        "EXPOSE 80",
+        "USER x",
+        "VOLUME /x",
+        "STOPSIGNAL SIGx",
+        "ONBUILD RUN echo $N",
+    ]
 
 
 def test_heredocs_in_run_and_copy() -> None:
-    text = ("FROM a\nENV W=world\nRUN <<EOF bash\necho $W\nEOF\n"
-            "COPY <<one.txt <<'two.txt' /dst/\nhello $W\none.txt\nraw $W\ntwo.txt\n")
+    text = (
+        "FROM a\nENV W=world\nRUN <<EOF bash\necho $W\nEOF\n"
+        "COPY <<one.txt <<'two.txt' /dst/\nhello $W\none.txt\nraw $W\ntwo.txt\n"
+    )
     steps = make_plan(text).stages[0].steps
     run = steps[1].instruction
     assert isinstance(run, Run) and run.heredocs[0].content == "echo $W\n"
@@ -159,22 +188,35 @@ def test_typed_flags_and_mounts() -> None:
         "--network=none make\n"
         "COPY --from=build --chown=1:2 --chmod=644 --link --exclude=*.md --exclude=.git a b /d/\n"
         "ADD --checksum=sha256:00 --keep-git-dir=true https://x/y.tar /t\n"
-        "HEALTHCHECK --interval=5s --retries=3 CMD [\"curl\", \"-f\", \"x\"]\n"
-        "ENV A=1 B=\"2 3\"\nENV OLD legacy form value\n")
+        'HEALTHCHECK --interval=5s --retries=3 CMD ["curl", "-f", "x"]\n'
+        'ENV A=1 B="2 3"\nENV OLD legacy form value\n'
+    )
     stage = parsed.stages[0]
     assert stage.name == "build" and stage.platform == "linux/arm64"
     run, copy, add, health, env, old = stage.commands
     assert run.network == "none" and len(run.mounts) == 2
-    assert (run.mounts[0].type, run.mounts[0].target, run.mounts[0].sharing, run.mounts[0].id) == \
-        ("cache", "/c", "locked", "x")
+    assert (run.mounts[0].type, run.mounts[0].target, run.mounts[0].sharing, run.mounts[0].id) == (
+        "cache",
+        "/c",
+        "locked",
+        "x",
+    )
     assert run.mounts[1].required and run.mounts[1].type == "secret"
-    assert (copy.from_, copy.chown, copy.chmod, copy.link, copy.excludes) == \
-        ("build", "1:2", "644", True, ("*.md", ".git"))
+    assert (copy.from_, copy.chown, copy.chmod, copy.link, copy.excludes) == (
+        "build",
+        "1:2",
+        "644",
+        True,
+        ("*.md", ".git"),
+    )
     assert copy.sources == ("a", "b") and copy.dest == "/d/"
     assert add.checksum == "sha256:00" and add.keep_git_dir
     assert isinstance(health, Healthcheck) and health.test == ("CMD", "curl", "-f", "x")
     assert health.interval == 5_000_000_000 and health.retries == 3
-    assert isinstance(env, Env) and [(p.key, p.value) for p in env.pairs] == [("A", "1"), ("B", '"2 3"')]
+    assert isinstance(env, Env) and [(p.key, p.value) for p in env.pairs] == [
+        ("A", "1"),
+        ("B", '"2 3"'),
+    ]
     assert [(p.key, p.value) for p in old.pairs] == [("OLD", "legacy form value")]
     assert run.span.line == 2 and run.original.startswith("RUN --mount=type=cache")
 
@@ -182,9 +224,25 @@ def test_typed_flags_and_mounts() -> None:
 def test_plan_json_cli(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(MULTI)
     (tmp_path / ".dockerignore").write_text("*.md\n")
-    proc = subprocess.run([sys.executable, "-m", "builder.cli", "plan", "--json", "--target", "build",
-                           "--build-arg", "VERSION=3.20", "--build-arg", "EXTRA=1", str(tmp_path)],
-                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "builder.cli",
+            "plan",
+            "--json",
+            "--target",
+            "build",
+            "--build-arg",
+            "VERSION=3.20",
+            "--build-arg",
+            "EXTRA=1",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert [s["index"] for s in doc["stages"]] == [0, 1, 2]
@@ -197,16 +255,20 @@ def test_plan_json_cli(tmp_path: Path) -> None:
 
 
 def test_from_resolved_by_a_stage_arg_is_still_planned() -> None:
-    text = "FROM a AS one\nRUN x\nFROM b AS two\nRUN y\nFROM c\nARG SRC=one\nCOPY --from=$SRC /x /y\n"
+    text = (
+        "FROM a AS one\nRUN x\nFROM b AS two\nRUN y\nFROM c\nARG SRC=one\nCOPY --from=$SRC /x /y\n"
+    )
     plan = make_plan(text)
     assert [s.index for s in plan.stages] == [0, 2]
     assert plan.stages[-1].steps[1].from_stage == 0 and plan.stages[-1].deps == (0,)
 
 
 def test_mount_options_expand_and_heredoc_quotes_survive() -> None:
-    text = ("FROM a AS tools\nFROM b\nARG T=tools\nENV D=/cache\n"
-            "RUN --mount=type=cache,target=$D,from=$T make\n"
-            "COPY <<EOF /f\necho \"$D\" '$D'\nEOF\n")
+    text = (
+        "FROM a AS tools\nFROM b\nARG T=tools\nENV D=/cache\n"
+        "RUN --mount=type=cache,target=$D,from=$T make\n"
+        "COPY <<EOF /f\necho \"$D\" '$D'\nEOF\n"
+    )
     steps = make_plan(text).stages[-1].steps
     mount = steps[2].instruction.mounts[0]
     assert (mount.target, mount.from_, mount.readonly) == ("/cache", "tools", False)
@@ -218,9 +280,24 @@ def test_plan_text_output_for_the_testdata_dockerfile(capsys) -> None:
     from builder.cli import main
 
     ctx = REPO / "testdata" / "frontend"
-    proc = subprocess.run([sys.executable, "-m", "builder.cli", "plan", "-f", str(ctx / "multistage.Dockerfile"),
-                           "--build-arg", "PY=3.12", "--platform", "linux/amd64", str(ctx)],
-                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "builder.cli",
+            "plan",
+            "-f",
+            str(ctx / "multistage.Dockerfile"),
+            "--build-arg",
+            "PY=3.12",
+            "--platform",
+            "linux/amd64",
+            str(ctx),
+        ],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout == (
         "stage 0 AS build: FROM python:3.12-slim [linux/amd64]\n"
@@ -232,8 +309,11 @@ def test_plan_text_output_for_the_testdata_dockerfile(capsys) -> None:
         "stage 2: FROM python:3.12-slim [linux/amd64]  needs stages 0  (target)\n"
         "    1  line 13   COPY --from=build /app /app\n"
         "    2  line 14   USER 1000:1000\n"
-        '    3  line 15   CMD ["python", "-m", "app"]\n')
-    assert main(["plan", "-f", str(ctx / "multistage.Dockerfile"), "--target", "docs", str(ctx)]) == 0
+        '    3  line 15   CMD ["python", "-m", "app"]\n'
+    )
+    assert (
+        main(["plan", "-f", str(ctx / "multistage.Dockerfile"), "--target", "docs", str(ctx)]) == 0
+    )
     assert capsys.readouterr().out.startswith("stage 1 AS docs: FROM alpine [")
 
 
@@ -247,7 +327,9 @@ def test_check_directive_skips_or_fails_on_warnings() -> None:
     try:
         make_plan("# check=error=true\n" + text)
     except DockerfileError as e:
-        assert str(e) == ('Dockerfile:3:1: lint DuplicateStageName: Duplicate stage name "x", '
-                          "stage names should be unique (check=error=true)")
+        assert str(e) == (
+            'Dockerfile:3:1: lint DuplicateStageName: Duplicate stage name "x", '
+            "stage names should be unique (check=error=true)"
+        )
     else:
         raise AssertionError("check=error=true must fail")

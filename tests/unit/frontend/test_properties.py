@@ -18,23 +18,57 @@ from builder.plan import make_plan
 from builder.syntax import parse
 from tests.fixtures.common import conformance_dir
 
-CORPUS = [p.read_text(encoding="utf-8") for p in
-          sorted((conformance_dir() / "buildkit-parser" / "testfiles").glob("*/Dockerfile"))]
-PIECES = ["\\\n", "`\n", "\n", "#", " ", "\t", "<<EOF", "\nEOF\n", "<<-'X'", "[", "]", '"', "'",
-          "${", "}", "$A", "--mount=type=cache,target=/x ", "--from=0 ", "FROM ", "RUN ", "COPY ",
-          "ONBUILD ", "ENV ", "ARG ", "# escape=`\n", "AS ", "\x00", "é", "=\"\"", "\r\n"]
+CORPUS = [
+    p.read_text(encoding="utf-8")
+    for p in sorted((conformance_dir() / "buildkit-parser" / "testfiles").glob("*/Dockerfile"))
+]
+PIECES = [
+    "\\\n",
+    "`\n",
+    "\n",
+    "#",
+    " ",
+    "\t",
+    "<<EOF",
+    "\nEOF\n",
+    "<<-'X'",
+    "[",
+    "]",
+    '"',
+    "'",
+    "${",
+    "}",
+    "$A",
+    "--mount=type=cache,target=/x ",
+    "--from=0 ",
+    "FROM ",
+    "RUN ",
+    "COPY ",
+    "ONBUILD ",
+    "ENV ",
+    "ARG ",
+    "# escape=`\n",
+    "AS ",
+    "\x00",
+    "é",
+    '=""',
+    "\r\n",
+]
 
 text_st = st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
-mutation_st = st.tuples(st.sampled_from(range(len(CORPUS))),
-                        st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 20),
-                                           st.sampled_from(PIECES)), max_size=6))
+mutation_st = st.tuples(
+    st.sampled_from(range(len(CORPUS))),
+    st.lists(
+        st.tuples(st.integers(0, 4000), st.integers(0, 20), st.sampled_from(PIECES)), max_size=6
+    ),
+)
 
 
 def _mutate(case: tuple[int, list]) -> str:
     text = CORPUS[case[0]]
     for pos, cut, piece in case[1]:
         pos %= len(text) + 1
-        text = text[:pos] + piece + text[pos + cut:]
+        text = text[:pos] + piece + text[pos + cut :]
     return text
 
 
@@ -63,7 +97,9 @@ def test_corpus_mutations_only_raise_build_errors(case: tuple[int, list]) -> Non
     _check(_mutate(case))
 
 
-@given(st.text(max_size=60), st.dictionaries(st.sampled_from(["A", "B", "PWD"]), st.text(max_size=5)))
+@given(
+    st.text(max_size=60), st.dictionaries(st.sampled_from(["A", "B", "PWD"]), st.text(max_size=5))
+)
 def test_expansion_only_raises_expansion_errors(word: str, env: dict[str, str]) -> None:
     try:
         single = expand_word(word, env)

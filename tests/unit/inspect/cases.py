@@ -51,8 +51,9 @@ def context_dir(case: str, dockerfile: str) -> Path:
 def build_argv(case: str, dockerfile: str, url: str = "") -> list[str]:
     """Extra `pybuild build` flags for the case (secrets, build args, network)."""
     args = expected(case).get("build_args", {}).get(dockerfile, [])
-    return [a.replace("context/", f"{CASES_DIR / case}/context/").replace("{url}", url)
-            for a in args]
+    return [
+        a.replace("context/", f"{CASES_DIR / case}/context/").replace("{url}", url) for a in args
+    ]
 
 
 def _entries(ops: list[list[Any]], ctx: Path, written: dict[str, bytes]) -> list[tuple]:
@@ -95,16 +96,22 @@ def build_case(case: str, dockerfile: str, base_tar: bytes, root: Path, tag: str
     tars = [base_tar]
     history: list[dict[str, Any]] = [
         {"created_by": "/bin/sh -c #(nop) ADD file:busybox-rootfs in / "},
-        {"created_by": '/bin/sh -c #(nop)  CMD ["sh"]', "empty_layer": True}]
+        {"created_by": '/bin/sh -c #(nop)  CMD ["sh"]', "empty_layer": True},
+    ]
     written: dict[str, bytes] = {}
     for s in df.stage_steps(df.final_stage):
         if s.keyword == "FROM":
             continue
-        h = {"created_by": created_by(s.keyword, s.args),
-             "comment": marker_comment(s.line, s.end_line, "case")}
+        h = {
+            "created_by": created_by(s.keyword, s.args),
+            "comment": marker_comment(s.line, s.end_line, "case"),
+        }
         if s.makes_layer:
-            tars.append(layer_tar(_entries(spec.get(str(s.line), []), context_dir(case, dockerfile),
-                                           written)))
+            tars.append(
+                layer_tar(
+                    _entries(spec.get(str(s.line), []), context_dir(case, dockerfile), written)
+                )
+            )
         else:
             h["empty_layer"] = True
         history.append(h)

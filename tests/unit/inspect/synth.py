@@ -70,8 +70,14 @@ def compress(data: bytes, how: str) -> tuple[bytes, str]:
     return data, OCI_LAYER
 
 
-def store_image(root: Path, tag: str, tars: list[bytes], history: list[dict[str, Any]],
-                how: str = "gzip", env: tuple[str, ...] = ()) -> Any:
+def store_image(
+    root: Path,
+    tag: str,
+    tars: list[bytes],
+    history: list[dict[str, Any]],
+    how: str = "gzip",
+    env: tuple[str, ...] = (),
+) -> Any:
     """Write an image (layers given as uncompressed tars) into the store at `root`."""
     store = open_store(root)
     try:
@@ -80,15 +86,19 @@ def store_image(root: Path, tag: str, tars: list[bytes], history: list[dict[str,
             blob, mt = compress(t, how)
             descs.append(store.blobs.put_bytes(blob, mt))
             diff_ids.append(Digest("sha256", hashlib.sha256(t).hexdigest()))
-        cfg = ImageConfig(config=ContainerConfig(env=env or None), diff_ids=tuple(diff_ids),
-                          history=tuple(History.from_json(h) for h in history))
+        cfg = ImageConfig(
+            config=ContainerConfig(env=env or None),
+            diff_ids=tuple(diff_ids),
+            history=tuple(History.from_json(h) for h in history),
+        )
         return write_image(store, cfg, descs, tags=[tag])
     finally:
         store.close()
 
 
-def oci_archive(path: Path, tars: list[bytes], history: list[dict[str, Any]],
-                how: str = "gzip") -> Path:
+def oci_archive(
+    path: Path, tars: list[bytes], history: list[dict[str, Any]], how: str = "gzip"
+) -> Path:
     """A minimal OCI archive (tar of a layout) holding one image."""
     blobs: dict[str, bytes] = {}
 
@@ -101,22 +111,49 @@ def oci_archive(path: Path, tars: list[bytes], history: list[dict[str, Any]],
     for t in tars:
         blob, mt = compress(t, how)
         layers.append({"mediaType": mt, "digest": put(blob), "size": len(blob)})
-    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                      "rootfs": {"type": "layers", "diff_ids": [
-                          "sha256:" + hashlib.sha256(t).hexdigest() for t in tars]},
-                      "history": history}).encode()
-    man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                 "digest": put(cfg), "size": len(cfg)},
-                      "layers": layers}).encode()
+    cfg = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": ["sha256:" + hashlib.sha256(t).hexdigest() for t in tars],
+            },
+            "history": history,
+        }
+    ).encode()
+    man = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": put(cfg),
+                "size": len(cfg),
+            },
+            "layers": layers,
+        }
+    ).encode()
     md = put(man)
-    index = json.dumps({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md,
-         "size": len(man), "annotations": {"org.opencontainers.image.ref.name": "latest"}}]})
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": md,
+                    "size": len(man),
+                    "annotations": {"org.opencontainers.image.ref.name": "latest"},
+                }
+            ],
+        }
+    )
     with tarfile.open(path, "w") as tf:
-        for name, data in [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
-                           ("index.json", index.encode())] + \
-                [(f"blobs/sha256/{d[7:]}", b) for d, b in blobs.items()]:
+        for name, data in [
+            ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+            ("index.json", index.encode()),
+        ] + [(f"blobs/sha256/{d[7:]}", b) for d, b in blobs.items()]:
             ti = tarfile.TarInfo(name)
             ti.size = len(data)
             tf.addfile(ti, io.BytesIO(data))
@@ -124,19 +161,32 @@ def oci_archive(path: Path, tars: list[bytes], history: list[dict[str, Any]],
 
 
 def docker_archive(path: Path, tars: list[bytes], history: list[dict[str, Any]]) -> Path:
-    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                      "rootfs": {"type": "layers", "diff_ids": [
-                          "sha256:" + hashlib.sha256(t).hexdigest() for t in tars]},
-                      "history": history}).encode()
+    cfg = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": ["sha256:" + hashlib.sha256(t).hexdigest() for t in tars],
+            },
+            "history": history,
+        }
+    ).encode()
     cid = hashlib.sha256(cfg).hexdigest()
     files = [(f"{cid}.json", cfg)]
     names = []
     for i, t in enumerate(tars):
         names.append(f"l{i}/layer.tar")
         files.append((names[-1], t))
-    files.append(("manifest.json", json.dumps([{"Config": f"{cid}.json",
-                                                "RepoTags": ["x:latest"],
-                                                "Layers": names}]).encode()))
+    files.append(
+        (
+            "manifest.json",
+            json.dumps(
+                [{"Config": f"{cid}.json", "RepoTags": ["x:latest"], "Layers": names}]
+            ).encode(),
+        )
+    )
     with tarfile.open(path, "w") as tf:
         for name, data in files:
             ti = tarfile.TarInfo(name)

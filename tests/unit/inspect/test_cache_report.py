@@ -7,8 +7,11 @@ from builder.inspect.cache_report import StepOutcome, cache_report_json, format_
 
 def _steps() -> list[StepOutcome]:
     out = [StepOutcome(i, f"RUN step{i}", True, line=i + 1) for i in range(1, 10)]
-    out.append(StepOutcome(10, "COPY . /app", False, line=11, reason="src/main.py changed",
-                           kind="source-changed"))
+    out.append(
+        StepOutcome(
+            10, "COPY . /app", False, line=11, reason="src/main.py changed", kind="source-changed"
+        )
+    )
     out.append(StepOutcome(11, "RUN make", False, line=12, kind="parent"))
     out.append(StepOutcome(12, "RUN " + "x" * 80, False, kind="parent"))
     return out

@@ -15,11 +15,18 @@ from builder.inspect.errors import LayerFormatError
 from builder.inspect.tarscan import TarScan
 from tests.unit.inspect.synth import compress
 
-NAME = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e, blacklist_characters="/\\"),
-               min_size=1, max_size=40)
+NAME = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters="/\\"),
+    min_size=1,
+    max_size=40,
+)
 PATH = st.lists(NAME, min_size=1, max_size=6).map("/".join)
-ENTRY = st.tuples(PATH, st.sampled_from(["file", "dir", "sym", "hard"]),
-                  st.integers(0, 3000), st.integers(0, 2**21))
+ENTRY = st.tuples(
+    PATH,
+    st.sampled_from(["file", "dir", "sym", "hard"]),
+    st.integers(0, 3000),
+    st.integers(0, 2**21),
+)
 
 
 def _tar(entries: list[tuple[str, str, int, int]], fmt: int) -> bytes:
@@ -55,8 +62,11 @@ def _ref(data: bytes) -> list[tuple]:
     return out
 
 
-@given(st.lists(ENTRY, max_size=12), st.sampled_from([tarfile.PAX_FORMAT, tarfile.GNU_FORMAT]),
-       st.sampled_from(["gzip", "zstd", "none"]))
+@given(
+    st.lists(ENTRY, max_size=12),
+    st.sampled_from([tarfile.PAX_FORMAT, tarfile.GNU_FORMAT]),
+    st.sampled_from(["gzip", "zstd", "none"]),
+)
 def test_agrees_with_tarfile(entries, fmt, how) -> None:
     data = _tar(entries, fmt)
     blob, _ = compress(data, how)
@@ -104,11 +114,13 @@ def test_memory_stays_bounded_on_highly_compressible_layers() -> None:
 
 
 @given(st.binary(max_size=4096), st.integers(0, 4095), st.binary(min_size=1, max_size=8))
-def test_hostile_bytes_fail_only_with_layer_format_error(junk: bytes, at: int, patch: bytes) -> None:
+def test_hostile_bytes_fail_only_with_layer_format_error(
+    junk: bytes, at: int, patch: bytes
+) -> None:
     """Random bytes, and real tars with bytes overwritten, never crash the scanner."""
     good = _tar([("dir/" + "n" * 120, "file", 700, 5), ("l", "sym", 0, 0)], tarfile.PAX_FORMAT)
     bad = bytearray(good)
-    bad[at % len(bad):at % len(bad) + len(patch)] = patch
+    bad[at % len(bad) : at % len(bad) + len(patch)] = patch
     for data in (junk, bytes(bad)):
         try:
             for e in TarScan(io.BytesIO(data)):

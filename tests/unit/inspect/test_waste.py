@@ -9,8 +9,13 @@ import pytest
 from builder.inspect.analyze import LayerInput, analyze
 from tests.unit.inspect.synth import compress, layer_tar
 
-L0 = [("dir", "d"), ("file", "a", 1000), ("file", "b", 300), ("file", "d/x", 200),
-      ("file", "d/y", 100)]
+L0 = [
+    ("dir", "d"),
+    ("file", "a", 1000),
+    ("file", "b", 300),
+    ("file", "d/x", 200),
+    ("file", "d/y", 100),
+]
 L1 = [("file", "c", 5000), ("file", "a", 1500)]
 L2 = [("del", "c"), ("file", "b", 300, 0o600), ("del", "d")]
 L3 = [("file", "a", 800), ("file", "e", 40)]
@@ -44,23 +49,32 @@ def test_hand_computed_waste(how: str) -> None:
     # dive: sum of every version of each duplicated path
     assert w.dive_wasted_bytes == 3300 + 600 + 5000 + 200 + 100
     # dive's score: sum(min) / sum(cumulative)
-    assert w.efficiency == pytest.approx((800 + 300 + 0 + 0 + 0 + 40) /
-                                         (3300 + 600 + 5000 + 200 + 100 + 40))
+    assert w.efficiency == pytest.approx(
+        (800 + 300 + 0 + 0 + 0 + 40) / (3300 + 600 + 5000 + 200 + 100 + 40)
+    )
     assert w.base_layers == 1
     assert w.image_files_size == 1600 + 6500 + 300 + 840
     assert w.user_files_size == 6500 + 300 + 840
     assert w.user_wasted_percent == pytest.approx(100 * 8100 / 7640)
     top = [(p.path, p.wasted_bytes, p.layers, p.deleted) for p in w.top]
-    assert top == [("c", 5000, (1, 2), True), ("a", 2500, (0, 1, 3), False),
-                   ("b", 300, (0, 2), False), ("d/x", 200, (0, 2), True),
-                   ("d/y", 100, (0, 2), True)]
+    assert top == [
+        ("c", 5000, (1, 2), True),
+        ("a", 2500, (0, 1, 3), False),
+        ("b", 300, (0, 2), False),
+        ("d/x", 200, (0, 2), True),
+        ("d/y", 100, (0, 2), True),
+    ]
 
 
 def test_layer_changes_and_lines() -> None:
     a = analyze(_history(True), _inputs())
     rows = [(x.added, x.modified, x.deleted, x.files_size, x.line, x.base) for x in a.layers]
-    assert rows == [(5, 0, 0, 1600, None, True), (1, 1, 0, 6500, 3, False),
-                    (0, 1, 3, 300, 4, False), (1, 1, 0, 840, 5, False)]
+    assert rows == [
+        (5, 0, 0, 1600, None, True),
+        (1, 1, 0, 6500, 3, False),
+        (0, 1, 3, 300, 4, False),
+        (1, 1, 0, 840, 5, False),
+    ]
     assert a.layers[2].deleted_bytes == 5000 + 200 + 100
     assert a.layers[1].size == len(compress(layer_tar(L1), "gzip")[0])
     assert a.layers[1].uncompressed_size == len(layer_tar(L1))

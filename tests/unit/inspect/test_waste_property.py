@@ -49,8 +49,10 @@ def test_waste_matches_naive_model(layers: list[list[tuple]]) -> None:
                 visible[op[1]] = op[2]
                 written += op[2]
     tars = [layer_tar(s) for s in specs]
-    inputs = [LayerInput(f"sha256:{i:064x}", len(t), lambda t=t: io.BytesIO(t))
-              for i, t in enumerate(tars)]
+    inputs = [
+        LayerInput(f"sha256:{i:064x}", len(t), lambda t=t: io.BytesIO(t))
+        for i, t in enumerate(tars)
+    ]
     w = analyze({}, inputs).waste
     assert w.wasted_bytes == written - sum(visible.values())
     assert 0.0 <= w.efficiency <= 1.0

@@ -15,7 +15,7 @@ def _gz(data: bytes, threads: int) -> bytes:
     out = io.BytesIO()
     w = ParallelGzipWriter(out, threads=threads)
     for i in range(0, len(data), 100_000):
-        w.write(data[i:i + 100_000])
+        w.write(data[i : i + 100_000])
     w.close()
     return out.getvalue()
 

@@ -22,16 +22,25 @@ def _case(name: str, outside: Path):
 
 def test_corpus_is_big_enough_and_covers_the_issue_list() -> None:
     assert len(NAMES) >= 15
-    for must in ("dotdot-file", "abs-symlink-write", "symlink-chain", "hardlink-abs-host",
-                 "char-device-rootless", "file-dup", "whiteout-dotdot", "pax-path-override",
-                 "giant-size-header"):
+    for must in (
+        "dotdot-file",
+        "abs-symlink-write",
+        "symlink-chain",
+        "hardlink-abs-host",
+        "char-device-rootless",
+        "file-dup",
+        "whiteout-dotdot",
+        "pax-path-override",
+        "giant-size-header",
+    ):
         assert must in NAMES
 
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("compression", [None, "gzip"])
-def test_hostile_tar_is_refused_and_host_untouched(tmp_path: Path, name: str,
-                                                  compression: str | None) -> None:
+def test_hostile_tar_is_refused_and_host_untouched(
+    tmp_path: Path, name: str, compression: str | None
+) -> None:
     root, outside = make_base(tmp_path)
     case = _case(name, outside)
     before_out = tree_state(outside)
@@ -56,9 +65,12 @@ def test_symlink_targets_are_kept_verbatim_but_never_followed(tmp_path: Path) ->
     # The same shapes as the corpus, minus the write through: these must succeed.
     root, outside = make_base(tmp_path)
     ts = CORPUS.ts
-    data = CORPUS._tar(CORPUS._e("link", ts.SYM, linkname=str(outside)),
-                       CORPUS._e("rel", ts.SYM, linkname="../outside/sentinel"),
-                       CORPUS._e("./abs/file", data=b"ok"), CORPUS._e("/abs2", data=b"ok"))
+    data = CORPUS._tar(
+        CORPUS._e("link", ts.SYM, linkname=str(outside)),
+        CORPUS._e("rel", ts.SYM, linkname="../outside/sentinel"),
+        CORPUS._e("./abs/file", data=b"ok"),
+        CORPUS._e("/abs2", data=b"ok"),
+    )
     before = tree_state(outside)
     unpack_tar(io.BytesIO(data), root, UnpackOptions())
     assert (root / "link").is_symlink() and str((root / "link").readlink()) == str(outside)

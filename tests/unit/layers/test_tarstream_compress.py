@@ -25,15 +25,25 @@ def _one(name: str, typ: bytes, data: bytes = b"", **kw: object) -> bytes:
 
 def test_headers_read_back_by_tarfile_and_by_our_reader() -> None:
     caps = bytes.fromhex("0100000200100000000000000000000000000000")
-    blob = (_one("dir/", ts.DIR, mode=0o1777, mtime=5) +
-            _one("dir/suid", ts.REG, b"abc", mode=0o4755, uid=1000, gid=2000, mtime=7,
-                 xattrs={"security.capability": caps}) +
-            _one("dir/" + "n" * 180, ts.REG, b"z" * 700, mode=0o644) +
-            _one("dir/lnk", ts.SYM, mode=0o777, linkname="/" + "t" * 130) +
-            _one("dir/hard", ts.LNK, mode=0o644, linkname="dir/suid") +
-            _one("dir/dev", ts.CHR, mode=0o600, devmajor=1, devminor=5) +
-            _one("big-ids", ts.REG, b"", mode=0o600, uid=1 << 30, gid=1 << 31) +
-            ts.END_OF_ARCHIVE)
+    blob = (
+        _one("dir/", ts.DIR, mode=0o1777, mtime=5)
+        + _one(
+            "dir/suid",
+            ts.REG,
+            b"abc",
+            mode=0o4755,
+            uid=1000,
+            gid=2000,
+            mtime=7,
+            xattrs={"security.capability": caps},
+        )
+        + _one("dir/" + "n" * 180, ts.REG, b"z" * 700, mode=0o644)
+        + _one("dir/lnk", ts.SYM, mode=0o777, linkname="/" + "t" * 130)
+        + _one("dir/hard", ts.LNK, mode=0o644, linkname="dir/suid")
+        + _one("dir/dev", ts.CHR, mode=0o600, devmajor=1, devminor=5)
+        + _one("big-ids", ts.REG, b"", mode=0o600, uid=1 << 30, gid=1 << 31)
+        + ts.END_OF_ARCHIVE
+    )
     with tarfile.open(fileobj=io.BytesIO(blob)) as t:
         got = {m.name: m for m in t.getmembers()}
     assert got["dir/suid"].mode == 0o4755 and got["dir/suid"].uid == 1000
@@ -48,7 +58,9 @@ def test_headers_read_back_by_tarfile_and_by_our_reader() -> None:
     assert mine["dir/suid"][0].xattrs == {"security.capability": caps}
     assert mine["dir/suid"][1] == b"abc"
     assert mine["dir/dev"][0].devminor == 5 and mine["dir/hard"][0].unsafe_linkname == "dir/suid"
-    listing = subprocess.run(["tar", "-tvf", "-"], input=blob, capture_output=True, check=True).stdout
+    listing = subprocess.run(
+        ["tar", "-tvf", "-"], input=blob, capture_output=True, check=True
+    ).stdout
     assert b"dir/" + b"n" * 180 in listing
 
 
@@ -70,7 +82,7 @@ def test_parallel_gzip_is_standard_and_thread_count_independent(data: bytes, thr
         buf = io.BytesIO()
         w = ParallelGzipWriter(buf, threads=n, block_size=64 * 1024)
         for i in range(0, len(data), 7919):
-            w.write(data[i:i + 7919])
+            w.write(data[i : i + 7919])
         w.close()
         outs.append(buf.getvalue())
     assert outs[0] == outs[1]
@@ -121,21 +133,46 @@ def test_whiteout_names() -> None:
     assert whiteout.ROOTLESS_FORMAT.userxattr and not whiteout.ROOT_FORMAT.userxattr
 
 
-_names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0/"),
-                 min_size=1, max_size=120)
+_names = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\0/"),
+    min_size=1,
+    max_size=120,
+)
 
 
-@given(st.lists(_names, min_size=1, max_size=3), st.integers(0, 0o7777), st.integers(0, 1 << 40),
-       st.integers(0, 1 << 33), st.integers(-(1 << 20), 1 << 36), st.binary(max_size=600),
-       st.dictionaries(st.sampled_from(["user.a", "security.capability", "trusted.x"]),
-                       st.binary(max_size=40), max_size=2))
+@given(
+    st.lists(_names, min_size=1, max_size=3),
+    st.integers(0, 0o7777),
+    st.integers(0, 1 << 40),
+    st.integers(0, 1 << 33),
+    st.integers(-(1 << 20), 1 << 36),
+    st.binary(max_size=600),
+    st.dictionaries(
+        st.sampled_from(["user.a", "security.capability", "trusted.x"]),
+        st.binary(max_size=40),
+        max_size=2,
+    ),
+)
 def test_header_round_trip(parts, mode, uid, gid, mtime, data, xattrs) -> None:
     name = "/".join(parts)
-    blob = (ts.header(name, ts.REG, mode=mode, uid=uid, gid=gid, size=len(data), mtime=mtime,
-                      xattrs=xattrs) + data + ts.padding(len(data)) + ts.END_OF_ARCHIVE)
+    blob = (
+        ts.header(
+            name, ts.REG, mode=mode, uid=uid, gid=gid, size=len(data), mtime=mtime, xattrs=xattrs
+        )
+        + data
+        + ts.padding(len(data))
+        + ts.END_OF_ARCHIVE
+    )
     r = ts.TarReader(io.BytesIO(blob))
     (entry,) = [(e, bytes(r.read_data(1 << 20))) for e in r]
     e, got = entry
     assert (e.unsafe_name, e.mode, e.uid, e.gid, e.size, got, e.xattrs) == (
-        name, mode, uid, gid, len(data), data, xattrs)
+        name,
+        mode,
+        uid,
+        gid,
+        len(data),
+        data,
+        xattrs,
+    )
     assert e.mtime == mtime

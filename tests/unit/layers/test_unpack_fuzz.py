@@ -22,11 +22,16 @@ _OUTSIDE_PLACEHOLDER = Path("/tmp/pybuild-fuzz-outside")
 def _seed_tar() -> bytes:
     e = CORPUS._e
     return CORPUS._tar(
-        e("d/", ts.DIR, mode=0o755), e("d/f", data=b"hello" * 50, mode=0o4755,
-                                         xattrs={"user.k": b"v"}),
-        e("d/h", ts.LNK, linkname="d/f"), e("s", ts.SYM, linkname="../outside"),
-        e("d/.wh.gone"), e("o/.wh..wh..opq"), e("p", ts.FIFO),
-        e("x" * 150, data=b"long"), e("ünï", data=b"u"))
+        e("d/", ts.DIR, mode=0o755),
+        e("d/f", data=b"hello" * 50, mode=0o4755, xattrs={"user.k": b"v"}),
+        e("d/h", ts.LNK, linkname="d/f"),
+        e("s", ts.SYM, linkname="../outside"),
+        e("d/.wh.gone"),
+        e("o/.wh..wh..opq"),
+        e("p", ts.FIFO),
+        e("x" * 150, data=b"long"),
+        e("ünï", data=b"u"),
+    )
 
 
 SEEDS = [_seed_tar()] + [t.data for t in CORPUS.hostile_tars(_OUTSIDE_PLACEHOLDER)]
@@ -55,8 +60,11 @@ def test_arbitrary_bytes(data: bytes) -> None:
     _check(b"\x28\xb5\x2f\xfd" + data, compressed=True)
 
 
-@given(st.sampled_from(SEEDS), st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)),
-                                        max_size=12), st.integers(0, 1 << 16))
+@given(
+    st.sampled_from(SEEDS),
+    st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=12),
+    st.integers(0, 1 << 16),
+)
 def test_mutated_tars(seed: bytes, flips: list[tuple[int, int]], cut: int) -> None:
     data = bytearray(seed)
     for pos, val in flips:
@@ -65,16 +73,30 @@ def test_mutated_tars(seed: bytes, flips: list[tuple[int, int]], cut: int) -> No
     _check(bytes(data[: cut % (len(data) + 1)]), max_bytes=4096)
 
 
-_NAME = st.lists(st.sampled_from(["a", "b", "..", ".", "", ".wh.a", ".wh..wh..opq", ".wh.",
-                                  ".wh...", "outside", "sentinel"]), min_size=1, max_size=4)
+_NAME = st.lists(
+    st.sampled_from(
+        ["a", "b", "..", ".", "", ".wh.a", ".wh..wh..opq", ".wh.", ".wh...", "outside", "sentinel"]
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
-@given(st.lists(st.tuples(_NAME, st.sampled_from([ts.REG, ts.DIR, ts.SYM, ts.LNK, ts.FIFO, ts.CHR]),
-                          st.sampled_from(["", "a", "../outside", "/", "../outside/sentinel", "a/b",
-                                           "/tmp"])), max_size=8), st.booleans())
+@given(
+    st.lists(
+        st.tuples(
+            _NAME,
+            st.sampled_from([ts.REG, ts.DIR, ts.SYM, ts.LNK, ts.FIFO, ts.CHR]),
+            st.sampled_from(["", "a", "../outside", "/", "../outside/sentinel", "a/b", "/tmp"]),
+        ),
+        max_size=8,
+    ),
+    st.booleans(),
+)
 def test_structured_hostile_entries(entries: list, rootless: bool) -> None:
     parts = []
     for name, typ, link in entries:
-        parts.append(CORPUS._e("/".join(name), typ, data=b"data" if typ == ts.REG else b"",
-                               linkname=link))
+        parts.append(
+            CORPUS._e("/".join(name), typ, data=b"data" if typ == ts.REG else b"", linkname=link)
+        )
     _check(CORPUS._tar(*parts), rootless=rootless)

@@ -26,8 +26,10 @@ def test_deep_and_wide_trees_with_hard_links(tmp_path: Path) -> None:
     deep = "/".join(f"d{i}" for i in range(150))
     parts = [_e(f"{deep}/file", data=b"deep", mtime=1000)]
     parts += [_e(f"w{i}/f", data=b"w", mtime=1000) for i in range(300)]
-    parts += [_e("top-link", ts.LNK, linkname=f"{deep}/file"),
-              _e(f"w0/{'x' * 200}", ts.LNK, linkname="w299/f")]
+    parts += [
+        _e("top-link", ts.LNK, linkname=f"{deep}/file"),
+        _e(f"w0/{'x' * 200}", ts.LNK, linkname="w299/f"),
+    ]
     parts += [_e(f"w{i}/", ts.DIR, mode=0o750, mtime=2000) for i in range(300)]
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     unpack_tar(io.BytesIO(b"".join(parts) + ts.END_OF_ARCHIVE), tmp_path, UnpackOptions())
@@ -41,13 +43,21 @@ def test_deep_and_wide_trees_with_hard_links(tmp_path: Path) -> None:
 
 @pytest.mark.root  # mknod of the 0/0 whiteout device
 def test_whiteouts_in_one_layer_become_overlay_form(tmp_path: Path) -> None:
-    data = b"".join([
-        _e("keep"), _e(".wh.keep"),              # same layer: not hidden
-        _e(".wh.gone"),                          # a char 0/0 device
-        _e(".wh.redo"), _e("redo/", ts.DIR),     # whiteout then dir: an opaque dir
-        _e("redo/x"),
-        _e("o/a"), _e("o/.wh..wh..opq"),         # opaque marker after entries
-    ]) + ts.END_OF_ARCHIVE
+    data = (
+        b"".join(
+            [
+                _e("keep"),
+                _e(".wh.keep"),  # same layer: not hidden
+                _e(".wh.gone"),  # a char 0/0 device
+                _e(".wh.redo"),
+                _e("redo/", ts.DIR),  # whiteout then dir: an opaque dir
+                _e("redo/x"),
+                _e("o/a"),
+                _e("o/.wh..wh..opq"),  # opaque marker after entries
+            ]
+        )
+        + ts.END_OF_ARCHIVE
+    )
     unpack_tar(io.BytesIO(data), tmp_path, UnpackOptions(fmt=ROOTLESS_FORMAT))
     assert (tmp_path / "keep").is_file()
     st = os.lstat(tmp_path / "gone")

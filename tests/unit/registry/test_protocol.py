@@ -34,17 +34,24 @@ from store.digest import (
 
 
 def test_bearer_challenge():
-    (c,) = parse_challenges('Bearer realm="https://auth.docker.io/token",'
-                            'service="registry.docker.io",scope="repository:samalba/my-app:pull,push"')
+    (c,) = parse_challenges(
+        'Bearer realm="https://auth.docker.io/token",'
+        'service="registry.docker.io",scope="repository:samalba/my-app:pull,push"'
+    )
     assert c.scheme == "bearer"
-    assert c.params == {"realm": "https://auth.docker.io/token", "service": "registry.docker.io",
-                        "scope": "repository:samalba/my-app:pull,push"}
+    assert c.params == {
+        "realm": "https://auth.docker.io/token",
+        "service": "registry.docker.io",
+        "scope": "repository:samalba/my-app:pull,push",
+    }
     assert c.scopes == ("repository:samalba/my-app:pull,push",)
 
 
 def test_basic_and_multiple_challenges():
-    cs = parse_challenges('Basic realm="Registry Realm", Bearer realm="https://x/t", '
-                          'service=reg, error="insufficient_scope"')
+    cs = parse_challenges(
+        'Basic realm="Registry Realm", Bearer realm="https://x/t", '
+        'service=reg, error="insufficient_scope"'
+    )
     assert [c.scheme for c in cs] == ["basic", "bearer"]
     assert cs[0].params == {"realm": "Registry Realm"}
     assert cs[1].params["service"] == "reg" and cs[1].params["error"] == "insufficient_scope"
@@ -65,19 +72,55 @@ def test_retry_after():
     assert later is not None and 25 < later <= 31
 
 
-@pytest.mark.parametrize("status,codes,line", [
-    (401, ("UNAUTHORIZED",), "push 127.0.0.1:5000/app:1: 401 UNAUTHORIZED (authentication required)"),
-    (403, ("DENIED",), "push 127.0.0.1:5000/app:1: 403 DENIED (requested access to the resource is denied)"),
-    (404, ("MANIFEST_UNKNOWN",), "push 127.0.0.1:5000/app:1: 404 MANIFEST_UNKNOWN (manifest unknown to registry)"),
-    (404, ("NAME_UNKNOWN",), "push 127.0.0.1:5000/app:1: 404 NAME_UNKNOWN (repository name not known to registry)"),
-    (404, ("BLOB_UNKNOWN",), "push 127.0.0.1:5000/app:1: 404 BLOB_UNKNOWN (blob unknown to registry)"),
-    (400, ("MANIFEST_INVALID",), "push 127.0.0.1:5000/app:1: 400 MANIFEST_INVALID (manifest invalid)"),
-    (429, ("TOOMANYREQUESTS",), "push 127.0.0.1:5000/app:1: 429 TOOMANYREQUESTS (too many requests)"),
-])
+@pytest.mark.parametrize(
+    "status,codes,line",
+    [
+        (
+            401,
+            ("UNAUTHORIZED",),
+            "push 127.0.0.1:5000/app:1: 401 UNAUTHORIZED (authentication required)",
+        ),
+        (
+            403,
+            ("DENIED",),
+            "push 127.0.0.1:5000/app:1: 403 DENIED (requested access to the resource is denied)",
+        ),
+        (
+            404,
+            ("MANIFEST_UNKNOWN",),
+            "push 127.0.0.1:5000/app:1: 404 MANIFEST_UNKNOWN (manifest unknown to registry)",
+        ),
+        (
+            404,
+            ("NAME_UNKNOWN",),
+            "push 127.0.0.1:5000/app:1: 404 NAME_UNKNOWN (repository name not known to registry)",
+        ),
+        (
+            404,
+            ("BLOB_UNKNOWN",),
+            "push 127.0.0.1:5000/app:1: 404 BLOB_UNKNOWN (blob unknown to registry)",
+        ),
+        (
+            400,
+            ("MANIFEST_INVALID",),
+            "push 127.0.0.1:5000/app:1: 400 MANIFEST_INVALID (manifest invalid)",
+        ),
+        (
+            429,
+            ("TOOMANYREQUESTS",),
+            "push 127.0.0.1:5000/app:1: 429 TOOMANYREQUESTS (too many requests)",
+        ),
+    ],
+)
 def test_error_lines(status, codes, line):
-    e = RegistryError("PUT http://127.0.0.1:5000/v2/app/manifests/1", status=status, codes=codes,
-                      method="PUT", url="http://127.0.0.1:5000/v2/app/manifests/1",
-                      detail=SPEC_CODES[codes[0]])
+    e = RegistryError(
+        "PUT http://127.0.0.1:5000/v2/app/manifests/1",
+        status=status,
+        codes=codes,
+        method="PUT",
+        url="http://127.0.0.1:5000/v2/app/manifests/1",
+        detail=SPEC_CODES[codes[0]],
+    )
     told = e.in_context("push 127.0.0.1:5000/app:1")
     assert str(told) == line
     assert (told.status, told.codes, told.method) == (status, codes, "PUT")
@@ -85,8 +128,11 @@ def test_error_lines(status, codes, line):
 
 
 def test_spec_error_codes_table(conformance):
-    rows = [ln.split("\t") for ln in (conformance / "distribution-spec" / "error-codes.txt")
-            .read_text().splitlines() if ln and not ln.startswith("#")]
+    rows = [
+        ln.split("\t")
+        for ln in (conformance / "distribution-spec" / "error-codes.txt").read_text().splitlines()
+        if ln and not ln.startswith("#")
+    ]
     assert {r[1]: r[2] for r in rows} == SPEC_CODES
 
 
@@ -97,42 +143,68 @@ def _desc(mt: str, data: bytes, platform: Platform | None = None) -> dict:
 def test_accept_list_and_manifest_parsing():
     for mt in (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST):
         assert mt in ACCEPT
-    m = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-         "config": _desc("application/vnd.docker.container.image.v1+json", b"c"),
-         "layers": [_desc("application/vnd.docker.image.rootfs.diff.tar.gzip", b"l")]}
+    m = {
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST,
+        "config": _desc("application/vnd.docker.container.image.v1+json", b"c"),
+        "layers": [_desc("application/vnd.docker.image.rootfs.diff.tar.gzip", b"l")],
+    }
     p = parse_manifest(json.dumps(m).encode())
-    assert not p.is_index and [d.digest for d in p.blobs()] == [Digest.of_bytes(b"c"), Digest.of_bytes(b"l")]
+    assert not p.is_index and [d.digest for d in p.blobs()] == [
+        Digest.of_bytes(b"c"),
+        Digest.of_bytes(b"l"),
+    ]
     # mediaType may be absent in OCI: the Content-Type or the shape decides.
     del m["mediaType"]
     assert parse_manifest(json.dumps(m).encode(), OCI_MANIFEST).media_type == OCI_MANIFEST
 
 
-@pytest.mark.parametrize("body,ctype,match", [
-    (b'{"schemaVersion":1,"fsLayers":[]}', "", "schema1"),
-    (b"{}", "application/vnd.docker.distribution.manifest.v1+prettyjws", "schema1"),
-    (b"not json", "", "not JSON"),
-    (b"[]", "", "not a JSON object"),
-    (b'{"schemaVersion":2,"mediaType":"text/plain"}', "", "unsupported manifest media type"),
-    (b'{"schemaVersion":2,"mediaType":"' + OCI_MANIFEST.encode() + b'"}', "", "MANIFEST_INVALID"),
-    (b" " * (4 << 20) + b"{}", "", "exceeds"),
-])
+@pytest.mark.parametrize(
+    "body,ctype,match",
+    [
+        (b'{"schemaVersion":1,"fsLayers":[]}', "", "schema1"),
+        (b"{}", "application/vnd.docker.distribution.manifest.v1+prettyjws", "schema1"),
+        (b"not json", "", "not JSON"),
+        (b"[]", "", "not a JSON object"),
+        (b'{"schemaVersion":2,"mediaType":"text/plain"}', "", "unsupported manifest media type"),
+        (
+            b'{"schemaVersion":2,"mediaType":"' + OCI_MANIFEST.encode() + b'"}',
+            "",
+            "MANIFEST_INVALID",
+        ),
+        (b" " * (4 << 20) + b"{}", "", "exceeds"),
+    ],
+)
 def test_manifest_refusals(body, ctype, match):
     with pytest.raises(ManifestError, match=match):
         parse_manifest(body, ctype)
 
 
 def test_platform_selection_with_variants():
-    entries = [(Platform("linux", "amd64"), b"a"), (Platform("linux", "arm", "v6"), b"b"),
-               (Platform("linux", "arm", "v7"), b"c"), (Platform("linux", "arm64", "v8"), b"d"),
-               (Platform("windows", "amd64"), b"e")]
-    idx = {"schemaVersion": 2, "mediaType": OCI_INDEX,
-           "manifests": [_desc(OCI_MANIFEST, data, p) for p, data in entries]}
+    entries = [
+        (Platform("linux", "amd64"), b"a"),
+        (Platform("linux", "arm", "v6"), b"b"),
+        (Platform("linux", "arm", "v7"), b"c"),
+        (Platform("linux", "arm64", "v8"), b"d"),
+        (Platform("windows", "amd64"), b"e"),
+    ]
+    idx = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [_desc(OCI_MANIFEST, data, p) for p, data in entries],
+    }
     p = parse_manifest(json.dumps(idx).encode())
-    pick = {w: select_platform(p, Platform.parse(w)).digest for w in
-            ("linux/amd64", "linux/arm/v6", "linux/arm/v7", "linux/arm64", "windows/amd64")}
-    assert pick == {"linux/amd64": Digest.of_bytes(b"a"), "linux/arm/v6": Digest.of_bytes(b"b"),
-                    "linux/arm/v7": Digest.of_bytes(b"c"), "linux/arm64": Digest.of_bytes(b"d"),
-                    "windows/amd64": Digest.of_bytes(b"e")}
+    pick = {
+        w: select_platform(p, Platform.parse(w)).digest
+        for w in ("linux/amd64", "linux/arm/v6", "linux/arm/v7", "linux/arm64", "windows/amd64")
+    }
+    assert pick == {
+        "linux/amd64": Digest.of_bytes(b"a"),
+        "linux/arm/v6": Digest.of_bytes(b"b"),
+        "linux/arm/v7": Digest.of_bytes(b"c"),
+        "linux/arm64": Digest.of_bytes(b"d"),
+        "windows/amd64": Digest.of_bytes(b"e"),
+    }
     with pytest.raises(ManifestError, match="available: linux/amd64, linux/arm/v6"):
         select_platform(p, Platform.parse("linux/ppc64le"))
 
@@ -155,10 +227,16 @@ def test_scheme_choice(monkeypatch, tmp_path):
 
 def test_credentials_config_round_trip(docker_config):
     assert not get_credentials("reg.example:5000")
-    (docker_config / "config.json").write_text(json.dumps({"auths": {
-        "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw").decode()},
-        "reg.example:5000": {"username": "u", "password": "p:w"},
-    }}))
+    (docker_config / "config.json").write_text(
+        json.dumps(
+            {
+                "auths": {
+                    "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw").decode()},
+                    "reg.example:5000": {"username": "u", "password": "p:w"},
+                }
+            }
+        )
+    )
     assert get_credentials("docker.io") == Credentials("hub", "pw")
     assert get_credentials("reg.example:5000") == Credentials("u", "p:w")
     where = store_credentials("new.example", Credentials("n", "pw:2"))
@@ -173,12 +251,30 @@ def test_credentials_config_round_trip(docker_config):
     assert "pw" not in repr(Credentials("a", "pw"))
 
 
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                     lambda kids: st.lists(kids, max_size=4)
-                     | st.dictionaries(st.sampled_from(["mediaType", "schemaVersion", "config",
-                                                        "layers", "manifests", "digest", "size",
-                                                        "platform", "x"]), kids, max_size=5),
-                     max_leaves=20)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "mediaType",
+                    "schemaVersion",
+                    "config",
+                    "layers",
+                    "manifests",
+                    "digest",
+                    "size",
+                    "platform",
+                    "x",
+                ]
+            ),
+            kids,
+            max_size=5,
+        )
+    ),
+    max_leaves=20,
+)
 
 
 @given(_JSON, st.sampled_from(["", OCI_MANIFEST, OCI_INDEX, "application/json"]))
@@ -192,9 +288,16 @@ def test_manifest_parser_only_raises_manifest_error(obj, ctype):
 
 
 def test_docker_hub_credentials_keys(docker_config):
-    (docker_config / "config.json").write_text(json.dumps({"auths": {
-        "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw").decode()},
-        "http://reg.example:5000/v2/": {"auth": base64.b64encode(b"r:p").decode()}}}))
+    (docker_config / "config.json").write_text(
+        json.dumps(
+            {
+                "auths": {
+                    "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw").decode()},
+                    "http://reg.example:5000/v2/": {"auth": base64.b64encode(b"r:p").decode()},
+                }
+            }
+        )
+    )
     for name in ("docker.io", "registry-1.docker.io", "index.docker.io"):
         assert get_credentials(name) == Credentials("hub", "pw"), name
     assert get_credentials("reg.example:5000") == Credentials("r", "p")

@@ -52,14 +52,19 @@ def test_profile_rules_follow_caps_arch_and_kernel() -> None:
     admin_entry = _entry(["bpf", "clone", "clone3"])
     assert not applies(admin_entry, default, "amd64", (6, 1))
     assert applies(admin_entry, default | {"SYS_ADMIN"}, "amd64", (6, 1))
-    clone3_enosys = next(e for e in json.loads(PROFILE.read_text())["syscalls"]
-                         if e["names"] == ["clone3"] and e.get("errnoRet") == 38)
+    clone3_enosys = next(
+        e
+        for e in json.loads(PROFILE.read_text())["syscalls"]
+        if e["names"] == ["clone3"] and e.get("errnoRet") == 38
+    )
     assert applies(clone3_enosys, default, "amd64", (6, 1))
     assert not applies(clone3_enosys, default | {"SYS_ADMIN"}, "amd64", (6, 1))
     assert applies(_entry(["arch_prctl"]), default, "amd64", (6, 1))
     assert not applies(_entry(["arch_prctl"]), default, "arm64", (6, 1))
     ptrace = _entry(["process_vm_readv", "process_vm_writev", "ptrace"])
-    assert applies(ptrace, default, "amd64", (4, 8)) and not applies(ptrace, default, "amd64", (4, 4))
+    assert applies(ptrace, default, "amd64", (4, 8)) and not applies(
+        ptrace, default, "amd64", (4, 4)
+    )
 
 
 def test_compiled_filter_differs_by_caps_and_is_cached() -> None:

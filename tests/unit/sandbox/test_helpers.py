@@ -64,8 +64,7 @@ def test_removable_keeps_dirs_the_step_used(tmp_path: Path) -> None:
     (root / "etc" / "hosts").write_text("")
     spec = SandboxSpec(rootfs=root, argv=("true",))
     created = ["/run", "/run/secrets", "/run/secrets/token", "/cache", "/etc/hosts"]
-    assert removable(spec, created) == ("/run", "/run/secrets", "/run/secrets/token",
-                                        "/etc/hosts")
+    assert removable(spec, created) == ("/run", "/run/secrets", "/run/secrets/token", "/etc/hosts")
     os.unlink(root / "cache" / "mine")
     assert "/cache" in removable(spec, created)
 

@@ -35,15 +35,18 @@ def image(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(("spec", "uid", "gid", "groups", "home"), [
-    ("", 0, 0, (0,), "/root"),
-    ("root", 0, 0, (0,), "/root"),
-    ("app", 1000, 1000, (1000, 10, 50), "/home/app"),
-    ("1000", 1000, 1000, (1000, 10, 50), "/home/app"),
-    ("app:staff", 1000, 50, (50,), "/home/app"),
-    ("1000:77", 1000, 77, (77,), "/home/app"),
-    ("4242", 4242, 0, (0,), "/"),
-])
+@pytest.mark.parametrize(
+    ("spec", "uid", "gid", "groups", "home"),
+    [
+        ("", 0, 0, (0,), "/root"),
+        ("root", 0, 0, (0,), "/root"),
+        ("app", 1000, 1000, (1000, 10, 50), "/home/app"),
+        ("1000", 1000, 1000, (1000, 10, 50), "/home/app"),
+        ("app:staff", 1000, 50, (50,), "/home/app"),
+        ("1000:77", 1000, 77, (77,), "/home/app"),
+        ("4242", 4242, 0, (0,), "/"),
+    ],
+)
 def test_resolve(image: Path, spec: str, uid: int, gid: int, groups: tuple, home: str) -> None:
     got = user.resolve(image, spec)
     assert (got.uid, got.gid, got.groups, got.home) == (uid, gid, groups, home)
@@ -75,7 +78,9 @@ def test_passwd_symlink_cannot_escape(tmp_path: Path) -> None:
 
 
 @given(st.lists(st.sampled_from(["..", ".", "a", "b", "", "etc"]), max_size=8))
-def test_scoped_path_stays_inside(tmp_path_factory: pytest.TempPathFactory, parts: list[str]) -> None:
+def test_scoped_path_stays_inside(
+    tmp_path_factory: pytest.TempPathFactory, parts: list[str]
+) -> None:
     root = tmp_path_factory.getbasetemp()
     got = user.scoped_path(root, "/".join(parts))
     assert got == root or root in got.parents

@@ -42,7 +42,9 @@ def _registry() -> tuple[Registry, dict[str, Any]]:
     for line in (oci_dir() / "schema-urls.tsv").read_text().splitlines()[1:]:
         if line.strip():
             fname, url = line.split("\t")
-            pairs.append((url, Resource.from_contents(schemas[fname], default_specification=DRAFT4)))
+            pairs.append(
+                (url, Resource.from_contents(schemas[fname], default_specification=DRAFT4))
+            )
     return Registry().with_resources(pairs), schemas
 
 

@@ -47,7 +47,9 @@ def test_put_is_idempotent_and_refreshes_mtime(blobs: BlobStore) -> None:
 
 
 @given(st.binary(min_size=1, max_size=300))
-def test_expected_digest_mismatch_leaves_nothing(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+def test_expected_digest_mismatch_leaves_nothing(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
     b = BlobStore(tmp_path_factory.mktemp("b"))
     wrong = Digest.of_bytes(data + b"!")
     with pytest.raises(DigestMismatch):

@@ -33,8 +33,12 @@ def test_schema_tests_through_our_parsers(case: dict) -> None:
 
 
 def test_plain_schema_agrees_except_the_four_documented_cases() -> None:
-    extra_checks = {"descriptor/15-invalid.json", "descriptor/17-invalid.json",
-                    "descriptor/29-invalid.json", "config/09-invalid.json"}
+    extra_checks = {
+        "descriptor/15-invalid.json",
+        "descriptor/17-invalid.json",
+        "descriptor/29-invalid.json",
+        "config/09-invalid.json",
+    }
     disagree = set()
     for case in CASES["cases"]:
         doc = _load(case)

@@ -21,17 +21,27 @@ from store.digest import (
 from store.errors import DigestMismatch, InvalidDigest, SizeMismatch
 
 algs = st.sampled_from(["sha256", "sha384", "sha512"])
-digests = st.builds(lambda a, b: Digest(a, hashlib.new(a, b).hexdigest()), algs, st.binary(max_size=64))
+digests = st.builds(
+    lambda a, b: Digest(a, hashlib.new(a, b).hexdigest()), algs, st.binary(max_size=64)
+)
 media_types = st.from_regex(r"\A[a-z][a-z0-9.+-]{0,20}/[a-z][a-z0-9.+-]{0,30}\Z")
 annotations = st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=10), max_size=3)
-platforms = st.builds(Platform, os=st.sampled_from(["linux", "windows"]),
-                      architecture=st.sampled_from(["amd64", "arm64", "arm"]),
-                      variant=st.sampled_from(["", "v7", "v8"]))
+platforms = st.builds(
+    Platform,
+    os=st.sampled_from(["linux", "windows"]),
+    architecture=st.sampled_from(["amd64", "arm64", "arm"]),
+    variant=st.sampled_from(["", "v7", "v8"]),
+)
 descriptors = st.builds(
-    Descriptor, media_type=media_types, digest=digests, size=st.integers(0, 2**62),
-    annotations=annotations, platform=st.none() | platforms,
+    Descriptor,
+    media_type=media_types,
+    digest=digests,
+    size=st.integers(0, 2**62),
+    annotations=annotations,
+    platform=st.none() | platforms,
     urls=st.lists(st.sampled_from(["https://example.com/a", "http://x/y"]), max_size=2).map(tuple),
-    data=st.none() | st.binary(max_size=20))
+    data=st.none() | st.binary(max_size=20),
+)
 
 
 @given(digests)
@@ -58,8 +68,19 @@ def test_digest_parse_never_crashes_otherwise(text: str) -> None:
     assert str(d) == text
 
 
-@pytest.mark.parametrize("bad", ["", "sha256", ":abc", "SHA256:" + "a" * 64, "sha256:" + "A" * 64,
-                                 "sha256:" + "a" * 63, "sha512:" + "a" * 64, "sha256+foo+-b:abc"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "sha256",
+        ":abc",
+        "SHA256:" + "a" * 64,
+        "sha256:" + "A" * 64,
+        "sha256:" + "a" * 63,
+        "sha512:" + "a" * 64,
+        "sha256+foo+-b:abc",
+    ],
+)
 def test_digest_rejects(bad: str) -> None:
     with pytest.raises(InvalidDigest):
         Digest.parse(bad)
@@ -84,7 +105,7 @@ def test_verifying_reader_accepts_good_stream(data: bytes, chunk: int) -> None:
 @given(st.binary(min_size=1, max_size=2000), st.data())
 def test_verifying_reader_flipped_byte(data: bytes, draw: st.DataObject) -> None:
     i = draw.draw(st.integers(0, len(data) - 1))
-    bad = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+    bad = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
     r = VerifyingReader(io.BytesIO(bad), Digest.of_bytes(data), len(data))
     with pytest.raises(DigestMismatch):
         while r.read(100):
@@ -123,20 +144,34 @@ def test_hashing_writer_and_chain_ids() -> None:
     assert chain_ids([a, b]) == [a, Digest.of_bytes(f"{a} {b}".encode())]
 
 
-@pytest.mark.parametrize("text,want", [  # containerd's platforms.Parse + Normalize
-    ("linux/amd64", "linux/amd64"), ("linux/x86_64", "linux/amd64"), ("LINUX/X86-64", "linux/amd64"),
-    ("linux/amd64/v1", "linux/amd64"), ("linux/amd64/v3", "linux/amd64/v3"),
-    ("linux/arm64/v8", "linux/arm64"), ("linux/aarch64", "linux/arm64"), ("linux/arm64/9", "linux/arm64/v9"),
-    ("linux/arm", "linux/arm/v7"), ("linux/arm/7", "linux/arm/v7"), ("linux/arm/6", "linux/arm/v6"),
-    ("linux/armhf", "linux/arm/v7"), ("linux/armel", "linux/arm/v6"), ("linux/i386", "linux/386"),
-    ("amd64", "linux/amd64"), ("arm64", "linux/arm64"), ("linux/riscv64", "linux/riscv64"),
-])
+@pytest.mark.parametrize(
+    "text,want",
+    [  # containerd's platforms.Parse + Normalize
+        ("linux/amd64", "linux/amd64"),
+        ("linux/x86_64", "linux/amd64"),
+        ("LINUX/X86-64", "linux/amd64"),
+        ("linux/amd64/v1", "linux/amd64"),
+        ("linux/amd64/v3", "linux/amd64/v3"),
+        ("linux/arm64/v8", "linux/arm64"),
+        ("linux/aarch64", "linux/arm64"),
+        ("linux/arm64/9", "linux/arm64/v9"),
+        ("linux/arm", "linux/arm/v7"),
+        ("linux/arm/7", "linux/arm/v7"),
+        ("linux/arm/6", "linux/arm/v6"),
+        ("linux/armhf", "linux/arm/v7"),
+        ("linux/armel", "linux/arm/v6"),
+        ("linux/i386", "linux/386"),
+        ("amd64", "linux/amd64"),
+        ("arm64", "linux/arm64"),
+        ("linux/riscv64", "linux/riscv64"),
+    ],
+)
 def test_platform_parse(text: str, want: str) -> None:
     assert str(Platform.parse(text)) == want
 
 
 def test_a_lone_os_takes_the_hosts_architecture() -> None:
-    from store.platform import host_platform
+    from store.oci.platform import host_platform
 
     host = host_platform()
     assert Platform.parse("windows") == Platform("windows", host.architecture, host.variant)
@@ -151,7 +186,7 @@ def test_platform_parse_refuses_what_is_no_platform(text: str) -> None:
 def test_the_front_end_and_the_store_normalise_platforms_alike() -> None:
     from builder.args import host_platform as front_host
     from builder.args import normalize_platform
-    from store.platform import host_platform
+    from store.oci.platform import host_platform
 
     assert front_host() == str(host_platform())
     for text in ("linux/x86_64", "linux/arm", "arm64", "linux/arm64/v8"):

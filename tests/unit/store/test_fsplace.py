@@ -12,8 +12,9 @@ from store.layout import open_store
 
 
 def _lsattr_has_t(path: Path) -> bool:
-    out = subprocess.run(["lsattr", "-d", str(path)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["lsattr", "-d", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     return "T" in out.split()[0]
 
 

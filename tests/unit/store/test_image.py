@@ -44,32 +44,56 @@ from store.layout import open_store
 
 # A config as docker/BuildKit write it, with fields we do not model (kept verbatim).
 DOCKER_STYLE = {
-    "architecture": "amd64", "os": "linux", "created": "2024-01-02T03:04:05.123456789Z",
-    "author": "someone", "docker_version": "24.0.7", "container": "abc",
+    "architecture": "amd64",
+    "os": "linux",
+    "created": "2024-01-02T03:04:05.123456789Z",
+    "author": "someone",
+    "docker_version": "24.0.7",
+    "container": "abc",
     "config": {
-        "Hostname": "", "User": "app", "ExposedPorts": {"80/tcp": {}, "443/tcp": {}},
-        "Env": ["PATH=/bin", "A=b=c"], "Entrypoint": ["/init"], "Cmd": ["serve", "--x"],
-        "Volumes": {"/data": {}}, "WorkingDir": "/srv", "Labels": {"z": "1", "a": "<&>"},
-        "StopSignal": "SIGTERM", "ArgsEscaped": True, "OnBuild": ["RUN x"],
-        "Shell": ["/bin/bash", "-c"], "AttachStdin": False,
-        "Healthcheck": {"Test": ["CMD-SHELL", "curl -f localhost"], "Interval": 30000000000,
-                        "Timeout": 5000000000, "StartPeriod": 1000000000, "Retries": 3},
+        "Hostname": "",
+        "User": "app",
+        "ExposedPorts": {"80/tcp": {}, "443/tcp": {}},
+        "Env": ["PATH=/bin", "A=b=c"],
+        "Entrypoint": ["/init"],
+        "Cmd": ["serve", "--x"],
+        "Volumes": {"/data": {}},
+        "WorkingDir": "/srv",
+        "Labels": {"z": "1", "a": "<&>"},
+        "StopSignal": "SIGTERM",
+        "ArgsEscaped": True,
+        "OnBuild": ["RUN x"],
+        "Shell": ["/bin/bash", "-c"],
+        "AttachStdin": False,
+        "Healthcheck": {
+            "Test": ["CMD-SHELL", "curl -f localhost"],
+            "Interval": 30000000000,
+            "Timeout": 5000000000,
+            "StartPeriod": 1000000000,
+            "Retries": 3,
+        },
     },
     "container_config": {"Cmd": ["/bin/sh", "-c", "#(nop) CMD"]},
     "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64, "sha256:" + "2" * 64]},
-    "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD file"},
-                {"created_by": "ENV A=b", "empty_layer": True, "comment": "buildkit.dockerfile.v0"},
-                {"created_by": "RUN x"}],
+    "history": [
+        {"created": "2024-01-01T00:00:00Z", "created_by": "ADD file"},
+        {"created_by": "ENV A=b", "empty_layer": True, "comment": "buildkit.dockerfile.v0"},
+        {"created_by": "RUN x"},
+    ],
 }
 
 
 def test_docker_config_round_trips_with_unknown_fields() -> None:
     c = ImageConfig.from_json(DOCKER_STYLE)
-    assert c.config.healthcheck == Healthcheck(("CMD-SHELL", "curl -f localhost"), 30 * 10**9,
-                                               5 * 10**9, 10**9, 0, 3)
+    assert c.config.healthcheck == Healthcheck(
+        ("CMD-SHELL", "curl -f localhost"), 30 * 10**9, 5 * 10**9, 10**9, 0, 3
+    )
     assert c.config.on_build == ("RUN x",) and c.config.shell == ("/bin/bash", "-c")
     assert c.config.stop_signal == "SIGTERM" and c.config.env_dict() == {"PATH": "/bin", "A": "b=c"}
-    assert c.extra["docker_version"] == "24.0.7" and c.config.extra == {"Hostname": "", "AttachStdin": False}
+    assert c.extra["docker_version"] == "24.0.7" and c.config.extra == {
+        "Hostname": "",
+        "AttachStdin": False,
+    }
     assert len(c.non_empty_history()) == 2
     assert json.loads(c.to_bytes()) == DOCKER_STYLE
     assert ImageConfig.from_json(json.loads(c.to_bytes())) == c
@@ -82,17 +106,33 @@ def test_go_json_escapes_like_go() -> None:
 words = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
 configs = st.builds(
     ImageConfig,
-    architecture=st.sampled_from(["amd64", "arm64"]), os=st.just("linux"),
-    config=st.builds(ContainerConfig, user=st.none() | words,
-                     env=st.none() | st.lists(st.from_regex(r"\A[A-Z_]{1,5}=[a-z]{0,5}\Z"), max_size=3).map(tuple),
-                     cmd=st.none() | st.lists(words, max_size=3).map(tuple),
-                     labels=st.none() | st.dictionaries(words, words, max_size=3),
-                     exposed_ports=st.none() | st.lists(st.sampled_from(["80/tcp", "53/udp"]), unique=True).map(lambda x: tuple(sorted(x))),
-                     healthcheck=st.none() | st.builds(Healthcheck, test=st.lists(words, max_size=2).map(tuple),
-                                                       interval=st.integers(0, 10**12), retries=st.integers(0, 9))),
+    architecture=st.sampled_from(["amd64", "arm64"]),
+    os=st.just("linux"),
+    config=st.builds(
+        ContainerConfig,
+        user=st.none() | words,
+        env=st.none()
+        | st.lists(st.from_regex(r"\A[A-Z_]{1,5}=[a-z]{0,5}\Z"), max_size=3).map(tuple),
+        cmd=st.none() | st.lists(words, max_size=3).map(tuple),
+        labels=st.none() | st.dictionaries(words, words, max_size=3),
+        exposed_ports=st.none()
+        | st.lists(st.sampled_from(["80/tcp", "53/udp"]), unique=True).map(
+            lambda x: tuple(sorted(x))
+        ),
+        healthcheck=st.none()
+        | st.builds(
+            Healthcheck,
+            test=st.lists(words, max_size=2).map(tuple),
+            interval=st.integers(0, 10**12),
+            retries=st.integers(0, 9),
+        ),
+    ),
     diff_ids=st.lists(st.binary(max_size=4).map(Digest.of_bytes), max_size=3).map(tuple),
-    history=st.lists(st.builds(History, created_by=st.none() | words, empty_layer=st.booleans()), max_size=3).map(tuple),
-    created=st.none() | st.just("2024-01-01T00:00:00Z"))
+    history=st.lists(
+        st.builds(History, created_by=st.none() | words, empty_layer=st.booleans()), max_size=3
+    ).map(tuple),
+    created=st.none() | st.just("2024-01-01T00:00:00Z"),
+)
 
 
 @given(configs)
@@ -100,19 +140,33 @@ def test_config_round_trip(c: ImageConfig) -> None:
     assert ImageConfig.from_json(json.loads(c.to_bytes())) == c
 
 
-@pytest.mark.parametrize("bad", [
-    [], {"rootfs": {"type": "other"}}, {"os": 1}, {"config": {"Env": ["NOEQUALS"]}},
-    {"config": {"Env": [1]}}, {"config": {"User": 0}}, {"config": {"Volumes": ["/x"]}},
-    {"history": "x"}, {"rootfs": {"type": "layers", "diff_ids": ["sha256:zz"]}},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],
+        {"rootfs": {"type": "other"}},
+        {"os": 1},
+        {"config": {"Env": ["NOEQUALS"]}},
+        {"config": {"Env": [1]}},
+        {"config": {"User": 0}},
+        {"config": {"Volumes": ["/x"]}},
+        {"history": "x"},
+        {"rootfs": {"type": "layers", "diff_ids": ["sha256:zz"]}},
+    ],
+)
 def test_config_rejects(bad: object) -> None:
     with pytest.raises(InvalidImage):
         ImageConfig.from_json(bad)
 
 
-def _m(layer_type: str = OCI_LAYER_GZIP, cfg_type: str = OCI_CONFIG, mt: str = OCI_MANIFEST) -> Manifest:
-    return Manifest(config=Descriptor(cfg_type, Digest.of_bytes(b"c"), 10),
-                    layers=(Descriptor(layer_type, Digest.of_bytes(b"l"), 20),), media_type=mt)
+def _m(
+    layer_type: str = OCI_LAYER_GZIP, cfg_type: str = OCI_CONFIG, mt: str = OCI_MANIFEST
+) -> Manifest:
+    return Manifest(
+        config=Descriptor(cfg_type, Digest.of_bytes(b"c"), 10),
+        layers=(Descriptor(layer_type, Digest.of_bytes(b"l"), 20),),
+        media_type=mt,
+    )
 
 
 def test_schema2_oci_conversion_round_trip() -> None:
@@ -146,14 +200,19 @@ def test_manifest_and_index_json() -> None:
 
 def test_an_index_picks_the_same_variant_first_then_the_highest() -> None:
     def d(variant: str, arch: str = "arm64") -> Descriptor:
-        return Descriptor(OCI_MANIFEST, Digest.of_bytes(variant.encode()), 1,
-                          platform=Platform("linux", arch, variant))
+        return Descriptor(
+            OCI_MANIFEST,
+            Digest.of_bytes(variant.encode()),
+            1,
+            platform=Platform("linux", arch, variant),
+        )
 
     idx = Index((d("v9"), d(""), d("v8.2")))
     assert idx.select(Platform("linux", "arm64")) == d("")  # not the first listed
     assert idx.select(Platform("linux", "arm64", "v9")) == d("v9")
-    assert Index((d("v6", "arm"), d("v7", "arm"))).select(Platform("linux", "arm", "v7")) == \
-        d("v7", "arm")
+    assert Index((d("v6", "arm"), d("v7", "arm"))).select(Platform("linux", "arm", "v7")) == d(
+        "v7", "arm"
+    )
 
 
 def _layer(store, files: dict[str, bytes]) -> tuple[Descriptor, Digest]:  # type: ignore[no-untyped-def]

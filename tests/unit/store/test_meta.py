@@ -79,7 +79,7 @@ def test_lease_without_resources_lives_in_its_lock_file(tmp_path: Path) -> None:
     s = open_store(tmp_path)
     with s.lease(labels="noop") as lease:
         assert s.db().execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
-        (lid, created), = s.active_leases()
+        ((lid, created),) = s.active_leases()
         assert lid == lease.id and created == lease.created
         fresh = s.blobs.put_bytes(b"fresh", "x")
         assert gc(s).removed_blobs == []

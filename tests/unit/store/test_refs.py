@@ -17,29 +17,46 @@ from store.refs import normalize_name, repo_and_tag
 D = "sha256:" + "a" * 64
 
 
-@pytest.mark.parametrize("name,want", [
-    ("app", "app:latest"),
-    ("app:dev", "app:dev"),
-    ("busybox", "busybox:latest"),
-    ("docker.io/library/busybox", "busybox:latest"),
-    ("index.docker.io/library/busybox:1.36", "busybox:1.36"),
-    ("docker.io/foo/bar", "foo/bar:latest"),
-    ("library/alpine:3", "alpine:3"),
-    ("127.0.0.1:5000/a/b:1", "127.0.0.1:5000/a/b:1"),
-    ("localhost/x", "localhost/x:latest"),
-    ("localhost:5000/x", "localhost:5000/x:latest"),
-    ("registry.example.com/team/app:1", "registry.example.com/team/app:1"),
-    (f"app@{D}", f"app@{D}"),
-    (f"app:1@{D}", f"app:1@{D}"),
-    ("a__b/c-d.e:T_1.x-y", "a__b/c-d.e:T_1.x-y"),
-])
+@pytest.mark.parametrize(
+    "name,want",
+    [
+        ("app", "app:latest"),
+        ("app:dev", "app:dev"),
+        ("busybox", "busybox:latest"),
+        ("docker.io/library/busybox", "busybox:latest"),
+        ("index.docker.io/library/busybox:1.36", "busybox:1.36"),
+        ("docker.io/foo/bar", "foo/bar:latest"),
+        ("library/alpine:3", "alpine:3"),
+        ("127.0.0.1:5000/a/b:1", "127.0.0.1:5000/a/b:1"),
+        ("localhost/x", "localhost/x:latest"),
+        ("localhost:5000/x", "localhost:5000/x:latest"),
+        ("registry.example.com/team/app:1", "registry.example.com/team/app:1"),
+        (f"app@{D}", f"app@{D}"),
+        (f"app:1@{D}", f"app:1@{D}"),
+        ("a__b/c-d.e:T_1.x-y", "a__b/c-d.e:T_1.x-y"),
+    ],
+)
 def test_normalize(name: str, want: str) -> None:
     assert normalize_name(name) == want
     assert normalize_name(want) == want
 
 
-@pytest.mark.parametrize("bad", ["", "App", "app:", "app:-x", "a b", "/app", "app/", "app@sha256:zz",
-                                 "a" * 300, "a..b", "bad_host:5000:x/y:1"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "App",
+        "app:",
+        "app:-x",
+        "a b",
+        "/app",
+        "app/",
+        "app@sha256:zz",
+        "a" * 300,
+        "a..b",
+        "bad_host:5000:x/y:1",
+    ],
+)
 def test_normalize_rejects(bad: str) -> None:
     with pytest.raises(InvalidReference):
         normalize_name(bad)
@@ -87,16 +104,21 @@ def test_untagged_roots_are_kept_but_not_listed(tmp_path: Path) -> None:
 def test_set_many_is_one_update(tmp_path: Path) -> None:
     s = open_store(tmp_path)
     s.refs.set_many([("a", _desc(1)), ("b:2", _desc(2))])
-    assert dict((n, d.digest) for n, d in s.refs.list()) == {"a:latest": _desc(1).digest,
-                                                              "b:2": _desc(2).digest}
+    assert dict((n, d.digest) for n, d in s.refs.list()) == {
+        "a:latest": _desc(1).digest,
+        "b:2": _desc(2).digest,
+    }
 
 
 _component = st.from_regex(r"\A[a-z0-9]{1,6}(?:[._-][a-z0-9]{1,4})?\Z")
 _names = st.builds(
-    lambda host, path, tag: (f"{host}/" if host else "") + "/".join(path) + (f":{tag}" if tag else ""),
+    lambda host, path, tag: (
+        (f"{host}/" if host else "") + "/".join(path) + (f":{tag}" if tag else "")
+    ),
     st.none() | st.sampled_from(["localhost", "127.0.0.1:5000", "reg.example.com", "docker.io"]),
     st.lists(_component, min_size=1, max_size=3),
-    st.none() | st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,10}\Z"))
+    st.none() | st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,10}\Z"),
+)
 
 
 @given(_names)
