@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from builder.errors import DockerfileError, Span
 from builder.expand import ExpansionError, Lexer, is_space
+from builder.gofmt import quote as go_quote
 
 _WS_SPLIT = re.compile(r"[\t\v\f\r ]+")
 _HEREDOC = re.compile(r"^(\d*)<<(-?)[ \t\n\f\r]*([^<]*)\Z")
@@ -186,18 +187,13 @@ def dispatch(keyword: str, rest: str, span: Span, escape: str) -> tuple[list[str
         return ([rest] if rest else []), False
     if keyword == "healthcheck":
         m = re.match(r"(\S*)\s*", rest)
+        assert m is not None  # both parts may be empty, so it matches any text
         typ, cmd = m.group(1), rest[m.end() :]
         if not typ:
             return [], False
         args, is_json = _maybe_json(cmd, span, keyword, False)
         return [typ, *args], is_json
     return [], False
-
-
-def go_quote(s: str) -> str:
-    from builder.dump import go_quote as q
-
-    return q(s)
 
 
 # --- heredocs (parser.go: ParseHeredoc, heredocsFromLine, ChompHeredocContent) ---

@@ -25,6 +25,7 @@ from builder.errors import BuildError
 from builder.expand.parts import Words as _Words
 from builder.expand.parts import is_space as is_space  # re-exported
 from builder.expand.parts import pattern_regex, trim_prefix, trim_suffix
+from builder.gofmt import quote as go_quote
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 _PLAIN = re.compile(r"[^$'\"\\`<]*\Z")
@@ -67,7 +68,7 @@ class Lexer:
         try:
             result, words = self._stop_on("", self.raw_escapes)
         except ExpansionError as e:
-            raise ExpansionError(f"failed to process {_go_quote(word)}: {e}") from None
+            raise ExpansionError(f"failed to process {go_quote(word)}: {e}") from None
         return Expansion(result, words, self._matched, self._unmatched)
 
     # scanner helpers
@@ -287,12 +288,6 @@ class Lexer:
             return "${" + name + "/" + pattern + "/" + repl + "}"
         rx = pattern_regex(pattern, greedy=True, anchored=False)
         return rx.sub(lambda _m: repl, value, count=0 if replace_all else 1)
-
-
-def _go_quote(s: str) -> str:
-    from builder.dump import go_quote
-
-    return go_quote(s)
 
 
 def expand_word(word: str, env: Mapping[str, str], escape: str = "\\") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from builder import config_ops as ops
+from builder import gofmt
 from builder import history as h
 from store.digest import Platform
 
@@ -137,9 +138,9 @@ def test_run_and_copy_created_by():
     ],
 )
 def test_go_duration(ns, want):
-    assert h.duration(ns) == want
+    assert gofmt.duration(ns) == want
 
 
 def test_go_quote():
-    assert h.quote("a\tb\x01é") == '"a\\tb\\x01é"'
-    assert h.quote_rune(65) == "'A'"
+    assert gofmt.quote("a\tb\x01é") == '"a\\tb\\x01é"'
+    assert gofmt.quote_rune(65) == "'A'"
