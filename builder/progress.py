@@ -40,6 +40,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from builder.units import decimal_size
+
 MODES = ("auto", "plain", "tty", "json", "quiet")
 SCHEMA_VERSION = 1
 
@@ -322,11 +324,7 @@ def _rate_eta(cur: int, total: int | None, span: list[float] | None) -> str:
 
 
 def _human(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.2f}{unit}"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n}B"
+    return decimal_size(n, ".2f", units=("kB", "MB", "GB"))
 
 
 def make_progress(mode: str, stream: IO[str] | None = None) -> Progress:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from builder.units import decimal_size
 from store.layout import Store, open_store
 
 
@@ -13,13 +14,7 @@ def store() -> Store:
 
 def human_size(n: int) -> str:
     """docker-style sizes: 1000-based, 3 significant digits ("5.24MB")."""
-    units = ["B", "kB", "MB", "GB", "TB"]
-    f = float(n)
-    for u in units:
-        if f < 1000 or u == units[-1]:
-            return f"{f:.3g}{u}" if u != "B" else f"{int(f)}B"
-        f /= 1000
-    return f"{n}B"
+    return decimal_size(n)
 
 
 def human_ago(created: str | None) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from builder.inspect.dockerfile import Step
 from builder.inspect.layers import ImageTree
+from builder.units import decimal_size
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,7 @@ def commands(run_text: str) -> list[str]:
 
 def human(n: float) -> str:
     """Bytes for people: 812 B, 1.2 MB (decimal units, as docker prints them)."""
-    if abs(n) < 1000:
-        return f"{int(n)} B"
-    for unit in ("kB", "MB", "GB", "TB"):
-        n /= 1000
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.1f} {unit}"
-    return f"{n} B"
+    return decimal_size(n, ".1f", " ")
 
 
 def counted(n: int, noun: str) -> str:
