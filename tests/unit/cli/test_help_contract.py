@@ -1,4 +1,4 @@
-"""Issue 8.1: every verb and flag of DESIGN §2 exists, each verb's `--help` exits 0 and
+"""Every verb and flag of ARCHITECTURE §2 exists, each verb's `--help` exits 0 and
 lists the contract's flags, `--version` and `--debug` work, and the CLI stays lazy
 (`--version` and `--help` import neither the engine nor rich nor lark)."""
 
@@ -18,13 +18,13 @@ FLAG = re.compile(r"(?<![\w-])(--?[a-z][a-z-]*)")
 
 
 def design_section_2() -> str:
-    """DESIGN §2 (the fixed CLI contract) from ../shared/DESIGN.md beside the checkout."""
-    text = (REPO.parent / "shared" / "DESIGN.md").read_text()
+    """ARCHITECTURE §2, the CLI contract, from docs/ARCHITECTURE.md."""
+    text = (REPO / "docs" / "ARCHITECTURE.md").read_text()
     return text.split("## 2. CLI contract", 1)[1].split("\n## 3.", 1)[0]
 
 
 def contract() -> dict[str, set[str]]:
-    """verb -> the flags DESIGN §2 promises for it."""
+    """verb -> the flags ARCHITECTURE §2 promises for it."""
     sec = design_section_2()
     build_part, others = sec.split("Other verbs:", 1)
     options = build_part.split("Options follow `docker build`:", 1)[1]
