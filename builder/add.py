@@ -24,7 +24,7 @@ import tarfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Protocol, cast
 
 import zstandard
 
@@ -41,6 +41,16 @@ from builder.filehash import FileHashCache, SourceHash
 from store.digest import Digest, HashingWriter
 from store.errors import StoreError
 
+if TYPE_CHECKING:
+    import requests
+
+
+class HttpClient(Protocol):
+    """What `fetch_url` needs of its `session`: the `requests` module or a Session."""
+
+    def get(self, url: str, *, stream: bool, timeout: float) -> requests.Response: ...
+
+
 _MAGIC = [
     (b"\x1f\x8b", "gzip"),
     (b"BZh", "bzip2"),
@@ -56,12 +66,13 @@ def _decompressed(f: IO[bytes]) -> IO[bytes]:
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             if kind == "gzip":
-                return gzip.GzipFile(fileobj=f)  # type: ignore[return-value]
+                # typeshed's GzipFile is a BufferedIOBase, not nominally an IO[bytes]
+                return cast("IO[bytes]", gzip.GzipFile(fileobj=f))
             if kind == "bzip2":
-                return bz2.BZ2File(f)  # type: ignore[return-value]
+                return bz2.BZ2File(f)
             if kind == "xz":
-                return lzma.LZMAFile(f)  # type: ignore[return-value]
-            return zstandard.ZstdDecompressor().stream_reader(f)  # type: ignore[return-value]
+                return lzma.LZMAFile(f)
+            return zstandard.ZstdDecompressor().stream_reader(f)
     return f
 
 
@@ -129,7 +140,10 @@ class Fetched:
 
 
 def fetch_url(
-    unsafe_url: str, staging_dir: Path, checksum: str | None = None, session: object | None = None
+    unsafe_url: str,
+    staging_dir: Path,
+    checksum: str | None = None,
+    session: HttpClient | None = None,
 ) -> Fetched:
     """Download to `staging_dir/<url name>` (a fresh dir per URL), verifying
     `--checksum` while streaming. Mode 0600; mtime from Last-Modified when sent."""
@@ -139,9 +153,9 @@ def fetch_url(
     name = url_filename(unsafe_url)
     staging_dir.mkdir(parents=True, exist_ok=True)
     out = staging_dir / name
-    http = session or requests
+    http: HttpClient = session or requests
     try:
-        resp = http.get(unsafe_url, stream=True, timeout=FETCH_TIMEOUT)  # type: ignore[attr-defined]
+        resp = http.get(unsafe_url, stream=True, timeout=FETCH_TIMEOUT)
     except requests.RequestException as e:
         raise CopyError(f"failed to fetch {unsafe_url}: {e}", "ADD") from None
     with resp:
@@ -195,7 +209,7 @@ class AddPlan:
     def source_hash(self, cache: FileHashCache) -> SourceHash:
         from builder.copy import source_hash
 
-        parts = []
+        parts: list[tuple[str, str]] = []
         for it in self.items:
             sh = source_hash(it.tree, [it.spec], self.opts, cache)
             key = it.spec if it.remote else ""
@@ -232,7 +246,7 @@ def prepare_add(
     staging_dir: Path,
     opts: CopyOptions,
     checksum: str | None = None,
-    session: object | None = None,
+    session: HttpClient | None = None,
 ) -> AddPlan:
     """Fetch the URL sources into `staging_dir` (one subdir each) and plan the rest."""
     if not unsafe_srcs:

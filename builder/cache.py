@@ -1,4 +1,4 @@
-"""The build cache (DESIGN §8): step keys, the persistent key -> result table, and the
+"""The build cache (ARCHITECTURE §8): step keys, the persistent key -> result table, and the
 reason each miss re-ran.
 
 A step's key is the sha256 of a canonical JSON of: the parent key, the instruction's

@@ -2,7 +2,7 @@
 
 Each verb lives in `builder/commands/<verb>.py` and exposes
 `add_arguments(parser)` and `run(args) -> int`. Verbs are imported only when used,
-so `pybuild --version` stays fast. Build is the default verb (DESIGN §2).
+so `pybuild --version` stays fast. Build is the default verb (ARCHITECTURE §2).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn, Protocol, cast
 
 from builder import __version__
 
@@ -38,6 +39,14 @@ VERBS: dict[str, tuple[str, str]] = {
 }
 
 
+class CommandModule(Protocol):
+    """What a verb's module (`builder.commands.<verb>`) provides."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int | None: ...
+
+
 class CliUsageError(Exception):
     exit_code = 2
 
@@ -59,8 +68,9 @@ def _columns() -> int:
     except ValueError:
         columns = 0
     if columns <= 0:
+        stdout = sys.__stdout__  # None when Python runs without a stdout
         try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+            columns = os.get_terminal_size(stdout.fileno()).columns if stdout is not None else 0
         except (AttributeError, ValueError, OSError):
             columns = 0
     return columns or 80
@@ -85,11 +95,11 @@ class HelpFormatter(argparse.HelpFormatter):
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage, so errors stay one line."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise CliUsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
@@ -149,12 +159,12 @@ def _top_help() -> None:
     sys.stdout.write(TOP_HELP.format(verbs=verbs))
 
 
-def make_parser(verb: str) -> tuple[argparse.ArgumentParser, object]:
+def make_parser(verb: str) -> tuple[argparse.ArgumentParser, CommandModule]:
     """The argparse parser of `verb` (with --debug) and its command module."""
     module_name, help_text = _available_verbs().get(verb) or (None, "")
     if module_name is None:
         raise CliUsageError(f"pybuild: unknown command {verb!r} (see 'pybuild --help')")
-    mod = importlib.import_module(f"builder.commands.{module_name}")
+    mod = cast(CommandModule, importlib.import_module(f"builder.commands.{module_name}"))
     usage_verb = "[build]" if verb == "build" else verb
     parser = ArgumentParser(
         prog=f"pybuild {verb}",
@@ -162,7 +172,7 @@ def make_parser(verb: str) -> tuple[argparse.ArgumentParser, object]:
         epilog=f"pybuild {usage_verb} ... exits 0 on success, 1 when a step "
         "or the registry fails, 2 on usage errors.",
     )
-    mod.add_arguments(parser)  # type: ignore[attr-defined]
+    mod.add_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="add tracebacks to errors")
     return parser, mod
 
@@ -192,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from builder.rootless import maybe_enter
 
             maybe_enter(verb)
-        return int(mod.run(ns) or 0)  # type: ignore[attr-defined]
+        return int(mod.run(ns) or 0)
     except KeyboardInterrupt as e:
         if isinstance(e, Terminated):
             print("pybuild: terminated", file=sys.stderr)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import posixpath
 import re
 import signal as _signal
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, TypedDict, Unpack
 
-from builder import history as h
+from builder import gofmt as h
 from builder.errors import BuildError
 from store.digest import Platform
 from store.imageconfig import ContainerConfig, Healthcheck, ImageConfig
@@ -40,7 +41,26 @@ class Applied:
     with_layer: bool = False
 
 
-def _cc(img: ImageConfig, **kw: object) -> ImageConfig:
+class _ConfigFields(TypedDict, total=False):
+    """`ContainerConfig`'s fields, for `_cc`'s keywords."""
+
+    user: str | None
+    exposed_ports: tuple[str, ...] | None
+    env: tuple[str, ...] | None
+    entrypoint: tuple[str, ...] | None
+    cmd: tuple[str, ...] | None
+    volumes: tuple[str, ...] | None
+    working_dir: str | None
+    labels: Mapping[str, str] | None
+    stop_signal: str | None
+    args_escaped: bool | None
+    healthcheck: Healthcheck | None
+    on_build: tuple[str, ...] | None
+    shell: tuple[str, ...] | None
+    extra: Mapping[str, Any]
+
+
+def _cc(img: ImageConfig, **kw: Unpack[_ConfigFields]) -> ImageConfig:
     return replace(img, config=replace(img.config, **kw))
 
 

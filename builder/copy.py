@@ -109,10 +109,12 @@ def _entries(tree: SourceTree, src: Source, ex: _Excluder) -> Iterator[tuple[Ent
 
 def _meta(e: Entry, opts: CopyOptions) -> tuple[int, int, int]:
     mode = e.st.st_mode & 0o7777
-    if isinstance(opts.chmod, SymbolicMode) and not stat.S_ISLNK(e.st.st_mode):
-        mode = opts.chmod.apply(mode, stat.S_ISDIR(e.st.st_mode))
-    elif opts.chmod is not None and not stat.S_ISLNK(e.st.st_mode):
-        mode = opts.chmod
+    chmod = opts.chmod
+    if chmod is not None and not stat.S_ISLNK(e.st.st_mode):
+        if isinstance(chmod, SymbolicMode):
+            mode = chmod.apply(mode, stat.S_ISDIR(e.st.st_mode))
+        else:
+            mode = chmod
     if opts.owner is not None:
         return mode, opts.owner.uid, opts.owner.gid
     if opts.preserve_owner:

@@ -1,5 +1,5 @@
 """The builder's exception tree. `BuildError` is the root; `exit_code` says how the
-CLI ends (DESIGN §2: 1 for a failed build step, 2 for usage and Dockerfile errors)."""
+CLI ends (ARCHITECTURE §2: 1 for a failed build step, 2 for usage and Dockerfile errors)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pure build plan (DESIGN §3, stage 3): Dockerfile text in, `BuildPlan` out.
+"""The pure build plan (ARCHITECTURE §3, stage 3): Dockerfile text in, `BuildPlan` out.
 
 Public API (stable):
 - `make_plan(text, *, file, build_args, target, platform, base_resolver) -> BuildPlan`;
@@ -13,7 +13,7 @@ Public API (stable):
   from_image)` + `.cache_inputs`: `instruction` has its words expanded where Docker
   expands them; `env` is the ENV it sees, `args` the ARGs in scope (RUN: plus proxy
   build-args); `cache_inputs` is the canonical JSON of the text and visible args/env
-  (DESIGN §8; the engine adds the parent key and content hashes).
+  (ARCHITECTURE §8; the engine adds the parent key and content hashes).
 - `plan_to_json(plan) -> dict`: what `pybuild plan --json` prints.
 """
 
@@ -200,7 +200,7 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
     deps: list[int] = []
     images: list[str] = []
     idx = p.names.get(frm_x.base.lower())
-    shell = DEFAULT_SHELL
+    shell: tuple[str, ...] = DEFAULT_SHELL
     if idx is not None and idx < stage.index:
         base = idx
         deps.append(idx)

@@ -1,4 +1,4 @@
-"""Dockerfile syntax: physical lines to an AST of instruction nodes (DESIGN §3, stage 1).
+"""Dockerfile syntax: physical lines to an AST of instruction nodes (ARCHITECTURE §3, stage 1).
 
 Public API (stable):
 - `parse(text, file="Dockerfile") -> Dockerfile`: the directives, the escape
@@ -107,7 +107,7 @@ class _Scanner:
             return
         m = _DIRECTIVE.match(token)
         key = m.group(1).lower() if m else ""
-        if key not in _VALID_DIRECTIVES:
+        if m is None or key not in _VALID_DIRECTIVES:
             self.directives_done = True
             return
         if any(d.name == key for d in self.directives):
@@ -262,7 +262,8 @@ def _node(items: list, line: str, span: Span, heredocs: tuple = (), escape: str 
         else:
             rest = strip(str(it))
     keyword = str(items[0]).lower()
-    args, is_json = (), False
+    args: list[str] = []
+    is_json = False
     if keyword != "onbuild":
         args, is_json = dispatch(keyword, rest, span, escape)
     return Node(keyword, tuple(flags), tuple(args), rest, line, span, is_json, sub, heredocs)

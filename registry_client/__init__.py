@@ -1,4 +1,4 @@
-"""pybuild's registry client: pull and push OCI/Docker images (DESIGN §9).
+"""pybuild's registry client: pull and push OCI/Docker images (ARCHITECTURE §9).
 
 Public API (imported lazily, so `registry_client.errors` stays cheap to import):
 `Reference`, `RegistryClient`, `pull_image`, `push_image`, `fetch_blobs`, `push_blobs`,

@@ -37,7 +37,7 @@ class Upload:
 
 class RegistryClient:
     """One client per pull/push (or per build): pooled connections, cached tokens.
-    `insecure` hosts are spoken to over plain HTTP (DESIGN §2)."""
+    `insecure` hosts are spoken to over plain HTTP (ARCHITECTURE §2)."""
 
     def __init__(
         self,

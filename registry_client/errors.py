@@ -1,6 +1,6 @@
 """The registry client's exception tree. `RegistryError` carries the HTTP status, the
 error codes from the body, the method and the URL, so the CLI can say it in one line:
-`push 127.0.0.1:5000/app:1: 401 UNAUTHORIZED (authentication required)` (DESIGN §2)."""
+`push 127.0.0.1:5000/app:1: 401 UNAUTHORIZED (authentication required)` (ARCHITECTURE §2)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 import zstandard
 
@@ -35,7 +35,7 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class Sink(Protocol):
-    def write(self, data: bytes, /) -> object: ...
+    def write(self, data: bytes | bytearray | memoryview, /) -> object: ...
 
 
 def default_threads() -> int:
@@ -93,7 +93,7 @@ class ParallelGzipWriter:
         self._closed = False
         out.write(_GZIP_HEADER)
 
-    def write(self, data: bytes | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         self._buf += data
         while len(self._buf) >= self._block:
             self._submit(bytes(self._buf[: self._block]))
@@ -130,9 +130,10 @@ class _ZstdWriter:
             level=level, threads=max(1, threads or default_threads()), write_checksum=True
         )
         # stream_writer keeps zstd's workers busy; compressobj measured ~1.5x slower
-        self._w = cctx.stream_writer(out, closefd=False, write_size=1 << 20)  # type: ignore[arg-type]
+        # the writer only calls write() (and flush() when present) on `out`
+        self._w = cctx.stream_writer(cast("IO[bytes]", out), closefd=False, write_size=1 << 20)
 
-    def write(self, data: bytes | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         self._w.write(data)
         return len(data)
 
@@ -144,7 +145,7 @@ class _Plain:
     def __init__(self, out: Sink) -> None:
         self._out = out
 
-    def write(self, data: bytes | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         self._out.write(data)
         return len(data)
 
@@ -209,8 +210,10 @@ class _Prefixed:
 def _zstd_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
     # stream_reader bounds each output chunk (decompressobj would inflate a whole
     # input chunk at once: hundreds of MB for a highly compressible layer)
+    # the reader only calls read() on its source, which is all _Prefixed has
+    source = cast("IO[bytes]", _Prefixed(first, stream))
     reader = zstandard.ZstdDecompressor().stream_reader(
-        _Prefixed(first, stream), read_size=1 << 20, read_across_frames=True, closefd=False
+        source, read_size=1 << 20, read_across_frames=True, closefd=False
     )
     while chunk := reader.read(1 << 20):
         yield chunk

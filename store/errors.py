@@ -116,7 +116,7 @@ class ImageInUse(StoreError):
         self.why = why
 
 
-# --- layers and snapshots (issue 3, part B) ------------------------------------
+# --- layers and snapshots -----------------------------------------------------
 
 
 class SnapshotNotFound(StoreError):

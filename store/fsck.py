@@ -3,7 +3,7 @@
 Checks: the layout files (oci-layout, index.json), every blob's digest and name, every
 image reachable from index.json (manifest, config, layer blobs and sizes, diff_id count),
 the database (`PRAGMA integrity_check`, rows pointing at missing blobs), leftover
-ingests in `tmp/`, and the snapshots (part B's `Snapshotter.fsck()` if it has one).
+ingests in `tmp/`, and the snapshots (`Snapshotter.fsck()`).
 
 Repair policy (decided here, documented in `pybuild fsck --help`):
 - always, because nothing valid can be lost: remove abandoned ingests (temp files no
@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -119,9 +120,9 @@ def _check_blobs(store: Store, r: FsckReport, repair: bool) -> set[Digest]:
     return bad
 
 
-def _problem(r: FsckReport, repair: bool, what: str, fix: object) -> None:
+def _problem(r: FsckReport, repair: bool, what: str, fix: Callable[..., object]) -> None:
     if repair:
-        fix()  # type: ignore[operator]
+        fix()
         r.fixed.append(f"{what}: removed")
     else:
         r.errors.append(what)

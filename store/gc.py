@@ -232,7 +232,7 @@ def _sniff_type(store: Store, dg: Digest, size: int) -> str:
 def _gc_snapshots(
     store: Store, keep: set[str], since: float, dry_run: bool, report: GcReport
 ) -> list[str]:
-    """Remove committed snapshots no kept image needs, leaves first, through part B's
+    """Remove committed snapshots no kept image needs, leaves first, through the
     `Snapshotter.list()/get()/remove()` (guarded: missing API -> a note, no removal).
     gc owns the decision, so it drops every hold of an unneeded snapshot."""
     if not (store.root / "snapshots").exists():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from store.digest import (
     DOCKER_CONFIG,
@@ -134,7 +134,9 @@ class StoredLayer:
 
     def compressed(self) -> IO[bytes]:
         """The blob as stored (verified at EOF)."""
-        return self.store.blobs.open(self.descriptor.digest, self.descriptor.size)  # type: ignore[return-value]
+        # a VerifyingReader is file-like (read/readinto/close), not a full IO
+        reader = self.store.blobs.open(self.descriptor.digest, self.descriptor.size)
+        return cast("IO[bytes]", reader)
 
     def uncompressed(self) -> IO[bytes]:
         """The layer tar, decompressed as a stream (diff_id is not re-verified here)."""
@@ -143,12 +145,13 @@ class StoredLayer:
         if mt.endswith("+zstd") or mt.endswith(".zstd"):
             import zstandard
 
-            return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
+            return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
         if mt.endswith("gzip") or _peek_gzip(self.store, self.descriptor):
             import gzip
 
-            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value,arg-type]
-        return raw  # type: ignore[return-value]
+            # typeshed's GzipFile is a BufferedIOBase, which is not nominally an IO[bytes]
+            return cast("IO[bytes]", gzip.GzipFile(fileobj=raw, mode="rb"))
+        return raw
 
 
 def _peek_gzip(store: Store, d: Descriptor) -> bool:

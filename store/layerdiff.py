@@ -1,7 +1,7 @@
 """Layer diff: an overlay upper dir -> a deterministic OCI layer tar, compressed, with
 its diff_id and blob digest computed in the same streaming pass.
 
-What the upper dir means (DESIGN §7):
+What the upper dir means (ARCHITECTURE §7):
 - a char 0/0 device is a deletion -> empty file `.wh.NAME`;
 - a dir with the opaque xattr -> the dir entry plus `DIR/.wh..wh..opq`;
 - overlay bookkeeping xattrs (`*.overlay.*`) are dropped, others (security.capability,
@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from store import tarstream as ts
 from store.compress import Sink, compressor
@@ -37,6 +37,14 @@ if TYPE_CHECKING:
 MEDIA_TYPES = {"gzip": OCI_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD, None: OCI_LAYER}
 _FLUSH = 1 << 20
 _SKIP_XATTRS = ("security.selinux",)
+
+
+class _Owner(TypedDict):
+    """The `tarstream.header` keywords every entry of an upper dir shares."""
+
+    uid: int
+    gid: int
+    mtime: int
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,7 @@ class _TarEmitter:
 
     def _entry(self, path: str, rel: str, st: os.stat_result) -> Iterator[bytes | bytearray]:
         mode, fmt = st.st_mode, self.opts.fmt
-        common = {"uid": st.st_uid, "gid": st.st_gid, "mtime": self._mtime(st)}
+        common: _Owner = {"uid": st.st_uid, "gid": st.st_gid, "mtime": self._mtime(st)}
         if self.opts.normalize_source and st.st_mtime_ns != common["mtime"] * 10**9:
             ns = common["mtime"] * 10**9
             os.utime(path, ns=(ns, ns), follow_symlinks=False)

@@ -1,9 +1,9 @@
-"""The store facade: one root directory that is a valid OCI image layout (DESIGN §5).
+"""The store facade: one root directory that is a valid OCI image layout (ARCHITECTURE §5).
 
 ```
 ROOT/oci-layout  index.json  blobs/sha256/<hex>     the OCI layout (contract)
 ROOT/meta.db[-wal,-shm]                             sqlite metadata (store.meta)
-ROOT/snapshots/                                     part B's overlay snapshots
+ROOT/snapshots/                                     overlay snapshots (store.snapshots)
 ROOT/tmp/                                           ingests and atomic-write temps
 ROOT/locks/                                         flock files (index, gc, leases)
 ```

@@ -182,7 +182,7 @@ def pick_platform(
     """The entry of an index that best runs `want`, as containerd orders them: the same
     variant first, then the highest compatible one, then index order; None if none."""
     candidates = [
-        d
+        (d, d.platform)
         for d in descs
         if d.media_type in media_types and d.platform is not None and want.matches(d.platform)
     ]
@@ -190,11 +190,11 @@ def pick_platform(
         return None
     return min(
         candidates,
-        key=lambda d: (
-            d.platform.variant != want.variant,  # type: ignore[union-attr]
-            -_variant_number(d.platform.variant),
+        key=lambda dp: (
+            dp[1].variant != want.variant,
+            -_variant_number(dp[1].variant),
         ),
-    )  # type: ignore[union-attr]
+    )[0]
 
 
 def _variant_number(variant: str) -> int:

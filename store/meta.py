@@ -2,7 +2,7 @@
 
 Owns the connection rules, per-module schema registration, and the tables of the store
 core: `layers` (diff_id <-> blob), `leases` (gc protection while a build or pull runs)
-and `file_hashes` / `file_xattrs` (the builder's file-hash cache, DESIGN §8). Other
+and `file_hashes` / `file_xattrs` (the builder's file-hash cache, ARCHITECTURE §8). Other
 modules (snapshots, the build cache) create their own tables with `ensure_schema`.
 
 Connection rules (read before using):

@@ -1,5 +1,5 @@
 """Image names: docker-style normalisation, and the tags kept in the layout's
-`index.json` (DESIGN §5: each tag is a manifest descriptor annotated with
+`index.json` (ARCHITECTURE §5: each tag is a manifest descriptor annotated with
 `org.opencontainers.image.ref.name`, so `skopeo copy oci:$ROOT:app:1` finds it).
 
 Updates are serialised by an flock on `root/locks/index.lock` and written atomically
@@ -10,6 +10,7 @@ old or the new file, never a mix. Index entries without a ref.name are untagged 
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from collections.abc import Callable
@@ -170,7 +171,9 @@ class Refs:
 
     # --- writing ---------------------------------------------------------------
 
-    def update(self, fn: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    def update(
+        self, fn: Callable[[builtins.list[dict[str, Any]]], builtins.list[dict[str, Any]]]
+    ) -> None:
         """Apply `fn` to the index's manifest list under the lock, atomically."""
         with file_lock(self.lock_path):
             doc = self.read_index()
@@ -193,7 +196,7 @@ class Refs:
 
         self.update(change)
 
-    def set_many(self, pairs: list[tuple[str, Descriptor]]) -> None:
+    def set_many(self, pairs: builtins.list[tuple[str, Descriptor]]) -> None:
         """Several tags in one atomic index update (load, build with many -t)."""
         new = {}
         for name, desc in pairs:

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from store.compress import ParallelGzipWriter
 from store.digest import OCI_LAYER_GZIP, Descriptor, Digest, host_platform
@@ -79,19 +79,23 @@ class _Peek:
 def _decompressed(raw: IO[bytes]) -> IO[bytes]:
     p = _Peek(raw)
     h = p.head
+    # _Peek only has read(): the decompressors read their source forward-only, and
+    # _Tee reads the result the same way
+    f = cast("IO[bytes]", p)
     if h[:2] == b"\x1f\x8b":
         import gzip
 
-        return gzip.GzipFile(fileobj=p, mode="rb")  # type: ignore[arg-type]
+        # typeshed's GzipFile is a BufferedIOBase, which is not nominally an IO[bytes]
+        return cast("IO[bytes]", gzip.GzipFile(fileobj=f, mode="rb"))
     if h[:4] == b"\x28\xb5\x2f\xfd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(p)  # type: ignore[arg-type,return-value]
+        return zstandard.ZstdDecompressor().stream_reader(f)
     if h[:3] == b"BZh":
-        return bz2.BZ2File(p)  # type: ignore[arg-type]
+        return bz2.BZ2File(f)
     if h[:6] == b"\xfd7zXZ\x00":
-        return lzma.LZMAFile(p)  # type: ignore[arg-type]
-    return p  # type: ignore[return-value]
+        return lzma.LZMAFile(f)
+    return f
 
 
 class _Tee:
@@ -157,11 +161,14 @@ def import_rootfs(
     with store.lease(labels=f"import {path}") as lease:
         opened = open(src, "rb") if isinstance(src, (str, Path)) else None
         try:
-            raw = opened or src
+            # src is a stream whenever it was not a path opened above
+            raw = opened or cast("IO[bytes]", src)
             with store.blobs.writer(OCI_LAYER_GZIP) as w:
-                tee = _Tee(_decompressed(raw), w)  # type: ignore[arg-type]
+                tee = _Tee(_decompressed(raw), w)
                 try:
-                    with tarfile.open(fileobj=tee, mode="r|") as tf:  # type: ignore[call-overload]
+                    # the stream mode ("r|") only calls read() on its fileobj
+                    stream = cast("IO[bytes]", tee)
+                    with tarfile.open(fileobj=stream, mode="r|") as tf:
                         count = 0
                         for ti in tf:
                             check_member(ti)

@@ -21,6 +21,7 @@ two processes that race on one layer both succeed and one copy is discarded.
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import os
 import shutil
@@ -29,7 +30,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from store import meta, overlay
 from store.background import Background
@@ -189,7 +190,7 @@ class Snapshotter:
         )
         return [self._info(r) for r in rows]
 
-    def lowers(self, chain_id: Digest) -> list[SnapshotInfo]:
+    def lowers(self, chain_id: Digest) -> builtins.list[SnapshotInfo]:
         """The stack from `chain_id` down to its base layer (topmost first)."""
         out: list[SnapshotInfo] = []
         cur: Digest | None = chain_id
@@ -254,7 +255,9 @@ class Snapshotter:
             with self.store.blobs.open(desc.digest, desc.size) as blob:
                 plain = open_decompressed(blob, hasher=hashlib.sha256())
                 try:
-                    unpack_tar(plain, tmp / "diff", opts)  # type: ignore[arg-type]
+                    # a PrefetchReader is file-like: the tar reader only calls
+                    # read() and read_view() on it
+                    unpack_tar(cast("IO[bytes]", plain), tmp / "diff", opts)
                     plain.drain()  # trailing blocks count; the blob digest is checked at EOF
                 finally:
                     plain.close()
@@ -453,7 +456,7 @@ class Snapshotter:
             shutil.rmtree(trash, ignore_errors=True)
             cur = Digest.parse(row[1]) if row[1] else None
 
-    def verify(self) -> list[str]:
+    def verify(self) -> builtins.list[str]:
         """Problems fsck should report (empty when consistent)."""
         problems: list[str] = []
         infos = {i.chain_id: i for i in self.list()}

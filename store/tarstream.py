@@ -156,7 +156,8 @@ def header(
     main = _raw_header(
         bname, mode & 0o7777, uid, gid, size, mtime, typeflag, blink, devmajor, devminor
     )
-    data = b"".join(sorted(pax, key=lambda r: r.split(b" ", 1)[1]))
+    records = sorted(pax, key=lambda r: r.split(b" ", 1)[1])
+    data = b"".join(records)
     ext = _raw_header(b"././@PaxHeader", 0o644, 0, 0, len(data), 0, b"x", b"", 0, 0)
     return ext + data + b"\0" * (-len(data) % BLOCK) + main
 

@@ -1,4 +1,4 @@
-"""`pybuild [build] [OPTIONS] CONTEXT`: the docker-build flag surface (DESIGN §2).
+"""`pybuild [build] [OPTIONS] CONTEXT`: the docker-build flag surface (ARCHITECTURE §2).
 
 Parses and validates every flag into `builder.engine.options.BuildOptions`, runs the
 engine, then prints the image id for `-q` and writes `--iidfile`. The environment

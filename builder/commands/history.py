@@ -8,6 +8,20 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
+from typing import TypedDict
+
+from builder.units import decimal_size
+
+
+class _Row(TypedDict):
+    """One history row as printed (and as `--json` writes it)."""
+
+    id: str
+    created: str
+    created_by: str
+    size: int
+    comment: str
+    line: int | None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,16 +65,6 @@ def ago(created: str, now: datetime | None = None) -> str:
     return "Less than a second ago" if s < 1 else f"{s} seconds ago"
 
 
-def _size(n: int) -> str:
-    if n < 1000:
-        return f"{n}B"
-    for unit in ("kB", "MB", "GB", "TB"):
-        n /= 1000  # type: ignore[assignment]
-        if n < 1000 or unit == "TB":
-            return f"{n:.3g}{unit}"
-    return f"{n}B"
-
-
 def run(args: argparse.Namespace) -> int:
     from builder.inspect.errors import SourceError
     from builder.inspect.history import history_rows
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         from builder.inspect.history import HistoryRow
 
         rows = [HistoryRow(i, "", "", "", False, i, None, None, "") for i in range(len(sizes))]
-    out = []
+    out: list[_Row] = []
     for r in reversed(rows):
         size = sizes[r.layer] if r.layer is not None and r.layer < len(sizes) else 0
         out.append(
@@ -127,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
                 ident,
                 ago(o["created"]) if human else o["created"] or "N/A",
                 cb,
-                _size(o["size"]) if human else str(o["size"]),
+                decimal_size(o["size"]) if human else str(o["size"]),
                 o["comment"],
                 str(o["line"] or ""),
             )

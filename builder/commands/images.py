@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TypedDict
+
+
+class _Row(TypedDict):
+    """One listed image (and the `--json` object)."""
+
+    repository: str
+    tag: str
+    id: str
+    digest: str
+    created: str | None
+    size: int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from store.refs import repo_and_tag
 
     s = store()
-    rows = []
+    rows: list[_Row] = []
     for d in s.refs.entries():
         name = d.annotations.get(ANNOTATION_REF_NAME)
         repo, tag = repo_and_tag(name) if name else ("<none>", "<none>")

@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from store.imageconfig import ContainerConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _changes(changes: list[str]):  # type: ignore[no-untyped-def]
+def _changes(changes: list[str]) -> ContainerConfig | None:
     import shlex
 
     from builder.errors import UsageError

@@ -1,4 +1,4 @@
-"""`pybuild inspect IMAGE`: layers, wasted bytes and pitfalls of an image (DESIGN §10).
+"""`pybuild inspect IMAGE`: layers, wasted bytes and pitfalls of an image (ARCHITECTURE §10).
 
 IMAGE is a stored image, `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
 `docker-archive:FILE` or a registry reference (streamed, never unpacked to disk).

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from store.layout import Store
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _names_for(s, ref: str, normalize_name) -> list[str]:  # type: ignore[no-untyped-def]
+def _names_for(s: Store, ref: str, normalize_name: Callable[[str], str]) -> list[str]:
     from store.errors import InvalidReference
     from store.image import resolve_image
 

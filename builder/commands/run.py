@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import Any
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtb]?)b?$", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -147,7 +148,7 @@ class _raw_terminal:
     """Put pybuild's terminal in raw mode for `-it`, and restore it afterwards."""
 
     def __init__(self, wanted: bool) -> None:
-        self.saved = None
+        self.saved: list[Any] | None = None  # termios.tcgetattr(0) while raw
         self.wanted = wanted and os.isatty(0)
 
     def __enter__(self) -> None:

@@ -252,7 +252,7 @@ def _values(
     if kind in ("ENV", "LABEL"):
         return {"pairs": [(p.key, p.value) for p in ins.pairs]}
     if kind == "ARG":
-        resolved = []
+        resolved: list[tuple[str, str | None]] = []
         for k, default in ins.args:
             if k in build_args:
                 resolved.append((k, build_args[k]))

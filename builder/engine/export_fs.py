@@ -31,7 +31,7 @@ def walk(root: str, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
 
 
 def _xattrs(path: str) -> dict[str, bytes]:
-    out = {}
+    out: dict[str, bytes] = {}
     try:
         names = os.listxattr(path, follow_symlinks=False)
     except OSError:

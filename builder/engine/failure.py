@@ -1,5 +1,5 @@
 """Build failures that name the stage, the step, the Dockerfile line, the command and
-the exit code, and carry the last lines of the step's output (DESIGN §2, issue 6.9)."""
+the exit code, and carry the last lines of the step's output (ARCHITECTURE §2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A step that fills the store's filesystem fails with one clear line:
-`no space left on the store (needs ~X MB)` (issue 10 §3), not with whatever errno text
+`no space left on the store (needs ~X MB)`, not with whatever errno text
 the copy or the RUN command happened to print.
 
 `guard()` wraps a step's execution. It recognises ENOSPC/EDQUOT (an OSError, a

@@ -1,4 +1,4 @@
-"""`--cache-to` / `--cache-from`: the build cache shared through any registry (DESIGN §8,
+"""`--cache-to` / `--cache-from`: the build cache shared through any registry (ARCHITECTURE §8,
 §9; BuildKit's registry and inline caches).
 
 The engine calls, in build order: `check_specs` (bad specs are usage errors before

@@ -104,7 +104,9 @@ def execute(
     cwd = state.config.config.working_dir or "/"
     with contextlib.ExitStack() as stack:
         active = stack.enter_context(layers.writable(ctx.store, state, key))
-        mounts, extra_env, privileged = [], [], step.get("security") == "insecure"
+        mounts: list[Mount] = []
+        extra_env: list[tuple[str, str]] = []
+        privileged = step.get("security") == "insecure"
         for m in step.get("mounts") or ():
             mounts.extend(stack.enter_context(_mount(ctx, stage, m, cwd, extra_env)))
         if pipe_files:
@@ -278,7 +280,7 @@ def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
             shutil.rmtree(private_dir, ignore_errors=True)
 
 
-def _seed(ctx: BuildContext, ref: str, source: str, dest: Path) -> None:
+def _seed(ctx: BuildContext, ref: str | int, source: str, dest: Path) -> None:
     """A new cache directory starts as a copy of `source` in stage or image `ref`."""
     from builder.context import SourceTree
     from builder.engine import export_fs

@@ -128,7 +128,7 @@ def _run_stages(ctx: BuildContext) -> StageState:
     if first is not None:
         ctx.abort.set()
         _wait(runs, finished, first_error=False)
-        errors = [r.exception() for r in runs if r.exception()]
+        errors = [e for e in (r.exception() for r in runs) if e]
         real = [e for e in errors if not isinstance(e, BuildAborted)]
         raise (real or errors)[0]
     return ctx.futures[plan.target].result()

@@ -136,7 +136,7 @@ def scratch_state(platform: str) -> StageState:
 def stage_index(ctx: BuildContext, ref: str | int) -> int | None:
     if isinstance(ref, int):
         return ref
-    for st in ctx.plan.stages:  # type: ignore[attr-defined]
+    for st in ctx.plan.stages:
         if st.name and st.name.lower() == str(ref).lower():
             return st.index
     if str(ref).isdigit():
@@ -150,7 +150,7 @@ def stage_root(ctx: BuildContext, ref: str | int) -> Iterator[str]:
     Writes to it are discarded."""
     idx = stage_index(ctx, ref)
     if idx is not None:
-        state = ctx.wait_stage(idx)  # type: ignore[attr-defined]
+        state = ctx.wait_stage(idx)
     else:
         img, _ = resolve_image(ctx, str(ref), ctx.platform)
         state = image_state(img)
@@ -169,6 +169,6 @@ def source_key(ctx: BuildContext, ref: str | int) -> str:
     the image's manifest digest."""
     idx = stage_index(ctx, ref)
     if idx is not None:
-        return ctx.wait_stage(idx).key  # type: ignore[attr-defined]
+        return ctx.wait_stage(idx).key
     _, digest = resolve_image(ctx, str(ref), ctx.platform)
     return digest

@@ -22,7 +22,8 @@ class Words:
     __slots__ = ("word", "words", "in_word")
 
     def __init__(self) -> None:
-        self.word, self.words, self.in_word = "", [], False
+        self.word, self.in_word = "", False
+        self.words: list[str] = []
 
     def add_char(self, ch: str) -> None:
         if ch in SPACES:

@@ -1,4 +1,4 @@
-"""Inspect and teach (issue 7, DESIGN §10): per-layer sizes and changes mapped to
+"""Inspect and teach (ARCHITECTURE §10): per-layer sizes and changes mapped to
 Dockerfile lines, wasted bytes and dive's efficiency score, the pitfall catalog with
 fixes, and the build-time cache report.
 

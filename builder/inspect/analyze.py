@@ -190,27 +190,27 @@ def analyze(
         )
         found = run_checks(ctx)
     reports = []
-    for st in tree.layers:
-        r = layer_row.get(st.index)
-        step = layer_step.get(st.index)
+    for ls in tree.layers:
+        row = layer_row.get(ls.index)
+        step = layer_step.get(ls.index)
         line = step.line if step is not None and step.line > 0 else None
         reports.append(
             LayerReport(
-                st.index,
-                st.digest,
-                st.size,
-                st.uncompressed_size,
-                st.files_size,
-                r.created_by if r else "",
+                ls.index,
+                ls.digest,
+                ls.size,
+                ls.uncompressed_size,
+                ls.files_size,
+                row.created_by if row else "",
                 line,
-                step.end_line if line else None,
-                st.index < base_layers,
-                st.added,
-                st.modified,
-                st.deleted,
-                st.added_bytes,
-                st.modified_bytes,
-                st.deleted_bytes,
+                step.end_line if step is not None and line else None,
+                ls.index < base_layers,
+                ls.added,
+                ls.modified,
+                ls.deleted,
+                ls.added_bytes,
+                ls.modified_bytes,
+                ls.deleted_bytes,
             )
         )
     return Analysis(

@@ -1,5 +1,5 @@
 """The build-time cache report: after each build, "12 steps: 9 cached, 3 re-ran",
-then one line per miss with the engine's reason (DESIGN §8: the first input that
+then one line per miss with the engine's reason (ARCHITECTURE §8: the first input that
 differs from the nearest earlier key).
 
 The engine fills a `StepOutcome` per step and calls `format_cache_report(steps)` for

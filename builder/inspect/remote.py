@@ -7,18 +7,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import IO
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Protocol, cast
 
 from builder.inspect.errors import SourceError
 from builder.inspect.sources import ImageSource, LayerBlob
 
+if TYPE_CHECKING:
+    from store.digest import Descriptor
+
 MAX_CONFIG = 4 << 20
+
+
+class _Stream(Protocol):
+    """What `_Verified` reads from: registry_client's ResumingReader, or any file."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class _Verified:
     """Hash while streaming; raise at EOF when the digest or size is wrong."""
 
-    def __init__(self, raw: IO[bytes], digest: str, size: int) -> None:
+    def __init__(self, raw: _Stream, digest: str, size: int) -> None:
         import hashlib
 
         self._raw, self._want, self._size = raw, digest, size
@@ -79,10 +89,11 @@ def open_remote(spec: str) -> ImageSource:
         client.close()
         raise
 
-    def opener(d):
+    def opener(d: Descriptor) -> Callable[[], IO[bytes]]:
         def open_() -> IO[bytes]:
             r = ResumingReader(client, ref, d, ByteCounter(None, d.digest, d.size))
-            return _Verified(r, str(d.digest), d.size)  # type: ignore[return-value]
+            # file-like, not an IO: the layer readers only call read() (and close() if any)
+            return cast("IO[bytes]", _Verified(r, str(d.digest), d.size))
 
         return open_
 

@@ -65,8 +65,10 @@ def render(
         "-del": 4,
         "line": 4,
     }
-    for name, w in widths.items():
-        t.add_column(name, justify="left" if not name else "right", no_wrap=True, min_width=w)
+    for name, min_width in widths.items():
+        t.add_column(
+            name, justify="left" if not name else "right", no_wrap=True, min_width=min_width
+        )
     cb_width = max(20, con.width - sum(widths.values()) - 2 * len(widths) - 1)
     t.add_column("created by", no_wrap=True, max_width=cb_width)
     for x in a.layers:

@@ -4,7 +4,7 @@
 Owns resolving a name to (config JSON, layer descriptors with a way to open each blob
 as a stream). Archive members are read in place (tarfile seeks to them); registry blobs
 are streamed over HTTP; nothing is written to disk. The store is read as the OCI layout
-it is (DESIGN §5), so this does not depend on store internals.
+it is (ARCHITECTURE §5), so this does not depend on store internals.
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from builder.inspect.errors import SourceError
+
+if TYPE_CHECKING:
+    from store.digest import Descriptor
 
 MAX_JSON = 4 << 20
 INDEX_TYPES = (
@@ -96,19 +99,17 @@ def _from_store(spec: str, root: Path) -> ImageSource:
     from store.layout import Store
 
     store = Store(root)
+
+    def opener(d: Descriptor) -> Callable[[], IO[bytes]]:
+        # a VerifyingReader is file-like, not an IO: the layer readers only call
+        # read() (and close() if present)
+        return lambda: cast("IO[bytes]", store.blobs.open(d.digest, d.size))
+
     try:
         img = resolve_image(store, spec)
         m = img.manifest()
         config = store.blobs.read_json(m.config)
-        layers = [
-            LayerBlob(
-                str(d.digest),
-                d.size,
-                d.media_type,
-                (lambda d=d: store.blobs.open(d.digest, d.size)),
-            )
-            for d in m.layers
-        ]
+        layers = [LayerBlob(str(d.digest), d.size, d.media_type, opener(d)) for d in m.layers]
     except StoreError as e:
         store.close()
         raise SourceError(
@@ -174,6 +175,16 @@ def _blob_path(root: Path, digest: str) -> Path:
     return root / "blobs" / alg / hexd
 
 
+def _file_opener(path: Path) -> Callable[[], IO[bytes]]:
+    return lambda: open(path, "rb")
+
+
+def _member_opener(tf: tarfile.TarFile, member: tarfile.TarInfo) -> Callable[[], IO[bytes]]:
+    # extractfile() is None only for members that are not files (nor links to one);
+    # such a "layer" is not caught here: reading it fails later
+    return lambda: cast("IO[bytes]", tf.extractfile(member))
+
+
 def _read_json_file(path: Path, what: str) -> Any:
     try:
         with open(path, "rb") as f:
@@ -222,7 +233,7 @@ def _from_layout(spec: str, root: Path, ref: str | None) -> ImageSource:
                 ld["digest"],
                 int(ld.get("size", 0)),
                 ld.get("mediaType", ""),
-                (lambda p=path: open(p, "rb")),
+                _file_opener(path),
             )
         )
     return ImageSource(spec, config, layers, mdigest, manifest["config"]["digest"])
@@ -239,7 +250,7 @@ def _from_oci_archive(spec: str, path: str, ref: str) -> ImageSource:
         m = members.get(name)
         if m is None or m.size > MAX_JSON:
             raise SourceError(spec, f"archive has no usable {name}")
-        return json.loads(tf.extractfile(m).read())  # type: ignore[union-attr]
+        return json.loads(tf.extractfile(m).read())  # type: ignore[union-attr]  # None only for a non-file member
 
     def blob(d: str) -> str:
         alg, _, hexd = d.partition(":")
@@ -267,10 +278,8 @@ def _from_oci_archive(spec: str, path: str, ref: str) -> ImageSource:
         if m is None:
             raise SourceError(spec, f"archive lacks layer {ld['digest']}")
         layers.append(
-            LayerBlob(
-                ld["digest"], m.size, ld.get("mediaType", ""), (lambda m=m: tf.extractfile(m))
-            )
-        )  # type: ignore[misc]
+            LayerBlob(ld["digest"], m.size, ld.get("mediaType", ""), _member_opener(tf, m))
+        )
     return ImageSource(spec, config, layers, mdigest, manifest["config"]["digest"], [tf.close])
 
 
@@ -283,14 +292,14 @@ def _from_docker_archive(spec: str, path: str) -> ImageSource:
     m = members.get("manifest.json")
     if m is None:
         raise SourceError(spec, "not a docker archive (no manifest.json)")
-    entries = json.loads(tf.extractfile(m).read())  # type: ignore[union-attr]
+    entries = json.loads(tf.extractfile(m).read())  # type: ignore[union-attr]  # None only for a non-file member
     if not entries:
         raise SourceError(spec, "docker archive holds no image")
     entry = entries[0]
     cm = members.get(entry["Config"])
     if cm is None:
         raise SourceError(spec, "docker archive lacks its config")
-    config = json.loads(tf.extractfile(cm).read())  # type: ignore[union-attr]
+    config = json.loads(tf.extractfile(cm).read())  # type: ignore[union-attr]  # None only for a non-file member
     diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
     layers = []
     for i, name in enumerate(entry.get("Layers") or []):
@@ -303,9 +312,9 @@ def _from_docker_archive(spec: str, path: str) -> ImageSource:
                 digest,
                 lm.size,
                 "application/vnd.docker.image.rootfs.diff.tar",
-                (lambda lm=lm: tf.extractfile(lm)),
+                _member_opener(tf, lm),
             )
-        )  # type: ignore[misc]
+        )
     cfg = entry["Config"]
     cdigest = "sha256:" + cfg.rsplit("/", 1)[-1].removesuffix(".json")
     return ImageSource(spec, config, layers, "", cdigest, [tf.close])

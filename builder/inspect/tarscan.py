@@ -1,7 +1,7 @@
 """A fast, streaming, metadata-only tar reader for layer analysis.
 
 Owns turning a (possibly compressed) layer stream into `TarEntry` records: path,
-type, size, mode, ids, link target, a CRC-32 of the content and the first bytes of
+type, size, mode, ids, link target, an Adler-32 checksum of the content and the first bytes of
 small files (for key sniffing). It never holds a whole file in memory; content is read
 in chunks and discarded. It handles ustar, PAX (`x`/`g`) and GNU long names (`L`/`K`).
 The stdlib `tarfile` is ~5x slower per member in stream mode, which matters at 100k
@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Protocol, cast
 
 from builder.inspect.errors import LayerFormatError
 
@@ -37,10 +37,17 @@ class TarEntry:
     head: bytes  # first HEAD_BYTES of the content
 
 
+class _Readable(Protocol):
+    """The one thing the scanner needs from a stream (a file or one of the wrappers
+    below): `read(n)`, returning b"" at the end."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class _Chunks:
     """Decompressed chunks of a layer blob; the format is sniffed from the first bytes."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: _Readable) -> None:
         self._raw = raw
         first = raw.read(4)
         self._first = first
@@ -52,8 +59,9 @@ class _Chunks:
             import zstandard
 
             self._mode = "zstd"
+            # zstandard's stub asks for IO[bytes], but it only ever calls .read()
             self._zr = zstandard.ZstdDecompressor().stream_reader(
-                _Prefixed(first, raw), read_across_frames=True
+                cast("IO[bytes]", _Prefixed(first, raw)), read_across_frames=True
             )
             self._first = b""
         else:
@@ -98,7 +106,7 @@ class _Chunks:
 
 
 class _Prefixed:
-    def __init__(self, prefix: bytes, raw: IO[bytes]) -> None:
+    def __init__(self, prefix: bytes, raw: _Readable) -> None:
         self._prefix, self._raw = prefix, raw
 
     def read(self, n: int = -1) -> bytes:

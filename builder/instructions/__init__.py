@@ -1,4 +1,4 @@
-"""Typed Dockerfile instructions grouped into stages (DESIGN §3, stage 2).
+"""Typed Dockerfile instructions grouped into stages (ARCHITECTURE §3, stage 2).
 
 Public API (stable):
 - `parse_dockerfile(text, file="Dockerfile") -> ParsedDockerfile`: `stages` (each a

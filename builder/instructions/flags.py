@@ -9,6 +9,7 @@ Errors raise `FlagError(message)`; the caller adds file, span and instruction.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from builder.instructions.model import Mount
 
@@ -48,9 +49,9 @@ class FlagError(Exception):
     pass
 
 
-def parse_flags(keyword: str, raw_flags: tuple[str, ...]) -> dict[str, object]:
+def parse_flags(keyword: str, raw_flags: tuple[str, ...]) -> dict[str, str | bool | list[str]]:
     allowed = ALLOWED.get(keyword, {})
-    out: dict[str, object] = {}
+    out: dict[str, str | bool | list[str]] = {}
     for raw in raw_flags:
         name, has_value, value = raw[2:].partition("=")
         kind = allowed.get(name)
@@ -59,7 +60,8 @@ def parse_flags(keyword: str, raw_flags: tuple[str, ...]) -> dict[str, object]:
         if kind == "list":
             if not has_value:
                 raise FlagError(f"Missing a value on flag: --{name}")
-            out.setdefault(name, []).append(value)  # type: ignore[union-attr]
+            # a "list" flag only ever holds the list made here
+            cast("list[str]", out.setdefault(name, [])).append(value)
             continue
         if name in out:
             raise FlagError(f"Duplicate flag specified: --{name}")
@@ -144,7 +146,7 @@ def parse_mount(text: str) -> Mount:
         readonly = kind in ("bind", "secret", "ssh")
     if kind in ("bind", "cache", "tmpfs") and not fields.get("target"):
         raise FlagError(f"mount type {kind} requires a target (dst)")
-    return Mount(readonly=readonly, **fields)  # type: ignore[arg-type]
+    return Mount(readonly=readonly, **fields)  # type: ignore[arg-type]  # fields: per-key types set above
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")

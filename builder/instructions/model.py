@@ -1,4 +1,4 @@
-"""Typed Dockerfile instructions: one frozen dataclass per instruction (DESIGN §3, stage 2).
+"""Typed Dockerfile instructions: one frozen dataclass per instruction (ARCHITECTURE §3, stage 2).
 
 Every instruction carries `span` (where it is), `original` (the logical line as
 written, for history `created_by` and `inspect`) and `keyword` (upper case). Words are

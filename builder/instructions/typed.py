@@ -7,11 +7,12 @@ Public API: `typed(node, file) -> Instruction` (raises `DockerfileError` rendere
 from __future__ import annotations
 
 import re
+from typing import TypedDict, cast
 
-from builder.errors import DockerfileError
+from builder.errors import DockerfileError, Span
 from builder.instructions import model as m
 from builder.instructions.flags import FlagError, parse_duration, parse_flags, parse_mount
-from builder.syntax import Node, parse_heredoc
+from builder.syntax import Heredoc, Node, parse_heredoc
 
 KEYWORDS = (
     "FROM",
@@ -37,6 +38,27 @@ _STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*\Z")
 _MS = 1_000_000
 
 
+class _Base(TypedDict):
+    """The fields every instruction takes from its node (`_Ctx.base`)."""
+
+    span: Span
+    original: str
+
+
+class _CopyFields(TypedDict):
+    """The fields COPY and ADD share (`_copy`)."""
+
+    sources: tuple[str, ...]
+    dest: str
+    heredocs: tuple[Heredoc, ...]
+    chown: str
+    chmod: str
+    link: bool
+    parents: bool
+    excludes: tuple[str, ...]
+    exec_form: bool
+
+
 class _Ctx:
     def __init__(self, node: Node, file: str) -> None:
         self.node, self.file, self.kw = node, file, node.keyword.upper()
@@ -44,13 +66,13 @@ class _Ctx:
     def error(self, message: str) -> DockerfileError:
         return DockerfileError(message, self.node.span, self.file, self.kw)
 
-    def flags(self) -> dict[str, object]:
+    def flags(self) -> dict[str, str | bool | list[str]]:
         try:
             return parse_flags(self.kw, self.node.flags)
         except FlagError as e:
             raise self.error(str(e)) from None
 
-    def base(self) -> dict[str, object]:
+    def base(self) -> _Base:
         return {"span": self.node.span, "original": self.node.original}
 
     def at_least(self, n: int) -> tuple[str, ...]:
@@ -86,7 +108,8 @@ def _run(c: _Ctx) -> m.Run:
     if not c.node.args and not heredocs:
         raise c.error("RUN requires at least one argument")
     try:
-        mounts = tuple(parse_mount(t) for t in flags.get("mount", []))  # type: ignore[union-attr]
+        # --mount is a "list" flag (flags.ALLOWED), so its value is a list[str]
+        mounts = tuple(parse_mount(t) for t in cast("list[str]", flags.get("mount", [])))
     except FlagError as e:
         raise c.error(str(e)) from None
     network = str(flags.get("network", ""))
@@ -122,7 +145,7 @@ def _copy(c: _Ctx) -> m.Copy:
             sources.append(word)
     if not c.node.json and (d := _marker(c, args[-1])) is not None and d.name in names:
         raise c.error("heredoc cannot be the destination")
-    common = dict(
+    common = _CopyFields(
         sources=tuple(sources),
         dest=args[-1],
         heredocs=c.node.heredocs,
@@ -130,20 +153,21 @@ def _copy(c: _Ctx) -> m.Copy:
         chmod=str(flags.get("chmod", "")),
         link=bool(flags.get("link", False)),
         parents=bool(flags.get("parents", False)),
-        excludes=tuple(flags.get("exclude", [])),
+        # --exclude is a "list" flag (flags.ALLOWED), so its value is a list[str]
+        excludes=tuple(cast("list[str]", flags.get("exclude", []))),
         exec_form=c.node.json,
-    )  # type: ignore[arg-type]
+    )
     if c.kw == "COPY":
-        return m.Copy(**c.base(), from_=str(flags.get("from", "")), **common)  # type: ignore[arg-type]
+        return m.Copy(**c.base(), from_=str(flags.get("from", "")), **common)
     return m.Add(
         **c.base(),
-        checksum=str(flags.get("checksum", "")),  # type: ignore[arg-type]
+        checksum=str(flags.get("checksum", "")),
         keep_git_dir=bool(flags.get("keep-git-dir", False)),
         **common,
     )
 
 
-def _marker(c: _Ctx, word: str):
+def _marker(c: _Ctx, word: str) -> Heredoc | None:
     try:
         return parse_heredoc(word)
     except DockerfileError as e:
@@ -183,7 +207,7 @@ def _healthcheck(c: _Ctx) -> m.Healthcheck:
     if len(args) < 2:
         raise c.error("Missing command after HEALTHCHECK CMD")
     test = ("CMD", *args[1:]) if c.node.json else ("CMD-SHELL", args[1])
-    times = {}
+    times: dict[str, int] = {}
     for name in ("interval", "timeout", "start-period", "start-interval"):
         text = str(flags.get(name, "") or "0")
         try:
@@ -199,7 +223,15 @@ def _healthcheck(c: _Ctx) -> m.Healthcheck:
         raise c.error(f"--retries: invalid number {flags.get('retries')!r}") from None
     if retries < 0:
         raise c.error("--retries cannot be negative")
-    return m.Healthcheck(**c.base(), test=test, retries=retries, **times)
+    return m.Healthcheck(
+        **c.base(),
+        test=test,
+        retries=retries,
+        interval=times["interval"],
+        timeout=times["timeout"],
+        start_period=times["start_period"],
+        start_interval=times["start_interval"],
+    )
 
 
 def _onbuild(c: _Ctx) -> m.Onbuild:
@@ -258,8 +290,8 @@ def typed(node: Node, file: str = "Dockerfile") -> m.Instruction:
         return m.Volume(**c.base(), paths=paths)
     if kw in ("USER", "WORKDIR", "STOPSIGNAL"):
         c.flags()
-        cls = {"USER": m.User, "WORKDIR": m.Workdir, "STOPSIGNAL": m.StopSignal}[kw]
-        return cls(**c.base(), value=c.exactly_one())
+        single = {"USER": m.User, "WORKDIR": m.Workdir, "STOPSIGNAL": m.StopSignal}[kw]
+        return single(**c.base(), value=c.exactly_one())
     if kw == "MAINTAINER":
         c.flags()
         return m.Maintainer(**c.base(), maintainer=c.exactly_one())

@@ -1,4 +1,4 @@
-"""The RUN sandbox, built from kernel primitives (DESIGN §6): namespaces (mount, pid
+"""The RUN sandbox, built from kernel primitives (ARCHITECTURE §6): namespaces (mount, pid
 with a reaping PID 1, uts, ipc, net, cgroup, and user when rootless), pivot_root into
 the step's root, a private /proc with Docker's masked and read-only paths, read-only
 /sys, a minimal /dev, Docker's 14 default capabilities, Docker's default seccomp

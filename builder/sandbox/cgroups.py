@@ -118,7 +118,7 @@ class StepCgroup:
                     _write(d / "memory.memsw.limit_in_bytes", str(lim.memory))
             elif ctrl == "pids":
                 _write(d / "pids.max", str(lim.pids))
-            elif ctrl == "cpu":
+            elif ctrl == "cpu" and lim.cpus is not None:  # _wanted_v1 lists it only then
                 _write(d / "cpu.cfs_period_us", str(CPU_PERIOD))
                 _write(d / "cpu.cfs_quota_us", str(int(lim.cpus * CPU_PERIOD)))
 

@@ -92,7 +92,7 @@ def _start_forked(plan: ExecPlan, status_fd: int) -> int:
     libc.prctl(libc.PR_SET_DUMPABLE, 0)
     libc.capset(_KILL, _KILL, 0)
     for sig in FORWARDED:
-        signal.signal(sig, lambda s, _f, c=child: _forward(c, s))
+        signal.signal(sig, lambda s, _f: _forward(child, s))  # `child` is never rebound
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
     return child
 

@@ -1,4 +1,4 @@
-"""Fixtures for the robustness suite (issue 10): trial counts, a CLI runner that can be
+"""Fixtures for the robustness suite: trial counts, a CLI runner that can be
 SIGKILLed at a random moment, leak checks for mounts and cgroups, and a small image.
 
 `PYBUILD_SOAK=1` multiplies the trial counts (the CI profile runs the issue's minimum

@@ -1,5 +1,5 @@
 """A hostile proxy in front of the real docker-registry, for misbehaviour a real registry
-never shows (issue 10 §6). Everything is forwarded unchanged except what `mode` names:
+never shows. Everything is forwarded unchanged except what `mode` names:
 
 - `redirect-loop`: every blob GET answers 307 to another blob URL, which does the same;
 - `endless-manifest` / `endless-blob`: a 200 whose body never ends (no length);

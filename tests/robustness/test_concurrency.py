@@ -1,4 +1,4 @@
-"""Issue 10 §2: four builds of different Dockerfiles that share base layers run at once
+"""Four builds of different Dockerfiles that share base layers run at once
 on one store, while `pybuild prune` / `prune --all` run back to back beside them
 (the first starts with the builds). All succeed, and no
 layer one of them needs is removed (the builds' leases protect their content)."""

@@ -1,4 +1,4 @@
-"""Issue 10 §1, crash safety of builds and `prune`: SIGKILL at random moments; after
+"""Crash safety of builds and `prune`: SIGKILL at random moments; after
 every kill fsck is clean, no mount or cgroup of ours is left (or the next start cleans
 them and says so), and the next build succeeds reusing the finished steps."""
 

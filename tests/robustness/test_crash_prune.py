@@ -1,4 +1,4 @@
-"""Issue 10 §1, crash safety of `pybuild prune`: SIGKILL it at random moments while it
+"""Crash safety of `pybuild prune`: SIGKILL it at random moments while it
 deletes garbage blobs and snapshots. Every kill leaves fsck clean and the tagged images
 whole; the next prune finishes the job, and the next build is all cache hits."""
 

@@ -1,4 +1,4 @@
-"""Issue 10 §1, crash safety of registry transfers: SIGKILL `pybuild pull`, `pybuild
+"""Crash safety of registry transfers: SIGKILL `pybuild pull`, `pybuild
 push` and a build's `--cache-to` export at random moments. After every kill the store
 is valid (fsck clean), and the next run completes, reusing what already landed (blobs
 in the store are not fetched again; blobs in the registry are not uploaded again)."""

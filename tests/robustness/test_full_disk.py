@@ -1,4 +1,4 @@
-"""Issue 10 §3: with the store on a small tmpfs, a build that does not fit fails with
+"""With the store on a small tmpfs, a build that does not fit fails with
 "no space left on the store (needs ~X MB)", the store stays valid, and once space is
 freed the same build succeeds (reusing the steps that did fit)."""
 

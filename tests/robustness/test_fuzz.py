@@ -1,4 +1,4 @@
-"""Issue 10 §8: hypothesis fuzzing of the five parsers that read untrusted input:
+"""Hypothesis fuzzing of the five parsers that read untrusted input:
 the Dockerfile parser (and planner), the `.dockerignore` matcher, the image reference
 parser (registry and store), the tar reader (and unpacker), and the manifest decoders.
 

@@ -1,4 +1,4 @@
-"""Issue 10 §4: hostile build contexts through `pybuild build`, end to end.
+"""Hostile build contexts through `pybuild build`, end to end.
 
 None leaks host content (every blob in the store is searched for it), none hangs (each
 build runs under a timeout), and each gives a clear one-line error or BuildKit's

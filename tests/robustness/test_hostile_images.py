@@ -1,4 +1,4 @@
-"""Issue 10 §5: hostile images.
+"""Hostile images.
 
 - every entry of the store's hostile-tar corpus (testdata/hostile-tars), as the layer
   of an image delivered through a registry pull and through `load`: unpacking it (what

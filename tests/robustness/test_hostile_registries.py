@@ -1,4 +1,4 @@
-"""Issue 10 §6: hostile registries, through a proxy in front of the real registry
+"""Hostile registries, through a proxy in front of the real registry
 (tests/robustness/hostile_registry.py). Each pull gets a bounded, clear, one-line
 error, and the store stays valid:
 

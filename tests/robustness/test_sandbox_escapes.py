@@ -1,4 +1,4 @@
-"""Issue 10 §7: sandbox escape attempts as RUN steps of a real `pybuild build`.
+"""Sandbox escape attempts as RUN steps of a real `pybuild build`.
 
 Every attempt must fail inside the step (a RUN exits 1 and prints ESCAPED if it
 succeeds), and the host is checked from outside afterwards: its clock, its modules,

@@ -95,7 +95,7 @@ def secret_file(ctx: Context) -> list[Finding]:
     out = []
     for layer, files in sorted(per.items()):
         s = ctx.layers[layer].step
-        deleters = set()
+        deleters: set[int] = set()
         for sf in files:
             vs = ctx.tree.versions.get(sf.path, [])
             deleters.update(li for li, sz in vs if sz < 0 and li > layer)

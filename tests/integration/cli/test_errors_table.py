@@ -1,4 +1,4 @@
-"""Issue 8.3: every user error is one line with its cause, no traceback, and the
+"""Every user error is one line with its cause, no traceback, and the
 contract's exit code (1 failed step or registry, 2 usage or Dockerfile). One table of
 bad invocations over every verb, each run as a real `pybuild` subprocess against a
 real store in tmp, real registries (plain, and TLS + htpasswd), a store on overlayfs,

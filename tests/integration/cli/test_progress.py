@@ -1,4 +1,4 @@
-"""Issue 8.2: `--progress` for real builds, pulls and pushes through the `pybuild`
+"""`--progress` for real builds, pulls and pushes through the `pybuild`
 command. `tty` (and `auto` on a terminal) runs under a pseudo-terminal and is read
 back as a screen; `plain` is BuildKit's numbered lines; every `json` line validates
 against builder/progress_schema.json; `quiet` prints only the image id."""

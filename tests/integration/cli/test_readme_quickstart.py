@@ -1,4 +1,4 @@
-"""Issue 8.4: the README works on a fresh machine. The Quickstart's first command, read
+"""The README works on a fresh machine. The Quickstart's first command, read
 from the README itself, runs in a fresh `git clone` with a fresh virtualenv (a real
 pip install) and a store in tmp; the example image then exists and runs. Then the
 Tutorial's command blocks run as written in that clone, with a free port in place of

@@ -1,5 +1,5 @@
 """Crash safety: writers SIGKILLed at random points during put, load and tag updates
-leave `pybuild fsck` clean, with no partial blob visible (DESIGN §5)."""
+leave `pybuild fsck` clean, with no partial blob visible (ARCHITECTURE §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""skopeo and umoci read the store (it is an OCI layout) and what `save` writes;
+"""Skopeo and umoci read the store (it is an OCI layout) and what `save` writes;
 pybuild loads what skopeo writes; every JSON document pybuild writes validates
 against the image-spec schemas."""
 
@@ -193,7 +193,7 @@ def _layer_tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
 
 def test_umoci_tree_equals_pybuild_snapshot_with_whiteouts(tmp_path: Path) -> None:
     """Layers with a whiteout, a whiteout inside a dir and an opaque dir: umoci's
-    unpack equals the merged overlay of part B's snapshots of the same image."""
+    unpack equals the merged overlay of the store's snapshots of the same image."""
     import gzip
 
     from store.digest import OCI_LAYER_GZIP

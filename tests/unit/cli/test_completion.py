@@ -1,4 +1,4 @@
-"""Issue 8.5: `pybuild completion bash|zsh`. The bash script is loaded into a real bash
+"""`pybuild completion bash|zsh`. The bash script is loaded into a real bash
 and asked for completions the way readline asks; the zsh script is checked by zsh's
 parser and must name every verb and flag."""
 

@@ -1,4 +1,4 @@
-"""Issue 8.4, the parts that need no machine: the README's Quickstart is exactly two
+"""The README's Quickstart is exactly two
 commands (install + build, then the test suite CI runs), its sections exist, and the
 CLI reference names every flag of every verb."""
 

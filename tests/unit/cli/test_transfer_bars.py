@@ -1,4 +1,4 @@
-"""Issue 8.2: the tty view's transfer bars show bytes, rate and ETA while a blob moves,
+"""The tty view's transfer bars show bytes, rate and ETA while a blob moves,
 and the average rate once it is done."""
 
 from __future__ import annotations
