@@ -1,4 +1,4 @@
-"""Build benchmark (issue 6): pybuild vs BuildKit (a private dockerd from Debian's
+"""Build benchmark: pybuild vs BuildKit (a private dockerd from Debian's
 docker.io) and `buildah bud --layers --runtime /usr/sbin/runc`, on a small app over
 busybox: 200 generated source files and a 50 MB file made then deleted.
 

@@ -1,13 +1,13 @@
-"""Build benchmark, Debian scenario (issues 6 and 9): pybuild vs BuildKit (a private
+"""Build benchmark, Debian scenario: pybuild vs BuildKit (a private
 dockerd) and `buildah bud --layers`, over a debootstrap-made `debian:bookworm`
 (bench/debian_base.py). The Dockerfile's first RUN copies 20,000 generated files, then
 a 5,000-file context is COPYed and a RUN reads it.
 
-Engine (issue 6), each the median of --reps runs, the tools taking turns per rep:
+Engine, each the median of --reps runs, the tools taking turns per rep:
 cold (empty build cache, base image present and unpacked), noop (same build again),
 edit (one source file changed). Targets: pybuild <= 1.0x BuildKit and <= 0.5x buildah;
 pybuild peak RSS < 200 MB.
-Cache sharing (issue 9, unless --no-cache-share): machine A (fresh store) builds with
+Cache sharing (unless --no-cache-share): machine A (fresh store) builds with
 `--cache-to type=registry,ref=...,mode=max` to a loopback docker-registry; machine B
 (fresh store, base only) builds with `--cache-from`. BuildKit: docker's built-in
 BuildKit cannot export registry-type cache (needs buildx's container driver), so, as

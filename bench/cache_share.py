@@ -1,4 +1,4 @@
-"""Cache-sharing benchmark (issue 9): a second CI machine building with `--cache-from`
+"""Cache-sharing benchmark: a second CI machine building with `--cache-from`
 vs the cold build, on the engine benchmark's busybox scenario (bench/build.py: 200
 generated source files and a 50 MB file made then deleted; its Debian scenario needs
 debootstrap and is not run here).

@@ -1,4 +1,4 @@
-"""The Debian base of the engine benchmark's Debian scenario (issue 6): a
+"""The Debian base of the engine benchmark's Debian scenario: a
 `debootstrap --variant=minbase bookworm` root, cached under /tmp/pybuild-bench-debian
 so reruns are fast, written as a rootfs tar (numeric owners, sorted names, /dev,
 /proc and /sys emptied: device nodes belong to the runtime, not the image) and

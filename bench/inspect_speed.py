@@ -1,4 +1,4 @@
-"""Benchmark: analyse a 1 GB, 100,000-file, 10-layer image (issue 7: < 10 s, peak RSS
+"""Benchmark: analyse a 1 GB, 100,000-file, 10-layer image (< 10 s, peak RSS
 < 300 MB). The image is an OCI layout generated once under a temp dir; layers 2..9
 overwrite and delete part of the earlier files so the waste tree is exercised.
 

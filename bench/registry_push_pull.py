@@ -1,5 +1,5 @@
 """Registry benchmark: push and pull a 5-layer, 200 MB image against a loopback
-docker-registry, pybuild vs `skopeo copy` in the same run (issue 5).
+docker-registry, pybuild vs `skopeo copy` in the same run.
 
 Wall times on a shared machine are noisy, so the CPU time (user+sys) of each process
 is printed too. Each push goes to a fresh registry (so neither tool can skip or mount blobs); each pull

@@ -1,4 +1,4 @@
-"""Blob store throughput and memory (issue 3 "Speed").
+"""Blob store throughput and memory.
 
 1. put() of a 500 MB file stream vs `cat F > O` (+ `sync O`, since put fsyncs) and
    `sha256sum F` (put does both: hash + write). Median of N runs, page cache warm.

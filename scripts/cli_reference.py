@@ -13,7 +13,7 @@ HEADER = """\
 # pybuild CLI reference
 
 Generated from the parsers by `python3 scripts/cli_reference.py > docs/cli.md`; the
-contract it implements is DESIGN §2. `pybuild VERB --help` prints the same text.
+contract it implements is ARCHITECTURE §2. `pybuild VERB --help` prints the same text.
 
 `pybuild [build] [OPTIONS] CONTEXT` — build is the default verb, so `pybuild -t app .`
 is `pybuild build -t app .`. Every verb also takes `--debug` (tracebacks on errors).
