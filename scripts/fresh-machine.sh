@@ -62,6 +62,10 @@ bind /dev "$root/dev"
 mkdir -p "$root/run" "$root/tmp"
 mount -t tmpfs tmpfs "$root/run" && mounted+=("$root/run")
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# Packages are installed, not started: a chroot has no init, and a dockerd started by
+# docker.io's postinst would change the host's network (docker0, iptables).
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 0755 "$root/usr/sbin/policy-rc.d"
 env_pass=()
 for v in PIP_CERT REQUESTS_CA_BUNDLE SSL_CERT_FILE; do
   f=${!v:-}
