@@ -1,8 +1,9 @@
 """Turn a testdata/pitfalls case into an image in the store, without the build engine:
 one layer per RUN/COPY/ADD of the final stage, made from the case's `expected.json`
 "layers" spec (the files that step makes; COPY entries take the real context files),
-with history entries carrying created_by and the pybuild line marker. A build-based
-test (once the engine exists) reuses expected.json's findings unchanged."""
+with history entries carrying created_by and the pybuild line marker. The build-based
+test (tests/integration/inspect/test_pitfalls_built.py) reuses expected.json's findings
+unchanged."""
 
 from __future__ import annotations
 
