@@ -56,6 +56,9 @@ git clone -q "$repo" "$root/src/pybuild"
 echo "fresh-machine: cloned $(git -C "$root/src/pybuild" log -1 --format='%h %s')"
 
 # 3. The machine's kernel interfaces, as a booted Debian has them.
+# Its / is a mount point (the sandbox's pivot_root needs one), then /proc, /sys, /dev.
+mount --bind "$root" "$root"
+mounted+=("$root")
 bind /proc "$root/proc"
 bind /sys "$root/sys"
 bind /dev "$root/dev"
