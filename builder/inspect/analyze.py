@@ -26,6 +26,7 @@ from builder.inspect.pitfalls import Context, Finding, run_checks
 from builder.inspect.pitfalls.base import LayerInfo
 from builder.inspect.sources import ImageSource
 from builder.inspect.waste import WasteReport, compute_waste
+from store.errors import DigestMismatch, SizeMismatch
 
 SCHEMA_ID = "https://pybuild.dev/schemas/inspect-v1.json"
 
@@ -141,7 +142,7 @@ def analyze(
         f = li.open()
         try:
             tree.add_layer(f, li.digest, li.size)
-        except (LayerFormatError, SourceError) as e:
+        except (LayerFormatError, SourceError, DigestMismatch, SizeMismatch) as e:
             raise LayerFormatError(
                 f"{name or 'image'}: layer {len(tree.layers)} ({li.digest[:19]}): {e}"
             ) from None

@@ -5,10 +5,9 @@ the disk. Digests are verified as the blob streams, and a mismatch fails at EOF.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Protocol, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from builder.inspect.errors import SourceError
 from builder.inspect.sources import ImageSource, LayerBlob
@@ -19,42 +18,13 @@ if TYPE_CHECKING:
 MAX_CONFIG = 4 << 20
 
 
-class _Stream(Protocol):
-    """What `_Verified` reads from: registry_client's ResumingReader, or any file."""
-
-    def read(self, n: int = -1, /) -> bytes: ...
-
-
-class _Verified:
-    """Hash while streaming; raise at EOF when the digest or size is wrong."""
-
-    def __init__(self, raw: _Stream, digest: str, size: int) -> None:
-        import hashlib
-
-        self._raw, self._want, self._size = raw, digest, size
-        alg = digest.partition(":")[0]
-        self._h = hashlib.new(alg if alg in ("sha256", "sha512") else "sha256")
-        self._n = 0
-
-    def read(self, n: int = -1) -> bytes:
-        b = self._raw.read(n)
-        if b:
-            self._h.update(b)
-            self._n += len(b)
-            return b
-        got = f"{self._want.partition(':')[0]}:{self._h.hexdigest()}"
-        if got != self._want or (self._size and self._n != self._size):
-            raise SourceError(self._want, f"blob digest mismatch: got {got}, {self._n} bytes")
-        return b
-
-
 def open_remote(spec: str) -> ImageSource:
     from registry_client.client import RegistryClient
     from registry_client.manifest import parse_manifest, select_platform
     from registry_client.progress import ByteCounter
     from registry_client.pull import ResumingReader
     from registry_client.reference import Reference
-    from store.digest import host_platform
+    from store.digest import Digest, VerifyingReader, host_platform
 
     ref = Reference.parse(spec)
     client = RegistryClient()
@@ -72,17 +42,18 @@ def open_remote(spec: str) -> ImageSource:
             raise SourceError(spec, f"config of {cdesc.size} bytes is too large")
         resp = client.open_blob(ref, cdesc.digest)
         parts: list[bytes] = []
+        total = 0
         try:
             for c in resp.iter_content(1 << 16):
                 parts.append(c)
-                if sum(map(len, parts)) > MAX_CONFIG:
+                total += len(c)
+                if total > MAX_CONFIG:
                     raise SourceError(spec, "config is larger than its descriptor says")
         finally:
             resp.close()
         unsafe_data = b"".join(parts)
-        alg = cdesc.digest.algorithm
-        got = f"{alg}:{hashlib.new(alg, unsafe_data).hexdigest()}"
-        if got != str(cdesc.digest):
+        got = Digest.of_bytes(unsafe_data, cdesc.digest.algorithm)
+        if got != cdesc.digest:
             raise SourceError(spec, f"config digest mismatch: got {got}")
         config = json.loads(unsafe_data)
     except BaseException:
@@ -92,8 +63,8 @@ def open_remote(spec: str) -> ImageSource:
     def opener(d: Descriptor) -> Callable[[], IO[bytes]]:
         def open_() -> IO[bytes]:
             r = ResumingReader(client, ref, d, ByteCounter(None, d.digest, d.size))
-            # file-like, not an IO: the layer readers only call read() (and close() if any)
-            return cast("IO[bytes]", _Verified(r, str(d.digest), d.size))
+            # file-like, not an IO: the layer readers only call read() and close()
+            return cast("IO[bytes]", VerifyingReader(cast("IO[bytes]", r), d.digest, d.size))
 
         return open_
 
