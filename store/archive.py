@@ -23,7 +23,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from store.digest import (
     ANNOTATION_REF_NAME,
@@ -34,6 +34,7 @@ from store.digest import (
     Descriptor,
     Digest,
     HashingWriter,
+    VerifyingReader,
 )
 from store.errors import InvalidArchive, InvalidReference, StoreError
 from store.image import Index, Manifest, StoredImage, resolve_image, to_oci
@@ -87,6 +88,11 @@ class TarOut:
 
     def close(self) -> None:
         self._tf.close()
+
+    def discard(self) -> None:
+        """After a failure: write nothing more (tarfile's stream would otherwise write
+        its end blocks from `__del__`, into an output that is already closed)."""
+        setattr(self._tf.fileobj, "closed", True)  # noqa: B010 - the stream's own flag
 
 
 @contextlib.contextmanager
@@ -147,12 +153,16 @@ def save(
         tops.append(_top(store, n, img))
     with _output(dest) as out:
         tar = TarOut(out)
-        if fmt == "oci":
-            written = _save_oci(
-                store, [(t, d) for (t, _), d in zip(images, tops, strict=True)], tar
-            )
-        else:
-            written = _save_docker(store, images, tar)
+        try:
+            if fmt == "oci":
+                written = _save_oci(
+                    store, [(t, d) for (t, _), d in zip(images, tops, strict=True)], tar
+                )
+            else:
+                written = _save_docker(store, images, tar)
+        except BaseException:
+            tar.discard()
+            raise
         tar.close()
     return written
 
@@ -259,10 +269,10 @@ def _save_docker(
                 continue
             seen.add(layer.diff_id)
             with layer.uncompressed() as r:
-                hw = _HashingReader(r)
-                tar.add_stream(_blob_name(layer.diff_id), hw, size)  # type: ignore[arg-type]
-                if hw.digest != layer.diff_id:
-                    raise InvalidArchive(str(layer.diff_id), f"layer content is {hw.digest}")
+                # the uncompressed stream must hash to the diff_id the config promises
+                vr = VerifyingReader(r, layer.diff_id, size)
+                tar.add_stream(_blob_name(layer.diff_id), cast("IO[bytes]", vr), size)
+                vr.verify()
         m = to_oci(img.manifest())
         m = type(m)(
             config=Descriptor(m.config.media_type, cfg_desc.digest, cfg_desc.size),
@@ -289,20 +299,3 @@ def _save_docker(
     )
     tar.add_bytes("manifest.json", json.dumps(manifest_json).encode())
     return written
-
-
-class _HashingReader:
-    """Hashes what tarfile pulls through it (to check a layer's diff_id on the way out)."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self._h = HashingWriter(None)
-
-    def read(self, n: int = -1) -> bytes:
-        chunk = self._stream.read(n if n and n > 0 else CHUNK)
-        self._h.write(chunk)
-        return chunk
-
-    @property
-    def digest(self) -> Digest:
-        return self._h.digest

@@ -247,3 +247,24 @@ def test_load_index_with_only_some_platforms(tmp_path: Path) -> None:
     assert [n for n, _ in load(b, tmp_path / "m.tar")] == ["multi:1"]
     assert resolve_image(b, "multi:1").digest == d.digest
     assert b.refs.get("multi:1").digest == idx.digest and fsck(b).clean
+
+
+def test_docker_save_refuses_a_layer_that_is_not_its_diff_id(tmp_path: Path) -> None:
+    from store.image import write_image
+    from store.imageconfig import ContainerConfig, History, ImageConfig
+
+    s = open_store(tmp_path / "s")
+    raw = tar_bytes({"a": b"the layer"})
+    desc = s.blobs.put_bytes(gzip.compress(raw, mtime=0), OCI_LAYER_GZIP)
+    lying = Digest.of_bytes(tar_bytes({"a": b"another layer"}))
+    cfg = ImageConfig(
+        config=ContainerConfig(cmd=("sh",)),
+        diff_ids=(lying,),
+        created="2024-01-01T00:00:00Z",
+        history=(History(created_by="layer"),),
+    )
+    write_image(s, cfg, [desc], tags=["liar:1"])
+    with pytest.raises(StoreError) as e:  # found before or while the layer is written
+        save(s, ["liar:1"], tmp_path / "d.tar", "docker")
+    assert str(lying) in str(e.value)
+    assert not (tmp_path / "d.tar").exists()
