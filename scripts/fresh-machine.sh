@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's two commands on a machine that has never seen pybuild: make a clean
 # Debian 12 root with debootstrap, clone this repository into it (committed state
-# only), and run `bash scripts/quickstart.sh` then `bash .ci/run` inside it, in a chroot
+# only), and run `bash scripts/quickstart.sh` then `bash .ci/run` inside it, as root,
 # with /proc, /sys, /dev and the cgroup hierarchies mounted. Prints both exit codes and
 # the test summary. Slow (a debootstrap and the whole suite), so not part of CI.
 #
@@ -80,10 +80,22 @@ for v in PIP_CERT REQUESTS_CA_BUNDLE SSL_CERT_FILE; do
 done
 
 # 4. The README's two commands.
+# Inside: a mount namespace of its own whose root is the new machine's (pivot_root, not a
+# bare chroot: the kernel refuses user namespaces to a chrooted process, and the
+# rootless tests need them), the host's tree detached.
 inside() {
-  chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${env_pass[@]}" \
-    bash -c "cd /src/pybuild && $1"
+  unshare --mount --propagation private -- /bin/sh -c '
+    set -e
+    cd "$1"
+    mkdir -p .old-root
+    pivot_root . .old-root
+    cd /
+    umount -l /.old-root
+    rmdir /.old-root
+    shift
+    exec /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+  ' sh "$root" "${env_pass[@]}" bash -c "cd /src/pybuild && $1"
 }
 set +e
 inside "bash scripts/quickstart.sh" >"$log/quickstart.log" 2>&1
