@@ -34,6 +34,7 @@ Renderers (`make_progress(mode, stream)`):
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -331,7 +332,9 @@ def make_progress(mode: str, stream: IO[str] | None = None) -> Progress:
     """The renderer for `--progress MODE` writing to `stream` (stderr by default)."""
     out = stream if stream is not None else sys.stderr
     if mode == "auto":
-        mode = "tty" if hasattr(out, "isatty") and out.isatty() else "plain"
+        # a dumb terminal cannot redraw a live view (rich draws only the end of it)
+        live = hasattr(out, "isatty") and out.isatty() and os.environ.get("TERM") != "dumb"
+        mode = "tty" if live else "plain"
     if mode == "plain":
         return PlainProgress(out)
     if mode == "json":

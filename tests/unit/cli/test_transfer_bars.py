@@ -7,9 +7,33 @@ import io
 import re
 import time
 
-from builder.progress import make_progress
+import pytest
+
+from builder.progress import PlainProgress, TtyProgress, make_progress
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@pytest.fixture(autouse=True)
+def _terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live view needs a terminal that can redraw, whatever TERM the suite runs in."""
+    monkeypatch.setenv("TERM", "xterm-256color")
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_is_the_live_view_on_a_terminal_and_plain_on_a_dumb_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert isinstance(make_progress("auto", io.StringIO()), PlainProgress)
+    live = make_progress("auto", _Tty())
+    assert isinstance(live, TtyProgress)
+    live.finish("")
+    monkeypatch.setenv("TERM", "dumb")
+    assert isinstance(make_progress("auto", _Tty()), PlainProgress)
 
 
 def test_tty_transfer_shows_bytes_rate_and_eta() -> None:
