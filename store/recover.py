@@ -5,8 +5,9 @@ namespace and records it in `active_snapshots` with its pid. A killed process ca
 unmount it, so the next pybuild start calls `recover_stale()`: for every row whose
 process is gone it unmounts the overlay, deletes the directory and the row, and drops
 the hold the row had on its parent snapshot. Live processes' rows are never touched.
-It also deletes `trash-*` dirs (snapshots a killed `remove` was deleting) and the
-`tmp-<pid>-*` unpack dirs of dead processes.
+It also finishes what a killed `remove` began: a `trash-<chain>-*` dir whose row is
+gone is deleted, and one whose row survived (the kill came before the commit) is moved
+back with its link; and it deletes the `tmp-<pid>-*` unpack dirs of dead processes.
 The Snapshotter runs it when it opens (so every verb that touches snapshots does) and
 prints one line per cleaned snapshot on stderr.
 """
@@ -25,6 +26,10 @@ from store.locks import file_lock
 
 if TYPE_CHECKING:
     from store.snapshots import Snapshotter
+
+
+TRASH_PREFIX = "trash-"
+"""A removed snapshot's dir is renamed `trash-<chain hex>-<random>` before it is deleted."""
 
 
 def active_name() -> str:
@@ -96,10 +101,16 @@ def recover_stale(sn: Snapshotter) -> list[str]:
             elif _orphan(e.name) and e.is_dir(follow_symlinks=False):
                 shutil.rmtree(e.path, ignore_errors=True)
                 notes.append(f"cleaned up {e.path} left by a killed pybuild")
-        # A snapshot dir is made and its row written in one write transaction; holding
-        # one ourselves, a dir without a row can only be a killed publish's.
+        # A snapshot dir is made and its row written in one write transaction, and a
+        # removed one is renamed to trash in the transaction that deletes its row;
+        # holding one ourselves, a dir without a row can only be a killed publish's,
+        # and a trash dir with a row a killed remove's that never committed.
         with sn._txn() as conn:
-            rows = {r[0].split(":", 1)[-1] for r in conn.execute("SELECT chain_id FROM snapshots")}
+            links = dict(conn.execute("SELECT chain_id, link FROM snapshots").fetchall())
+            rows = {cid.split(":", 1)[-1]: link for cid, link in links.items()}
+            for e in os.scandir(sn.root):
+                if e.name.startswith(TRASH_PREFIX) and e.is_dir(follow_symlinks=False):
+                    notes.append(_finish_removal(sn.root, Path(e.path), rows))
             for e in os.scandir(sn.root):
                 if len(e.name) == 64 and e.name not in rows and e.is_dir(follow_symlinks=False):
                     shutil.rmtree(e.path, ignore_errors=True)
@@ -107,11 +118,22 @@ def recover_stale(sn: Snapshotter) -> list[str]:
     return notes
 
 
+def _finish_removal(root: Path, trash: Path, links: dict[str, str]) -> str:
+    """Delete a trash dir, or move it back when its snapshot's row is still there."""
+    hexid = trash.name[len(TRASH_PREFIX) :].split("-", 1)[0]
+    dest = root / hexid
+    if hexid in links and not dest.exists():
+        os.rename(trash, dest)
+        link = root / "l" / links[hexid]
+        link.unlink(missing_ok=True)
+        os.symlink(f"../{hexid}/diff", link)
+        return f"restored {dest}: its removal was left by a killed pybuild"
+    shutil.rmtree(trash, ignore_errors=True)
+    return f"cleaned up {trash} left by a killed pybuild"
+
+
 def _orphan(name: str) -> bool:
-    """`trash-*` (a removed snapshot being deleted: nobody reads it again) and
-    `tmp-<pid>-*` unpack dirs of dead processes."""
-    if name.startswith("trash-"):
-        return True
+    """`tmp-<pid>-*` unpack dirs of dead processes."""
     parts = name.split("-")
     return (
         len(parts) == 3 and parts[0] == "tmp" and parts[1].isdigit() and not _alive(int(parts[1]))

@@ -39,7 +39,7 @@ from store.digest import Descriptor, Digest, chain_ids
 from store.errors import DigestMismatch, SnapshotInUse, SnapshotNotFound, StoreError
 from store.fsplace import spread_children
 from store.layerdiff import DiffOptions, diff_to_store
-from store.recover import active_name, has_active_dirs, recover_stale
+from store.recover import TRASH_PREFIX, active_name, has_active_dirs, recover_stale
 from store.unpack import UnpackOptions, remove_beneath, unpack_tar
 from store.whiteout import default_format
 
@@ -450,9 +450,11 @@ class Snapshotter:
                     conn.execute("UPDATE snapshots SET refs=refs-1 WHERE chain_id=?", (str(cur),))
                     return
                 conn.execute("DELETE FROM snapshots WHERE chain_id=?", (str(cur),))
-                (self.root / "l" / row[2]).unlink(missing_ok=True)
-                trash = self.root / f"trash-{os.urandom(6).hex()}"
+                # The dir moves first and its trash name keeps the chain id: a kill
+                # before the commit keeps the row, and recovery moves the dir back.
+                trash = self.root / f"{TRASH_PREFIX}{cur.hex}-{os.urandom(6).hex()}"
                 os.rename(self.root / cur.hex, trash)
+                (self.root / "l" / row[2]).unlink(missing_ok=True)
             shutil.rmtree(trash, ignore_errors=True)
             cur = Digest.parse(row[1]) if row[1] else None
 

@@ -188,3 +188,41 @@ def test_concurrent_processes_unpack_the_same_layers(tmp_path: Path) -> None:
     assert tops == {str(chain_ids(diffs)[-1])}
     sn = store.snapshots
     assert sn.get(chain_ids(diffs)[-1]).refs == 3 and sn.verify() == []
+
+
+def _remove_killed_after(root: str, call: str, chain: str) -> None:
+    """Remove `chain`, dying like a SIGKILL right after the first `os.<call>`."""
+    store = open_store(Path(root))
+    real = getattr(os, call)
+
+    def then_die(*args: object, **kwargs: object) -> None:
+        real(*args, **kwargs)
+        os._exit(9)
+
+    setattr(os, call, then_die)
+    store.snapshots.remove(Digest.parse(chain))
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("call", ["rename", "unlink"])
+def test_a_removal_killed_before_its_commit_is_undone(tmp_path: Path, call: str, capfd) -> None:
+    """remove() renames the dir to trash and unlinks the link inside the transaction
+    that deletes the row; killed before the commit, the row survives, so the next start
+    moves the dir and the link back and the snapshot still mounts."""
+    store = open_store(tmp_path / "store")
+    descs, diffs = _layers(store, 2)
+    top = store.snapshots.ensure_layers(descs, diffs)
+    store.close()
+    ctx = multiprocessing.get_context("fork")
+    p = ctx.Process(target=_remove_killed_after, args=(str(tmp_path / "store"), call, str(top)))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 9
+    store = open_store(tmp_path / "store")
+    sn = store.snapshots
+    assert "its removal was left by a killed pybuild" in capfd.readouterr().err
+    assert sn.verify() == [] and sn.get(top) is not None
+    with sn.prepare(top) as a:
+        assert (a.merged / "f001").read_text() == "1:f001"
+    sn.remove(top)
+    assert sn.list() == [] and sn.verify() == []
