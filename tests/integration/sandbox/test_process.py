@@ -135,7 +135,10 @@ def test_ctrl_c_ends_the_tree_and_cleans_up(rootfs: Path, tmp_path: Path) -> Non
             time.sleep(0.05)
         assert len(_procs_with(tag)) == 2
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=10)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"pybuild did not end 10 s after SIGINT: {_where(proc.pid, tag)}")
     finally:
         proc.kill()
         proc.wait()
@@ -145,6 +148,22 @@ def test_ctrl_c_ends_the_tree_and_cleans_up(rootfs: Path, tmp_path: Path) -> Non
     cg = Path("/sys/fs/cgroup/memory/pybuild-ctrlc")
     assert not [d for d in cg.iterdir() if d.is_dir()]
     cg.rmdir()
+
+
+def _where(pid: int, tag: str) -> str:
+    """What a hung process waits in, its children, and the tagged processes left."""
+
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text().replace("\0", " ").strip()
+        except OSError as e:
+            return f"? ({e.strerror})"
+
+    tasks = sorted(os.listdir(f"/proc/{pid}/task")) if os.path.exists(f"/proc/{pid}") else []
+    waits = {t: read(f"/proc/{pid}/task/{t}/wchan") for t in tasks}
+    kids = " ".join(read(f"/proc/{pid}/task/{t}/children") for t in tasks).split()
+    left = {k: read(f"/proc/{k}/cmdline") for k in kids}
+    return f"threads waiting in {waits}; children {left}; tagged left {_procs_with(tag)}"
 
 
 def _procs_with(tag: str) -> list[int]:
