@@ -82,8 +82,8 @@ def import_base(store_root: Path, tar: Path, *, unpack: bool = True) -> None:
     """Import `tar` as debian:bookworm into the store at `store_root`; with `unpack`,
     also unpack it, as `docker load` and `buildah pull` do before a timed build."""
     from store.image import resolve_image
-    from store.imageconfig import ContainerConfig
     from store.layout import open_store
+    from store.oci.config import ContainerConfig
     from store.rootfs_import import import_rootfs
 
     store = open_store(store_root)

@@ -1,4 +1,4 @@
-"""Parsing speed: a 2,000-instruction Dockerfile through `builder.syntax.parse` (target:
+"""Parsing speed: a 2,000-instruction Dockerfile through `builder.frontend.syntax.parse` (target:
 under 0.5 s), typed instructions, and the full plan. Prints median seconds; the anchor
 is Python's own `str.splitlines` + `shlex.split` of the same text (a lower bound for any
 Python tokenizer), since BuildKit's parser needs a daemon here."""
@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder.instructions import parse_dockerfile
-from builder.plan import make_plan
-from builder.syntax import parse
+from builder.frontend.instructions import parse_dockerfile
+from builder.frontend.plan import make_plan
+from builder.frontend.syntax import parse
 
 KINDS = [
     "RUN apk add --no-cache curl && \\\n    echo done {i}",

@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from registry_client.pull import pull_image  # noqa: E402
-from store.digest import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Descriptor, Digest  # noqa: E402
 from store.layout import open_store  # noqa: E402
+from store.oci.digest import Descriptor, Digest  # noqa: E402
+from store.oci.mediatype import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST  # noqa: E402
 from tests.fixtures.registry import RegistryServer  # noqa: E402
 from tests.fixtures.registry_images import Blob, write_oci_layout  # noqa: E402
 

@@ -38,8 +38,8 @@ from builder.copy import (
     is_dir_dest,
 )
 from builder.filehash import FileHashCache, SourceHash
-from store.digest import Digest, HashingWriter
 from store.errors import StoreError
+from store.oci.digest import Digest, HashingWriter
 
 if TYPE_CHECKING:
     import requests

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store import meta
-from store.digest import Descriptor, Digest
 from store.errors import StoreError
+from store.oci.digest import Descriptor, Digest
 
 SCHEMA_NAME = "builder.cache"
 DDL = """

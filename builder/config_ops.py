@@ -19,8 +19,8 @@ from typing import Any, TypedDict, Unpack
 
 from builder import gofmt as h
 from builder.errors import BuildError
-from store.digest import Platform
-from store.imageconfig import ContainerConfig, Healthcheck, ImageConfig
+from store.oci.config import ContainerConfig, Healthcheck, ImageConfig
+from store.oci.platform import Platform
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ("/bin/sh", "-c")

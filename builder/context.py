@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.dockerignore import PatternMatcher, find_ignore_file, read_ignore_file
 from builder.errors import BuildError, Span
+from builder.frontend.dockerignore import PatternMatcher, find_ignore_file, read_ignore_file
 
 MAX_SYMLINKS = 255
 
@@ -161,7 +161,7 @@ def clean_rel(unsafe_path: str) -> str | None:
 
 
 class SourceTree:
-    """A directory read as a copy source. `ignore` is a `builder.dockerignore`
+    """A directory read as a copy source. `ignore` is a `builder.frontend.dockerignore`
     PatternMatcher: ignored paths do not exist, except directories a `!` pattern
     may re-include below, which are walked for their kept children."""
 

@@ -31,13 +31,13 @@ from builder.context import (
     SourceTree,
     select_sources,
 )
-from builder.dockerignore import PatternMatcher
 from builder.filehash import (
     FileChangedError,
     FileHashCache,
     SourceHash,
     entry_hash,
 )
+from builder.frontend.dockerignore import PatternMatcher
 from store import userns
 
 MULTI_SOURCE = (

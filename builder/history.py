@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from store.imageconfig import History
+from store.oci.config import History
 
 COMMENT = "buildkit.dockerfile.v0"
 # builder.inspect reads the Dockerfile line from the comment (`pybuild:line=N[-M]`,

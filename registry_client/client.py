@@ -21,7 +21,7 @@ from registry_client.errors import ManifestError, RegistryError, error_from_resp
 from registry_client.manifest import ACCEPT, MAX_MANIFEST_SIZE
 from registry_client.reference import Reference
 from registry_client.transport import Body, Transport, TransportOptions
-from store.digest import Digest
+from store.oci.digest import Digest
 
 OCTET = "application/octet-stream"
 

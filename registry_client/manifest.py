@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry_client.errors import ManifestError
-from store.digest import (
+from store.errors import StoreError
+from store.oci.digest import Descriptor
+from store.oci.manifest import pick_platform
+from store.oci.mediatype import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     DOCKER_SCHEMA1,
@@ -18,11 +21,8 @@ from store.digest import (
     MANIFEST_TYPES,
     OCI_INDEX,
     OCI_MANIFEST,
-    Descriptor,
-    Platform,
 )
-from store.errors import StoreError
-from store.manifest import pick_platform
+from store.oci.platform import Platform
 
 MAX_MANIFEST_SIZE = 4 << 20  # containerd's and distribution's limit for a manifest
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST))
@@ -115,7 +115,7 @@ def _list(obj: dict[str, Any], key: str) -> list[Any]:
 
 
 def select_platform(index: ParsedManifest, want: Platform, what: str = "index") -> Descriptor:
-    """The best entry for `want` (store.manifest.pick_platform: exact variant first, then
+    """The best entry for `want` (store.oci.manifest.pick_platform: exact variant first, then
     any compatible one)."""
     best = pick_platform(index.manifests, want, MANIFEST_TYPES | INDEX_TYPES)
     if best is None:

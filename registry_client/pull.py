@@ -29,8 +29,9 @@ from registry_client.errors import (
 from registry_client.manifest import parse_manifest, select_platform
 from registry_client.progress import ByteCounter, Progress, emit
 from registry_client.reference import Reference
-from store.digest import Descriptor, Digest, Platform, host_platform
 from store.errors import DigestMismatch, SizeMismatch
+from store.oci.digest import Descriptor, Digest
+from store.oci.platform import Platform, host_platform
 
 READ_SIZE = 1 << 20
 RESUME_ATTEMPTS = 5
@@ -214,8 +215,8 @@ def _pull(
 
 def _check_config(store: Any, mdesc: Descriptor) -> None:
     """Parse an image config as every later use will (raises a one-line StoreError)."""
-    from store.digest import DOCKER_CONFIG, OCI_CONFIG
     from store.image import StoredImage
+    from store.oci.mediatype import DOCKER_CONFIG, OCI_CONFIG
 
     img = StoredImage(store, mdesc)
     if img.manifest().config.media_type in (OCI_CONFIG, DOCKER_CONFIG):

@@ -21,7 +21,7 @@ from registry_client.manifest import MAX_MANIFEST_SIZE, ParsedManifest, parse_ma
 from registry_client.progress import ByteCounter, Progress, emit
 from registry_client.reference import Reference
 from registry_client.transport import FileBody
-from store.digest import Descriptor, Digest
+from store.oci.digest import Descriptor, Digest
 
 DEFAULT_WORKERS = 3
 CHUNKED_THRESHOLD = 512 << 20  # above this, PATCH in chunks

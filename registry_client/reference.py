@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, replace
 
 from registry_client.errors import InvalidReference
-from store.digest import Digest
 from store.errors import InvalidDigest
+from store.oci.digest import Digest
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from store import meta
-from store.digest import Digest
+from store.oci.digest import Digest
 
 SCHEMA_NAME = "registry_client.blob_sources"
 DDL = """

@@ -3,7 +3,7 @@
 #   ruff check, ruff format --check    lint and format (pyproject.toml [tool.ruff])
 #   mypy                               types of builder/, store/, registry_client/
 #   lint-imports                       the import rules (ARCHITECTURE §3)
-#   scripts/gen_parser.py --check      builder/_dockerfile_parser.py matches grammar.lark
+#   scripts/gen_parser.py --check      builder/frontend/_dockerfile_parser.py matches grammar.lark
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { echo "static-checks: $*"; "$@"; }

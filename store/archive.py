@@ -25,20 +25,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
-from store.digest import (
+from store.errors import InvalidArchive, InvalidReference, StoreError
+from store.image import StoredImage, resolve_image
+from store.oci.config import go_json
+from store.oci.digest import Descriptor, Digest, HashingWriter, VerifyingReader
+from store.oci.image import to_oci
+from store.oci.manifest import Index, Manifest
+from store.oci.mediatype import (
     ANNOTATION_REF_NAME,
     INDEX_TYPES,
     MANIFEST_TYPES,
     OCI_INDEX,
     OCI_LAYER,
-    Descriptor,
-    Digest,
-    HashingWriter,
-    VerifyingReader,
 )
-from store.errors import InvalidArchive, InvalidReference, StoreError
-from store.image import Index, Manifest, StoredImage, resolve_image, to_oci
-from store.imageconfig import go_json
 from store.refs import normalize_name, split_name
 
 if TYPE_CHECKING:

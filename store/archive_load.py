@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from store.digest import (
+from store.errors import InvalidArchive, InvalidDigest, InvalidImage, InvalidReference
+from store.image import StoredImage, StoredLayer
+from store.meta import LayerRecord, record_layer
+from store.oci.config import ImageConfig
+from store.oci.digest import Descriptor, Digest, HashingWriter
+from store.oci.manifest import Index, Manifest
+from store.oci.mediatype import (
     ANNOTATION_REF_NAME,
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -35,14 +41,7 @@ from store.digest import (
     OCI_LAYER_GZIP,
     OCI_LAYER_ZSTD,
     OCI_MANIFEST,
-    Descriptor,
-    Digest,
-    HashingWriter,
 )
-from store.errors import InvalidArchive, InvalidDigest, InvalidImage, InvalidReference
-from store.image import Index, Manifest, StoredImage, StoredLayer
-from store.imageconfig import ImageConfig
-from store.meta import LayerRecord, record_layer
 from store.refs import normalize_name
 
 if TYPE_CHECKING:

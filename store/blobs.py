@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from store.atomic import TMP_PREFIX, fsync_dir, locked_tempfile
-from store.digest import Descriptor, Digest, VerifyingReader
 from store.errors import (
     BlobNotFound,
     BlobTooLarge,
@@ -33,6 +32,7 @@ from store.errors import (
     InvalidImage,
     SizeMismatch,
 )
+from store.oci.digest import Descriptor, Digest, VerifyingReader
 
 CHUNK = 1 << 20
 PIPELINE_MIN = 8 << 20  # below this, a helper thread costs more than it saves

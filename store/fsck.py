@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from store.atomic import atomic_write_bytes, is_abandoned
-from store.digest import INDEX_TYPES, MANIFEST_TYPES, Descriptor, Digest
 from store.errors import InvalidDigest, StoreError
-from store.image import Index, Manifest
-from store.imageconfig import ImageConfig
+from store.oci.config import ImageConfig
+from store.oci.digest import Descriptor, Digest
+from store.oci.manifest import Index, Manifest
+from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES
 
 if TYPE_CHECKING:
     from store.layout import Store

@@ -29,10 +29,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from store.digest import INDEX_TYPES, MANIFEST_TYPES, Descriptor, Digest, chain_ids
 from store.errors import BlobNotFound, StoreError
 from store.locks import file_lock
 from store.meta import ensure_schema, forget_layer_blob
+from store.oci.digest import Descriptor, Digest, chain_ids
+from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES
 
 if TYPE_CHECKING:
     from store.layout import Store

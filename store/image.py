@@ -1,124 +1,30 @@
-"""The image model: the `Image` and `Layer` Protocols, the store-backed `StoredImage`,
-Docker schema2 <-> OCI conversion, `resolve_image`, and `write_image` which writes
-config + manifest blobs.
-
-The value types live in `store.imageconfig` (ImageConfig, ContainerConfig,
-Healthcheck, History) and `store.manifest` (Manifest, Index); all are re-exported here.
-"""
+"""Images in the store: `StoredImage` and `StoredLayer` (the `store.oci.image`
+protocols over the blob store), `open_image`/`resolve_image`, and `write_image` which
+writes config + manifest blobs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import IO, TYPE_CHECKING, Protocol, cast, runtime_checkable
+from typing import IO, TYPE_CHECKING, cast
 
-from store.digest import (
+from store.errors import InvalidImage
+from store.oci.config import ImageConfig
+from store.oci.digest import Descriptor, Digest
+from store.oci.image import to_docker, to_oci
+from store.oci.manifest import Index, Manifest
+from store.oci.mediatype import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
-    DOCKER_MANIFEST,
-    DOCKER_TO_OCI,
+    DOCKER_LAYER_TAR,
     INDEX_TYPES,
     MANIFEST_TYPES,
     OCI_CONFIG,
-    OCI_LAYER_ZSTD,
-    OCI_MANIFEST,
-    OCI_TO_DOCKER,
-    Descriptor,
-    Digest,
-    Platform,
 )
-from store.errors import InvalidImage
-from store.imageconfig import ContainerConfig, Healthcheck, History, ImageConfig, go_json
-from store.manifest import Index, Manifest
+from store.oci.platform import Platform
 
 if TYPE_CHECKING:
     from store.layout import Store
-
-__all__ = [
-    "ContainerConfig",
-    "Healthcheck",
-    "History",
-    "ImageConfig",
-    "Manifest",
-    "Index",
-    "Image",
-    "Layer",
-    "StoredImage",
-    "StoredLayer",
-    "write_image",
-    "to_oci",
-    "to_docker",
-    "convert_manifest",
-    "resolve_image",
-    "open_image",
-    "go_json",
-]
-
-DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
-
-
-# --- conversion --------------------------------------------------------------
-
-
-def to_oci(m: Manifest) -> Manifest:
-    """Docker schema2 -> OCI media types (same blobs; the manifest digest changes)."""
-
-    def conv(d: Descriptor) -> Descriptor:
-        mt = DOCKER_TO_OCI.get(d.media_type, d.media_type)
-        if d.media_type == DOCKER_LAYER_TAR:
-            mt = "application/vnd.oci.image.layer.v1.tar"
-        return replace(d, media_type=mt)
-
-    return replace(
-        m, media_type=OCI_MANIFEST, config=conv(m.config), layers=tuple(conv(d) for d in m.layers)
-    )
-
-
-def to_docker(m: Manifest) -> Manifest:
-    """OCI -> Docker schema2. zstd layers have no schema2 type, so they are refused."""
-
-    def conv(d: Descriptor) -> Descriptor:
-        if d.media_type == OCI_LAYER_ZSTD:
-            raise InvalidImage(str(d.digest), "zstd layers cannot be expressed in Docker schema2")
-        if d.media_type == "application/vnd.oci.image.layer.v1.tar":
-            return replace(d, media_type=DOCKER_LAYER_TAR)
-        return replace(d, media_type=OCI_TO_DOCKER.get(d.media_type, d.media_type))
-
-    if m.subject is not None or m.artifact_type:
-        raise InvalidImage("manifest", "OCI artifacts/subjects have no Docker schema2 form")
-    return replace(
-        m,
-        media_type=DOCKER_MANIFEST,
-        config=conv(m.config),
-        layers=tuple(conv(d) for d in m.layers),
-        annotations={},
-    )
-
-
-def convert_manifest(m: Manifest, fmt: str) -> Manifest:
-    return to_oci(m) if fmt == "oci" else to_docker(m)
-
-
-# --- protocols -----------------------------------------------------------------
-
-
-@runtime_checkable
-class Layer(Protocol):
-    @property
-    def descriptor(self) -> Descriptor: ...
-    @property
-    def diff_id(self) -> Digest: ...
-    def compressed(self) -> IO[bytes]: ...
-    def uncompressed(self) -> IO[bytes]: ...
-
-
-@runtime_checkable
-class Image(Protocol):
-    @property
-    def digest(self) -> Digest: ...
-    def manifest(self) -> Manifest: ...
-    def config(self) -> ImageConfig: ...
-    def layers(self) -> list[Layer]: ...
 
 
 # --- store-backed implementation ------------------------------------------------

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
-from store import tarstream as ts
 from store.compress import Sink, compressor
-from store.digest import OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, Descriptor, Digest
 from store.errors import StoreError
+from store.oci import tar as ts
+from store.oci.digest import Descriptor, Digest
+from store.oci.mediatype import OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD
 from store.whiteout import ROOT_FORMAT, OverlayFormat, is_overlay_whiteout, oci_whiteout_name
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ _SKIP_XATTRS = ("security.selinux",)
 
 
 class _Owner(TypedDict):
-    """The `tarstream.header` keywords every entry of an upper dir shares."""
+    """The `store.oci.tar.header` keywords every entry of an upper dir shares."""
 
     uid: int
     gid: int

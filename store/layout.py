@@ -31,9 +31,9 @@ from typing import Any
 from store import meta
 from store.atomic import atomic_write_bytes
 from store.blobs import BlobStore
-from store.digest import OCI_INDEX
 from store.errors import CorruptStore, StoreError
 from store.locks import file_lock, try_lock
+from store.oci.mediatype import OCI_INDEX
 from store.refs import Refs
 
 LAYOUT_VERSION = "1.0.0"

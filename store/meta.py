@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from store.digest import Digest
+from store.oci.digest import Digest
 
 DB_NAME = "meta.db"
 BUSY_TIMEOUT_MS = 30_000

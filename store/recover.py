@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from store import overlay
-from store.digest import Digest
 from store.errors import StoreError
 from store.locks import file_lock
+from store.oci.digest import Digest
 
 if TYPE_CHECKING:
     from store.snapshots import Snapshotter

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from store.atomic import atomic_write_bytes
-from store.digest import ANNOTATION_REF_NAME, OCI_INDEX, Descriptor, Digest
 from store.errors import CorruptStore, ImageNotFound, InvalidDigest, InvalidReference
 from store.locks import file_lock
+from store.oci.digest import Descriptor, Digest
+from store.oci.mediatype import ANNOTATION_REF_NAME, OCI_INDEX
 
 DEFAULT_DOMAIN = "docker.io"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 from store.compress import ParallelGzipWriter
-from store.digest import OCI_LAYER_GZIP, Descriptor, Digest, host_platform
 from store.errors import InvalidArchive, UnsafeArchiveEntry
 from store.image import write_image
-from store.imageconfig import ContainerConfig, History, ImageConfig
 from store.meta import LayerRecord, record_layer
+from store.oci.config import ContainerConfig, History, ImageConfig
+from store.oci.digest import Descriptor, Digest
+from store.oci.mediatype import OCI_LAYER_GZIP
+from store.oci.platform import host_platform
 
 if TYPE_CHECKING:
     from store.blobs import BlobWriter

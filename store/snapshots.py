@@ -35,10 +35,10 @@ from typing import IO, Any, cast
 from store import meta, overlay
 from store.background import Background
 from store.compress import open_decompressed
-from store.digest import Descriptor, Digest, chain_ids
 from store.errors import DigestMismatch, SnapshotInUse, SnapshotNotFound, StoreError
 from store.fsplace import spread_children
 from store.layerdiff import DiffOptions, diff_to_store
+from store.oci.digest import Descriptor, Digest, chain_ids
 from store.recover import TRASH_PREFIX, active_name, has_active_dirs, recover_stale
 from store.unpack import UnpackOptions, remove_beneath, unpack_tar
 from store.whiteout import default_format

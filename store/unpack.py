@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from store import tarstream as ts
 from store import userns
 from store.compress import open_decompressed
 from store.errors import NoSpace, StoreError, UnsafeArchiveEntry
+from store.oci import tar as ts
 from store.whiteout import (
     OverlayFormat,
     classify,

@@ -27,9 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from builder.commands._store_common import human_ago, human_size, store
-    from store.digest import ANNOTATION_REF_NAME
     from store.errors import StoreError
     from store.image import open_image
+    from store.oci.mediatype import ANNOTATION_REF_NAME
     from store.refs import repo_and_tag
 
     s = store()

@@ -7,7 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from store.imageconfig import ContainerConfig
+    from store.oci.config import ContainerConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,7 +41,7 @@ def _changes(changes: list[str]) -> ContainerConfig | None:
     import shlex
 
     from builder.errors import UsageError
-    from store.imageconfig import ContainerConfig
+    from store.oci.config import ContainerConfig
 
     kw: dict = {}
     for ch in changes:

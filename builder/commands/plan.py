@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise UsageError(f"pybuild plan: cannot read {path!r}: {e.strerror}") from None
         shown = path
-    from builder.dockerignore import find_ignore_file
-    from builder.plan import make_plan
+    from builder.frontend.dockerignore import find_ignore_file
+    from builder.frontend.plan import make_plan
+    from store.oci.platform import host_platform
 
     plan = make_plan(
         text,
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         build_args=_build_args(args.build_arg),
         target=args.target,
         platform=args.platform,
+        build_platform=str(host_platform()),
     )
     for warning in plan.warnings:
         print(warning, file=sys.stderr)
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        from builder.plan import plan_to_json
+        from builder.frontend.plan import plan_to_json
 
         doc = plan_to_json(plan)
         doc["dockerignore"] = str(ignore) if ignore else None

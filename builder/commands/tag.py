@@ -12,8 +12,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from builder.commands._store_common import store
-    from store.digest import Descriptor
     from store.image import resolve_image
+    from store.oci.digest import Descriptor
 
     s = store()
     img = resolve_image(s, args.source)

@@ -1,7 +1,7 @@
-"""The front end's `BuildPlan` (builder.plan.make_plan) -> the engine's model.
+"""The front end's `BuildPlan` (builder.frontend.plan.make_plan) -> the engine's model.
 
 Everything the engine knows about the front end's types is here: the typed
-instructions of builder.instructions.model become `model.Step`s with kind-specific
+instructions of builder.frontend.instructions.model become `model.Step`s with kind-specific
 `values`; stages keep their base (image ref, stage index or "scratch"), platform and
 dependencies. The base resolver handed to the planner reads base images from the
 store (pulling when needed) so ENV from the base is used in expansion.
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from builder.engine.model import Heredoc, Plan, RunMount, Stage, Step
+from store.oci.platform import host_platform
 
 
 def make_plan(ctx: Any) -> Plan:
@@ -35,7 +36,7 @@ def make_plan(ctx: Any) -> Plan:
 
 
 def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
-    from builder.plan import make_plan as front
+    from builder.frontend.plan import make_plan as front
 
     opts = ctx.opts
     image_triggers: list[str] = []  # ONBUILD of the base images
@@ -62,6 +63,7 @@ def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
             build_args=dict(opts.build_args),
             target=target,
             platform=ctx.platform,
+            build_platform=str(host_platform()),
             base_resolver=resolver,
         )
         return convert(bp, opts.build_args, ctx.platform, opts.dockerfile_name)
@@ -216,13 +218,14 @@ def onbuild_steps(
 ) -> list[Step]:
     """The base image's ONBUILD triggers as steps, at the stage's FROM line (BuildKit
     resets the trigger locations to it)."""
-    from builder.plan import make_plan as front
+    from builder.frontend.plan import make_plan as front
 
     text = "FROM onbuild-base\n" + "\n".join(triggers) + "\n"
     bp = front(
         text,
         build_args=dict(build_args),
         platform=platform,
+        build_platform=str(host_platform()),
         base_resolver=lambda ref, plat: base_config,
     )
     names: list[str] = []

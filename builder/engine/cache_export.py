@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from builder.engine.cache_import import ARTIFACT_TYPE, CONFIG_TYPE
-from store.digest import OCI_MANIFEST, Descriptor
+from store.oci.digest import Descriptor
+from store.oci.mediatype import OCI_MANIFEST
 
 
 def collect(cache: Any, keys: list[str], final_key: str, mode: str) -> list[dict[str, Any]]:
@@ -86,9 +87,10 @@ def mount(
 def write_manifest(store: Any, img: Any, layers: Sequence[Descriptor]) -> Descriptor:
     """store.image.write_image's config and manifest, for layers that are not in the
     store (they are in the push target already); nothing is tagged."""
-    from store.digest import OCI_CONFIG, Platform
-    from store.image import to_oci
-    from store.manifest import Manifest
+    from store.oci.image import to_oci
+    from store.oci.manifest import Manifest
+    from store.oci.mediatype import OCI_CONFIG
+    from store.oci.platform import Platform
 
     cfg = store.blobs.put_bytes(img.to_bytes(), OCI_CONFIG)
     m = Manifest(
@@ -111,7 +113,7 @@ def export(ctx: Any, ref_text: str, mode: str, keys: list[str], final_key: str) 
     from registry_client.client import RegistryClient
     from registry_client.push import push_blobs
     from registry_client.reference import Reference
-    from store.digest import Digest
+    from store.oci.digest import Digest
 
     ref = Reference.parse(ref_text)
     store = ctx.store

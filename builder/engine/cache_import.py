@@ -24,8 +24,8 @@ from typing import Any
 
 from builder.cache import CacheResult
 from builder.errors import BuildError
-from store.digest import Descriptor, Digest
 from store.errors import StoreError
+from store.oci.digest import Descriptor, Digest
 
 CONFIG_TYPE = "application/vnd.pybuild.cache.config.v1+json"
 ARTIFACT_TYPE = "application/vnd.pybuild.cache.v1"
@@ -102,7 +102,7 @@ def load(ref_text: str, insecure: tuple[str, ...], platform: str) -> dict[str, R
 
 def _cache_document(client: Any, ref: Any, platform: str) -> Any:
     from registry_client.manifest import parse_manifest, select_platform
-    from store.digest import Platform
+    from store.oci.platform import Platform
 
     data, ctype, _ = client.get_manifest(ref)
     parsed = parse_manifest(data, ctype, str(ref))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.engine.state import StageState
-from store.digest import Digest
+from store.oci.digest import Digest
 
 EMPTY_DIFF_IDS = frozenset(
     {

@@ -2,7 +2,7 @@
 front end (parser, typed instructions, expansion): on a no-op rebuild that is about a
 third of pybuild's CPU time, most of it in importing the front end's modules.
 
-An entry is keyed by everything `builder.plan.make_plan` reads: the Dockerfile text
+An entry is keyed by everything `builder.frontend.plan.make_plan` reads: the Dockerfile text
 and name, build args, --target, the platform, and the front end's code (size and
 mtime of its files). The base images the planner looked at are recorded with their
 manifest digests; the entry is used only while each still resolves to the same one.
@@ -35,15 +35,7 @@ CREATE TABLE IF NOT EXISTS plan_cache (
 KEEP = 256  # newest entries kept
 _BUILDER = Path(__file__).resolve().parents[1]
 _FRONT = (
-    "plan.py",
-    "syntax.py",
-    "grammar.lark",
-    "_dockerfile_parser.py",
-    "lineparsers.py",
-    "args.py",
-    "dump.py",
-    "instructions",
-    "expand",
+    "frontend",
     "engine/adapter.py",
     "engine/model.py",
     "engine/plan_cache.py",
@@ -56,7 +48,9 @@ def code_fingerprint() -> str:
         p = _BUILDER / rel
         try:
             if p.is_dir():
-                paths = sorted(e.path for e in os.scandir(p) if e.name.endswith((".py", ".lark")))
+                paths = sorted(
+                    str(f) for f in p.rglob("*") if f.suffix in (".py", ".lark") and f.is_file()
+                )
             else:
                 paths = [str(p)]
             for f in paths:

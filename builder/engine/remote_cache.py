@@ -26,7 +26,7 @@ from builder.cache import CacheInputs, CacheResult
 from builder.engine import cache_export
 from builder.engine.cache_import import INLINE_KEY, RemoteRow, load
 from builder.errors import BuildError
-from store.digest import Descriptor
+from store.oci.digest import Descriptor
 
 MODES = ("min", "max")
 # BuildKit options that change nothing here (pybuild always writes OCI media types)

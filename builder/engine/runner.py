@@ -18,7 +18,7 @@ from builder.engine.state import BuildAborted, BuildContext, StageState
 from builder.history import rfc3339, stamp_build
 from builder.progress import Progress, make_progress
 from store.background import Background
-from store.digest import Descriptor, Digest
+from store.oci.digest import Descriptor, Digest
 from store.oci.platform import host_platform
 
 

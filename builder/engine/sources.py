@@ -15,8 +15,8 @@ from builder import config_ops
 from builder.engine import layers
 from builder.engine.state import BuildContext, LayerRef, StageState
 from builder.errors import BuildError
-from store.digest import Platform
 from store.errors import ImageNotFound, StoreError
+from store.oci.platform import Platform
 
 _pull_lock = threading.Lock()
 

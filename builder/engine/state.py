@@ -13,8 +13,8 @@ from builder.engine.options import BuildOptions
 from builder.errors import BuildError
 from builder.history import entry
 from builder.progress import Progress
-from store.digest import Descriptor, Digest, chain_ids
-from store.imageconfig import History, ImageConfig
+from store.oci.config import History, ImageConfig
+from store.oci.digest import Descriptor, Digest, chain_ids
 
 
 class BuildAborted(BuildError):

@@ -5,7 +5,7 @@ Public API (stable):
   of history and cache keys unless declared).
 - `platform_args(target, build) -> dict`: TARGETPLATFORM, TARGETOS, TARGETARCH,
   TARGETVARIANT and the BUILD* counterparts.
-- `host_platform() -> str`, `normalize_platform(text) -> str`.
+- `normalize_platform(text) -> str`.
 - `config_env(image_config) -> dict`, `try_expand(word, env, escape) -> str`.
 - `GlobalArgs`: the ARGs before the first FROM (plus the automatic platform ARGs),
   usable in FROM lines; `StageArgs`: the ARG/ENV state inside one stage.
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from builder.expand import ExpansionError, expand_word
-from store.oci import platform as _store_platform
+from builder.frontend.expand import ExpansionError, expand_word
+from store.oci.platform import Platform
 
 PROXY_ARGS = frozenset(
     (
@@ -37,16 +37,10 @@ PROXY_ARGS = frozenset(
 )
 
 
-def host_platform() -> str:
-    return str(_store_platform.host_platform())
-
-
 def normalize_platform(text: str) -> str:
     """As BuildKit (containerd) normalises: `linux/x86_64` -> `linux/amd64`, `amd64` ->
     `linux/amd64`, `linux/arm` -> `linux/arm/v7`; ValueError when it is no platform."""
-    if not text.strip():
-        return host_platform()
-    return str(_store_platform.Platform.parse(text))
+    return str(Platform.parse(text))
 
 
 def _split(plat: str) -> tuple[str, str, str]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from builder.gofmt import quote as go_quote
 
 if TYPE_CHECKING:
-    from builder.syntax import Dockerfile, Node
+    from builder.frontend.syntax import Dockerfile, Node
 
 
 def dump_node(node: Node) -> str:
@@ -64,7 +64,7 @@ def _flag(name: str, value: object) -> str:
 def canonical_text(inst) -> str:  # one branch per instruction
     """One line per typed instruction, words as they are (expanded in a plan), flags in
     a fixed order, heredoc bodies appended: the text a cache key hashes."""
-    from builder.instructions import model as m
+    from builder.frontend.instructions import model as m
 
     kw = inst.keyword
     if isinstance(inst, m.From):

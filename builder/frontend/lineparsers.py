@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from builder.errors import DockerfileError, Span
-from builder.expand import ExpansionError, Lexer, is_space
+from builder.frontend.expand import ExpansionError, Lexer, is_space
 from builder.gofmt import quote as go_quote
 
 _WS_SPLIT = re.compile(r"[\t\v\f\r ]+")
@@ -202,7 +202,7 @@ def dispatch(keyword: str, rest: str, span: Span, escape: str) -> tuple[list[str
 @dataclass(frozen=True)
 class Heredoc:
     """A heredoc of RUN/COPY/ADD; `content` is the raw body, `data` applies `<<-`. The
-    typed instructions carry these as they are (`builder.instructions.HeredocDoc`)."""
+    typed instructions carry these as they are (`builder.frontend.instructions.HeredocDoc`)."""
 
     name: str
     content: str

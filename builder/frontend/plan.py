@@ -1,7 +1,10 @@
 """The pure build plan (ARCHITECTURE §3, stage 3): Dockerfile text in, `BuildPlan` out.
 
 Public API (stable):
-- `make_plan(text, *, file, build_args, target, platform, base_resolver) -> BuildPlan`;
+- `make_plan(text, *, file, build_args, target, platform, build_platform, base_resolver)
+  -> BuildPlan`; `build_platform` is the platform the build runs on (BuildKit's
+  BuildPlatforms: the caller passes the host's), `platform` the target (default: the
+  build platform);
   `base_resolver(ref, platform) -> Mapping | None` gives a base image's (OCI) config so
   its `Env` takes part in expansion; None means an empty env. No root, network or I/O.
 - `BuildPlan(stages, target, warnings, unused_build_args, meta_args, file)`: only the
@@ -24,20 +27,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from builder.args import (
+from builder.errors import DockerfileError
+from builder.frontend.args import (
     PROXY_ARGS,
     GlobalArgs,
     StageArgs,
     config_env,
-    host_platform,
     normalize_platform,
     platform_args,
     try_expand,
 )
-from builder.dump import canonical_text
-from builder.errors import DockerfileError
-from builder.expand import ExpansionError, Lexer, expand_word
-from builder.instructions import (
+from builder.frontend.dump import canonical_text
+from builder.frontend.expand import ExpansionError, Lexer, expand_word
+from builder.frontend.instructions import (
     Add,
     Arg,
     Copy,
@@ -52,6 +54,9 @@ from builder.instructions import (
 
 BaseResolver = Callable[[str, str], "Mapping | None"]
 DEFAULT_SHELL = ("/bin/sh", "-c")
+# The planner never asks the machine: callers pass the host's platform (the engine and
+# `pybuild plan` do), and a plan made without one is planned for this one.
+DEFAULT_BUILD_PLATFORM = "linux/amd64"
 _EXPANDED = (
     "ADD",
     "COPY",
@@ -130,10 +135,11 @@ class _Planner:
         file: str,
         build_args: Mapping[str, str],
         platform: str,
+        build_platform: str,
         resolver: BaseResolver | None,
     ) -> None:
         self.parsed, self.file, self.resolver = parsed, file, resolver
-        self.build = host_platform()
+        self.build = normalize_platform(build_platform)
         self.target_platform = normalize_platform(platform) if platform else self.build
         self.globals = GlobalArgs(
             build_args, platform_args(self.target_platform, self.build), parsed.escape
@@ -278,11 +284,12 @@ def make_plan(
     build_args: Mapping[str, str] | None = None,
     target: str | None = None,
     platform: str | None = None,
+    build_platform: str = DEFAULT_BUILD_PLATFORM,
     base_resolver: BaseResolver | None = None,
 ) -> BuildPlan:
     parsed = parse_dockerfile(dockerfile_text, file)
     build_args = dict(build_args or {})
-    p = _Planner(parsed, file, build_args, platform or "", base_resolver)
+    p = _Planner(parsed, file, build_args, platform or "", build_platform, base_resolver)
     p.meta()
     if target:
         tidx = p.names.get(target.lower())
@@ -359,6 +366,6 @@ __all__ = ["BuildPlan", "PlannedStage", "PlannedStep", "make_plan", "plan_to_jso
 
 
 def plan_to_json(plan: BuildPlan) -> dict:
-    from builder.dump import plan_json
+    from builder.frontend.dump import plan_json
 
     return plan_json(plan)

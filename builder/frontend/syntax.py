@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from builder.errors import DockerfileError, Span
-from builder.lineparsers import (  # noqa: F401 - heredoc helpers re-exported
+from builder.frontend.lineparsers import (  # noqa: F401 - heredoc helpers re-exported
     Heredoc,
     LineError,
     chomp,
@@ -221,7 +221,7 @@ _PARSER = None
 def _lark():
     global _PARSER
     if _PARSER is None:
-        from builder import _dockerfile_parser as g
+        from builder.frontend import _dockerfile_parser as g
 
         class _Shape(g.Transformer):
             def start(self, items):

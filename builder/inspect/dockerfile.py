@@ -2,7 +2,7 @@
 
 Owns turning Dockerfile text into `Step`s: keyword, argument text (continuations
 joined), flags (`--from=...`), first and last line, and stage index. It is not the
-build front end (builder/syntax.py is): inspect must read any Dockerfile a user hands
+build front end (builder/frontend/syntax.py is): inspect must read any Dockerfile a user hands
 it, even one the strict parser would reject, and must stay independent of the build
 engine. Heredoc bodies are kept in the step's text.
 """

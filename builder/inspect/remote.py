@@ -13,7 +13,7 @@ from builder.inspect.errors import SourceError
 from builder.inspect.sources import ImageSource, LayerBlob
 
 if TYPE_CHECKING:
-    from store.digest import Descriptor
+    from store.oci.digest import Descriptor
 
 MAX_CONFIG = 4 << 20
 
@@ -24,7 +24,8 @@ def open_remote(spec: str) -> ImageSource:
     from registry_client.progress import ByteCounter
     from registry_client.pull import ResumingReader
     from registry_client.reference import Reference
-    from store.digest import Digest, VerifyingReader, host_platform
+    from store.oci.digest import Digest, VerifyingReader
+    from store.oci.platform import host_platform
 
     ref = Reference.parse(spec)
     client = RegistryClient()

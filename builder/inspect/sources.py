@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from builder.inspect.errors import SourceError
 
 if TYPE_CHECKING:
-    from store.digest import Descriptor
+    from store.oci.digest import Descriptor
 
 MAX_JSON = 4 << 20
 INDEX_TYPES = (

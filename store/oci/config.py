@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.digest import Digest
 from store.errors import InvalidDigest, InvalidImage
+from store.oci.digest import Digest
 
 
 def go_json(obj: Any) -> bytes:

@@ -1,6 +1,6 @@
-"""Content identity: `Digest`, `Descriptor`, the media types, and the verifying reader
-that hashes a stream as it flows and fails at EOF. `Platform` lives in
-`store.oci.platform` and is re-exported here.
+"""Content identity: `Digest`, `Descriptor`, and the verifying reader that hashes a
+stream as it flows and fails at EOF (with the hashing writer its mirror). Media types
+live in `store.oci.mediatype`, `Platform` in `store.oci.platform`.
 
 Everything that names content by hash (the blob store, the registry client, the
 builder's cache) speaks these types. They are frozen, and `parse(str(x)) == x`.
@@ -16,41 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from store.errors import DigestMismatch, InvalidDigest, SizeMismatch
-from store.oci.platform import Platform as Platform
-from store.oci.platform import host_platform as host_platform
-
-# --- media types -------------------------------------------------------------
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
-OCI_EMPTY = "application/vnd.oci.empty.v1+json"
-OCI_LAYOUT_HEADER = "application/vnd.oci.layout.header.v1+json"
-
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
-DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
-
-MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
-INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
-LAYER_TYPES = frozenset({OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, DOCKER_LAYER_GZIP})
-
-# Docker schema2 <-> OCI, as containerd's converter maps them.
-DOCKER_TO_OCI: Mapping[str, str] = {
-    DOCKER_MANIFEST: OCI_MANIFEST,
-    DOCKER_MANIFEST_LIST: OCI_INDEX,
-    DOCKER_CONFIG: OCI_CONFIG,
-    DOCKER_LAYER_GZIP: OCI_LAYER_GZIP,
-}
-OCI_TO_DOCKER: Mapping[str, str] = {v: k for k, v in DOCKER_TO_OCI.items()}
-
-ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+from store.oci.platform import Platform
 
 # --- Digest ------------------------------------------------------------------
 

@@ -8,17 +8,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.digest import (
-    INDEX_TYPES,
-    MANIFEST_TYPES,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Descriptor,
-    Platform,
-    host_platform,
-)
 from store.errors import InvalidDigest, InvalidImage
-from store.imageconfig import go_json
+from store.oci.config import go_json
+from store.oci.digest import Descriptor
+from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST
+from store.oci.platform import Platform, host_platform
 
 
 def _descs(unsafe: Any, what: str) -> tuple[Descriptor, ...]:

@@ -1,5 +1,5 @@
 """`Platform` (os/arch[/variant]) as containerd normalises it, and the host's platform.
-Re-exported by `store.digest`. It has no I/O but `host_platform`'s uname(2)."""
+It has no I/O but `host_platform`'s uname(2)."""
 
 from __future__ import annotations
 

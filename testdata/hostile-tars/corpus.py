@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from store import tarstream as ts  # noqa: E402
 from store.errors import InvalidArchive, StoreError, UnsafeArchiveEntry  # noqa: E402
+from store.oci import tar as ts  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from store.digest import Digest
 from store.gc import gc
 from store.layout import open_store
+from store.oci.digest import Digest
 from tests.fixtures.registry_images import make_image, put_in_store
 from tests.robustness.conftest import TRIALS, kill_at_random, pybuild, time_after_ready
 from tests.robustness.helpers import assert_no_mounts, assert_store_valid

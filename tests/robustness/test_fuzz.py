@@ -17,16 +17,16 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from builder.dockerignore import PatternMatcher
 from builder.errors import BuildError
-from builder.plan import make_plan
-from builder.syntax import parse
+from builder.frontend.dockerignore import PatternMatcher
+from builder.frontend.plan import make_plan
+from builder.frontend.syntax import parse
 from registry_client.errors import ManifestError, RegistryError
 from registry_client.manifest import parse_manifest
 from registry_client.reference import Reference
-from store import tarstream as ts
 from store.errors import StoreError
-from store.manifest import Index, Manifest
+from store.oci import tar as ts
+from store.oci.manifest import Index, Manifest
 from store.refs import normalize_name
 from store.unpack import UnpackOptions, unpack_tar
 from tests.fixtures.registry_images import make_image

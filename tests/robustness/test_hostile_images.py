@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from registry_client import pull_image, push_image
-from store import tarstream as ts
 from store.archive_load import load
-from store.digest import Digest
 from store.errors import StoreError
 from store.image import resolve_image
 from store.layout import open_store
+from store.oci import tar as ts
+from store.oci.digest import Digest
 from tests.fixtures.registry import unique_repo
 from tests.fixtures.registry_images import (
     Blob,

@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from builder.errors import BuildError
-from builder.expand.parts import Words as _Words
-from builder.expand.parts import is_space as is_space  # re-exported
-from builder.expand.parts import pattern_regex, trim_prefix, trim_suffix
+from builder.frontend.expand.parts import Words as _Words
+from builder.frontend.expand.parts import is_space as is_space  # re-exported
+from builder.frontend.expand.parts import pattern_regex, trim_prefix, trim_suffix
 from builder.gofmt import quote as go_quote
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")

@@ -1,4 +1,4 @@
-"""Pieces of BuildKit's shell lexer (lex.go) used by `builder.expand`: Go's
+"""Pieces of BuildKit's shell lexer (lex.go) used by `builder.frontend.expand`: Go's
 `unicode.IsSpace`, the word accumulator of `ProcessWords`, and the shell wildcard
 patterns of `${V#p}`, `${V%p}` and `${V/p/r}` (`*`, `?` and `\\` escapes, no
 brackets) as Python regexes."""
@@ -46,7 +46,7 @@ class Words:
 
 
 def _error(msg: str) -> Exception:
-    from builder.expand import ExpansionError
+    from builder.frontend.expand import ExpansionError
 
     return ExpansionError(msg)
 

@@ -4,7 +4,7 @@ Public API (stable):
 - `parse_dockerfile(text, file="Dockerfile") -> ParsedDockerfile`: `stages` (each a
   `Stage` with index, lower-cased name, its `From` and its instructions), `meta_args`
   (the ARGs before the first FROM), `directives`, `escape` and lint `warnings`.
-- The instruction classes from `builder.instructions.model`: From, Run, Cmd,
+- The instruction classes from `builder.frontend.instructions.model`: From, Run, Cmd,
   Entrypoint, Shell, Env, Label, Arg, Maintainer, Expose, Volume, User, Workdir,
   StopSignal, Copy, Add, Healthcheck, Onbuild; values Mount, HeredocDoc, KeyValue.
   Each is frozen and carries `span`, `original` (line as written) and `keyword`.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from builder.errors import DockerfileError, Span
-from builder.instructions.model import (
+from builder.frontend.instructions.model import (
     Add,
     Arg,
     Cmd,
@@ -117,8 +117,8 @@ class ParsedDockerfile:
 
 
 def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedDockerfile:
-    from builder.instructions.typed import typed
-    from builder.syntax import parse
+    from builder.frontend.instructions.typed import typed
+    from builder.frontend.syntax import parse
 
     ast = parse(text, file)
     meta: list[Arg] = []

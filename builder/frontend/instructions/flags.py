@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import cast
 
-from builder.instructions.model import Mount
+from builder.frontend.instructions.model import Mount
 
 # name -> kind: "str" (one value), "bool", "list" (repeatable)
 ALLOWED: dict[str, dict[str, str]] = {

@@ -2,7 +2,7 @@
 
 Every instruction carries `span` (where it is), `original` (the logical line as
 written, for history `created_by` and `inspect`) and `keyword` (upper case). Words are
-as written (unexpanded) after `parse_dockerfile`; `builder.plan` returns copies with
+as written (unexpanded) after `parse_dockerfile`; `builder.frontend.plan` returns copies with
 the words expanded where Docker expands them (`expand(fn)` on each class).
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from builder.errors import Span
-from builder.lineparsers import Heredoc
+from builder.frontend.lineparsers import Heredoc
 
 Expander = Callable[[str], str]
 HeredocDoc = Heredoc  # the syntax stage's heredoc, carried as it is

@@ -10,9 +10,9 @@ import re
 from typing import TypedDict, cast
 
 from builder.errors import DockerfileError, Span
-from builder.instructions import model as m
-from builder.instructions.flags import FlagError, parse_duration, parse_flags, parse_mount
-from builder.syntax import Heredoc, Node, parse_heredoc
+from builder.frontend.instructions import model as m
+from builder.frontend.instructions.flags import FlagError, parse_duration, parse_flags, parse_mount
+from builder.frontend.syntax import Heredoc, Node, parse_heredoc
 
 KEYWORDS = (
     "FROM",

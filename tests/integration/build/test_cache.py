@@ -114,16 +114,16 @@ def test_env_change_invalidates_following_steps_only(build_store, tmp_path):
 
 
 def test_plan_cache_skips_the_front_end_until_an_input_changes(build_store, tmp_path, monkeypatch):
-    import builder.plan
+    import builder.frontend.plan
 
     calls = []
-    real = builder.plan.make_plan
+    real = builder.frontend.plan.make_plan
 
     def counting(*a, **kw):
         calls.append(1)
         return real(*a, **kw)
 
-    monkeypatch.setattr(builder.plan, "make_plan", counting)
+    monkeypatch.setattr(builder.frontend.plan, "make_plan", counting)
     run_build(build_store, tmp_path, "FROM busybox\nENV X=one\n", tags=["pbase:1"])
     child = "FROM pbase:1\nARG N=0\nRUN echo $X $N > /x\n"
     run_build(build_store, tmp_path, child, tags=["pchild:1"])

@@ -48,8 +48,8 @@ def _validate(events: list) -> None:
 
 
 def _stored(root, digests: set[str]) -> set[str]:
-    from store.digest import Digest
     from store.layout import open_store
+    from store.oci.digest import Digest
 
     st = open_store(root)
     try:

@@ -9,10 +9,10 @@ import os
 import stat
 from pathlib import Path
 
-from store import tarstream as ts
 from store.compress import compressor
-from store.digest import Descriptor, Digest
 from store.layerdiff import MEDIA_TYPES
+from store.oci import tar as ts
+from store.oci.digest import Descriptor, Digest
 
 
 def tar_of(names: list[str], content: str = "") -> bytes:

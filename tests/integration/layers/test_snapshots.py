@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from store import overlay
-from store.digest import Digest, chain_ids
 from store.errors import DigestMismatch, SnapshotNotFound, UnsafeArchiveEntry
 from store.layerdiff import DiffOptions, write_layer
 from store.layout import open_store
+from store.oci.digest import Digest, chain_ids
 from tests.integration.layers.helpers import paths, put_layer, tar_of
 from tests.unit.layers.hostile import load_corpus
 

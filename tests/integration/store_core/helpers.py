@@ -9,9 +9,11 @@ import json
 import tarfile
 from pathlib import Path
 
-from store.digest import OCI_LAYER_GZIP, Descriptor, Digest
-from store.image import ContainerConfig, History, ImageConfig, write_image
+from store.image import write_image
 from store.layout import Store
+from store.oci.config import ContainerConfig, History, ImageConfig
+from store.oci.digest import Descriptor, Digest
+from store.oci.mediatype import OCI_LAYER_GZIP
 
 
 def tar_bytes(files: dict[str, bytes], *, extra: list[tarfile.TarInfo] | None = None) -> bytes:

@@ -14,7 +14,6 @@ import zstandard
 
 from store.archive import save
 from store.archive_load import load
-from store.digest import OCI_LAYER, OCI_LAYER_GZIP, Digest
 from store.errors import (
     DigestMismatch,
     InvalidArchive,
@@ -25,6 +24,8 @@ from store.errors import (
 from store.fsck import fsck
 from store.image import resolve_image
 from store.layout import open_store
+from store.oci.digest import Digest
+from store.oci.mediatype import OCI_LAYER, OCI_LAYER_GZIP
 from store.rootfs_import import import_rootfs
 from tests.integration.store_core.helpers import (
     legacy_docker_save,
@@ -231,8 +232,10 @@ def test_import_rejects_hostile_rootfs(tmp_path: Path, entry: str) -> None:
 def test_load_index_with_only_some_platforms(tmp_path: Path) -> None:
     """A multi-platform index whose store/archive holds one platform saves whole (OCI)
     and loads; the absent platform is not an fsck error."""
-    from store.digest import OCI_INDEX, OCI_MANIFEST, Descriptor, Platform
-    from store.image import Index
+    from store.oci.digest import Descriptor
+    from store.oci.manifest import Index
+    from store.oci.mediatype import OCI_INDEX, OCI_MANIFEST
+    from store.oci.platform import Platform
 
     a = open_store(tmp_path / "a")
     d = small_image(a, "one:1")
@@ -251,7 +254,7 @@ def test_load_index_with_only_some_platforms(tmp_path: Path) -> None:
 
 def test_docker_save_refuses_a_layer_that_is_not_its_diff_id(tmp_path: Path) -> None:
     from store.image import write_image
-    from store.imageconfig import ContainerConfig, History, ImageConfig
+    from store.oci.config import ContainerConfig, History, ImageConfig
 
     s = open_store(tmp_path / "s")
     raw = tar_bytes({"a": b"the layer"})

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from store.archive import save
-from store.digest import Digest
 from store.image import resolve_image
 from store.layout import open_store
+from store.oci.digest import Digest
 from store.rootfs_import import import_rootfs
 from tests.fixtures.common import REPO
 from tests.integration.store_core.helpers import small_image

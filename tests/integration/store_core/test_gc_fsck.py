@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from store.digest import OCI_LAYER_GZIP
 from store.fsck import fsck
 from store.gc import add_root, gc, remove_roots
 from store.image import resolve_image
 from store.layout import open_store
 from store.meta import LayerRecord, record_layer
+from store.oci.mediatype import OCI_LAYER_GZIP
 from tests.fixtures.common import REPO
 from tests.integration.store_core.helpers import small_image
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from store.digest import Descriptor, Digest
-from store.image import ImageConfig, write_image
+from store.image import write_image
 from store.layout import open_store
+from store.oci.config import ImageConfig
+from store.oci.digest import Descriptor, Digest
 from tests.integration.layers.helpers import describe, put_layer
 from tests.integration.layers.test_roundtrip import CAPS
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from registry_client import pull_image, push_image
-from store.digest import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, Digest, Platform
 from store.layout import open_store
+from store.oci.digest import Digest
+from store.oci.mediatype import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX
+from store.oci.platform import Platform
 from tests.fixtures.registry import unique_repo
 from tests.fixtures.registry_images import (
     gzip_bytes,

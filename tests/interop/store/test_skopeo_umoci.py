@@ -15,10 +15,10 @@ import pytest
 
 from store.archive import save
 from store.archive_load import load
-from store.digest import Digest
 from store.fsck import fsck
 from store.image import resolve_image
 from store.layout import Store, open_store
+from store.oci.digest import Digest
 from store.rootfs_import import import_rootfs
 from store.unpack import unpack
 from tests.fixtures.base_image import write_busybox_layout
@@ -196,8 +196,9 @@ def test_umoci_tree_equals_pybuild_snapshot_with_whiteouts(tmp_path: Path) -> No
     unpack equals the merged overlay of the store's snapshots of the same image."""
     import gzip
 
-    from store.digest import OCI_LAYER_GZIP
-    from store.image import ContainerConfig, ImageConfig, write_image
+    from store.image import write_image
+    from store.oci.config import ContainerConfig, ImageConfig
+    from store.oci.mediatype import OCI_LAYER_GZIP
 
     s = open_store(tmp_path / "store")
     tars = [

@@ -158,7 +158,7 @@ def test_an_internal_error_is_one_line_with_a_hint(
 
 LAZY = (
     "builder.engine",
-    "builder.plan",
+    "builder.frontend.plan",
     "rich",
     "lark",
     "store.layout",

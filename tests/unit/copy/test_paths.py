@@ -263,7 +263,7 @@ ignore_paths = st.lists(
 
 @given(ignore_patterns, st.lists(ignore_paths, min_size=1, max_size=10))
 def test_memoised_ignore_equals_pattern_matcher(patterns: list[str], paths: list[str]) -> None:
-    from builder.dockerignore import PatternMatcher
+    from builder.frontend.dockerignore import PatternMatcher
 
     tree = SourceTree.with_patterns("/nonexistent", patterns)
     ref = PatternMatcher(patterns)

@@ -4,7 +4,7 @@ history, COPY --from stage indices, ONBUILD triggers (pure, no root)."""
 from __future__ import annotations
 
 from builder.engine import adapter
-from builder.plan import make_plan
+from builder.frontend.plan import make_plan
 
 DF = """\
 FROM busybox AS build

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from builder.cache import BuildCache, CacheInputs, CacheResult, compute_key
-from store.digest import Descriptor, Digest
 from store.layout import open_store
+from store.oci.digest import Descriptor, Digest
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from builder import config_ops as ops
 from builder import gofmt
 from builder import history as h
-from store.digest import Platform
+from store.oci.platform import Platform
 
 
 @pytest.fixture

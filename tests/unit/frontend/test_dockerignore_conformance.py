@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.dockerignore import (
+from builder.frontend.dockerignore import (
     DockerignoreError,
     PatternMatcher,
     find_ignore_file,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from builder.cli import main
-from builder.plan import make_plan
+from builder.frontend.plan import make_plan
 from tests.fixtures.common import REPO
 
 BAD = [

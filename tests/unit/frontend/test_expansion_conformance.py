@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from builder.expand import ExpansionError, Lexer, expand_word, expand_words
+from builder.frontend.expand import ExpansionError, Lexer, expand_word, expand_words
 from tests.fixtures.common import conformance_dir
 
 SHELL = conformance_dir() / "buildkit-shell"

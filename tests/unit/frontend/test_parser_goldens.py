@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from builder.dump import dump
 from builder.errors import DockerfileError
-from builder.lineparsers import parse_json_array, parse_words
-from builder.syntax import chomp, heredocs_from_line, parse, parse_heredoc
+from builder.frontend.dump import dump
+from builder.frontend.lineparsers import parse_json_array, parse_words
+from builder.frontend.syntax import chomp, heredocs_from_line, parse, parse_heredoc
 from tests.fixtures.common import conformance_dir
 
 PARSER = conformance_dir() / "buildkit-parser"

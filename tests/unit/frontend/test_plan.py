@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from builder.instructions import Copy, Env, Healthcheck, Run, parse_dockerfile
-from builder.plan import make_plan
+from builder.frontend.instructions import Copy, Env, Healthcheck, Run, parse_dockerfile
+from builder.frontend.plan import make_plan
 from tests.fixtures.common import REPO
 
 MULTI = """\
@@ -116,6 +116,18 @@ def test_automatic_platform_args() -> None:
     stage = plan.stages[0]
     assert stage.from_.platform == stage.platform != ""
     assert _env(stage.steps[-1]) == {"T": "linux/arm64", "U": "none"}
+
+
+def test_the_build_platform_is_passed_in_never_read_from_the_machine() -> None:
+    text = "FROM --platform=$BUILDPLATFORM a\nARG BUILDARCH TARGETARCH\nENV B=$BUILDARCH T=$TARGETARCH\n"
+    plan = make_plan(text, platform="linux/amd64", build_platform="linux/arm/v7")
+    stage = plan.stages[0]
+    assert stage.platform == "linux/arm/v7"
+    assert _env(stage.steps[-1]) == {"B": "arm", "T": "amd64"}
+    riscv = make_plan(
+        "FROM a\nARG TARGETPLATFORM\nENV P=$TARGETPLATFORM\n", build_platform="riscv64"
+    )
+    assert _env(riscv.stages[0].steps[-1]) == {"P": "linux/riscv64"}
 
 
 def test_base_image_env_from_resolver_and_stage_inheritance() -> None:

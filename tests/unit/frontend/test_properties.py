@@ -10,12 +10,12 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from builder.dockerignore import PatternMatcher, read_ignore_file
-from builder.dump import dump
 from builder.errors import BuildError
-from builder.expand import expand_word, expand_words
-from builder.plan import make_plan
-from builder.syntax import parse
+from builder.frontend.dockerignore import PatternMatcher, read_ignore_file
+from builder.frontend.dump import dump
+from builder.frontend.expand import expand_word, expand_words
+from builder.frontend.plan import make_plan
+from builder.frontend.syntax import parse
 from tests.fixtures.common import conformance_dir
 
 CORPUS = [

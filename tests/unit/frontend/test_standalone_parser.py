@@ -1,5 +1,5 @@
-"""The committed lark standalone parser (builder/_dockerfile_parser.py) is what
-scripts/gen_parser.py makes from builder/grammar.lark: its header records the grammar's
+"""The committed lark standalone parser (builder/frontend/_dockerfile_parser.py) is what
+scripts/gen_parser.py makes from builder/frontend/grammar.lark: its header records the grammar's
 sha256 (so an edited grammar without a regenerated parser fails here and in CI's
 `gen_parser.py --check`), it carries the start-up patches, and it parses the whole
 corpus as a fresh `lark.Lark` does."""
@@ -34,8 +34,9 @@ def test_check_fails_on_a_grammar_edited_without_regenerating(tmp_path: Path) ->
         [sys.executable, str(SCRIPT), "--check", str(parser)], capture_output=True, text=True
     )
     assert stale.returncode == 1
-    assert "grammar.lark changed but builder/_dockerfile_parser.py was not regenerated" in (
-        stale.stderr
+    assert (
+        "grammar.lark changed but builder/frontend/_dockerfile_parser.py was not regenerated"
+        in (stale.stderr)
     )
     ok = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stderr == ""
@@ -50,8 +51,8 @@ def test_generated_parser_has_the_startup_patches() -> None:
 def test_generated_parser_agrees_with_fresh_lark(conformance: Path) -> None:
     import lark
 
-    from builder import _dockerfile_parser as generated
-    from builder.syntax import _Scanner
+    from builder.frontend import _dockerfile_parser as generated
+    from builder.frontend.syntax import _Scanner
 
     fresh = lark.Lark(GRAMMAR.read_text(), parser="lalr", propagate_positions=True)
     committed = generated.Lark_StandAlone()

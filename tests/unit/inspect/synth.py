@@ -16,10 +16,11 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from store.digest import OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, Digest
 from store.image import write_image
-from store.imageconfig import ContainerConfig, History, ImageConfig
 from store.layout import open_store
+from store.oci.config import ContainerConfig, History, ImageConfig
+from store.oci.digest import Digest
+from store.oci.mediatype import OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD
 
 MTIME = 1700000000
 

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store import tarstream as ts
 from store import whiteout
 from store.compress import ParallelGzipWriter, compressor, open_decompressed, sniff
 from store.errors import InvalidArchive
+from store.oci import tar as ts
 
 
 def _one(name: str, typ: bytes, data: bytes = b"", **kw: object) -> bytes:

@@ -10,8 +10,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store import tarstream as ts
 from store.errors import StoreError
+from store.oci import tar as ts
 from store.unpack import UnpackOptions, unpack, unpack_tar
 from tests.unit.layers.hostile import load_corpus, make_base, tree_state
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from store import tarstream as ts
+from store.oci import tar as ts
 from store.unpack import UnpackOptions, unpack_tar
 from store.whiteout import ROOTLESS_FORMAT
 

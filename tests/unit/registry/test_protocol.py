@@ -22,15 +22,9 @@ from registry_client.credentials import (
 from registry_client.errors import SPEC_CODES, ManifestError, RegistryError
 from registry_client.manifest import ACCEPT, parse_manifest, select_platform
 from registry_client.transport import Transport, TransportOptions, is_loopback, parse_retry_after
-from store.digest import (
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Descriptor,
-    Digest,
-    Platform,
-)
+from store.oci.digest import Descriptor, Digest
+from store.oci.mediatype import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
+from store.oci.platform import Platform
 
 
 def test_bearer_challenge():

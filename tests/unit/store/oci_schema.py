@@ -13,11 +13,11 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from store.digest import Descriptor
 from store.errors import StoreError
-from store.image import Index, Manifest
-from store.imageconfig import ImageConfig
 from store.layout import check_layout_header
+from store.oci.config import ImageConfig
+from store.oci.digest import Descriptor
+from store.oci.manifest import Index, Manifest
 from tests.fixtures.common import conformance_dir
 
 SCHEMA_FOR = {

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from store.blobs import BlobStore
-from store.digest import EMPTY_SHA256, Digest
 from store.errors import BlobNotFound, BlobTooLarge, DigestMismatch, InvalidImage, SizeMismatch
+from store.oci.digest import EMPTY_SHA256, Digest
 
 
 @pytest.fixture

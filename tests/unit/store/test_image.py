@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store.digest import (
+from store.errors import InvalidImage
+from store.image import StoredImage, resolve_image, write_image
+from store.layout import open_store
+from store.oci.config import ContainerConfig, Healthcheck, History, ImageConfig, go_json
+from store.oci.digest import Descriptor, Digest
+from store.oci.image import to_docker, to_oci
+from store.oci.manifest import Index, Manifest
+from store.oci.mediatype import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
     DOCKER_MANIFEST,
@@ -21,26 +28,8 @@ from store.digest import (
     OCI_LAYER_GZIP,
     OCI_LAYER_ZSTD,
     OCI_MANIFEST,
-    Descriptor,
-    Digest,
-    Platform,
 )
-from store.errors import InvalidImage
-from store.image import (
-    ContainerConfig,
-    Healthcheck,
-    History,
-    ImageConfig,
-    Index,
-    Manifest,
-    StoredImage,
-    resolve_image,
-    to_docker,
-    to_oci,
-    write_image,
-)
-from store.imageconfig import go_json
-from store.layout import open_store
+from store.oci.platform import Platform
 
 # A config as docker/BuildKit write it, with fields we do not model (kept verbatim).
 DOCKER_STYLE = {

@@ -6,8 +6,9 @@ import threading
 from pathlib import Path
 
 from store import meta
-from store.digest import OCI_LAYER_GZIP, Digest
 from store.layout import open_store
+from store.oci.digest import Digest
+from store.oci.mediatype import OCI_LAYER_GZIP
 
 
 def test_connect_is_wal_and_schema_idempotent(tmp_path: Path) -> None:

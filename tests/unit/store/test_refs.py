@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store.digest import ANNOTATION_REF_NAME, OCI_MANIFEST, Descriptor, Digest
 from store.errors import ImageNotFound, InvalidReference
 from store.layout import open_store
+from store.oci.digest import Descriptor, Digest
+from store.oci.mediatype import ANNOTATION_REF_NAME, OCI_MANIFEST
 from store.refs import normalize_name, repo_and_tag
 
 D = "sha256:" + "a" * 64
