@@ -20,13 +20,13 @@ from registry_client.errors import RegistryError, TransportError
 from registry_client.manifest import MAX_MANIFEST_SIZE, ParsedManifest, parse_manifest
 from registry_client.progress import ByteCounter, Progress, emit
 from registry_client.reference import Reference
+from registry_client.retry import UPLOAD_ATTEMPTS, restarts_upload
 from registry_client.transport import FileBody
 from store.oci.digest import Descriptor, Digest
 
 DEFAULT_WORKERS = 3
 CHUNKED_THRESHOLD = 512 << 20  # above this, PATCH in chunks
 CHUNK_SIZE = 64 << 20
-UPLOAD_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -209,9 +209,7 @@ class _Pusher:
             try:
                 self._send(desc, path, size, upload.location, upload.min_chunk)
             except (TransportError, RegistryError) as e:
-                if attempt + 1 >= UPLOAD_ATTEMPTS or (
-                    e.status is not None and e.status < 500 and e.status not in (408, 416, 429)
-                ):
+                if attempt + 1 >= UPLOAD_ATTEMPTS or not restarts_upload(e.status):
                     raise
                 emit(self.progress, "retry", desc.digest, 0, size, f"upload restarts: {e}")
                 continue

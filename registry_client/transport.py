@@ -1,17 +1,15 @@
-"""HTTP transport for registries: one pooled `requests` session, timeouts, retries with
-exponential backoff and jitter (429, 500, 502, 503, 504 and connection errors, honouring
-`Retry-After`), TLS with docker's extra CAs (`/etc/docker/certs.d/HOST/*.crt`, base dir
+"""HTTP transport for registries: one pooled `requests` session, timeouts, retries as
+`registry_client.retry` decides (transient statuses and dropped connections, backoff
+with jitter, honouring `Retry-After`), TLS with docker's extra CAs (`/etc/docker/certs.d/HOST/*.crt`, base dir
 overridable by `PYBUILD_CERTS_D`; `client.cert`/`client.key` there are sent), and plain
 HTTP only for loopback and insecure hosts (a host with a certs.d CA always gets TLS).
 Auth lives in `auth.py`; this module only moves requests."""
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import ipaddress
 import os
-import random
 import tempfile
 import threading
 import time
@@ -25,8 +23,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from registry_client.errors import TransportError
+from registry_client.retry import Backoff, transient
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_CERTS_D = "/etc/docker/certs.d"
 SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 USER_AGENT = "pybuild/0.1 (registry_client; python-requests)"
@@ -192,7 +190,7 @@ class Transport:
                     ) from None
                 self._sleep(attempt, None, on_retry, f"{method} {url}: {_short(e)}")
                 continue
-            if resp.status_code in RETRY_STATUSES and attempt + 1 < attempts:
+            if transient(resp.status_code) and attempt + 1 < attempts:
                 retry_after = resp.headers.get("Retry-After")
                 resp.close()
                 self._sleep(attempt, retry_after, on_retry, f"{method} {url}: {resp.status_code}")
@@ -207,32 +205,13 @@ class Transport:
         on_retry: Callable[[str], None] | None,
         why: str,
     ) -> None:
-        delay = min(
-            self.options.max_backoff, self.options.backoff * (2**attempt) * random.uniform(0.5, 1.5)
-        )
-        hinted = parse_retry_after(retry_after)
-        if hinted is not None:
-            delay = min(self.options.max_backoff * 3, max(hinted, 0.0))
+        delay = Backoff(self.options.backoff, self.options.max_backoff).delay(attempt, retry_after)
         if on_retry is not None:
             on_retry(f"{why}; retrying in {delay:.1f}s")
         time.sleep(delay)
 
     def close(self) -> None:
         self.session.close()
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """`Retry-After` as seconds (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _system_bundles() -> list[Path]:

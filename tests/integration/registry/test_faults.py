@@ -71,7 +71,7 @@ def test_resume_when_the_registry_ignores_range(fault_proxy, pushed, tmp_path):
     st.close()
 
 
-@pytest.mark.parametrize("status", [500, 429])
+@pytest.mark.parametrize("status", [500, 429, 408])
 def test_transient_status_is_retried(status, fault_proxy, pushed, tmp_path):
     img, repo = pushed
     fault_proxy.add(
@@ -155,6 +155,35 @@ def test_push_through_proxy_locations_and_retry(relative, fault_proxy, registry_
     st = open_store(tmp_path / "s")
     assert pull_image(st, ref, client=_fast_client()).manifest.digest == desc.digest
     st.close()
+
+
+@pytest.mark.parametrize("status,sessions", [(416, 2), (503, 1), (501, 0)])
+def test_a_failed_upload_restarts_only_when_the_policy_says(
+    status, sessions, fault_proxy, registry_store
+):
+    """A chunk refused with a lost offset (416) starts a new upload session; a
+    transient status (503) is retried as a request, in the same session; a status that
+    will not change (501) fails the push at once."""
+    img = make_image([{"big": random.Random(11).randbytes(16384)}])
+    desc = put_in_store(registry_store, img)
+    fault_proxy.add(Fault("status", "/blobs/uploads/", method="PATCH", status=status))
+    ref = f"{fault_proxy.host}/{unique_repo()}:1"
+    push = lambda: push_image(  # noqa: E731
+        registry_store,
+        desc,
+        ref,
+        client=RegistryClient(options=TransportOptions(backoff=0.01, retries=3)),
+        options=PushOptions(chunked_threshold=1000, chunk_size=4096),
+    )
+    if sessions:
+        assert push().digest == desc.digest
+        started = [p for m, p, _, _ in fault_proxy.log if m == "POST" and "/blobs/uploads/" in p]
+        assert len(started) == sessions + 1  # and the config's
+    else:
+        with pytest.raises(RegistryError) as ei:
+            push()
+        assert ei.value.status == 501
+        assert [m for m, p, _, _ in fault_proxy.log if m == "PATCH"] == ["PATCH"]
 
 
 def test_chunk_min_length_is_honoured(fault_proxy, registry_store):

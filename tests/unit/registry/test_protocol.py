@@ -21,7 +21,8 @@ from registry_client.credentials import (
 )
 from registry_client.errors import SPEC_CODES, ManifestError, RegistryError
 from registry_client.manifest import ACCEPT, parse_manifest, select_platform
-from registry_client.transport import Transport, TransportOptions, is_loopback, parse_retry_after
+from registry_client.retry import Backoff, parse_retry_after, restarts_upload, transient
+from registry_client.transport import Transport, TransportOptions, is_loopback
 from store.oci.digest import Descriptor, Digest
 from store.oci.mediatype import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
 from store.oci.platform import Platform
@@ -57,6 +58,17 @@ def test_basic_and_multiple_challenges():
 def test_challenge_parser_never_crashes(text):
     for c in parse_challenges(text):
         assert c.scheme == c.scheme.lower()
+
+
+def test_one_retry_policy_for_requests_and_uploads():
+    for status in (None, 408, 429, 500, 502, 503, 504):
+        assert transient(status) and restarts_upload(status)
+    assert restarts_upload(416) and not transient(416)  # the session lost its offset
+    for status in (400, 401, 403, 404, 501, 505, 507):
+        assert not transient(status) and not restarts_upload(status)
+    b = Backoff(base=1.0, cap=4.0)
+    assert all(0.5 <= b.delay(0) <= 1.5 for _ in range(50))
+    assert b.delay(10) == 4.0 and b.delay(0, retry_after="30") == 12.0
 
 
 def test_retry_after():
