@@ -50,7 +50,7 @@ class FileHashCache:
 
             Path(store_root).mkdir(parents=True, exist_ok=True)
             self._conn = meta.connect(Path(store_root))
-            self._db = meta.FileHashCache(self._conn)
+            self._db = meta.FileHashTable(self._conn)
         self.hits = self.misses = self.opens = self.bytes_read = 0
         self.xattr_reads = 0
 

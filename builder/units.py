@@ -1,5 +1,6 @@
-"""Byte counts for people, in docker's 1000-based units (`5.24MB`, `812 B`): one
-scaling rule, with the number format and separator each view prints."""
+"""Byte counts for people: sizes in docker's 1000-based units (`5.24MB`, `812 B`), one
+scaling rule with the number format and separator each view prints; and limits (the
+`--memory` a user gave) in exact binary units (`64 MiB`)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,11 @@ def decimal_size(
         if abs(n) < 1000 or unit == units[-1]:
             break
     return f"{n:{fmt}}{sep}{unit}"
+
+
+def binary_size(n: int) -> str:
+    """A limit in the largest binary unit that divides it exactly: `64 MiB`, `3 KiB`."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"

@@ -2,7 +2,7 @@
 
 Public API (imported lazily, so `registry_client.errors` stays cheap to import):
 `Reference`, `RegistryClient`, `pull_image`, `push_image`, `fetch_blobs`, `push_blobs`,
-`PushOptions`, `RegistryError`, `ProgressEvent`, `ProgressLog`, `TransportOptions`.
+`PushOptions`, `RegistryError`, `ProgressEvent`, `TransportOptions`.
 
     from registry_client import RegistryClient, pull_image, push_image
     client = RegistryClient(insecure=("reg.lan:5000",))      # one per build is fine
@@ -30,7 +30,6 @@ _EXPORTS = {
     "PushResult": "registry_client.push",
     "RegistryError": "registry_client.errors",
     "ProgressEvent": "registry_client.progress",
-    "ProgressLog": "registry_client.progress",
     "TransportOptions": "registry_client.transport",
 }
 

@@ -1,15 +1,12 @@
 """Progress events for pulls and pushes. The client emits `ProgressEvent`s through a
-plain callback; the CLI's display (or a test) subscribes. Callbacks run on worker
-threads, so they must be quick and thread-safe; `ProgressLog` is a simple one."""
+plain callback; the CLI's display (`builder.progress`) or a test subscribes. Callbacks
+run on worker threads, so they must be quick and thread-safe."""
 
 from __future__ import annotations
 
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
 
 # actions: resolve, manifest, exists, mount, start, progress, done, retry, tag
 Progress = Callable[["ProgressEvent"], None]
@@ -60,43 +57,3 @@ class ByteCounter:
 
     def reset(self, current: int) -> None:
         self.current = current
-
-
-class ProgressLog:
-    """Plain-text display: one line per blob state change (not per byte)."""
-
-    WORDS = {
-        "exists": "already exists",
-        "mount": "mounted",
-        "start": "transferring",
-        "done": "done",
-        "retry": "retrying",
-        "manifest": "manifest",
-        "tag": "tagged",
-        "resolve": "resolved",
-    }
-
-    def __init__(self, out: IO[str] = sys.stderr) -> None:
-        self.out = out
-        self._lock = threading.Lock()
-
-    def __call__(self, ev: ProgressEvent) -> None:
-        if ev.action == "progress":
-            return
-        word = self.WORDS.get(ev.action, ev.action)
-        size = f" ({_human(ev.total)})" if ev.total and ev.action in ("start", "done") else ""
-        who = ev.short or ""
-        text = f"{who}: {word}{size}" if who else word
-        if ev.message:
-            text += f" {ev.message}"
-        with self._lock:
-            print(text, file=self.out, flush=True)
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"

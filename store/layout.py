@@ -101,8 +101,8 @@ class Store:
             self._local.conn = conn
         return conn
 
-    def file_hashes(self) -> meta.FileHashCache:
-        return meta.FileHashCache(self.db())
+    def file_hashes(self) -> meta.FileHashTable:
+        return meta.FileHashTable(self.db())
 
     @property
     def snapshots(self) -> Any:

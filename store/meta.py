@@ -202,8 +202,9 @@ def _layer(r: tuple) -> LayerRecord:
 # --- file-hash cache -----------------------------------------------------------
 
 
-class FileHashCache:
-    """(path, size, mtime_ns, inode) -> content hash, so a no-op rebuild re-reads
+class FileHashTable:
+    """The rows behind `builder.filehash.FileHashCache` (which memoises and batches
+    them): (path, size, mtime_ns, inode) -> content hash, so a no-op rebuild re-reads
     nothing. A hit needs all four to match; any change is a miss."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

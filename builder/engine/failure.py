@@ -50,10 +50,10 @@ def process_message(
 ) -> str:
     cmd = " ".join(argv)
     if oom and memory_limit:
-        from builder.sandbox.errors import human_bytes
+        from builder.units import binary_size
 
         return (
-            f'process "{cmd}" ran out of memory at the {human_bytes(memory_limit)} limit and '
+            f'process "{cmd}" ran out of memory at the {binary_size(memory_limit)} limit and '
             f"was killed (exit code: {status}); raise --memory"
         )
     if oom:

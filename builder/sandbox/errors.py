@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from builder.errors import BuildError
+from builder.units import binary_size
 
 
 class SandboxError(BuildError):
@@ -28,13 +29,6 @@ class StepOOM(SandboxError):
     def __init__(self, step: str, limit: int) -> None:
         self.step, self.limit = step, limit
         super().__init__(
-            f"{step}: ran out of memory at the {human_bytes(limit)} limit "
+            f"{step}: ran out of memory at the {binary_size(limit)} limit "
             "(the kernel killed it; raise --memory)"
         )
-
-
-def human_bytes(n: int) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size and n % size == 0:
-            return f"{n // size} {unit}"
-    return f"{n} bytes"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from builder.sandbox import SandboxSpec, libc, namespaces
-from builder.sandbox.errors import human_bytes
 from builder.sandbox.init import _lookup
 from builder.sandbox.runner import removable
+from builder.units import binary_size
 
 
 def test_flags_by_network_and_rootless() -> None:
@@ -69,7 +69,7 @@ def test_removable_keeps_dirs_the_step_used(tmp_path: Path) -> None:
     assert "/cache" in removable(spec, created)
 
 
-def test_human_bytes() -> None:
-    assert human_bytes(64 << 20) == "64 MiB"
-    assert human_bytes(1 << 30) == "1 GiB"
-    assert human_bytes(3 << 10) == "3 KiB"
+def test_binary_size() -> None:
+    assert binary_size(64 << 20) == "64 MiB"
+    assert binary_size(1 << 30) == "1 GiB"
+    assert binary_size(3 << 10) == "3 KiB"
