@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from store import meta
+from store import gc, meta
 from store.errors import StoreError
 from store.oci.digest import Descriptor, Digest
 
@@ -43,6 +43,18 @@ CREATE TABLE IF NOT EXISTS build_cache (
     last_used REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS build_cache_by_position ON build_cache(position, last_used);
+"""
+# Each entry's layer blob and snapshot are gc roots owned by "build-cache:<key>"; the
+# backfill (run once per store) registers the entries recorded before that.
+ROOT_OWNER = "build-cache:"
+ROOTS_SCHEMA_NAME = "builder.cache.gc_roots"
+ROOTS_BACKFILL = """
+INSERT OR IGNORE INTO gc_roots
+    SELECT 'blob', json_extract(result, '$.layer.digest'), 'build-cache:' || key
+    FROM build_cache WHERE json_extract(result, '$.layer.digest') IS NOT NULL;
+INSERT OR IGNORE INTO gc_roots
+    SELECT 'snapshot', json_extract(result, '$.chain_id'), 'build-cache:' || key
+    FROM build_cache WHERE json_extract(result, '$.chain_id') IS NOT NULL;
 """
 # last_used (for pruning) is refreshed at most this often, in seconds
 LAST_USED_GRAIN = 600.0
@@ -121,6 +133,11 @@ class CacheResult:
         )
 
 
+def _roots_of(result: CacheResult) -> list[tuple[str, str]]:
+    roots = [("blob", str(result.layer.digest))] if result.layer is not None else []
+    return roots + ([("snapshot", str(result.chain_id))] if result.chain_id else [])
+
+
 @dataclass(frozen=True)
 class Previous:
     """The last recorded step at a position: its key, parent key and inputs (for miss reasons)."""
@@ -136,10 +153,19 @@ class BuildCache:
 
     def __init__(self, store: Any) -> None:
         self._store = store
-        meta.ensure_schema(store.db(), SCHEMA_NAME, DDL)
+        conn = store.db()
+        meta.ensure_schema(conn, SCHEMA_NAME, DDL)
+        meta.ensure_schema(conn, "store.gc", gc.GC_ROOTS_DDL)
+        meta.ensure_schema(conn, ROOTS_SCHEMA_NAME, ROOTS_BACKFILL)
 
     def _db(self) -> Any:
         return self._store.db()
+
+    def _keep(self, conn: Any, key: str, result: CacheResult) -> None:
+        """Register the result's layer blob and snapshot as gc roots owned by `key`
+        (in the caller's transaction), so `prune` keeps what a cache hit reuses."""
+        for kind, what in _roots_of(result):
+            gc.add_root_in(conn, kind, what, ROOT_OWNER + key)
 
     def lookup(self, key: str) -> CacheResult | None:
         conn = self._db()
@@ -170,6 +196,7 @@ class BuildCache:
                     now,
                 ),
             )
+            self._keep(conn, key, result)
 
     def export_rows(self, keys: list[str]) -> list[dict[str, Any]]:
         """The rows of `keys` (without their miss-reason inputs) for `--cache-to`."""
@@ -217,12 +244,15 @@ class BuildCache:
                     ),
                 )
                 n += cur.rowcount
+                if cur.rowcount:
+                    self._keep(conn, key, res)
         return n
 
     def forget(self, key: str) -> None:
         conn = self._db()
         with conn:
             conn.execute("DELETE FROM build_cache WHERE key=?", (key,))
+            gc.remove_roots_in(conn, ROOT_OWNER + key)
 
     def previous(self, position: str, exclude_key: str = "") -> Previous | None:
         row = (

@@ -3,10 +3,9 @@ needs.
 
 What is kept (the roots):
 - every descriptor in `index.json` (tagged images, and untagged roots unless `all`);
-- rows of the `gc_roots` table, which other modules may fill to keep content
-  (ignored and emptied by `prune --all`);
-- the layer blobs and chain ids named by the builder's `build_cache` results (read
-  only, guarded; ignored by `prune --all`, after which those entries simply miss);
+- rows of the `gc_roots` table, which other parts fill to keep content (the builder
+  registers each cached step's layer and snapshot). `prune --all` ignores them; a
+  root whose content a gc removed is dropped, and its owner's entry simply misses;
 - for live leases (holder alive, see `Store.lease`): every resource they named, and
   every blob or snapshot modified since the oldest lease began (fresh content whose
   tag is not written yet);
@@ -23,8 +22,8 @@ fresh mtime (BlobStore touches it), which the lease rule protects; the remaining
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -64,14 +63,24 @@ def add_root(store: Store, kind: str, key: str, owner: str) -> None:
     conn = store.db()
     ensure_schema(conn, "store.gc", GC_ROOTS_DDL)
     with conn:
-        conn.execute("INSERT OR IGNORE INTO gc_roots VALUES (?, ?, ?)", (kind, str(key), owner))
+        add_root_in(conn, kind, key, owner)
 
 
 def remove_roots(store: Store, owner: str) -> None:
     conn = store.db()
     ensure_schema(conn, "store.gc", GC_ROOTS_DDL)
     with conn:
-        conn.execute("DELETE FROM gc_roots WHERE owner=?", (owner,))
+        remove_roots_in(conn, owner)
+
+
+def add_root_in(conn: sqlite3.Connection, kind: str, key: str, owner: str) -> None:
+    """`add_root` inside the caller's transaction (the table must exist)."""
+    conn.execute("INSERT OR IGNORE INTO gc_roots VALUES (?, ?, ?)", (kind, str(key), owner))
+
+
+def remove_roots_in(conn: sqlite3.Connection, owner: str) -> None:
+    """Drop every root `owner` registered, inside the caller's transaction."""
+    conn.execute("DELETE FROM gc_roots WHERE owner=?", (owner,))
 
 
 def reachable(store: Store, roots: list[Descriptor]) -> tuple[set[Digest], set[str]]:
@@ -148,12 +157,7 @@ def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:
                 )
             report.removed_roots = len(untagged)
             roots = [d for d in roots if d not in untagged]
-            if not dry_run:
-                with conn:
-                    conn.execute("DELETE FROM gc_roots")
-        extra = conn.execute("SELECT kind, key FROM gc_roots").fetchall()
-        if not all:
-            extra += _build_cache_roots(conn)
+        extra = [] if all else conn.execute("SELECT kind, key FROM gc_roots").fetchall()
         leases = store.active_leases()
         leased = store.leased_resources([lid for lid, _ in leases])
         lease_start = min((c for _, c in leases), default=None)
@@ -178,26 +182,12 @@ def gc(store: Store, *, all: bool = False, dry_run: bool = False) -> GcReport:
                 store.blobs.delete(dg)
                 forget_layer_blob(conn, dg)
         report.removed_snapshots = _gc_snapshots(store, keep_snaps, since, dry_run, report)
+        if not dry_run:  # a root whose content is gone keeps nothing: drop it
+            emptied = [("blob", str(d)) for d in report.removed_blobs]
+            emptied += [("snapshot", c) for c in report.removed_snapshots]
+            with conn:
+                conn.executemany("DELETE FROM gc_roots WHERE kind=? AND key=?", emptied)
     return report
-
-
-def _build_cache_roots(conn: Any) -> list[tuple[str, str]]:
-    """("blob", digest) and ("snapshot", chain id) of the builder's cached results."""
-    try:
-        rows = conn.execute("SELECT result FROM build_cache").fetchall()
-    except Exception:  # no builder table in this store (yet)
-        return []
-    out: list[tuple[str, str]] = []
-    for (text,) in rows:
-        try:
-            res = json.loads(text)
-            if isinstance(res.get("layer"), dict) and res["layer"].get("digest"):
-                out.append(("blob", str(res["layer"]["digest"])))
-            if res.get("chain_id"):
-                out.append(("snapshot", str(res["chain_id"])))
-        except (ValueError, AttributeError, TypeError):
-            continue
-    return out
 
 
 def _root_descs(store: Store, rows: list[tuple[str, str]]) -> list[Descriptor]:

@@ -161,3 +161,44 @@ def test_prune_keeps_build_cache_layers_unless_all(tmp_path: Path) -> None:
     )
     assert gc(s).removed_blobs == []
     assert gc(s, all=True).removed_blobs == [layer.digest]
+    assert s.db().execute("SELECT * FROM gc_roots").fetchall() == []  # its content is gone
+
+
+def _roots(s) -> list[tuple[str, str, str]]:
+    return s.db().execute("SELECT kind, key, owner FROM gc_roots ORDER BY kind").fetchall()
+
+
+def test_the_build_cache_keeps_its_content_through_gc_roots(tmp_path: Path) -> None:
+    """The store's gc reads no builder table: each cache entry registers its layer and
+    snapshot as roots it owns, forgetting the entry drops them, and entries of a store
+    made before that are registered once when the cache opens."""
+    from builder.cache import ROOTS_SCHEMA_NAME, BuildCache, CacheInputs, CacheResult
+
+    s = open_store(tmp_path)
+    layer = s.blobs.put_bytes(b"a cached layer", OCI_LAYER_GZIP)
+    chain = "sha256:" + "c" * 64
+    result = CacheResult(kind="layer", layer=layer, diff_id=layer.digest, chain_id=chain)
+    cache = BuildCache(s)
+    cache.record("k1", "", CacheInputs(position="Dockerfile:0:1", instruction="RUN x"), result)
+    owned = [("blob", str(layer.digest), "build-cache:k1"), ("snapshot", chain, "build-cache:k1")]
+    assert _roots(s) == owned
+    cache.forget("k1")
+    assert _roots(s) == [] and gc(s).removed_blobs == [layer.digest]
+
+    layer = s.blobs.put_bytes(b"recorded by an older pybuild", OCI_LAYER_GZIP)
+    result = CacheResult(kind="layer", layer=layer, diff_id=layer.digest, chain_id=None)
+    cache.record("k2", "", CacheInputs(position="Dockerfile:0:2", instruction="RUN y"), result)
+    with s.db() as conn:
+        conn.execute("DELETE FROM gc_roots")
+        conn.execute("DELETE FROM schema_registry WHERE name=?", (ROOTS_SCHEMA_NAME,))
+    BuildCache(s)
+    assert _roots(s) == [("blob", str(layer.digest), "build-cache:k2")]
+    assert gc(s).removed_blobs == []
+    imported = CacheResult(kind="layer", layer=layer, diff_id=layer.digest, chain_id=None)
+    assert (
+        cache.import_rows(
+            [{"key": "k3", "parent": "", "position": "p", "result": imported.to_json()}]
+        )
+        == 1
+    )
+    assert ("blob", str(layer.digest), "build-cache:k3") in _roots(s)
