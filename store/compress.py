@@ -26,6 +26,7 @@ from typing import IO, Any, Protocol, cast
 import zstandard
 
 from store.errors import InvalidArchive
+from store.oci.digest import Reader
 
 GZIP_BLOCK = 1 << 20
 _DICT = 32 * 1024
@@ -169,7 +170,7 @@ def compressor(
 # --- decompression ---------------------------------------------------------------
 
 
-def _gzip_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+def _gzip_chunks(first: bytes, stream: Reader) -> Iterator[bytes]:
     """Inflate every gzip member in turn; output is bounded per call (gzip bombs)."""
     d = zlib.decompressobj(31)
     pending = first
@@ -196,7 +197,7 @@ def _gzip_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
 class _Prefixed:
     """`first` then the rest of `stream`, as one readable."""
 
-    def __init__(self, first: bytes, stream: IO[bytes]) -> None:
+    def __init__(self, first: bytes, stream: Reader) -> None:
         self._first = first
         self._stream = stream
 
@@ -207,7 +208,7 @@ class _Prefixed:
         return self._stream.read(n)
 
 
-def _zstd_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+def _zstd_chunks(first: bytes, stream: Reader) -> Iterator[bytes]:
     # stream_reader bounds each output chunk (decompressobj would inflate a whole
     # input chunk at once: hundreds of MB for a highly compressible layer)
     # the reader only calls read() on its source, which is all _Prefixed has
@@ -219,7 +220,7 @@ def _zstd_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def _plain_chunks(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+def _plain_chunks(first: bytes, stream: Reader) -> Iterator[bytes]:
     yield first
     while chunk := stream.read(1 << 20):
         yield chunk
@@ -297,7 +298,7 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def open_decompressed(stream: IO[bytes], *, hasher: Any = None) -> PrefetchReader:
+def open_decompressed(stream: Reader, *, hasher: Any = None) -> PrefetchReader:
     """A reader of the plain tar inside `stream`, whatever its compression; with a
     `hasher` (e.g. hashlib.sha256()), the diff_id is computed off the main thread."""
     first = stream.read(1 << 16)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store import meta
 from store.atomic import atomic_write_bytes
@@ -35,6 +35,9 @@ from store.errors import CorruptStore, StoreError
 from store.locks import file_lock, try_lock
 from store.oci.mediatype import OCI_INDEX
 from store.refs import Refs
+
+if TYPE_CHECKING:
+    from store.snapshots import Snapshotter
 
 LAYOUT_VERSION = "1.0.0"
 
@@ -83,7 +86,7 @@ class Store:
         self.blobs = BlobStore(self.root)
         self.refs = Refs(self.root)
         self._local = threading.local()
-        self._snapshots: Any = None
+        self._snapshots: Snapshotter | None = None
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -105,13 +108,12 @@ class Store:
         return meta.FileHashTable(self.db())
 
     @property
-    def snapshots(self) -> Any:
-        """Part B's `store.snapshots.Snapshotter(self)`, created on first use."""
+    def snapshots(self) -> Snapshotter:
+        """The store's `Snapshotter`, created on first use (opening it runs the
+        recovery of what a killed pybuild left, so verbs without snapshots skip it)."""
         if self._snapshots is None:
-            try:
-                from store.snapshots import Snapshotter
-            except ImportError as e:
-                raise StoreError(f"snapshots are not available: {e}") from None
+            from store.snapshots import Snapshotter
+
             self._snapshots = Snapshotter(self)
         return self._snapshots
 

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from store import meta, overlay
 from store.background import Background
@@ -41,7 +41,10 @@ from store.layerdiff import DiffOptions, diff_to_store
 from store.oci.digest import Descriptor, Digest, chain_ids
 from store.recover import TRASH_PREFIX, active_name, has_active_dirs, recover_stale
 from store.unpack import UnpackOptions, remove_beneath, unpack_tar
-from store.whiteout import default_format
+from store.whiteout import OverlayFormat, default_format
+
+if TYPE_CHECKING:
+    from store.layout import Store
 
 DDL = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -134,7 +137,7 @@ class ActiveSnapshot:
 class Snapshotter:
     """See the module docstring. One instance per `Store` (`store.snapshots`)."""
 
-    def __init__(self, store: Any, *, fmt: Any = None) -> None:
+    def __init__(self, store: Store, *, fmt: OverlayFormat | None = None) -> None:
         self.store = store
         self.root = Path(store.root) / "snapshots"
         self.fmt = fmt or default_format()

@@ -15,6 +15,7 @@ from builder import config_ops
 from builder.engine import layers
 from builder.engine.state import BuildContext, LayerRef, StageState
 from builder.errors import BuildError
+from registry_client.progress import ProgressEvent
 from store.errors import ImageNotFound, StoreError
 from store.oci.platform import Platform
 
@@ -91,23 +92,14 @@ def _client_kw(ctx: BuildContext) -> dict[str, Any]:
 
 
 class TransferProgress:
-    """Adapts registry_client progress callbacks to transfer events (best effort)."""
+    """A `registry_client.progress.Progress` callback: each blob's bytes become the
+    build progress's transfer events for vertex `vid`."""
 
     def __init__(self, ctx: BuildContext, vid: int) -> None:
         self.ctx, self.vid = ctx, vid
 
-    def __call__(self, *a: Any, **kw: Any) -> None:
-        ev = a[0] if a else None
-        name = str(getattr(ev, "short", "") or getattr(ev, "digest", "") or "blob")
-        cur = getattr(ev, "current", None)
-        total = getattr(ev, "total", None)
-        if isinstance(cur, int):
-            self.ctx.progress.transfer(
-                self.vid, name, cur, total if isinstance(total, int) else None
-            )
-
-    def __getattr__(self, _name: str) -> Any:
-        return self
+    def __call__(self, ev: ProgressEvent) -> None:
+        self.ctx.progress.transfer(self.vid, ev.short or "blob", ev.current, ev.total)
 
 
 def image_state(img: Any) -> StageState:

@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from store.errors import DigestMismatch, InvalidDigest, SizeMismatch
 from store.oci.platform import Platform
@@ -192,7 +192,14 @@ class Descriptor:
         )
 
 
-# --- verifying reader --------------------------------------------------------
+# --- readers -------------------------------------------------------------------
+
+
+class Reader(Protocol):
+    """The one thing every byte source here offers (files, HTTP bodies, decompressors,
+    verifying readers): `read(n)` returning at most n bytes, b"" at the end."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class VerifyingReader:
