@@ -38,6 +38,7 @@ from builder.filehash import (
     entry_hash,
 )
 from builder.frontend.dockerignore import PatternMatcher
+from builder.local_archive import extract_archive, is_archive
 from store import userns
 
 MULTI_SOURCE = (
@@ -402,8 +403,6 @@ def _copy_into(
 def _extract(tree: SourceTree, src: Source, w: _Writer, dest: str) -> bool:
     import shutil
     import tempfile
-
-    from builder.add import extract_archive, is_archive
 
     path = tree.abs(src.rel)
     if not is_archive(path):

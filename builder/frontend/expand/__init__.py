@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from builder.errors import BuildError
+from builder.frontend.expand.errors import ExpansionError as ExpansionError  # re-exported
 from builder.frontend.expand.parts import Words as _Words
 from builder.frontend.expand.parts import is_space as is_space  # re-exported
 from builder.frontend.expand.parts import pattern_regex, trim_prefix, trim_suffix
@@ -29,12 +29,6 @@ from builder.gofmt import quote as go_quote
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 _PLAIN = re.compile(r"[^$'\"\\`<]*\Z")
-
-
-class ExpansionError(BuildError):
-    """A word could not be expanded (bad substitution, unterminated quote, `${V:?}`)."""
-
-    exit_code = 2
 
 
 @dataclass

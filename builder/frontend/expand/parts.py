@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from builder.frontend.expand.errors import ExpansionError
+
 # Go's unicode.IsSpace (Python's str.isspace also takes \x1c-\x1f).
 SPACES = frozenset(
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -46,8 +48,6 @@ class Words:
 
 
 def _error(msg: str) -> Exception:
-    from builder.frontend.expand import ExpansionError
-
     return ExpansionError(msg)
 
 

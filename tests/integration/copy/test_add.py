@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from builder.add import is_archive, prepare_add
+from builder.add import prepare_add
 from builder.context import CopyError, SourceTree
 from builder.copy import CopyOptions
 from builder.filehash import FileHashCache
+from builder.local_archive import is_archive
 from tests.fixtures.http_files import Handler, serve
 from tests.integration.copy.treeutil import make_tree, read_tree
 
