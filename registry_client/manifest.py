@@ -11,7 +11,7 @@ from typing import Any
 from registry_client.errors import ManifestError
 from store.errors import StoreError
 from store.oci.digest import Descriptor
-from store.oci.manifest import pick_platform
+from store.oci.manifest import MAX_MANIFEST_SIZE, pick_platform
 from store.oci.mediatype import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -24,7 +24,6 @@ from store.oci.mediatype import (
 )
 from store.oci.platform import Platform
 
-MAX_MANIFEST_SIZE = 4 << 20  # containerd's and distribution's limit for a manifest
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST))
 SCHEMA1_TYPES = frozenset({DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, "application/json"})
 

@@ -33,6 +33,7 @@ from store.errors import (
     SizeMismatch,
 )
 from store.oci.digest import Descriptor, Digest, VerifyingReader
+from store.oci.manifest import MAX_MANIFEST_SIZE
 
 CHUNK = 1 << 20
 PIPELINE_MIN = 8 << 20  # below this, a helper thread costs more than it saves
@@ -257,7 +258,9 @@ class BlobStore:
             size = os.fstat(f.fileno()).st_size
         return VerifyingReader(f, digest, size)
 
-    def read_json(self, desc_or_digest: Descriptor | Digest, *, limit: int = 4 << 20) -> Any:
+    def read_json(
+        self, desc_or_digest: Descriptor | Digest, *, limit: int = MAX_MANIFEST_SIZE
+    ) -> Any:
         """Read and parse a small JSON blob (manifest, config, index), verified."""
         if isinstance(desc_or_digest, Descriptor):
             digest, size = desc_or_digest.digest, desc_or_digest.size

@@ -14,6 +14,8 @@ from store.oci.digest import Descriptor
 from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST
 from store.oci.platform import Platform, host_platform
 
+MAX_MANIFEST_SIZE = 4 << 20  # containerd's and distribution's limit for a manifest
+
 
 def _descs(unsafe: Any, what: str) -> tuple[Descriptor, ...]:
     if not isinstance(unsafe, list):
