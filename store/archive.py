@@ -32,6 +32,7 @@ from store.oci.digest import Descriptor, Digest, HashingWriter, VerifyingReader
 from store.oci.image import to_oci
 from store.oci.manifest import Index, Manifest
 from store.oci.mediatype import (
+    ANNOTATION_CONTAINERD_NAME,
     ANNOTATION_REF_NAME,
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -43,7 +44,6 @@ from store.refs import normalize_name, split_name
 if TYPE_CHECKING:
     from store.layout import Store
 
-ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name"
 CHUNK = 1 << 20
 
 

@@ -1,7 +1,8 @@
 """Image archives, reading side: `load` (OCI archives, docker-archives from `docker
 save` old and new, skopeo's oci-archive and docker-archive) in one streaming pass.
 
-Every archive is hostile input:
+Every archive is hostile input (what member names mean is `store.readers.members`,
+shared with the in-place readers of `store.readers`):
 - member names are only used as lookup keys, never as paths to write;
 - `blobs/<alg>/<hex>` members are verified against their name while streaming;
 - other regular files are stored under the digest the store computes;
@@ -17,39 +18,42 @@ unreferenced blobs that `prune` removes.
 from __future__ import annotations
 
 import gzip
-import json
 import lzma
-import posixpath
 import tarfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from store.errors import InvalidArchive, InvalidDigest, InvalidImage, InvalidReference
+from store.errors import InvalidArchive, InvalidImage, InvalidReference
 from store.image import StoredImage, StoredLayer
 from store.meta import LayerRecord, record_layer
 from store.oci.config import ImageConfig
 from store.oci.digest import Descriptor, Digest, HashingWriter
 from store.oci.manifest import Index, Manifest
 from store.oci.mediatype import (
-    ANNOTATION_REF_NAME,
     INDEX_TYPES,
     MANIFEST_TYPES,
     OCI_CONFIG,
     OCI_LAYER,
-    OCI_LAYER_GZIP,
-    OCI_LAYER_ZSTD,
     OCI_MANIFEST,
+)
+from store.readers.blobs import read_doc
+from store.readers.members import (
+    DOCS,
+    blob_digest,
+    clean_name,
+    docker_entries,
+    index_names,
+    is_junk,
+    layer_type,
+    link_target,
+    resolve,
 )
 from store.refs import normalize_name
 
 if TYPE_CHECKING:
     from store.layout import Lease, Store
-
-DOC_LIMIT = 8 << 20
-_DOCS = {"manifest.json", "index.json", "repositories", "oci-layout"}
-_JUNK_BASENAMES = {"VERSION", "json"}  # legacy docker save per-layer metadata
 
 
 @dataclass
@@ -60,31 +64,7 @@ class _Scan:
     docs: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self, name: str) -> Descriptor:
-        name = _clean(name, self.path)
-        for _ in range(16):
-            if name in self.blobs:
-                return self.blobs[name]
-            if name not in self.links:
-                break
-            name = self.links[name]
-        raise InvalidArchive(self.path, f"missing member {name!r}")
-
-
-def _clean(unsafe_name: str, path: str) -> str:
-    name = posixpath.normpath(unsafe_name)
-    if name.startswith("/") or name == ".." or name.startswith("../"):
-        raise InvalidArchive(path, f"member name escapes the archive: {unsafe_name!r}")
-    return name
-
-
-def _blob_digest(name: str) -> Digest | None:
-    parts = name.split("/")
-    if len(parts) == 3 and parts[0] == "blobs":
-        try:
-            return Digest(parts[1], parts[2])
-        except InvalidDigest:
-            return None
-    return None
+        return self.blobs[resolve(name, self.blobs, self.links, self.path)]
 
 
 def _scan(store: Store, stream: IO[bytes], path: str, lease: Lease) -> _Scan:
@@ -95,26 +75,21 @@ def _scan(store: Store, stream: IO[bytes], path: str, lease: Lease) -> _Scan:
         raise InvalidArchive(path, f"not a tar archive: {e}") from None
     try:
         for ti in tf:
-            name = _clean(ti.name, path)
-            if ti.issym() or ti.islnk():
-                base = posixpath.dirname(name) if ti.issym() else ""
-                scan.links[name] = _clean(posixpath.join(base, ti.linkname), path)
+            name = clean_name(ti.name, path)
+            target = link_target(ti, name, path)
+            if target is not None:
+                scan.links[name] = target
                 continue
             if not ti.isfile():
                 continue
             f = tf.extractfile(ti)
             assert f is not None
-            if name in _DOCS:
-                if ti.size > DOC_LIMIT:
-                    raise InvalidArchive(path, f"{name} is too large ({ti.size} bytes)")
-                try:
-                    scan.docs[name] = json.loads(f.read())
-                except ValueError as e:
-                    raise InvalidArchive(path, f"{name}: not JSON: {e}") from None
+            if name in DOCS:
+                scan.docs[name] = read_doc(f, ti.size, name, path)
                 continue
-            if posixpath.basename(name) in _JUNK_BASENAMES:
+            if is_junk(name):
                 continue
-            want = _blob_digest(name)
+            want = blob_digest(name)
             desc = store.blobs.put(f, "application/octet-stream", expected=want, size=ti.size)
             lease.add("blob", str(desc.digest))
             scan.blobs[name] = desc
@@ -127,12 +102,7 @@ def _scan(store: Store, stream: IO[bytes], path: str, lease: Lease) -> _Scan:
 
 def _layer_type(store: Store, d: Digest) -> str:
     with open(store.blobs.path(d), "rb") as f:
-        magic = f.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        return OCI_LAYER_GZIP
-    if magic == b"\x28\xb5\x2f\xfd":
-        return OCI_LAYER_ZSTD
-    return OCI_LAYER
+        return layer_type(f.read(4))
 
 
 def _check_layers(store: Store, img: StoredImage) -> None:
@@ -163,23 +133,17 @@ def _verify_diff_id(layer: StoredLayer) -> int:
 
 
 def _from_docker_manifest(store: Store, scan: _Scan) -> list[tuple[list[str], Descriptor]]:
-    entries = scan.docs["manifest.json"]
-    if not isinstance(entries, list):
-        raise InvalidArchive(scan.path, "manifest.json is not a list")
     out = []
-    for e in entries:
-        if not isinstance(e, dict) or not isinstance(e.get("Config"), str):
-            raise InvalidArchive(scan.path, "manifest.json entry lacks Config")
-        cfg = scan.resolve(e["Config"])
+    for e in docker_entries(scan.docs["manifest.json"], scan.path):
+        cfg = scan.resolve(e.config)
         ImageConfig.from_json(store.blobs.read_json(cfg.digest))  # validate
         layers = []
-        for name in e.get("Layers") or []:
-            d = scan.resolve(str(name))
+        for name in e.layers:
+            d = scan.resolve(name)
             layers.append(Descriptor(_layer_type(store, d.digest), d.digest, d.size))
         m = Manifest(config=Descriptor(OCI_CONFIG, cfg.digest, cfg.size), layers=tuple(layers))
         mdesc = store.blobs.put_bytes(m.to_bytes(), OCI_MANIFEST)
-        tags = [str(t) for t in e.get("RepoTags") or []]
-        out.append((tags, mdesc))
+        out.append((list(e.repo_tags), mdesc))
     return out
 
 
@@ -193,12 +157,7 @@ def _from_oci_index(store: Store, scan: _Scan) -> list[tuple[list[str], Descript
     for d in index.manifests:
         if not store.blobs.exists(d.digest) or store.blobs.stat(d.digest) != d.size:
             raise InvalidArchive(scan.path, f"index.json names missing blob {d.digest}")
-        names = []
-        ann = d.annotations
-        if ann.get("io.containerd.image.name"):
-            names.append(ann["io.containerd.image.name"])
-        elif ann.get(ANNOTATION_REF_NAME):
-            names.append(ann[ANNOTATION_REF_NAME])
+        names = index_names(d)
         out.append((names, Descriptor(d.media_type, d.digest, d.size, platform=d.platform)))
     return out
 

@@ -36,3 +36,4 @@ DOCKER_TO_OCI: Mapping[str, str] = {
 OCI_TO_DOCKER: Mapping[str, str] = {v: k for k, v in DOCKER_TO_OCI.items()}
 
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name"
