@@ -42,6 +42,15 @@ class ImageNotFound(StoreError):
         self.name = name
 
 
+class AmbiguousImage(StoreError):
+    """A layout or archive holding several images, opened without a name to pick one."""
+
+    def __init__(self, where: str, count: int) -> None:
+        super().__init__(f"{where} holds {count} images; name one with :REF")
+        self.where = where
+        self.count = count
+
+
 class UnsafeArchiveEntry(StoreError):
     """A layer tar entry that would escape the root or break a rule of safe unpacking."""
 
@@ -103,6 +112,15 @@ class InvalidArchive(StoreError):
 
     def __init__(self, path: str, why: str) -> None:
         super().__init__(f"invalid archive {path}: {why}")
+        self.path = path
+        self.why = why
+
+
+class InvalidLayout(InvalidArchive):
+    """An OCI layout directory given to read in place that is malformed or hostile."""
+
+    def __init__(self, path: str, why: str) -> None:
+        StoreError.__init__(self, f"invalid layout {path}: {why}")
         self.path = path
         self.why = why
 
