@@ -78,13 +78,11 @@ def run(args: argparse.Namespace) -> int:
         raise
     with source as src:
         sizes = []
-        for b in src.layers:
-            f = b.open()
-            try:
+        layers = src.image.layers()
+        for b in layers:
+            with b.compressed() as f:
                 sizes.append(sum(e.size for e in TarScan(f)))
-            finally:
-                getattr(f, "close", lambda: None)()
-        rows = history_rows(src.config, len(src.layers))
+        rows = history_rows(src.config(), len(layers))
         image_id = src.config_digest
     if not rows:  # an image without history: one row per layer, as docker shows it
         from builder.inspect.history import HistoryRow

@@ -1,7 +1,7 @@
 """`pybuild inspect IMAGE`: layers, wasted bytes and pitfalls of an image (ARCHITECTURE §10).
 
 IMAGE is a stored image, `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
-`docker-archive:FILE` or a registry reference (streamed, never unpacked to disk).
+`docker-archive:FILE[:REF]` or a registry reference (streamed, never unpacked to disk).
 Output: a terminal view (default), `--json` (schema: builder/inspect/schema.json),
 `--html FILE`, and `--ci` with dive-style thresholds.
 """

@@ -26,7 +26,7 @@ from builder.inspect.pitfalls import Context, Finding, run_checks
 from builder.inspect.pitfalls.base import LayerInfo
 from builder.inspect.sources import ImageSource
 from builder.inspect.waste import WasteReport, compute_waste
-from store.errors import DigestMismatch, SizeMismatch
+from store.errors import StoreError
 
 SCHEMA_ID = "https://pybuild.dev/schemas/inspect-v1.json"
 
@@ -139,10 +139,12 @@ def analyze(
 ) -> Analysis:
     tree = ImageTree()
     for li in layers:
-        f = li.open()
+        f = None
         try:
+            f = li.open()
             tree.add_layer(f, li.digest, li.size)
-        except (LayerFormatError, SourceError, DigestMismatch, SizeMismatch) as e:
+        except (LayerFormatError, SourceError, StoreError) as e:
+            # StoreError: a blob missing, of another size, or not of its digest
             raise LayerFormatError(
                 f"{name or 'image'}: layer {len(tree.layers)} ({li.digest[:19]}): {e}"
             ) from None
@@ -228,9 +230,12 @@ def analyze(
 
 
 def analyze_source(src: ImageSource, dockerfile: Dockerfile | None = None, **kw: Any) -> Analysis:
-    inputs = [LayerInput(b.digest, b.size, b.open) for b in src.layers]
+    inputs = [
+        LayerInput(str(b.descriptor.digest), b.descriptor.size, b.compressed)
+        for b in src.image.layers()
+    ]
     return analyze(
-        src.config,
+        src.config(),
         inputs,
         dockerfile,
         name=src.name,

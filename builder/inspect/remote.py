@@ -1,73 +1,73 @@
-"""Open a registry image for inspection by streaming: the manifest and config are
-fetched, and each layer blob is read straight from the HTTP response (resuming with
-Range on a dropped connection, via registry_client's ResumingReader). Nothing touches
-the disk. Digests are verified as the blob streams, and a mismatch fails at EOF."""
+"""Open a registry image for inspection by streaming it, as the shared image model:
+`RemoteBlobs` is the registry as a `store.readers.blobs.BlobSource` (manifests and
+indexes from the manifests endpoint, which the client bounds and verifies; blobs read
+straight from the HTTP response, resuming with Range on a dropped connection, via
+registry_client's ResumingReader), so the image is a `store.readers.image.BlobImage`
+as an archive's is: the config is bounded and verified, an index resolved as the
+store resolves one, and each layer verified as it streams, a mismatch failing at EOF.
+Nothing touches the disk."""
 
 from __future__ import annotations
 
-import json
+import io
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, cast
 
-from builder.inspect.errors import SourceError
-from builder.inspect.sources import ImageSource, LayerBlob
+from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES
 
 if TYPE_CHECKING:
-    from store.oci.digest import Descriptor
-
-MAX_CONFIG = 4 << 20
-
-
-def open_remote(spec: str) -> ImageSource:
     from registry_client.client import RegistryClient
-    from registry_client.manifest import parse_manifest, select_platform
-    from registry_client.progress import ByteCounter
-    from registry_client.pull import ResumingReader
     from registry_client.reference import Reference
-    from store.oci.digest import Digest, VerifyingReader
-    from store.oci.platform import host_platform
+    from store.oci.digest import Descriptor, Digest
+    from store.oci.image import Image
+    from store.oci.platform import Platform
+
+
+class RemoteBlobs:
+    """One repository of a registry as a blob source."""
+
+    def __init__(self, client: RegistryClient, ref: Reference) -> None:
+        self.client, self.ref = client, ref
+        self._manifests: dict[Digest, bytes] = {}
+
+    def top(self) -> Descriptor:
+        """The descriptor of the manifest or index the reference names."""
+        from registry_client.manifest import parse_manifest
+        from store.oci.digest import Descriptor
+
+        data, ctype, digest = self.client.get_manifest(self.ref)
+        parsed = parse_manifest(data, ctype, str(self.ref))  # refuses schema1, sniffs the type
+        self._manifests[digest] = data
+        return Descriptor(parsed.media_type, digest, len(data))
+
+    def open_blob(self, desc: Descriptor) -> IO[bytes]:
+        if desc.media_type in MANIFEST_TYPES | INDEX_TYPES:
+            data = self._manifests.get(desc.digest)
+            if data is None:
+                data, _, _ = self.client.get_manifest(self.ref.with_digest(desc.digest))
+            return io.BytesIO(data)
+        from registry_client.progress import ByteCounter
+        from registry_client.pull import ResumingReader
+
+        reader = ResumingReader(
+            self.client, self.ref, desc, ByteCounter(None, desc.digest, desc.size)
+        )
+        # file-like (read, close), not an IO: the verifying reader only calls those
+        return cast("IO[bytes]", reader)
+
+
+def open_remote(spec: str, platform: Platform | None = None) -> tuple[Image, Callable[[], None]]:
+    """The image `spec` names, for `platform` (default: this host), and the closer of
+    its connections."""
+    from registry_client.client import RegistryClient
+    from registry_client.reference import Reference
+    from store.readers.image import BlobImage, select_manifest
 
     ref = Reference.parse(spec)
     client = RegistryClient()
     try:
-        data, ctype, _digest = client.get_manifest(ref)
-        parsed = parse_manifest(data, ctype, str(ref))
-        if parsed.is_index:
-            child = select_platform(parsed, host_platform(), str(ref))
-            data, ctype, _digest = client.get_manifest(ref.with_digest(child.digest))
-            parsed = parse_manifest(data, ctype, str(ref))
-        if parsed.config is None or parsed.is_index:
-            raise SourceError(spec, "the registry returned no image manifest")
-        cdesc = parsed.config
-        if cdesc.size > MAX_CONFIG:
-            raise SourceError(spec, f"config of {cdesc.size} bytes is too large")
-        resp = client.open_blob(ref, cdesc.digest)
-        parts: list[bytes] = []
-        total = 0
-        try:
-            for c in resp.iter_content(1 << 16):
-                parts.append(c)
-                total += len(c)
-                if total > MAX_CONFIG:
-                    raise SourceError(spec, "config is larger than its descriptor says")
-        finally:
-            resp.close()
-        unsafe_data = b"".join(parts)
-        got = Digest.of_bytes(unsafe_data, cdesc.digest.algorithm)
-        if got != cdesc.digest:
-            raise SourceError(spec, f"config digest mismatch: got {got}")
-        config = json.loads(unsafe_data)
+        blobs = RemoteBlobs(client, ref)
+        return BlobImage(blobs, select_manifest(blobs, blobs.top(), platform)), client.close
     except BaseException:
         client.close()
         raise
-
-    def opener(d: Descriptor) -> Callable[[], IO[bytes]]:
-        def open_() -> IO[bytes]:
-            r = ResumingReader(client, ref, d, ByteCounter(None, d.digest, d.size))
-            # file-like, not an IO: the layer readers only call read() and close()
-            return cast("IO[bytes]", VerifyingReader(cast("IO[bytes]", r), d.digest, d.size))
-
-        return open_
-
-    layers = [LayerBlob(str(d.digest), d.size, d.media_type, opener(d)) for d in parsed.layers]
-    return ImageSource(spec, config, layers, str(_digest), str(cdesc.digest), [client.close])
