@@ -6,7 +6,8 @@ shared with the in-place readers of `store.readers`):
 - member names are only used as lookup keys, never as paths to write;
 - `blobs/<alg>/<hex>` members are verified against their name while streaming;
 - other regular files are stored under the digest the store computes;
-- small documents (manifest.json, index.json, repositories) are read with a bound;
+- small documents (manifest.json, index.json, repositories) are read with a bound, and
+  so are the tar's own PAX and long-name records;
 - links (docker save uses symlinks for repeated layers) resolve only inside the archive;
 - every assembled image is checked: blobs present, layer count == diff_id count, and
   each layer's diff_id verified (uncompressed: digest == diff_id; compressed: decompressed
@@ -41,6 +42,7 @@ from store.oci.mediatype import (
 from store.readers.blobs import read_doc
 from store.readers.members import (
     DOCS,
+    BoundedTarInfo,
     blob_digest,
     clean_name,
     docker_entries,
@@ -70,7 +72,7 @@ class _Scan:
 def _scan(store: Store, stream: IO[bytes], path: str, lease: Lease) -> _Scan:
     scan = _Scan(path)
     try:
-        tf = tarfile.open(fileobj=stream, mode="r|*")
+        tf = tarfile.open(fileobj=stream, mode="r|*", tarinfo=BoundedTarInfo)
     except tarfile.TarError as e:
         raise InvalidArchive(path, f"not a tar archive: {e}") from None
     try:

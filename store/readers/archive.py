@@ -22,7 +22,7 @@ from store.oci.platform import Platform
 from store.readers.blobs import read_doc
 from store.readers.image import BlobImage
 from store.readers.layout import layout_image
-from store.readers.members import clean_name, link_target, resolve
+from store.readers.members import BoundedTarInfo, clean_name, link_target, resolve
 
 
 class TarMembers:
@@ -38,7 +38,7 @@ class TarMembers:
             f.close()
             raise InvalidArchive(self.path, "not a regular file")
         try:
-            self._tf = tarfile.open(fileobj=f, mode="r:")
+            self._tf = tarfile.open(fileobj=f, mode="r:", tarinfo=BoundedTarInfo)
         except tarfile.TarError as e:
             f.close()
             raise InvalidArchive(self.path, f"not a tar archive: {e}") from None

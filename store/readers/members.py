@@ -1,8 +1,9 @@
-"""What the members of an image archive mean, for reading one in place and for
-loading one into the store (`store.archive_load`): member names cleaned (lookup keys,
-never paths to write), `blobs/<alg>/<hex>` names as digests, links resolved inside the
-archive, docker's `manifest.json` entries, the names index.json gives an image, and a
-layer's media type from its first bytes."""
+"""What the members of an image archive mean, for reading one in place
+(`store.readers.archive`, `store.readers.docker_archive`) and for loading one into the
+store (`store.archive_load`): the tar headers read with a bound (`BoundedTarInfo`),
+member names cleaned (lookup keys, never paths to write), `blobs/<alg>/<hex>` names
+as digests, links resolved inside the archive, docker's `manifest.json` entries, the
+names index.json gives an image, and a layer's media type from its first bytes."""
 
 from __future__ import annotations
 
@@ -25,6 +26,26 @@ from store.oci.mediatype import (
 DOCS = frozenset({"manifest.json", "index.json", "repositories", "oci-layout"})
 JUNK_BASENAMES = frozenset({"VERSION", "json"})  # legacy docker save per-layer metadata
 MAX_LINK_HOPS = 16
+MAX_META = 1 << 20  # PAX and GNU long-name records: store.oci.tar's bound
+_META_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """tarfile's header, refusing a PAX or GNU long-name record over `MAX_META`
+    bytes, which tarfile would read whole into memory (pass as `tarinfo=`)."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _META_TYPES and self.size > MAX_META:
+            # ReadError, as tarfile's own: it ends the iteration loudly, not silently
+            raise tarfile.ReadError(f"tar metadata record of {self.size} bytes")
+        # typeshed leaves out tarfile's private dispatch, unchanged since Python 3.2
+        return super()._proc_member(tarfile_)  # type: ignore[misc]
 
 
 def clean_name(unsafe_name: str, path: str) -> str:

@@ -115,3 +115,20 @@ def test_a_member_name_outside_the_archive_is_refused(tmp_path: Path, name: str)
     with TarMembers(tmp_path / "h.tar") as members:
         with pytest.raises(InvalidArchive, match="escapes the archive"):
             docker_archive_image(members, None)
+
+
+def test_a_huge_tar_metadata_record_is_refused_unread(tmp_path: Path) -> None:
+    # tarfile alone reads a PAX record whole into memory: 64 MiB here, a hole on disk
+    with open(tmp_path / "pax.tar", "wb") as f:
+        doc = tarfile.TarInfo("index.json")
+        doc.size = 2
+        f.write(doc.tobuf(tarfile.USTAR_FORMAT) + b"{}".ljust(512, b"\0"))
+        ti = tarfile.TarInfo("././@PaxHeader")
+        ti.type, ti.size = tarfile.XHDTYPE, 64 << 20
+        f.write(ti.tobuf(tarfile.USTAR_FORMAT))
+        f.seek(ti.size, io.SEEK_CUR)
+        f.write(bytes(1024))
+    with pytest.raises(InvalidArchive, match="tar metadata record of 67108864 bytes"):
+        TarMembers(tmp_path / "pax.tar")
+    with pytest.raises(InvalidArchive, match="tar metadata record of 67108864 bytes"):
+        load(open_store(tmp_path / "s"), tmp_path / "pax.tar")
