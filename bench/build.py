@@ -334,7 +334,7 @@ def settle(seconds: float) -> None:
     """Let inodes freed before the run age out. On ext4 without a journal (these
     machines' /) a new inode skips every inode freed in the last 60 s (360 s while its
     inode-table block is dirty), one buffer lookup each: creating files right after a
-    mass deletion is quadratic, for every tool alike (session 2 measured 9.9 s instead
+    mass deletion is quadratic, for every tool alike (9.9 s were measured instead
     of 0.6 s for 20,000 files). So the tools delete nothing until the end, and the run
     starts after a sync and this wait."""
     if seconds > 0:

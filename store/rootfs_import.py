@@ -7,7 +7,7 @@ a `BlobWriter`, while `tarfile` reads the same bytes to validate the entries. Th
 is the input tar byte for byte (like docker), gzip-compressed.
 
 The rootfs is hostile: absolute names, `..` components and hard links that leave the
-root are refused before anything is committed. Part B's unpack checks the rest
+root are refused before anything is committed. The store's unpacker checks the rest
 (symlink traversal, devices, sizes) when the layer is unpacked.
 """
 
@@ -34,6 +34,7 @@ from store.oci.config import ContainerConfig, History, ImageConfig
 from store.oci.digest import Descriptor, Digest
 from store.oci.mediatype import OCI_LAYER_GZIP
 from store.oci.platform import host_platform
+from store.readers.members import BoundedTarInfo
 
 if TYPE_CHECKING:
     from store.blobs import BlobWriter
@@ -108,7 +109,7 @@ class _Tee:
         self._out = out
         self.diff = hashlib.sha256()
         self.size = 0
-        # Part B's pigz-like writer: one gzip member, blocks deflated on threads,
+        # store.compress's pigz-like writer: one gzip member, blocks deflated on threads,
         # byte-identical output for any thread count (mtime 0 in the header).
         self._z = ParallelGzipWriter(out)
 
@@ -170,7 +171,7 @@ def import_rootfs(
                 try:
                     # the stream mode ("r|") only calls read() on its fileobj
                     stream = cast("IO[bytes]", tee)
-                    with tarfile.open(fileobj=stream, mode="r|") as tf:
+                    with tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo) as tf:
                         count = 0
                         for ti in tf:
                             check_member(ti)

@@ -127,7 +127,7 @@ def test_fsck_leaves_live_ingests_alone(tmp_path: Path) -> None:
 
 
 def test_fsck_and_prune_with_snapshots(tmp_path: Path, busybox_tar: Path) -> None:
-    """Part B's snapshotter: prune drops snapshots of removed images, keeps the rest."""
+    """The snapshotter: prune drops snapshots of removed images, keeps the rest."""
     from store.rootfs_import import import_rootfs
 
     s = open_store(tmp_path)

@@ -19,6 +19,7 @@ from store.oci.image import Image, Layer
 from store.readers.archive import TarMembers, oci_archive_image
 from store.readers.docker_archive import docker_archive_image
 from store.readers.image import BlobImage
+from store.rootfs_import import import_rootfs
 from tests.integration.store_core.helpers import legacy_docker_save, small_image, tar_bytes
 
 
@@ -132,3 +133,7 @@ def test_a_huge_tar_metadata_record_is_refused_unread(tmp_path: Path) -> None:
         TarMembers(tmp_path / "pax.tar")
     with pytest.raises(InvalidArchive, match="tar metadata record of 67108864 bytes"):
         load(open_store(tmp_path / "s"), tmp_path / "pax.tar")
+    st = open_store(tmp_path / "imported")
+    with pytest.raises(InvalidArchive, match="tar metadata record of 67108864 bytes"):
+        import_rootfs(st, tmp_path / "pax.tar", "rootfs:1")
+    assert st.refs.entries() == [] and list(st.blobs.iter_digests()) == []
