@@ -100,6 +100,18 @@ class StageArgs:
         elif name in self.globals.values:
             self.args[name] = self.globals.values[name]
 
+    def values_of(
+        self, declared: tuple[tuple[str, str | None], ...]
+    ) -> tuple[tuple[str, str | None], ...]:
+        """What each `name[=default]` of one ARG instruction, just declared, takes: its
+        build-arg, else its default, else the value in scope then (a global ARG's);
+        None when it has none."""
+        build_args = self.globals.build_args
+        return tuple(
+            (k, build_args[k] if k in build_args else d if d is not None else self.args.get(k))
+            for k, d in declared
+        )
+
     def set_env(self, key: str, value: str) -> None:
         self.env[key] = value
 

@@ -9,23 +9,23 @@ Public API (stable):
   its `Env` takes part in expansion; None means an empty env. No root, network or I/O.
 - `BuildPlan(stages, target, warnings, unused_build_args, meta_args, file)`: only the
   stages the target needs, in topological (= file) order; `target` is its index.
-- `PlannedStage(index, name, base, platform, steps, deps, images, from_)`: `base` is an
-  image ref, an earlier stage index, or "scratch"; `deps` the stage indices it needs
-  (FROM, COPY --from, RUN --mount from=); `images` every image ref it reads.
+- `PlannedStage(index, name, base, platform, steps, deps, images, from_, env,
+  arg_names)`: `base` is an image ref, an earlier stage index, or "scratch"; `deps` the
+  stage indices it needs (FROM, COPY --from, RUN --mount from=); `images` every image
+  ref it reads. (These types live in `builder.frontend.planned`.)
 - `PlannedStep(stage, number, instruction, text, env, args, shell, from_stage,
-  from_image)` + `.cache_inputs`: `instruction` has its words expanded where Docker
-  expands them; `env` is the ENV it sees, `args` the ARGs in scope (RUN: plus proxy
-  build-args); `cache_inputs` is the canonical JSON of the text and visible args/env
-  (ARCHITECTURE §8; the engine adds the parent key and content hashes).
+  from_image, arg_values, history_args)`: `instruction` has its words expanded where
+  Docker expands them; `text` is its canonical text; `env` is the ENV it sees, `args`
+  the ARGs in scope (RUN: plus proxy build-args). ARG defaults and build-args are
+  resolved here, once: `arg_values` says which value each name of an ARG takes, and a
+  RUN's `history_args` which ARGs its history lists. `.cache_inputs` is the canonical
+  JSON of the text and visible args/env (ARCHITECTURE §8).
 - `plan_to_json(plan) -> dict`: what `pybuild plan --json` prints.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
 
 from builder.errors import DockerfileError
 from builder.frontend.args import (
@@ -44,16 +44,15 @@ from builder.frontend.instructions import (
     Arg,
     Copy,
     Env,
-    From,
     Instruction,
     Run,
     Shell,
     Stage,
     parse_dockerfile,
 )
+from builder.frontend.planned import DEFAULT_SHELL, BuildPlan, PlannedStage, PlannedStep
 
 BaseResolver = Callable[[str, str], "Mapping | None"]
-DEFAULT_SHELL = ("/bin/sh", "-c")
 # The planner never asks the machine: callers pass the host's platform (the engine and
 # `pybuild plan` do), and a plan made without one is planned for this one.
 DEFAULT_BUILD_PLATFORM = "linux/amd64"
@@ -70,62 +69,6 @@ _EXPANDED = (
     "WORKDIR",
     "ARG",
 )
-
-
-@dataclass(frozen=True)
-class PlannedStep:
-    """One instruction of a planned stage, words expanded, with what it can see."""
-
-    stage: int
-    number: int
-    instruction: Instruction
-    text: str
-    env: tuple[tuple[str, str], ...]
-    args: tuple[tuple[str, str], ...]
-    shell: tuple[str, ...] = DEFAULT_SHELL
-    from_stage: int | None = None  # COPY --from / mount from= an earlier stage
-    from_image: str = ""  # ... or an image
-
-    @cached_property
-    def cache_inputs(self) -> str:
-        """Canonical JSON of what this step's cache key covers besides the parent key
-        and content hashes: the expanded text and the visible args and env."""
-        return json.dumps(
-            {"instruction": self.text, "args": dict(self.args), "env": dict(self.env)},
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-
-
-@dataclass(frozen=True)
-class PlannedStage:
-    """A stage the target needs, with its resolved base and dependencies."""
-
-    index: int
-    name: str
-    base: str | int
-    platform: str
-    steps: tuple[PlannedStep, ...]
-    deps: tuple[int, ...]
-    images: tuple[str, ...]
-    from_: From
-    env: tuple[tuple[str, str], ...] = ()  # ENV at the end of the stage
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    """The stages to build, in order, and what the planner found to warn about."""
-
-    stages: tuple[PlannedStage, ...]
-    target: int
-    warnings: tuple[str, ...]
-    unused_build_args: tuple[str, ...]
-    meta_args: tuple[tuple[str, str], ...] = ()
-    file: str = "Dockerfile"
-
-    def stage(self, index: int) -> PlannedStage:
-        return next(s for s in self.stages if s.index == index)
 
 
 class _Planner:
@@ -207,10 +150,12 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
     images: list[str] = []
     idx = p.names.get(frm_x.base.lower())
     shell: tuple[str, ...] = DEFAULT_SHELL
+    arg_names: list[str] = []  # BuildKit's d.buildArgs: declared here and in the base stage
     if idx is not None and idx < stage.index:
         base = idx
         deps.append(idx)
         parent = done[idx]
+        arg_names = list(parent.arg_names)
         base_env = dict(parent.env)
         shell = parent.steps[-1].shell if parent.steps else DEFAULT_SHELL
     elif frm_x.base == "scratch":
@@ -241,16 +186,22 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
             deps.append(from_stage)
         if from_image:
             images.append(from_image)
+        arg_values: tuple[tuple[str, str | None], ...] = ()
         if isinstance(x, Arg):
             for name, default in x.args:
                 p.used_args.add(name)
                 state.declare(name, default)
+                arg_names.append(name)
+            arg_values = state.values_of(x.args)
         elif isinstance(x, Env):
             for kv in x.pairs:
                 state.set_env(kv.key, kv.value)
         elif isinstance(x, Shell):
             shell = x.shell
         args = state.run_args() if isinstance(x, Run) else dict(state.args)
+        history_args = (
+            tuple((k, args.get(k) or "") for k in arg_names) if isinstance(x, Run) else ()
+        )
         steps.append(
             PlannedStep(
                 stage.index,
@@ -262,6 +213,8 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
                 shell,
                 from_stage,
                 from_image,
+                arg_values,
+                history_args,
             )
         )
     return PlannedStage(
@@ -274,6 +227,7 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
         tuple(dict.fromkeys(images)),
         frm_x,
         tuple(state.env.items()),
+        tuple(arg_names),
     )
 
 

@@ -1,0 +1,106 @@
+"""The plan's types: what `builder.frontend.plan.make_plan` returns and the engine runs.
+
+Owns `PlannedStep`, `PlannedStage` and `BuildPlan` (frozen values, re-exported by
+`builder.frontend.plan`, whose docstring is their contract). They live apart from the
+planner so that the engine, and a plan it unpickles from its plan cache, need only
+these and the typed instructions, not the planner's expansion and scoping code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+from builder.frontend.instructions.model import From, Instruction
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+
+
+def one_line(text: str) -> str:
+    """An instruction's text on one line: a continued line's first line, its blanks
+    collapsed (what progress and errors show)."""
+    return " ".join(text.split("\n", 1)[0].split()) if "\n" in text else text.strip()
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One instruction of a planned stage, words expanded, with what it can see.
+
+    `text` is the canonical text (`builder.frontend.dump.canonical_text`); `arg_values`
+    (ARG) the value each name takes: its build-arg, else its default, else the value
+    in scope (a global ARG's), None when it has none; `history_args` (RUN) the ARGs
+    declared in the stage and the stages it builds on, in order, with their values:
+    the `|N K=V` of its history `created_by` (BuildKit's `d.buildArgs`)."""
+
+    stage: int
+    number: int
+    instruction: Instruction
+    text: str
+    env: tuple[tuple[str, str], ...]
+    args: tuple[tuple[str, str], ...]
+    shell: tuple[str, ...] = DEFAULT_SHELL
+    from_stage: int | None = None  # COPY --from / mount from= an earlier stage
+    from_image: str = ""  # ... or an image
+    arg_values: tuple[tuple[str, str | None], ...] = ()
+    history_args: tuple[tuple[str, str], ...] = ()
+
+    @cached_property
+    def cache_inputs(self) -> str:
+        """Canonical JSON of what this step's cache key covers besides the parent key
+        and content hashes: the expanded text and the visible args and env."""
+        return json.dumps(
+            {"instruction": self.text, "args": dict(self.args), "env": dict(self.env)},
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @property
+    def line(self) -> int:
+        return self.instruction.span.line
+
+    @property
+    def end_line(self) -> int:
+        return self.instruction.span.end_line or self.instruction.span.line
+
+    @property
+    def written(self) -> str:
+        """The instruction as written, on one line (a continued line's first line, its
+        blanks collapsed): what progress and errors show, and the cache record's
+        `instruction`."""
+        return one_line(self.instruction.original) or self.instruction.keyword
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """A stage the target needs, with its resolved base and dependencies.
+
+    `arg_names` are the ARGs declared in it and in the stages it builds on, in order
+    (what its last RUN's `history_args` list; a stage built on it starts from them)."""
+
+    index: int
+    name: str
+    base: str | int
+    platform: str
+    steps: tuple[PlannedStep, ...]
+    deps: tuple[int, ...]
+    images: tuple[str, ...]
+    from_: From
+    env: tuple[tuple[str, str], ...] = ()  # ENV at the end of the stage
+    arg_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """The stages to build, in order, and what the planner found to warn about."""
+
+    stages: tuple[PlannedStage, ...]
+    target: int
+    warnings: tuple[str, ...]
+    unused_build_args: tuple[str, ...]
+    meta_args: tuple[tuple[str, str], ...] = ()
+    file: str = "Dockerfile"
+
+    def stage(self, index: int) -> PlannedStage:
+        return next(s for s in self.stages if s.index == index)
