@@ -1,7 +1,8 @@
 """The build cache (ARCHITECTURE §8): step keys, the persistent key -> result table, and the
 reason each miss re-ran.
 
-A step's key is the sha256 of a canonical JSON of: the parent key, the instruction's
+A step's key is the sha256 of a canonical JSON of the parent key and the step's record,
+`builder.cache_inputs.CacheInputs` (made there, from the typed step): the instruction's
 canonical text after expansion, the build args and env the step can see, the platform,
 and for COPY/ADD the content hashes of its sources (from `builder.filehash`: content,
 mode and ownership; mtimes never count). Other inputs that decide the result (the base
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder.cache_inputs import MAX_STORED_SOURCES, CacheInputs
 from store import gc, meta
 from store.errors import StoreError
 from store.oci.digest import Descriptor, Digest
@@ -58,43 +60,10 @@ INSERT OR IGNORE INTO gc_roots
 """
 # last_used (for pruning) is refreshed at most this often, in seconds
 LAST_USED_GRAIN = 600.0
-# Above this many source files, an entry keeps only the aggregate source hash.
-MAX_STORED_SOURCES = 5000
-
-
-@dataclass(frozen=True)
-class CacheInputs:
-    """Everything a step's result depends on (besides its parent)."""
-
-    position: str
-    instruction: str
-    args: Mapping[str, str] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=dict)
-    platform: str = ""
-    sources: Mapping[str, str] = field(default_factory=dict)
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    def sources_digest(self) -> str:
-        h = hashlib.sha256()
-        for p in sorted(self.sources):
-            h.update(f"{p}\0{self.sources[p]}\n".encode())
-        return "sha256:" + h.hexdigest()
-
-    def to_json(self, keep_sources: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "instruction": self.instruction,
-            "args": dict(sorted(self.args.items())),
-            "env": dict(sorted(self.env.items())),
-            "platform": self.platform,
-            "sources_digest": self.sources_digest(),
-            "extra": dict(sorted(self.extra.items())),
-        }
-        if keep_sources and len(self.sources) <= MAX_STORED_SOURCES:
-            out["sources"] = dict(sorted(self.sources.items()))
-        return out
 
 
 def compute_key(parent: str, inputs: CacheInputs) -> str:
+    """sha256 of the parent key and the record (`builder.cache_inputs`), position aside."""
     doc = {"parent": parent, **inputs.to_json(keep_sources=False)}
     blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()

@@ -159,7 +159,10 @@ def instruction_json(inst) -> dict:
 
 
 def plan_json(plan) -> dict:
-    """A BuildPlan as JSON-ready values (what `pybuild plan --json` prints)."""
+    """A BuildPlan as JSON-ready values (what `pybuild plan --json` prints); each step's
+    `cache_inputs` is what the plan decides of its cache-key record."""
+    from builder.cache_inputs import plan_record
+
     return {
         "file": plan.file,
         "target": plan.target,
@@ -188,7 +191,7 @@ def plan_json(plan) -> dict:
                         "shell": list(st.shell),
                         "from_stage": st.from_stage,
                         "from_image": st.from_image,
-                        "cache_inputs": st.cache_inputs,
+                        "cache_inputs": plan_record(st, s.platform),
                     }
                     for st in s.steps
                 ],

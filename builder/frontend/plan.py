@@ -18,8 +18,8 @@ Public API (stable):
   Docker expands them; `text` is its canonical text; `env` is the ENV it sees, `args`
   the ARGs in scope (RUN: plus proxy build-args). ARG defaults and build-args are
   resolved here, once: `arg_values` says which value each name of an ARG takes, and a
-  RUN's `history_args` which ARGs its history lists. `.cache_inputs` is the canonical
-  JSON of the text and visible args/env (ARCHITECTURE §8).
+  RUN's `history_args` which ARGs its history lists. What a step's cache key covers is
+  `builder.cache_inputs` (ARCHITECTURE §8).
 - `plan_to_json(plan) -> dict`: what `pybuild plan --json` prints.
 """
 

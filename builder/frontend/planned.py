@@ -8,9 +8,7 @@ these and the typed instructions, not the planner's expansion and scoping code.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cached_property
 
 from builder.frontend.instructions.model import From, Instruction
 
@@ -44,17 +42,6 @@ class PlannedStep:
     from_image: str = ""  # ... or an image
     arg_values: tuple[tuple[str, str | None], ...] = ()
     history_args: tuple[tuple[str, str], ...] = ()
-
-    @cached_property
-    def cache_inputs(self) -> str:
-        """Canonical JSON of what this step's cache key covers besides the parent key
-        and content hashes: the expanded text and the visible args and env."""
-        return json.dumps(
-            {"instruction": self.text, "args": dict(self.args), "env": dict(self.env)},
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
 
     @property
     def line(self) -> int:

@@ -146,18 +146,25 @@ def test_base_image_env_from_resolver_and_stage_inheritance() -> None:
 
 
 def test_cache_inputs_follow_visible_args_and_env() -> None:
+    from builder.cache_inputs import plan_record
+    from builder.frontend.plan import plan_to_json
+
     text = "FROM a\nARG V\nRUN make\n"
-    one = make_plan(text, build_args={"V": "1"}).stages[0].steps[1]
-    two = make_plan(text, build_args={"V": "2"}).stages[0].steps[1]
+    one = make_plan(text, build_args={"V": "1"}, platform="linux/amd64").stages[0].steps[1]
+    two = make_plan(text, build_args={"V": "2"}, platform="linux/amd64").stages[0].steps[1]
     assert one.text == two.text == "RUN make"
-    assert one.cache_inputs != two.cache_inputs
-    assert json.loads(one.cache_inputs) == {
+    assert plan_record(one, "linux/amd64") != plan_record(two, "linux/amd64")
+    assert json.loads(plan_record(one, "linux/amd64")) == {
         "instruction": "RUN make",
         "args": {"V": "1"},
         "env": {},
+        "platform": "linux/amd64",
+        "extra": {"expanded": "RUN make"},
     }
-    three = make_plan("FROM a\nRUN make\n", build_args={"V": "1"}).stages[0].steps[0]
-    assert json.loads(three.cache_inputs)["args"] == {}
+    plan = make_plan("FROM a\nRUN make\n", build_args={"V": "1"}, platform="linux/amd64")
+    shown = plan_to_json(plan)["stages"][0]["steps"][0]["cache_inputs"]
+    assert shown == plan_record(plan.stages[0].steps[0], "linux/amd64")
+    assert json.loads(shown)["args"] == {}
 
 
 def test_expansion_only_where_docker_expands() -> None:
