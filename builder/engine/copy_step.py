@@ -1,7 +1,7 @@
 """COPY and ADD: the cache-key sources (content hashes through the file-hash cache),
 then on a miss the copy into an overlay of the stage (or, for `--link`, into an empty
-snapshot) with builder.copy / builder.add, and the commit into a layer. WORKDIR's
-directory creation lives here too: it is a file operation like COPY in BuildKit."""
+snapshot) with builder.copy / builder.add, the commit into a layer, and the history
+`created_by`. A `builder.engine.dispatch.LayerFamily`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from builder import config_ops, history
 from builder.cache import CacheResult
 from builder.engine import layers
 from builder.engine.failure import StepError
@@ -20,21 +21,35 @@ from builder.engine.model import Stage, Step
 from builder.engine.sources import source_key, stage_root
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
+from builder.frontend.instructions.model import Add, Copy
 from builder.history import rfc3339
+
+
+def _copy(step: Step) -> Copy:
+    ins = step.instruction
+    assert isinstance(ins, Copy), ins  # builder.engine.dispatch sends only COPY/ADD here
+    return ins
+
+
+def source_ref(step: Step) -> int | str | None:
+    """Where a COPY copies from: an earlier stage's index, an image ref, or None (the
+    context)."""
+    p = step.planned
+    return p.from_stage if p.from_stage is not None else (p.from_image or None)
 
 
 def _copy_opts(step: Step, state: StageState, *, owner: Any = None) -> Any:
     from builder.copy import CopyOptions, parse_chmod
 
-    chmod = step.get("chmod") or ""
+    ins = _copy(step)
     return CopyOptions(
         owner=owner,
-        chmod=parse_chmod(chmod, step.kind) if chmod else None,
-        parents=bool(step.get("parents")),
-        excludes=tuple(step.get("excludes") or ()),
-        preserve_owner=step.get("from") not in (None, ""),
+        chmod=parse_chmod(ins.chmod, ins.keyword) if ins.chmod else None,
+        parents=ins.parents,
+        excludes=tuple(ins.excludes),
+        preserve_owner=source_ref(step) is not None,
         workdir=state.config.config.working_dir or "/",
-        instruction=step.kind,
+        instruction=ins.keyword,
     )
 
 
@@ -42,8 +57,8 @@ def _copy_opts(step: Step, state: StageState, *, owner: Any = None) -> Any:
 def _source_tree(ctx: BuildContext, step: Step) -> Any:
     from builder.context import SourceTree
 
-    src = step.get("from")
-    docs = step.get("heredocs") or ()
+    src = source_ref(step)
+    docs = _copy(step).heredocs
     if docs:
         import tempfile
 
@@ -55,7 +70,7 @@ def _source_tree(ctx: BuildContext, step: Step) -> Any:
                 os.chmod(p, 0o644)
             yield SourceTree(d, is_context=False)
         return
-    if src in (None, ""):
+    if src is None:
         yield ctx.context_tree
         return
     with stage_root(ctx, src) as root:
@@ -63,28 +78,32 @@ def _source_tree(ctx: BuildContext, step: Step) -> Any:
 
 
 def _sources(step: Step) -> list[str]:
-    docs = step.get("heredocs") or ()
-    if docs:
-        return [d.name.lstrip("/") for d in docs]
-    return list(step.get("sources") or [])
+    ins = _copy(step)
+    if ins.heredocs:
+        return [d.name.lstrip("/") for d in ins.heredocs]
+    return list(ins.sources)
 
 
-def cache_sources(
+def _checksum(ins: Copy) -> str | None:
+    return (ins.checksum or None) if isinstance(ins, Add) else None
+
+
+def key_inputs(
     ctx: BuildContext, step: Step, state: StageState
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """(per-file source hashes, extra key inputs) of a COPY/ADD."""
-    src = step.get("from")
+    """What the build adds to a COPY/ADD's cache record: the per-file source hashes
+    (context or heredocs), or the key of the `--from` stage or image."""
+    ins = _copy(step)
+    src = source_ref(step)
     extra: dict[str, str] = {}
-    if src not in (None, ""):
+    if src is not None:
         extra[f"from {src}"] = source_key(ctx, src)
         return {}, extra
-    if step.get("heredocs"):
-        return {
-            d.name: hashlib.sha256(d.data.encode()).hexdigest() for d in step.get("heredocs")
-        }, extra
+    if ins.heredocs:
+        return {d.name: hashlib.sha256(d.data.encode()).hexdigest() for d in ins.heredocs}, extra
     opts = _copy_opts(step, state)
     try:
-        if step.kind == "ADD":
+        if isinstance(ins, Add):
             import shutil
             import tempfile
 
@@ -97,7 +116,7 @@ def cache_sources(
                     _sources(step),
                     Path(staging),
                     opts,
-                    checksum=step.get("checksum") or None,
+                    checksum=_checksum(ins),
                 )
                 sh = plan.source_hash(ctx.hashes())
             except BaseException:
@@ -137,17 +156,17 @@ def execute(
 ) -> CacheResult:
     from builder.chown import resolve_chown
 
-    link = bool(step.get("link"))
+    ins = _copy(step)
+    link = ins.link
     try:
         with contextlib.ExitStack() as stack:
             tree = stack.enter_context(_source_tree(ctx, step))
             active = stack.enter_context(layers.writable(ctx.store, None if link else state, key))
             root = str(Path(active.merged))
-            chown = step.get("chown") or ""
-            owner = resolve_chown(root, chown, step.kind) if chown else None
+            owner = resolve_chown(root, ins.chown, ins.keyword) if ins.chown else None
             opts = _copy_opts(step, state, owner=owner)
-            dest = step.get("dest") or "."
-            if step.kind == "ADD" and not step.get("heredocs"):
+            dest = ins.dest or "."
+            if isinstance(ins, Add) and not ins.heredocs:
                 plan = _add_plan(ctx, step, tree, opts, stack)
                 plan.apply(dest, root)
             else:
@@ -196,9 +215,7 @@ def _add_plan(
         stack.callback(shutil.rmtree, staging, True)
         return AddPlan(plan.items, replace(opts, instruction="ADD"))
     staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-add-"))
-    return prepare_add(
-        tree, _sources(step), Path(staging), opts, checksum=step.get("checksum") or None
-    )
+    return prepare_add(tree, _sources(step), Path(staging), opts, checksum=_checksum(_copy(step)))
 
 
 def _dest_rel(root: str, workdir: str, dest: str) -> str:
@@ -216,45 +233,16 @@ def _plain(e: BuildError) -> str:
     return str(e)
 
 
-def workdir(
-    ctx: BuildContext,
-    stage: Stage,
-    step: Step,
-    state: StageState,
-    vid: int,
-    position: str,
-    key: str,
-    path: str,
-) -> CacheResult:
-    """mkdir -p WORKDIR (0755, owned by USER when set), as BuildKit's llb.Mkdir."""
-    from builder.chown import resolve_chown
-    from builder.context import SourceTree
-
-    with layers.writable(ctx.store, state, key) as active:
-        root = str(Path(active.merged))
-        user = state.config.config.user or ""
-        try:
-            owner = resolve_chown(root, user, "WORKDIR") if user else None
-        except BuildError:
-            owner = None
-        rel = SourceTree(root, is_context=False).resolve(path, instruction="WORKDIR")
-        cur = root
-        for part in [p for p in rel.split("/") if p]:
-            cur = os.path.join(cur, part)
-            if not os.path.lexists(cur):
-                os.mkdir(cur, 0o755)
-                os.chmod(cur, 0o755)
-                if owner is not None:
-                    os.chown(cur, owner.uid, owner.gid)
-        layers.settle_dir_times(active, rel)
-        created = ctx.epoch_created or rfc3339(time.time())
-        if layers.upper_is_empty(Path(active.upper), ()):
-            return CacheResult("empty", created=created)
-        res = layers.commit(
-            ctx.store,
-            active,
-            compression=ctx.opts.compression,
-            epoch=ctx.opts.source_date_epoch,
-            exclude=(),
-        )
-        return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)
+def committed(step: Step, state: StageState) -> config_ops.Applied:
+    """The config (unchanged) and the history `created_by`, as BuildKit's dispatchCopy."""
+    ins = _copy(step)
+    shown = [f"<<{d.name}" for d in ins.heredocs] if ins.heredocs else list(ins.sources)
+    created_by = history.copy_created_by(
+        isinstance(ins, Add),
+        shown,
+        ins.dest or ".",
+        chown=ins.chown,
+        chmod=ins.chmod,
+        parents=ins.parents,
+    )
+    return config_ops.Applied(state.config, created_by)

@@ -1,80 +1,48 @@
-"""The engine's own view of a plan: stages and steps as plain values.
+"""The engine's plan: the stages to build, each with its steps.
 
-`builder.engine.adapter` makes these from the front end's `BuildPlan`; everything else
-in the engine reads only these, so a change in the plan's types touches one module.
+`builder.engine.planning` makes these from the front end's `BuildPlan`. A `Step` is
+the front end's `PlannedStep` itself (its typed instruction and what the planner
+resolved: env, args, ARG values, `--from` stage, canonical text), wrapped only to say
+whether it is a base image's ONBUILD trigger; `builder.engine.dispatch` picks what
+runs it by the instruction's type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-METADATA = frozenset(
-    {
-        "ENV",
-        "LABEL",
-        "CMD",
-        "ENTRYPOINT",
-        "EXPOSE",
-        "VOLUME",
-        "USER",
-        "STOPSIGNAL",
-        "HEALTHCHECK",
-        "SHELL",
-        "ONBUILD",
-        "MAINTAINER",
-        "ARG",
-    }
-)
-
-
-@dataclass(frozen=True)
-class RunMount:
-    """One `RUN --mount`. type: bind | cache | tmpfs | secret | ssh."""
-
-    type: str
-    target: str = ""
-    source: str = ""
-    from_: str | int | None = None  # stage name/index or image ref for bind/cache
-    id: str = ""
-    sharing: str = "shared"
-    readonly: bool = False
-    required: bool = False
-    mode: int | None = None
-    uid: int | None = None
-    gid: int | None = None
-    size: int | None = None
-    env: str = ""
-
-
-@dataclass(frozen=True)
-class Heredoc:
-    """One heredoc of a RUN, COPY or ADD: its name and body."""
-
-    name: str
-    data: str
-    chomp: bool = False
+from builder.frontend.instructions.model import Instruction
+from builder.frontend.planned import PlannedStep
 
 
 @dataclass(frozen=True)
 class Step:
-    """One instruction, expanded. `kind` is the upper-case instruction name; `values`
-    holds the kind-specific fields (see adapter.py for each kind)."""
+    """One planned step as the engine runs it. `trigger_line` is set for an ONBUILD
+    trigger of the base: BuildKit shows it as `ONBUILD ...` at the stage's FROM line."""
 
-    kind: str
-    text: str  # canonical text, shown and hashed: "RUN make"
-    line: int = 0
-    end_line: int = 0
-    env: Mapping[str, str] = field(default_factory=dict)  # ENV + ARG the step sees
-    args: Mapping[str, str] = field(default_factory=dict)  # build args in scope
-    build_args_ordered: tuple[tuple[str, str], ...] = ()  # for RUN's created_by `|N`
-    values: Mapping[str, Any] = field(default_factory=dict)
-    onbuild: bool = False
-    canonical: str = ""  # the expanded instruction, for the cache key
+    planned: PlannedStep
+    trigger_line: int | None = None
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
+    @property
+    def instruction(self) -> Instruction:
+        return self.planned.instruction
+
+    @property
+    def onbuild(self) -> bool:
+        return self.trigger_line is not None
+
+    @property
+    def line(self) -> int:
+        return self.planned.line if self.trigger_line is None else self.trigger_line
+
+    @property
+    def end_line(self) -> int:
+        return self.planned.end_line
+
+    @property
+    def text(self) -> str:
+        """The instruction as written, on one line: progress, errors, history."""
+        return self.planned.written
 
 
 @dataclass(frozen=True)

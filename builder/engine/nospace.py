@@ -56,13 +56,17 @@ def _is_enospc(e: BaseException) -> bool:
 
 
 def _sources_bytes(ctx: Any, step: Any) -> int:
-    if step.kind not in ("COPY", "ADD") or step.get("from"):
+    from builder.engine.copy_step import source_ref
+    from builder.frontend.instructions.model import Copy
+
+    ins = step.instruction
+    if not isinstance(ins, Copy) or source_ref(step):
         return 0
     import glob
 
     base = os.path.realpath(ctx.opts.context)
     total = 0
-    for unsafe_src in step.get("sources") or ():
+    for unsafe_src in ins.sources:
         if "://" in str(unsafe_src):
             continue
         for p in glob.glob(os.path.join(base, str(unsafe_src).lstrip("/"))):

@@ -6,8 +6,10 @@ An entry is keyed by everything `builder.frontend.plan.make_plan` reads: the Doc
 and name, build args, --target, the platform, and the front end's code (size and
 mtime of its files). The base images the planner looked at are recorded with their
 manifest digests; the entry is used only while each still resolves to the same one.
-Entries hold a pickled `model.Plan` (plain frozen dataclasses); the table lives in
-the store's own sqlite, which only the store's owner can write.
+Entries hold a pickled `model.Plan`: frozen dataclasses, its steps the front end's
+`PlannedStep`s with their typed instructions, so unpickling one imports only
+`builder.frontend.planned` and the instruction model, not the parser. The table lives
+in the store's own sqlite, which only the store's owner can write.
 """
 
 from __future__ import annotations
@@ -33,19 +35,24 @@ CREATE TABLE IF NOT EXISTS plan_cache (
 );
 """
 KEEP = 256  # newest entries kept
-_BUILDER = Path(__file__).resolve().parents[1]
+_REPO = Path(__file__).resolve().parents[2]
+# the code a stored plan is made from (the planner and what it imports) and of the
+# types pickled in it (the front end's planned steps, their instructions and spans)
 _FRONT = (
-    "frontend",
-    "engine/adapter.py",
-    "engine/model.py",
-    "engine/plan_cache.py",
+    "builder/frontend",
+    "builder/engine/planning.py",
+    "builder/engine/model.py",
+    "builder/engine/plan_cache.py",
+    "builder/errors.py",
+    "builder/gofmt.py",
+    "store/oci/platform.py",
 )
 
 
 def code_fingerprint() -> str:
     h = hashlib.sha256()
     for rel in _FRONT:
-        p = _BUILDER / rel
+        p = _REPO / rel
         try:
             if p.is_dir():
                 paths = sorted(

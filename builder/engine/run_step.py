@@ -1,6 +1,8 @@
 """RUN: the command line as BuildKit builds it (shell form, exec form, heredocs), the
 `--mount`s (cache, secret, bind, tmpfs), the sandbox run on an overlay of the stage,
-and the commit of the upper dir into a layer without the mount points."""
+and the commit of the upper dir into a layer without the mount points. Also what the
+build adds to a RUN's cache record (mount sources, network, user, workdir, shell) and
+its history `created_by`. A `builder.engine.dispatch.LayerFamily`."""
 
 from __future__ import annotations
 
@@ -13,30 +15,38 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from builder import config_ops
+from builder import config_ops, history
 from builder.cache import CacheResult
+from builder.cache_inputs import runs_as
 from builder.engine import layers
 from builder.engine.failure import StepError, process_message
-from builder.engine.model import RunMount, Stage, Step
+from builder.engine.model import Stage, Step
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
+from builder.frontend.instructions.model import Mount as RunMount  # not the sandbox's Mount
+from builder.frontend.instructions.model import Run
 from builder.history import rfc3339
 from store.fsplace import spread_children
 
 PIPES_DIR = "/dev/pipes"
 
 
+def _run(step: Step) -> Run:
+    ins = step.instruction
+    assert isinstance(ins, Run), ins  # builder.engine.dispatch sends only RUN here
+    return ins
+
+
 def command_line(step: Step, state: StageState) -> tuple[list[str], list[tuple[str, str]]]:
     """argv, plus heredoc files to mount at /dev/pipes (name, data) — dispatchRun."""
-    args = list(step.get("args") or [])
-    shell_form = bool(step.get("shell_form", True))
-    docs = list(step.get("heredocs") or [])
+    ins = _run(step)
+    args = list(ins.command)
+    shell_form = not ins.exec_form
+    docs = ins.heredocs  # `data` is the body with `<<-`'s tabs removed
     files: list[tuple[str, str]] = []
     if docs and shell_form and len(args) == 1:
         if len(docs) == 1 and docs[0].name and _is_sole_heredoc(args[0]):
             data = docs[0].data
-            if docs[0].chomp:
-                data = "\n".join(x.lstrip("\t") for x in data.split("\n"))
             if data.startswith("#!"):
                 files.append((docs[0].name, data))
                 return [f"{PIPES_DIR}/{docs[0].name}"], files
@@ -51,13 +61,49 @@ def command_line(step: Step, state: StageState) -> tuple[list[str], list[tuple[s
     return args, files
 
 
+def key_inputs(
+    ctx: BuildContext, step: Step, state: StageState
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What the build adds to a RUN's cache record: no sources; the key of a mount's
+    stage or image, a bind mount's context files, the network, and the user, workdir
+    and (shell form) shell of the config."""
+    ins = _run(step)
+    extra: dict[str, str] = {}
+    for m in ins.mounts:
+        if m.type in ("bind", "cache") and m.from_:
+            from builder.engine.sources import source_key
+
+            extra[f"mount {m.target} from {m.from_}"] = source_key(ctx, m.from_)
+        elif m.type == "bind":
+            extra[f"mount {m.target}"] = _context_hash(ctx, m.source or ".")
+    if ins.network or ctx.opts.network != "default":
+        extra["network"] = ins.network or ctx.opts.network
+    c = state.config.config
+    extra.update(runs_as(c.user, c.working_dir))
+    if not ins.exec_form:
+        extra["shell"] = " ".join(config_ops.shell_of(state.config))
+    return {}, extra
+
+
+def _context_hash(ctx: BuildContext, src: str) -> str:
+    from builder.copy import CopyOptions, source_hash
+
+    return source_hash(ctx.context_tree, [src], CopyOptions(), ctx.hashes()).digest
+
+
+def committed(step: Step, state: StageState) -> config_ops.Applied:
+    """The config (unchanged) and the history `created_by`: `RUN |N K=V ... # buildkit`."""
+    argv, _ = command_line(step, state)
+    return config_ops.Applied(state.config, history.run_created_by(argv, step.planned.history_args))
+
+
 def _is_sole_heredoc(cmd: str) -> bool:
     c = cmd.strip()
     return c.startswith("<<") and " " not in c
 
 
 def run_env(step: Step) -> list[tuple[str, str]]:
-    env = {**step.args, **step.env}  # ENV overrides an ARG of the same name
+    env = {**dict(step.planned.args), **dict(step.planned.env)}  # ENV overrides an ARG
     env.setdefault("PATH", config_ops.DEFAULT_PATH)
     return list(env.items())
 
@@ -106,8 +152,9 @@ def execute(
         active = stack.enter_context(layers.writable(ctx.store, state, key))
         mounts: list[Mount] = []
         extra_env: list[tuple[str, str]] = []
-        privileged = step.get("security") == "insecure"
-        for m in step.get("mounts") or ():
+        ins = _run(step)
+        privileged = ins.security == "insecure"
+        for m in ins.mounts:
             mounts.extend(stack.enter_context(_mount(ctx, stage, m, cwd, extra_env)))
         if pipe_files:
             import tempfile
@@ -117,7 +164,7 @@ def execute(
                 (d / name).write_text(data)
                 os.chmod(d / name, 0o755)
             mounts.append(Mount(PIPES_DIR, "bind", d, readonly=True))
-        network = step.get("network") or ctx.opts.network
+        network = ins.network or ctx.opts.network
         spec = SandboxSpec(
             rootfs=Path(active.merged),
             argv=tuple(argv),

@@ -12,7 +12,7 @@ from typing import Any
 
 from builder import config_ops
 from builder.cache import BuildCache
-from builder.engine import adapter, stages
+from builder.engine import planning, stages
 from builder.engine.options import BuildOptions
 from builder.engine.state import BuildAborted, BuildContext, StageState
 from builder.history import rfc3339, stamp_build
@@ -60,7 +60,7 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
                 remote_cache.check_specs(opts)
                 for ref in opts.cache_from:
                     remote_cache.import_from(ctx, ref)
-            ctx.plan = adapter.make_plan(ctx)
+            ctx.plan = planning.make_plan(ctx)
             for w in ctx.plan.warnings:
                 progress.message(w)
             ctx.context_tree = SourceTree.context(opts.context, _dockerfile_path(opts))

@@ -1,6 +1,7 @@
-"""One stage, step by step: the cache lookup (key from the parent key and the step's
-inputs), the progress events, the executor for a miss, metadata instructions applied
-to the config, and history entries in BuildKit's form with the Dockerfile line."""
+"""One stage, step by step: the cache lookup (the key from the parent key and the step's
+record, `builder.cache_inputs`), the progress events, the instruction's family for a
+miss (`builder.engine.dispatch`), metadata instructions applied to the config, and
+history entries in BuildKit's form with the Dockerfile line."""
 
 from __future__ import annotations
 
@@ -8,21 +9,20 @@ import time
 from dataclasses import replace
 
 from builder import config_ops as ops
-from builder import history
-from builder.cache import CacheInputs, CacheResult, compute_key
-from builder.engine import copy_step, nospace, run_step
+from builder.cache import CacheResult, compute_key
+from builder.cache_inputs import base_record, step_record
+from builder.engine import dispatch, nospace
 from builder.engine.failure import StepError
-from builder.engine.model import METADATA, Stage, Step
+from builder.engine.model import Stage, Step
 from builder.engine.sources import image_state, resolve_image, scratch_state
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
-
-LAYER_KINDS = ("RUN", "COPY", "ADD", "WORKDIR")
+from builder.frontend.instructions.model import Cmd, Entrypoint
 
 
 def shown_total(stage: Stage) -> int:
     """BuildKit numbers FROM and the steps that make a filesystem vertex."""
-    return 1 + sum(1 for s in stage.steps if s.kind in LAYER_KINDS)
+    return 1 + sum(1 for s in stage.steps if dispatch.layer_family(s.instruction) is not None)
 
 
 def _pos(n: int, total: int) -> str:
@@ -46,9 +46,7 @@ def start(ctx: BuildContext, stage: Stage) -> StageState:
         return replace(st, step_no=1, reran=st.reran, cmd_set=False)
     if base == "scratch":
         st = scratch_state(stage.platform)
-        return replace(
-            st, key=compute_key("", CacheInputs("scratch", "FROM scratch", platform=stage.platform))
-        )
+        return replace(st, key=compute_key("", base_record("scratch", None, stage.platform)))
     vid = ctx.progress.new_id()
     label = stage.from_text or f"FROM {base}"
     ctx.progress.step_started(vid, stage.name, _pos(1, total), label)
@@ -66,9 +64,7 @@ def start(ctx: BuildContext, stage: Stage) -> StageState:
             message=str(e),
         ) from None
     st = image_state(img)
-    key = compute_key(
-        "", CacheInputs(f"image {base}", f"FROM {base}@{digest}", platform=stage.platform)
-    )
+    key = compute_key("", base_record(base, digest, stage.platform))
     ctx.progress.step_done(vid, time.monotonic() - t0)
     return replace(st, key=key)  # its triggers run first (see run())
 
@@ -76,7 +72,7 @@ def start(ctx: BuildContext, stage: Stage) -> StageState:
 def run(ctx: BuildContext, stage: Stage) -> StageState:
     state = start(ctx, stage)
     if state.triggers:
-        from builder.engine.adapter import onbuild_steps
+        from builder.engine.planning import onbuild_steps
 
         trig = onbuild_steps(
             list(state.triggers),
@@ -91,63 +87,31 @@ def run(ctx: BuildContext, stage: Stage) -> StageState:
     n = 1
     for idx, step in enumerate(stage.steps):
         ctx.check_abort()
-        if step.kind in LAYER_KINDS:
+        if dispatch.layer_family(step.instruction) is not None:
             n += 1
         state = do_step(ctx, stage, idx, step, state, _pos(n, total), n)
     return state
 
 
-def _inputs(
-    ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState
-) -> CacheInputs:
-    sources: dict[str, str] = {}
-    extra: dict[str, str] = {}
-    if step.kind in ("COPY", "ADD"):
-        sources, extra = copy_step.cache_sources(ctx, step, state)
-    elif step.kind == "RUN":
-        for m in step.get("mounts") or ():
-            if m.type in ("bind", "cache") and m.from_ not in (None, ""):
-                from builder.engine.sources import source_key
-
-                extra[f"mount {m.target} from {m.from_}"] = source_key(ctx, m.from_)
-            elif m.type == "bind":
-                extra[f"mount {m.target}"] = _context_hash(ctx, m.source or ".")
-        if step.get("network") or ctx.opts.network != "default":
-            extra["network"] = step.get("network") or ctx.opts.network
-    if step.kind in ("RUN", "WORKDIR"):
-        # what the step runs as and where: part of the config, not of the text
-        c = state.config.config
-        extra["user"] = c.user or ""
-        extra["workdir"] = c.working_dir or "/"
-        if step.kind == "RUN" and step.get("shell_form", True):
-            extra["shell"] = " ".join(ops.shell_of(state.config))
-    if step.canonical:
-        extra["expanded"] = step.canonical
-    return CacheInputs(
-        position=f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}",
-        instruction=step.text,
-        args=dict(step.args),
-        env=dict(step.env),
-        platform=stage.platform,
-        sources=sources,
-        extra=extra,
-    )
-
-
-def _context_hash(ctx: BuildContext, src: str) -> str:
-    from builder.copy import CopyOptions, source_hash
-
-    return source_hash(ctx.context_tree, [src], CopyOptions(), ctx.hashes()).digest
+def _position(ctx: BuildContext, stage: Stage, idx: int) -> str:
+    """Names the step in miss reasons (not part of the key)."""
+    return f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}"
 
 
 def do_step(
     ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState, position: str, n: int
 ) -> StageState:
-    if step.kind in METADATA:
+    family = dispatch.layer_family(step.instruction)
+    if family is None:
         return _metadata(ctx, stage, idx, step, state, n)
-    if step.kind not in LAYER_KINDS:
-        raise BuildError(f"{ctx.file}:{step.line}: unsupported instruction {step.kind}")
-    inputs = _inputs(ctx, stage, idx, step, state)
+    sources, extra = family.key_inputs(ctx, step, state)
+    inputs = step_record(
+        step.planned,
+        position=_position(ctx, stage, idx),
+        platform=stage.platform,
+        sources=sources,
+        extra=extra,
+    )
     key = compute_key(state.key, inputs)
     ctx.used_keys.append(key)
     hit = None if ctx.opts.no_cache else _usable(ctx, ctx.cache.lookup(key))
@@ -174,7 +138,7 @@ def do_step(
         ctx.progress.step_started(vid, stage.name, position, _shown(step), reason=reason)
         try:
             res = nospace.guard(
-                ctx, step, lambda: _execute(ctx, stage, step, state, vid, position, key)
+                ctx, step, lambda: family.execute(ctx, stage, step, state, vid, position, key)
             )
         except StepError as e:
             ctx.progress.step_error(vid, e.message)
@@ -192,26 +156,10 @@ def do_step(
         ctx.cache.record(key, state.key, inputs, res)
         ctx.progress.step_done(vid, time.monotonic() - t0)
         reran = True
-    new = state
-    if step.kind == "WORKDIR":
-        applied = ops.workdir(state.config, step.get("path"))
-        new = replace(new, config=applied.image)
-        created_by = applied.created_by
-    elif step.kind == "RUN":
-        argv, _ = run_step.command_line(step, state)
-        created_by = history.run_created_by(argv, step.build_args_ordered)
-    else:
-        created_by = history.copy_created_by(
-            step.kind == "ADD",
-            _display_sources(step),
-            step.get("dest") or ".",
-            chown=step.get("chown") or "",
-            chmod=step.get("chmod") or "",
-            parents=bool(step.get("parents")),
-        )
-    new = new.with_result(res)
+    applied = family.committed(step, state)
+    new = replace(state, config=applied.image).with_result(res)
     new = new.with_history(
-        created_by,
+        applied.created_by,
         empty=res.kind != "layer",
         created=res.created or ctx.epoch_created,
         line=step.line,
@@ -234,13 +182,6 @@ def _shown(step: Step) -> str:
     return f"ONBUILD {step.text}" if step.onbuild else step.text
 
 
-def _display_sources(step: Step) -> list[str]:
-    docs = step.get("heredocs") or ()
-    if docs:
-        return [f"<<{d.name}" for d in docs]
-    return list(step.get("sources") or ())
-
-
 def _usable(ctx: BuildContext, res: CacheResult | None) -> CacheResult | None:
     """A cache hit is only as good as its layer blob (gc may have removed it)."""
     if res is None or res.kind != "layer":
@@ -250,57 +191,11 @@ def _usable(ctx: BuildContext, res: CacheResult | None) -> CacheResult | None:
     return res
 
 
-def _execute(
-    ctx: BuildContext,
-    stage: Stage,
-    step: Step,
-    state: StageState,
-    vid: int,
-    position: str,
-    key: str,
-) -> CacheResult:
-    if step.kind == "RUN":
-        return run_step.execute(ctx, stage, step, state, vid, position, key)
-    if step.kind == "WORKDIR":
-        wd = ops.workdir(state.config, step.get("path")).image.config.working_dir or "/"
-        if wd == "/":
-            return CacheResult("empty", created=ctx.epoch_created)
-        return copy_step.workdir(ctx, stage, step, state, vid, position, key, wd)
-    return copy_step.execute(ctx, stage, step, state, vid, position, key)
-
-
 def _metadata(
     ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState, n: int
 ) -> StageState:
-    img = state.config
-    k = step.kind
     try:
-        if k == "ENV":
-            a = ops.env(img, step.get("pairs"))
-        elif k == "LABEL":
-            a = ops.label(img, step.get("pairs"))
-        elif k == "CMD":
-            a = ops.cmd(img, step.get("args"), step.get("shell_form"))
-        elif k == "ENTRYPOINT":
-            a = ops.entrypoint(img, step.get("args"), step.get("shell_form"), state.cmd_set)
-        elif k == "EXPOSE":
-            a = ops.expose(img, step.get("ports"))
-        elif k == "VOLUME":
-            a = ops.volume(img, step.get("paths"))
-        elif k == "USER":
-            a = ops.user(img, step.get("user"))
-        elif k == "STOPSIGNAL":
-            a = ops.stopsignal(img, step.get("signal"))
-        elif k == "HEALTHCHECK":
-            a = ops.healthcheck(img, step.get("test"), **step.get("durations", {}))
-        elif k == "SHELL":
-            a = ops.shell(img, step.get("argv"))
-        elif k == "ONBUILD":
-            a = ops.onbuild(img, step.get("expression"))
-        elif k == "MAINTAINER":
-            a = ops.maintainer(img, step.get("name"))
-        else:  # ARG
-            a = ops.arg(img, step.get("resolved"))
+        a = dispatch.config_change(step, state)
     except BuildError as e:
         raise StepError(
             file=ctx.file,
@@ -310,19 +205,14 @@ def _metadata(
             text=step.text,
             message=str(e),
         ) from None
-    inputs = CacheInputs(
-        position=f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}",
-        instruction=step.text,
-        args=dict(step.args),
-        env=dict(step.env),
-        platform=stage.platform,
-        extra={"expanded": step.canonical} if step.canonical else {},
-    )
+    inputs = step_record(step.planned, position=_position(ctx, stage, idx), platform=stage.platform)
     key = compute_key(state.key, inputs)
     ctx.used_keys.append(key)
     if ctx.cache.lookup(key) is None:
         ctx.cache.record(key, state.key, inputs, CacheResult("meta"))
-    new = replace(state, config=a.image, key=key, cmd_set=state.cmd_set or k == "CMD")
+    ins = step.instruction
+    sets_cmd = isinstance(ins, Cmd) and not isinstance(ins, Entrypoint)
+    new = replace(state, config=a.image, key=key, cmd_set=state.cmd_set or sets_cmd)
     created = ctx.epoch_created or new.last_created
     return new.with_history(
         a.created_by, empty=True, created=created, line=step.line, end_line=step.end_line
