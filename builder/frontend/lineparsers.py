@@ -202,7 +202,7 @@ def dispatch(keyword: str, rest: str, span: Span, escape: str) -> tuple[list[str
 @dataclass(frozen=True)
 class Heredoc:
     """A heredoc of RUN/COPY/ADD; `content` is the raw body, `data` applies `<<-`. The
-    typed instructions carry these as they are (`builder.frontend.instructions.HeredocDoc`)."""
+    typed instructions carry these as they are (`builder.frontend.instructions.Heredoc`)."""
 
     name: str
     content: str

@@ -56,19 +56,6 @@ BaseResolver = Callable[[str, str], "Mapping | None"]
 # The planner never asks the machine: callers pass the host's platform (the engine and
 # `pybuild plan` do), and a plan made without one is planned for this one.
 DEFAULT_BUILD_PLATFORM = "linux/amd64"
-_EXPANDED = (
-    "ADD",
-    "COPY",
-    "ENV",
-    "EXPOSE",
-    "FROM",
-    "LABEL",
-    "STOPSIGNAL",
-    "USER",
-    "VOLUME",
-    "WORKDIR",
-    "ARG",
-)
 
 
 class _Planner:
@@ -167,7 +154,7 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
     steps: list[PlannedStep] = []
     for number, inst in enumerate(stage.commands, 1):
         lookup = state.lookup()
-        x = inst.expand(p.expander(inst, lookup)) if inst.keyword in _EXPANDED else inst
+        x = inst.expand(p.expander(inst, lookup))  # words where Docker expands them
         from_stage, from_image = None, ""
         if isinstance(x, Copy) and x.heredocs:
             x = x.expand_heredocs(p.expander(inst, lookup, raw=True))
@@ -177,7 +164,6 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
             if from_stage is None:
                 from_image = ref
         if isinstance(x, Run):
-            x = x.expand_mounts(p.expander(inst, lookup))
             for mount in x.mounts:
                 if mount.from_:
                     s = p.stage_ref(stage, inst, mount.from_)

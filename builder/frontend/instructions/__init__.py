@@ -6,7 +6,7 @@ Public API (stable):
   (the ARGs before the first FROM), `directives`, `escape` and lint `warnings`.
 - The instruction classes from `builder.frontend.instructions.model`: From, Run, Cmd,
   Entrypoint, Shell, Env, Label, Arg, Maintainer, Expose, Volume, User, Workdir,
-  StopSignal, Copy, Add, Healthcheck, Onbuild; values Mount, HeredocDoc, KeyValue.
+  StopSignal, Copy, Add, Healthcheck, Onbuild; values Mount, Heredoc, KeyValue.
   Each is frozen and carries `span`, `original` (line as written) and `keyword`.
 
 Errors are `DockerfileError` (`FILE:LINE:COL: KEYWORD: message`, exit 2). A stage name
@@ -28,7 +28,7 @@ from builder.frontend.instructions.model import (
     Expose,
     From,
     Healthcheck,
-    HeredocDoc,
+    Heredoc,
     Instruction,
     KeyValue,
     Label,
@@ -53,7 +53,7 @@ __all__ = [
     "Expose",
     "From",
     "Healthcheck",
-    "HeredocDoc",
+    "Heredoc",
     "Instruction",
     "KeyValue",
     "Label",

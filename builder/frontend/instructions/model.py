@@ -3,7 +3,8 @@
 Every instruction carries `span` (where it is), `original` (the logical line as
 written, for history `created_by` and `inspect`) and `keyword` (upper case). Words are
 as written (unexpanded) after `parse_dockerfile`; `builder.frontend.plan` returns copies with
-the words expanded where Docker expands them (`expand(fn)` on each class).
+the words expanded where Docker expands them (`expand(fn)` on each class: the base
+class expands nothing).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from builder.errors import Span
-from builder.frontend.lineparsers import Heredoc
+from builder.frontend.lineparsers import Heredoc  # the syntax stage's, carried as it is
 
 Expander = Callable[[str], str]
-HeredocDoc = Heredoc  # the syntax stage's heredoc, carried as it is
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Run(Instruction):
     heredocs: tuple[Heredoc, ...] = ()
     keyword = "RUN"
 
-    def expand_mounts(self, fn: Expander) -> Run:
+    def expand(self, fn: Expander) -> Run:
         """RUN's command is left to the shell, but its mount options are expanded."""
         return replace(
             self,
