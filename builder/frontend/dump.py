@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from builder.gofmt import quote as go_quote
 
 if TYPE_CHECKING:
+    from builder.frontend.instructions.base import Instruction
     from builder.frontend.syntax import Dockerfile, Node
 
 
@@ -37,105 +38,9 @@ def dump(dockerfile: Dockerfile) -> str:
 # --- typed instructions: the canonical text that goes into cache keys and `plan` ---
 
 
-def _word(s: str) -> str:
-    import json
-
-    return (
-        s
-        if s and not any(c.isspace() or c in "\"'\\" for c in s)
-        else json.dumps(s, ensure_ascii=False)
-    )
-
-
-def _command(command: tuple[str, ...], exec_form: bool) -> str:
-    import json
-
-    if exec_form:
-        return json.dumps(list(command), ensure_ascii=False)
-    return " ".join(command)
-
-
-def _flag(name: str, value: object) -> str:
-    if value is True:
-        return f"--{name}"
-    return f"--{name}={value}"
-
-
-def canonical_text(inst) -> str:  # one branch per instruction
-    """One line per typed instruction, words as they are (expanded in a plan), flags in
-    a fixed order, heredoc bodies appended: the text a cache key hashes."""
-    from builder.frontend.instructions import model as m
-
-    kw = inst.keyword
-    if isinstance(inst, m.From):
-        plat = f"--platform={inst.platform} " if inst.platform else ""
-        return f"FROM {plat}{inst.base}" + (f" AS {inst.name}" if inst.name else "")
-    if isinstance(inst, m.Run):
-        flags = [_flag("mount", _mount_text(mt)) for mt in inst.mounts]
-        flags += [
-            _flag(k, v) for k, v in (("network", inst.network), ("security", inst.security)) if v
-        ]
-        text = " ".join(["RUN", *flags, _command(inst.command, inst.exec_form)])
-        return text + "".join(f"\n{h.content}{h.name}" for h in inst.heredocs)
-    if isinstance(inst, m.Copy):
-        pairs = [
-            ("from", inst.from_),
-            ("chown", inst.chown),
-            ("chmod", inst.chmod),
-            ("link", inst.link),
-            ("parents", inst.parents),
-        ]
-        if isinstance(inst, m.Add):
-            pairs += [("checksum", inst.checksum), ("keep-git-dir", inst.keep_git_dir)]
-        flags = [_flag(k, v) for k, v in pairs if v] + [_flag("exclude", e) for e in inst.excludes]
-        srcs = [*inst.sources, *(f"<<{h.name}" for h in inst.heredocs)]
-        text = " ".join([kw, *flags, *map(_word, srcs), _word(inst.dest)])
-        return text + "".join(f"\n{h.content}{h.name}" for h in inst.heredocs)
-    if isinstance(inst, (m.Env, m.Label)):
-        return kw + "".join(f" {_word(p.key)}={_word(p.value)}" for p in inst.pairs)
-    if isinstance(inst, m.Arg):
-        return kw + "".join(f" {k}" if v is None else f" {k}={_word(v)}" for k, v in inst.args)
-    if isinstance(inst, m.Cmd):
-        return f"{kw} {_command(inst.command, inst.exec_form)}"
-    if isinstance(inst, m.Shell):
-        return f"SHELL {_command(inst.shell, True)}"
-    if isinstance(inst, m.Expose):
-        return " ".join([kw, *inst.ports])
-    if isinstance(inst, m.Volume):
-        return " ".join([kw, *map(_word, inst.paths)])
-    if isinstance(inst, m._Single):
-        return f"{kw} {inst.value}"
-    if isinstance(inst, m.Maintainer):
-        return f"MAINTAINER {inst.maintainer}"
-    if isinstance(inst, m.Healthcheck):
-        if inst.none:
-            return "HEALTHCHECK NONE"
-        opts = [
-            ("interval", inst.interval),
-            ("timeout", inst.timeout),
-            ("start-period", inst.start_period),
-            ("start-interval", inst.start_interval),
-            ("retries", inst.retries),
-        ]
-        flags = [f"--{k}={v}" for k, v in opts if v]
-        cmd = _command(inst.test[1:], inst.test[0] == "CMD")
-        return " ".join(["HEALTHCHECK", *flags, "CMD", cmd])
-    if isinstance(inst, m.Onbuild):
-        return f"ONBUILD {inst.expression}"
-    return inst.original
-
-
-def _mount_text(mt) -> str:
-    from dataclasses import fields
-
-    parts = [f"type={mt.type}"]
-    defaults = type(mt)(readonly=mt.type in ("bind", "secret", "ssh"))
-    for f in fields(mt):
-        value = getattr(mt, f.name)
-        if f.name != "type" and value != getattr(defaults, f.name):
-            name = "from" if f.name == "from_" else f.name
-            parts.append(f"{name}={oct(value)[2:] if name == 'mode' else value}")
-    return ",".join(str(p) for p in parts)
+def canonical_text(inst: Instruction) -> str:
+    """The text a cache key hashes: each instruction class says it (`canonical`)."""
+    return inst.canonical()
 
 
 def instruction_json(inst) -> dict:

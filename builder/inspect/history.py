@@ -16,29 +16,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from builder.frontend.instructions.model import KEYWORDS as INSTRUCTION_KEYWORDS
 from builder.inspect.dockerfile import Dockerfile, Step
 
 LINE_MARK = re.compile(r"pybuild:line=(\d+)(?:-(\d+))?")
 BUILD_MARK = re.compile(r"pybuild:build=([\w.-]+)")
-KEYWORDS = (
-    "RUN",
-    "COPY",
-    "ADD",
-    "ENV",
-    "ARG",
-    "LABEL",
-    "WORKDIR",
-    "USER",
-    "EXPOSE",
-    "VOLUME",
-    "CMD",
-    "ENTRYPOINT",
-    "HEALTHCHECK",
-    "SHELL",
-    "STOPSIGNAL",
-    "ONBUILD",
-    "MAINTAINER",
-)
+# the words BuildKit starts a history entry with: every instruction's but FROM's
+KEYWORDS = tuple(k for k in INSTRUCTION_KEYWORDS if k != "FROM")
 
 
 @dataclass(frozen=True)

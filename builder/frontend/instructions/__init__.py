@@ -4,10 +4,11 @@ Public API (stable):
 - `parse_dockerfile(text, file="Dockerfile") -> ParsedDockerfile`: `stages` (each a
   `Stage` with index, lower-cased name, its `From` and its instructions), `meta_args`
   (the ARGs before the first FROM), `directives`, `escape` and lint `warnings`.
-- The instruction classes from `builder.frontend.instructions.model`: From, Run, Cmd,
-  Entrypoint, Shell, Env, Label, Arg, Maintainer, Expose, Volume, User, Workdir,
-  StopSignal, Copy, Add, Healthcheck, Onbuild; values Mount, Heredoc, KeyValue.
-  Each is frozen and carries `span`, `original` (line as written) and `keyword`.
+- Everything `builder.frontend.instructions.model` exports: the instruction classes
+  From, Run, Cmd, Entrypoint, Shell, Env, Label, Arg, Maintainer, Expose, Volume, User,
+  Workdir, StopSignal, Copy, Add, Healthcheck, Onbuild (and any added to a family
+  module); values Mount, Heredoc, KeyValue; `KEYWORDS`. Each is frozen and carries
+  `span`, `original` (line as written) and `keyword`.
 
 Errors are `DockerfileError` (`FILE:LINE:COL: KEYWORD: message`, exit 2). A stage name
 used twice is a warning (BuildKit's DuplicateStageName check), not an error.
@@ -18,59 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from builder.errors import DockerfileError, Span
-from builder.frontend.instructions.model import (
-    Add,
-    Arg,
-    Cmd,
-    Copy,
-    Entrypoint,
-    Env,
-    Expose,
-    From,
-    Healthcheck,
-    Heredoc,
-    Instruction,
-    KeyValue,
-    Label,
-    Maintainer,
-    Mount,
-    Onbuild,
-    Run,
-    Shell,
-    StopSignal,
-    User,
-    Volume,
-    Workdir,
-)
-
-__all__ = [
-    "Add",
-    "Arg",
-    "Cmd",
-    "Copy",
-    "Entrypoint",
-    "Env",
-    "Expose",
-    "From",
-    "Healthcheck",
-    "Heredoc",
-    "Instruction",
-    "KeyValue",
-    "Label",
-    "Maintainer",
-    "Mount",
-    "Onbuild",
-    "ParsedDockerfile",
-    "Run",
-    "Shell",
-    "Stage",
-    "StopSignal",
-    "User",
-    "Volume",
-    "Warning",
-    "Workdir",
-    "parse_dockerfile",
-]
+from builder.frontend.instructions.model import *  # noqa: F403 - every instruction class
+from builder.frontend.instructions.model import Arg, From, Instruction
 
 
 @dataclass(frozen=True)

@@ -1,56 +1,29 @@
 """Builder flags (`--name[=value]`) checked per instruction, as BuildKit's BFlags, and
 `RUN --mount` parsing.
 
-Public API: `parse_flags(keyword, raw_flags) -> dict[str, str | bool | list[str]]`,
-`parse_mount(text) -> Mount`, `parse_duration(text) -> int` (Go durations, ns).
-Errors raise `FlagError(message)`; the caller adds file, span and instruction.
+Public API: `parse_flags(allowed, raw_flags) -> dict[str, str | bool | list[str]]`
+(`allowed`: name -> kind, "str" one value, "bool", "list" repeatable: each instruction
+class's `flags`), `parse_mount(text) -> Mount`, `parse_duration(text) -> int` (Go
+durations, ns). Errors raise `FlagError(message)`; the caller adds file, span and
+instruction.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import cast
 
-from builder.frontend.instructions.model import Mount
-
-# name -> kind: "str" (one value), "bool", "list" (repeatable)
-ALLOWED: dict[str, dict[str, str]] = {
-    "FROM": {"platform": "str"},
-    "RUN": {"mount": "list", "network": "str", "security": "str"},
-    "COPY": {
-        "from": "str",
-        "chown": "str",
-        "chmod": "str",
-        "link": "bool",
-        "parents": "bool",
-        "exclude": "list",
-    },
-    "ADD": {
-        "chown": "str",
-        "chmod": "str",
-        "link": "bool",
-        "checksum": "str",
-        "keep-git-dir": "bool",
-        "exclude": "list",
-        "parents": "bool",
-        "unpack": "bool",
-    },
-    "HEALTHCHECK": {
-        "interval": "str",
-        "timeout": "str",
-        "start-period": "str",
-        "start-interval": "str",
-        "retries": "str",
-    },
-}
+from builder.frontend.instructions.base import Mount
 
 
 class FlagError(Exception):
     pass
 
 
-def parse_flags(keyword: str, raw_flags: tuple[str, ...]) -> dict[str, str | bool | list[str]]:
-    allowed = ALLOWED.get(keyword, {})
+def parse_flags(
+    allowed: Mapping[str, str], raw_flags: tuple[str, ...]
+) -> dict[str, str | bool | list[str]]:
     out: dict[str, str | bool | list[str]] = {}
     for raw in raw_flags:
         name, has_value, value = raw[2:].partition("=")

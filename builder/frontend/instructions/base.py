@@ -1,0 +1,119 @@
+"""What every typed instruction is and shares (ARCHITECTURE §3, stage 2).
+
+Owns `Instruction`: where it is (`span`), how it was written (`original`), its
+`keyword` and builder `flags` (name -> "str" | "bool" | "list", BuildKit's BFlags),
+and the three things each instruction class says about itself: how it is read from a
+syntax node (`parse`, with BuildKit's argument checks), which words the planner
+expands (`expand`) and its canonical text, the text a cache key hashes (`canonical`).
+A class with its own `keyword` is registered by it (`REGISTRY`), which is how
+`builder.frontend.instructions.typed` finds the reader for a node. Also the values
+instructions hold (`KeyValue`, `Mount`) and the word renderings canonical texts use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, ClassVar, Self
+
+from builder.errors import Span
+
+if TYPE_CHECKING:
+    from builder.frontend.instructions.typed import Reader
+
+Expander = Callable[[str], str]
+REGISTRY: dict[str, type[Instruction]] = {}  # keyword -> class
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """Base of every typed instruction: where it is and how it was written."""
+
+    span: Span
+    original: str
+
+    keyword: ClassVar[str] = ""
+    flags: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kw: object) -> None:
+        super().__init_subclass__(**kw)
+        if "keyword" in cls.__dict__ and cls.keyword:
+            REGISTRY[cls.keyword] = cls
+
+    @classmethod
+    def parse(cls, c: Reader) -> Self:
+        """The instruction of one node (its flags checked against `flags`); raises
+        `DockerfileError` through `c.error` for arguments BuildKit rejects."""
+        raise NotImplementedError(cls.keyword)
+
+    def expand(self, fn: Expander) -> Instruction:
+        """A copy with its words expanded where Docker expands them: none by default."""
+        return self
+
+    def canonical(self) -> str:
+        """One line, words as they are (expanded in a plan), flags in a fixed order,
+        heredoc bodies appended: the text a cache key hashes."""
+        return self.original
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    """One ENV or LABEL pair."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One `RUN --mount=type=...`; `from_` is a stage name/index or image ref."""
+
+    type: str = "bind"
+    target: str = ""
+    source: str = ""
+    from_: str = ""
+    id: str = ""
+    sharing: str = "shared"
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    required: bool = False
+    readonly: bool = True
+    size: int | None = None
+    env: str = ""
+
+    def canonical(self) -> str:
+        """`type=cache,target=/c,...`: the type, then the fields that differ from a
+        fresh mount of that type (mode in octal)."""
+        parts = [f"type={self.type}"]
+        defaults = Mount(readonly=self.type in ("bind", "secret", "ssh"))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "type" and value != getattr(defaults, f.name):
+                name = "from" if f.name == "from_" else f.name
+                parts.append(f"{name}={oct(value)[2:] if name == 'mode' else value}")
+        return ",".join(str(p) for p in parts)
+
+
+def word(s: str) -> str:
+    """A word as it is, or JSON-quoted when it is empty or holds blanks or quotes."""
+    return (
+        s
+        if s and not any(c.isspace() or c in "\"'\\" for c in s)
+        else json.dumps(s, ensure_ascii=False)
+    )
+
+
+def command(argv: tuple[str, ...], exec_form: bool) -> str:
+    """Exec form as a JSON array, shell form as its words joined by blanks."""
+    if exec_form:
+        return json.dumps(list(argv), ensure_ascii=False)
+    return " ".join(argv)
+
+
+def flag(name: str, value: object) -> str:
+    """`--name` for True, else `--name=value`."""
+    if value is True:
+        return f"--{name}"
+    return f"--{name}={value}"
