@@ -6,7 +6,8 @@ on the front end's instruction types.
   metadata instruction.
 - `config_change(step, state)`: a metadata instruction's effect on the config and its
   history `created_by` (the `builder.config_ops` functions; ARG takes the values the
-  plan resolved).
+  plan resolved); `sets_cmd(instruction)`: whether it is a CMD, which a later
+  ENTRYPOINT of the stage keeps.
 
 Adding an instruction to the engine is one `case` here (and, for a new kind of layer
 step, its family module).
@@ -125,3 +126,8 @@ def config_change(step: Step, state: StageState) -> ops.Applied:
             return ops.arg(img, step.planned.arg_values)
         case other:
             raise BuildError(f"unsupported instruction {other.keyword}")
+
+
+def sets_cmd(ins: Instruction) -> bool:
+    """CMD, not ENTRYPOINT (BuildKit's cmdSet: an ENTRYPOINT after it keeps it)."""
+    return isinstance(ins, Cmd) and not isinstance(ins, Entrypoint)

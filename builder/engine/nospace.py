@@ -17,7 +17,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from builder.engine.model import Step
 from builder.errors import BuildError
+from builder.frontend.instructions.model import Copy
 from store.errors import NoSpace
 
 T = TypeVar("T")
@@ -55,9 +57,8 @@ def _is_enospc(e: BaseException) -> bool:
     return False
 
 
-def _sources_bytes(ctx: Any, step: Any) -> int:
+def _sources_bytes(ctx: Any, step: Step) -> int:
     from builder.engine.copy_step import source_ref
-    from builder.frontend.instructions.model import Copy
 
     ins = step.instruction
     if not isinstance(ins, Copy) or source_ref(step):
@@ -115,7 +116,7 @@ def _total_bytes(path: Any) -> int:
     return st.f_blocks * st.f_frsize
 
 
-def guard(ctx: Any, step: Any, run: Callable[[], T]) -> T:
+def guard(ctx: Any, step: Step, run: Callable[[], T]) -> T:
     """Run one step; turn a full store into `StoreFull` with an estimate."""
     free0 = free_bytes(ctx.store.root)
     water = _LowWater(ctx.store.root)

@@ -17,7 +17,6 @@ from builder.engine.model import Stage, Step
 from builder.engine.sources import image_state, resolve_image, scratch_state
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
-from builder.frontend.instructions.model import Cmd, Entrypoint
 
 
 def shown_total(stage: Stage) -> int:
@@ -210,9 +209,8 @@ def _metadata(
     ctx.used_keys.append(key)
     if ctx.cache.lookup(key) is None:
         ctx.cache.record(key, state.key, inputs, CacheResult("meta"))
-    ins = step.instruction
-    sets_cmd = isinstance(ins, Cmd) and not isinstance(ins, Entrypoint)
-    new = replace(state, config=a.image, key=key, cmd_set=state.cmd_set or sets_cmd)
+    cmd_set = state.cmd_set or dispatch.sets_cmd(step.instruction)
+    new = replace(state, config=a.image, key=key, cmd_set=cmd_set)
     created = ctx.epoch_created or new.last_created
     return new.with_history(
         a.created_by, empty=True, created=created, line=step.line, end_line=step.end_line
