@@ -26,12 +26,15 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.cache_inputs import MAX_STORED_SOURCES, CacheInputs
 from store import gc, meta
 from store.errors import StoreError
 from store.oci.digest import Descriptor, Digest
+
+if TYPE_CHECKING:
+    from store.layout import Store
 
 SCHEMA_NAME = "builder.cache"
 DDL = """
@@ -120,7 +123,7 @@ class BuildCache:
     """The persistent cache table of one store. Uses the store's per-thread sqlite
     connections, so stage threads may call it concurrently."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         conn = store.db()
         meta.ensure_schema(conn, SCHEMA_NAME, DDL)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import urllib3.exceptions
@@ -32,6 +32,9 @@ from registry_client.reference import Reference
 from store.errors import DigestMismatch, SizeMismatch
 from store.oci.digest import Descriptor, Digest
 from store.oci.platform import Platform, host_platform
+
+if TYPE_CHECKING:
+    from store.layout import Store
 
 READ_SIZE = 1 << 20
 RESUME_ATTEMPTS = 5
@@ -144,7 +147,7 @@ class ResumingReader:
 
 
 def pull_image(
-    store: Any,
+    store: Store,
     ref: Reference | str,
     *,
     platform: Platform | str | None = None,
@@ -174,7 +177,7 @@ def pull_image(
 
 
 def _pull(
-    store: Any,
+    store: Store,
     ref: Reference,
     want: Platform,
     client: RegistryClient,
@@ -213,7 +216,7 @@ def _pull(
     return PullResult(ref, mdesc, index_digest, fetched, skipped)
 
 
-def _check_config(store: Any, mdesc: Descriptor) -> None:
+def _check_config(store: Store, mdesc: Descriptor) -> None:
     """Parse an image config as every later use will (raises a one-line StoreError)."""
     from store.image import StoredImage
     from store.oci.mediatype import DOCKER_CONFIG, OCI_CONFIG
@@ -224,7 +227,7 @@ def _check_config(store: Any, mdesc: Descriptor) -> None:
 
 
 def fetch_blobs(
-    store: Any,
+    store: Store,
     ref: Reference,
     descs: Sequence[Descriptor],
     *,
@@ -265,7 +268,7 @@ def fetch_blobs(
 
 
 def _fetch_blob(
-    store: Any,
+    store: Store,
     client: RegistryClient,
     ref: Reference,
     desc: Descriptor,
@@ -290,7 +293,7 @@ def _fetch_blob(
     return desc.digest
 
 
-def _lease(store: Any) -> Any:
+def _lease(store: Store) -> Any:
     import contextlib
 
     lease = getattr(store, "lease", None)

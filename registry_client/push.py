@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_client import sources
 from registry_client.client import RegistryClient, Upload
@@ -23,6 +23,9 @@ from registry_client.reference import Reference
 from registry_client.retry import UPLOAD_ATTEMPTS, restarts_upload
 from registry_client.transport import FileBody
 from store.oci.digest import Descriptor, Digest
+
+if TYPE_CHECKING:
+    from store.layout import Store
 
 DEFAULT_WORKERS = 3
 CHUNKED_THRESHOLD = 512 << 20  # above this, PATCH in chunks
@@ -51,7 +54,7 @@ class PushResult:
 
 
 def push_image(
-    store: Any,
+    store: Store,
     manifest_desc: Descriptor,
     ref: Reference | str,
     *,
@@ -81,7 +84,7 @@ def push_image(
 
 
 def push_blobs(
-    store: Any,
+    store: Store,
     ref: Reference | str,
     descs: Sequence[Descriptor],
     *,
@@ -105,7 +108,7 @@ def push_blobs(
 class _Pusher:
     def __init__(
         self,
-        store: Any,
+        store: Store,
         client: RegistryClient,
         ref: Reference,
         progress: Progress | None,

@@ -7,10 +7,13 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from store import meta
 from store.oci.digest import Digest
+
+if TYPE_CHECKING:
+    from store.layout import Store
 
 SCHEMA_NAME = "registry_client.blob_sources"
 DDL = """
@@ -26,7 +29,7 @@ CREATE INDEX IF NOT EXISTS registry_blob_sources_by_reg
 """
 
 
-def _conn(store: Any) -> sqlite3.Connection | None:
+def _conn(store: Store) -> sqlite3.Connection | None:
     db = getattr(store, "db", None)
     if db is None:
         return None
@@ -35,7 +38,7 @@ def _conn(store: Any) -> sqlite3.Connection | None:
     return conn
 
 
-def record(store: Any, registry: str, repository: str, digests: Iterable[Digest]) -> None:
+def record(store: Store, registry: str, repository: str, digests: Iterable[Digest]) -> None:
     conn = _conn(store)
     if conn is None:
         return
@@ -47,7 +50,7 @@ def record(store: Any, registry: str, repository: str, digests: Iterable[Digest]
         )
 
 
-def repositories_with(store: Any, registry: str, digest: Digest) -> list[str]:
+def repositories_with(store: Store, registry: str, digest: Digest) -> list[str]:
     """Repositories on `registry` known to hold `digest`, most recently seen first."""
     conn = _conn(store)
     if conn is None:

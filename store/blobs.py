@@ -21,7 +21,7 @@ import queue
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 from store.atomic import TMP_PREFIX, fsync_dir, locked_tempfile
 from store.errors import (
@@ -32,7 +32,7 @@ from store.errors import (
     InvalidImage,
     SizeMismatch,
 )
-from store.oci.digest import Descriptor, Digest, VerifyingReader
+from store.oci.digest import Descriptor, Digest, Reader, VerifyingReader
 from store.oci.manifest import MAX_MANIFEST_SIZE
 
 CHUNK = 1 << 20
@@ -185,7 +185,7 @@ class BlobStore:
 
     def put(
         self,
-        stream: BinaryIO | IO[bytes],
+        stream: Reader,
         media_type: str,
         *,
         expected: Digest | None = None,

@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.engine.cache_import import ARTIFACT_TYPE, CONFIG_TYPE
 from store.oci.digest import Descriptor
 from store.oci.mediatype import OCI_MANIFEST
+
+if TYPE_CHECKING:
+    from builder.engine.state import BuildContext
+    from store.layout import Store
 
 
 def collect(cache: Any, keys: list[str], final_key: str, mode: str) -> list[dict[str, Any]]:
@@ -59,7 +63,7 @@ def _layers(rows: list[dict[str, Any]]) -> list[Descriptor]:
 
 
 def mount(
-    store: Any, target: Any, desc: Descriptor, source: Any, insecure: tuple[str, ...]
+    store: Store, target: Any, desc: Descriptor, source: Any, insecure: tuple[str, ...]
 ) -> bool:
     """Make `desc` present in `target`'s repository without downloading it: it is
     there already, or a cross-repo mount from `source` (same registry) succeeds."""
@@ -84,7 +88,7 @@ def mount(
         client.close()
 
 
-def write_manifest(store: Any, img: Any, layers: Sequence[Descriptor]) -> Descriptor:
+def write_manifest(store: Store, img: Any, layers: Sequence[Descriptor]) -> Descriptor:
     """store.image.write_image's config and manifest, for layers that are not in the
     store (they are in the push target already); nothing is tagged."""
     from store.oci.image import to_oci
@@ -106,7 +110,7 @@ def write_manifest(store: Any, img: Any, layers: Sequence[Descriptor]) -> Descri
     return Descriptor(md.media_type, md.digest, md.size, platform=plat)
 
 
-def export(ctx: Any, ref_text: str, mode: str, keys: list[str], final_key: str) -> str:
+def export(ctx: BuildContext, ref_text: str, mode: str, keys: list[str], final_key: str) -> str:
     """Push the cache; returns a one-line summary."""
     from builder.engine.remote_cache import fetch_layers, source_of
     from builder.engine.state import LayerRef

@@ -20,12 +20,15 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.cache import CacheResult
 from builder.errors import BuildError
 from store.errors import StoreError
 from store.oci.digest import Descriptor, Digest
+
+if TYPE_CHECKING:
+    from store.layout import Store
 
 CONFIG_TYPE = "application/vnd.pybuild.cache.config.v1+json"
 ARTIFACT_TYPE = "application/vnd.pybuild.cache.v1"
@@ -57,7 +60,7 @@ class RemoteSource:
 
         return RegistryClient(insecure=self.insecure)
 
-    def fetch(self, store: Any, descs: list[Descriptor], progress: Any = None) -> None:
+    def fetch(self, store: Store, descs: list[Descriptor], progress: Any = None) -> None:
         """Download `descs` into the store (verified) and remember where they came from,
         so a later push can mount them instead of uploading."""
         from registry_client import sources

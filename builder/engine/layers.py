@@ -12,10 +12,13 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.engine.state import StageState
 from store.oci.digest import Digest
+
+if TYPE_CHECKING:
+    from store.layout import Store
 
 EMPTY_DIFF_IDS = frozenset(
     {
@@ -31,7 +34,7 @@ def _settle(sn: Any, chain: Digest) -> None:
         sn.remove(chain)
 
 
-def ensure_chain(store: Any, state: StageState) -> Digest | None:
+def ensure_chain(store: Store, state: StageState) -> Digest | None:
     """Make sure the stage's layers are unpacked; returns the top chain id."""
     if not state.layers:
         return None
@@ -46,7 +49,7 @@ def ensure_chain(store: Any, state: StageState) -> Digest | None:
 
 
 @contextlib.contextmanager
-def writable(store: Any, state: StageState | None, key: str) -> Iterator[Any]:
+def writable(store: Store, state: StageState | None, key: str) -> Iterator[Any]:
     """A mounted overlay on `state`'s layers (an empty one for None); released on exit
     unless committed."""
     sn = store.snapshots
@@ -59,7 +62,7 @@ def writable(store: Any, state: StageState | None, key: str) -> Iterator[Any]:
 
 
 def commit(
-    store: Any, active: Any, *, compression: str | None, epoch: int | None, exclude: Sequence[str]
+    store: Store, active: Any, *, compression: str | None, epoch: int | None, exclude: Sequence[str]
 ) -> Any:
     res = store.snapshots.commit(
         active, compression=compression, source_date_epoch=epoch, exclude=list(exclude)

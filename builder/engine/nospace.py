@@ -15,12 +15,15 @@ import errno
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from builder.engine.model import Step
 from builder.errors import BuildError
 from builder.frontend.instructions.model import Copy
 from store.errors import NoSpace
+
+if TYPE_CHECKING:
+    from builder.engine.state import BuildContext
 
 T = TypeVar("T")
 _TEXTS = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT))
@@ -57,7 +60,7 @@ def _is_enospc(e: BaseException) -> bool:
     return False
 
 
-def _sources_bytes(ctx: Any, step: Step) -> int:
+def _sources_bytes(ctx: BuildContext, step: Step) -> int:
     from builder.engine.copy_step import source_ref
 
     ins = step.instruction
@@ -116,7 +119,7 @@ def _total_bytes(path: Any) -> int:
     return st.f_blocks * st.f_frsize
 
 
-def guard(ctx: Any, step: Step, run: Callable[[], T]) -> T:
+def guard(ctx: BuildContext, step: Step, run: Callable[[], T]) -> T:
     """Run one step; turn a full store into `StoreFull` with an estimate."""
     free0 = free_bytes(ctx.store.root)
     water = _LowWater(ctx.store.root)

@@ -4,16 +4,19 @@ stage's files, export_fs) and `--push` / `--output type=registry` (registry_clie
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.errors import BuildError
+
+if TYPE_CHECKING:
+    from builder.engine.state import BuildContext
 
 
 class OutputError(BuildError):
     exit_code = 1
 
 
-def emit(ctx: Any, result: Any) -> None:
+def emit(ctx: BuildContext, result: Any) -> None:
     opts = ctx.opts
     for out in opts.outputs:
         typ = out.get("type")
@@ -27,7 +30,7 @@ def emit(ctx: Any, result: Any) -> None:
             _push(ctx, result, name)
 
 
-def _archive(ctx: Any, result: Any, fmt: str, dest: str) -> None:
+def _archive(ctx: BuildContext, result: Any, fmt: str, dest: str) -> None:
     from store import archive
 
     vid = ctx.progress.new_id()
@@ -41,7 +44,7 @@ def _archive(ctx: Any, result: Any, fmt: str, dest: str) -> None:
     ctx.progress.step_done(vid, 0.0)
 
 
-def _filesystem(ctx: Any, typ: str, dest: str) -> None:
+def _filesystem(ctx: BuildContext, typ: str, dest: str) -> None:
     """The target stage's files, not an image: into a directory or a tar."""
     from pathlib import Path
 
@@ -64,7 +67,7 @@ def _filesystem(ctx: Any, typ: str, dest: str) -> None:
     ctx.progress.step_done(vid, 0.0)
 
 
-def _push(ctx: Any, result: Any, name: str) -> None:
+def _push(ctx: BuildContext, result: Any, name: str) -> None:
     from registry_client.push import push_image
 
     vid = ctx.progress.new_id()

@@ -21,9 +21,12 @@ import pickle
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.engine.model import Plan
+
+if TYPE_CHECKING:
+    from builder.engine.state import BuildContext
 
 SCHEMA_NAME = "builder.plan_cache"
 DDL = """
@@ -82,7 +85,7 @@ def key_of(
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def _db(ctx: Any) -> Any:
+def _db(ctx: BuildContext) -> Any:
     from store import meta
 
     conn = ctx.store.db()
@@ -90,7 +93,7 @@ def _db(ctx: Any) -> Any:
     return conn
 
 
-def load(ctx: Any, key: str) -> Plan | None:
+def load(ctx: BuildContext, key: str) -> Plan | None:
     """The stored plan, when its base images still resolve to the same manifests."""
     from builder.engine.sources import resolve_image
     from builder.errors import BuildError
@@ -118,7 +121,7 @@ def load(ctx: Any, key: str) -> Plan | None:
     return plan if isinstance(plan, Plan) else None
 
 
-def save(ctx: Any, key: str, bases: list[tuple[str, str, str | None]], plan: Plan) -> None:
+def save(ctx: BuildContext, key: str, bases: list[tuple[str, str, str | None]], plan: Plan) -> None:
     try:
         data = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
         conn = _db(ctx)

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.engine.model import Plan, Stage, Step
 from builder.frontend.instructions.model import Onbuild
 from builder.frontend.planned import BuildPlan, PlannedStage, one_line
 from store.oci.platform import host_platform
 
+if TYPE_CHECKING:
+    from builder.engine.state import BuildContext
 
-def make_plan(ctx: Any) -> Plan:
+
+def make_plan(ctx: BuildContext) -> Plan:
     """The engine's plan: from the plan cache when nothing it was made from changed,
     else from the front end (and then cached)."""
     from builder.engine import plan_cache
@@ -38,7 +41,7 @@ def make_plan(ctx: Any) -> Plan:
     return plan
 
 
-def _front_plan(ctx: Any, bases: list[tuple[str, str, str | None]]) -> Plan:
+def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> Plan:
     from builder.frontend.plan import make_plan as front
 
     opts = ctx.opts

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.cache import CacheInputs, CacheResult
 from builder.engine import cache_export
 from builder.engine.cache_import import INLINE_KEY, RemoteRow, load
 from builder.errors import BuildError
 from store.oci.digest import Descriptor
+
+if TYPE_CHECKING:
+    from builder.engine.state import BuildContext
+    from store.layout import Store
 
 MODES = ("min", "max")
 # BuildKit options that change nothing here (pybuild always writes OCI media types)
@@ -108,7 +112,7 @@ def check_specs(opts: Any) -> None:
         CacheSpec.parse(t, export=False)
 
 
-def _rows(ctx: Any) -> dict[str, RemoteRow]:
+def _rows(ctx: BuildContext) -> dict[str, RemoteRow]:
     """The imported rows, once every started import has finished (in flag order)."""
     d = ctx.__dict__
     if "_remote_pending" not in d:
@@ -131,7 +135,7 @@ def _rows(ctx: Any) -> dict[str, RemoteRow]:
     return have
 
 
-def import_from(ctx: Any, text: str) -> None:
+def import_from(ctx: BuildContext, text: str) -> None:
     """Start reading the cache `text` (rows only) on a thread, so the manifest fetch
     overlaps planning and context hashing; the first lookup waits for it. A missing or
     corrupt cache is a warning: the first CI run has no cache yet, and a broken one
@@ -147,7 +151,9 @@ def import_from(ctx: Any, text: str) -> None:
     ctx.__dict__.setdefault("_remote_pending", []).append((spec.ref, fut))
 
 
-def lookup(ctx: Any, key: str, parent: str, inputs: CacheInputs) -> tuple[CacheResult | None, str]:
+def lookup(
+    ctx: BuildContext, key: str, parent: str, inputs: CacheInputs
+) -> tuple[CacheResult | None, str]:
     """A hit in an imported cache: (result, "CACHED (from registry REF)") or (None, "").
     The row is recorded in the local cache (so later miss reasons and exports see it);
     its layer blob stays in the registry until something needs it."""
@@ -158,7 +164,7 @@ def lookup(ctx: Any, key: str, parent: str, inputs: CacheInputs) -> tuple[CacheR
     return row.result, f"CACHED (from registry {row.origin})"
 
 
-def source_of(ctx: Any, digest: Any) -> Any:
+def source_of(ctx: BuildContext, digest: Any) -> Any:
     """The RemoteSource a layer blob can be fetched or mounted from, if any."""
     for row in _rows(ctx).values():
         if row.result.layer is not None and row.result.layer.digest == digest:
@@ -166,7 +172,7 @@ def source_of(ctx: Any, digest: Any) -> Any:
     return None
 
 
-def fetch_layers(store: Any, lrs: Sequence[Any], progress: Any = None) -> None:
+def fetch_layers(store: Store, lrs: Sequence[Any], progress: Any = None) -> None:
     """Download the remote-cache layers of `lrs` that the store lacks."""
     from registry_client.errors import RegistryError
 
@@ -181,7 +187,7 @@ def fetch_layers(store: Any, lrs: Sequence[Any], progress: Any = None) -> None:
             raise CacheTransferError(f"fetching cached layers from {src.ref}: {e}") from None
 
 
-def with_inline(ctx: Any, img: Any, final_key: str) -> Any:
+def with_inline(ctx: BuildContext, img: Any, final_key: str) -> Any:
     """With `--cache-to type=inline`, the final image's config carries the rows of its
     own steps (its layers are the image's), as BuildKit's inline cache does."""
     if not any(CacheSpec.parse(t, export=True).type == "inline" for t in ctx.opts.cache_to):
@@ -190,7 +196,7 @@ def with_inline(ctx: Any, img: Any, final_key: str) -> Any:
     return replace(img, extra={**img.extra, INLINE_KEY: {"version": 1, "rows": rows}})
 
 
-def _push_targets(ctx: Any) -> list[Any]:
+def _push_targets(ctx: BuildContext) -> list[Any]:
     """Where `--push` sends the image, when that is the only output."""
     from registry_client.reference import Reference
 
@@ -201,7 +207,7 @@ def _push_targets(ctx: Any) -> list[Any]:
     return [Reference.parse(n) for n in dict.fromkeys(names)]
 
 
-def finish_image(ctx: Any, img: Any, lrs: Sequence[Any]) -> Descriptor | None:
+def finish_image(ctx: BuildContext, img: Any, lrs: Sequence[Any]) -> Descriptor | None:
     """Complete the final image's remote-cache layers. When the image is only pushed
     and every such layer can be cross-repo mounted into every push target, nothing is
     downloaded: the store gets the config and manifest (untagged: its layers live in
@@ -246,7 +252,7 @@ def finish_image(ctx: Any, img: Any, lrs: Sequence[Any]) -> Descriptor | None:
     return None
 
 
-def export_to(ctx: Any, text: str, keys: list[str]) -> None:
+def export_to(ctx: BuildContext, text: str, keys: list[str]) -> None:
     spec = CacheSpec.parse(text, export=True)
     if spec.type == "inline":
         if not ctx.opts.push:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder import config_ops
 from builder.cache import BuildCache
@@ -20,6 +20,9 @@ from builder.progress import Progress, make_progress
 from store.background import Background
 from store.oci.digest import Descriptor, Digest
 from store.oci.platform import host_platform
+
+if TYPE_CHECKING:
+    from store.layout import Store
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
 
 
 def _already_tagged(
-    store: Any, img: Any, layers: list[Descriptor], tags: Sequence[str]
+    store: Store, img: Any, layers: list[Descriptor], tags: Sequence[str]
 ) -> Descriptor | None:
     """The descriptor every tag already names when it is this very image (a no-op
     rebuild): then nothing is rewritten, which saves three fsyncs."""
