@@ -39,17 +39,12 @@ from store.oci.mediatype import (
     OCI_INDEX,
     OCI_LAYER,
 )
-from store.refs import normalize_name, split_name
+from store.oci.reference import Reference
 
 if TYPE_CHECKING:
     from store.layout import Store
 
 CHUNK = 1 << 20
-
-
-def full_name(name: str) -> str:
-    domain, path, tag, _ = split_name(name)
-    return f"{domain}/{path}:{tag or 'latest'}"
 
 
 def _mtime() -> int:
@@ -145,7 +140,7 @@ def save(
     for n in names:
         img = resolve_image(store, n)
         try:
-            tag: str | None = normalize_name(n)
+            tag: str | None = Reference.parse(n).familiar()
         except InvalidReference:
             tag = None
         images.append((tag if tag in tags else None, img))
@@ -200,7 +195,7 @@ def _index_entry(desc: Descriptor, tag: str | None) -> dict:
     d = Descriptor(desc.media_type, desc.digest, desc.size)
     if tag:
         d = d.with_annotations(
-            **{ANNOTATION_CONTAINERD_NAME: full_name(tag), ANNOTATION_REF_NAME: tag}
+            **{ANNOTATION_CONTAINERD_NAME: str(Reference.parse(tag)), ANNOTATION_REF_NAME: tag}
         )
     return d.to_json()
 

@@ -52,7 +52,7 @@ from store.readers.members import (
     link_target,
     resolve,
 )
-from store.refs import normalize_name
+from store.refs import tag_name
 
 if TYPE_CHECKING:
     from store.layout import Lease, Store
@@ -216,10 +216,9 @@ def load(store: Store, src: Path | str | IO[bytes]) -> list[tuple[str | None, De
             valid = []
             for n in names:
                 try:
-                    valid.append(normalize_name(n))
+                    valid.append(tag_name(n))
                 except InvalidReference:
                     continue
-            valid = [n for n in valid if "@" not in n]
             if not valid:
                 store.refs.add_root(desc)
                 result.append((None, desc))

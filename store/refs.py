@@ -1,6 +1,8 @@
-"""Image names: docker-style normalisation, and the tags kept in the layout's
-`index.json` (ARCHITECTURE §5: each tag is a manifest descriptor annotated with
-`org.opencontainers.image.ref.name`, so `skopeo copy oci:$ROOT:app:1` finds it).
+"""The tags kept in the layout's `index.json` (ARCHITECTURE §5: each tag is a manifest
+descriptor annotated with `org.opencontainers.image.ref.name`, so
+`skopeo copy oci:$ROOT:app:1` finds it). A tag is the familiar form of a
+`store.oci.reference.Reference` (`app:latest`, `127.0.0.1:5000/a/b:1`), so every
+spelling Docker reads as one name (`app`, `docker.io/library/app:latest`) is one tag.
 
 Updates are serialised by an flock on `root/locks/index.lock` and written atomically
 (temp file in `root/tmp`, fsync, rename, fsync dir). Readers never lock: they see the
@@ -20,83 +22,9 @@ from typing import Any
 from store.atomic import atomic_write_bytes
 from store.errors import CorruptStore, ImageNotFound, InvalidDigest, InvalidReference
 from store.locks import file_lock
-from store.oci.digest import Descriptor, Digest
+from store.oci.digest import Descriptor
 from store.oci.mediatype import ANNOTATION_REF_NAME, OCI_INDEX
-
-DEFAULT_DOMAIN = "docker.io"
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-_PATH_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_DOMAIN_RE = re.compile(
-    r"^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])"
-    r"(?::[0-9]+)?$"
-)
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
-
-
-def split_name(unsafe_name: str) -> tuple[str, str, str, Digest | None]:
-    """Parse a docker reference into (domain, path, tag, digest); tag may be ""."""
-    name = unsafe_name.strip()
-    if not name or len(name) > 4096:
-        raise InvalidReference(unsafe_name, "empty or too long")
-    digest = None
-    if "@" in name:
-        name, _, dtext = name.partition("@")
-        try:
-            digest = Digest.parse(dtext)
-        except InvalidDigest as e:
-            raise InvalidReference(unsafe_name, e.why) from None
-    tag = ""
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, _, tag = name.rpartition(":")
-        if not _TAG_RE.match(tag):
-            raise InvalidReference(unsafe_name, f"invalid tag {tag!r}")
-    first, sep, rest = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
-        domain, path = first, rest
-        if not _DOMAIN_RE.match(domain):
-            raise InvalidReference(unsafe_name, f"invalid registry host {domain!r}")
-    else:
-        domain, path = DEFAULT_DOMAIN, name
-    if domain == "index.docker.io":
-        domain = DEFAULT_DOMAIN
-    if domain == DEFAULT_DOMAIN and "/" not in path:
-        path = f"library/{path}"
-    if path != path.lower() and _PATH_RE.match(path.lower()):
-        raise InvalidReference(unsafe_name, "repository name must be lowercase")
-    if not _PATH_RE.match(path):
-        raise InvalidReference(unsafe_name, "invalid repository name")
-    if len(domain) + len(path) + 1 > 255:
-        raise InvalidReference(unsafe_name, "repository name longer than 255 characters")
-    return domain, path, tag, digest
-
-
-def familiar_repo(domain: str, path: str) -> str:
-    if domain == DEFAULT_DOMAIN:
-        return path.removeprefix("library/") if path.count("/") == 1 else path
-    return f"{domain}/{path}"
-
-
-def normalize_name(name: str) -> str:
-    """Familiar docker form with a tag: "app" -> "app:latest",
-    "docker.io/library/busybox" -> "busybox:latest"; a digest ref keeps its digest
-    ("app@sha256:..."; lookups only)."""
-    domain, path, tag, digest = split_name(name)
-    repo = familiar_repo(domain, path)
-    if digest is not None:
-        return f"{repo}:{tag}@{digest}" if tag else f"{repo}@{digest}"
-    return f"{repo}:{tag or 'latest'}"
-
-
-def repo_and_tag(normalized: str) -> tuple[str, str]:
-    """Split a normalize_name() result for display ("<none>" when no tag)."""
-    base = normalized.split("@", 1)[0]
-    last = base.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, _, tag = base.rpartition(":")
-        return repo, tag
-    return base, "<none>"
+from store.oci.reference import Reference
 
 
 class Refs:
@@ -155,18 +83,17 @@ class Refs:
             if probe.startswith("sha256:"):
                 raise ImageNotFound(name)
         try:
-            norm = normalize_name(probe)
+            ref = Reference.parse(probe)
         except InvalidReference:
             raise ImageNotFound(name) from None
-        if "@" in norm:
-            repo_tag, _, dtext = norm.partition("@")
-            want = Digest.parse(dtext)
+        if ref.digest is not None:
             for d in entries:
-                if d.digest == want:
+                if d.digest == ref.digest:
                     return _strip_ref(d)
             raise ImageNotFound(name)
+        tag = ref.familiar()
         for d in entries:
-            if d.annotations.get(ANNOTATION_REF_NAME) == norm:
+            if d.annotations.get(ANNOTATION_REF_NAME) == tag:
                 return d
         raise ImageNotFound(name)
 
@@ -186,9 +113,7 @@ class Refs:
             )
 
     def set(self, name: str, desc: Descriptor) -> None:
-        norm = normalize_name(name)
-        if "@" in norm:
-            raise InvalidReference(name, "cannot tag with a digest reference")
+        norm = tag_name(name)
         entry = desc.with_annotations(**{ANNOTATION_REF_NAME: norm}).to_json()
 
         def change(ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -201,14 +126,12 @@ class Refs:
         """Several tags in one atomic index update (load, build with many -t)."""
         new = {}
         for name, desc in pairs:
-            norm = normalize_name(name)
-            if "@" in norm:
-                raise InvalidReference(name, "cannot tag with a digest reference")
+            norm = tag_name(name)
             new[norm] = desc.with_annotations(**{ANNOTATION_REF_NAME: norm}).to_json()
         self.update(lambda ms: [m for m in ms if _ref_of(m) not in new] + list(new.values()))
 
     def delete(self, name: str) -> None:
-        norm = normalize_name(name)
+        norm = Reference.parse(name).familiar()
         found = []
 
         def change(ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -230,6 +153,14 @@ class Refs:
             return ms + [entry]
 
         self.update(change)
+
+
+def tag_name(name: str) -> str:
+    """The tag `name` is stored under (`app` -> `app:latest`); a digest is no tag."""
+    ref = Reference.parse(name)
+    if ref.digest is not None:
+        raise InvalidReference(name, "cannot tag with a digest reference")
+    return ref.familiar()
 
 
 def _ref_of(m: Any) -> str | None:

@@ -30,13 +30,11 @@ def run(args: argparse.Namespace) -> int:
     from store.errors import StoreError
     from store.image import open_image
     from store.oci.mediatype import ANNOTATION_REF_NAME
-    from store.refs import repo_and_tag
 
     s = store()
     rows: list[_Row] = []
     for d in s.refs.entries():
-        name = d.annotations.get(ANNOTATION_REF_NAME)
-        repo, tag = repo_and_tag(name) if name else ("<none>", "<none>")
+        repo, tag = _repo_and_tag(d.annotations.get(ANNOTATION_REF_NAME))
         if args.repository and repo != args.repository:
             continue
         try:
@@ -84,3 +82,18 @@ def run(args: argparse.Namespace) -> int:
     for row in table:
         print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return 0
+
+
+def _repo_and_tag(name: str | None) -> tuple[str, str]:
+    """The REPOSITORY and TAG columns for a tag in index.json ("<none>" when absent;
+    a name another tool wrote that does not parse is shown as it is)."""
+    from store.errors import InvalidReference
+    from store.oci.reference import Reference
+
+    if not name:
+        return "<none>", "<none>"
+    try:
+        ref = Reference.parse(name)
+    except InvalidReference:
+        return name, "<none>"
+    return ref.familiar_name, ref.tag or "<none>"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,14 +22,13 @@ def run(args: argparse.Namespace) -> int:
     from builder.commands._store_common import store
     from store.errors import ImageInUse, ImageNotFound
     from store.gc import gc
-    from store.refs import normalize_name
 
     s = store()
     failed = 0
     removed = False
     for ref in args.images:
         try:
-            names = _names_for(s, ref, normalize_name)
+            names = _names_for(s, ref)
             if len(names) > 1 and not args.force:
                 raise ImageInUse(
                     ref,
@@ -51,13 +49,14 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _names_for(s: Store, ref: str, normalize_name: Callable[[str], str]) -> list[str]:
+def _names_for(s: Store, ref: str) -> list[str]:
     from store.errors import InvalidReference
     from store.image import resolve_image
+    from store.refs import tag_name
 
     try:
-        norm = normalize_name(ref)
-        if "@" not in norm and any(n == norm for n, _ in s.refs.list()):
+        norm = tag_name(ref)
+        if any(n == norm for n, _ in s.refs.list()):
             return [norm]
     except InvalidReference:
         pass

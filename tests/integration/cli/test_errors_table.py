@@ -202,6 +202,11 @@ ROWS: dict[str, Row] = {
         2,
         "invalid reference 'Bad:Name': repository name must be lowercase",
     ),
+    "tag-unicode-tag": R(
+        ("tag", "busybox", "app:é"),
+        2,
+        "invalid reference 'app:é': invalid tag 'é'",
+    ),
     "rmi-missing": R(("rmi", "nothere"), 1, "pybuild rmi: image not found: nothere"),
     "save-no-output": R(
         ("save", "busybox"),
