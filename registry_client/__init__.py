@@ -12,14 +12,16 @@ Public API (imported lazily, so `registry_client.errors` stays cheap to import):
                client=client)                                 # -> PushResult
 
 Both take a `store.layout.Store`; errors are `RegistryError`s whose str() is the one
-line the CLI prints (`push 127.0.0.1:5000/app:1: 401 UNAUTHORIZED (...)`)."""
+line the CLI prints (`push 127.0.0.1:5000/app:1: 401 UNAUTHORIZED (...)`), but for a
+name that does not parse: `store.errors.InvalidReference` (`Reference` is
+`store.oci.reference.Reference`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 _EXPORTS = {
-    "Reference": "registry_client.reference",
+    "Reference": "store.oci.reference",
     "RegistryClient": "registry_client.client",
     "pull_image": "registry_client.pull",
     "PullResult": "registry_client.pull",

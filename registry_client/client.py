@@ -17,11 +17,12 @@ import requests
 
 from registry_client.auth import Authenticator
 from registry_client.credentials import Credentials, get_credentials
+from registry_client.endpoint import api_host, manifest_reference, scope
 from registry_client.errors import ManifestError, RegistryError, error_from_response
 from registry_client.manifest import ACCEPT, MAX_MANIFEST_SIZE
-from registry_client.reference import Reference
 from registry_client.transport import Body, Transport, TransportOptions
 from store.oci.digest import Digest
+from store.oci.reference import Reference
 
 OCTET = "application/octet-stream"
 
@@ -62,7 +63,7 @@ class RegistryClient:
     # --- plumbing ------------------------------------------------------------------
 
     def url(self, ref: Reference, path: str) -> str:
-        return f"{self.transport.base_url(ref.api_host)}/v2/{ref.repository}/{path}"
+        return f"{self.transport.base_url(api_host(ref.domain))}/v2/{ref.repository}/{path}"
 
     def request(
         self,
@@ -76,11 +77,11 @@ class RegistryClient:
         data: Body = None,
         stream: bool = False,
     ) -> requests.Response:
-        scopes = (ref.scope("pull,push" if push else "pull"),) + extra_scopes
+        scopes = (scope(ref, "pull,push" if push else "pull"),) + extra_scopes
         return self.auth.request(
             method,
             url,
-            ref.api_host,
+            api_host(ref.domain),
             scopes,
             headers=headers,
             data=data,
@@ -102,7 +103,7 @@ class RegistryClient:
         resp = self.request(
             "GET",
             ref,
-            self.url(ref, f"manifests/{ref.reference}"),
+            self.url(ref, f"manifests/{manifest_reference(ref)}"),
             headers={"Accept": accept},
             stream=True,
         )
@@ -139,7 +140,10 @@ class RegistryClient:
     def head_manifest(self, ref: Reference) -> Digest | None:
         """The digest a tag points at (None if unknown), without fetching it."""
         resp = self.request(
-            "HEAD", ref, self.url(ref, f"manifests/{ref.reference}"), headers={"Accept": ACCEPT}
+            "HEAD",
+            ref,
+            self.url(ref, f"manifests/{manifest_reference(ref)}"),
+            headers={"Accept": ACCEPT},
         )
         with resp:
             if resp.status_code == 404:
@@ -154,7 +158,7 @@ class RegistryClient:
         resp = self.request(
             "PUT",
             ref,
-            self.url(ref, f"manifests/{ref.reference}"),
+            self.url(ref, f"manifests/{manifest_reference(ref)}"),
             push=True,
             headers={"Content-Type": media_type},
             data=data,
@@ -267,5 +271,4 @@ class RegistryClient:
         return urljoin(resp.url, loc)  # relative Locations are allowed by the spec
 
     def login(self, registry: str, creds: Credentials) -> None:
-        host = Reference(registry, "x").api_host
-        self.auth.check_login(host, creds)
+        self.auth.check_login(api_host(registry), creds)

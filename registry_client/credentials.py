@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from registry_client.endpoint import DOCKER_HUB_API
 from registry_client.errors import CredentialsError
-from registry_client.reference import DOCKER_HUB, DOCKER_HUB_API
+from store.oci.reference import DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 HELPER_TIMEOUT = 30
@@ -50,13 +51,15 @@ def config_path() -> Path:
 def server_key(registry: str) -> str:
     """The key docker files a registry under: Docker Hub has its legacy URL."""
     return (
-        DOCKER_HUB_KEY if registry in (DOCKER_HUB, DOCKER_HUB_API, "index.docker.io") else registry
+        DOCKER_HUB_KEY
+        if registry in (DEFAULT_DOMAIN, DOCKER_HUB_API, LEGACY_DEFAULT_DOMAIN)
+        else registry
     )
 
 
 def _normalise_key(key: str) -> str:
     k = key.removeprefix("https://").removeprefix("http://").split("/", 1)[0]
-    return DOCKER_HUB if k in ("index.docker.io", DOCKER_HUB_API) else k
+    return DEFAULT_DOMAIN if k in (LEGACY_DEFAULT_DOMAIN, DOCKER_HUB_API) else k
 
 
 def load_config() -> dict[str, Any]:

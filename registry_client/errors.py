@@ -1,6 +1,7 @@
 """The registry client's exception tree. `RegistryError` carries the HTTP status, the
 error codes from the body, the method and the URL, so the CLI can say it in one line:
-`push 127.0.0.1:5000/app:1: 401 UNAUTHORIZED (authentication required)` (ARCHITECTURE §2)."""
+`push 127.0.0.1:5000/app:1: 401 UNAUTHORIZED (authentication required)` (ARCHITECTURE §2).
+A reference that does not parse is the image model's `store.errors.InvalidReference`."""
 
 from __future__ import annotations
 
@@ -72,15 +73,6 @@ class RegistryError(Exception):
         new.message = message
         Exception.__init__(new, new._render())
         return new
-
-
-class InvalidReference(RegistryError):
-    exit_code = 2
-
-    def __init__(self, text: str, why: str) -> None:
-        super().__init__(f"invalid reference {text!r}", detail=why)
-        self.text = text
-        self.why = why
 
 
 class InvalidPlatform(RegistryError):

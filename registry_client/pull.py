@@ -28,10 +28,10 @@ from registry_client.errors import (
 )
 from registry_client.manifest import parse_manifest, select_platform
 from registry_client.progress import ByteCounter, Progress, emit
-from registry_client.reference import Reference
 from store.errors import DigestMismatch, SizeMismatch
 from store.oci.digest import Descriptor, Digest
 from store.oci.platform import Platform, host_platform
+from store.oci.reference import Reference
 
 if TYPE_CHECKING:
     from store.layout import Store
@@ -205,7 +205,7 @@ def _pull(
     media_type = parsed.media_type
     mdesc = store.blobs.put(io.BytesIO(data), media_type, expected=digest, size=len(data))
     mdesc = Descriptor(media_type, mdesc.digest, mdesc.size, platform=platform)
-    sources.record(store, ref.registry, ref.repository, [d.digest for d in parsed.blobs()])
+    sources.record(store, ref.domain, ref.repository, [d.digest for d in parsed.blobs()])
     _check_config(store, mdesc)  # a hostile config must not become a tag fsck calls broken
     if tag:
         if ref.tag:

@@ -19,10 +19,10 @@ from registry_client.client import RegistryClient, Upload
 from registry_client.errors import RegistryError, TransportError
 from registry_client.manifest import MAX_MANIFEST_SIZE, ParsedManifest, parse_manifest
 from registry_client.progress import ByteCounter, Progress, emit
-from registry_client.reference import Reference
 from registry_client.retry import UPLOAD_ATTEMPTS, restarts_upload
 from registry_client.transport import FileBody
 from store.oci.digest import Descriptor, Digest
+from store.oci.reference import Reference
 
 if TYPE_CHECKING:
     from store.layout import Store
@@ -167,7 +167,7 @@ class _Pusher:
             for d in unique:
                 repos = [
                     r
-                    for r in sources.repositories_with(self.store, self.ref.registry, d.digest)
+                    for r in sources.repositories_with(self.store, self.ref.domain, d.digest)
                     if r != self.ref.repository
                 ]
                 if repos:
@@ -185,9 +185,7 @@ class _Pusher:
                         g.cancel()
             if first is not None:
                 raise first
-        sources.record(
-            self.store, self.ref.registry, self.ref.repository, [d.digest for d in unique]
-        )
+        sources.record(self.store, self.ref.domain, self.ref.repository, [d.digest for d in unique])
 
     def push_blob(self, desc: Descriptor, mount_from: str) -> None:
         if self.client.head_blob(self.ref, desc.digest, push=True) is not None:

@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from registry_client.client import RegistryClient
     from registry_client.progress import ProgressEvent
     from registry_client.pull import pull_image
-    from registry_client.reference import Reference
     from store.layout import open_store
+    from store.oci.reference import Reference
 
     ref = Reference.parse(args.reference)
     store = open_store()

@@ -20,8 +20,8 @@ def run(args: argparse.Namespace) -> int:
     from registry_client.client import RegistryClient
     from registry_client.progress import ProgressEvent
     from registry_client.push import push_image
-    from registry_client.reference import Reference
     from store.layout import open_store
+    from store.oci.reference import Reference
 
     target = Reference.parse(args.target or args.image)
     store = open_store()
@@ -35,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
         renderer.finish("")
         client.close()
         store.close()
-    print(f"{target.tag or target.reference}: digest: {res.digest} size: {desc.size}")
+    print(f"{target.tag or target.digest}: digest: {res.digest} size: {desc.size}")
     return 0

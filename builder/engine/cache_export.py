@@ -76,11 +76,11 @@ def mount(
     try:
         if client.head_blob(target, desc.digest, push=True) is not None:
             return True
-        if src is None or src.registry != target.registry:
+        if src is None or src.domain != target.domain:
             return False
         up = client.start_upload(target, mount=desc.digest, mount_from=src.repository)
         if up.mounted:
-            sources.record(store, target.registry, target.repository, [desc.digest])
+            sources.record(store, target.domain, target.repository, [desc.digest])
         return up.mounted
     except RegistryError:
         return False
@@ -116,8 +116,8 @@ def export(ctx: BuildContext, ref_text: str, mode: str, keys: list[str], final_k
     from builder.engine.state import LayerRef
     from registry_client.client import RegistryClient
     from registry_client.push import push_blobs
-    from registry_client.reference import Reference
     from store.oci.digest import Digest
+    from store.oci.reference import Reference
 
     ref = Reference.parse(ref_text)
     store = ctx.store

@@ -51,7 +51,7 @@ class RemoteSource:
     insecure: tuple[str, ...] = ()
 
     def reference(self) -> Any:
-        from registry_client.reference import Reference
+        from store.oci.reference import Reference
 
         return Reference.parse(self.ref)
 
@@ -72,7 +72,7 @@ class RemoteSource:
             fetch_blobs(store, ref, descs, client=client, progress=progress)
         finally:
             client.close()
-        sources.record(store, ref.registry, ref.repository, [d.digest for d in descs])
+        sources.record(store, ref.domain, ref.repository, [d.digest for d in descs])
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,12 @@ class RemoteRow:
 def load(ref_text: str, insecure: tuple[str, ...], platform: str) -> dict[str, RemoteRow]:
     """The rows of the cache at `ref_text`, by key. Raises CacheImportError."""
     from registry_client.errors import RegistryError
-    from registry_client.reference import Reference
+    from store.errors import InvalidReference
+    from store.oci.reference import Reference
 
     try:
         ref = Reference.parse(ref_text)
-    except RegistryError as e:
+    except InvalidReference as e:
         raise CacheImportError(str(e)) from None
     source = RemoteSource(str(ref), insecure)
     client = source.client()

@@ -95,12 +95,12 @@ class CacheSpec:
 
 
 def _checked_ref(flag: str, ref: str) -> str:
-    from registry_client.errors import RegistryError
-    from registry_client.reference import Reference
+    from store.errors import InvalidReference
+    from store.oci.reference import Reference
 
     try:
         Reference.parse(ref)
-    except RegistryError as e:
+    except InvalidReference as e:
         raise CacheSpecError(f"{flag} {ref}: {e}") from None
     return ref
 
@@ -198,7 +198,7 @@ def with_inline(ctx: BuildContext, img: Any, final_key: str) -> Any:
 
 def _push_targets(ctx: BuildContext) -> list[Any]:
     """Where `--push` sends the image, when that is the only output."""
-    from registry_client.reference import Reference
+    from store.oci.reference import Reference
 
     opts = ctx.opts
     if not opts.push or any(o.get("type") != "registry" for o in opts.outputs):

@@ -17,7 +17,7 @@ from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES
 
 if TYPE_CHECKING:
     from registry_client.client import RegistryClient
-    from registry_client.reference import Reference
+    from store.oci.reference import Reference
     from store.oci.digest import Descriptor, Digest
     from store.oci.image import Image
     from store.oci.platform import Platform
@@ -60,7 +60,7 @@ def open_remote(spec: str, platform: Platform | None = None) -> tuple[Image, Cal
     """The image `spec` names, for `platform` (default: this host), and the closer of
     its connections."""
     from registry_client.client import RegistryClient
-    from registry_client.reference import Reference
+    from store.oci.reference import Reference
     from store.readers.image import BlobImage, select_manifest
 
     ref = Reference.parse(spec)

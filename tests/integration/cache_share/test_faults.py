@@ -28,9 +28,9 @@ def _push_cache(registry_host: str, ref_tag: str, config: bytes, tmp_path) -> No
     """A cache manifest whose config blob is `config` (bytes as given)."""
     from registry_client.client import RegistryClient
     from registry_client.push import push_blobs
-    from registry_client.reference import Reference
     from store.layout import open_store
     from store.oci.mediatype import OCI_MANIFEST
+    from store.oci.reference import Reference
 
     st = open_store(tmp_path / "junk-store")
     cfg = st.blobs.put_bytes(config, CONFIG_TYPE)

@@ -248,7 +248,7 @@ ROWS: dict[str, Row] = {
     "pull-bad-reference": R(
         ("pull", "UPPER/Case"),
         2,
-        "invalid reference 'UPPER/Case': invalid repository name 'Case' (must be lowercase)",
+        "invalid reference 'UPPER/Case': repository name must be lowercase",
     ),
     "pull-bad-platform": R(
         ("pull", "--platform", "linux/", "busybox"),

@@ -13,9 +13,10 @@ import pytest
 from registry_client import pull_image, push_image
 from registry_client.client import RegistryClient
 from registry_client.credentials import Credentials, get_credentials
+from registry_client.endpoint import api_host
 from registry_client.errors import RegistryError, TransportError
-from registry_client.reference import Reference
 from store.layout import open_store
+from store.oci.reference import Reference
 from tests.fixtures.registry import unique_repo, write_credential_helper
 from tests.fixtures.registry_images import make_image, put_in_store
 
@@ -192,7 +193,7 @@ def test_login_checks_credentials(token_registry, tls_registry, certs_d):
     RegistryClient().login(tls_registry.host, Credentials(tls_registry.user, tls_registry.password))
     with pytest.raises(RegistryError):
         RegistryClient().login(tls_registry.host, Credentials(tls_registry.user, "bad"))
-    assert Reference.parse(f"{tls_registry.host}/a").api_host == tls_registry.host
+    assert api_host(Reference.parse(f"{tls_registry.host}/a").domain) == tls_registry.host
 
 
 def test_mount_denied_falls_back_to_upload(token_registry, docker_config, registry_store):

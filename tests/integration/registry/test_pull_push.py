@@ -11,10 +11,10 @@ from registry_client.client import RegistryClient
 from registry_client.errors import RegistryError
 from registry_client.progress import ProgressEvent
 from registry_client.push import PushOptions
-from registry_client.reference import Reference
 from store.layout import open_store
 from store.oci.digest import Digest
 from store.oci.platform import Platform
+from store.oci.reference import Reference
 from tests.fixtures.registry import unique_repo
 from tests.fixtures.registry_images import make_image, make_index, put_in_store
 
