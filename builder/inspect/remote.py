@@ -17,10 +17,10 @@ from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES
 
 if TYPE_CHECKING:
     from registry_client.client import RegistryClient
-    from store.oci.reference import Reference
     from store.oci.digest import Descriptor, Digest
     from store.oci.image import Image
     from store.oci.platform import Platform
+    from store.oci.reference import Reference
 
 
 class RemoteBlobs:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from builder.inspect.errors import SourceError
 from store.errors import ImageNotFound, StoreError
+from store.oci.reference import names_domain
 
 if TYPE_CHECKING:
     from store.oci.image import Image
@@ -158,5 +159,4 @@ def _split_ref(rest: str) -> tuple[str, str | None]:
 
 
 def _looks_remote(name: str) -> bool:
-    first = name.split("/", 1)[0]
-    return "/" in name and ("." in first or ":" in first or first == "localhost")
+    return names_domain(name)

@@ -21,12 +21,14 @@ from store.errors import (
     ImageNotFound,
     InvalidImage,
     InvalidLayout,
+    InvalidReference,
     SizeMismatch,
 )
 from store.oci.digest import Descriptor
 from store.oci.manifest import Index
 from store.oci.mediatype import ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME
 from store.oci.platform import Platform
+from store.oci.reference import Reference
 from store.readers.blobs import BlobSource, read_doc
 from store.readers.image import BlobImage, select_manifest
 
@@ -81,20 +83,13 @@ class LayoutDir:
 
 
 def ref_candidates(ref: str) -> list[str]:
-    """The names an index.json may give the image `ref` names: as given, with
-    `:latest`, and with or without docker.io's default prefixes."""
-    out = [ref]
-    n = ref
-    if "@" not in n and ":" not in n.rsplit("/", 1)[-1]:
-        n += ":latest"
-        out.append(n)
-    first = n.split("/", 1)[0]
-    if not ("/" in n and ("." in first or ":" in first or first == "localhost")):
-        out.append(("docker.io/library/" if "/" not in n else "docker.io/") + n)
-    for prefix in ("docker.io/library/", "docker.io/"):
-        if n.startswith(prefix):
-            out.append(n[len(prefix) :])
-    return out
+    """The ref.name annotations that may spell `ref` in an index.json: as given, and as
+    the familiar and the full form of the reference it parses as."""
+    try:
+        parsed = Reference.parse(ref)
+    except InvalidReference:
+        return [ref]
+    return list(dict.fromkeys([ref, parsed.familiar(), str(parsed)]))
 
 
 def find_image(entries: Sequence[Descriptor], ref: str | None, where: str) -> Descriptor:
