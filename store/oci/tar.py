@@ -23,6 +23,7 @@ BLOCK = 512
 REG, LNK, SYM, CHR, BLK, DIR, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
 _MAX_META = 1 << 20  # PAX and GNU long-name records larger than this are refused
 _OCT_LIMITS = {8: 0o7777777, 12: 0o77777777777}
+_NO_DATA = (LNK, SYM, CHR, BLK, DIR, FIFO)  # every other typeflag is followed by `size` bytes
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,7 @@ class TarReader:
                     longlink = data.split(b"\0", 1)[0]
                 continue
             pax, longname, longlink = {}, None, None
-            self._remaining = entry.size if entry.type in (REG, b"\0", b"7") else 0
+            self._remaining = 0 if entry.type in _NO_DATA else entry.size
             self._pad = -self._remaining % BLOCK
             self.current = entry.unsafe_name
             yield entry
