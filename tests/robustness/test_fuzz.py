@@ -247,11 +247,13 @@ EDITS = st.lists(
 
 @given(st.one_of(EDITS.map(lambda edits: _apply(SEED, edits)), st.binary(max_size=3000)))
 def test_tar_reader_and_unpacker(data: bytes) -> None:
-    try:
-        for entry in ts.TarReader(io.BytesIO(data)):
-            del entry
-    except StoreError as e:
-        assert "\n" not in str(e).strip()
+    for mode in ("stream", "scan"):
+        reader = ts.TarReader(io.BytesIO(data))
+        try:
+            for entry in reader.scan() if mode == "scan" else reader:
+                del entry
+        except StoreError as e:
+            assert "\n" not in str(e).strip()
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)
         (base / "root").mkdir()
