@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         layers = src.image.layers()
         for b in layers:
             with b.compressed() as f:
-                sizes.append(sum(e.size for e in TarScan(f)))
+                sizes.append(sum(e.size for e in TarScan(f, data=False) if e.is_file))
         rows = history_rows(src.config(), len(layers))
         image_id = src.config_digest
     if not rows:  # an image without history: one row per layer, as docker shows it

@@ -2,11 +2,11 @@
 Dockerfile lines, wasted bytes and dive's efficiency score, the pitfall catalog with
 fixes, and the build-time cache report.
 
-Modules: tarscan (fast streaming tar headers), layers (merged tree, per-layer
-changes), waste (dive's arithmetic), history (created_by/markers -> lines), dockerfile
-(lenient reader), pitfalls/ (the catalog), analyze (the pipeline), sources/remote
-(store, oci:, oci-archive:, docker-archive:, registry), report_terminal, report_html,
-ci, cache_report; `schema.json` documents the `--json` output.
+Modules: tarscan (a layer blob decompressed and listed by store.oci.tar's reader),
+layers (merged tree, per-layer changes), waste (dive's arithmetic), history
+(created_by/markers -> lines), dockerfile (lenient reader), pitfalls/ (the catalog),
+analyze (the pipeline), sources/remote (store, oci:, oci-archive:, docker-archive:,
+registry), report_terminal, report_html, ci, cache_report; `schema.json` documents the `--json` output.
 
 How a pybuild-built image records its Dockerfile lines (the engine must write this):
 each history entry the build makes carries, in its `comment`, the marker

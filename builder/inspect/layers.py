@@ -3,9 +3,10 @@
 Owns the merged view of an image as its layers are applied in order: which paths each
 layer adds, modifies and deletes (OCI whiteouts, opaque dirs), and every version of
 every non-directory path (for waste). Layers are streamed one at a time through
-`tarscan.TarScan`; only per-file metadata is kept: for 100k files that is a few tens of
-MB. Facts the pitfall checks need (same-content re-adds, key files) are noted while
-streaming, so no layer is read twice.
+`tarscan.TarScan` (store.oci.tar's reader in its metadata-only mode); only per-file
+metadata is kept: for 100k files that is a few tens of MB. Facts the pitfall checks
+need (same-content re-adds, key files) are noted while streaming, so no layer is read
+twice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import IO
 
-from builder.inspect.tarscan import DIR, REG, TarEntry, TarScan
+from builder.inspect.tarscan import TarScan
+from store.oci.tar import DIR, FILE_TYPES, REG
 
 WH_PREFIX = ".wh."
 WH_OPAQUE = ".wh..wh..opq"
@@ -77,14 +79,22 @@ class SecretFile:
 _SECRET_NAME = re.compile("|".join(fnmatch.translate(g) for g in SECRET_FILE_GLOBS))
 
 
-def _secret_reason(e: TarEntry) -> str:
-    if e.type != REG:
+def _secret_reason(path: str, typ: bytes, head: bytes) -> str:
+    if typ != REG:
         return ""
-    if _SECRET_NAME.match(e.path.rpartition("/")[2]) or e.path.endswith(SECRET_DIR_FILES):
+    if _SECRET_NAME.match(path.rpartition("/")[2]) or path.endswith(SECRET_DIR_FILES):
         return "name"
-    if b"-----" in e.head and any(m in e.head for m in KEY_MARKERS):
+    if b"-----" in head and any(m in head for m in KEY_MARKERS):
         return "content"
     return ""
+
+
+def layer_path(unsafe_name: str) -> str:
+    """The path inspect reports for an archive name: no leading "./" or "/", no
+    trailing "/" (it is only ever a dictionary key, never opened)."""
+    while unsafe_name.startswith("./"):
+        unsafe_name = unsafe_name[2:]
+    return unsafe_name.strip("/")
 
 
 def _ancestors(path: str):
@@ -97,7 +107,8 @@ class ImageTree:
     """Apply layers in order with `add_layer`; then read `visible`, `versions`,
     `layers` and `secrets`.
 
-    visible:  path -> (type, size, mode, uid, gid, crc, layer) of the top version
+    visible:  path -> (type, size, mode, uid, gid, adler32, layer) of the top version;
+              type is a tar typeflag (regular files all as REG), size 0 unless a file
     versions: path -> [(layer, size), ...] for non-directories; size -1 is a deletion
     """
 
@@ -116,7 +127,7 @@ class ImageTree:
         opaque: set[str] = set()
         vis, vers = self.visible, self.versions
         for e in scan:
-            path = e.path
+            path = layer_path(e.unsafe_name)
             if not path:
                 continue
             parent, _, base = path.rpartition("/")
@@ -131,30 +142,35 @@ class ImageTree:
                     elif prev is not None:
                         wh_files.append(target)
                 continue
-            st.files_size += e.size
-            why = _secret_reason(e)
+            if e.type in FILE_TYPES:
+                typ, nbytes = REG, e.size
+            else:
+                typ, nbytes = e.type, 0
+            st.files_size += nbytes
+            why = _secret_reason(path, typ, e.data_head)
             if why:
-                self.secrets.append(SecretFile(idx, path, e.size, why))
+                self.secrets.append(SecretFile(idx, path, nbytes, why))
             prev = vis.get(path)
-            rec = (e.type, e.size, e.mode, e.uid, e.gid, e.crc, idx)
+            adler = e.data_adler32
+            rec = (typ, nbytes, e.mode & 0o7777, e.uid, e.gid, adler, idx)
             vis[path] = rec
             if prev is None:
                 st.added += 1
-                st.added_bytes += e.size
+                st.added_bytes += nbytes
             elif prev[6] == idx:  # the same path twice in one tar: the later one wins
-                if e.type != DIR:
-                    vers[path][-1] = (idx, e.size)
+                if typ != DIR:
+                    vers[path][-1] = (idx, nbytes)
                 continue
-            elif e.type != DIR:
+            elif typ != DIR:
                 st.modified += 1
-                st.modified_bytes += e.size
-                if e.type == REG and prev[0] == REG and prev[1] == e.size and prev[5] == e.crc:
+                st.modified_bytes += nbytes
+                if typ == REG and prev[0] == REG and prev[1] == nbytes and prev[5] == adler:
                     st.same_content += 1
-                    st.same_content_bytes += e.size
+                    st.same_content_bytes += nbytes
                     if len(st.same_content_paths) < 20:
                         st.same_content_paths.append(path)
-            if e.type != DIR:
-                vers.setdefault(path, []).append((idx, e.size))
+            if typ != DIR:
+                vers.setdefault(path, []).append((idx, nbytes))
         for target in wh_files:
             self._delete(target, idx, st)
         if wh_dirs or opaque:

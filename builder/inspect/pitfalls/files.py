@@ -21,7 +21,7 @@ from builder.inspect.pitfalls.base import (
     lines_of,
     where,
 )
-from builder.inspect.tarscan import REG
+from store.oci.tar import REG
 
 DELETED = CatalogEntry(
     "deleted-later",

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from builder.inspect.errors import LayerFormatError
+from builder.inspect.layers import layer_path
 from builder.inspect.tarscan import TarScan
 from tests.unit.inspect.synth import compress
 
@@ -71,7 +72,16 @@ def test_agrees_with_tarfile(entries, fmt, how) -> None:
     data = _tar(entries, fmt)
     blob, _ = compress(data, how)
     scan = TarScan(io.BytesIO(blob))
-    got = [(e.path, e.size, e.uid, e.linkname, e.crc) for e in scan]
+    got = [
+        (
+            layer_path(e.unsafe_name),
+            e.size if e.is_file else 0,
+            e.uid,
+            e.unsafe_linkname,
+            e.data_adler32,
+        )
+        for e in scan
+    ]
     assert got == _ref(data)
     assert scan.uncompressed_size == len(data)
     assert scan.compressed_size == len(blob)
@@ -82,7 +92,7 @@ def test_multi_member_gzip() -> None:
 
     data = _tar([("a", "file", 100, 0), ("b", "file", 5000, 0)], tarfile.PAX_FORMAT)
     blob = gzip.compress(data[:1024]) + gzip.compress(data[1024:])
-    assert [e.path for e in TarScan(io.BytesIO(blob))] == ["a", "b"]
+    assert [e.unsafe_name for e in TarScan(io.BytesIO(blob))] == ["a", "b"]
 
 
 def test_truncated_layer_fails_cleanly() -> None:
@@ -127,3 +137,22 @@ def test_hostile_bytes_fail_only_with_layer_format_error(
                 assert e.size >= 0
         except LayerFormatError:
             pass
+
+
+def test_hostile_corpus_is_listed_or_refused_as_layer_format_error() -> None:
+    """inspect reads the unpacker's hostile tars with the same parser: what the parser
+    refuses, inspect refuses for the same reason; the rest (escapes the unpacker
+    refuses) is listed, as inspect only reports names and never opens them."""
+    from pathlib import Path
+
+    from store.errors import InvalidArchive
+    from tests.unit.layers.hostile import load_corpus
+
+    for case in load_corpus().hostile_tars(Path("/nonexistent/outside")):
+        try:
+            names = [e.unsafe_name for e in TarScan(io.BytesIO(case.data))]
+        except LayerFormatError as e:
+            assert "\n" not in str(e), case.name
+            assert case.error is not InvalidArchive or case.why in str(e), case.name
+        else:
+            assert case.error is not InvalidArchive and case.entry in names, case.name
