@@ -114,8 +114,11 @@ def test_output_to_fd(rootfs: Path, tmp_path: Path) -> None:
 
 def test_ctrl_c_ends_the_tree_and_cleans_up(rootfs: Path, tmp_path: Path) -> None:
     tag = "8123.5"
+    # Ctrl-C in a terminal reaches a process whose SIGINT is Python's default; a test
+    # started from a background job inherits SIGINT ignored, so set it as a shell would
     script = textwrap.dedent(f"""
-        import sys
+        import signal, sys
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
         from builder.sandbox import SandboxSpec, run
