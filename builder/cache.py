@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from builder.cache_inputs import MAX_STORED_SOURCES, CacheInputs
-from store import gc, meta
+from store import gc_roots, meta
 from store.errors import StoreError
 from store.oci.digest import Descriptor, Digest
 
@@ -127,7 +127,7 @@ class BuildCache:
         self._store = store
         conn = store.db()
         meta.ensure_schema(conn, SCHEMA_NAME, DDL)
-        meta.ensure_schema(conn, "store.gc", gc.GC_ROOTS_DDL)
+        meta.ensure_schema(conn, "store.gc", gc_roots.GC_ROOTS_DDL)
         meta.ensure_schema(conn, ROOTS_SCHEMA_NAME, ROOTS_BACKFILL)
 
     def _db(self) -> Any:
@@ -137,7 +137,7 @@ class BuildCache:
         """Register the result's layer blob and snapshot as gc roots owned by `key`
         (in the caller's transaction), so `prune` keeps what a cache hit reuses."""
         for kind, what in _roots_of(result):
-            gc.add_root_in(conn, kind, what, ROOT_OWNER + key)
+            gc_roots.add_root_in(conn, kind, what, ROOT_OWNER + key)
 
     def lookup(self, key: str) -> CacheResult | None:
         conn = self._db()
@@ -224,7 +224,7 @@ class BuildCache:
         conn = self._db()
         with conn:
             conn.execute("DELETE FROM build_cache WHERE key=?", (key,))
-            gc.remove_roots_in(conn, ROOT_OWNER + key)
+            gc_roots.remove_roots_in(conn, ROOT_OWNER + key)
 
     def previous(self, position: str, exclude_key: str = "") -> Previous | None:
         row = (

@@ -38,7 +38,6 @@ from builder.filehash import (
     entry_hash,
 )
 from builder.frontend.dockerignore import PatternMatcher
-from builder.local_archive import extract_archive, is_archive
 from store import userns
 
 MULTI_SOURCE = (
@@ -403,6 +402,9 @@ def _copy_into(
 def _extract(tree: SourceTree, src: Source, w: _Writer, dest: str) -> bool:
     import shutil
     import tempfile
+
+    # ADD's local-archive support loads every decompressor: only when ADD needs it
+    from builder.local_archive import extract_archive, is_archive
 
     path = tree.abs(src.rel)
     if not is_archive(path):

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from store.errors import BlobNotFound, StoreError
+from store.gc_roots import GC_ROOTS_DDL, add_root_in, remove_roots_in
 from store.locks import file_lock
 from store.meta import ensure_schema, forget_layer_blob
 from store.oci.digest import Descriptor, Digest, chain_ids
@@ -37,14 +37,6 @@ from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES
 if TYPE_CHECKING:
     from store.layout import Store
 
-GC_ROOTS_DDL = """
-CREATE TABLE IF NOT EXISTS gc_roots (
-    kind TEXT NOT NULL,
-    key TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    PRIMARY KEY (kind, key, owner)
-);
-"""
 LEASE_SLACK = 2.0  # seconds; mtime granularity and clock noise
 
 
@@ -71,16 +63,6 @@ def remove_roots(store: Store, owner: str) -> None:
     ensure_schema(conn, "store.gc", GC_ROOTS_DDL)
     with conn:
         remove_roots_in(conn, owner)
-
-
-def add_root_in(conn: sqlite3.Connection, kind: str, key: str, owner: str) -> None:
-    """`add_root` inside the caller's transaction (the table must exist)."""
-    conn.execute("INSERT OR IGNORE INTO gc_roots VALUES (?, ?, ?)", (kind, str(key), owner))
-
-
-def remove_roots_in(conn: sqlite3.Connection, owner: str) -> None:
-    """Drop every root `owner` registered, inside the caller's transaction."""
-    conn.execute("DELETE FROM gc_roots WHERE owner=?", (owner,))
 
 
 def reachable(store: Store, roots: list[Descriptor]) -> tuple[set[Digest], set[str]]:

@@ -9,13 +9,15 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder import config_ops
 from builder.engine import layers
 from builder.engine.state import BuildContext, LayerRef, StageState
 from builder.errors import BuildError
-from registry_client.progress import ProgressEvent
+
+if TYPE_CHECKING:
+    from registry_client.progress import ProgressEvent
 from store.errors import ImageNotFound, StoreError
 from store.oci.platform import Platform
 
