@@ -61,6 +61,8 @@ def url_filename(unsafe_url: str) -> str:
 
 @dataclass(frozen=True)
 class Fetched:
+    """A remote ADD source downloaded into the build's scratch space."""
+
     url: str
     path: Path
     digest: Digest
@@ -123,6 +125,8 @@ def _last_modified(value: str | None) -> int | None:
 
 @dataclass(frozen=True)
 class _Item:
+    """One ADD source: its tree, the spec it came from, and whether it was a URL."""
+
     tree: SourceTree
     spec: str
     remote: bool

@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class _Scan:
+    """What one pass over an archive found: its blobs, hard links and JSON documents."""
+
     path: str
     blobs: dict[str, Descriptor] = field(default_factory=dict)  # member name -> blob
     links: dict[str, str] = field(default_factory=dict)  # member name -> target name

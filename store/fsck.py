@@ -40,6 +40,8 @@ CHUNK = 1 << 20
 
 @dataclass
 class FsckReport:
+    """What fsck found and what it fixed."""
+
     errors: list[str] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

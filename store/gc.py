@@ -42,6 +42,8 @@ LEASE_SLACK = 2.0  # seconds; mtime granularity and clock noise
 
 @dataclass
 class GcReport:
+    """What a GC run removed, and what it kept."""
+
     removed_blobs: list[Digest] = field(default_factory=list)
     freed_bytes: int = 0
     removed_snapshots: list[str] = field(default_factory=list)

@@ -50,6 +50,8 @@ class _Owner(TypedDict):
 
 @dataclass(frozen=True)
 class DiffOptions:
+    """How a snapshot's changes are written as a layer."""
+
     compression: str | None = "gzip"
     source_date_epoch: int | None = None
     exclude: tuple[str, ...] = ()  # paths as seen in the container, e.g. "/etc/hosts"

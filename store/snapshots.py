@@ -85,6 +85,8 @@ def link_name(chain_id: Digest) -> str:
 
 @dataclass(frozen=True)
 class SnapshotInfo:
+    """One unpacked layer: its chain, parent, diff ID and references."""
+
     chain_id: Digest
     parent: Digest | None
     diff_id: Digest
@@ -95,6 +97,8 @@ class SnapshotInfo:
 
 @dataclass(frozen=True)
 class CommitResult:
+    """A committed layer: its blob descriptor, diff ID and chain ID."""
+
     descriptor: Descriptor  # the layer blob (in the store's BlobStore)
     diff_id: Digest
     chain_id: Digest

@@ -49,6 +49,8 @@ _FD_CACHE = 64
 
 @dataclass(frozen=True)
 class UnpackOptions:
+    """How a layer is unpacked: the overlay format, rootless, and the size cap."""
+
     fmt: OverlayFormat = field(default_factory=default_format)
     rootless: bool = field(default_factory=userns.rootless)
     max_bytes: int | None = DEFAULT_MAX_BYTES  # total declared file data; None = no cap
@@ -56,6 +58,8 @@ class UnpackOptions:
 
 @dataclass(frozen=True)
 class UnpackStats:
+    """How many entries and bytes an unpack wrote."""
+
     entries: int
     bytes: int  # file data written
 

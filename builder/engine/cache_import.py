@@ -77,6 +77,8 @@ class RemoteSource:
 
 @dataclass(frozen=True)
 class RemoteRow:
+    """A cache row read from a --cache-from manifest."""
+
     key: str
     parent: str
     result: CacheResult  # with `source` set for layer rows

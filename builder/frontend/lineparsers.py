@@ -10,15 +10,15 @@ Public API (stable): `parse_json_array(text)`, `parse_words(text, escape)`,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from builder.errors import DockerfileError, Span
 from builder.frontend.expand import ExpansionError, Lexer, is_space
+from builder.frontend.heredoc import Heredoc as Heredoc  # re-exported
+from builder.frontend.heredoc import chomp as chomp  # re-exported
 from builder.gofmt import quote as go_quote
 
 _WS_SPLIT = re.compile(r"[\t\v\f\r ]+")
 _HEREDOC = re.compile(r"^(\d*)<<(-?)[ \t\n\f\r]*([^<]*)\Z")
-_LEADING_TABS = re.compile(r"(?m)^\t+")
 NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
 
 
@@ -199,22 +199,6 @@ def dispatch(keyword: str, rest: str, span: Span, escape: str) -> tuple[list[str
 # --- heredocs (parser.go: ParseHeredoc, heredocsFromLine, ChompHeredocContent) ---
 
 
-@dataclass(frozen=True)
-class Heredoc:
-    """A heredoc of RUN/COPY/ADD; `content` is the raw body, `data` applies `<<-`. The
-    typed instructions carry these as they are (`builder.frontend.instructions.Heredoc`)."""
-
-    name: str
-    content: str
-    chomp: bool = False
-    expand: bool = True
-    fd: int = 0
-
-    @property
-    def data(self) -> str:
-        return chomp(self.content) if self.chomp else self.content
-
-
 def parse_heredoc(word: str) -> Heredoc | None:
     """A heredoc marker such as `<<-'EOF'` or `3<<EOF`, or None; error on bad quoting."""
     m = _HEREDOC.match(word)
@@ -240,8 +224,3 @@ def heredocs_from_line(line: str) -> list[Heredoc]:
     except ExpansionError:
         return []
     return [h for h in map(parse_heredoc, words) if h is not None]
-
-
-def chomp(text: str) -> str:
-    """Remove leading tabs from every line (what `<<-` does to a body)."""
-    return _LEADING_TABS.sub("", text)

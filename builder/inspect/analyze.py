@@ -33,6 +33,8 @@ SCHEMA_ID = "https://pybuild.dev/schemas/inspect-v1.json"
 
 @dataclass(frozen=True)
 class LayerInput:
+    """One layer to analyse: its digest, size and a way to open its blob."""
+
     digest: str
     size: int
     open: Callable[[], IO[bytes]]
@@ -40,6 +42,8 @@ class LayerInput:
 
 @dataclass(frozen=True)
 class LayerReport:
+    """The figures of one layer, as inspect prints them."""
+
     index: int
     digest: str
     size: int
@@ -62,6 +66,8 @@ class LayerReport:
 
 @dataclass
 class Analysis:
+    """Everything inspect learnt about one image."""
+
     image: str
     manifest_digest: str
     config_digest: str

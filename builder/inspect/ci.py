@@ -54,6 +54,8 @@ _UNITS = {
 
 @dataclass(frozen=True)
 class RuleResult:
+    """The outcome of one `inspect --ci` rule."""
+
     rule: str
     status: str  # PASS | FAIL | SKIP
     message: str = ""

@@ -19,6 +19,8 @@ _HEREDOC = re.compile(r"<<-?\s*[\"']?(\w+)[\"']?")
 
 @dataclass(frozen=True)
 class Step:
+    """One Dockerfile instruction as inspect maps it to layers."""
+
     keyword: str  # upper case
     args: str  # argument text after the flags, continuations joined with spaces
     line: int
@@ -49,6 +51,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Dockerfile:
+    """The steps of a Dockerfile, in order, with the file's name."""
+
     steps: tuple[Step, ...]
     path: str = "Dockerfile"
 

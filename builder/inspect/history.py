@@ -27,6 +27,8 @@ KEYWORDS = tuple(k for k in INSTRUCTION_KEYWORDS if k != "FROM")
 
 @dataclass(frozen=True)
 class HistoryRow:
+    """One entry of the image config's history, with its layer."""
+
     index: int  # position in config.history
     created: str
     created_by: str

@@ -70,6 +70,8 @@ class LayerStats:
 
 @dataclass(frozen=True, slots=True)
 class SecretFile:
+    """A file that looks like a secret, and why (its name or its content)."""
+
     layer: int
     path: str
     size: int

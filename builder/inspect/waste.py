@@ -28,6 +28,8 @@ from builder.inspect.layers import ImageTree
 
 @dataclass(frozen=True)
 class WastedPath:
+    """A path whose bytes are stored more than once, or stored then deleted."""
+
     path: str
     wasted_bytes: int
     versions: int
@@ -37,6 +39,8 @@ class WastedPath:
 
 @dataclass(frozen=True)
 class WasteReport:
+    """The image's wasted bytes and efficiency, as pybuild and dive count them."""
+
     wasted_bytes: int
     dive_wasted_bytes: int
     efficiency: float

@@ -19,6 +19,8 @@ CPU_PERIOD = 100_000
 
 @dataclass(frozen=True)
 class Limits:
+    """The resource limits of one RUN (None: no limit)."""
+
     memory: int | None = None
     cpus: float | None = None
     pids: int | None = None

@@ -40,6 +40,8 @@ _RESET = (*FORWARDED, signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores the last
 
 @dataclass(frozen=True)
 class ExecPlan:
+    """What the sandbox's init execs: argv, environment, directory and identity."""
+
     argv: tuple[str, ...]
     env: dict[str, str]
     cwd: str

@@ -23,6 +23,8 @@ from builder.sandbox import libc, network
 
 @dataclass
 class Holder:
+    """A process holding a network namespace that RUN steps join."""
+
     pid: int
     keep_w: int  # closing it ends the holder
     slirp: network.Slirp | None

@@ -20,6 +20,8 @@ class UnknownUser(SandboxError):
 
 @dataclass(frozen=True)
 class Identity:
+    """The user a RUN runs as, resolved against the image's passwd and group."""
+
     uid: int
     gid: int
     groups: tuple[int, ...]

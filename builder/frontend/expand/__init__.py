@@ -33,6 +33,8 @@ _PLAIN = re.compile(r"[^$'\"\\`<]*\Z")
 
 @dataclass
 class Expansion:
+    """What a word expanded to, and which variables it used or missed."""
+
     result: str
     words: list[str]
     matched: set[str] = field(default_factory=set)

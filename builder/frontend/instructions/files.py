@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypedDict, cast
 
+from builder.frontend.heredoc import Heredoc
 from builder.frontend.instructions.base import Expander, Instruction, flag, word
-from builder.frontend.lineparsers import Heredoc  # the syntax stage's, carried as it is
 
 if TYPE_CHECKING:
     from builder.frontend.instructions.typed import Reader

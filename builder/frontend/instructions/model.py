@@ -4,8 +4,8 @@ The index of the instruction classes, which live by family, each class with its 
 flags, reader (`parse`), expansion and canonical text (see `base.Instruction`):
 `stage` (FROM, ARG, ONBUILD), `run` (RUN), `files` (COPY, ADD), `config` (ENV, LABEL,
 EXPOSE, VOLUME, USER, WORKDIR, STOPSIGNAL, MAINTAINER) and `process` (CMD, ENTRYPOINT,
-SHELL, HEALTHCHECK); the values they hold (`KeyValue`, `Mount`, the syntax stage's
-`Heredoc`); and `KEYWORDS`, every instruction keyword. (No `__all__`: a star import
+SHELL, HEALTHCHECK); the values they hold (`KeyValue`, `Mount`, and the
+`Heredoc` of `builder.frontend.heredoc`); and `KEYWORDS`, every instruction keyword. (No `__all__`: a star import
 takes every public name, so a class added to a family needs no line here.)
 
 Every instruction carries `span` (where it is), `original` (the logical line as
@@ -17,6 +17,7 @@ class expands nothing).
 
 from __future__ import annotations
 
+from builder.frontend.heredoc import Heredoc as Heredoc
 from builder.frontend.instructions.base import REGISTRY as REGISTRY
 from builder.frontend.instructions.base import Expander as Expander
 from builder.frontend.instructions.base import Instruction as Instruction
@@ -27,6 +28,5 @@ from builder.frontend.instructions.files import *  # noqa: F403
 from builder.frontend.instructions.process import *  # noqa: F403
 from builder.frontend.instructions.run import *  # noqa: F403
 from builder.frontend.instructions.stage import *  # noqa: F403
-from builder.frontend.lineparsers import Heredoc as Heredoc  # the syntax stage's, as it is
 
 KEYWORDS: tuple[str, ...] = tuple(REGISTRY)

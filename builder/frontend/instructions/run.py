@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, cast
 
+from builder.frontend.heredoc import Heredoc
 from builder.frontend.instructions.base import Expander, Instruction, Mount, command, flag
 from builder.frontend.instructions.flags import FlagError, parse_mount
-from builder.frontend.lineparsers import Heredoc  # the syntax stage's, carried as it is
 
 if TYPE_CHECKING:
     from builder.frontend.instructions.typed import Reader

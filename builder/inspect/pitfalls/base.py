@@ -20,6 +20,8 @@ from builder.units import decimal_size
 
 @dataclass(frozen=True)
 class Fix:
+    """How to fix a pitfall: a summary and the Dockerfile before and after."""
+
     summary: str
     before: str
     after: str
@@ -30,6 +32,8 @@ class Fix:
 
 @dataclass(frozen=True)
 class CatalogEntry:
+    """A pitfall the catalogue knows, with its fix."""
+
     id: str
     title: str
     fix: Fix
@@ -38,6 +42,8 @@ class CatalogEntry:
 
 @dataclass(frozen=True)
 class Finding:
+    """One pitfall found in an image, with its lines and its cost."""
+
     id: str
     title: str
     lines: tuple[int, ...]  # Dockerfile lines involved, ascending; empty when unknown
@@ -72,6 +78,8 @@ class LayerInfo:
 
 @dataclass
 class Context:
+    """What a pitfall rule sees: the image tree, the layers and the steps."""
+
     tree: ImageTree
     layers: list[LayerInfo]
     steps: list[Step]  # every step (all stages when from a Dockerfile)

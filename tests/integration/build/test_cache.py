@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -142,3 +145,57 @@ def test_plan_cache_skips_the_front_end_until_an_input_changes(build_store, tmp_
     # the cached plan builds the very same image as the fresh one
     again, _ = run_build(build_store, tmp_path, child, tags=["pchild:1"])
     assert len(calls) == n + 1 and again.image_id == fresh.image_id != res.image_id
+
+
+# What a no-op rebuild may not load: the parser and the rest of the front end (the plan
+# comes from the plan cache), the sandbox (nothing runs), the registry client (the base
+# is local), and `inspect`/`ast` (a dataclass without a docstring makes `dataclasses`
+# ask inspect for a signature).
+NOOP_FORBIDDEN = (
+    "lark",
+    "builder.frontend._dockerfile_parser",
+    "builder.frontend.syntax",
+    "builder.frontend.lineparsers",
+    "builder.frontend.expand",
+    "builder.frontend.plan",
+    "builder.sandbox",
+    "registry_client.transport",
+    "requests",
+    "ast",
+)
+NOOP_PROBE = r"""
+import json, sys
+from builder import startup
+startup.defer_inspect()
+startup.install_dataclass_cache()
+from builder.cli import main
+code = main(sys.argv[1:])
+real_inspect = type(sys.modules.get("inspect")).__name__ == "module"
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "inspect": real_inspect}))
+"""
+
+
+def test_a_noop_rebuild_loads_neither_the_parser_the_sandbox_nor_the_registry(
+    build_store, tmp_path
+):
+    from tests.fixtures.common import REPO
+
+    (tmp_path / "ctx").mkdir()
+    ctx = _ctx(tmp_path / "ctx")
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nWORKDIR /app\nCOPY <<EOF /app/note\nhi\nEOF\n"
+        "COPY src/ /app/src/\nRUN cat /app/src/app.py > /app/copy\nENV A=1\n"
+        'LABEL a=b\nCMD ["sh"]\n'
+    )
+    env = {**os.environ, "PYBUILD_ROOT": str(build_store), "PYTHONPATH": str(REPO)}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    argv = [sys.executable, "-c", NOOP_PROBE, "build", "-q", "-t", "noop:1", str(ctx)]
+    for _ in range(2):  # the first builds and fills the plan cache
+        p = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout.splitlines()[-1])
+    assert got["code"] == 0
+    loaded = [
+        m for m in got["modules"] if any(m == f or m.startswith(f + ".") for f in NOOP_FORBIDDEN)
+    ]
+    assert loaded == [] and got["inspect"] is False
