@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from builder import local_archive
 from builder.context import CopyError, DestinationError, SourceTree
 from builder.copy import (
     MULTI_SOURCE,
@@ -161,7 +162,7 @@ class AddPlan:
                 unsafe_dest,
                 target_root,
                 self.opts,
-                extract_archives=not it.remote,
+                archives=None if it.remote else local_archive,
             )
             stats.files += s.files
             stats.dirs += s.dirs

@@ -18,9 +18,12 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import shutil
 import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from builder.chown import Owner, SymbolicMode, parse_chmod  # noqa: F401 (parse_chmod: re-export)
 from builder.context import (
@@ -44,6 +47,15 @@ MULTI_SOURCE = (
     "When using {0} with more than one source file, the destination must be a "
     "directory and end with a /"
 )
+
+
+class ArchiveExtractor(Protocol):
+    """What ADD unpacks local archives with (`builder.local_archive`): COPY never does,
+    so a COPY-only build loads no decompressor."""
+
+    def is_archive(self, path: str) -> bool: ...
+
+    def extract_archive(self, path: str, dest_dir: str, instruction: str = "ADD") -> int: ...
 
 
 @dataclass(frozen=True)
@@ -336,14 +348,14 @@ def copy_into(
     target_root: str,
     opts: CopyOptions,
     *,
-    extract_archives: bool = False,
+    archives: ArchiveExtractor | None = None,
 ) -> CopyStats:
     """Copy like `COPY srcs... dest` into `target_root` (a rootfs, possibly empty,
-    e.g. for --link). Relative `dest` is relative to `opts.workdir`. With
-    `extract_archives` (ADD), a source file that is a tar archive is unpacked into
+    e.g. for --link). Relative `dest` is relative to `opts.workdir`. With `archives`
+    (ADD: `builder.local_archive`), a source file that is an archive is unpacked into
     the destination directory instead."""
     try:
-        return _copy_into(tree, unsafe_srcs, unsafe_dest, target_root, opts, extract_archives)
+        return _copy_into(tree, unsafe_srcs, unsafe_dest, target_root, opts, archives)
     except FileChangedError as e:
         raise CopyError(f"file changed during the build: {e}", opts.instruction) from None
     except OSError as e:
@@ -364,7 +376,7 @@ def _copy_into(
     unsafe_dest: str,
     target_root: str,
     opts: CopyOptions,
-    extract_archives: bool,
+    archives: ArchiveExtractor | None,
 ) -> CopyStats:
     sources = _selected(tree, unsafe_srcs, opts)
     as_dir = is_dir_dest(unsafe_dest) or opts.parents
@@ -378,7 +390,7 @@ def _copy_into(
         w.mkdir_p(posixpath.dirname(dest))
     ex = _Excluder(opts.excludes)
     for src in sources:
-        if extract_archives and not src.is_dir and _extract(tree, src, w, dest):
+        if archives is not None and not src.is_dir and _extract(archives, tree, src, w, dest):
             continue
         if opts.parents:
             base = posixpath.join(dest, src.keep)
@@ -399,19 +411,15 @@ def _copy_into(
     return w.stats
 
 
-def _extract(tree: SourceTree, src: Source, w: _Writer, dest: str) -> bool:
-    import shutil
-    import tempfile
-
-    # ADD's local-archive support loads every decompressor: only when ADD needs it
-    from builder.local_archive import extract_archive, is_archive
-
+def _extract(
+    archives: ArchiveExtractor, tree: SourceTree, src: Source, w: _Writer, dest: str
+) -> bool:
     path = tree.abs(src.rel)
-    if not is_archive(path):
+    if not archives.is_archive(path):
         return False
     w.mkdir_p(dest)
     if w.opts.owner is None:
-        w.stats.files += extract_archive(path, w.target.abs(dest), w.opts.instruction)
+        w.stats.files += archives.extract_archive(path, w.target.abs(dest), w.opts.instruction)
         return True
     # BuildKit >= 0.23 applies --chown to the members: unpack beside the target
     # (same filesystem when possible), then copy over with the new owner.
@@ -422,10 +430,10 @@ def _extract(tree: SourceTree, src: Source, w: _Writer, dest: str) -> bool:
     except OSError:
         staging = tempfile.mkdtemp(prefix="pybuild-add-")
     try:
-        extract_archive(path, staging, w.opts.instruction)
+        archives.extract_archive(path, staging, w.opts.instruction)
         opts = CopyOptions(owner=w.opts.owner, preserve_owner=True, instruction=w.opts.instruction)
         got = _copy_into(
-            SourceTree(staging, is_context=False), ["."], f"/{dest}/", w.target.root, opts, False
+            SourceTree(staging, is_context=False), ["."], f"/{dest}/", w.target.root, opts, None
         )
         w.stats.files += got.files
         w.stats.bytes += got.bytes

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from store import meta
+
 CHUNK = 1 << 20
 RACY_NS = 2 * 10**9
 
@@ -46,8 +48,6 @@ class FileHashCache:
         self._xpending: list[tuple[str, int, int, str]] = []
         self._preloaded: list[str] = []
         if store_root is not None:
-            from store import meta
-
             Path(store_root).mkdir(parents=True, exist_ok=True)
             self._conn = meta.connect(Path(store_root))
             self._db = meta.FileHashTable(self._conn)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 from store.oci.config import History
 
@@ -52,7 +53,6 @@ def stamp_build(h: History, build_id: str) -> History:
     c = h.comment or ""
     if LINE_MARK not in c or BUILD_MARK in c:
         return h
-    from dataclasses import replace
 
     return replace(h, comment=f"{c} {BUILD_MARK}{build_id}")
 

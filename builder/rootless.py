@@ -18,9 +18,13 @@ the namespace pybuild is uid 0 and would otherwise pick root's /var/lib/pybuild.
 from __future__ import annotations
 
 import os
+import subprocess
 from typing import TYPE_CHECKING
 
 from builder.errors import BuildError
+from builder.sandbox import libc, namespaces
+from builder.sandbox.errors import SandboxError
+from store.layout import default_root
 
 if TYPE_CHECKING:
     from builder.sandbox.namespaces import IdMap
@@ -44,9 +48,6 @@ def maybe_enter(verb: str) -> None:
 
 
 def enter() -> None:
-    from builder.sandbox import libc, namespaces
-    from builder.sandbox.errors import SandboxError
-    from store.layout import default_root
 
     os.environ["PYBUILD_ROOT"] = str(default_root())
     try:
@@ -113,9 +114,6 @@ def _read_all(fd: int) -> bytes:
 
 def _write_maps(pid: int, idmap: IdMap) -> None:
     """namespaces.write_maps, with newuidmap and newgidmap run side by side."""
-    import subprocess
-
-    from builder.sandbox import namespaces
 
     if not idmap.helpers:
         namespaces.write_maps(pid, idmap)

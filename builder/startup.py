@@ -25,6 +25,7 @@ defining pybuild's classes and tearing itself down. Two measured costs live here
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import marshal
 import os
@@ -71,7 +72,7 @@ def _trusted(st: os.stat_result) -> bool:
 def install_dataclass_cache(path: str | None = None) -> None:
     """Route `dataclasses`' exec through the code cache (before any class is made)."""
     global _path
-    import dataclasses
+    import dataclasses  # not at the top: it imports inspect, which defer_inspect() precedes
 
     _path = path or cache_path()
     try:
@@ -137,8 +138,6 @@ def save_dataclass_cache() -> None:
 
 def finish(code: int) -> None:
     """End the process with `code` now that the command is done (see the docstring)."""
-    import atexit
-
     save_dataclass_cache()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

@@ -5,15 +5,30 @@ ONBUILD triggers), model (the engine's plan: stages of the front end's planned s
 state (stage state, build context), stages (per-step loop, cache, metadata), dispatch
 (instruction type -> what runs it), run_step (RUN + mounts), copy_step (COPY/ADD),
 workdir_step (WORKDIR), sources (bases, --from roots), layers (snapshots), outputs
-(archives, push), failure (step errors), runner.
+(archives, push), remote_cache (--cache-from/--cache-to), failure (step errors),
+runner.
+
+The package is a seam (PEP 562): `build` and the parts a build reaches only when asked
+for them (`outputs`, `remote_cache`) load on first use, so `import builder.engine.options`
+and a no-op rebuild stay cheap.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from builder.engine import outputs as outputs
+    from builder.engine import remote_cache as remote_cache
+    from builder.engine.runner import build as build
+
+_LAZY_MODULES = frozenset({"outputs", "remote_cache"})
 
 
-def build(opts: Any, progress: Any = None) -> Any:
-    from builder.engine.runner import build as _build
-
-    return _build(opts, progress)
+def __getattr__(name: str) -> Any:
+    if name == "build":
+        return importlib.import_module("builder.engine.runner").build
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,12 +18,26 @@ when the cache lives on another registry.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from builder.engine.cache_import import ARTIFACT_TYPE, CONFIG_TYPE
-from store.oci.digest import Descriptor
-from store.oci.mediatype import OCI_MANIFEST
+from builder.engine.cache_import import (
+    ARTIFACT_TYPE,
+    CONFIG_TYPE,
+    RemoteSource,
+    fetch_layers,
+)
+from builder.engine.state import LayerRef
+from registry_client import sources
+from registry_client.client import RegistryClient
+from registry_client.errors import RegistryError
+from registry_client.push import push_blobs
+from store.oci.digest import Descriptor, Digest
+from store.oci.image import to_oci
+from store.oci.manifest import Manifest
+from store.oci.mediatype import OCI_CONFIG, OCI_MANIFEST
+from store.oci.platform import Platform
+from store.oci.reference import Reference
 
 if TYPE_CHECKING:
     from builder.engine.state import BuildContext
@@ -67,9 +81,6 @@ def mount(
 ) -> bool:
     """Make `desc` present in `target`'s repository without downloading it: it is
     there already, or a cross-repo mount from `source` (same registry) succeeds."""
-    from registry_client import sources
-    from registry_client.client import RegistryClient
-    from registry_client.errors import RegistryError
 
     src = source.reference() if source is not None else None
     client = RegistryClient(insecure=insecure)
@@ -91,10 +102,6 @@ def mount(
 def write_manifest(store: Store, img: Any, layers: Sequence[Descriptor]) -> Descriptor:
     """store.image.write_image's config and manifest, for layers that are not in the
     store (they are in the push target already); nothing is tagged."""
-    from store.oci.image import to_oci
-    from store.oci.manifest import Manifest
-    from store.oci.mediatype import OCI_CONFIG
-    from store.oci.platform import Platform
 
     cfg = store.blobs.put_bytes(img.to_bytes(), OCI_CONFIG)
     m = Manifest(
@@ -110,14 +117,16 @@ def write_manifest(store: Store, img: Any, layers: Sequence[Descriptor]) -> Desc
     return Descriptor(md.media_type, md.digest, md.size, platform=plat)
 
 
-def export(ctx: BuildContext, ref_text: str, mode: str, keys: list[str], final_key: str) -> str:
-    """Push the cache; returns a one-line summary."""
-    from builder.engine.remote_cache import fetch_layers, source_of
-    from builder.engine.state import LayerRef
-    from registry_client.client import RegistryClient
-    from registry_client.push import push_blobs
-    from store.oci.digest import Digest
-    from store.oci.reference import Reference
+def export(
+    ctx: BuildContext,
+    ref_text: str,
+    mode: str,
+    keys: list[str],
+    final_key: str,
+    source_of: Callable[[Digest], RemoteSource | None],
+) -> str:
+    """Push the cache; returns a one-line summary. `source_of` names the --cache-from
+    repository a layer the store lacks can be mounted or fetched from."""
 
     ref = Reference.parse(ref_text)
     store = ctx.store
@@ -128,12 +137,10 @@ def export(ctx: BuildContext, ref_text: str, mode: str, keys: list[str], final_k
     mounted = 0
     unreachable = []
     for d in remote_only:
-        if mount(store, ref, d, source_of(ctx, d.digest), insecure):
+        if mount(store, ref, d, source_of(d.digest), insecure):
             mounted += 1
         else:
-            unreachable.append(
-                LayerRef(d, Digest.parse(_diff_id(rows, d)), source_of(ctx, d.digest))
-            )
+            unreachable.append(LayerRef(d, Digest.parse(_diff_id(rows, d)), source_of(d.digest)))
     fetch_layers(store, unreachable)  # another registry: fetch, then upload below
     gone = [lr.desc for lr in unreachable if not store.blobs.exists(lr.desc.digest)]
     if gone:

@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from builder.cache import CacheResult
 from builder.errors import BuildError
-from store.errors import StoreError
+from registry_client import sources
+from registry_client.client import RegistryClient
+from registry_client.errors import RegistryError
+from registry_client.manifest import parse_manifest, select_platform
+from registry_client.pull import fetch_blobs
+from store.errors import InvalidReference, StoreError
 from store.oci.digest import Descriptor, Digest
+from store.oci.platform import Platform
+from store.oci.reference import Reference
 
 if TYPE_CHECKING:
     from store.layout import Store
@@ -43,6 +50,12 @@ class CacheImportError(BuildError):
     exit_code = 1
 
 
+class CacheTransferError(BuildError):
+    """Exporting a cache, or fetching a cached layer, failed."""
+
+    exit_code = 1
+
+
 @dataclass(frozen=True)
 class RemoteSource:
     """A repository that holds cached layers; compared by value, so rows share it."""
@@ -51,20 +64,16 @@ class RemoteSource:
     insecure: tuple[str, ...] = ()
 
     def reference(self) -> Any:
-        from store.oci.reference import Reference
 
         return Reference.parse(self.ref)
 
     def client(self) -> Any:
-        from registry_client.client import RegistryClient
 
         return RegistryClient(insecure=self.insecure)
 
     def fetch(self, store: Store, descs: list[Descriptor], progress: Any = None) -> None:
         """Download `descs` into the store (verified) and remember where they came from,
         so a later push can mount them instead of uploading."""
-        from registry_client import sources
-        from registry_client.pull import fetch_blobs
 
         ref = self.reference()
         client = self.client()
@@ -87,9 +96,6 @@ class RemoteRow:
 
 def load(ref_text: str, insecure: tuple[str, ...], platform: str) -> dict[str, RemoteRow]:
     """The rows of the cache at `ref_text`, by key. Raises CacheImportError."""
-    from registry_client.errors import RegistryError
-    from store.errors import InvalidReference
-    from store.oci.reference import Reference
 
     try:
         ref = Reference.parse(ref_text)
@@ -107,8 +113,6 @@ def load(ref_text: str, insecure: tuple[str, ...], platform: str) -> dict[str, R
 
 
 def _cache_document(client: Any, ref: Any, platform: str) -> Any:
-    from registry_client.manifest import parse_manifest, select_platform
-    from store.oci.platform import Platform
 
     data, ctype, _ = client.get_manifest(ref)
     parsed = parse_manifest(data, ctype, str(ref))
@@ -180,3 +184,17 @@ def parse_rows(unsafe_doc: Any, source: RemoteSource, origin: str) -> dict[str, 
             )
         out[key] = RemoteRow(key, parent, res, origin)
     return out
+
+
+def fetch_layers(store: Store, lrs: Sequence[Any], progress: Any = None) -> None:
+    """Download the remote-cache layers of `lrs` that the store lacks."""
+
+    todo: dict[Any, list[Descriptor]] = {}
+    for lr in lrs:
+        if lr.source is not None and not store.blobs.exists(lr.desc.digest):
+            todo.setdefault(lr.source, []).append(lr.desc)
+    for src, descs in todo.items():
+        try:
+            src.fetch(store, descs, progress)
+        except RegistryError as e:
+            raise CacheTransferError(f"fetching cached layers from {src.ref}: {e}") from None

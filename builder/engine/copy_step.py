@@ -8,19 +8,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import builder
 from builder import config_ops, history
 from builder.cache import CacheResult
+from builder.chown import resolve_chown
+from builder.context import SourceTree
+from builder.copy import CopyOptions, copy_into, parse_chmod, source_hash
 from builder.engine import layers
 from builder.engine.failure import StepError
 from builder.engine.model import Stage, Step
 from builder.engine.sources import source_key, stage_root
 from builder.engine.state import BuildContext, StageState
-from builder.errors import BuildError
+from builder.errors import BuildError, Span
 from builder.frontend.instructions.model import Add, Copy
 from builder.history import rfc3339
 
@@ -39,7 +45,6 @@ def source_ref(step: Step) -> int | str | None:
 
 
 def _copy_opts(step: Step, state: StageState, *, owner: Any = None) -> Any:
-    from builder.copy import CopyOptions, parse_chmod
 
     ins = _copy(step)
     return CopyOptions(
@@ -55,13 +60,10 @@ def _copy_opts(step: Step, state: StageState, *, owner: Any = None) -> Any:
 
 @contextlib.contextmanager
 def _source_tree(ctx: BuildContext, step: Step) -> Any:
-    from builder.context import SourceTree
 
     src = source_ref(step)
     docs = _copy(step).heredocs
     if docs:
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="pybuild-heredoc-") as d:
             for doc in docs:
                 p = Path(d) / doc.name.lstrip("/")
@@ -104,14 +106,9 @@ def key_inputs(
     opts = _copy_opts(step, state)
     try:
         if isinstance(ins, Add):
-            import shutil
-            import tempfile
-
-            from builder.add import prepare_add
-
             staging = tempfile.mkdtemp(prefix="pybuild-add-")
             try:
-                plan = prepare_add(
+                plan = builder.add.prepare_add(
                     ctx.context_tree,
                     _sources(step),
                     Path(staging),
@@ -128,8 +125,6 @@ def key_inputs(
             else:
                 shutil.rmtree(staging, ignore_errors=True)
         else:
-            from builder.copy import source_hash
-
             sh = source_hash(ctx.context_tree, _sources(step), opts, ctx.hashes())
     except BuildError as e:
         raise _located(ctx, step, e) from None
@@ -139,8 +134,6 @@ def key_inputs(
 def _located(ctx: BuildContext, step: Step, e: BuildError) -> BuildError:
     loc = getattr(e, "located", None)
     if loc is not None:
-        from builder.errors import Span
-
         return loc(ctx.file, Span(step.line))
     return e
 
@@ -154,7 +147,6 @@ def execute(
     position: str,
     key: str,
 ) -> CacheResult:
-    from builder.chown import resolve_chown
 
     ins = _copy(step)
     link = ins.link
@@ -170,8 +162,6 @@ def execute(
                 plan = _add_plan(ctx, step, tree, opts, stack)
                 plan.apply(dest, root)
             else:
-                from builder.copy import copy_into
-
                 copy_into(tree, _sources(step), dest, root, replace(opts))
             layers.settle_dir_times(active, _dest_rel(root, opts.workdir, dest))
             created = ctx.epoch_created or rfc3339(time.time())
@@ -203,23 +193,20 @@ def _add_plan(
 ) -> Any:
     """The ADD's sources: URLs as they were fetched for the cache key (never fetched a
     second time, so the layer holds the bytes the key was made from), else fetched now."""
-    import shutil
-    import tempfile
-
-    from builder.add import AddPlan, prepare_add
 
     with ctx.lock:
         kept = ctx.fetched.pop(id(step), None)
     if kept is not None:
         plan, staging = kept
         stack.callback(shutil.rmtree, staging, True)
-        return AddPlan(plan.items, replace(opts, instruction="ADD"))
+        return builder.add.AddPlan(plan.items, replace(opts, instruction="ADD"))
     staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-add-"))
-    return prepare_add(tree, _sources(step), Path(staging), opts, checksum=_checksum(_copy(step)))
+    return builder.add.prepare_add(
+        tree, _sources(step), Path(staging), opts, checksum=_checksum(_copy(step))
+    )
 
 
 def _dest_rel(root: str, workdir: str, dest: str) -> str:
-    from builder.context import SourceTree
 
     full = dest if dest.startswith("/") else f"{workdir.rstrip('/')}/{dest}"
     return SourceTree(root, is_context=False).resolve(full)

@@ -4,6 +4,7 @@ the exit code, and carry the last lines of the step's output (ARCHITECTURE §2).
 from __future__ import annotations
 
 from builder.errors import BuildError
+from builder.units import binary_size
 
 TAIL_LINES = 10
 
@@ -50,8 +51,6 @@ def process_message(
 ) -> str:
     cmd = " ".join(argv)
     if oom and memory_limit:
-        from builder.units import binary_size
-
         return (
             f'process "{cmd}" ran out of memory at the {binary_size(memory_limit)} limit and '
             f"was killed (exit code: {status}); raise --memory"

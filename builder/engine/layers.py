@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from builder import engine
 from builder.engine.state import StageState
 from store.oci.digest import Digest
 
@@ -40,9 +41,9 @@ def ensure_chain(store: Store, state: StageState) -> Digest | None:
         return None
     sn = store.snapshots
     if any(lr.source is not None for lr in state.layers):
-        from builder.engine.remote_cache import fetch_layers
-
-        fetch_layers(store, state.layers)  # a step runs on layers from a remote cache
+        engine.remote_cache.fetch_layers(
+            store, state.layers
+        )  # a step runs on layers from a remote cache
     chain = sn.ensure_layers([lr.desc for lr in state.layers], [lr.diff_id for lr in state.layers])
     _settle(sn, chain)
     return chain

@@ -12,11 +12,13 @@ began (a lower bound)."""
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from builder.engine.copy_step import source_ref
 from builder.engine.model import Step
 from builder.errors import BuildError
 from builder.frontend.instructions.model import Copy
@@ -61,12 +63,10 @@ def _is_enospc(e: BaseException) -> bool:
 
 
 def _sources_bytes(ctx: BuildContext, step: Step) -> int:
-    from builder.engine.copy_step import source_ref
 
     ins = step.instruction
     if not isinstance(ins, Copy) or source_ref(step):
         return 0
-    import glob
 
     base = os.path.realpath(ctx.opts.context)
     total = 0

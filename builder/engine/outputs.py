@@ -4,9 +4,15 @@ stage's files, export_fs) and `--push` / `--output type=registry` (registry_clie
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from builder.engine import export_fs, layers
+from builder.engine.sources import TransferProgress
 from builder.errors import BuildError
+from registry_client.client import RegistryClient
+from registry_client.push import push_image
+from store import archive
 
 if TYPE_CHECKING:
     from builder.engine.state import BuildContext
@@ -31,7 +37,6 @@ def emit(ctx: BuildContext, result: Any) -> None:
 
 
 def _archive(ctx: BuildContext, result: Any, fmt: str, dest: str) -> None:
-    from store import archive
 
     vid = ctx.progress.new_id()
     ctx.progress.step_started(vid, "", "", f"exporting to {fmt} image format {dest}")
@@ -46,9 +51,6 @@ def _archive(ctx: BuildContext, result: Any, fmt: str, dest: str) -> None:
 
 def _filesystem(ctx: BuildContext, typ: str, dest: str) -> None:
     """The target stage's files, not an image: into a directory or a tar."""
-    from pathlib import Path
-
-    from builder.engine import export_fs, layers
 
     state = ctx.futures[ctx.plan.target].result()
     vid = ctx.progress.new_id()
@@ -68,16 +70,12 @@ def _filesystem(ctx: BuildContext, typ: str, dest: str) -> None:
 
 
 def _push(ctx: BuildContext, result: Any, name: str) -> None:
-    from registry_client.push import push_image
 
     vid = ctx.progress.new_id()
     ctx.progress.step_started(vid, "", "", f"pushing {name}")
     kw: dict[str, Any] = {}
     if ctx.opts.insecure_registries:
-        from registry_client.client import RegistryClient
-
         kw["client"] = RegistryClient(insecure=tuple(ctx.opts.insecure_registries))
-    from builder.engine.sources import TransferProgress
 
     try:
         push_image(ctx.store, result.manifest, name, progress=TransferProgress(ctx, vid), **kw)

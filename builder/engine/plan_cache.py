@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from builder.engine.model import Plan
+from builder.engine.sources import resolve_image
+from builder.errors import BuildError
+from store import meta
 
 if TYPE_CHECKING:
     from builder.engine.state import BuildContext
@@ -86,8 +89,6 @@ def key_of(
 
 
 def _db(ctx: BuildContext) -> Any:
-    from store import meta
-
     conn = ctx.store.db()
     meta.ensure_schema(conn, SCHEMA_NAME, DDL)
     return conn
@@ -95,9 +96,6 @@ def _db(ctx: BuildContext) -> Any:
 
 def load(ctx: BuildContext, key: str) -> Plan | None:
     """The stored plan, when its base images still resolve to the same manifests."""
-    from builder.engine.sources import resolve_image
-    from builder.errors import BuildError
-
     try:
         row = _db(ctx).execute("SELECT bases, plan FROM plan_cache WHERE key=?", (key,)).fetchone()
     except Exception:  # a cache: any problem means "plan it again"

@@ -11,10 +11,15 @@ is converted or resolved again here.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from builder import frontend
+from builder.engine import plan_cache
 from builder.engine.model import Plan, Stage, Step
+from builder.engine.sources import resolve_image
+from builder.errors import BuildError, DockerfileError
 from builder.frontend.instructions.model import Onbuild
 from builder.frontend.planned import BuildPlan, PlannedStage, one_line
 from store.oci.platform import host_platform
@@ -26,8 +31,6 @@ if TYPE_CHECKING:
 def make_plan(ctx: BuildContext) -> Plan:
     """The engine's plan: from the plan cache when nothing it was made from changed,
     else from the front end (and then cached)."""
-    from builder.engine import plan_cache
-
     opts = ctx.opts
     key = plan_cache.key_of(
         opts.dockerfile_text, opts.dockerfile_name, opts.build_args, opts.target, ctx.platform
@@ -42,15 +45,10 @@ def make_plan(ctx: BuildContext) -> Plan:
 
 
 def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> Plan:
-    from builder.frontend.plan import make_plan as front
-
     opts = ctx.opts
     image_triggers: list[str] = []  # ONBUILD of the base images
 
     def resolver(ref: str, platform: Any) -> Mapping[str, Any] | None:
-        from builder.engine.sources import resolve_image
-        from builder.errors import BuildError
-
         plat = str(platform or ctx.platform)
         try:
             img, digest = resolve_image(ctx, ref, plat)
@@ -63,7 +61,7 @@ def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> 
         return cfg.to_json()
 
     def plan_for(target: str | None) -> Plan:
-        bp = front(
+        bp = frontend.make_plan(
             opts.dockerfile_text,
             file=opts.dockerfile_name,
             build_args=dict(opts.build_args),
@@ -98,8 +96,6 @@ def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> 
 
 
 def _stages_of(plan_for: Callable[[str | None], Plan], ref: str) -> tuple[Stage, ...]:
-    from builder.errors import DockerfileError
-
     try:
         return plan_for(ref).stages
     except DockerfileError:
@@ -109,8 +105,6 @@ def _stages_of(plan_for: Callable[[str | None], Plan], ref: str) -> tuple[Stage,
 def _trigger_refs(plan: Plan, image_triggers: list[str]) -> list[str]:
     """Names in `--from=` / `from=` of the triggers that will run: the base images'
     ONBUILD, and ONBUILD steps of stages that others build on."""
-    import re
-
     bases = {st.base for st in plan.stages if isinstance(st.base, int)}
     exprs = list(image_triggers)
     for st in plan.stages:
@@ -150,10 +144,8 @@ def onbuild_steps(
 ) -> list[Step]:
     """The base image's ONBUILD triggers as steps, planned by the front end as a stage
     on that base, at the stage's FROM line (BuildKit resets the trigger locations to it)."""
-    from builder.frontend.plan import make_plan as front
-
     text = "FROM onbuild-base\n" + "\n".join(triggers) + "\n"
-    bp = front(
+    bp = frontend.make_plan(
         text,
         build_args=dict(build_args),
         platform=platform,

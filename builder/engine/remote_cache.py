@@ -18,19 +18,29 @@ registry the final image's layers are cross-repo mounted, never downloaded.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from builder.cache import CacheInputs, CacheResult
 from builder.engine import cache_export
-from builder.engine.cache_import import INLINE_KEY, RemoteRow, load
+from builder.engine.cache_import import (
+    INLINE_KEY,
+    CacheTransferError,
+    RemoteRow,
+    fetch_layers,
+    load,
+)
+from builder.engine.sources import TransferProgress
 from builder.errors import BuildError
+from store.errors import InvalidReference
 from store.oci.digest import Descriptor
+from store.oci.reference import Reference
 
 if TYPE_CHECKING:
     from builder.engine.state import BuildContext
-    from store.layout import Store
 
 MODES = ("min", "max")
 # BuildKit options that change nothing here (pybuild always writes OCI media types)
@@ -42,12 +52,6 @@ IGNORED = (
     "force-compression",
     "ignore-error",
 )
-
-
-class CacheTransferError(BuildError):
-    """Exporting a cache, or fetching a cached layer, failed."""
-
-    exit_code = 1
 
 
 class CacheSpecError(BuildError):
@@ -95,8 +99,6 @@ class CacheSpec:
 
 
 def _checked_ref(flag: str, ref: str) -> str:
-    from store.errors import InvalidReference
-    from store.oci.reference import Reference
 
     try:
         Reference.parse(ref)
@@ -140,8 +142,6 @@ def import_from(ctx: BuildContext, text: str) -> None:
     overlaps planning and context hashing; the first lookup waits for it. A missing or
     corrupt cache is a warning: the first CI run has no cache yet, and a broken one
     must not break builds."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
 
     spec = CacheSpec.parse(text, export=False)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-import")
@@ -172,21 +172,6 @@ def source_of(ctx: BuildContext, digest: Any) -> Any:
     return None
 
 
-def fetch_layers(store: Store, lrs: Sequence[Any], progress: Any = None) -> None:
-    """Download the remote-cache layers of `lrs` that the store lacks."""
-    from registry_client.errors import RegistryError
-
-    todo: dict[Any, list[Descriptor]] = {}
-    for lr in lrs:
-        if lr.source is not None and not store.blobs.exists(lr.desc.digest):
-            todo.setdefault(lr.source, []).append(lr.desc)
-    for src, descs in todo.items():
-        try:
-            src.fetch(store, descs, progress)
-        except RegistryError as e:
-            raise CacheTransferError(f"fetching cached layers from {src.ref}: {e}") from None
-
-
 def with_inline(ctx: BuildContext, img: Any, final_key: str) -> Any:
     """With `--cache-to type=inline`, the final image's config carries the rows of its
     own steps (its layers are the image's), as BuildKit's inline cache does."""
@@ -198,7 +183,6 @@ def with_inline(ctx: BuildContext, img: Any, final_key: str) -> Any:
 
 def _push_targets(ctx: BuildContext) -> list[Any]:
     """Where `--push` sends the image, when that is the only output."""
-    from store.oci.reference import Reference
 
     opts = ctx.opts
     if not opts.push or any(o.get("type") != "registry" for o in opts.outputs):
@@ -236,7 +220,6 @@ def finish_image(ctx: BuildContext, img: Any, lrs: Sequence[Any]) -> Descriptor 
             )
             return cache_export.write_manifest(ctx.store, img, [lr.desc for lr in lrs])
         missing = left
-    from builder.engine.sources import TransferProgress
 
     size = sum(lr.desc.size for lr in missing)
     vid = ctx.progress.new_id()
@@ -262,7 +245,9 @@ def export_to(ctx: BuildContext, text: str, keys: list[str]) -> None:
     vid = ctx.progress.new_id()
     ctx.progress.step_started(vid, "", "", f"exporting cache to {spec.ref} (mode={spec.mode})")
     try:
-        note = cache_export.export(ctx, spec.ref, spec.mode, keys, final.key)
+        note = cache_export.export(
+            ctx, spec.ref, spec.mode, keys, final.key, lambda d: source_of(ctx, d)
+        )
     except Exception as e:  # one line for the user
         ctx.progress.step_error(vid, str(e))
         raise CacheTransferError(f"--cache-to {spec.ref}: {e}") from None

@@ -10,17 +10,22 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from builder import config_ops, history
+from builder import config_ops, history, sandbox
 from builder.cache import CacheResult
 from builder.cache_inputs import runs_as
-from builder.engine import layers
+from builder.context import SourceTree
+from builder.copy import CopyOptions, source_hash
+from builder.engine import export_fs, layers
 from builder.engine.failure import StepError, process_message
 from builder.engine.model import Stage, Step
+from builder.engine.sources import source_key, stage_root
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
 from builder.frontend.instructions.model import Mount as RunMount  # not the sandbox's Mount
@@ -71,8 +76,6 @@ def key_inputs(
     extra: dict[str, str] = {}
     for m in ins.mounts:
         if m.type in ("bind", "cache") and m.from_:
-            from builder.engine.sources import source_key
-
             extra[f"mount {m.target} from {m.from_}"] = source_key(ctx, m.from_)
         elif m.type == "bind":
             extra[f"mount {m.target}"] = _context_hash(ctx, m.source or ".")
@@ -86,7 +89,6 @@ def key_inputs(
 
 
 def _context_hash(ctx: BuildContext, src: str) -> str:
-    from builder.copy import CopyOptions, source_hash
 
     return source_hash(ctx.context_tree, [src], CopyOptions(), ctx.hashes()).digest
 
@@ -143,29 +145,26 @@ def execute(
     position: str,
     key: str,
 ) -> CacheResult:
-    from builder.sandbox import Mount, SandboxSpec, run, seccomp
 
-    seccomp.use_store(Path(ctx.store.root))  # compiled filters cached per store
+    sandbox.seccomp.use_store(Path(ctx.store.root))  # compiled filters cached per store
     argv, pipe_files = command_line(step, state)
     cwd = state.config.config.working_dir or "/"
     with contextlib.ExitStack() as stack:
         active = stack.enter_context(layers.writable(ctx.store, state, key))
-        mounts: list[Mount] = []
+        mounts: list[sandbox.Mount] = []
         extra_env: list[tuple[str, str]] = []
         ins = _run(step)
         privileged = ins.security == "insecure"
         for m in ins.mounts:
             mounts.extend(stack.enter_context(_mount(ctx, stage, m, cwd, extra_env)))
         if pipe_files:
-            import tempfile
-
             d = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-pipes-")))
             for name, data in pipe_files:
                 (d / name).write_text(data)
                 os.chmod(d / name, 0o755)
-            mounts.append(Mount(PIPES_DIR, "bind", d, readonly=True))
+            mounts.append(sandbox.Mount(PIPES_DIR, "bind", d, readonly=True))
         network = ins.network or ctx.opts.network
-        spec = SandboxSpec(
+        spec = sandbox.SandboxSpec(
             rootfs=Path(active.merged),
             argv=tuple(argv),
             env=tuple(run_env(step) + extra_env),
@@ -180,7 +179,7 @@ def execute(
         )
         out = _Lines(ctx, vid)
         try:
-            result = run(spec, stdout=out, stderr=out)
+            result = sandbox.run(spec, stdout=out, stderr=out)
         except BuildError as e:
             out.flush()
             raise _fail(ctx, stage, step, position, str(e), out.tail) from None
@@ -235,11 +234,10 @@ def _target(m: RunMount, cwd: str) -> str:
 def _mount(
     ctx: BuildContext, stage: Stage, m: RunMount, cwd: str, extra_env: list[tuple[str, str]]
 ) -> Iterator[list[Any]]:
-    from builder.sandbox import Mount
 
     if m.type == "tmpfs":
         opts = f"size={m.size}" if m.size else ""
-        yield [Mount(_target(m, cwd), "tmpfs", options=opts)]
+        yield [sandbox.Mount(_target(m, cwd), "tmpfs", options=opts)]
     elif m.type == "secret":
         yield from _secret(ctx, m, extra_env)
     elif m.type == "cache":
@@ -253,7 +251,6 @@ def _mount(
 def _secret(
     ctx: BuildContext, m: RunMount, extra_env: list[tuple[str, str]]
 ) -> Iterator[list[Any]]:
-    from builder.sandbox import Mount
 
     sid = m.id or os.path.basename(m.target or "")
     src = ctx.opts.secrets.get(sid)
@@ -268,21 +265,16 @@ def _secret(
         if not m.target:
             yield []
             return
-    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="pybuild-secret-") as d:
         f = Path(d) / "secret"
         f.write_bytes(data)
         os.chmod(f, m.mode if m.mode is not None else 0o400)
         os.chown(f, m.uid or 0, m.gid or 0)
-        yield [Mount(m.target or f"/run/secrets/{sid}", "bind", f, readonly=True)]
+        yield [sandbox.Mount(m.target or f"/run/secrets/{sid}", "bind", f, readonly=True)]
 
 
 def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
-    import shutil
-    import tempfile
-
-    from builder.sandbox import Mount
 
     target = _target(m, cwd)
     cid = m.id or target
@@ -292,7 +284,6 @@ def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
     seed = None
     if m.from_ not in (None, ""):
         # BuildKit keys a cache seeded from a stage or image by id AND that source
-        from builder.engine.sources import source_key
 
         seed = m.from_
         cid = f"{cid}\0{source_key(ctx, seed)}\0{m.source or '/'}"
@@ -320,7 +311,7 @@ def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
                 private_dir = Path(tempfile.mkdtemp(dir=base, prefix="private-"))
         else:
             fcntl.flock(lock_fd, fcntl.LOCK_SH)
-        yield [Mount(target, "bind", private_dir or d, readonly=m.readonly)]
+        yield [sandbox.Mount(target, "bind", private_dir or d, readonly=m.readonly)]
     finally:
         os.close(lock_fd)
         if private_dir is not None:
@@ -329,9 +320,6 @@ def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
 
 def _seed(ctx: BuildContext, ref: str | int, source: str, dest: Path) -> None:
     """A new cache directory starts as a copy of `source` in stage or image `ref`."""
-    from builder.context import SourceTree
-    from builder.engine import export_fs
-    from builder.engine.sources import stage_root
 
     with stage_root(ctx, ref) as root:
         rel = SourceTree(root).resolve(source)
@@ -347,11 +335,6 @@ def _seed(ctx: BuildContext, ref: str | int, source: str, dest: Path) -> None:
 
 
 def _bind(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
-    import shutil
-    import tempfile
-
-    from builder.engine.sources import stage_root
-    from builder.sandbox import Mount
 
     target = _target(m, cwd)
     with contextlib.ExitStack() as stack:
@@ -359,7 +342,6 @@ def _bind(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
             root = ctx.opts.context
         else:
             root = Path(stack.enter_context(stage_root(ctx, m.from_)))
-        from builder.context import SourceTree
 
         rel = SourceTree(root).resolve(m.source or "/")
         src = Path(root) / rel if rel else Path(root)
@@ -374,4 +356,4 @@ def _bind(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
             else:
                 shutil.copy2(src, dst)
             src = dst
-        yield [Mount(target, "bind", src, readonly=m.readonly)]
+        yield [sandbox.Mount(target, "bind", src, readonly=m.readonly)]

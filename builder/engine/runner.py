@@ -4,20 +4,26 @@ tagged only on success, and the outputs (`--output`, `--push`)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from builder import config_ops
+from builder import config_ops, engine, sandbox
 from builder.cache import BuildCache
+from builder.context import SourceTree
 from builder.engine import planning, stages
 from builder.engine.options import BuildOptions
 from builder.engine.state import BuildAborted, BuildContext, StageState
 from builder.history import rfc3339, stamp_build
+from builder.inspect.cache_report import cache_report_json, format_cache_report
 from builder.progress import Progress, make_progress
 from store.background import Background
+from store.errors import StoreError
+from store.image import write_image
+from store.layout import open_store
 from store.oci.digest import Descriptor, Digest
 from store.oci.platform import host_platform
 
@@ -37,9 +43,6 @@ class BuildResult:
 
 
 def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
-    from builder.context import SourceTree
-    from store.layout import open_store
-
     progress = progress or make_progress(opts.progress)
     store = open_store(opts.store_root)
     platform = opts.platform or str(host_platform())
@@ -58,11 +61,9 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
     try:
         with store.lease(labels=f"build {opts.context}"):
             if opts.cache_from or opts.cache_to:  # else not even imported (startup)
-                from builder.engine import remote_cache
-
-                remote_cache.check_specs(opts)
+                engine.remote_cache.check_specs(opts)
                 for ref in opts.cache_from:
-                    remote_cache.import_from(ctx, ref)
+                    engine.remote_cache.import_from(ctx, ref)
             ctx.plan = planning.make_plan(ctx)
             for w in ctx.plan.warnings:
                 progress.message(w)
@@ -71,11 +72,10 @@ def build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
             result = replace(_finish(ctx, final), file_hashes=ctx.hash_stats())
             image_id = str(result.image_id)
             _cache_report(ctx)
-            from builder.engine import outputs
-
-            outputs.emit(ctx, result)
+            if opts.outputs or opts.push:
+                engine.outputs.emit(ctx, result)
             for ref in opts.cache_to:
-                remote_cache.export_to(ctx, ref, ctx.used_keys)  # imported above
+                engine.remote_cache.export_to(ctx, ref, ctx.used_keys)
         return result
     finally:
         ctx.drop_fetched()
@@ -142,12 +142,10 @@ def _interrupt(
 ) -> None:
     """Ctrl-C: the stage threads never see it, so stop them, kill their sandboxes, and
     give them a moment to unmount and release what they hold. Nothing gets tagged."""
-    from builder.sandbox import cancel_all
-
     ctx.abort.set()
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        cancel_all()  # each round: a stage may have started a step since
+        sandbox.cancel_all()  # each round: a stage may have started a step since
         if not _wait(runs, finished, first_error=False, timeout=0.1):
             return
 
@@ -161,8 +159,6 @@ def _stage(ctx: BuildContext, stage: Any) -> StageState:
 
 
 def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
-    from store.image import write_image
-
     img = config_ops.add_labels(final.config, dict(ctx.opts.labels))
     hist = list(img.history)
     fallback = ctx.epoch_created or rfc3339(time.time())
@@ -178,11 +174,9 @@ def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
     layers = [lr.desc for lr in final.layers]
     desc = None
     if ctx.opts.cache_from or ctx.opts.cache_to:
-        from builder.engine import remote_cache
-
-        img = remote_cache.with_inline(ctx, img, final.key)
+        img = engine.remote_cache.with_inline(ctx, img, final.key)
         # layers hit in a remote cache: fetched now, or (push only) mounted, never fetched
-        desc = remote_cache.finish_image(ctx, img, final.layers)
+        desc = engine.remote_cache.finish_image(ctx, img, final.layers)
     if desc is None:
         desc = _already_tagged(ctx.store, img, layers, ctx.opts.tags)
     if desc is None:
@@ -200,10 +194,6 @@ def _already_tagged(
 ) -> Descriptor | None:
     """The descriptor every tag already names when it is this very image (a no-op
     rebuild): then nothing is rewritten, which saves three fsyncs."""
-    import json
-
-    from store.errors import StoreError
-
     if not tags:
         return None
     try:
@@ -227,6 +217,4 @@ def _already_tagged(
 def _cache_report(ctx: BuildContext) -> None:
     if not ctx.outcomes:
         return
-    from builder.inspect.cache_report import cache_report_json, format_cache_report
-
     ctx.progress.cache_report(format_cache_report(ctx.outcomes), cache_report_json(ctx.outcomes))

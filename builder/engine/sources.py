@@ -6,11 +6,13 @@ through the registry client when missing or with `--pull`, for the stage's platf
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import registry_client
 from builder import config_ops
 from builder.engine import layers
 from builder.engine.state import BuildContext, LayerRef, StageState
@@ -18,6 +20,7 @@ from builder.errors import BuildError
 
 if TYPE_CHECKING:
     from registry_client.progress import ProgressEvent
+from store import image as store_image
 from store.errors import ImageNotFound, StoreError
 from store.oci.platform import Platform
 
@@ -50,11 +53,10 @@ def resolve_image(
 
 
 def _resolve(ctx: BuildContext, ref: str, plat: Platform, want_pull: bool) -> tuple[Any, str]:
-    from store.image import resolve_image as store_resolve
 
     if not want_pull:
         try:
-            img = store_resolve(ctx.store, ref, plat)
+            img = store_image.resolve_image(ctx.store, ref, plat)
             if _platform_ok(img, plat):
                 return img, str(img.digest)
         except (ImageNotFound, StoreError):
@@ -62,16 +64,14 @@ def _resolve(ctx: BuildContext, ref: str, plat: Platform, want_pull: bool) -> tu
     vid = ctx.progress.new_id()
     ctx.progress.step_started(vid, "internal", "", f"pull {ref}")
     try:
-        from registry_client.pull import pull_image
-
-        pull_image(
+        registry_client.pull_image(
             ctx.store, ref, platform=plat, progress=TransferProgress(ctx, vid), **_client_kw(ctx)
         )
     except Exception as e:  # reported as the FROM failure
         ctx.progress.step_error(vid, str(e))
         raise BaseImageError(f"{ref}: {e}") from None
     ctx.progress.step_done(vid, 0.0)
-    img = store_resolve(ctx.store, ref, plat)
+    img = store_image.resolve_image(ctx.store, ref, plat)
     if not _platform_ok(img, plat):
         cfg = img.config()
         raise BaseImageError(f"{ref}: the image is for {cfg.os}/{cfg.architecture}, not {plat}")
@@ -88,9 +88,8 @@ def _platform_ok(img: Any, want: Platform) -> bool:
 def _client_kw(ctx: BuildContext) -> dict[str, Any]:
     if not ctx.opts.insecure_registries:
         return {}
-    from registry_client.client import RegistryClient
 
-    return {"client": RegistryClient(insecure=tuple(ctx.opts.insecure_registries))}
+    return {"client": registry_client.RegistryClient(insecure=tuple(ctx.opts.insecure_registries))}
 
 
 class TransferProgress:
@@ -149,8 +148,6 @@ def stage_root(ctx: BuildContext, ref: str | int) -> Iterator[str]:
         img, _ = resolve_image(ctx, str(ref), ctx.platform)
         state = image_state(img)
     if not state.layers:
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="pybuild-empty-") as d:
             yield d
         return

@@ -9,14 +9,17 @@ import time
 from dataclasses import replace
 
 from builder import config_ops as ops
+from builder import engine
 from builder.cache import CacheResult, compute_key
 from builder.cache_inputs import base_record, step_record
 from builder.engine import dispatch, nospace
 from builder.engine.failure import StepError
 from builder.engine.model import Stage, Step
+from builder.engine.planning import onbuild_steps
 from builder.engine.sources import image_state, resolve_image, scratch_state
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
+from builder.inspect.cache_report import StepOutcome
 
 
 def shown_total(stage: Stage) -> int:
@@ -71,8 +74,6 @@ def start(ctx: BuildContext, stage: Stage) -> StageState:
 def run(ctx: BuildContext, stage: Stage) -> StageState:
     state = start(ctx, stage)
     if state.triggers:
-        from builder.engine.planning import onbuild_steps
-
         trig = onbuild_steps(
             list(state.triggers),
             state.base_config,
@@ -116,9 +117,7 @@ def do_step(
     hit = None if ctx.opts.no_cache else _usable(ctx, ctx.cache.lookup(key))
     remote = ""  # "CACHED (from registry REF)" for a --cache-from hit
     if hit is None and not ctx.opts.no_cache and ctx.opts.cache_from:
-        from builder.engine.remote_cache import lookup
-
-        hit, remote = lookup(ctx, key, state.key, inputs)
+        hit, remote = engine.remote_cache.lookup(ctx, key, state.key, inputs)
     vid = ctx.progress.new_id()
     t0 = time.monotonic()
     if hit is not None:
@@ -235,8 +234,6 @@ def _outcome(
 ) -> None:
     """`n` is the step's number in its stage as the progress shows it (`[n/N]`), so
     "parent step 4 re-ran" and the report's "step 4" name the same step."""
-    from builder.inspect.cache_report import StepOutcome
-
     why = reason.removeprefix("re-ran: ")
     kind = "" if cached else next((k for p, k in _KINDS if why.startswith(p)), "source-changed")
     with ctx.lock:

@@ -4,6 +4,7 @@ and `RUN --mount=from=` use."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from builder.cache import BuildCache, CacheResult
 from builder.engine.options import BuildOptions
 from builder.errors import BuildError
+from builder.filehash import FileHashCache
 from builder.history import entry
 from builder.progress import Progress
 from store.oci.config import History, ImageConfig
@@ -111,8 +113,6 @@ class BuildContext:
         local = self.__dict__.setdefault("_local", threading.local())
         fh = getattr(local, "fh", None)
         if fh is None:
-            from builder.filehash import FileHashCache
-
             fh = local.fh = FileHashCache(self.store.root)
             with self.lock:
                 self.__dict__.setdefault("_all_hashes", []).append(fh)
@@ -124,7 +124,6 @@ class BuildContext:
             left, self.fetched = list(self.fetched.values()), {}
         if not left:
             return
-        import shutil
 
         for _, staging in left:
             shutil.rmtree(staging, ignore_errors=True)

@@ -13,6 +13,8 @@ from pathlib import Path
 from builder import config_ops
 from builder.cache import CacheResult
 from builder.cache_inputs import runs_as
+from builder.chown import resolve_chown
+from builder.context import SourceTree
 from builder.engine import layers
 from builder.engine.model import Stage, Step
 from builder.engine.state import BuildContext, StageState
@@ -53,8 +55,6 @@ def execute(
 
 def _mkdir(ctx: BuildContext, state: StageState, key: str, path: str) -> CacheResult:
     """mkdir -p WORKDIR (0755, owned by USER when set), as BuildKit's llb.Mkdir."""
-    from builder.chown import resolve_chown
-    from builder.context import SourceTree
 
     with layers.writable(ctx.store, state, key) as active:
         root = str(Path(active.merged))

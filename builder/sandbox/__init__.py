@@ -54,15 +54,53 @@ With a tty it forks instead (init.exec_command), to set the controlling terminal
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from builder.sandbox.errors import (
     SandboxError,
     SandboxSetupError,
     StepFailed,
     StepOOM,
 )
-from builder.sandbox.runner import SandboxCancelled, cancel_all, run
-from builder.sandbox.spec import Mount, Overlay, SandboxResult, SandboxSpec
-from builder.sandbox.user import UnknownUser
+
+if TYPE_CHECKING:
+    from builder.sandbox import caps as caps
+    from builder.sandbox import cgroups as cgroups
+    from builder.sandbox import libc as libc
+    from builder.sandbox import namespaces as namespaces
+    from builder.sandbox import netpool as netpool
+    from builder.sandbox import seccomp as seccomp
+    from builder.sandbox.runner import SandboxCancelled as SandboxCancelled
+    from builder.sandbox.runner import cancel_all as cancel_all
+    from builder.sandbox.runner import run as run
+    from builder.sandbox.spec import Mount as Mount
+    from builder.sandbox.spec import Overlay as Overlay
+    from builder.sandbox.spec import SandboxResult as SandboxResult
+    from builder.sandbox.spec import SandboxSpec as SandboxSpec
+    from builder.sandbox.user import UnknownUser as UnknownUser
+
+# The package is a seam (PEP 562): these load on first use, so a build whose every
+# step is cached never imports the sandbox.
+_EXPORTS = {
+    "SandboxCancelled": "runner",
+    "cancel_all": "runner",
+    "run": "runner",
+    "Mount": "spec",
+    "Overlay": "spec",
+    "SandboxResult": "spec",
+    "SandboxSpec": "spec",
+    "UnknownUser": "user",
+}
+_SUBMODULES = frozenset({"caps", "cgroups", "libc", "namespaces", "netpool", "seccomp"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check(result: SandboxResult, step: str) -> SandboxResult:
