@@ -3,6 +3,11 @@
 Each verb lives in `builder/commands/<verb>.py` and exposes
 `add_arguments(parser)` and `run(args) -> int`. Verbs are imported only when used,
 so `pybuild --version` stays fast. Build is the default verb (ARCHITECTURE §2).
+
+What this module imports at its top runs before `entry()` sets up `builder.startup`
+(the deferred `inspect`, the dataclass code cache), so it is stdlib and modules
+without dataclasses only. The few imports left in functions are the dispatch's own:
+the verb module (importlib), the rootless re-exec, and modules only an error needs.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, Protocol, cast
 
-from builder import __version__
+from builder import __version__, startup
+from store.errors import StoreError
 
 # verb -> (module under builder.commands, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -115,7 +122,7 @@ def _split_verb(argv: list[str]) -> tuple[str, list[str]]:
     if argv and argv[0] in verbs:
         return argv[0], argv[1:]
     if argv and _looks_like_verb(argv[0]) and not os.path.exists(argv[0]):
-        import difflib
+        import difflib  # only for a mistyped verb; at the top it would cost every start ~1.3 ms
 
         close = difflib.get_close_matches(argv[0], list(verbs), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -199,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         debug = global_debug or ns.debug
         ns.debug = debug
         if os.geteuid() != 0:  # rootless: become uid 0 of a user namespace (builder.rootless)
-            from builder.rootless import maybe_enter
+            from builder.rootless import maybe_enter  # imports builder.errors: see _is_ours
 
             maybe_enter(verb)
         return int(mod.run(ns) or 0)
@@ -213,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as e:  # every error ends as one line
         if debug:
-            import traceback
+            import traceback  # only for --debug: linecache, tokenize, textwrap
 
             traceback.print_exc()
         print(_one_line(e), file=sys.stderr)
@@ -234,9 +241,11 @@ def _one_line(e: BaseException) -> str:
 
 
 def _is_ours(e: BaseException) -> bool:
+    # Not at the top: builder.errors defines a dataclass, and at this module's import
+    # `dataclasses` would load the real `inspect` before entry() defers it; and a
+    # `--help` or `--version` loads nothing of registry_client (test_startup_is_lazy).
     from builder.errors import BuildError
     from registry_client.errors import RegistryError
-    from store.errors import StoreError
 
     return isinstance(e, (BuildError, StoreError, RegistryError))
 
@@ -249,10 +258,6 @@ def _exit_code(e: BaseException) -> int:
 def entry() -> None:
     """The `pybuild` console script: main() inside builder.startup's fast start (the
     dataclass code cache) and fast exit, with SIGTERM handled as Ctrl-C."""
-    import signal
-
-    from builder import startup
-
     startup.defer_inspect()
     startup.install_dataclass_cache()
     signal.signal(signal.SIGTERM, _on_sigterm)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from builder.errors import UsageError
 from builder.progress import MODES
+from store.oci.platform import Platform
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -164,8 +165,6 @@ def options_from_args(args, stdin=None, environ=None):
         raise UsageError(f"PYBUILD_LAYER_COMPRESSION={comp}: want gzip, zstd or none")
     platform = None
     if args.platform:
-        from store.oci.platform import Platform
-
         try:
             platform = str(Platform.parse(args.platform))  # as BuildKit normalises it
         except ValueError as e:

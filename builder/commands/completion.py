@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from builder.cli import _available_verbs, make_parser
+
 SHELLS = ("bash", "zsh")
 FILE_FLAGS = {
     "-f",
@@ -37,8 +39,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def verb_flags() -> dict[str, tuple[list[str], dict[str, list[str]]]]:
     """verb -> (its flags, {flag: choices}) from the verbs' argparse parsers; a flag
     that takes a free value has the choice list `[]`."""
-    from builder.cli import _available_verbs, make_parser
-
     out: dict[str, tuple[list[str], dict[str, list[str]]]] = {}
     for verb in _available_verbs():
         if verb == "completion":
@@ -112,8 +112,6 @@ complete -F _pybuild pybuild
 
 
 def _zsh() -> str:
-    from builder.cli import _available_verbs
-
     table = verb_flags()
     helps = _available_verbs()
     verb_specs = " ".join(f"'{v}:{helps[v][1]}'" for v in table)

@@ -6,6 +6,7 @@ index entries of broken images. Exit 0 when the store is clean, 1 otherwise."""
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,8 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from builder.commands._store_common import store
     from store.fsck import fsck
 

@@ -67,7 +67,7 @@ def ago(created: str, now: datetime | None = None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from builder.inspect.errors import SourceError
-    from builder.inspect.history import history_rows
+    from builder.inspect.history import HistoryRow, history_rows
     from builder.inspect.sources import open_source
     from builder.inspect.tarscan import TarScan
 
@@ -85,8 +85,6 @@ def run(args: argparse.Namespace) -> int:
         rows = history_rows(src.config(), len(layers))
         image_id = src.config_digest
     if not rows:  # an image without history: one row per layer, as docker shows it
-        from builder.inspect.history import HistoryRow
-
         rows = [HistoryRow(i, "", "", "", False, i, None, None, "") for i in range(len(sizes))]
     out: list[_Row] = []
     for r in reversed(rows):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
+
+from store.errors import InvalidReference, StoreError
+
+if TYPE_CHECKING:
+    from store.oci.reference import Reference
 
 
 class _Row(TypedDict):
@@ -27,14 +32,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from builder.commands._store_common import human_ago, human_size, store
-    from store.errors import StoreError
     from store.image import open_image
     from store.oci.mediatype import ANNOTATION_REF_NAME
+    from store.oci.reference import Reference
 
     s = store()
     rows: list[_Row] = []
     for d in s.refs.entries():
-        repo, tag = _repo_and_tag(d.annotations.get(ANNOTATION_REF_NAME))
+        name = d.annotations.get(ANNOTATION_REF_NAME)
+        try:
+            ref = Reference.parse(name) if name else None
+        except InvalidReference:
+            ref = None
+        repo, tag = _repo_and_tag(name, ref)
         if args.repository and repo != args.repository:
             continue
         try:
@@ -84,16 +94,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _repo_and_tag(name: str | None) -> tuple[str, str]:
-    """The REPOSITORY and TAG columns for a tag in index.json ("<none>" when absent;
-    a name another tool wrote that does not parse is shown as it is)."""
-    from store.errors import InvalidReference
-    from store.oci.reference import Reference
-
+def _repo_and_tag(name: str | None, ref: Reference | None) -> tuple[str, str]:
+    """The REPOSITORY and TAG columns for a tag in index.json, parsed as `ref` ("<none>"
+    when absent; a name another tool wrote that does not parse is shown as it is)."""
     if not name:
         return "<none>", "<none>"
-    try:
-        ref = Reference.parse(name)
-    except InvalidReference:
+    if ref is None:
         return name, "<none>"
     return ref.familiar_name, ref.tag or "<none>"

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import json
+import shlex
+import sys
+from typing import Any
 
-if TYPE_CHECKING:
-    from store.oci.config import ContainerConfig
+from builder.errors import UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,26 +26,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from builder.commands._store_common import store
     from store.image import resolve_image
+    from store.oci.config import ContainerConfig
     from store.rootfs_import import import_rootfs
 
     s = store()
     src = sys.stdin.buffer if args.file == "-" else args.file
-    desc = import_rootfs(s, src, args.name, config=_changes(args.change), message=args.message)
+    fields = _config_fields(args.change)
+    config = ContainerConfig(**fields) if fields else None
+    desc = import_rootfs(s, src, args.name, config=config, message=args.message)
     print(resolve_image(s, str(desc.digest)).id)
     return 0
 
 
-def _changes(changes: list[str]) -> ContainerConfig | None:
-    import shlex
-
-    from builder.errors import UsageError
-    from store.oci.config import ContainerConfig
-
-    kw: dict = {}
+def _config_fields(changes: list[str]) -> dict[str, Any]:
+    """The `--change` instructions as `ContainerConfig` fields ({} for none)."""
+    kw: dict[str, Any] = {}
     for ch in changes:
         word, _, rest = ch.strip().partition(" ")
         word, rest = word.upper(), rest.strip()
@@ -65,14 +64,10 @@ def _changes(changes: list[str]) -> ContainerConfig | None:
             kw["exposed_ports"] = tuple(p if "/" in p else f"{p}/tcp" for p in rest.split())
         else:
             raise UsageError(f"--change: unsupported instruction {word!r}")
-    return ContainerConfig(**kw) if kw else None
+    return kw
 
 
 def _argv(text: str, change: str) -> tuple[str, ...]:
-    import json
-
-    from builder.errors import UsageError
-
     if text.startswith("["):
         try:
             return tuple(json.loads(text))

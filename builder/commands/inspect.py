@@ -75,8 +75,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from builder.inspect.analyze import analyze_source
+    from builder.inspect.ci import evaluate, format_ci, load_thresholds
     from builder.inspect.dockerfile import parse_dockerfile
     from builder.inspect.errors import SourceError
+    from builder.inspect.report_html import write_html
+    from builder.inspect.report_terminal import render
     from builder.inspect.sources import open_source
 
     dockerfile = None
@@ -89,13 +92,9 @@ def run(args: argparse.Namespace) -> int:
     with open_source(args.image) as src:
         analysis = analyze_source(src, dockerfile, top_n=max(args.top, 1), context_dir=args.context)
     if args.html:
-        from builder.inspect.report_html import write_html
-
         write_html(analysis, args.html)
     rc = 0
     if args.ci:
-        from builder.inspect.ci import evaluate, format_ci, load_thresholds
-
         th = load_thresholds(args)
         results = evaluate(analysis, th)
         if not args.json:
@@ -105,8 +104,6 @@ def run(args: argparse.Namespace) -> int:
         json.dump(analysis.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif not args.ci:
-        from builder.inspect.report_terminal import render
-
         render(analysis, color=not args.no_color and sys.stdout.isatty())
     if args.html and not args.json:
         print(f"wrote {args.html}", file=sys.stderr)

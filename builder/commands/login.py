@@ -4,6 +4,7 @@ registry, then store them as docker does (credential helper or config.json)."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 
 
@@ -34,8 +35,6 @@ def run(args: argparse.Namespace) -> int:
     elif args.password is not None:
         password = args.password
     else:
-        import getpass
-
         if user is None:
             user = input("Username: ")
         password = getpass.getpass("Password: ")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from builder.commands.login import registry_host
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("registry", nargs="?", default="docker.io", help="registry host[:port]")
 
 
 def run(args: argparse.Namespace) -> int:
-    from builder.commands.login import registry_host
     from registry_client.credentials import erase_credentials
 
     host = registry_host(args.registry)

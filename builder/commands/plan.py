@@ -5,8 +5,11 @@ dependencies, cache-key inputs and warnings). Nothing is built; no root needed."
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+
+from builder.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +42,9 @@ def _build_args(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from builder.errors import UsageError
+    from builder.frontend.dockerignore import find_ignore_file
+    from builder.frontend.plan import make_plan, plan_to_json
+    from store.oci.platform import host_platform
 
     if not os.path.isdir(args.context):
         raise UsageError(f"pybuild plan: context {args.context!r} is not a directory")
@@ -55,10 +60,6 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise UsageError(f"pybuild plan: cannot read {path!r}: {e.strerror}") from None
         shown = path
-    from builder.frontend.dockerignore import find_ignore_file
-    from builder.frontend.plan import make_plan
-    from store.oci.platform import host_platform
-
     plan = make_plan(
         text,
         file=shown,
@@ -71,10 +72,6 @@ def run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     ignore = find_ignore_file(args.context, None if path == "-" else path)
     if args.json:
-        import json
-
-        from builder.frontend.plan import plan_to_json
-
         doc = plan_to_json(plan)
         doc["dockerignore"] = str(ignore) if ignore else None
         json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)

@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any
 
+from builder.progress import make_progress
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("reference", help="image reference (busybox, host:port/repo:tag, repo@digest)")
@@ -70,8 +72,6 @@ class BlobProgress:
 
 
 def make_blob_progress(args: argparse.Namespace, verb: str) -> tuple[Any, BlobProgress]:
-    from builder.progress import make_progress
-
     renderer = make_progress("quiet" if args.quiet else args.progress, sys.stderr)
     return renderer, BlobProgress(renderer, verb)
 

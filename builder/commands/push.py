@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from builder.commands.pull import add_registry_options, make_blob_progress
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from builder.commands.pull import add_registry_options
-
     p.add_argument("image", help="stored image (name or digest)")
     p.add_argument(
         "target", nargs="?", default=None, help="destination reference (default: IMAGE itself)"
@@ -16,7 +16,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from builder.commands.pull import make_blob_progress
     from registry_client.client import RegistryClient
     from registry_client.progress import ProgressEvent
     from registry_client.push import push_image

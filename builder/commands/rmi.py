@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
+from store.errors import ImageInUse, ImageNotFound, InvalidReference
+
 if TYPE_CHECKING:
+    from store.image import StoredImage
     from store.layout import Store
 
 
@@ -20,15 +24,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from builder.commands._store_common import store
-    from store.errors import ImageInUse, ImageNotFound
     from store.gc import gc
+    from store.image import resolve_image
+    from store.refs import tag_name
 
     s = store()
     failed = 0
     removed = False
     for ref in args.images:
         try:
-            names = _names_for(s, ref)
+            tag = None
+            with suppress(InvalidReference):  # not a tag: a digest, or not a valid name
+                tag = tag_name(ref)
+            if tag is not None and any(n == tag for n, _ in s.refs.list()):
+                names = [tag]
+            else:
+                names = _names_of(s, resolve_image(s, ref))
             if len(names) > 1 and not args.force:
                 raise ImageInUse(
                     ref,
@@ -49,18 +60,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _names_for(s: Store, ref: str) -> list[str]:
-    from store.errors import InvalidReference
-    from store.image import resolve_image
-    from store.refs import tag_name
-
-    try:
-        norm = tag_name(ref)
-        if any(n == norm for n, _ in s.refs.list()):
-            return [norm]
-    except InvalidReference:
-        pass
-    img = resolve_image(s, ref)
+def _names_of(s: Store, img: StoredImage) -> list[str]:
+    """The tags of `img`, or when it has none its digest (as `@DIGEST`)."""
     names = [n for n, d in s.refs.list() if d.digest == img.digest]
     if not names:
         # An untagged root: drop it from the index (returned as its digest, untagged).

@@ -10,7 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import termios
+import tty
+from pathlib import Path
 from typing import Any
+
+from builder.errors import UsageError
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtb]?)b?$", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -49,8 +54,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def parse_size(text: str) -> int:
-    from builder.errors import UsageError
-
     m = _SIZE_RE.match(text.strip())
     if not m:
         raise UsageError(f"invalid size: {text!r} (use e.g. 512m or 1g)")
@@ -89,10 +92,7 @@ def merged_env(image_env: tuple[str, ...], flags: list[str]) -> tuple[tuple[str,
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from builder.commands._store_common import store
-    from builder.errors import UsageError
     from builder.sandbox import SandboxSpec
     from builder.sandbox import run as sandbox_run
     from store.image import resolve_image
@@ -153,14 +153,9 @@ class _raw_terminal:
 
     def __enter__(self) -> None:
         if self.wanted:
-            import termios
-            import tty
-
             self.saved = termios.tcgetattr(0)
             tty.setraw(0, termios.TCSANOW)  # TCSAFLUSH would drop typed-ahead input
 
     def __exit__(self, *exc: object) -> None:
         if self.saved is not None:
-            import termios
-
             termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
