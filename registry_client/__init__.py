@@ -18,6 +18,7 @@ name that does not parse: `store.errors.InvalidReference` (`Reference` is
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 _EXPORTS = {
@@ -42,6 +43,4 @@ def __getattr__(name: str) -> Any:
     mod = _EXPORTS.get(name)
     if mod is None:
         raise AttributeError(name)
-    import importlib
-
     return getattr(importlib.import_module(mod), name)

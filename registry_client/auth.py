@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -254,6 +255,4 @@ class Authenticator:
 
 
 def data_body(form: Mapping[str, str]) -> bytes:
-    from urllib.parse import urlencode
-
     return urlencode(form).encode()

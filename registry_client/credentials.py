@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,6 @@ def _helper_for(cfg: dict[str, Any], registry: str) -> str:
 
 def run_helper(name: str, action: str, payload: str) -> str:
     """Run `docker-credential-NAME ACTION` with `payload` on stdin; its stdout."""
-    import subprocess  # only helpers need it; keeps `pybuild pull` startup lean
-
     exe = f"docker-credential-{name}"
     try:
         out = subprocess.run(

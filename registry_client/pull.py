@@ -6,6 +6,7 @@ verifies digest and size as it streams and keeps nothing on a mismatch."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import random
 import threading
@@ -29,7 +30,9 @@ from registry_client.errors import (
 from registry_client.manifest import parse_manifest, select_platform
 from registry_client.progress import ByteCounter, Progress, emit
 from store.errors import DigestMismatch, SizeMismatch
+from store.image import StoredImage
 from store.oci.digest import Descriptor, Digest
+from store.oci.mediatype import DOCKER_CONFIG, OCI_CONFIG
 from store.oci.platform import Platform, host_platform
 from store.oci.reference import Reference
 
@@ -218,9 +221,6 @@ def _pull(
 
 def _check_config(store: Store, mdesc: Descriptor) -> None:
     """Parse an image config as every later use will (raises a one-line StoreError)."""
-    from store.image import StoredImage
-    from store.oci.mediatype import DOCKER_CONFIG, OCI_CONFIG
-
     img = StoredImage(store, mdesc)
     if img.manifest().config.media_type in (OCI_CONFIG, DOCKER_CONFIG):
         img.config()
@@ -294,7 +294,5 @@ def _fetch_blob(
 
 
 def _lease(store: Store) -> Any:
-    import contextlib
-
     lease = getattr(store, "lease", None)
     return lease(labels="pull") if lease is not None else contextlib.nullcontext()

@@ -22,6 +22,11 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+try:
+    import certifi
+except ImportError:  # a distribution's requests may use the system bundle and ship no certifi
+    certifi = None  # type: ignore[assignment]
+
 from registry_client.errors import TransportError
 from registry_client.retry import Backoff, transient
 
@@ -215,12 +220,7 @@ class Transport:
 
 
 def _system_bundles() -> list[Path]:
-    try:
-        import certifi
-
-        found = [Path(certifi.where())]
-    except ImportError:
-        found = []
+    found = [Path(certifi.where())] if certifi is not None else []
     return found + [Path(p) for p in SYSTEM_CA_BUNDLES if Path(p).is_file()][:1]
 
 

@@ -19,6 +19,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 from store.errors import InvalidArchive, InvalidReference, StoreError
-from store.image import StoredImage, resolve_image
+from store.image import StoredImage, StoredLayer, resolve_image
+from store.meta import layers_by_diff_id
 from store.oci.config import go_json
 from store.oci.digest import Descriptor, Digest, HashingWriter, VerifyingReader
 from store.oci.image import to_oci
@@ -97,8 +99,6 @@ def _output(dest: Path | str | IO[bytes]) -> Iterator[IO[bytes]]:
         return
     dest = Path(dest)
     if str(dest) == "-":
-        import sys
-
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
@@ -220,13 +220,9 @@ def _save_oci(
 
 
 def _uncompressed_size(store: Store, layer: object) -> int:
-    from store.image import StoredLayer
-
     assert isinstance(layer, StoredLayer)
     if layer.descriptor.media_type.endswith(".tar") and layer.descriptor.digest == layer.diff_id:
         return layer.descriptor.size
-    from store.meta import layers_by_diff_id
-
     for rec in layers_by_diff_id(store.db(), layer.diff_id):
         if rec.uncompressed_size is not None:
             return rec.uncompressed_size

@@ -4,11 +4,14 @@ writes config + manifest blobs."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, cast
 
-from store.errors import InvalidImage
+import zstandard
+
+from store.errors import ImageNotFound, InvalidImage, StoreError
 from store.oci.config import ImageConfig
 from store.oci.digest import Descriptor, Digest
 from store.oci.image import to_docker, to_oci
@@ -49,12 +52,8 @@ class StoredLayer:
         raw = self.compressed()
         mt = self.descriptor.media_type
         if mt.endswith("+zstd") or mt.endswith(".zstd"):
-            import zstandard
-
             return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
         if mt.endswith("gzip") or _peek_gzip(self.store, self.descriptor):
-            import gzip
-
             # typeshed's GzipFile is a BufferedIOBase, which is not nominally an IO[bytes]
             return cast("IO[bytes]", gzip.GzipFile(fileobj=raw, mode="rb"))
         return raw
@@ -124,8 +123,6 @@ def open_image(store: Store, desc: Descriptor, platform: Platform | None = None)
 def resolve_image(store: Store, ref: str, platform: Platform | None = None) -> StoredImage:
     """A tag, digest ref, manifest digest, or image ID (config digest, or a unique
     prefix of at least 4 hex digits) -> StoredImage."""
-    from store.errors import ImageNotFound, StoreError
-
     try:
         return open_image(store, store.refs.get(ref), platform)
     except ImageNotFound:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import store
 from store import meta
 from store.atomic import atomic_write_bytes
 from store.blobs import BlobStore
@@ -112,9 +113,7 @@ class Store:
         """The store's `Snapshotter`, created on first use (opening it runs the
         recovery of what a killed pybuild left, so verbs without snapshots skip it)."""
         if self._snapshots is None:
-            from store.snapshots import Snapshotter
-
-            self._snapshots = Snapshotter(self)
+            self._snapshots = store.Snapshotter(self)
         return self._snapshots
 
     def tmpdir(self) -> Path:

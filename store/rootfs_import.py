@@ -14,6 +14,7 @@ root are refused before anything is committed. The store's unpacker checks the r
 from __future__ import annotations
 
 import bz2
+import gzip
 import hashlib
 import lzma
 import os
@@ -25,6 +26,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
+
+import zstandard
 
 from store.compress import ParallelGzipWriter
 from store.errors import InvalidArchive, UnsafeArchiveEntry
@@ -43,21 +46,15 @@ if TYPE_CHECKING:
 CHUNK = 1 << 20
 
 
-def _read_errors() -> tuple[type[BaseException], ...]:
-    import zstandard
-
-    return (
-        tarfile.TarError,
-        EOFError,
-        OSError,
-        ValueError,
-        zlib.error,
-        lzma.LZMAError,
-        zstandard.ZstdError,
-    )
-
-
-_READ_ERRORS = _read_errors()
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    tarfile.TarError,
+    EOFError,
+    OSError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+    zstandard.ZstdError,
+)
 
 
 class _Peek:
@@ -86,13 +83,9 @@ def _decompressed(raw: IO[bytes]) -> IO[bytes]:
     # _Tee reads the result the same way
     f = cast("IO[bytes]", p)
     if h[:2] == b"\x1f\x8b":
-        import gzip
-
         # typeshed's GzipFile is a BufferedIOBase, which is not nominally an IO[bytes]
         return cast("IO[bytes]", gzip.GzipFile(fileobj=f, mode="rb"))
     if h[:4] == b"\x28\xb5\x2f\xfd":
-        import zstandard
-
         return zstandard.ZstdDecompressor().stream_reader(f)
     if h[:3] == b"BZh":
         return bz2.BZ2File(f)

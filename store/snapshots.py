@@ -40,6 +40,7 @@ from store.fsplace import spread_children
 from store.layerdiff import DiffOptions, diff_to_store
 from store.oci.digest import Descriptor, Digest, chain_ids
 from store.recover import TRASH_PREFIX, active_name, has_active_dirs, recover_stale
+from store.snapshot_format import store_format
 from store.unpack import UnpackOptions, remove_beneath, unpack_tar
 from store.whiteout import OverlayFormat, default_format
 
@@ -150,8 +151,6 @@ class Snapshotter:
         spread_children(self.root)  # each snapshot in a block group of its own: see fsplace
         meta.ensure_schema(store.db(), "store.snapshots", DDL)
         if fmt is None:  # the store's recorded form (refused rootless if root made it)
-            from store.snapshot_format import store_format
-
             self.fmt = store_format(store.db(), str(store.root))
         if has_active_dirs(Path(store.root)):  # a killed pybuild left mounts: clean, say so
             for note in recover_stale(self):

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from builder.errors import BuildError
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 _ESCAPE = frozenset(".+()|{}$")
 
@@ -175,8 +173,6 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
     if kind != "regexp":
         return kind, None
     out.append("$")
-    import warnings
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -267,8 +263,6 @@ def _may_match_below(dirs: list[str], parts: list[str]) -> bool:
 def find_ignore_file(
     context_dir: str | Path, dockerfile_path: str | Path | None = None
 ) -> Path | None:
-    from pathlib import Path
-
     if dockerfile_path is not None and str(dockerfile_path) != "-":
         specific = str(dockerfile_path) + ".dockerignore"
         if os.path.isfile(specific):

@@ -12,8 +12,10 @@ Public API (stable):
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
 from typing import TYPE_CHECKING
 
+from builder.cache_inputs import plan_record
 from builder.gofmt import quote as go_quote
 
 if TYPE_CHECKING:
@@ -45,8 +47,6 @@ def canonical_text(inst: Instruction) -> str:
 
 def instruction_json(inst) -> dict:
     """The typed instruction's fields as JSON-ready values (span and original aside)."""
-    from dataclasses import asdict, fields
-
     out: dict = {"keyword": inst.keyword}
     for f in fields(inst):
         if f.name in ("span", "original", "trigger"):
@@ -66,8 +66,6 @@ def instruction_json(inst) -> dict:
 def plan_json(plan) -> dict:
     """A BuildPlan as JSON-ready values (what `pybuild plan --json` prints); each step's
     `cache_inputs` is what the plan decides of its cache-key record."""
-    from builder.cache_inputs import plan_record
-
     return {
         "file": plan.file,
         "target": plan.target,

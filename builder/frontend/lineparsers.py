@@ -9,6 +9,7 @@ Public API (stable): `parse_json_array(text)`, `parse_words(text, escape)`,
 
 from __future__ import annotations
 
+import json
 import re
 
 from builder.errors import DockerfileError, Span
@@ -74,8 +75,6 @@ def _split_ws(rest: str) -> list[str]:
 def parse_json_array(rest: str) -> list[str] | None:
     """The strings of a JSON array, None when `rest` is not JSON (shell form);
     ValueError(NOT_STRING_ARRAY) for an array holding anything but strings."""
-    import json
-
     rest = lstrip(rest)
     if not rest.startswith("["):
         return None

@@ -37,7 +37,7 @@ from builder.frontend.args import (
     platform_args,
     try_expand,
 )
-from builder.frontend.dump import canonical_text
+from builder.frontend.dump import canonical_text, plan_json
 from builder.frontend.expand import ExpansionError, Lexer, expand_word
 from builder.frontend.instructions import (
     Add,
@@ -48,8 +48,8 @@ from builder.frontend.instructions import (
     Run,
     Shell,
     Stage,
-    parse_dockerfile,
 )
+from builder.frontend.instructions.dockerfile import parse_dockerfile
 from builder.frontend.planned import DEFAULT_SHELL, BuildPlan, PlannedStage, PlannedStep
 
 BaseResolver = Callable[[str, str], "Mapping | None"]
@@ -306,6 +306,4 @@ __all__ = ["BuildPlan", "PlannedStage", "PlannedStep", "make_plan", "plan_to_jso
 
 
 def plan_to_json(plan: BuildPlan) -> dict:
-    from builder.frontend.dump import plan_json
-
     return plan_json(plan)

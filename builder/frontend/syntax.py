@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from builder.errors import DockerfileError, Span
+from builder.frontend._dockerfile_parser import Lark_StandAlone, Token, Transformer
 from builder.frontend.lineparsers import (  # noqa: F401 - heredoc helpers re-exported
     Heredoc,
     LineError,
@@ -215,41 +216,43 @@ def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
 
 # --- logical lines through the lark grammar, then BuildKit's per-keyword line parsers ---
 
+
+class _Shape(Transformer):
+    """The grammar's trees as the plain lists of tokens `_node` reads."""
+
+    def start(self, items):
+        return items
+
+    def directive(self, items):
+        return items[0]
+
+    def instruction(self, items):
+        return items
+
+    unknown = instruction
+
+    def onbuild(self, items):
+        return items
+
+
 _PARSER = None
 
 
 def _lark():
+    """The standalone LALR parser, built on first use."""
     global _PARSER
     if _PARSER is None:
-        from builder.frontend import _dockerfile_parser as g
-
-        class _Shape(g.Transformer):
-            def start(self, items):
-                return items
-
-            def directive(self, items):
-                return items[0]
-
-            def instruction(self, items):
-                return items
-
-            unknown = instruction
-
-            def onbuild(self, items):
-                return items
-
-        _PARSER = g.Lark_StandAlone(transformer=_Shape()), g.Token
+        _PARSER = Lark_StandAlone(transformer=_Shape())
     return _PARSER
 
 
 def _node(items: list, line: str, span: Span, heredocs: tuple = (), escape: str = "\\") -> Node:
     """A Node from the grammar's shape of `line` (items[0] is the keyword token)."""
-    token_type = _lark()[1]
     base = items[0].start_pos
     flags: list[str] = []
     rest, sub = "", None
     for it in items[1:]:
-        if not isinstance(it, token_type):
+        if not isinstance(it, Token):
             sub_line = line[it[0].start_pos - base :]
             sub = _node(it, sub_line, span, (), escape)
             rest = sub_line
@@ -272,7 +275,7 @@ def _node(items: list, line: str, span: Span, heredocs: tuple = (), escape: str 
 def _parse_lines(
     records: list, directives: list[Directive], file: str, escape: str
 ) -> tuple[Node, ...]:
-    parser, _ = _lark()
+    parser = _lark()
     stripped = [strip(line) for _span, line, _h in records]
     text = "".join(f"#{d.name}={d.value}\n" for d in directives)
     text += "".join(s + "\n" for s in stripped if s)
@@ -302,6 +305,6 @@ def split_line(line: str, escape: str = "\\") -> Node:
     if not s:
         return Node("", (), (), "", "", Span(1))
     try:
-        return _node(_lark()[0].parse(s + "\n")[0], s, Span(1), (), escape)
+        return _node(_lark().parse(s + "\n")[0], s, Span(1), (), escape)
     except LineError:
         return Node("", (), (), "", s, Span(1))

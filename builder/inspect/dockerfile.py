@@ -9,6 +9,7 @@ engine. Heredoc bodies are kept in the step's text.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -37,8 +38,6 @@ class Step:
         """JSON-form or shell-form arguments as a word list (best effort)."""
         text = self.args.strip()
         if text.startswith("["):
-            import json
-
             try:
                 return [str(w) for w in json.loads(text)]
             except ValueError:

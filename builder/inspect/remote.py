@@ -13,14 +13,19 @@ import io
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, cast
 
+from registry_client.client import RegistryClient
+from registry_client.manifest import parse_manifest
+from registry_client.progress import ByteCounter
+from registry_client.pull import ResumingReader
+from store.oci.digest import Descriptor
 from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES
+from store.oci.reference import Reference
+from store.readers.image import BlobImage, select_manifest
 
 if TYPE_CHECKING:
-    from registry_client.client import RegistryClient
-    from store.oci.digest import Descriptor, Digest
+    from store.oci.digest import Digest
     from store.oci.image import Image
     from store.oci.platform import Platform
-    from store.oci.reference import Reference
 
 
 class RemoteBlobs:
@@ -32,9 +37,6 @@ class RemoteBlobs:
 
     def top(self) -> Descriptor:
         """The descriptor of the manifest or index the reference names."""
-        from registry_client.manifest import parse_manifest
-        from store.oci.digest import Descriptor
-
         data, ctype, digest = self.client.get_manifest(self.ref)
         parsed = parse_manifest(data, ctype, str(self.ref))  # refuses schema1, sniffs the type
         self._manifests[digest] = data
@@ -46,9 +48,6 @@ class RemoteBlobs:
             if data is None:
                 data, _, _ = self.client.get_manifest(self.ref.with_digest(desc.digest))
             return io.BytesIO(data)
-        from registry_client.progress import ByteCounter
-        from registry_client.pull import ResumingReader
-
         reader = ResumingReader(
             self.client, self.ref, desc, ByteCounter(None, desc.digest, desc.size)
         )
@@ -59,10 +58,6 @@ class RemoteBlobs:
 def open_remote(spec: str, platform: Platform | None = None) -> tuple[Image, Callable[[], None]]:
     """The image `spec` names, for `platform` (default: this host), and the closer of
     its connections."""
-    from registry_client.client import RegistryClient
-    from store.oci.reference import Reference
-    from store.readers.image import BlobImage, select_manifest
-
     ref = Reference.parse(spec)
     client = RegistryClient()
     try:

@@ -8,8 +8,7 @@ import html
 from pathlib import Path
 
 from builder.inspect.analyze import Analysis
-from builder.inspect.pitfalls.base import human
-from builder.inspect.report_terminal import steps_text
+from builder.inspect.pitfalls.base import human, steps_text
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;

@@ -7,8 +7,12 @@ from __future__ import annotations
 import sys
 from typing import IO
 
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from builder.inspect.analyze import Analysis
-from builder.inspect.pitfalls.base import counted, human
+from builder.inspect.pitfalls.base import counted, human, steps_text
 
 BAR_WIDTH = 20
 
@@ -26,19 +30,9 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def steps_text(finding_id: str, steps: int) -> str:
-    if finding_id == "many-layers":
-        return counted(steps, "extra layer")
-    return f"{counted(steps, 'step')} re-run"
-
-
 def render(
     a: Analysis, *, color: bool = False, out: IO[str] | None = None, width: int | None = None
 ) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     con = Console(
         file=out or sys.stdout,
         no_color=not color,

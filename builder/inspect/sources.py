@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from builder.inspect.errors import SourceError
+from builder.inspect.remote import open_remote
 from store.errors import ImageNotFound, StoreError
+from store.image import resolve_image
+from store.layout import Store, default_root
 from store.oci.reference import names_domain
+from store.readers.archive import TarMembers, oci_archive_image
+from store.readers.docker_archive import docker_archive_image
+from store.readers.layout import LayoutDir, layout_image
 
 if TYPE_CHECKING:
     from store.oci.image import Image
@@ -63,12 +69,6 @@ class ImageSource:
         self.close()
 
 
-def default_store_root() -> Path:
-    from store.layout import default_root
-
-    return default_root()
-
-
 def open_source(
     spec: str, store_root: Path | None = None, platform: Platform | None = None
 ) -> ImageSource:
@@ -79,7 +79,7 @@ def open_source(
     if kind in ("oci", "oci-archive", "docker-archive") and rest:
         path, ref = _split_ref(rest)
         return _checked(spec, lambda: _open_local(kind, path, ref, platform))
-    root = store_root or default_store_root()
+    root = store_root or default_root()
     if (root / "index.json").is_file():
         try:
             return _checked(
@@ -90,8 +90,6 @@ def open_source(
                 raise
     elif not _looks_remote(spec):
         raise SourceError(spec, f"image not found (no store at {root})")
-    from builder.inspect.remote import open_remote
-
     return _checked(spec, lambda: open_remote(spec, platform))
 
 
@@ -117,10 +115,6 @@ def _checked(
 def _open_local(
     kind: str, path: str, ref: str | None, platform: Platform | None
 ) -> tuple[Image, Callable[[], None]]:
-    from store.readers.archive import TarMembers, oci_archive_image
-    from store.readers.docker_archive import docker_archive_image
-    from store.readers.layout import LayoutDir, layout_image
-
     if kind == "oci":
         return layout_image(LayoutDir(Path(path)), ref, path, platform), _nothing
     members = TarMembers(path)
@@ -137,9 +131,6 @@ def _open_stored(
     root: Path, spec: str, platform: Platform | None
 ) -> tuple[Image, Callable[[], None]]:
     """A stored image, through the store's own name resolution (store.refs)."""
-    from store.image import resolve_image
-    from store.layout import Store
-
     store = Store(root)
     try:
         return resolve_image(store, spec, platform), store.close

@@ -15,6 +15,8 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Protocol, cast
 
+import zstandard
+
 from builder.inspect.errors import LayerFormatError
 from store.errors import InvalidArchive
 from store.oci.tar import CHUNK, TarEntry, TarReader
@@ -44,8 +46,6 @@ class _Chunks:
             self._mode = "gzip"
             self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif first == b"\x28\xb5\x2f\xfd":
-            import zstandard
-
             self._mode = "zstd"
             # zstandard's stub asks for IO[bytes], but it only ever calls .read()
             self._zr = zstandard.ZstdDecompressor().stream_reader(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,8 +185,6 @@ class StepCgroup:
 def reap_stale(root: Path = ROOT, parent: str = "pybuild") -> list[Path]:
     """Remove step cgroups (`<pid>-*`) whose pybuild was killed; each is reported once
     on stderr. Tasks still in one are killed first (none should outlive their step)."""
-    import sys
-
     gone: list[Path] = []
     for base in [root] if is_v2(root) else [h for h in root.iterdir() if h.is_dir()]:
         try:

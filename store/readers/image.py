@@ -13,6 +13,8 @@ import gzip
 from dataclasses import dataclass, field
 from typing import IO, cast
 
+import zstandard
+
 from store.errors import InvalidImage
 from store.oci.config import ImageConfig
 from store.oci.digest import Descriptor, Digest
@@ -57,8 +59,6 @@ class BlobLayer:
         stream = cast("IO[bytes]", _Prefixed(head, raw))
         kind = layer_type(head)
         if kind.endswith("+zstd"):
-            import zstandard
-
             return zstandard.ZstdDecompressor().stream_reader(stream, closefd=True)
         if kind.endswith("+gzip"):
             # typeshed's GzipFile is a BufferedIOBase, which is not nominally an IO[bytes]

@@ -12,15 +12,24 @@ Public API (stable):
 
 Errors are `DockerfileError` (`FILE:LINE:COL: KEYWORD: message`, exit 2). A stage name
 used twice is a warning (BuildKit's DuplicateStageName check), not an error.
+
+The package is a seam (PEP 562): `parse_dockerfile` (`instructions.dockerfile`) loads
+the parser on first use, so what only reads instructions (the engine with a plan from
+its cache) imports just the instruction classes.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from builder.errors import DockerfileError, Span
+from builder.errors import Span
 from builder.frontend.instructions.model import *  # noqa: F403 - every instruction class
 from builder.frontend.instructions.model import Arg, From, Instruction
+
+if TYPE_CHECKING:
+    from builder.frontend.instructions.dockerfile import parse_dockerfile as parse_dockerfile
 
 
 @dataclass(frozen=True)
@@ -66,75 +75,7 @@ class ParsedDockerfile:
     warnings: tuple[Warning, ...] = ()
 
 
-def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedDockerfile:
-    from builder.frontend.instructions.typed import typed
-    from builder.frontend.syntax import parse
-
-    ast = parse(text, file)
-    meta: list[Arg] = []
-    stages: list[tuple[From, list[Instruction]]] = []
-    warnings = [Warning(rule, msg, Span(line), file) for line, rule, msg in ast.warnings]
-    seen: dict[str, int] = {}
-    for node in ast.nodes:
-        inst = typed(node, file)
-        if isinstance(inst, From):
-            if inst.name and inst.name in seen:
-                warnings.append(
-                    Warning(
-                        "DuplicateStageName",
-                        f'Duplicate stage name "{inst.name}", stage names should be unique',
-                        inst.span,
-                        file,
-                    )
-                )
-            if inst.name:
-                seen.setdefault(inst.name, len(stages))
-            stages.append((inst, []))
-        elif not stages:
-            if not isinstance(inst, Arg):
-                raise DockerfileError(
-                    "no build stage in current context: the first instruction "
-                    "must be FROM (only ARG may come before it)",
-                    inst.span,
-                    file,
-                    inst.keyword,
-                )
-            meta.append(inst)
-        else:
-            stages[-1][1].append(inst)
-    if not stages:
-        raise DockerfileError(
-            "FROM missing: no build stage in the Dockerfile",
-            meta[-1].span if meta else Span(1),
-            file,
-        )
-    warnings = _apply_check_directive(ast.directives, warnings, file)
-    return ParsedDockerfile(
-        file,
-        tuple(Stage(i, f.name, f, tuple(cmds)) for i, (f, cmds) in enumerate(stages)),
-        tuple(meta),
-        ast.directives,
-        ast.escape,
-        tuple(warnings),
-    )
-
-
-def _apply_check_directive(directives, warnings: list[Warning], file: str) -> list[Warning]:
-    """`# check=skip=Rule1,Rule2;error=true`, as BuildKit: skipped rules (or `all`) are
-    dropped, and `error=true` turns what is left into an error."""
-    spec = next((d.value for d in directives if d.name == "check"), "")
-    skip: set[str] = set()
-    error = False
-    for part in spec.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key.strip() == "skip":
-            skip |= {v.strip() for v in value.split(",")}
-        elif key.strip() == "error":
-            error = value.strip().lower() == "true"
-    kept = [w for w in warnings if "all" not in skip and w.rule not in skip]
-    if error and kept:
-        first = kept[0]
-        raise DockerfileError(
-            f"lint {first.rule}: {first.message} (check=error=true)", first.span, file
-        )
-    return kept
+def __getattr__(name: str) -> Any:
+    if name == "parse_dockerfile":
+        return importlib.import_module("builder.frontend.instructions.dockerfile").parse_dockerfile
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

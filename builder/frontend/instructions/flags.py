@@ -10,6 +10,7 @@ instruction.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Mapping
 from typing import cast
@@ -55,8 +56,6 @@ _SHARING = ("shared", "private", "locked")
 
 
 def _split_csv(text: str) -> list[str]:
-    import csv
-
     return next(csv.reader([text]), []) if text else []
 
 

@@ -9,6 +9,7 @@ its keyword (`base.REGISTRY`).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import TypedDict
 
@@ -71,8 +72,6 @@ class Reader:
 
 
 def _unknown(node: Node, file: str) -> m.Instruction:
-    import difflib
-
     word = node.original.split(None, 1)[0] if node.original.strip() else ""
     hint = difflib.get_close_matches(word.upper(), KEYWORDS, n=1, cutoff=0.6)
     extra = f" (did you mean {hint[0]}?)" if hint else ""

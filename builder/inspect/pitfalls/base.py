@@ -8,6 +8,7 @@ the Dockerfile, or from history when no Dockerfile is given) and never touch I/O
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,8 +137,6 @@ def commands(run_text: str) -> list[str]:
     """The simple commands of a RUN (split on && || ; | and newlines)."""
     text = run_text.strip()
     if text.startswith("["):
-        import json
-
         try:
             text = " ".join(json.loads(text))
         except ValueError:
@@ -153,6 +152,13 @@ def human(n: float) -> str:
 def counted(n: int, noun: str) -> str:
     """`1 file`, `3 files`: a count with its noun in the right number."""
     return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def steps_text(finding_id: str, steps: int) -> str:
+    """A finding's step cost as the reports show it: `2 extra layers`, `3 steps re-run`."""
+    if finding_id == "many-layers":
+        return counted(steps, "extra layer")
+    return f"{counted(steps, 'step')} re-run"
 
 
 def where(step: Step | None, layer: int) -> str:
