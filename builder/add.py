@@ -15,6 +15,8 @@ from __future__ import annotations
 import email.utils
 import os
 import posixpath
+import shutil
+import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,3 +196,31 @@ def prepare_add(
         else:
             items.append(_Item(tree, src, False))
     return AddPlan(items, opts)
+
+
+def hash_sources(
+    tree: SourceTree,
+    unsafe_srcs: list[str],
+    opts: CopyOptions,
+    cache: FileHashCache,
+    checksum: str | None = None,
+) -> tuple[SourceHash, tuple[AddPlan, str] | None]:
+    """The ADD's cache-key hash. URLs are fetched for it, into a staging dir that is
+    returned with the plan, so that a miss adds the very bytes the key was made from;
+    an ADD of local files only keeps nothing."""
+    staging = tempfile.mkdtemp(prefix="pybuild-add-")
+    try:
+        plan = prepare_add(tree, unsafe_srcs, Path(staging), opts, checksum=checksum)
+        sh = plan.source_hash(cache)
+    except BaseException:
+        discard(staging)
+        raise
+    if any(it.remote for it in plan.items):
+        return sh, (plan, staging)
+    discard(staging)
+    return sh, None
+
+
+def discard(staging: str) -> None:
+    """Remove a staging dir `hash_sources` kept (the step hit the cache, or ran)."""
+    shutil.rmtree(staging, ignore_errors=True)

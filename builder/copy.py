@@ -18,10 +18,9 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,6 +55,10 @@ class ArchiveExtractor(Protocol):
     def is_archive(self, path: str) -> bool: ...
 
     def extract_archive(self, path: str, dest_dir: str, instruction: str = "ADD") -> int: ...
+
+    def staging_dir(self, beside: str) -> AbstractContextManager[str]:
+        """A fresh directory, on the filesystem of `beside` when it can, removed after."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -423,13 +426,7 @@ def _extract(
         return True
     # BuildKit >= 0.23 applies --chown to the members: unpack beside the target
     # (same filesystem when possible), then copy over with the new owner.
-    try:
-        staging = tempfile.mkdtemp(
-            prefix=".pybuild-add-", dir=os.path.dirname(w.target.root.rstrip("/")) or None
-        )
-    except OSError:
-        staging = tempfile.mkdtemp(prefix="pybuild-add-")
-    try:
+    with archives.staging_dir(beside=w.target.root) as staging:
         archives.extract_archive(path, staging, w.opts.instruction)
         opts = CopyOptions(owner=w.opts.owner, preserve_owner=True, instruction=w.opts.instruction)
         got = _copy_into(
@@ -437,6 +434,4 @@ def _extract(
         )
         w.stats.files += got.files
         w.stats.bytes += got.bytes
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return True

@@ -5,11 +5,15 @@ into a directory through the store's hostile-archive unpacker (`store.unpack`)."
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import lzma
 import os
+import shutil
 import stat
 import tarfile
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, cast
 
@@ -80,3 +84,19 @@ def extract_archive(path: str, dest_dir: str, instruction: str = "ADD") -> int:
     except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as e:
         raise CopyError(f"failed to extract {os.path.basename(path)}: {e}", instruction) from None
     return stats.entries
+
+
+@contextlib.contextmanager
+def staging_dir(beside: str) -> Iterator[str]:
+    """A fresh directory next to `beside` (so a later rename or copy stays on its
+    filesystem), else in the system temp dir; removed with what is in it."""
+    try:
+        d = tempfile.mkdtemp(
+            prefix=".pybuild-add-", dir=os.path.dirname(beside.rstrip("/")) or None
+        )
+    except OSError:
+        d = tempfile.mkdtemp(prefix="pybuild-add-")
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

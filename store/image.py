@@ -4,12 +4,9 @@ writes config + manifest blobs."""
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, cast
-
-import zstandard
 
 from store.errors import ImageNotFound, InvalidImage, StoreError
 from store.oci.config import ImageConfig
@@ -52,8 +49,12 @@ class StoredLayer:
         raw = self.compressed()
         mt = self.descriptor.media_type
         if mt.endswith("+zstd") or mt.endswith(".zstd"):
+            import zstandard
+
             return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
         if mt.endswith("gzip") or _peek_gzip(self.store, self.descriptor):
+            import gzip
+
             # typeshed's GzipFile is a BufferedIOBase, which is not nominally an IO[bytes]
             return cast("IO[bytes]", gzip.GzipFile(fileobj=raw, mode="rb"))
         return raw

@@ -19,11 +19,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from builder.engine import copy_exec as copy_exec
     from builder.engine import outputs as outputs
     from builder.engine import remote_cache as remote_cache
+    from builder.engine import run_exec as run_exec
     from builder.engine.runner import build as build
 
-_LAZY_MODULES = frozenset({"outputs", "remote_cache"})
+_LAZY_MODULES = frozenset({"copy_exec", "outputs", "remote_cache", "run_exec"})
 
 
 def __getattr__(name: str) -> Any:

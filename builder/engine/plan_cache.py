@@ -58,20 +58,30 @@ _FRONT = (
 def code_fingerprint() -> str:
     h = hashlib.sha256()
     for rel in _FRONT:
-        p = _REPO / rel
         try:
-            if p.is_dir():
-                paths = sorted(
-                    str(f) for f in p.rglob("*") if f.suffix in (".py", ".lark") and f.is_file()
-                )
-            else:
-                paths = [str(p)]
-            for f in paths:
-                st = os.stat(f)
-                h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            for path, st in _code_files(str(_REPO / rel)):
+                h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         except OSError:
             h.update(f"{rel}: missing\n".encode())
     return h.hexdigest()
+
+
+def _code_files(path: str) -> list[tuple[str, os.stat_result]]:
+    """`path` (a file) or the .py and .lark files under it (a directory), sorted, with
+    their stat; os.scandir, as this runs on every build."""
+    st = os.stat(path)
+    if not os.path.isdir(path):
+        return [(path, st)]
+    out: list[tuple[str, os.stat_result]] = []
+    with os.scandir(path) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            if e.name != "__pycache__":
+                out += _code_files(e.path)
+        elif e.name.endswith((".py", ".lark")) and e.is_file():
+            out.append((e.path, e.stat()))
+    return out
 
 
 def key_of(

@@ -6,7 +6,6 @@ through the registry client when missing or with `--pull`, for the stage's platf
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,11 +146,7 @@ def stage_root(ctx: BuildContext, ref: str | int) -> Iterator[str]:
     else:
         img, _ = resolve_image(ctx, str(ref), ctx.platform)
         state = image_state(img)
-    if not state.layers:
-        with tempfile.TemporaryDirectory(prefix="pybuild-empty-") as d:
-            yield d
-        return
-    with layers.writable(ctx.store, state, f"src-{ref}") as active:
+    with layers.writable(ctx.store, state if state.layers else None, f"src-{ref}") as active:
         yield str(Path(active.merged))
 
 

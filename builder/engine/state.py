@@ -4,11 +4,11 @@ and `RUN --mount=from=` use."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import builder
 from builder.cache import BuildCache, CacheResult
 from builder.engine.options import BuildOptions
 from builder.errors import BuildError
@@ -126,7 +126,7 @@ class BuildContext:
             return
 
         for _, staging in left:
-            shutil.rmtree(staging, ignore_errors=True)
+            builder.add.discard(staging)
 
     def hash_stats(self) -> dict[str, int]:
         """Summed counters of the file-hash caches: a no-op rebuild has opens == 0."""

@@ -27,6 +27,7 @@ OPTIONAL = {
     "rich",  # the tty progress view and the terminal inspect report
     "requests",  # ADD of a URL (the registry client has its own transport)
     "zstandard",  # zstd layers
+    "gzip",  # a gzip layer read as a stream (a build whose steps are cached reads none)
     "certifi",  # the CA bundle, read when a TLS connection is first made
     "unicodedata",  # Go %q of a non-ASCII character
 }
