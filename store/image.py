@@ -6,19 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from store.errors import ImageNotFound, InvalidImage, StoreError
 from store.oci.config import ImageConfig
 from store.oci.digest import Descriptor, Digest
-from store.oci.image import to_docker, to_oci
-from store.oci.manifest import Index, Manifest
+from store.oci.image import ManifestImage, manifest_for, to_docker, to_oci
+from store.oci.manifest import Manifest
 from store.oci.mediatype import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
     DOCKER_LAYER_TAR,
-    INDEX_TYPES,
-    MANIFEST_TYPES,
     OCI_CONFIG,
 )
 from store.oci.platform import Platform
@@ -65,43 +63,23 @@ def _peek_gzip(store: Store, d: Descriptor) -> bool:
         return f.read(2) == b"\x1f\x8b"
 
 
-class StoredImage:
+class StoredImage(ManifestImage[StoredLayer]):
     """An image whose manifest, config and layers are blobs in a `Store`."""
 
     def __init__(self, store: Store, desc: Descriptor) -> None:
-        if desc.media_type not in MANIFEST_TYPES:
-            raise InvalidImage(str(desc.digest), f"not a manifest: {desc.media_type}")
+        super().__init__(desc)
         self.store = store
-        self.descriptor = desc
-        self._manifest: Manifest | None = None
-        self._config: ImageConfig | None = None
 
-    @property
-    def digest(self) -> Digest:
-        return self.descriptor.digest
+    def read_json(self, desc: Descriptor) -> Any:
+        return self.store.blobs.read_json(desc)
+
+    def layer(self, desc: Descriptor, diff_id: Digest) -> StoredLayer:
+        return StoredLayer(self.store, desc, diff_id)
 
     @property
     def id(self) -> Digest:
         """Docker's image ID: the config digest."""
         return self.manifest().config.digest
-
-    def manifest(self) -> Manifest:
-        if self._manifest is None:
-            self._manifest = Manifest.from_json(self.store.blobs.read_json(self.descriptor))
-        return self._manifest
-
-    def config(self) -> ImageConfig:
-        if self._config is None:
-            self._config = ImageConfig.from_json(self.store.blobs.read_json(self.manifest().config))
-        return self._config
-
-    def layers(self) -> list[StoredLayer]:
-        m, c = self.manifest(), self.config()
-        if len(m.layers) != len(c.diff_ids):
-            raise InvalidImage(
-                str(self.digest), f"{len(m.layers)} layers but {len(c.diff_ids)} diff_ids"
-            )
-        return [StoredLayer(self.store, d, i) for d, i in zip(m.layers, c.diff_ids, strict=True)]
 
     def blobs(self) -> list[Descriptor]:
         """Every blob the image needs: manifest, config, layers."""
@@ -112,13 +90,7 @@ class StoredImage:
 def open_image(store: Store, desc: Descriptor, platform: Platform | None = None) -> StoredImage:
     """The image a descriptor names; an index is resolved to the manifest for
     `platform` (default: this host)."""
-    depth = 0
-    while desc.media_type in INDEX_TYPES:
-        depth += 1
-        if depth > 4:
-            raise InvalidImage(str(desc.digest), "index nesting too deep")
-        desc = Index.from_json(store.blobs.read_json(desc)).select(platform)
-    return StoredImage(store, desc)
+    return StoredImage(store, manifest_for(desc, platform, store.blobs.read_json))
 
 
 def resolve_image(store: Store, ref: str, platform: Platform | None = None) -> StoredImage:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from builder.engine.sources import stage_root
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
 from builder.frontend.instructions.model import Add
-from builder.history import rfc3339
 
 
 @contextlib.contextmanager
@@ -75,17 +73,7 @@ def execute(
             else:
                 copy_into(tree, sources_of(step), dest, root, replace(opts))
             layers.settle_dir_times(active, _dest_rel(root, opts.workdir, dest))
-            created = ctx.epoch_created or rfc3339(time.time())
-            if layers.upper_is_empty(Path(active.upper), ()):
-                return CacheResult("empty", created=created)
-            res = layers.commit(
-                ctx.store,
-                active,
-                compression=ctx.opts.compression,
-                epoch=ctx.opts.source_date_epoch,
-                exclude=(),
-            )
-            return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)
+            return layers.step_result(ctx, active)
     except StepError:
         raise
     except BuildError as e:

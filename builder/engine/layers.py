@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from builder import engine
-from builder.engine.state import StageState
+from builder.cache import CacheResult
+from builder.engine.state import BuildContext, StageState
+from builder.history import rfc3339
 from store.oci.digest import Digest
 
 if TYPE_CHECKING:
@@ -60,6 +63,22 @@ def writable(store: Store, state: StageState | None, key: str) -> Iterator[Any]:
         yield active
     finally:
         active.release()
+
+
+def step_result(ctx: BuildContext, active: Any, exclude: Sequence[str] = ()) -> CacheResult:
+    """What a step that ran leaves: "empty" when its upper dir holds no change but the
+    excluded paths, else its committed layer; both stamped now (or SOURCE_DATE_EPOCH)."""
+    created = ctx.epoch_created or rfc3339(time.time())
+    if upper_is_empty(Path(active.upper), exclude):
+        return CacheResult("empty", created=created)
+    res = commit(
+        ctx.store,
+        active,
+        compression=ctx.opts.compression,
+        epoch=ctx.opts.source_date_epoch,
+        exclude=exclude,
+    )
+    return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)
 
 
 def commit(

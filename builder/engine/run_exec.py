@@ -10,7 +10,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from builder.engine.sources import source_key, stage_root
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
 from builder.frontend.instructions.model import Mount as RunMount  # not the sandbox's Mount
-from builder.history import rfc3339
 from store.fsplace import spread_children
 
 
@@ -111,17 +109,7 @@ def execute(
             raise _fail(ctx, stage, step, position, msg, out.tail, result.exit_code)
         exclude = sorted(set(result.created_mountpoints))
         exclude += layers.stub_parents(active, exclude)
-        created = ctx.epoch_created or rfc3339(time.time())
-        if layers.upper_is_empty(Path(active.upper), exclude):
-            return CacheResult("empty", created=created)
-        res = layers.commit(
-            ctx.store,
-            active,
-            compression=ctx.opts.compression,
-            epoch=ctx.opts.source_date_epoch,
-            exclude=exclude,
-        )
-        return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)
+        return layers.step_result(ctx, active, exclude)
 
 
 def _fail(

@@ -7,7 +7,6 @@ workdir of the config) and its history `created_by`. A
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from builder import config_ops
@@ -20,7 +19,6 @@ from builder.engine.model import Stage, Step
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
 from builder.frontend.instructions.model import Workdir
-from builder.history import rfc3339
 
 
 def committed(step: Step, state: StageState) -> config_ops.Applied:
@@ -73,14 +71,4 @@ def _mkdir(ctx: BuildContext, state: StageState, key: str, path: str) -> CacheRe
                 if owner is not None:
                     os.chown(cur, owner.uid, owner.gid)
         layers.settle_dir_times(active, rel)
-        created = ctx.epoch_created or rfc3339(time.time())
-        if layers.upper_is_empty(Path(active.upper), ()):
-            return CacheResult("empty", created=created)
-        res = layers.commit(
-            ctx.store,
-            active,
-            compression=ctx.opts.compression,
-            epoch=ctx.opts.source_date_epoch,
-            exclude=(),
-        )
-        return CacheResult("layer", res.descriptor, res.diff_id, str(res.chain_id), created)
+        return layers.step_result(ctx, active)

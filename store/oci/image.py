@@ -1,26 +1,30 @@
 """The image model's seams: the `Image` and `Layer` protocols every source implements
-(the store's layout, the archives, the registry), and Docker schema2 <-> OCI
-conversion of a manifest (same blobs; the manifest digest changes)."""
+(the store's layout, the archives, the registry), `ManifestImage`, the part of an
+`Image` they all share, and Docker schema2 <-> OCI conversion of a manifest (same blobs;
+the manifest digest changes)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import IO, Protocol, runtime_checkable
+from typing import IO, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from store.errors import InvalidImage
 from store.oci.config import ImageConfig
 from store.oci.digest import Descriptor, Digest
-from store.oci.manifest import Manifest
+from store.oci.manifest import Index, Manifest
 from store.oci.mediatype import (
     DOCKER_LAYER_TAR,
     DOCKER_MANIFEST,
     DOCKER_TO_OCI,
+    INDEX_TYPES,
+    MANIFEST_TYPES,
     OCI_LAYER,
     OCI_LAYER_ZSTD,
     OCI_MANIFEST,
     OCI_TO_DOCKER,
 )
+from store.oci.platform import Platform
 
 # --- conversion --------------------------------------------------------------
 
@@ -84,3 +88,65 @@ class Image(Protocol):
     def manifest(self) -> Manifest: ...
     def config(self) -> ImageConfig: ...
     def layers(self) -> Sequence[Layer]: ...
+
+
+MAX_INDEX_DEPTH = 4  # an index of indexes of ... beyond this is refused
+
+
+def manifest_for(
+    desc: Descriptor, platform: Platform | None, read_json: Callable[[Descriptor], Any]
+) -> Descriptor:
+    """`desc` if it names a manifest; for an index, the manifest for `platform` (default:
+    this host) as `Index.select` picks it, reading each index with the source's
+    `read_json`."""
+    for _ in range(MAX_INDEX_DEPTH + 1):
+        if desc.media_type not in INDEX_TYPES:
+            return desc
+        desc = Index.from_json(read_json(desc)).select(platform)
+    raise InvalidImage(str(desc.digest), "index nesting too deep")
+
+
+L = TypeVar("L", bound=Layer)
+
+
+class ManifestImage(Generic[L]):
+    """What every `Image` source shares: its manifest and config, each read once through
+    the source's `read_json` (bounded and verified there) and parsed strictly, and one
+    layer per manifest layer and config diff_id, made by the source's `layer`."""
+
+    def __init__(self, desc: Descriptor) -> None:
+        if desc.media_type not in MANIFEST_TYPES:
+            raise InvalidImage(str(desc.digest), f"not a manifest: {desc.media_type}")
+        self.descriptor = desc
+        self._manifest: Manifest | None = None
+        self._config: ImageConfig | None = None
+
+    def read_json(self, desc: Descriptor) -> Any:
+        """The parsed JSON blob `desc` names, from this image's source."""
+        raise NotImplementedError
+
+    def layer(self, desc: Descriptor, diff_id: Digest) -> L:
+        """This source's `Layer` for one manifest layer."""
+        raise NotImplementedError
+
+    @property
+    def digest(self) -> Digest:
+        return self.descriptor.digest
+
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            self._manifest = Manifest.from_json(self.read_json(self.descriptor))
+        return self._manifest
+
+    def config(self) -> ImageConfig:
+        if self._config is None:
+            self._config = ImageConfig.from_json(self.read_json(self.manifest().config))
+        return self._config
+
+    def layers(self) -> list[L]:
+        m, c = self.manifest(), self.config()
+        if len(m.layers) != len(c.diff_ids):
+            raise InvalidImage(
+                str(self.digest), f"{len(m.layers)} layers but {len(c.diff_ids)} diff_ids"
+            )
+        return [self.layer(d, i) for d, i in zip(m.layers, c.diff_ids, strict=True)]

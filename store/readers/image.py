@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass, field
-from typing import IO, cast
+from typing import IO, Any, cast
 
 import zstandard
 
-from store.errors import InvalidImage
-from store.oci.config import ImageConfig
 from store.oci.digest import Descriptor, Digest
-from store.oci.manifest import Index, Manifest
-from store.oci.mediatype import INDEX_TYPES, MANIFEST_TYPES
+from store.oci.image import ManifestImage, manifest_for
 from store.oci.platform import Platform
 from store.readers.blobs import BlobSource, read_json, verified
 from store.readers.members import layer_type
-
-MAX_INDEX_DEPTH = 4
 
 
 def select_manifest(
@@ -32,11 +27,7 @@ def select_manifest(
 ) -> Descriptor:
     """`desc` if it names a manifest; for an index, the manifest for `platform`
     (default: this host)."""
-    for _ in range(MAX_INDEX_DEPTH + 1):
-        if desc.media_type not in INDEX_TYPES:
-            return desc
-        desc = Index.from_json(read_json(blobs, desc)).select(platform)
-    raise InvalidImage(str(desc.digest), "index nesting too deep")
+    return manifest_for(desc, platform, lambda d: read_json(blobs, d))
 
 
 @dataclass(frozen=True)
@@ -66,38 +57,18 @@ class BlobLayer:
         return stream
 
 
-class BlobImage:
+class BlobImage(ManifestImage[BlobLayer]):
     """An image whose manifest, config and layers are blobs of a `BlobSource`."""
 
     def __init__(self, blobs: BlobSource, desc: Descriptor) -> None:
-        if desc.media_type not in MANIFEST_TYPES:
-            raise InvalidImage(str(desc.digest), f"not a manifest: {desc.media_type}")
+        super().__init__(desc)
         self.blobs = blobs
-        self.descriptor = desc
-        self._manifest: Manifest | None = None
-        self._config: ImageConfig | None = None
 
-    @property
-    def digest(self) -> Digest:
-        return self.descriptor.digest
+    def read_json(self, desc: Descriptor) -> Any:
+        return read_json(self.blobs, desc)
 
-    def manifest(self) -> Manifest:
-        if self._manifest is None:
-            self._manifest = Manifest.from_json(read_json(self.blobs, self.descriptor))
-        return self._manifest
-
-    def config(self) -> ImageConfig:
-        if self._config is None:
-            self._config = ImageConfig.from_json(read_json(self.blobs, self.manifest().config))
-        return self._config
-
-    def layers(self) -> list[BlobLayer]:
-        m, c = self.manifest(), self.config()
-        if len(m.layers) != len(c.diff_ids):
-            raise InvalidImage(
-                str(self.digest), f"{len(m.layers)} layers but {len(c.diff_ids)} diff_ids"
-            )
-        return [BlobLayer(self.blobs, d, i) for d, i in zip(m.layers, c.diff_ids, strict=True)]
+    def layer(self, desc: Descriptor, diff_id: Digest) -> BlobLayer:
+        return BlobLayer(self.blobs, desc, diff_id)
 
 
 class _Prefixed:
