@@ -13,69 +13,28 @@ Public API (stable):
 Errors are `DockerfileError` (`FILE:LINE:COL: KEYWORD: message`, exit 2). A stage name
 used twice is a warning (BuildKit's DuplicateStageName check), not an error.
 
-The package is a seam (PEP 562): `parse_dockerfile` (`instructions.dockerfile`) loads
-the parser on first use, so what only reads instructions (the engine with a plan from
-its cache) imports just the instruction classes.
+The package is a seam (PEP 562): `parse_dockerfile` and its `ParsedDockerfile`, `Stage`
+and `Warning` (`instructions.dockerfile`) load the parser on first use, so what only
+reads instructions (the engine with a plan from its cache) imports just their classes.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from builder.errors import Span
 from builder.frontend.instructions.model import *  # noqa: F403 - every instruction class
-from builder.frontend.instructions.model import Arg, From, Instruction
 
 if TYPE_CHECKING:
+    from builder.frontend.instructions.dockerfile import ParsedDockerfile as ParsedDockerfile
+    from builder.frontend.instructions.dockerfile import Stage as Stage
+    from builder.frontend.instructions.dockerfile import Warning as Warning
     from builder.frontend.instructions.dockerfile import parse_dockerfile as parse_dockerfile
 
-
-@dataclass(frozen=True)
-class Warning:  # mirrors BuildKit's lint warning, not the builtin
-    """A lint finding (`FILE:LINE: Rule: message`), never an error."""
-
-    rule: str
-    message: str
-    span: Span
-    file: str = "Dockerfile"
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.span.line}: {self.rule}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One `FROM` and the instructions up to the next."""
-
-    index: int
-    name: str
-    from_: From
-    commands: tuple[Instruction, ...]
-
-    @property
-    def base(self) -> str:
-        return self.from_.base
-
-    @property
-    def platform(self) -> str:
-        return self.from_.platform
-
-
-@dataclass(frozen=True)
-class ParsedDockerfile:
-    """Typed stages plus the ARGs before the first FROM."""
-
-    file: str
-    stages: tuple[Stage, ...]
-    meta_args: tuple[Arg, ...]
-    directives: tuple = ()
-    escape: str = "\\"
-    warnings: tuple[Warning, ...] = ()
+_PARSED = frozenset({"ParsedDockerfile", "Stage", "Warning", "parse_dockerfile"})
 
 
 def __getattr__(name: str) -> Any:
-    if name == "parse_dockerfile":
-        return importlib.import_module("builder.frontend.instructions.dockerfile").parse_dockerfile
+    if name in _PARSED:
+        return getattr(importlib.import_module("builder.frontend.instructions.dockerfile"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,9 @@ __all__ = ["Env", "Expose", "Label", "Maintainer", "StopSignal", "User", "Volume
 
 @dataclass(frozen=True)
 class _Pairs(Instruction):
-    """Instructions made of key/value pairs."""
+    """Instructions made of key/value pairs. A subclass that adds no field (ENV, LABEL)
+    is a plain subclass: it inherits the generated methods, which compare the class too,
+    and saves making them again at every start."""
 
     pairs: tuple[KeyValue, ...] = ()
 
@@ -36,14 +38,12 @@ class _Pairs(Instruction):
         return self.keyword + "".join(f" {word(p.key)}={word(p.value)}" for p in self.pairs)
 
 
-@dataclass(frozen=True)
 class Env(_Pairs):
     """`ENV key=value ...` (or the old `ENV key value`)."""
 
     keyword = "ENV"
 
 
-@dataclass(frozen=True)
 class Label(_Pairs):
     """`LABEL key=value ...`."""
 
@@ -109,7 +109,7 @@ class Volume(Instruction):
 
 @dataclass(frozen=True)
 class _Single(Instruction):
-    """Instructions with exactly one argument."""
+    """Instructions with exactly one argument (a plain subclass each, as `_Pairs`')."""
 
     value: str = ""
 
@@ -125,21 +125,18 @@ class _Single(Instruction):
         return f"{self.keyword} {self.value}"
 
 
-@dataclass(frozen=True)
 class User(_Single):
     """`USER user[:group]`."""
 
     keyword = "USER"
 
 
-@dataclass(frozen=True)
 class Workdir(_Single):
     """`WORKDIR path`."""
 
     keyword = "WORKDIR"
 
 
-@dataclass(frozen=True)
 class StopSignal(_Single):
     """`STOPSIGNAL signal`."""
 

@@ -9,11 +9,55 @@ the cache) never loads the parser.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from builder.errors import DockerfileError, Span
-from builder.frontend.instructions import ParsedDockerfile, Stage, Warning
 from builder.frontend.instructions.model import Arg, From, Instruction
 from builder.frontend.instructions.typed import typed
 from builder.frontend.syntax import parse
+
+
+@dataclass(frozen=True)
+class Warning:  # mirrors BuildKit's lint warning, not the builtin
+    """A lint finding (`FILE:LINE: Rule: message`), never an error."""
+
+    rule: str
+    message: str
+    span: Span
+    file: str = "Dockerfile"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.span.line}: {self.rule}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One `FROM` and the instructions up to the next."""
+
+    index: int
+    name: str
+    from_: From
+    commands: tuple[Instruction, ...]
+
+    @property
+    def base(self) -> str:
+        return self.from_.base
+
+    @property
+    def platform(self) -> str:
+        return self.from_.platform
+
+
+@dataclass(frozen=True)
+class ParsedDockerfile:
+    """Typed stages plus the ARGs before the first FROM."""
+
+    file: str
+    stages: tuple[Stage, ...]
+    meta_args: tuple[Arg, ...]
+    directives: tuple = ()
+    escape: str = "\\"
+    warnings: tuple[Warning, ...] = ()
 
 
 def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedDockerfile:

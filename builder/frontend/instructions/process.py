@@ -34,7 +34,6 @@ class Cmd(Instruction):
         return f"{self.keyword} {command(self.command, self.exec_form)}"
 
 
-@dataclass(frozen=True)
 class Entrypoint(Cmd):
     """`ENTRYPOINT` in exec or shell form."""
 
