@@ -12,10 +12,10 @@ began (a lower bound)."""
 from __future__ import annotations
 
 import errno
-import glob
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from builder.engine.copy_step import source_ref
@@ -73,7 +73,7 @@ def _sources_bytes(ctx: BuildContext, step: Step) -> int:
     for unsafe_src in ins.sources:
         if "://" in str(unsafe_src):
             continue
-        for p in glob.glob(os.path.join(base, str(unsafe_src).lstrip("/"))):
+        for p in map(str, Path(base).glob(str(unsafe_src).lstrip("/") or ".")):
             if not os.path.realpath(p).startswith(base):
                 continue
             if os.path.isfile(p):

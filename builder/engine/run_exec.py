@@ -24,7 +24,7 @@ from builder.engine.run_step import PIPES_DIR, command_line, run_env, run_of
 from builder.engine.sources import source_key, stage_root
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
-from builder.frontend.instructions.model import Mount as RunMount  # not the sandbox's Mount
+from builder.frontend.instructions.mount import Mount as RunMount  # not the sandbox's Mount
 from store.fsplace import spread_children
 
 

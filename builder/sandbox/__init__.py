@@ -57,13 +57,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from builder.sandbox.errors import (
-    SandboxError,
-    SandboxSetupError,
-    StepFailed,
-    StepOOM,
-)
-
 if TYPE_CHECKING:
     from builder.sandbox import caps as caps
     from builder.sandbox import cgroups as cgroups
@@ -71,6 +64,11 @@ if TYPE_CHECKING:
     from builder.sandbox import namespaces as namespaces
     from builder.sandbox import netpool as netpool
     from builder.sandbox import seccomp as seccomp
+    from builder.sandbox.errors import SandboxError as SandboxError
+    from builder.sandbox.errors import SandboxSetupError as SandboxSetupError
+    from builder.sandbox.errors import StepFailed as StepFailed
+    from builder.sandbox.errors import StepOOM as StepOOM
+    from builder.sandbox.errors import check as check
     from builder.sandbox.runner import SandboxCancelled as SandboxCancelled
     from builder.sandbox.runner import cancel_all as cancel_all
     from builder.sandbox.runner import run as run
@@ -83,6 +81,11 @@ if TYPE_CHECKING:
 # The package is a seam (PEP 562): these load on first use, so a build whose every
 # step is cached never imports the sandbox.
 _EXPORTS = {
+    "SandboxError": "errors",
+    "SandboxSetupError": "errors",
+    "StepFailed": "errors",
+    "StepOOM": "errors",
+    "check": "errors",
     "SandboxCancelled": "runner",
     "cancel_all": "runner",
     "run": "runner",
@@ -101,15 +104,6 @@ def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def check(result: SandboxResult, step: str) -> SandboxResult:
-    """Raise the build error for a failed step (`step` names it, e.g. "RUN make")."""
-    if result.oom_killed and result.memory_limit:
-        raise StepOOM(step, result.memory_limit)
-    if result.exit_code != 0:
-        raise StepFailed(step, result.exit_code, result.signal)
-    return result
 
 
 __all__ = [

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from builder.errors import BuildError
 from builder.units import binary_size
+
+if TYPE_CHECKING:
+    from builder.sandbox.spec import SandboxResult
 
 
 class SandboxError(BuildError):
@@ -32,3 +37,12 @@ class StepOOM(SandboxError):
             f"{step}: ran out of memory at the {binary_size(limit)} limit "
             "(the kernel killed it; raise --memory)"
         )
+
+
+def check(result: SandboxResult, step: str) -> SandboxResult:
+    """Raise the build error for a failed step (`step` names it, e.g. "RUN make")."""
+    if result.oom_killed and result.memory_limit:
+        raise StepOOM(step, result.memory_limit)
+    if result.exit_code != 0:
+        raise StepFailed(step, result.exit_code, result.signal)
+    return result

@@ -7,14 +7,15 @@ syntax node (`parse`, with BuildKit's argument checks), which words the planner
 expands (`expand`) and its canonical text, the text a cache key hashes (`canonical`).
 A class with its own `keyword` is registered by it (`REGISTRY`), which is how
 `builder.frontend.instructions.typed` finds the reader for a node. Also the values
-instructions hold (`KeyValue`, `Mount`) and the word renderings canonical texts use.
+instructions hold (`KeyValue`; a RUN's `Mount` is in `mount`) and the word renderings
+canonical texts use.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Self
 
 from builder.errors import Span
@@ -63,37 +64,6 @@ class KeyValue:
 
     key: str
     value: str
-
-
-@dataclass(frozen=True)
-class Mount:
-    """One `RUN --mount=type=...`; `from_` is a stage name/index or image ref."""
-
-    type: str = "bind"
-    target: str = ""
-    source: str = ""
-    from_: str = ""
-    id: str = ""
-    sharing: str = "shared"
-    mode: int | None = None
-    uid: int | None = None
-    gid: int | None = None
-    required: bool = False
-    readonly: bool = True
-    size: int | None = None
-    env: str = ""
-
-    def canonical(self) -> str:
-        """`type=cache,target=/c,...`: the type, then the fields that differ from a
-        fresh mount of that type (mode in octal)."""
-        parts = [f"type={self.type}"]
-        defaults = Mount(readonly=self.type in ("bind", "secret", "ssh"))
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name != "type" and value != getattr(defaults, f.name):
-                name = "from" if f.name == "from_" else f.name
-                parts.append(f"{name}={oct(value)[2:] if name == 'mode' else value}")
-        return ",".join(str(p) for p in parts)
 
 
 def word(s: str) -> str:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypedDict, cast
 
-from builder.frontend.heredoc import Heredoc
 from builder.frontend.instructions.base import Expander, Instruction, flag, word
 
 if TYPE_CHECKING:
+    from builder.frontend.heredoc import Heredoc
     from builder.frontend.instructions.typed import Reader
 
 __all__ = ["Add", "Copy"]

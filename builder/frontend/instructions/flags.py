@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import cast
 
-from builder.frontend.instructions.base import Mount
+from builder.frontend.instructions.mount import Mount
 
 
 class FlagError(Exception):

@@ -4,8 +4,8 @@ The index of the instruction classes, which live by family, each class with its 
 flags, reader (`parse`), expansion and canonical text (see `base.Instruction`):
 `stage` (FROM, ARG, ONBUILD), `run` (RUN), `files` (COPY, ADD), `config` (ENV, LABEL,
 EXPOSE, VOLUME, USER, WORKDIR, STOPSIGNAL, MAINTAINER) and `process` (CMD, ENTRYPOINT,
-SHELL, HEALTHCHECK); the values they hold (`KeyValue`, `Mount`, and the
-`Heredoc` of `builder.frontend.heredoc`); and `KEYWORDS`, every instruction keyword. (No `__all__`: a star import
+SHELL, HEALTHCHECK); the values they hold (`KeyValue`;
+a RUN's mounts are `instructions.mount.Mount`s, heredocs `builder.frontend.heredoc.Heredoc`s); and `KEYWORDS`, every instruction keyword. (No `__all__`: a star import
 takes every public name, so a class added to a family needs no line here.)
 
 Every instruction carries `span` (where it is), `original` (the logical line as
@@ -17,12 +17,10 @@ class expands nothing).
 
 from __future__ import annotations
 
-from builder.frontend.heredoc import Heredoc as Heredoc
 from builder.frontend.instructions.base import REGISTRY as REGISTRY
 from builder.frontend.instructions.base import Expander as Expander
 from builder.frontend.instructions.base import Instruction as Instruction
 from builder.frontend.instructions.base import KeyValue as KeyValue
-from builder.frontend.instructions.base import Mount as Mount
 from builder.frontend.instructions.config import *  # noqa: F403 - the family's classes
 from builder.frontend.instructions.files import *  # noqa: F403
 from builder.frontend.instructions.process import *  # noqa: F403

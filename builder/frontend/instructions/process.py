@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from builder.frontend import instructions
 from builder.frontend.instructions.base import Instruction, command
-from builder.frontend.instructions.flags import FlagError, parse_duration
 
 if TYPE_CHECKING:
     from builder.frontend.instructions.typed import Reader
@@ -98,8 +98,8 @@ class Healthcheck(Instruction):
         for name in ("interval", "timeout", "start-period", "start-interval"):
             text = str(flags.get(name, "") or "0")
             try:
-                ns = parse_duration(text)
-            except FlagError as e:
+                ns = instructions.flags.parse_duration(text)
+            except instructions.flags.FlagError as e:
                 raise c.error(f"--{name}: {e}") from None
             if 0 < ns < _MS:
                 raise c.error(f"--{name} cannot be less than 1ms")

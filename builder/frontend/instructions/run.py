@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, cast
 
-from builder.frontend.heredoc import Heredoc
-from builder.frontend.instructions.base import Expander, Instruction, Mount, command, flag
-from builder.frontend.instructions.flags import FlagError, parse_mount
+from builder.frontend import instructions
+from builder.frontend.instructions.base import Expander, Instruction, command, flag
 
 if TYPE_CHECKING:
+    from builder.frontend.heredoc import Heredoc
+    from builder.frontend.instructions.mount import Mount
     from builder.frontend.instructions.typed import Reader
 
 __all__ = ["Run"]
@@ -37,8 +38,10 @@ class Run(Instruction):
             raise c.error("RUN requires at least one argument")
         try:
             # --mount is a "list" flag, so its value is a list[str]
-            mounts = tuple(parse_mount(t) for t in cast("list[str]", flags.get("mount", [])))
-        except FlagError as e:
+            mounts = tuple(
+                instructions.flags.parse_mount(t) for t in cast("list[str]", flags.get("mount", []))
+            )
+        except instructions.flags.FlagError as e:
             raise c.error(str(e)) from None
         network = str(flags.get("network", ""))
         if network and network not in ("default", "none", "host"):
