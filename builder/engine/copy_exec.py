@@ -77,14 +77,7 @@ def execute(
     except StepError:
         raise
     except BuildError as e:
-        raise StepError(
-            file=ctx.file,
-            line=step.line,
-            stage=stage.name,
-            position=position,
-            text=step.text,
-            message=str(_plain(e)),
-        ) from None
+        raise StepError.of(ctx, stage, step, position, _plain(e)) from None
 
 
 def _add_plan(

@@ -3,8 +3,14 @@ the exit code, and carry the last lines of the step's output (ARCHITECTURE §2).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from builder.errors import BuildError
 from builder.units import binary_size
+
+if TYPE_CHECKING:
+    from builder.engine.model import Stage, Step
+    from builder.engine.state import BuildContext
 
 TAIL_LINES = 10
 
@@ -34,6 +40,29 @@ class StepError(BuildError):
         where = f"{file}:{line}" if line else file
         st = f"stage {stage}, " if stage else ""
         super().__init__(f"{where}: {st}step {position} `{text}`: {message}")
+
+    @classmethod
+    def of(
+        cls,
+        ctx: BuildContext,
+        stage: Stage,
+        step: Step,
+        position: str,
+        message: str,
+        tail: list[str] | None = None,
+        exit_status: int | None = None,
+    ) -> StepError:
+        """The failure of `step` of `stage`, placed in the build's Dockerfile."""
+        return cls(
+            file=ctx.file,
+            line=step.line,
+            stage=stage.name,
+            position=position,
+            text=step.text,
+            message=message,
+            tail=tail,
+            exit_status=exit_status,
+        )
 
     def report(self) -> str:
         """BuildKit's block: the failing step and the tail of its output."""

@@ -121,16 +121,7 @@ def _fail(
     tail: list[str],
     status: int | None = None,
 ) -> StepError:
-    return StepError(
-        file=ctx.file,
-        line=step.line,
-        stage=stage.name,
-        position=position,
-        text=step.text,
-        message=msg,
-        tail=tail,
-        exit_status=status,
-    )
+    return StepError.of(ctx, stage, step, position, msg, tail, status)
 
 
 def _target(m: RunMount, cwd: str) -> str:

@@ -143,14 +143,7 @@ def do_step(
             raise
         except BuildError as e:
             ctx.progress.step_error(vid, str(e))
-            raise StepError(
-                file=ctx.file,
-                line=step.line,
-                stage=stage.name,
-                position=position,
-                text=step.text,
-                message=str(e),
-            ) from None
+            raise StepError.of(ctx, stage, step, position, str(e)) from None
         ctx.cache.record(key, state.key, inputs, res)
         ctx.progress.step_done(vid, time.monotonic() - t0)
         reran = True
@@ -195,14 +188,7 @@ def _metadata(
     try:
         a = dispatch.config_change(step, state)
     except BuildError as e:
-        raise StepError(
-            file=ctx.file,
-            line=step.line,
-            stage=stage.name,
-            position=str(n),
-            text=step.text,
-            message=str(e),
-        ) from None
+        raise StepError.of(ctx, stage, step, str(n), str(e)) from None
     inputs = step_record(step.planned, position=_position(ctx, stage, idx), platform=stage.platform)
     key = compute_key(state.key, inputs)
     ctx.used_keys.append(key)
