@@ -40,13 +40,17 @@ class Instruction:
     def __init_subclass__(cls, **kw: object) -> None:
         super().__init_subclass__(**kw)
         if "keyword" in cls.__dict__ and cls.keyword:
+            if not callable(getattr(cls, "parse", None)):
+                raise TypeError(f"{cls.__name__} ({cls.keyword}) has no parse()")
             REGISTRY[cls.keyword] = cls
 
-    @classmethod
-    def parse(cls, c: Reader) -> Self:
-        """The instruction of one node (its flags checked against `flags`); raises
-        `DockerfileError` through `c.error` for arguments BuildKit rejects."""
-        raise NotImplementedError(cls.keyword)
+    if TYPE_CHECKING:  # every registered class defines it (checked above)
+
+        @classmethod
+        def parse(cls, c: Reader) -> Self:
+            """The instruction of one node (its flags checked against `flags`); raises
+            `DockerfileError` through `c.error` for arguments BuildKit rejects."""
+            ...
 
     def expand(self, fn: Expander) -> Instruction:
         """A copy with its words expanded where Docker expands them: none by default."""
