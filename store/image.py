@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from store.errors import ImageNotFound, InvalidImage, StoreError
 from store.oci.config import ImageConfig
@@ -67,14 +67,10 @@ class StoredImage(ManifestImage[StoredLayer]):
     """An image whose manifest, config and layers are blobs in a `Store`."""
 
     def __init__(self, store: Store, desc: Descriptor) -> None:
-        super().__init__(desc)
+        super().__init__(
+            desc, store.blobs.read_json, lambda d, diff_id: StoredLayer(store, d, diff_id)
+        )
         self.store = store
-
-    def read_json(self, desc: Descriptor) -> Any:
-        return self.store.blobs.read_json(desc)
-
-    def layer(self, desc: Descriptor, diff_id: Digest) -> StoredLayer:
-        return StoredLayer(self.store, desc, diff_id)
 
     @property
     def id(self) -> Digest:

@@ -114,20 +114,18 @@ class ManifestImage(Generic[L]):
     the source's `read_json` (bounded and verified there) and parsed strictly, and one
     layer per manifest layer and config diff_id, made by the source's `layer`."""
 
-    def __init__(self, desc: Descriptor) -> None:
+    def __init__(
+        self,
+        desc: Descriptor,
+        read_json: Callable[[Descriptor], Any],
+        layer: Callable[[Descriptor, Digest], L],
+    ) -> None:
         if desc.media_type not in MANIFEST_TYPES:
             raise InvalidImage(str(desc.digest), f"not a manifest: {desc.media_type}")
         self.descriptor = desc
+        self._read_json, self._layer = read_json, layer
         self._manifest: Manifest | None = None
         self._config: ImageConfig | None = None
-
-    def read_json(self, desc: Descriptor) -> Any:
-        """The parsed JSON blob `desc` names, from this image's source."""
-        raise NotImplementedError
-
-    def layer(self, desc: Descriptor, diff_id: Digest) -> L:
-        """This source's `Layer` for one manifest layer."""
-        raise NotImplementedError
 
     @property
     def digest(self) -> Digest:
@@ -135,12 +133,12 @@ class ManifestImage(Generic[L]):
 
     def manifest(self) -> Manifest:
         if self._manifest is None:
-            self._manifest = Manifest.from_json(self.read_json(self.descriptor))
+            self._manifest = Manifest.from_json(self._read_json(self.descriptor))
         return self._manifest
 
     def config(self) -> ImageConfig:
         if self._config is None:
-            self._config = ImageConfig.from_json(self.read_json(self.manifest().config))
+            self._config = ImageConfig.from_json(self._read_json(self.manifest().config))
         return self._config
 
     def layers(self) -> list[L]:
@@ -149,4 +147,4 @@ class ManifestImage(Generic[L]):
             raise InvalidImage(
                 str(self.digest), f"{len(m.layers)} layers but {len(c.diff_ids)} diff_ids"
             )
-        return [self.layer(d, i) for d, i in zip(m.layers, c.diff_ids, strict=True)]
+        return [self._layer(d, i) for d, i in zip(m.layers, c.diff_ids, strict=True)]

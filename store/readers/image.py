@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import IO, cast
 
 import zstandard
 
@@ -61,14 +61,10 @@ class BlobImage(ManifestImage[BlobLayer]):
     """An image whose manifest, config and layers are blobs of a `BlobSource`."""
 
     def __init__(self, blobs: BlobSource, desc: Descriptor) -> None:
-        super().__init__(desc)
+        super().__init__(
+            desc, lambda d: read_json(blobs, d), lambda d, diff_id: BlobLayer(blobs, d, diff_id)
+        )
         self.blobs = blobs
-
-    def read_json(self, desc: Descriptor) -> Any:
-        return read_json(self.blobs, desc)
-
-    def layer(self, desc: Descriptor, diff_id: Digest) -> BlobLayer:
-        return BlobLayer(self.blobs, desc, diff_id)
 
 
 class _Prefixed:
