@@ -48,7 +48,6 @@ def maybe_enter(verb: str) -> None:
 
 
 def enter() -> None:
-
     os.environ["PYBUILD_ROOT"] = str(default_root())
     try:
         namespaces.check_userns()

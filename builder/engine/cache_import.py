@@ -64,11 +64,9 @@ class RemoteSource:
     insecure: tuple[str, ...] = ()
 
     def reference(self) -> Any:
-
         return Reference.parse(self.ref)
 
     def client(self) -> Any:
-
         return RegistryClient(insecure=self.insecure)
 
     def fetch(self, store: Store, descs: list[Descriptor], progress: Any = None) -> None:
@@ -113,7 +111,6 @@ def load(ref_text: str, insecure: tuple[str, ...], platform: str) -> dict[str, R
 
 
 def _cache_document(client: Any, ref: Any, platform: str) -> Any:
-
     data, ctype, _ = client.get_manifest(ref)
     parsed = parse_manifest(data, ctype, str(ref))
     if parsed.is_index:

@@ -28,7 +28,6 @@ from builder.frontend.instructions.model import Add
 
 @contextlib.contextmanager
 def _source_tree(ctx: BuildContext, step: Step) -> Any:
-
     src = source_ref(step)
     docs = copy_of(step).heredocs
     if docs:
@@ -56,7 +55,6 @@ def execute(
     position: str,
     key: str,
 ) -> CacheResult:
-
     ins = copy_of(step)
     link = ins.link
     try:
@@ -99,7 +97,6 @@ def _add_plan(
 
 
 def _dest_rel(root: str, workdir: str, dest: str) -> str:
-
     full = dest if dest.startswith("/") else f"{workdir.rstrip('/')}/{dest}"
     return SourceTree(root, is_context=False).resolve(full)
 

@@ -32,7 +32,6 @@ def source_ref(step: Step) -> int | str | None:
 
 
 def copy_options(step: Step, state: StageState, *, owner: Any = None) -> Any:
-
     ins = copy_of(step)
     return CopyOptions(
         owner=owner,

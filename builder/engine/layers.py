@@ -43,10 +43,8 @@ def ensure_chain(store: Store, state: StageState) -> Digest | None:
     if not state.layers:
         return None
     sn = store.snapshots
-    if any(lr.source is not None for lr in state.layers):
-        engine.remote_cache.fetch_layers(
-            store, state.layers
-        )  # a step runs on layers from a remote cache
+    if any(lr.source is not None for lr in state.layers):  # layers from a remote cache
+        engine.remote_cache.fetch_layers(store, state.layers)
     chain = sn.ensure_layers([lr.desc for lr in state.layers], [lr.diff_id for lr in state.layers])
     _settle(sn, chain)
     return chain

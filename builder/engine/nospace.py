@@ -63,7 +63,6 @@ def _is_enospc(e: BaseException) -> bool:
 
 
 def _sources_bytes(ctx: BuildContext, step: Step) -> int:
-
     ins = step.instruction
     if not isinstance(ins, Copy) or source_ref(step):
         return 0

@@ -37,7 +37,6 @@ def emit(ctx: BuildContext, result: Any) -> None:
 
 
 def _archive(ctx: BuildContext, result: Any, fmt: str, dest: str) -> None:
-
     vid = ctx.progress.new_id()
     ctx.progress.step_started(vid, "", "", f"exporting to {fmt} image format {dest}")
     name = result.tags[0] if result.tags else str(result.image_id)
@@ -70,7 +69,6 @@ def _filesystem(ctx: BuildContext, typ: str, dest: str) -> None:
 
 
 def _push(ctx: BuildContext, result: Any, name: str) -> None:
-
     vid = ctx.progress.new_id()
     ctx.progress.step_started(vid, "", "", f"pushing {name}")
     kw: dict[str, Any] = {}

@@ -99,7 +99,6 @@ class CacheSpec:
 
 
 def _checked_ref(flag: str, ref: str) -> str:
-
     try:
         Reference.parse(ref)
     except InvalidReference as e:

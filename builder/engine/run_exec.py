@@ -63,7 +63,6 @@ def execute(
     position: str,
     key: str,
 ) -> CacheResult:
-
     sandbox.seccomp.use_store(Path(ctx.store.root))  # compiled filters cached per store
     argv, pipe_files = command_line(step, state)
     cwd = state.config.config.working_dir or "/"
@@ -133,7 +132,6 @@ def _target(m: RunMount, cwd: str) -> str:
 def _mount(
     ctx: BuildContext, stage: Stage, m: RunMount, cwd: str, extra_env: list[tuple[str, str]]
 ) -> Iterator[list[Any]]:
-
     if m.type == "tmpfs":
         opts = f"size={m.size}" if m.size else ""
         yield [sandbox.Mount(_target(m, cwd), "tmpfs", options=opts)]
@@ -150,7 +148,6 @@ def _mount(
 def _secret(
     ctx: BuildContext, m: RunMount, extra_env: list[tuple[str, str]]
 ) -> Iterator[list[Any]]:
-
     sid = m.id or os.path.basename(m.target or "")
     src = ctx.opts.secrets.get(sid)
     if src is None:
@@ -174,7 +171,6 @@ def _secret(
 
 
 def _cache(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
-
     target = _target(m, cwd)
     cid = m.id or target
     base = Path(ctx.store.root) / "cache-mounts"
@@ -234,7 +230,6 @@ def _seed(ctx: BuildContext, ref: str | int, source: str, dest: Path) -> None:
 
 
 def _bind(ctx: BuildContext, m: RunMount, cwd: str) -> Iterator[list[Any]]:
-
     target = _target(m, cwd)
     with contextlib.ExitStack() as stack:
         if m.from_ is None or m.from_ == "":

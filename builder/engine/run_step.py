@@ -71,7 +71,6 @@ def key_inputs(
 
 
 def _context_hash(ctx: BuildContext, src: str) -> str:
-
     return source_hash(ctx.context_tree, [src], CopyOptions(), ctx.hashes()).digest
 
 

@@ -16,12 +16,12 @@ from builder import config_ops
 from builder.engine import layers
 from builder.engine.state import BuildContext, LayerRef, StageState
 from builder.errors import BuildError
-
-if TYPE_CHECKING:
-    from registry_client.progress import ProgressEvent
 from store import image as store_image
 from store.errors import ImageNotFound, StoreError
 from store.oci.platform import Platform
+
+if TYPE_CHECKING:
+    from registry_client.progress import ProgressEvent
 
 _pull_lock = threading.Lock()
 
@@ -52,7 +52,6 @@ def resolve_image(
 
 
 def _resolve(ctx: BuildContext, ref: str, plat: Platform, want_pull: bool) -> tuple[Any, str]:
-
     if not want_pull:
         try:
             img = store_image.resolve_image(ctx.store, ref, plat)

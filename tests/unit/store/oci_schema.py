@@ -1,4 +1,4 @@
-"""The OCI JSON schemas of ../shared/conformance (draft-04, registered under their
+"""The OCI JSON schemas of testdata/conformance/oci-image-spec (draft-04, registered under their
 file names and the alias URLs of schema-urls.tsv), and our own parsers as a
 validator with the same interface, for table tests and for checking what we write."""
 
