@@ -19,15 +19,15 @@ from builder.copy import copy_into
 from builder.engine import layers
 from builder.engine.copy_step import checksum_of, copy_of, copy_options, source_ref, sources_of
 from builder.engine.failure import StepError
-from builder.engine.model import Stage, Step
 from builder.engine.sources import stage_root
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
 from builder.frontend.instructions.model import Add
+from builder.frontend.planned import PlannedStage, PlannedStep
 
 
 @contextlib.contextmanager
-def _source_tree(ctx: BuildContext, step: Step) -> Any:
+def _source_tree(ctx: BuildContext, step: PlannedStep) -> Any:
     src = source_ref(step)
     docs = copy_of(step).heredocs
     if docs:
@@ -48,8 +48,8 @@ def _source_tree(ctx: BuildContext, step: Step) -> Any:
 
 def execute(
     ctx: BuildContext,
-    stage: Stage,
-    step: Step,
+    stage: PlannedStage,
+    step: PlannedStep,
     state: StageState,
     vid: int,
     position: str,
@@ -79,7 +79,7 @@ def execute(
 
 
 def _add_plan(
-    ctx: BuildContext, step: Step, tree: Any, opts: Any, stack: contextlib.ExitStack
+    ctx: BuildContext, step: PlannedStep, tree: Any, opts: Any, stack: contextlib.ExitStack
 ) -> Any:
     """The ADD's sources: URLs as they were fetched for the cache key (never fetched a
     second time, so the layer holds the bytes the key was made from), else fetched now."""

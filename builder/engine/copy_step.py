@@ -11,27 +11,26 @@ import builder
 from builder import config_ops, engine, history
 from builder.cache import CacheResult
 from builder.copy import CopyOptions, parse_chmod, source_hash
-from builder.engine.model import Stage, Step
 from builder.engine.sources import source_key
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError, Span
 from builder.frontend.instructions.model import Add, Copy
+from builder.frontend.planned import PlannedStage, PlannedStep
 
 
-def copy_of(step: Step) -> Copy:
+def copy_of(step: PlannedStep) -> Copy:
     ins = step.instruction
     assert isinstance(ins, Copy), ins  # builder.engine.dispatch sends only COPY/ADD here
     return ins
 
 
-def source_ref(step: Step) -> int | str | None:
+def source_ref(step: PlannedStep) -> int | str | None:
     """Where a COPY copies from: an earlier stage's index, an image ref, or None (the
     context)."""
-    p = step.planned
-    return p.from_stage if p.from_stage is not None else (p.from_image or None)
+    return step.from_stage if step.from_stage is not None else (step.from_image or None)
 
 
-def copy_options(step: Step, state: StageState, *, owner: Any = None) -> Any:
+def copy_options(step: PlannedStep, state: StageState, *, owner: Any = None) -> Any:
     ins = copy_of(step)
     return CopyOptions(
         owner=owner,
@@ -44,7 +43,7 @@ def copy_options(step: Step, state: StageState, *, owner: Any = None) -> Any:
     )
 
 
-def sources_of(step: Step) -> list[str]:
+def sources_of(step: PlannedStep) -> list[str]:
     ins = copy_of(step)
     if ins.heredocs:
         return [d.name.lstrip("/") for d in ins.heredocs]
@@ -56,7 +55,7 @@ def checksum_of(ins: Copy) -> str | None:
 
 
 def key_inputs(
-    ctx: BuildContext, step: Step, state: StageState
+    ctx: BuildContext, step: PlannedStep, state: StageState
 ) -> tuple[dict[str, str], dict[str, str]]:
     """What the build adds to a COPY/ADD's cache record: the per-file source hashes
     (context or heredocs), or the key of the `--from` stage or image."""
@@ -84,14 +83,14 @@ def key_inputs(
     return dict(sh.manifest), extra
 
 
-def _located(ctx: BuildContext, step: Step, e: BuildError) -> BuildError:
+def _located(ctx: BuildContext, step: PlannedStep, e: BuildError) -> BuildError:
     loc = getattr(e, "located", None)
     if loc is not None:
         return loc(ctx.file, Span(step.line))
     return e
 
 
-def committed(step: Step, state: StageState) -> config_ops.Applied:
+def committed(step: PlannedStep, state: StageState) -> config_ops.Applied:
     """The config (unchanged) and the history `created_by`, as BuildKit's dispatchCopy."""
     ins = copy_of(step)
     shown = [f"<<{d.name}" for d in ins.heredocs] if ins.heredocs else list(ins.sources)
@@ -108,8 +107,8 @@ def committed(step: Step, state: StageState) -> config_ops.Applied:
 
 def execute(
     ctx: BuildContext,
-    stage: Stage,
-    step: Step,
+    stage: PlannedStage,
+    step: PlannedStep,
     state: StageState,
     vid: int,
     position: str,

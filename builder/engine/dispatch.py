@@ -20,7 +20,6 @@ from typing import Protocol
 from builder import config_ops as ops
 from builder.cache import CacheResult
 from builder.engine import copy_step, run_step, workdir_step
-from builder.engine.model import Stage, Step
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
 from builder.frontend.instructions.model import (
@@ -43,6 +42,7 @@ from builder.frontend.instructions.model import (
     Volume,
     Workdir,
 )
+from builder.frontend.planned import PlannedStage, PlannedStep
 
 
 class LayerFamily(Protocol):
@@ -50,7 +50,7 @@ class LayerFamily(Protocol):
     miss runs, and the config and history entry it leaves."""
 
     def key_inputs(
-        self, ctx: BuildContext, step: Step, state: StageState
+        self, ctx: BuildContext, step: PlannedStep, state: StageState
     ) -> tuple[dict[str, str], dict[str, str]]:
         """(per-file source hashes, other facts) for `builder.cache_inputs.step_record`."""
         ...
@@ -58,15 +58,15 @@ class LayerFamily(Protocol):
     def execute(
         self,
         ctx: BuildContext,
-        stage: Stage,
-        step: Step,
+        stage: PlannedStage,
+        step: PlannedStep,
         state: StageState,
         vid: int,
         position: str,
         key: str,
     ) -> CacheResult: ...
 
-    def committed(self, step: Step, state: StageState) -> ops.Applied: ...
+    def committed(self, step: PlannedStep, state: StageState) -> ops.Applied: ...
 
 
 def layer_family(ins: Instruction) -> LayerFamily | None:
@@ -84,7 +84,7 @@ def _pairs(pairs: tuple[KeyValue, ...]) -> list[tuple[str, str]]:
     return [(p.key, p.value) for p in pairs]
 
 
-def config_change(step: Step, state: StageState) -> ops.Applied:
+def config_change(step: PlannedStep, state: StageState) -> ops.Applied:
     """Raises BuildError (a `ConfigOpError`) for a value BuildKit rejects."""
     img = state.config
     match step.instruction:
@@ -123,7 +123,7 @@ def config_change(step: Step, state: StageState) -> ops.Applied:
         case Maintainer(maintainer=name):
             return ops.maintainer(img, name)
         case Arg():
-            return ops.arg(img, step.planned.arg_values)
+            return ops.arg(img, step.arg_values)
         case other:
             raise BuildError(f"unsupported instruction {other.keyword}")
 

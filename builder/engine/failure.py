@@ -9,8 +9,8 @@ from builder.errors import BuildError
 from builder.units import binary_size
 
 if TYPE_CHECKING:
-    from builder.engine.model import Stage, Step
     from builder.engine.state import BuildContext
+    from builder.frontend.planned import PlannedStage, PlannedStep
 
 TAIL_LINES = 10
 
@@ -45,8 +45,8 @@ class StepError(BuildError):
     def of(
         cls,
         ctx: BuildContext,
-        stage: Stage,
-        step: Step,
+        stage: PlannedStage,
+        step: PlannedStep,
         position: str,
         message: str,
         tail: list[str] | None = None,
@@ -58,7 +58,7 @@ class StepError(BuildError):
             line=step.line,
             stage=stage.name,
             position=position,
-            text=step.text,
+            text=step.written,
             message=message,
             tail=tail,
             exit_status=exit_status,

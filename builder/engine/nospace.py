@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from builder.engine.copy_step import source_ref
-from builder.engine.model import Step
 from builder.errors import BuildError
 from builder.frontend.instructions.model import Copy
+from builder.frontend.planned import PlannedStep
 from store.errors import NoSpace
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def _is_enospc(e: BaseException) -> bool:
     return False
 
 
-def _sources_bytes(ctx: BuildContext, step: Step) -> int:
+def _sources_bytes(ctx: BuildContext, step: PlannedStep) -> int:
     ins = step.instruction
     if not isinstance(ins, Copy) or source_ref(step):
         return 0
@@ -118,7 +118,7 @@ def _total_bytes(path: Any) -> int:
     return st.f_blocks * st.f_frsize
 
 
-def guard(ctx: BuildContext, step: Step, run: Callable[[], T]) -> T:
+def guard(ctx: BuildContext, step: PlannedStep, run: Callable[[], T]) -> T:
     """Run one step; turn a full store into `StoreFull` with an estimate."""
     free0 = free_bytes(ctx.store.root)
     water = _LowWater(ctx.store.root)

@@ -6,7 +6,7 @@ An entry is keyed by everything `builder.frontend.plan.make_plan` reads: the Doc
 and name, build args, --target, the platform, and the front end's code (size and
 mtime of its files). The base images the planner looked at are recorded with their
 manifest digests; the entry is used only while each still resolves to the same one.
-Entries hold a pickled `model.Plan`: frozen dataclasses, its steps the front end's
+Entries hold a pickled `BuildPlan`: frozen dataclasses, its steps the front end's
 `PlannedStep`s with their typed instructions, so unpickling one imports only
 `builder.frontend.planned` and the instruction model, not the parser. The table lives
 in the store's own sqlite, which only the store's owner can write.
@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from builder.engine.model import Plan
 from builder.engine.sources import resolve_image
 from builder.errors import BuildError
+from builder.frontend.planned import BuildPlan
 from store import meta
 
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ _REPO = Path(__file__).resolve().parents[2]
 _FRONT = (
     "builder/frontend",
     "builder/engine/planning.py",
-    "builder/engine/model.py",
     "builder/engine/plan_cache.py",
     "builder/errors.py",
     "builder/gofmt.py",
@@ -104,7 +103,7 @@ def _db(ctx: BuildContext) -> Any:
     return conn
 
 
-def load(ctx: BuildContext, key: str) -> Plan | None:
+def load(ctx: BuildContext, key: str) -> BuildPlan | None:
     """The stored plan, when its base images still resolve to the same manifests."""
     try:
         row = _db(ctx).execute("SELECT bases, plan FROM plan_cache WHERE key=?", (key,)).fetchone()
@@ -126,10 +125,12 @@ def load(ctx: BuildContext, key: str) -> Plan | None:
         plan = pickle.loads(row[1])  # written by this store's owner only
     except Exception:  # a cache that cannot be written is no error
         return None
-    return plan if isinstance(plan, Plan) else None
+    return plan if isinstance(plan, BuildPlan) else None
 
 
-def save(ctx: BuildContext, key: str, bases: list[tuple[str, str, str | None]], plan: Plan) -> None:
+def save(
+    ctx: BuildContext, key: str, bases: list[tuple[str, str, str | None]], plan: BuildPlan
+) -> None:
     try:
         data = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
         conn = _db(ctx)

@@ -1,4 +1,4 @@
-"""The engine's plan (`builder.engine.model`) from the front end's `BuildPlan`.
+"""The plan a build runs: the front end's `BuildPlan`, from the plan cache or made.
 
 Owns getting a plan for a build: from the plan cache when nothing it was made from
 changed, else from `builder.frontend.plan.make_plan` with a base resolver that reads
@@ -17,18 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from builder import frontend
 from builder.engine import plan_cache
-from builder.engine.model import Plan, Stage, Step
 from builder.engine.sources import resolve_image
 from builder.errors import BuildError, DockerfileError
 from builder.frontend.instructions.model import Onbuild
-from builder.frontend.planned import BuildPlan, PlannedStage, one_line
+from builder.frontend.planned import BuildPlan, PlannedStage, PlannedStep
 from store.oci.platform import host_platform
 
 if TYPE_CHECKING:
     from builder.engine.state import BuildContext
 
 
-def make_plan(ctx: BuildContext) -> Plan:
+def make_plan(ctx: BuildContext) -> BuildPlan:
     """The engine's plan: from the plan cache when nothing it was made from changed,
     else from the front end (and then cached)."""
     opts = ctx.opts
@@ -44,7 +43,7 @@ def make_plan(ctx: BuildContext) -> Plan:
     return plan
 
 
-def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> Plan:
+def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> BuildPlan:
     opts = ctx.opts
     image_triggers: list[str] = []  # ONBUILD of the base images
 
@@ -60,7 +59,7 @@ def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> 
         image_triggers.extend(cfg.config.on_build or ())
         return cfg.to_json()
 
-    def plan_for(target: str | None) -> Plan:
+    def plan_for(target: str | None) -> BuildPlan:
         bp = frontend.make_plan(
             opts.dockerfile_text,
             file=opts.dockerfile_name,
@@ -70,7 +69,7 @@ def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> 
             build_platform=str(host_platform()),
             base_resolver=resolver,
         )
-        return convert(bp)
+        return bp
 
     plan = plan_for(opts.target)
     # ONBUILD triggers of a stage used as a base may name other stages (COPY --from,
@@ -95,14 +94,14 @@ def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> 
         plan = dataclasses.replace(plan, stages=tuple(merged[i] for i in sorted(merged)))
 
 
-def _stages_of(plan_for: Callable[[str | None], Plan], ref: str) -> tuple[Stage, ...]:
+def _stages_of(plan_for: Callable[[str | None], BuildPlan], ref: str) -> tuple[PlannedStage, ...]:
     try:
         return plan_for(ref).stages
     except DockerfileError:
         return ()  # not a stage: an image, resolved when the trigger runs
 
 
-def _trigger_refs(plan: Plan, image_triggers: list[str]) -> list[str]:
+def _trigger_refs(plan: BuildPlan, image_triggers: list[str]) -> list[str]:
     """Names in `--from=` / `from=` of the triggers that will run: the base images'
     ONBUILD, and ONBUILD steps of stages that others build on."""
     bases = {st.base for st in plan.stages if isinstance(st.base, int)}
@@ -116,32 +115,13 @@ def _trigger_refs(plan: Plan, image_triggers: list[str]) -> list[str]:
     return [r for r in dict.fromkeys(refs) if not r.isdigit()]
 
 
-def convert(bp: BuildPlan) -> Plan:
-    """The engine's plan: the front end's stages, each step wrapped as it is."""
-    return Plan(tuple(_stage(ps) for ps in bp.stages), bp.target, bp.file, bp.warnings)
-
-
-def _stage(ps: PlannedStage) -> Stage:
-    frm = ps.from_
-    return Stage(
-        index=ps.index,
-        name=ps.name,
-        base=ps.base,
-        platform=ps.platform,
-        steps=tuple(Step(s) for s in ps.steps),
-        deps=frozenset(ps.deps),
-        from_line=frm.span.line,
-        from_text=one_line(frm.original) if frm.original else f"FROM {ps.base}",
-    )
-
-
 def onbuild_steps(
     triggers: list[str],
     base_config: Mapping[str, Any],
     build_args: Mapping[str, str],
     platform: str,
     line: int,
-) -> list[Step]:
+) -> list[PlannedStep]:
     """The base image's ONBUILD triggers as steps, planned by the front end as a stage
     on that base, at the stage's FROM line (BuildKit resets the trigger locations to it)."""
     text = "FROM onbuild-base\n" + "\n".join(triggers) + "\n"
@@ -152,4 +132,4 @@ def onbuild_steps(
         build_platform=str(host_platform()),
         base_resolver=lambda ref, plat: base_config,
     )
-    return [Step(s, trigger_line=line) for s in bp.stages[-1].steps]
+    return [dataclasses.replace(s, trigger_line=line) for s in bp.stages[-1].steps]

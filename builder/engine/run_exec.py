@@ -19,12 +19,12 @@ from builder.cache import CacheResult
 from builder.context import SourceTree
 from builder.engine import export_fs, layers
 from builder.engine.failure import StepError, process_message
-from builder.engine.model import Stage, Step
 from builder.engine.run_step import PIPES_DIR, command_line, run_env, run_of
 from builder.engine.sources import source_key, stage_root
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
 from builder.frontend.instructions.mount import Mount as RunMount  # not the sandbox's Mount
+from builder.frontend.planned import PlannedStage, PlannedStep
 from store.fsplace import spread_children
 
 
@@ -56,8 +56,8 @@ class _Lines:
 
 def execute(
     ctx: BuildContext,
-    stage: Stage,
-    step: Step,
+    stage: PlannedStage,
+    step: PlannedStep,
     state: StageState,
     vid: int,
     position: str,
@@ -113,8 +113,8 @@ def execute(
 
 def _fail(
     ctx: BuildContext,
-    stage: Stage,
-    step: Step,
+    stage: PlannedStage,
+    step: PlannedStep,
     position: str,
     msg: str,
     tail: list[str],
@@ -130,7 +130,7 @@ def _target(m: RunMount, cwd: str) -> str:
 
 @contextlib.contextmanager
 def _mount(
-    ctx: BuildContext, stage: Stage, m: RunMount, cwd: str, extra_env: list[tuple[str, str]]
+    ctx: BuildContext, stage: PlannedStage, m: RunMount, cwd: str, extra_env: list[tuple[str, str]]
 ) -> Iterator[list[Any]]:
     if m.type == "tmpfs":
         opts = f"size={m.size}" if m.size else ""

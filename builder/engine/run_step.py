@@ -10,21 +10,21 @@ from builder import config_ops, engine, history
 from builder.cache import CacheResult
 from builder.cache_inputs import runs_as
 from builder.copy import CopyOptions, source_hash
-from builder.engine.model import Stage, Step
 from builder.engine.sources import source_key
 from builder.engine.state import BuildContext, StageState
 from builder.frontend.instructions.model import Run
+from builder.frontend.planned import PlannedStage, PlannedStep
 
 PIPES_DIR = "/dev/pipes"
 
 
-def run_of(step: Step) -> Run:
+def run_of(step: PlannedStep) -> Run:
     ins = step.instruction
     assert isinstance(ins, Run), ins  # builder.engine.dispatch sends only RUN here
     return ins
 
 
-def command_line(step: Step, state: StageState) -> tuple[list[str], list[tuple[str, str]]]:
+def command_line(step: PlannedStep, state: StageState) -> tuple[list[str], list[tuple[str, str]]]:
     """argv, plus heredoc files to mount at /dev/pipes (name, data) — dispatchRun."""
     ins = run_of(step)
     args = list(ins.command)
@@ -49,7 +49,7 @@ def command_line(step: Step, state: StageState) -> tuple[list[str], list[tuple[s
 
 
 def key_inputs(
-    ctx: BuildContext, step: Step, state: StageState
+    ctx: BuildContext, step: PlannedStep, state: StageState
 ) -> tuple[dict[str, str], dict[str, str]]:
     """What the build adds to a RUN's cache record: no sources; the key of a mount's
     stage or image, a bind mount's context files, the network, and the user, workdir
@@ -74,10 +74,10 @@ def _context_hash(ctx: BuildContext, src: str) -> str:
     return source_hash(ctx.context_tree, [src], CopyOptions(), ctx.hashes()).digest
 
 
-def committed(step: Step, state: StageState) -> config_ops.Applied:
+def committed(step: PlannedStep, state: StageState) -> config_ops.Applied:
     """The config (unchanged) and the history `created_by`: `RUN |N K=V ... # buildkit`."""
     argv, _ = command_line(step, state)
-    return config_ops.Applied(state.config, history.run_created_by(argv, step.planned.history_args))
+    return config_ops.Applied(state.config, history.run_created_by(argv, step.history_args))
 
 
 def _is_sole_heredoc(cmd: str) -> bool:
@@ -85,16 +85,16 @@ def _is_sole_heredoc(cmd: str) -> bool:
     return c.startswith("<<") and " " not in c
 
 
-def run_env(step: Step) -> list[tuple[str, str]]:
-    env = {**dict(step.planned.args), **dict(step.planned.env)}  # ENV overrides an ARG
+def run_env(step: PlannedStep) -> list[tuple[str, str]]:
+    env = {**dict(step.args), **dict(step.env)}  # ENV overrides an ARG
     env.setdefault("PATH", config_ops.DEFAULT_PATH)
     return list(env.items())
 
 
 def execute(
     ctx: BuildContext,
-    stage: Stage,
-    step: Step,
+    stage: PlannedStage,
+    step: PlannedStep,
     state: StageState,
     vid: int,
     position: str,

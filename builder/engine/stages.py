@@ -14,15 +14,15 @@ from builder.cache import CacheResult, compute_key
 from builder.cache_inputs import base_record, step_record
 from builder.engine import dispatch, nospace
 from builder.engine.failure import StepError
-from builder.engine.model import Stage, Step
 from builder.engine.planning import onbuild_steps
 from builder.engine.sources import image_state, resolve_image, scratch_state
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
+from builder.frontend.planned import PlannedStage, PlannedStep
 from builder.inspect.cache_report import StepOutcome
 
 
-def shown_total(stage: Stage) -> int:
+def shown_total(stage: PlannedStage) -> int:
     """BuildKit numbers FROM and the steps that make a filesystem vertex."""
     return 1 + sum(1 for s in stage.steps if dispatch.layer_family(s.instruction) is not None)
 
@@ -31,7 +31,7 @@ def _pos(n: int, total: int) -> str:
     return f"{n}/{total}"
 
 
-def start(ctx: BuildContext, stage: Stage) -> StageState:
+def start(ctx: BuildContext, stage: PlannedStage) -> StageState:
     """FROM: scratch, an earlier stage, or an image (store or pull)."""
     total = shown_total(stage)
     base = stage.base
@@ -71,7 +71,7 @@ def start(ctx: BuildContext, stage: Stage) -> StageState:
     return replace(st, key=key)  # its triggers run first (see run())
 
 
-def run(ctx: BuildContext, stage: Stage) -> StageState:
+def run(ctx: BuildContext, stage: PlannedStage) -> StageState:
     state = start(ctx, stage)
     if state.triggers:
         trig = onbuild_steps(
@@ -93,20 +93,26 @@ def run(ctx: BuildContext, stage: Stage) -> StageState:
     return state
 
 
-def _position(ctx: BuildContext, stage: Stage, idx: int) -> str:
+def _position(ctx: BuildContext, stage: PlannedStage, idx: int) -> str:
     """Names the step in miss reasons (not part of the key)."""
     return f"{ctx.position_prefix}#{stage.name or stage.index}/{idx}"
 
 
 def do_step(
-    ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState, position: str, n: int
+    ctx: BuildContext,
+    stage: PlannedStage,
+    idx: int,
+    step: PlannedStep,
+    state: StageState,
+    position: str,
+    n: int,
 ) -> StageState:
     family = dispatch.layer_family(step.instruction)
     if family is None:
         return _metadata(ctx, stage, idx, step, state, n)
     sources, extra = family.key_inputs(ctx, step, state)
     inputs = step_record(
-        step.planned,
+        step,
         position=_position(ctx, stage, idx),
         platform=stage.platform,
         sources=sources,
@@ -168,9 +174,9 @@ def do_step(
     return replace(new, key=key, step_no=n, reran=reran)
 
 
-def _shown(step: Step) -> str:
+def _shown(step: PlannedStep) -> str:
     """The vertex name: BuildKit marks a base image's trigger with ONBUILD."""
-    return f"ONBUILD {step.text}" if step.onbuild else step.text
+    return f"ONBUILD {step.written}" if step.onbuild else step.written
 
 
 def _usable(ctx: BuildContext, res: CacheResult | None) -> CacheResult | None:
@@ -183,13 +189,13 @@ def _usable(ctx: BuildContext, res: CacheResult | None) -> CacheResult | None:
 
 
 def _metadata(
-    ctx: BuildContext, stage: Stage, idx: int, step: Step, state: StageState, n: int
+    ctx: BuildContext, stage: PlannedStage, idx: int, step: PlannedStep, state: StageState, n: int
 ) -> StageState:
     try:
         a = dispatch.config_change(step, state)
     except BuildError as e:
         raise StepError.of(ctx, stage, step, str(n), str(e)) from None
-    inputs = step_record(step.planned, position=_position(ctx, stage, idx), platform=stage.platform)
+    inputs = step_record(step, position=_position(ctx, stage, idx), platform=stage.platform)
     key = compute_key(state.key, inputs)
     ctx.used_keys.append(key)
     if ctx.cache.lookup(key) is None:
@@ -216,7 +222,13 @@ _KINDS = (
 
 
 def _outcome(
-    ctx: BuildContext, stage: Stage, step: Step, n: int, cached: bool, reason: str, seconds: float
+    ctx: BuildContext,
+    stage: PlannedStage,
+    step: PlannedStep,
+    n: int,
+    cached: bool,
+    reason: str,
+    seconds: float,
 ) -> None:
     """`n` is the step's number in its stage as the progress shows it (`[n/N]`), so
     "parent step 4 re-ran" and the report's "step 4" name the same step."""
@@ -226,7 +238,7 @@ def _outcome(
         ctx.outcomes.append(
             StepOutcome(
                 index=n,
-                instruction=step.text,
+                instruction=step.written,
                 cached=cached,
                 line=step.line,
                 stage=stage.name or str(stage.index),

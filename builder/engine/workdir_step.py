@@ -15,13 +15,13 @@ from builder.cache_inputs import runs_as
 from builder.chown import resolve_chown
 from builder.context import SourceTree
 from builder.engine import layers
-from builder.engine.model import Stage, Step
 from builder.engine.state import BuildContext, StageState
 from builder.errors import BuildError
 from builder.frontend.instructions.model import Workdir
+from builder.frontend.planned import PlannedStage, PlannedStep
 
 
-def committed(step: Step, state: StageState) -> config_ops.Applied:
+def committed(step: PlannedStep, state: StageState) -> config_ops.Applied:
     """The config with the new working directory, and `WORKDIR /abs # ...`'s text."""
     ins = step.instruction
     assert isinstance(ins, Workdir), ins  # builder.engine.dispatch sends only WORKDIR here
@@ -29,7 +29,7 @@ def committed(step: Step, state: StageState) -> config_ops.Applied:
 
 
 def key_inputs(
-    ctx: BuildContext, step: Step, state: StageState
+    ctx: BuildContext, step: PlannedStep, state: StageState
 ) -> tuple[dict[str, str], dict[str, str]]:
     """No sources; the user and working directory of the config before it."""
     c = state.config.config
@@ -38,8 +38,8 @@ def key_inputs(
 
 def execute(
     ctx: BuildContext,
-    stage: Stage,
-    step: Step,
+    stage: PlannedStage,
+    step: PlannedStep,
     state: StageState,
     vid: int,
     position: str,

@@ -1,9 +1,11 @@
 """The plan's types: what `builder.frontend.plan.make_plan` returns and the engine runs.
 
 Owns `PlannedStep`, `PlannedStage` and `BuildPlan` (frozen values, re-exported by
-`builder.frontend.plan`, whose docstring is their contract). They live apart from the
-planner so that the engine, and a plan it unpickles from its plan cache, need only
-these and the typed instructions, not the planner's expansion and scoping code.
+`builder.frontend.plan`, whose docstring is their contract). The engine executes them
+as they are, dispatching on each step's instruction type: there is no second model.
+They live apart from the planner so that the engine, and a plan it unpickles from its
+plan cache, need only these and the typed instructions, not the planner's expansion
+and scoping code.
 """
 
 from __future__ import annotations
@@ -42,10 +44,17 @@ class PlannedStep:
     from_image: str = ""  # ... or an image
     arg_values: tuple[tuple[str, str | None], ...] = ()
     history_args: tuple[tuple[str, str], ...] = ()
+    trigger_line: int | None = None  # a base image's ONBUILD trigger: its stage's FROM line
+
+    @property
+    def onbuild(self) -> bool:
+        """A base image's ONBUILD trigger (BuildKit shows it as `ONBUILD ...` at the
+        stage's FROM line)."""
+        return self.trigger_line is not None
 
     @property
     def line(self) -> int:
-        return self.instruction.span.line
+        return self.instruction.span.line if self.trigger_line is None else self.trigger_line
 
     @property
     def end_line(self) -> int:
@@ -76,6 +85,15 @@ class PlannedStage:
     from_: From
     env: tuple[tuple[str, str], ...] = ()  # ENV at the end of the stage
     arg_names: tuple[str, ...] = ()
+
+    @property
+    def from_line(self) -> int:
+        return self.from_.span.line
+
+    @property
+    def from_text(self) -> str:
+        """The stage's FROM as written, on one line (progress and errors)."""
+        return one_line(self.from_.original) if self.from_.original else f"FROM {self.base}"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, ClassVar, Self
 
 from builder.errors import Span
@@ -27,9 +27,15 @@ Expander = Callable[[str], str]
 REGISTRY: dict[str, type[Instruction]] = {}  # keyword -> class
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Instruction:
-    """Base of every typed instruction: where it is and how it was written."""
+    """Base of every typed instruction: where it is and how it was written.
+
+    Every instruction class is declared `@dataclass(frozen=True, repr=False, eq=False)`
+    and shares the equality, hash and repr written here, which are what a dataclass
+    would generate (same class and equal fields; `Name(field=value, ...)`). A no-op
+    rebuild unpickles a plan and so defines every instruction class: generating these
+    three again for each class was about a tenth of its CPU time."""
 
     span: Span
     original: str
@@ -51,6 +57,23 @@ class Instruction:
             """The instruction of one node (its flags checked against `flags`); raises
             `DockerfileError` through `c.error` for arguments BuildKit rejects."""
             ...
+
+    def _values(self) -> tuple[object, ...]:
+        """The fields equality and the hash compare (not those with `compare=False`)."""
+        return tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Instruction)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"{type(self).__qualname__}({shown})"
 
     def expand(self, fn: Expander) -> Instruction:
         """A copy with its words expanded where Docker expands them: none by default."""

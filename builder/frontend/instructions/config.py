@@ -14,11 +14,11 @@ if TYPE_CHECKING:
 __all__ = ["Env", "Expose", "Label", "Maintainer", "StopSignal", "User", "Volume", "Workdir"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class _Pairs(Instruction):
     """Instructions made of key/value pairs. A subclass that adds no field (ENV, LABEL)
-    is a plain subclass: it inherits the generated methods, which compare the class too,
-    and saves making them again at every start."""
+    is a plain subclass: it inherits `__init__` and the frozen `__setattr__` (the shared
+    equality compares the class too), and saves making them again at every start."""
 
     pairs: tuple[KeyValue, ...] = ()
 
@@ -50,7 +50,7 @@ class Label(_Pairs):
     keyword = "LABEL"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Maintainer(Instruction):
     """`MAINTAINER name` (deprecated)."""
 
@@ -66,7 +66,7 @@ class Maintainer(Instruction):
         return f"MAINTAINER {self.maintainer}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Expose(Instruction):
     """`EXPOSE port[/proto] ...`."""
 
@@ -85,7 +85,7 @@ class Expose(Instruction):
         return " ".join([self.keyword, *self.ports])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Volume(Instruction):
     """`VOLUME path ...` or its JSON form."""
 
@@ -107,7 +107,7 @@ class Volume(Instruction):
         return " ".join([self.keyword, *map(word, self.paths)])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class _Single(Instruction):
     """Instructions with exactly one argument (a plain subclass each, as `_Pairs`')."""
 

@@ -30,7 +30,7 @@ class _CopyFields(TypedDict):
     exec_form: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Copy(Instruction):
     """COPY (and, through `Add`, ADD). `sources` are paths; heredoc sources are in
     `heredocs` (their names stay in `sources` order via `source_order`)."""
@@ -127,7 +127,7 @@ class Copy(Instruction):
         return text + "".join(f"\n{h.content}{h.name}" for h in self.heredocs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Add(Copy):
     """`ADD`: COPY's fields plus `--checksum` and `--keep-git-dir`."""
 

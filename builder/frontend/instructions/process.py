@@ -17,7 +17,7 @@ __all__ = ["Cmd", "Entrypoint", "Healthcheck", "Shell"]
 _MS = 1_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Cmd(Instruction):
     """`CMD` in exec or shell form."""
 
@@ -40,7 +40,7 @@ class Entrypoint(Cmd):
     keyword = "ENTRYPOINT"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Shell(Instruction):
     """`SHELL ["executable", "param"]`."""
 
@@ -59,7 +59,7 @@ class Shell(Instruction):
         return f"SHELL {command(self.shell, True)}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Healthcheck(Instruction):
     """`HEALTHCHECK NONE` (`none=True`) or `HEALTHCHECK [opts] CMD ...`. Durations are
     in nanoseconds, as in the image config; 0 means "not set"."""

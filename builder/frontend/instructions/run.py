@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["Run"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Run(Instruction):
     """`RUN`: exec form (`exec_form`, argv) or shell form (one string), its flags and heredocs."""
 

@@ -17,7 +17,7 @@ __all__ = ["Arg", "From", "Onbuild"]
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*\Z")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class From(Instruction):
     """`FROM [--platform=P] base [AS name]`."""
 
@@ -51,7 +51,7 @@ class From(Instruction):
         return f"FROM {plat}{self.base}" + (f" AS {self.name}" if self.name else "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Arg(Instruction):
     """`ARG name[=default] ...`; a default of None means none was given."""
 
@@ -78,7 +78,7 @@ class Arg(Instruction):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Onbuild(Instruction):
     """`ONBUILD` with its trigger; `expression` is the trigger text, never expanded."""
 
