@@ -74,10 +74,20 @@ def scratch_config(platform: Platform) -> ImageConfig:
     )
 
 
+def with_path(base: ImageConfig) -> ImageConfig:
+    """The base image's config with PATH in its Env: a base without one (an imported
+    root filesystem) gets the default, appended, as BuildKit's converter makes sure of
+    for every stage before its instructions see the environment."""
+    env = base.config.env or ()
+    if any(e.partition("=")[0] == "PATH" for e in env):
+        return base
+    return _cc(base, env=(*env, f"PATH={DEFAULT_PATH}"))
+
+
 def inherit(base: ImageConfig) -> ImageConfig:
     """A stage's starting config from its base image: everything but OnBuild (whose
-    triggers the stage runs) and the creation time."""
-    return replace(_cc(base, on_build=None), created=None)
+    triggers the stage runs) and the creation time, with PATH set (`with_path`)."""
+    return replace(_cc(with_path(base), on_build=None), created=None)
 
 
 def without_onbuild(img: ImageConfig) -> ImageConfig:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from builder import frontend
+from builder import config_ops, frontend
 from builder.engine import plan_cache
 from builder.engine.sources import resolve_image
 from builder.errors import BuildError, DockerfileError
@@ -57,7 +57,7 @@ def _front_plan(ctx: BuildContext, bases: list[tuple[str, str, str | None]]) -> 
         bases.append((ref, plat, digest))
         cfg = img.config()
         image_triggers.extend(cfg.config.on_build or ())
-        return cfg.to_json()
+        return config_ops.with_path(cfg).to_json()
 
     def plan_for(target: str | None) -> BuildPlan:
         bp = frontend.make_plan(

@@ -109,7 +109,7 @@ def image_state(img: Any) -> StageState:
         layers=lrs,
         last_created=_last_created(cfg),
         triggers=tuple(cfg.config.on_build or ()),
-        base_config=cfg.to_json(),
+        base_config=config_ops.with_path(cfg).to_json(),
     )
 
 

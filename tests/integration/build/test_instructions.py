@@ -219,3 +219,24 @@ def test_whiteouts_hardlinks_symlinks_setuid(build_store, tmp_path):
     names = h.layer_files(build_store, "wh:1", 2)
     assert any(n.endswith(".wh.gone") for n in names)
     assert any(n.endswith(".wh..wh..opq") for n in names)
+
+
+def test_a_base_without_path_gets_the_default_path(build_store, busybox_image, tmp_path):
+    # an imported root filesystem has no Env at all; BuildKit sets PATH before the
+    # stage's instructions see the environment, so the image and $PATH both have it
+    from builder.config_ops import DEFAULT_PATH
+    from store.layout import open_store
+    from store.oci.config import ContainerConfig
+    from store.rootfs_import import import_rootfs
+
+    store = open_store(build_store)
+    import_rootfs(store, busybox_image.tar, "bare:1", config=ContainerConfig())
+    store.close()
+    df = 'FROM bare:1\nENV SEEN=$PATH\nRUN echo "$PATH" > /path.txt\n'
+    run_build(build_store, tmp_path, df, tags=["nopath:1"])
+    env = h.config(build_store, "nopath:1")["config"]["Env"]
+    assert env == [f"PATH={DEFAULT_PATH}", f"SEEN={DEFAULT_PATH}"]
+    assert h.read_file(build_store, "nopath:1", "path.txt") == f"{DEFAULT_PATH}\n".encode()
+    # a base that sets PATH keeps its own
+    run_build(build_store, tmp_path, "FROM busybox\nENV SEEN=$PATH\n", tags=["withpath:1"])
+    assert h.config(build_store, "withpath:1")["config"]["Env"][0] == f"PATH={DEFAULT_PATH}"
