@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, Protocol, cast
 
 from builder import __version__, startup
-from store.errors import StoreError
 
 # verb -> (module under builder.commands, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -243,9 +242,11 @@ def _one_line(e: BaseException) -> str:
 def _is_ours(e: BaseException) -> bool:
     # Not at the top: builder.errors defines a dataclass, and at this module's import
     # `dataclasses` would load the real `inspect` before entry() defers it; and a
-    # `--help` or `--version` loads nothing of registry_client (test_startup_is_lazy).
+    # `--help` or `--version` loads nothing of the store or registry_client
+    # (test_startup_is_lazy).
     from builder.errors import BuildError
     from registry_client.errors import RegistryError
+    from store.errors import StoreError
 
     return isinstance(e, (BuildError, StoreError, RegistryError))
 

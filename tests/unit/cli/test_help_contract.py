@@ -181,3 +181,18 @@ def test_startup_is_lazy(argv: list[str]) -> None:
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]", p.stdout
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]])
+def test_version_and_help_load_nothing_of_the_store(argv: list[str]) -> None:
+    # `pybuild --version` is the startup benchmark: the store's errors load only when
+    # a command fails
+    code = (
+        "import sys, contextlib, io\nfrom builder.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main({argv!r})\n"
+        "print([m for m in sys.modules if m == 'store' or m.startswith('store.')])"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]", p.stdout
