@@ -15,7 +15,7 @@ import re
 import signal as _signal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from builder import gofmt as h
 from builder.errors import BuildError
@@ -41,23 +41,25 @@ class Applied:
     with_layer: bool = False
 
 
-class _ConfigFields(TypedDict, total=False):
-    """`ContainerConfig`'s fields, for `_cc`'s keywords."""
+if TYPE_CHECKING:  # the TypedDict is for the checker: defining one costs import time
 
-    user: str | None
-    exposed_ports: tuple[str, ...] | None
-    env: tuple[str, ...] | None
-    entrypoint: tuple[str, ...] | None
-    cmd: tuple[str, ...] | None
-    volumes: tuple[str, ...] | None
-    working_dir: str | None
-    labels: Mapping[str, str] | None
-    stop_signal: str | None
-    args_escaped: bool | None
-    healthcheck: Healthcheck | None
-    on_build: tuple[str, ...] | None
-    shell: tuple[str, ...] | None
-    extra: Mapping[str, Any]
+    class _ConfigFields(TypedDict, total=False):
+        """`ContainerConfig`'s fields, for `_cc`'s keywords."""
+
+        user: str | None
+        exposed_ports: tuple[str, ...] | None
+        env: tuple[str, ...] | None
+        entrypoint: tuple[str, ...] | None
+        cmd: tuple[str, ...] | None
+        volumes: tuple[str, ...] | None
+        working_dir: str | None
+        labels: Mapping[str, str] | None
+        stop_signal: str | None
+        args_escaped: bool | None
+        healthcheck: Healthcheck | None
+        on_build: tuple[str, ...] | None
+        shell: tuple[str, ...] | None
+        extra: Mapping[str, Any]
 
 
 def _cc(img: ImageConfig, **kw: Unpack[_ConfigFields]) -> ImageConfig:

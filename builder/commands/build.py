@@ -18,7 +18,7 @@ from builder.errors import UsageError
 from builder.progress import MODES
 from store.oci.platform import Platform
 
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
+_SIZE = r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?"  # compiled by `re` when a size is given
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -49,7 +49,7 @@ def add_arguments(p) -> None:  # argparse parser
 
 def parse_size(text: str) -> int:
     """docker's RAMInBytes: `512m`, `1g`, `1.5g`, `1024` (bytes), binary units."""
-    m = _SIZE_RE.match(text.strip())
+    m = re.fullmatch(_SIZE, text.strip(), re.IGNORECASE)
     if not m:
         raise UsageError(f"invalid size: {text!r}")
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])

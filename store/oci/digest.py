@@ -22,12 +22,13 @@ from store.oci.platform import Platform
 
 _HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
-_ALG_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$")
-_ENC_RE = re.compile(r"^[a-zA-Z0-9=_-]+$")
+# Patterns only rare input needs stay text: `re` compiles (and caches) them on first use.
+_ALG = r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*"
+_ENC = r"[a-zA-Z0-9=_-]+"
 _MEDIA_TYPE_RE = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
 )
-_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
+_URI = r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]*"
 
 
 @dataclass(frozen=True, order=True)
@@ -43,7 +44,7 @@ class Digest:
     def __post_init__(self) -> None:
         want = _HEX_LEN.get(self.algorithm)
         if want is None:
-            if not _ALG_RE.match(self.algorithm) or not _ENC_RE.match(self.hex):
+            if not re.fullmatch(_ALG, self.algorithm) or not re.fullmatch(_ENC, self.hex):
                 raise InvalidDigest(
                     f"{self.algorithm}:{self.hex}", "not of the form algorithm:encoded"
                 )
@@ -129,7 +130,7 @@ class Descriptor:
                 raise InvalidDigest(str(digest), f"bad {key} {v!r}")
         urls = unsafe_obj.get("urls") or []
         if not isinstance(urls, list) or not all(
-            isinstance(u, str) and _URI_RE.match(u) for u in urls
+            isinstance(u, str) and re.fullmatch(_URI, u) for u in urls
         ):
             raise InvalidDigest(str(digest), f"urls must be absolute URIs: {urls!r}")
         ann = unsafe_obj.get("annotations") or {}

@@ -5,29 +5,31 @@ flags (`--from`, `--chown`, `--chmod`, `--link`, `--parents`, `--exclude`; ADD's
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, TypedDict, cast
+from typing import TYPE_CHECKING, cast
 
 from builder.frontend.instructions.base import Expander, Instruction, flag, word
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the TypedDict is for the checker: defining one costs import time
+    from typing import TypedDict
+
     from builder.frontend.heredoc import Heredoc
     from builder.frontend.instructions.typed import Reader
 
+    class _CopyFields(TypedDict):
+        """The fields COPY and ADD share (`Copy.common`)."""
+
+        sources: tuple[str, ...]
+        dest: str
+        heredocs: tuple[Heredoc, ...]
+        chown: str
+        chmod: str
+        link: bool
+        parents: bool
+        excludes: tuple[str, ...]
+        exec_form: bool
+
+
 __all__ = ["Add", "Copy"]
-
-
-class _CopyFields(TypedDict):
-    """The fields COPY and ADD share (`Copy.common`)."""
-
-    sources: tuple[str, ...]
-    dest: str
-    heredocs: tuple[Heredoc, ...]
-    chown: str
-    chmod: str
-    link: bool
-    parents: bool
-    excludes: tuple[str, ...]
-    exec_form: bool
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -76,18 +78,18 @@ class Copy(Instruction):
                 sources.append(w)
         if not c.node.json and (d := c.heredoc(args[-1])) is not None and d.name in names:
             raise c.error("heredoc cannot be the destination")
-        return _CopyFields(
-            sources=tuple(sources),
-            dest=args[-1],
-            heredocs=c.node.heredocs,
-            chown=str(flags.get("chown", "")),
-            chmod=str(flags.get("chmod", "")),
-            link=bool(flags.get("link", False)),
-            parents=bool(flags.get("parents", False)),
+        return {
+            "sources": tuple(sources),
+            "dest": args[-1],
+            "heredocs": c.node.heredocs,
+            "chown": str(flags.get("chown", "")),
+            "chmod": str(flags.get("chmod", "")),
+            "link": bool(flags.get("link", False)),
+            "parents": bool(flags.get("parents", False)),
             # --exclude is a "list" flag, so its value is a list[str]
-            excludes=tuple(cast("list[str]", flags.get("exclude", []))),
-            exec_form=c.node.json,
-        )
+            "excludes": tuple(cast("list[str]", flags.get("exclude", []))),
+            "exec_form": c.node.json,
+        }
 
     def expand(self, fn: Expander) -> Copy:
         return replace(

@@ -151,7 +151,8 @@ def test_plan_cache_skips_the_front_end_until_an_input_changes(build_store, tmp_
 # comes from the plan cache), the sandbox (nothing runs: only its empty package seam
 # loads), the registry client (the base is local), ADD's archive support, and
 # `inspect`/`ast` (a dataclass without a docstring makes `dataclasses` ask inspect for a
-# signature).
+# signature). Nor may it define a TypedDict: `typing` compiles every field's annotation
+# text when one is defined (those are for the type checker, under TYPE_CHECKING).
 NOOP_FORBIDDEN = (
     "lark",
     "builder.frontend._dockerfile_parser",
@@ -175,7 +176,15 @@ startup.install_dataclass_cache()
 from builder.cli import main
 code = main(sys.argv[1:])
 real_inspect = type(sys.modules.get("inspect")).__name__ == "module"
-print(json.dumps({"code": code, "modules": sorted(sys.modules), "inspect": real_inspect}))
+typed_dicts = sorted(
+    f"{name}.{k}"
+    for name, m in list(sys.modules.items())
+    if name.split(".")[0] in ("builder", "store", "registry_client")
+    for k, v in vars(m).items()
+    if type(v).__name__ == "_TypedDictMeta"
+)
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "inspect": real_inspect,
+                  "typed_dicts": typed_dicts}))
 """
 
 
@@ -206,3 +215,4 @@ def test_a_noop_rebuild_loads_neither_the_parser_the_sandbox_nor_the_registry(
         if any(m == f or m.startswith(f + ".") for f in NOOP_FORBIDDEN) and m not in seams
     ]
     assert loaded == [] and got["inspect"] is False
+    assert got["typed_dicts"] == []
