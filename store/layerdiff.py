@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from store.compress import Sink, compressor
 from store.errors import StoreError
@@ -33,19 +33,21 @@ from store.oci.mediatype import OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD
 from store.whiteout import ROOT_FORMAT, OverlayFormat, is_overlay_whiteout, oci_whiteout_name
 
 if TYPE_CHECKING:
+    from typing import TypedDict
+
     from store.blobs import BlobStore
+
+    class _Owner(TypedDict):
+        """The `store.oci.tar.header` keywords every entry of an upper dir shares."""
+
+        uid: int
+        gid: int
+        mtime: int
+
 
 MEDIA_TYPES = {"gzip": OCI_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD, None: OCI_LAYER}
 _FLUSH = 1 << 20
 _SKIP_XATTRS = ("security.selinux",)
-
-
-class _Owner(TypedDict):
-    """The `store.oci.tar.header` keywords every entry of an upper dir shares."""
-
-    uid: int
-    gid: int
-    mtime: int
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,22 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import TYPE_CHECKING
 
 from builder.units import decimal_size
 
+if TYPE_CHECKING:  # for the checker: defining a TypedDict costs import time
+    from typing import TypedDict
 
-class _Row(TypedDict):
-    """One history row as printed (and as `--json` writes it)."""
+    class _Row(TypedDict):
+        """One history row as printed (and as `--json` writes it)."""
 
-    id: str
-    created: str
-    created_by: str
-    size: int
-    comment: str
-    line: int | None
+        id: str
+        created: str
+        created_by: str
+        size: int
+        comment: str
+        line: int | None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

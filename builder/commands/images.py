@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from store.errors import InvalidReference, StoreError
 
 if TYPE_CHECKING:
+    from typing import TypedDict
+
     from store.oci.reference import Reference
 
+    class _Row(TypedDict):
+        """One listed image (and the `--json` object)."""
 
-class _Row(TypedDict):
-    """One listed image (and the `--json` object)."""
-
-    repository: str
-    tag: str
-    id: str
-    digest: str
-    created: str | None
-    size: int
+        repository: str
+        tag: str
+        id: str
+        digest: str
+        created: str | None
+        size: int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

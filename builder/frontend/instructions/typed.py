@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import TypedDict
+from typing import TYPE_CHECKING
 
 from builder.errors import DockerfileError, Span
 from builder.frontend.instructions import model as m
 from builder.frontend.instructions.flags import FlagError, parse_flags
 from builder.frontend.syntax import Heredoc, Node, parse_heredoc
 
+if TYPE_CHECKING:  # for the checker: defining a TypedDict costs import time
+    from typing import TypedDict
+
+    class _Base(TypedDict):
+        """The fields every instruction takes from its node (`Reader.base`)."""
+
+        span: Span
+        original: str
+
+
 KEYWORDS = m.KEYWORDS
-
-
-class _Base(TypedDict):
-    """The fields every instruction takes from its node (`Reader.base`)."""
-
-    span: Span
-    original: str
 
 
 class Reader:
