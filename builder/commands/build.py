@@ -10,16 +10,13 @@ imported only when a build really runs, so `--help` stays fast.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
 from builder.errors import UsageError
 from builder.progress import MODES
+from builder.units import parse_size
 from store.oci.platform import Platform
-
-_SIZE = r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?"  # compiled by `re` when a size is given
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def add_arguments(p) -> None:  # argparse parser
@@ -45,14 +42,6 @@ def add_arguments(p) -> None:  # argparse parser
     p.add_argument("--output", "-o", action="append", default=[], metavar="type=TYPE,...")
     p.add_argument("--push", action="store_true", help="push the tags after building")
     p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]")
-
-
-def parse_size(text: str) -> int:
-    """docker's RAMInBytes: `512m`, `1g`, `1.5g`, `1024` (bytes), binary units."""
-    m = re.fullmatch(_SIZE, text.strip(), re.IGNORECASE)
-    if not m:
-        raise UsageError(f"invalid size: {text!r}")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 def parse_kv_list(text: str, what: str) -> dict[str, str]:

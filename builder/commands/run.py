@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import termios
 import tty
 from pathlib import Path
 from typing import Any
 
 from builder.errors import UsageError
-
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtb]?)b?$", re.I)
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+from builder.units import parse_size
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,15 +46,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--privileged", action="store_true", help="all capabilities, no seccomp")
     p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
+    p.add_argument(
+        "--init",
+        action="store_true",
+        help="run an init (tini) as PID 1 that forwards signals and reaps processes",
+    )
     p.add_argument("image", help="image name, tag, digest or ID prefix")
     p.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments (replace CMD)")
-
-
-def parse_size(text: str) -> int:
-    m = _SIZE_RE.match(text.strip())
-    if not m:
-        raise UsageError(f"invalid size: {text!r} (use e.g. 512m or 1g)")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 def container_argv(
@@ -135,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
                 cap_drop=tuple(args.cap_drop),
                 tty=args.tty,
                 stdin=args.interactive,
+                init=args.init,
             )
             with _raw_terminal(args.tty and args.interactive):
                 result = sandbox_run(spec)

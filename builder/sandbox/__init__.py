@@ -1,5 +1,5 @@
 """The RUN sandbox, built from kernel primitives (ARCHITECTURE §6): namespaces (mount, pid
-with a reaping PID 1, uts, ipc, net, cgroup, and user when rootless), pivot_root into
+whose PID 1 is the command, uts, ipc, net, cgroup, and user when rootless), pivot_root into
 the step's root, a private /proc with Docker's masked and read-only paths, read-only
 /sys, a minimal /dev, Docker's 14 default capabilities, Docker's default seccomp
 profile, cgroup limits (v2 or v1) and the network modes none/host/default
@@ -45,11 +45,12 @@ Public API (everything else is internal):
 How a step starts (runner.run): pybuild forks a helper that unshares mount, uts,
 ipc, pid, net (and user, rootless) namespaces; pybuild then joins it to the cgroup,
 starts slirp4netns or writes id maps if needed, and says go; the helper forks PID 1
-(init.pid1), which mounts the root (mounts.setup) and pivots. PID 1 then takes on
-the command's bounding set, groups, uid/gid, capabilities and seccomp filter itself
-and posix_spawns (vfork + exec) the command in a new session, keeps at most
-CAP_KILL, turns non-dumpable, forwards signals and reaps until the command exits.
-With a tty it forks instead (init.exec_command), to set the controlling terminal.
+(init.pid1), which mounts the root (mounts.setup) and pivots, takes on the command's
+bounding set, groups, uid/gid, capabilities and seccomp filter, and execs the command
+in a new session: the command is PID 1, as in `docker run` (`init=True` execs
+docker's tini first, which reaps and forwards signals). The helper, outside the pid
+namespace, waits for it and reports its status. stdin, stdout and stderr are pipes
+(or the tty): never a host file the command could reopen through /proc/self/fd.
 """
 
 from __future__ import annotations

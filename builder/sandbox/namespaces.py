@@ -148,7 +148,8 @@ def helper(
     stdio: tuple[int, int, int],
     net_fd: int,
 ) -> None:
-    """The forked helper: unshare, wait for go, fork PID 1, wait for it. Never returns."""
+    """The forked helper: unshare, wait for go, fork PID 1, wait for it and report its
+    status. Never returns."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -179,8 +180,10 @@ def helper(
         if p1 == 0:
             init.pid1(root, plan, st_w)
         init.send(st_w, "P", str(p1))
-        os.close(st_w)
-        os.waitpid(p1, 0)
+        # PID 1 is the command: its wait status is ours to report (from outside its
+        # pid namespace, where nothing of it can see us)
+        _, status = os.waitpid(p1, 0)
+        init.send(st_w, "S", str(status))
     except BaseException as e:  # noqa: B036 - report, never unwind into pybuild's code
         try:
             init.send(st_w, "E", _setup_hint(e))

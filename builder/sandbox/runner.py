@@ -36,7 +36,7 @@ from builder.sandbox import (
     user,
 )
 from builder.sandbox.errors import SandboxError, SandboxSetupError
-from builder.sandbox.spec import SandboxResult, SandboxSpec
+from builder.sandbox.spec import Mount, SandboxResult, SandboxSpec
 
 Sink = int | Callable[[bytes], object] | None
 _HIERARCHIES = cgroups.hierarchies()
@@ -107,14 +107,47 @@ def _etc_files(spec: SandboxSpec) -> tuple[tuple[str, str | Path], ...]:
     )
 
 
-def _sink_fd(sink: Sink, default: int) -> tuple[int, int | None]:
-    """(fd the sandbox writes to, read end for a callback or None)."""
-    if sink is None:
-        return default, None
-    if isinstance(sink, int):
-        return sink, None
-    r, w = os.pipe()
+# Static builds of tini, as Debian installs them (docker.io's docker-init is one): the
+# image may have no libc, or another one.
+INIT_BINARIES = ("/usr/bin/docker-init", "/usr/bin/tini-static", "/usr/libexec/docker/docker-init")
+
+
+def _init_mount() -> Mount:
+    """The host's static tini, read-only at `init.INIT_PATH` (docker run --init)."""
+    for path in INIT_BINARIES:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return Mount(init.INIT_PATH, "bind", Path(os.path.realpath(path)), readonly=True)
+    raise SandboxSetupError(
+        "--init needs a static tini: install Debian's tini (looked for "
+        + ", ".join(INIT_BINARIES)
+        + ")"
+    )
+
+
+def _sink_fd(sink: Sink) -> tuple[int, int]:
+    """(fd the sandbox writes to, the read end pybuild relays to `sink`). Always a
+    pipe, as Docker's: a host file handed to the command could be reopened through
+    /proc/self/fd/N, for writing too."""
+    r, w = os.pipe2(os.O_CLOEXEC)
     return w, r
+
+
+def _feed_stdin(w: int) -> None:
+    """Copy pybuild's stdin into the sandbox's pipe until either end closes (a thread:
+    the command reads at its own pace). The thread owns `w`."""
+    try:
+        while data := os.read(0, 65536):
+            _write_all(w, data)
+    except OSError:
+        pass
+    finally:
+        os.close(w)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> SandboxResult:
@@ -142,7 +175,7 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
     filt = None if spec.privileged or not spec.seccomp else seccomp.prepare(capset)
     env = user.process_env(spec.env, ident)
     plan = init.ExecPlan(
-        argv=spec.argv,
+        argv=(init.INIT_PATH, "--", *spec.argv) if spec.init else spec.argv,
         env=env,
         cwd=spec.cwd or "/",
         ident=ident,
@@ -175,7 +208,7 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
             own_netns=spec.network != "host" or not (rootless or in_userns),
             privileged=spec.privileged,
             etc_files=_etc_files(spec),
-            mounts=spec.mounts,
+            mounts=spec.mounts + (_init_mount(),) if spec.init else spec.mounts,
             cgroups=_HIERARCHIES,
         )
         if cg is not None:
@@ -216,7 +249,7 @@ def _launch(
     st_r, st_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC) if need_sync else (-1, -1)
     fds += [st_r, st_w] + ([go_r, go_w] if need_sync else [])
-    master = -1
+    master = feed = -1
     if spec.tty:
         master, slave = os.openpty()
         fds += [master, slave]
@@ -225,13 +258,18 @@ def _launch(
         in_fd, out_fd, err_fd = slave, slave, slave
         readers: dict[int, Sink] = {master: stdout}
     else:
-        out_fd, out_r = _sink_fd(stdout, 1)
-        err_fd, err_r = _sink_fd(stderr, 2)
-        fds += [fd for fd in (out_r, err_r) if fd is not None]
-        fds += [fd for fd, r in ((out_fd, out_r), (err_fd, err_r)) if r is not None]
-        readers = {r: s for r, s in ((out_r, stdout), (err_r, stderr)) if r is not None}
-        in_fd = 0 if spec.stdin else os.open(os.devnull, os.O_RDONLY)
-        if not spec.stdin:
+        out_fd, out_r = _sink_fd(stdout)
+        err_fd, err_r = _sink_fd(stderr)
+        fds += [out_r, err_r, out_fd, err_fd]
+        readers = {
+            out_r: stdout if stdout is not None else 1,
+            err_r: stderr if stderr is not None else 2,
+        }
+        if spec.stdin:
+            in_fd, feed = os.pipe2(os.O_CLOEXEC)
+            fds.append(in_fd)
+        else:
+            in_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             fds.append(in_fd)
     flags = namespaces.flags(spec.network, rootless)
     net_fd = -1
@@ -241,6 +279,8 @@ def _launch(
     helper = os.fork()
     if helper == 0:
         namespaces.helper(flags, need_sync, root, plan, st_w, go_r, (in_fd, out_fd, err_fd), net_fd)
+    if feed >= 0:  # started after the fork: the helper is a copy of one thread only
+        threading.Thread(target=_feed_stdin, args=(feed,), daemon=True).start()
     # Parent: keep only our ends.
     for fd in {st_w, go_r, in_fd, out_fd, err_fd} - {0, 1, 2, -1}:
         if fd in fds and fd not in readers:
@@ -337,7 +377,7 @@ def _emit(readers: dict[int, Sink], sink: Sink, data: bytes) -> None:
     if callable(sink):
         sink(data)
     else:
-        os.write(sink if isinstance(sink, int) else 2, data)
+        _write_all(sink if isinstance(sink, int) else 2, data)
 
 
 def _await_unshared(st_r: int, errors: list[str]) -> bytes:
@@ -394,7 +434,7 @@ def _pump(
                 if callable(sink):
                     sink(data)
                 else:
-                    os.write(1 if sink is None else sink, data)
+                    _write_all(1 if sink is None else sink, data)
                 continue
             buf += data
             while b"\n" in buf:

@@ -59,6 +59,7 @@ class SandboxSpec:
     extra_hosts: tuple[tuple[str, str], ...] = ()  # (name, ip)
     seccomp: bool = True  # False = unconfined (privileged implies it)
     cgroup_parent: str = "pybuild"  # cgroups go in <controller>/<cgroup_parent>/<random>
+    init: bool = False  # `docker run --init`: tini as PID 1 reaps and forwards signals
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:

@@ -76,7 +76,9 @@ ROWS: dict[str, Row] = {
         "pybuild build: argument --cpus: invalid float value: 'abc' (see 'pybuild build --help')",
     ),
     "build-zero-cpus": R(("--cpus", "0", "{ok}"), 2, "pybuild: --cpus must be positive"),
-    "build-bad-memory": R(("--memory", "lots", "{ok}"), 2, "invalid size: 'lots'"),
+    "build-bad-memory": R(
+        ("--memory", "lots", "{ok}"), 2, "invalid size: 'lots' (use e.g. 512m or 1g)"
+    ),
     "build-bad-secret": R(
         ("--secret", "id=x,src={tmp}/nope", "{ok}"), 2, "--secret x: {tmp}/nope is not a file"
     ),

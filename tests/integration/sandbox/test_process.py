@@ -70,8 +70,10 @@ def test_shell_instruction_argv(rootfs: Path) -> None:
 
 def test_exit_status_and_signal_propagate(rootfs: Path) -> None:
     assert sh(rootfs, "exit 42").result.exit_code == 42
-    res = sh(rootfs, "kill -TERM $$").result
-    assert (res.exit_code, res.signal) == (143, 15)
+    # PID 1 gets no signal it has no handler for (as the command in docker run)...
+    assert sh(rootfs, "kill -TERM $$; echo alive").out == "alive\n"
+    # ...and behind --init the command is an ordinary process: tini reports 128+N
+    assert sh(rootfs, "kill -TERM $$", init=True).result.exit_code == 143
     with pytest.raises(StepFailed, match="RUN exit 3: the command exited with code 3"):
         check(sh(rootfs, "exit 3").result, "RUN exit 3")
 
@@ -202,7 +204,7 @@ def test_concurrent_runs_from_threads(rootfs: Path, tmp_path: Path) -> None:
 
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(one, range(4)))
-    assert got == [(0, f"2 {i} h{i}") for i in range(4)]
+    assert got == [(0, f"1 {i} h{i}") for i in range(4)]
 
 
 def test_setup_errors_are_one_line(rootfs: Path, tmp_path: Path) -> None:

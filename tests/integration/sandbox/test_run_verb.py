@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.commands.run import container_argv, merged_env, parse_size
+from builder.commands.run import container_argv, merged_env
+from builder.units import parse_size
 from tests.fixtures.common import REPO
 
 
@@ -235,6 +236,52 @@ def test_interactive_stdin_and_tty(store_with_image: Path) -> None:
     os.close(fd)
     assert b"is-a-tty" in buf and b"got:typed" in buf, buf
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_command_is_pid_1_and_init_puts_tini_before_it(store_with_image: Path) -> None:
+    """As `docker run`: `echo $$` prints 1 and PID 1's command line is the command's
+    (nothing of pybuild's, whose arguments hold every -e value); `--init` runs
+    docker's init (tini) as PID 1, which reaps and passes the exit code through."""
+    show = "echo $$; tr '\\0' ' ' < /proc/1/cmdline; echo"
+    out = pyb(store_with_image, "run", "--network", "none", "-e", "K=v", "bb", "sh", "-c", show)
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.decode().splitlines() == ["1", f"sh -c {show} "]  # NULs read as blanks
+    out = pyb(
+        store_with_image, "run", "--init", "--network", "none", "bb", "sh", "-c", show + "; exit 5"
+    )
+    assert out.returncode == 5, out.stderr.decode()
+    me, pid1 = out.stdout.decode().splitlines()
+    assert me != "1" and pid1.startswith("/sbin/docker-init -- sh -c ")
+
+
+def test_stdio_are_pipes_never_the_host_files_behind_them(
+    store_with_image: Path, tmp_path: Path
+) -> None:
+    """pybuild's stdin and stdout may be host files: the command gets pipes, as in
+    Docker, so reopening /proc/self/fd/N cannot read or write the file itself."""
+    src, dst = tmp_path / "in.txt", tmp_path / "out.txt"
+    src.write_text("host input\n")
+    script = (
+        "for n in 0 1 2; do readlink /proc/self/fd/$n; done; "
+        "echo overwritten > /proc/self/fd/0 2>/dev/null; cat /proc/self/fd/1 2>/dev/null; cat"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYBUILD_ROOT": str(store_with_image)}
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        p = subprocess.run(
+            [sys.executable, "-m", "builder.cli", "run", "-i", "--network", "none", "bb"]
+            + ["sh", "-c", script],
+            stdin=fin,
+            stdout=fout,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=REPO,
+            timeout=60,
+        )
+    assert p.returncode == 0, p.stderr.decode()
+    links = dst.read_text().splitlines()
+    assert [link.split(":")[0] for link in links[:3]] == ["pipe", "pipe", "pipe"], links
+    assert links[3:] == ["host input"]  # stdin read through its pipe
+    assert src.read_text() == "host input\n"
 
 
 def test_errors_are_one_line(store_with_image: Path) -> None:
