@@ -23,6 +23,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# The store is private to its owner, as /var/lib/docker is to root: other users of
+# the machine may not read its layers (an image may have baked a secret in).
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
 def locked_tempfile(tmp_dir: Path, suffix: str = "") -> tuple[int, Path]:
     """A new file in `tmp/` (mkstemp's flags: exclusive, 0600, no symlink followed),
     flock'ed LOCK_EX so fsck leaves it alone while we live. (Not `tempfile`: it imports
@@ -40,7 +46,7 @@ def locked_tempfile(tmp_dir: Path, suffix: str = "") -> tuple[int, Path]:
     return fd, name
 
 
-def atomic_write_bytes(target: Path, data: bytes, tmp_dir: Path, mode: int = 0o644) -> None:
+def atomic_write_bytes(target: Path, data: bytes, tmp_dir: Path, mode: int = PRIVATE_FILE) -> None:
     fd, tmp = locked_tempfile(tmp_dir, ".json")
     try:
         view = memoryview(data)

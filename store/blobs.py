@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from store.atomic import TMP_PREFIX, fsync_dir, locked_tempfile
+from store.atomic import PRIVATE_FILE, TMP_PREFIX, fsync_dir, locked_tempfile
 from store.errors import (
     BlobNotFound,
     BlobTooLarge,
@@ -132,7 +132,7 @@ class BlobWriter:
                 raise SizeMismatch(str(self.expected or digest), self.expected_size, self.size)
             if self.expected is not None and digest != self.expected:
                 raise DigestMismatch(str(self.expected), str(digest))
-            os.fchmod(self._file.fileno(), 0o644)
+            os.fchmod(self._file.fileno(), PRIVATE_FILE)
             os.fsync(self._file.fileno())
             # Rename while still holding the flock, so fsck never takes a live ingest.
             self._store._install(self._tmp, digest)

@@ -1,6 +1,7 @@
 """`pybuild fsck`: verify the whole store and repair what is safe to repair.
 
-Checks: the layout files (oci-layout, index.json), every blob's digest and name, every
+Checks: that the store is its owner's alone (modes), the layout files (oci-layout,
+index.json), every blob's digest and name, every
 image reachable from index.json (manifest, config, layer blobs and sizes, diff_id count),
 the database (`PRAGMA integrity_check`, rows pointing at missing blobs), leftover
 ingests in `tmp/`, and the snapshots (`Snapshotter.fsck()`).
@@ -9,7 +10,8 @@ Repair policy (decided here, documented in `pybuild fsck --help`):
 - always, because nothing valid can be lost: remove abandoned ingests (temp files no
   live process holds), stale lease rows, `layers` rows for missing blobs, a missing or
   broken `oci-layout` file;
-- only with `--repair`, because it changes what the user sees: delete blobs whose
+- only with `--repair`, because it changes what the user sees: take back modes that
+  let other users read the store (root 0700, files 0600), delete blobs whose
   content does not match their name, stray files in `blobs/`, and drop index.json
   entries whose image is missing or broken (the tag disappears).
 Anything repaired is reported as "fixed"; anything left is an "error" (exit 1).
@@ -21,11 +23,13 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from store.atomic import atomic_write_bytes, is_abandoned
+from store.atomic import PRIVATE_DIR, PRIVATE_FILE, atomic_write_bytes, is_abandoned
 from store.errors import InvalidDigest, StoreError
 from store.oci.config import ImageConfig
 from store.oci.digest import Descriptor, Digest
@@ -62,6 +66,7 @@ def _hash_file(path: os.PathLike[str], algorithm: str) -> str:
 
 def fsck(store: Store, *, repair: bool = False) -> FsckReport:
     r = FsckReport()
+    _check_modes(store, r, repair)
     _check_layout(store, r)
     _check_tmp(store, r)
     bad = _check_blobs(store, r, repair)
@@ -69,6 +74,49 @@ def fsck(store: Store, *, repair: bool = False) -> FsckReport:
     _check_db(store, r)
     _check_snapshots(store, r, repair)
     return r
+
+
+def _check_modes(store: Store, r: FsckReport, repair: bool) -> None:
+    """Other users may traverse the root at most (0710, as /var/lib/docker) and read
+    the store's files at most by group (0640); wider is reported, and `--repair` sets
+    the root to 0700 and the files to 0600."""
+    root_mode = stat.S_IMODE(store.root.stat().st_mode)
+    if root_mode & 0o067:
+        what = f"store root {store.root} is {root_mode:04o}"
+        _widened(r, repair, what, store.root, mode=PRIVATE_DIR)
+    files = [store.root / n for n in _PRIVATE_FILES]
+    base = store.blobs.blobs_dir
+    files += [p for d in sorted(base.iterdir()) if d.is_dir() for p in sorted(d.iterdir())]
+    wide = [p for p in files if _mode(p) & 0o037]
+    if wide:
+        shown = ", ".join(str(p.relative_to(store.root)) for p in wide[:3])
+        more = f" and {len(wide) - 3} more" if len(wide) > 3 else ""
+        what = f"{len(wide)} store files are readable by other users ({shown}{more})"
+        _widened(r, repair, what, *wide, mode=PRIVATE_FILE)
+
+
+_PRIVATE_FILES = ("meta.db", "meta.db-wal", "meta.db-shm", "index.json", "oci-layout")
+
+
+def _mode(path: Path) -> int:
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return 0
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else 0
+
+
+def _widened(r: FsckReport, repair: bool, what: str, *paths: Path, mode: int) -> None:
+    if not repair:
+        r.errors.append(f"{what}: pybuild fsck --repair makes the store private")
+        return
+    for p in paths:  # opened, not chmod()ed by name: a symlink swapped in is not followed
+        fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+    r.fixed.append(f"{what}: now {mode:04o}")
 
 
 def _check_layout(store: Store, r: FsckReport) -> None:

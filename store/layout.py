@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import store
 from store import meta
-from store.atomic import atomic_write_bytes
+from store.atomic import PRIVATE_DIR, atomic_write_bytes
 from store.blobs import BlobStore
 from store.errors import CorruptStore, StoreError
 from store.locks import file_lock, try_lock
@@ -230,9 +230,22 @@ def check_layout_header(unsafe: Any) -> str:
     return v
 
 
+def _make_private_root(root: Path) -> None:
+    """A new store's root is its owner's alone (0700). A directory that exists and holds
+    anything is left as it is: it may be shared (`PYBUILD_ROOT=/srv`), and an existing
+    store's modes are fsck's to report and repair."""
+    if root.is_dir():
+        with os.scandir(root) as entries:
+            if any(entries):
+                return
+    root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    os.chmod(root, PRIVATE_DIR)
+
+
 def open_store(root: Path | None = None) -> Store:
     """Open (creating if missing) the store at `root` or `default_root()`."""
     root = Path(root) if root is not None else default_root()
+    _make_private_root(root)
     for d in (root / "blobs" / "sha256", root / "tmp", root / "locks"):
         d.mkdir(parents=True, exist_ok=True)
     layout = root / "oci-layout"

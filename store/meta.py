@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from store.atomic import PRIVATE_FILE
 from store.oci.digest import Digest
 
 DB_NAME = "meta.db"
@@ -52,8 +54,11 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def connect(root: Path) -> sqlite3.Connection:
     """Open `root/meta.db` (created if missing) with WAL and a busy timeout.
     See the module docstring for the threading rules."""
+    path = Path(root) / DB_NAME
+    with contextlib.suppress(FileExistsError):  # private; its -wal and -shm take its mode
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
     conn = sqlite3.connect(
-        Path(root) / DB_NAME,
+        path,
         timeout=BUSY_TIMEOUT_MS / 1000,
         isolation_level="IMMEDIATE",
         check_same_thread=True,

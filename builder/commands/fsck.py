@@ -13,7 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = (
         "Always repaired (nothing valid is lost): abandoned ingests in tmp/, stale "
         "leases, layer records of missing blobs, a broken oci-layout. Only with "
-        "--repair: corrupt and stray blobs are deleted and index.json entries of "
+        "--repair: a store other users can read is made private again (root 0700, files "
+        "0600), corrupt and stray blobs are deleted and index.json entries of "
         "broken images are dropped (their tags disappear). Exit 1 while problems remain."
     )
     p.add_argument(

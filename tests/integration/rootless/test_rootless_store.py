@@ -5,6 +5,7 @@ holding subordinate ids, a SIGKILLed build, and concurrent rootless builds."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from tests.integration.rootless.helpers import (
@@ -64,6 +65,8 @@ def test_without_subordinate_ids(base: Path, rootfs: Path, busybox_tar: Path) ->
     err = res.stderr.strip()
     assert "--chown 1000:1000 is not mapped" in err and "\n" not in err, err
     assert u.pybuild("fsck").returncode == 0
+    st = store.stat()  # the user's store is the user's alone
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (pw.pw_uid, 0o700)
 
 
 def test_root_made_store_is_refused(base: Path, user: User, busybox_tar: Path) -> None:
