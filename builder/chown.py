@@ -12,13 +12,12 @@ without group gives the user's primary gid; names not found are errors.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from builder.context import CopyError, SourceTree, TooManyLinks
+from builder.unixdb import read_rows
 
 __all__ = [
     "ChownError",
@@ -29,8 +28,6 @@ __all__ = [
     "parse_chmod",
     "resolve_chown",
 ]
-
-MAX_DB_BYTES = 4 << 20
 
 
 class ChownError(CopyError):
@@ -51,25 +48,9 @@ class Owner:
 def _read_db(rootfs: str | Path, rel: str) -> list[list[str]]:
     tree = SourceTree(rootfs, is_context=False)
     try:
-        path = tree.abs(tree.resolve(rel))
+        return read_rows(tree.abs(tree.resolve(rel)))
     except TooManyLinks:
         return []
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return []
-        data = os.read(fd, MAX_DB_BYTES)
-    finally:
-        os.close(fd)
-    rows = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            rows.append(line.split(":"))
-    return rows
 
 
 def _num(text: str) -> int | None:

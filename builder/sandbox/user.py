@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.sandbox.errors import SandboxError
+from builder.unixdb import read_rows
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -56,15 +57,7 @@ def scoped_path(root: Path, unsafe_path: str) -> Path:
 
 
 def _read_db(root: Path, name: str) -> list[list[str]]:
-    try:
-        text = scoped_path(root, name).read_text(errors="replace")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return []
-    return [
-        line.split(":")
-        for line in text.splitlines()
-        if line and not line.startswith("#") and line.count(":") >= 2
-    ]
+    return read_rows(scoped_path(root, name))
 
 
 def resolve(root: Path, unsafe_user: str) -> Identity:
