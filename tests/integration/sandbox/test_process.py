@@ -78,6 +78,25 @@ def test_exit_status_and_signal_propagate(rootfs: Path) -> None:
         check(sh(rootfs, "exit 3").result, "RUN exit 3")
 
 
+def test_the_command_is_found_in_the_step_s_path(rootfs: Path) -> None:
+    """PID 1 execs the command through the step's PATH (not pybuild's): a match that
+    is not executable is passed over, and when it is the only one the exit is 126."""
+    for d in ("a", "b"):
+        (rootfs / d).mkdir()
+    (rootfs / "a" / "tool").write_text("#!/bin/sh\necho from-a\n")
+    (rootfs / "b" / "tool").write_text("#!/bin/sh\necho from-b\n")
+    (rootfs / "b" / "tool").chmod(0o755)
+    got = []
+    for path in ("/a:/b", "/a"):
+        out: list[bytes] = []
+        err: list[bytes] = []
+        spec = SandboxSpec(rootfs=rootfs, argv=("tool",), env=(("PATH", path),), network="none")
+        res = run(spec, stdout=out.append, stderr=err.append)
+        got.append((res.exit_code, b"".join(out), b"".join(err)))
+    assert got[0] == (0, b"from-b\n", b"")
+    assert got[1][0] == 126 and b"exec tool: Permission denied" in got[1][2]
+
+
 def test_missing_executable_is_127(rootfs: Path) -> None:
     err: list[bytes] = []
     res = run(

@@ -3,14 +3,10 @@ a layer leaves out, and the memory size wording (no namespaces needed)."""
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
-import pytest
-
 from builder.sandbox import SandboxSpec, libc, namespaces
-from builder.sandbox.init import _lookup
 from builder.sandbox.runner import removable
 from builder.units import binary_size
 
@@ -35,23 +31,6 @@ def test_subids_by_name_or_uid(tmp_path: Path) -> None:
     assert namespaces._subids(str(f), "bob", 1001) == (200000, 1000)
     assert namespaces._subids(str(f), "carol", 1002) is None
     assert namespaces._subids(str(tmp_path / "missing"), "alice", 1) is None
-
-
-def test_lookup_follows_the_step_path(tmp_path: Path) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    (tmp_path / "a" / "tool").write_text("not executable")
-    exe = tmp_path / "b" / "tool"
-    exe.write_text("#!/bin/sh\n")
-    exe.chmod(0o755)
-    assert _lookup("tool", f"{tmp_path}/a:{tmp_path}/b") == str(exe)
-    assert _lookup("/abs/tool", "") == "/abs/tool"
-    with pytest.raises(OSError) as denied:
-        _lookup("tool", f"{tmp_path}/a")
-    assert denied.value.errno == errno.EACCES
-    with pytest.raises(OSError) as missing:
-        _lookup("nope", f"{tmp_path}/a:{tmp_path}/b")
-    assert missing.value.errno == errno.ENOENT
 
 
 def test_removable_keeps_dirs_the_step_used(tmp_path: Path) -> None:

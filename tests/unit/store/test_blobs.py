@@ -30,7 +30,7 @@ def test_put_computes_digest_and_layout_path(blobs: BlobStore) -> None:
     assert d.digest == Digest.of_bytes(data) and d.size == len(data)
     assert blobs.path(d.digest) == blobs.root / "blobs" / "sha256" / d.digest.hex
     assert blobs.path(d.digest).read_bytes() == data
-    assert oct(blobs.path(d.digest).stat().st_mode & 0o777) == oct(0o644)
+    assert oct(blobs.path(d.digest).stat().st_mode & 0o777) == oct(0o600)  # the owner's alone
     assert blobs.stat(d.digest) == len(data) and blobs.exists(d.digest)
     assert list(blobs.iter_digests()) == [d.digest]
     assert list(blobs.tmp_dir.iterdir()) == []
