@@ -8,6 +8,7 @@ their content, and a refused attempt is one line without a traceback.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from tests.robustness.conftest import pybuild
 
@@ -33,12 +35,11 @@ def marker() -> Iterator[Path]:
     d.rmdir()
 
 
-def _build(store: Path, ctx: Path, dockerfile: str, *flags: str, check: bool = True):  # type: ignore[no-untyped-def]
+def _build(store: Path, ctx: Path, dockerfile: str, *flags: str, check: bool = True, **env: str):  # type: ignore[no-untyped-def]
     ctx.mkdir(exist_ok=True)
     (ctx / "Dockerfile").write_text(dockerfile)
-    return pybuild(
-        store, "build", "--progress", "plain", "--network", "none", *flags, str(ctx), check=check
-    )
+    argv = ("build", "--progress", "plain", "--network", "none", *flags, str(ctx))
+    return pybuild(store, *argv, check=check, **env)
 
 
 def _one_line_failure(out) -> str:  # type: ignore[no-untyped-def]
@@ -224,3 +225,116 @@ def test_cve_2024_9676_a_hostile_passwd_is_a_bounded_one_line_error(
         out = _build(build_store, ctx, f"FROM {what}:1\n{step}\n", check=False)
         line = _one_line_failure(out)
         assert "unable to find user app: no matching entries in passwd file" in line, line
+
+
+def _everything_in(root: Path) -> bytes:
+    """Every file under `root`, and the decompressed content of each compressed one."""
+    out = []
+    for p in root.rglob("*"):
+        if not p.is_file() or p.is_symlink():
+            continue
+        data = p.read_bytes()
+        out.append(data)
+        if data[:2] == b"\x1f\x8b":
+            out.append(gzip.decompress(data))
+        elif data[:4] == b"\x28\xb5\x2f\xfd":
+            out.append(zstandard.ZstdDecompressor().decompressobj().decompress(data))
+    return b"\n".join(out)
+
+
+def test_secrets_leave_no_trace(build_store: Path, tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
+    """A secret from a file and one from the environment, mounted as a file and as an
+    env variable: neither value is in any layer, the history, the config, the store's
+    database, the registry cache the build exports, the build's output or `plan --json`."""
+    from_file, from_env = f"file-{uuid.uuid4().hex}", f"env-{uuid.uuid4().hex}"
+    src = tmp_path / "token"
+    src.write_text(from_file)
+    df = (
+        "FROM busybox\n"
+        "RUN --mount=type=secret,id=f cat /run/secrets/f | wc -c > /flen\n"
+        "RUN --mount=type=secret,id=e,env=TOKEN sh -c 'echo ${#TOKEN} > /elen'\n"
+        "RUN --mount=type=secret,id=e cat /run/secrets/e | wc -c > /elen2\n"
+        'CMD ["cat", "/flen", "/elen", "/elen2"]\n'
+    )
+    cache = f"{registry.host}/escape/cache:{uuid.uuid4().hex[:8]}"
+    built = _build(
+        build_store,
+        tmp_path / "c7",
+        df,
+        "-t",
+        "sec:1",
+        "--secret",
+        f"id=f,src={src}",
+        "--secret",
+        "id=e,env=PYBUILD_TRIAL_SECRET",
+        "--cache-to",
+        f"type=registry,ref={cache},mode=max",
+        PYBUILD_TRIAL_SECRET=from_env,
+    )
+    ran = pybuild(build_store, "run", "--network", "none", "sec:1")
+    assert ran.stdout.split() == [str(len(from_file)), str(len(from_env)), str(len(from_env))]
+    history = pybuild(build_store, "history", "--no-trunc", "--json", "sec:1")
+    plan = pybuild(
+        build_store, "plan", "--json", str(tmp_path / "c7"), PYBUILD_TRIAL_SECRET=from_env
+    )
+    seen = b"\n".join(
+        [
+            _everything_in(build_store),
+            _everything_in(registry.workdir),
+            (built.stdout + built.stderr + history.stdout + plan.stdout).encode(),
+        ]
+    )
+    assert from_file.encode() not in seen and from_env.encode() not in seen
+
+
+def test_cve_2024_23651_a_cache_raced_by_a_parallel_step_stays_inside(
+    build_store: Path, tmp_path: Path, marker: Path
+) -> None:
+    """BuildKit resolved a cache mount's `source=` subpath, then mounted it: a parallel
+    step sharing the cache swapped the subpath for a symlink to a host path in between.
+    Here two stages run side by side on one cache, one swapping `sub` between a
+    directory and a symlink to the host directory, the other mounting `source=sub`."""
+    swap = (
+        "for i in $(seq 300); do rm -rf /c/sub; ln -s " + str(marker) + " /c/sub; "
+        "rm /c/sub; mkdir /c/sub; done; echo a > /a"
+    )
+    write = "for i in $(seq 100); do touch /c/pwned-$i 2>/dev/null; done; echo b > /b"
+    out = _build(
+        build_store,
+        tmp_path / "c8",
+        "FROM busybox AS a\n"
+        f"RUN --mount=type=cache,id=shared,target=/c sh -c '{swap}'\n"
+        "FROM busybox AS b\n"
+        f"RUN --mount=type=cache,id=shared,source=sub,target=/c sh -c '{write}'\n"
+        "FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n",
+        check=False,
+    )
+    assert "Traceback" not in out.stderr
+    assert not list(Path("/").glob("pwned-*"))
+
+
+def test_cve_2024_23652_mount_stubs_are_never_cleaned_through_a_symlink(
+    build_store: Path, tmp_path: Path, marker: Path
+) -> None:
+    """BuildKit removed the mount points it had created after a step, through parents
+    the step had swapped for symlinks to host paths. Here the step moves the parent of
+    its mount point away and puts a symlink to the host directory in its place; the
+    mount points are only left out of the layer, and nothing on the host is removed."""
+    keep = marker / "keep"
+    keep.write_text("host file\n")
+    try:
+        out = _build(
+            build_store,
+            tmp_path / "c9",
+            "FROM busybox\n"
+            "RUN --mount=type=tmpfs,target=/stub/deep/m sh -c "
+            f"'mv /stub /stub.old 2>/dev/null; ln -sfn {marker} /stub; ls /stub.old'\n",
+            "-t",
+            "stub:1",
+            check=False,
+        )
+        assert "Traceback" not in out.stderr
+        assert keep.read_text() == "host file\n"
+        assert sorted(p.name for p in marker.iterdir()) == ["keep"]
+    finally:
+        keep.unlink()

@@ -1,0 +1,70 @@
+"""The escape trials of tests/robustness/test_escape_classes.py, side by side with
+BuildKit (a private dockerd's `docker build`) where it runs here: what the step sees
+is the same in both, and what BuildKit refuses pybuild refuses.
+
+The trials that would hang or harm the host under a vulnerable runtime (a FIFO as
+/etc/passwd, a cache raced towards a host path) run against pybuild only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.build import run_build
+from tests.interop.buildkit.conftest import load_base
+
+pytestmark = [pytest.mark.interop, pytest.mark.root]
+
+# name -> Dockerfile whose final stage holds /out: what the step could see
+SEEN = {
+    # runc CVE-2019-5736: PID 1's binary and command line are the image's, in both
+    "proc-1": "FROM busybox\n"
+    "RUN readlink /proc/1/exe > /out && tr '\\0' ' ' < /proc/1/cmdline >> /out\n",
+    # buildah CVE-2024-1753: a bind source that is a symlink to / is the stage's root
+    "bind-symlink-to-root": "FROM busybox AS s\nRUN ln -s / /link && echo stage > /mark\n"
+    "FROM busybox\n"
+    "RUN --mount=type=bind,from=s,source=link,target=/m ls /m > /out && cat /m/mark >> /out\n",
+    # runc CVE-2024-21626: no fd beyond stdio to walk through
+    "fds": "FROM busybox\n"
+    "RUN for n in $(seq 3 20); do cd /proc/self/fd/$n 2>/dev/null && echo $n; done > /out; "
+    "echo done >> /out\n",
+}
+# name -> Dockerfile both must refuse
+REFUSED = {
+    "workdir-through-a-leaked-fd": "FROM busybox\nWORKDIR /proc/self/fd/7\nRUN ls ../../..\n",
+}
+
+
+def _ctx(tmp_path: Path, df: str) -> Path:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir(exist_ok=True)
+    (ctx / "Dockerfile").write_text(df)
+    return ctx
+
+
+@pytest.mark.parametrize("name", sorted(SEEN))
+def test_the_step_sees_what_buildkit_s_step_sees(dockerd, docker_busybox, tmp_path, name):  # type: ignore[no-untyped-def]
+    df = SEEN[name]
+    ctx = _ctx(tmp_path, df)
+    root = tmp_path / "store"
+    load_base(docker_busybox, root)
+    ours, theirs = tmp_path / "pb", tmp_path / "bk"
+    run_build(root, ctx, df, network="none", outputs=[{"type": "local", "dest": str(ours)}])
+    dockerd.docker("build", "--network=none", "-o", f"type=local,dest={theirs}", str(ctx))
+    assert (ours / "out").read_text() == (theirs / "out").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_what_buildkit_refuses_is_refused(dockerd, docker_busybox, tmp_path, name):  # type: ignore[no-untyped-def]
+    from builder.errors import BuildError
+
+    df = REFUSED[name]
+    ctx = _ctx(tmp_path, df)
+    root = tmp_path / "store"
+    load_base(docker_busybox, root)
+    theirs = dockerd.docker("build", "--network=none", str(ctx), check=False)
+    assert theirs.returncode != 0
+    with pytest.raises(BuildError) as ours:
+        run_build(root, ctx, df, network="none")
+    assert "\n" not in str(ours.value)
