@@ -59,12 +59,15 @@ def pid1(root: mounts.RootPlan, plan: ExecPlan, status_fd: int) -> None:
         libc.sethostname(plan.hostname)
         if plan.loopback:
             network.loopback_up()
-        if plan.cwd != "/":
-            os.makedirs(scoped_path(Path("/"), plan.cwd), exist_ok=True)
+        # The cwd is resolved in the new root as text (scoped_path reads a /proc/self/fd/N
+        # magic link as its name, never following it), so no fd this process holds can
+        # make it a directory of the host (runc CVE-2024-21626).
+        cwd = str(scoped_path(Path("/"), plan.cwd))
+        os.makedirs(cwd, exist_ok=True)
     except BaseException as e:  # noqa: B036 - PID 1 must report, never unwind
         send(status_fd, "E", f"sandbox setup: {e}")
         os._exit(125)
-    exec_command(plan, status_fd)
+    exec_command(plan, status_fd, cwd)
 
 
 def _exec_failed(plan: ExecPlan, e: OSError, status_fd: int) -> int:
@@ -74,7 +77,7 @@ def _exec_failed(plan: ExecPlan, e: OSError, status_fd: int) -> int:
     return 127 if missing else 126
 
 
-def _become(plan: ExecPlan) -> None:
+def _become(plan: ExecPlan, cwd: str) -> None:
     """Bounding set, groups, gid, uid, then the capabilities the command keeps."""
     caps.drop_bounding(plan.drop_caps)
     ident = plan.ident
@@ -83,10 +86,10 @@ def _become(plan: ExecPlan) -> None:
     os.setresgid(ident.gid, ident.gid, ident.gid)
     os.setresuid(ident.uid, ident.uid, ident.uid)
     caps.apply_after_setuid(plan.keep_caps, ident.uid)
-    os.chdir(plan.cwd)
+    os.chdir(cwd)
 
 
-def exec_command(plan: ExecPlan, status_fd: int) -> None:
+def exec_command(plan: ExecPlan, status_fd: int, cwd: str) -> None:
     """Become the step's process: a session leader (with its tty as the controlling
     terminal), the step's identity and filter, then exec. Never returns."""
     try:
@@ -99,7 +102,7 @@ def exec_command(plan: ExecPlan, status_fd: int) -> None:
         os.setsid()
         if plan.tty:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-        _become(plan)
+        _become(plan, cwd)
     except BaseException as e:  # noqa: B036
         send(status_fd, "E", f"sandbox setup: {e}")
         os._exit(125)

@@ -66,14 +66,16 @@ def test_cve_2024_21626_leaked_fds_lead_nowhere(build_store: Path, tmp_path: Pat
     assert re.search(r"^#2 [\d.]+ walked$", text, re.M) and not re.search(
         r"^#2 [\d.]+ reached", text, re.M
     )
-    for n in (3, 7, 20):
+    ran = pybuild(build_store, "run", "--network", "none", "busybox", "sh", "-c", walk)
+    assert ran.stdout == "walked\n", ran.stdout
+    for n in range(3, 21):
         out = _build(
             build_store,
             tmp_path / "c1",
             f"FROM busybox\nWORKDIR /proc/self/fd/{n}\nRUN ls ../../..\n",
             check=False,
         )
-        assert f"/fd/{n}" in _one_line_failure(out)  # the cwd is refused, in one line
+        assert "/fd/" in _one_line_failure(out)  # the cwd is refused, in one line
         out = pybuild(
             build_store,
             "run",

@@ -26,6 +26,10 @@ SEEN = {
     "FROM busybox\n"
     "RUN --mount=type=bind,from=s,source=link,target=/m ls /m > /out && cat /m/mark >> /out\n",
     # runc CVE-2024-21626: no fd beyond stdio to walk through
+    # buildah CVE-2024-9675: a cache id is a name, never a path out of the cache root
+    "cache-id-climbing-out": "FROM busybox\n"
+    "RUN --mount=type=cache,id=../../../../../../tmp/pb-escape,target=/c "
+    "touch /c/f && ls /c > /out\n",
     "fds": "FROM busybox\n"
     "RUN for n in $(seq 3 20); do cd /proc/self/fd/$n 2>/dev/null && echo $n; done > /out; "
     "echo done >> /out\n",
@@ -33,6 +37,8 @@ SEEN = {
 # name -> Dockerfile both must refuse
 REFUSED = {
     "workdir-through-a-leaked-fd": "FROM busybox\nWORKDIR /proc/self/fd/7\nRUN ls ../../..\n",
+    # buildah CVE-2024-9676: a passwd that is a symlink to a device names no user
+    "passwd-is-dev-zero": "FROM busybox\nRUN ln -sf /dev/zero /etc/passwd\nUSER app\nRUN id\n",
 }
 
 
