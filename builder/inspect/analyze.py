@@ -8,6 +8,7 @@ them. `analyze()` is the storage-independent core; `analyze_source()` wraps an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -114,13 +115,21 @@ class Analysis:
                 for h in self.history
             ],
             "wasted_bytes": w.wasted_bytes,
-            "dive_wasted_bytes": w.dive_wasted_bytes,
             "efficiency": w.efficiency,
-            "user_wasted_percent": w.user_wasted_percent,
-            "wasted_paths": [
+            "user_wasted_percent": (
+                None if math.isnan(w.user_wasted_percent) else w.user_wasted_percent
+            ),
+            "dive_user_size": w.dive.user_size,
+            "inefficient_files": [
+                {"path": p.path, "count": p.count, "size": p.size}
+                for p in w.dive.inefficient[: w.top_n]
+            ],
+            "reclaimable_bytes": w.reclaimable_bytes,
+            "reclaimable_percent": w.reclaimable_percent,
+            "reclaimable_paths": [
                 {
                     "path": "/" + p.path,
-                    "wasted_bytes": p.wasted_bytes,
+                    "reclaimable_bytes": p.reclaimable_bytes,
                     "versions": p.versions,
                     "layers": list(p.layers),
                     "deleted": p.deleted,

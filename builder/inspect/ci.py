@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from builder.inspect.analyze import Analysis
+from builder.inspect.dive import human_bytes, percent_text
 from builder.inspect.errors import CiConfigError
 from builder.inspect.pitfalls.base import human
 
@@ -159,19 +160,21 @@ def evaluate(a: Analysis, th: dict[str, str]) -> list[RuleResult]:
 
 
 def format_ci(a: Analysis, results: list[RuleResult]) -> str:
+    """dive's report, its figures to the byte, then pybuild's own (reclaimableBytes)."""
     w = a.waste
     lines = [
         f"  efficiency: {100 * w.efficiency:.4f} %",
-        f"  wastedBytes: {w.wasted_bytes} bytes ({human(w.wasted_bytes)})",
-        f"  userWastedPercent: {w.user_wasted_percent:.4f} %",
+        f"  wastedBytes: {w.wasted_bytes} bytes ({human_bytes(w.wasted_bytes)})",
+        f"  userWastedPercent: {percent_text(w.user_wasted_percent, 4)}",
+        f"  reclaimableBytes: {w.reclaimable_bytes} bytes ({human(w.reclaimable_bytes)}; "
+        "pybuild: what a rewrite would not store)",
     ]
-    if w.top:
+    shown = w.dive.inefficient[: w.top_n]
+    if shown:
         lines.append("Inefficient Files:")
         lines.append(f"{'Count':>5}  {'Wasted Space':>12}  File Path")
-        for p in w.top:
-            lines.append(
-                f"{p.versions + (1 if p.deleted else 0):>5}  {human(p.wasted_bytes):>12}  /{p.path}"
-            )
+        for p in shown:
+            lines.append(f"{p.count:>5}  {human_bytes(p.size):>12}  {p.path}")
     lines.append("Results:")
     for r in results:
         lines.append(f"  {r.status}: {r.rule}" + (f": {r.message}" if r.message else ""))

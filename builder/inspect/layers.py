@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import IO
 
+from builder.inspect.dive import DiveTally
 from builder.inspect.tarscan import TarScan
 from store.oci.tar import DIR, FILE_TYPES, REG
 
@@ -119,6 +120,7 @@ class ImageTree:
         self.versions: dict[str, list[tuple[int, int]]] = {}
         self.layers: list[LayerStats] = []
         self.secrets: list[SecretFile] = []
+        self.dive = DiveTally()  # dive's own trees, for its figures
 
     def add_layer(self, stream: IO[bytes], digest: str = "", size: int | None = None) -> LayerStats:
         idx = len(self.layers)
@@ -128,7 +130,9 @@ class ImageTree:
         wh_dirs: set[str] = set()
         opaque: set[str] = set()
         vis, vers = self.visible, self.versions
+        dive = self.dive
         for e in scan:
+            dive.entry(e.unsafe_name, e.type == DIR, e.size)
             path = layer_path(e.unsafe_name)
             if not path:
                 continue
@@ -186,6 +190,7 @@ class ImageTree:
                     doomed.append(p)
             for p in doomed:
                 self._delete(p, idx, st)
+        dive.end_layer()
         st.uncompressed_size = scan.uncompressed_size
         st.size = scan.compressed_size if size is None else size
         self.layers.append(st)

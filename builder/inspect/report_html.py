@@ -8,6 +8,7 @@ import html
 from pathlib import Path
 
 from builder.inspect.analyze import Analysis
+from builder.inspect.dive import percent_text
 from builder.inspect.pitfalls.base import human, steps_text
 
 CSS = """
@@ -74,9 +75,11 @@ def render_html(a: Analysis) -> str:
         f"{len(a.layers)} layers · {_e(human(a.size))} compressed · "
         f"{_e(human(a.uncompressed_size))} uncompressed</div>",
         "<h2>Scores</h2>",
-        f'<div class="score">efficiency <b>{100 * w.efficiency:.2f} %</b></div>',
-        f'<div class="score">wasted <b>{_e(human(w.wasted_bytes))}</b></div>',
-        f'<div class="score">user wasted <b>{w.user_wasted_percent:.2f} %</b></div>',
+        f'<div class="score">reclaimable <b>{_e(human(w.reclaimable_bytes))}</b> '
+        f"({w.reclaimable_percent:.2f} % of what the Dockerfile added)</div>",
+        f'<div class="score">dive efficiency <b>{100 * w.efficiency:.2f} %</b></div>',
+        f'<div class="score">dive wasted <b>{_e(human(w.wasted_bytes))}</b></div>',
+        f'<div class="score">dive user wasted <b>{percent_text(w.user_wasted_percent)}</b></div>',
         "<h2>Layer sizes</h2>",
         chart_svg(a),
         '<table id="layers"><tr><th>#</th><th class=num>size</th><th class=num>uncompressed'
@@ -92,21 +95,21 @@ def render_html(a: Analysis) -> str:
             f'<td>{_e(line)}</td><td class=cb title="{_e(x.created_by)}"><code>'
             f"{_e(x.created_by)}</code></td></tr>"
         )
-    out.append("</table><h2>Wasted space</h2>")
+    out.append("</table><h2>Reclaimable space</h2>")
     if w.top:
         out.append(
-            '<table id="waste"><tr><th class=num>wasted</th><th>path</th><th>layers</th>'
+            '<table id="waste"><tr><th class=num>reclaimable</th><th>path</th><th>layers</th>'
             "<th>state</th></tr>"
         )
         for p in w.top:
             out.append(
-                f"<tr><td class=num>{_e(human(p.wasted_bytes))}</td><td><code>/"
+                f"<tr><td class=num>{_e(human(p.reclaimable_bytes))}</td><td><code>/"
                 f"{_e(p.path)}</code></td><td>{_e(', '.join(map(str, p.layers)))}</td>"
                 f"<td>{'deleted' if p.deleted else 'overwritten'}</td></tr>"
             )
         out.append("</table>")
     else:
-        out.append('<p id="waste">No wasted bytes.</p>')
+        out.append('<p id="waste">Nothing to reclaim.</p>')
     out.append(f"<h2>Pitfalls ({len(a.pitfalls)})</h2>")
     if not a.pitfalls:
         out.append("<p>No pitfalls found.</p>")

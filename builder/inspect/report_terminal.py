@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from builder.inspect.analyze import Analysis
+from builder.inspect.dive import percent_text
 from builder.inspect.pitfalls.base import counted, human, steps_text
 
 BAR_WIDTH = 20
@@ -87,19 +88,20 @@ def render(
     con.print(
         Text.assemble(
             ("Waste ", "bold"),
-            f"{human(w.wasted_bytes)} wasted, efficiency "
-            f"{100 * w.efficiency:.2f} %, user wasted {w.user_wasted_percent:.2f} %"
-            f" (base image: {counted(w.base_layers, 'layer')})",
+            f"{human(w.reclaimable_bytes)} a rewrite would not store "
+            f"({w.reclaimable_percent:.2f} % of what the Dockerfile added; base image: "
+            f"{counted(w.base_layers, 'layer')}); dive: {human(w.wasted_bytes)} wasted, "
+            f"efficiency {100 * w.efficiency:.2f} %, user wasted {percent_text(w.user_wasted_percent)}",
         )
     )
     if w.top:
         wt = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-        wt.add_column("wasted", justify="right")
+        wt.add_column("reclaimable", justify="right")
         wt.add_column("path", overflow="fold")
         wt.add_column("layers")
         for p in w.top:
             wt.add_row(
-                human(p.wasted_bytes),
+                human(p.reclaimable_bytes),
                 "/" + p.path + (" (deleted)" if p.deleted else ""),
                 ",".join(map(str, p.layers)),
             )

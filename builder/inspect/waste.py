@@ -1,21 +1,15 @@
-"""Wasted bytes and the efficiency score, as dive defines them.
+"""The bytes an image stores but does not need, two ways: pybuild's and dive's.
 
-Owns the arithmetic over `ImageTree.versions`:
-- a path whose earlier versions are hidden by a later layer wastes the bytes of every
-  hidden version; a deleted path wastes all of its versions;
-- efficiency is dive's score (wagoodman/dive filetree/efficiency.go): for each path,
-  `min` is the smallest size among its versions (a whiteout counts as 0) and
-  `cumulative` is the sum of all of them; score = sum(min) / sum(cumulative), 1.0 when
-  the image holds no bytes;
-- user-wasted percent is wasted / (bytes of the layers above the base image), where
-  dive counts only layer 0 as base and we count every layer the base image brought.
-One difference from dive, on purpose: dive's `wastedBytes` also counts the visible
-(final) copy of each duplicated path; the issue's definition (hidden versions only) is
-what a user can reclaim, so that is `wasted_bytes`. Dive's figure is `dive_wasted_bytes`.
-Paths are files (and links); a deleted or opaque directory counts as a deletion of every
-file under it. Dive books a directory whiteout under the directory's own path with the
-subtree's size as both its min and its sum, so deleting a directory lowers neither its
-score nor its wasted bytes; here the files under it are wasted, as the issue defines.
+Owns the arithmetic over `ImageTree.versions`, pybuild's figure:
+- a path whose earlier versions are hidden by a later layer could be stored once: the
+  bytes of every hidden version are reclaimable; a deleted path's every version is;
+- a deleted or opaque directory counts as a deletion of every file under it;
+- reclaimable percent is of the bytes of the layers above the base image (every layer
+  the base image brought is the base).
+That is what a rewrite of the Dockerfile would not store (`reclaimable_bytes`). dive's
+figures, which `.dive-ci` thresholds are written against, are `dive`
+(`builder.inspect.dive`); `efficiency`, `wasted_bytes` and `user_wasted_percent` are
+dive's values under dive's names.
 """
 
 from __future__ import annotations
@@ -23,6 +17,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
+from builder.inspect.dive import DiveFigures
 from builder.inspect.layers import ImageTree
 
 
@@ -31,7 +26,7 @@ class WastedPath:
     """A path whose bytes are stored more than once, or stored then deleted."""
 
     path: str
-    wasted_bytes: int
+    reclaimable_bytes: int
     versions: int
     layers: tuple[int, ...]  # every layer that wrote or deleted the path
     deleted: bool  # the path is gone from the final image
@@ -39,41 +34,39 @@ class WastedPath:
 
 @dataclass(frozen=True)
 class WasteReport:
-    """The image's wasted bytes and efficiency, as pybuild and dive count them."""
+    """pybuild's reclaimable bytes beside dive's figures (`dive`)."""
 
-    wasted_bytes: int
-    dive_wasted_bytes: int
-    efficiency: float
+    reclaimable_bytes: int
     image_files_size: int
-    user_files_size: int
-    user_wasted_percent: float  # 0..100
+    user_files_size: int  # above the base image's layers
+    reclaimable_percent: float  # of user_files_size, 0..100
     base_layers: int
-    top: tuple[WastedPath, ...]
+    top: tuple[WastedPath, ...]  # the most reclaimable paths first, at most top_n
+    dive: DiveFigures
+    top_n: int = 20
+
+    @property
+    def efficiency(self) -> float:
+        return self.dive.efficiency
+
+    @property
+    def wasted_bytes(self) -> int:
+        return self.dive.wasted_bytes
+
+    @property
+    def user_wasted_percent(self) -> float:
+        return self.dive.user_wasted_percent
 
 
 def compute_waste(tree: ImageTree, base_layers: int = 1, top_n: int = 20) -> WasteReport:
-    wasted = dive_wasted = 0
-    sum_min = sum_cum = 0
+    reclaimable = 0
     heap: list[tuple[int, str]] = []
     for path, vs in tree.versions.items():
         if len(vs) == 1:
-            s = vs[0][1]
-            sum_min += s
-            sum_cum += s
             continue
-        cum = 0
-        mn = -1
-        for _, s in vs:
-            s = max(s, 0)
-            cum += s
-            if mn < 0 or s < mn:
-                mn = s
-        sum_min += mn
-        sum_cum += cum
         last = vs[-1][1]
-        w = cum - (last if last >= 0 else 0)
-        wasted += w
-        dive_wasted += cum
+        w = sum(max(s, 0) for _, s in vs) - (last if last >= 0 else 0)
+        reclaimable += w
         if w > 0:
             if len(heap) < top_n:
                 heapq.heappush(heap, (w, path))
@@ -94,8 +87,7 @@ def compute_waste(tree: ImageTree, base_layers: int = 1, top_n: int = 20) -> Was
     base_layers = max(0, min(base_layers, len(tree.layers)))
     image_size = sum(st.files_size for st in tree.layers)
     user_size = sum(st.files_size for st in tree.layers[base_layers:])
-    eff = 1.0 if sum_cum == 0 else sum_min / sum_cum
-    user_pct = 100.0 * wasted / user_size if user_size else 0.0
+    pct = 100.0 * reclaimable / user_size if user_size else 0.0
     return WasteReport(
-        wasted, dive_wasted, eff, image_size, user_size, user_pct, base_layers, tuple(top)
+        reclaimable, image_size, user_size, pct, base_layers, tuple(top), tree.dive.figures(), top_n
     )

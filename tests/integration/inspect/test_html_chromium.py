@@ -105,6 +105,13 @@ def test_report_is_self_contained(report: Path) -> None:
     assert "[deleted-later]" in text and "/tmp/big.bin" in text
 
 
+def test_report_shows_pybuild_s_figure_beside_dive_s(report: Path) -> None:
+    text = report.read_text()
+    # /tmp/big.bin, 600 kB, deleted: reclaimable by pybuild, wasted by dive's count
+    assert "reclaimable <b>600.0 kB</b>" in text
+    assert "dive wasted <b>600.0 kB</b>" in text and "dive efficiency" in text
+
+
 def test_chart_has_a_size_in_chromium(report: Path, tmp_path: Path) -> None:
     probe = tmp_path / "probe.html"
     probe.write_text(

@@ -70,6 +70,7 @@ def _essence(doc: dict) -> dict:
             for x in doc["layers"]
         ],
         "wasted": doc["wasted_bytes"],
+        "reclaimable": doc["reclaimable_bytes"],
         "eff": doc["efficiency"],
         "pitfalls": [(p["id"], p["lines"], p["bytes"]) for p in doc["pitfalls"]],
     }
@@ -79,7 +80,8 @@ def _essence(doc: dict) -> dict:
 def reference(store_root: Path, capsys: pytest.CaptureFixture[str]) -> dict:
     store_image(store_root, "src:1", TARS, HIST)
     doc = _doc(capsys, "src:1")
-    assert doc["wasted_bytes"] == 40000 + 12000
+    assert doc["reclaimable_bytes"] == 40000 + 12000
+    assert doc["wasted_bytes"] == 40000 + 12000 + 12500  # dive counts app/app's both visits
     return _essence(doc)
 
 

@@ -9,12 +9,10 @@ through would show a different errno, not change the machine.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.fixtures.common import REPO
+from tests.fixtures.common import run_pybuild
 from tests.interop.buildkit.conftest import Dockerd
 
 PROBE_C = r"""
@@ -51,18 +49,6 @@ int main(void) {
 CALLS = 11
 
 
-def _pybuild(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYBUILD_ROOT": str(root)}
-    return subprocess.run(
-        [sys.executable, "-m", "builder.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def _table(text: str) -> dict[str, str]:
     rows = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.strip())
     assert len(rows) == CALLS, text
@@ -82,9 +68,9 @@ def test_refused_calls_fail_as_in_docker_run(
         ["gcc", "-static", "-O1", "-o", str(ctx / "probe"), str(ctx / "probe.c")], check=True
     )
     (ctx / "Dockerfile").write_text("FROM busybox\nCOPY probe /probe\n")
-    built = _pybuild(build_store, "build", "-q", "--network", "none", "-t", "probe:1", str(ctx))
+    built = run_pybuild(build_store, "build", "-q", "--network", "none", "-t", "probe:1", str(ctx))
     assert built.returncode == 0, built.stderr
-    ours = _pybuild(build_store, "run", "--network", "none", "probe:1", "/probe")
+    ours = run_pybuild(build_store, "run", "--network", "none", "probe:1", "/probe")
     assert ours.returncode == 0, ours.stderr
     theirs = dockerd.docker(
         "run",

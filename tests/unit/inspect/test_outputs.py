@@ -58,11 +58,12 @@ def test_json_validates_and_has_the_issue_fields(image: str, capsys) -> None:
     jsonschema.validate(doc, SCHEMA)
     assert [x["line"] for x in doc["layers"]] == [None, 3, 4]
     assert doc["layers"][2]["end_line"] == 5
-    assert doc["wasted_bytes"] == 60000
+    assert doc["wasted_bytes"] == doc["reclaimable_bytes"] == 60000  # dive's, pybuild's
+    assert doc["inefficient_files"][0] == {"path": "/tmp/junk.bin", "count": 2, "size": 60000}
     assert {p["id"] for p in doc["pitfalls"]} == {"deleted-later", "package-cache"}
-    assert doc["wasted_paths"][0] == {
+    assert doc["reclaimable_paths"][0] == {
         "path": "/tmp/junk.bin",
-        "wasted_bytes": 60000,
+        "reclaimable_bytes": 60000,
         "versions": 1,
         "layers": [1, 2],
         "deleted": True,
@@ -75,6 +76,9 @@ def test_terminal_view(image: str, capsys) -> None:
     assert "3 layers" in out and "█" in out
     assert "[deleted-later]" in out and "lines 3, 4" in out and "60.0 kB" in out
     assert "before │" in out and "after  │" in out
+    # pybuild's figure and dive's, each under its own name
+    flat = " ".join(out.split())  # the line wraps at the console's width
+    assert "60.0 kB a rewrite would not store" in flat and "dive: 60.0 kB wasted" in flat
 
 
 def test_ci_flags(image: str, capsys) -> None:

@@ -43,20 +43,27 @@ def _history(marked: bool) -> dict:
 def test_hand_computed_waste(how: str) -> None:
     a = analyze(_history(True), _inputs(how))
     w = a.waste
-    # a: 1000,1500,800 -> hidden 2500; b: 300,300 -> 300; c: 5000,del -> 5000;
-    # d/x: 200,del -> 200; d/y: 100,del -> 100; e: 40 -> 0
-    assert w.wasted_bytes == 2500 + 300 + 5000 + 200 + 100
-    # dive: sum of every version of each duplicated path
-    assert w.dive_wasted_bytes == 3300 + 600 + 5000 + 200 + 100
-    # dive's score: sum(min) / sum(cumulative)
-    assert w.efficiency == pytest.approx(
-        (800 + 300 + 0 + 0 + 0 + 40) / (3300 + 600 + 5000 + 200 + 100 + 40)
+    # pybuild, the hidden versions: a: 1000,1500,800 -> 2500; b: 300,300 -> 300;
+    # c: 5000,del -> 5000; d/x: 200,del -> 200; d/y: 100,del -> 100; e: 40 -> 0
+    assert w.reclaimable_bytes == 2500 + 300 + 5000 + 200 + 100
+    # dive visits the leaves of each layer: a 3 times, b twice, c twice (its whiteout
+    # counts 0: it was a file), and d's whiteout once (d was a directory: 0 + 200 + 100)
+    assert w.wasted_bytes == 3300 + 600 + 5000
+    assert [(p.path, p.count, p.size) for p in w.dive.inefficient] == [
+        ("/c", 2, 5000),
+        ("/a", 3, 3300),
+        ("/b", 2, 600),
+    ]
+    # dive's score: sum(min) / sum(cumulative) over a, b, c, d/x, d/y, d, e
+    assert w.efficiency == (800 + 300 + 0 + 200 + 100 + 300 + 40) / (
+        3300 + 600 + 5000 + 200 + 100 + 300 + 40
     )
     assert w.base_layers == 1
     assert w.image_files_size == 1600 + 6500 + 300 + 840
-    assert w.user_files_size == 6500 + 300 + 840
-    assert w.user_wasted_percent == pytest.approx(100 * 8100 / 7640)
-    top = [(p.path, p.wasted_bytes, p.layers, p.deleted) for p in w.top]
+    assert w.user_files_size == w.dive.user_size == 6500 + 300 + 840
+    assert w.user_wasted_percent == pytest.approx(100 * 8900 / 7640)
+    assert w.reclaimable_percent == pytest.approx(100 * 8100 / 7640)
+    top = [(p.path, p.reclaimable_bytes, p.layers, p.deleted) for p in w.top]
     assert top == [
         ("c", 5000, (1, 2), True),
         ("a", 2500, (0, 1, 3), False),
@@ -86,7 +93,9 @@ def test_base_layers_from_markers_count_every_base_layer() -> None:
     w = analyze(hist, _inputs()).waste
     assert w.base_layers == 2
     assert w.user_files_size == 300 + 840
-    assert w.user_wasted_percent == pytest.approx(100 * 8100 / 1140)
+    assert w.reclaimable_percent == pytest.approx(100 * 8100 / 1140)
+    # dive counts only the first layer as the base, whatever the history says
+    assert w.user_wasted_percent == pytest.approx(100 * 8900 / 7640)
 
 
 def test_unmarked_image_uses_dive_rule() -> None:
