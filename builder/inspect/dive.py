@@ -29,67 +29,101 @@ WHITEOUT = ".wh."
 OPAQUE_PREFIX = ".wh..wh.."
 
 
+_NONE: frozenset[str] = frozenset()  # the children of every leaf (most nodes): no set each
+
+
 class _Node:
-    """A node of a dive tree: its payload (a directory or not, its size) and children."""
+    """A node of a dive tree: its payload (a directory or not, its size) and the paths
+    of its children."""
 
     __slots__ = ("children", "is_dir", "size")
 
-    def __init__(self, is_dir: bool = False, size: int = 0) -> None:
-        self.is_dir, self.size = is_dir, size
-        self.children: dict[str, _Node] = {}
+    def __init__(self) -> None:
+        self.is_dir, self.size = False, 0
+        self.children: set[str] | frozenset[str] = _NONE  # its own set once it has a child
 
-    def subtree_size(self) -> int:
-        total, todo = 0, [self]
+
+class _Tree:
+    """A dive tree, its nodes by path (`a/b`; the root is ""), as dive's AddPath,
+    RemovePath and GetNode see it."""
+
+    __slots__ = ("nodes",)
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, _Node] = {"": _Node()}
+
+    def add(self, path: str, is_dir: bool, size: int) -> None:
+        """AddPath: missing parents get an empty payload; a name under an opaque marker
+        (or the marker itself) is not added; the end node takes the payload."""
+        node = self._ensure(path)
+        if node is not None:
+            node.is_dir, node.size = is_dir, size
+
+    def _ensure(self, path: str) -> _Node | None:
+        node = self.nodes.get(path)
+        if node is not None:
+            return node
+        parent_path, _, name = path.rpartition("/")
+        parent = self._ensure(parent_path)
+        if parent is None or name.startswith(OPAQUE_PREFIX):
+            return None
+        node = self.nodes[path] = _Node()
+        kids = parent.children
+        if not isinstance(kids, set):
+            kids = parent.children = set()
+        kids.add(path)
+        return node
+
+    def remove(self, path: str) -> None:
+        """RemovePath (nothing when the path is not there, or is the root)."""
+        node = self.nodes.pop(path, None) if path else None
+        if node is None:
+            return
+        siblings = self.nodes[path.rpartition("/")[0]].children
+        if isinstance(siblings, set):
+            siblings.discard(path)
+        todo = list(node.children)
         while todo:
-            n = todo.pop()
+            gone = self.nodes.pop(todo.pop())
+            todo.extend(gone.children)
+
+    def subtree_size(self, path: str) -> int:
+        total, todo = 0, [path]
+        while todo:
+            n = self.nodes[todo.pop()]
             total += n.size
-            todo.extend(n.children.values())
+            todo.extend(n.children)
         return total
 
+    def copy(self) -> _Tree:
+        out = _Tree()
+        out.nodes = {}
+        for path, n in self.nodes.items():
+            c = out.nodes[path] = _Node()
+            c.is_dir, c.size = n.is_dir, n.size
+            c.children = set(n.children) if n.children else _NONE
+        return out
 
-def _add(root: _Node, parts: list[str], is_dir: bool, size: int) -> None:
-    """dive's AddPath: missing parents get an empty payload; an opaque marker (or a
-    name under one) stops the walk; the end node takes the payload."""
-    node = root
-    for name in parts:
-        child = node.children.get(name)
-        if child is None:
-            if name.startswith(OPAQUE_PREFIX):
-                return
-            child = node.children[name] = _Node()
-        node = child
-    node.is_dir, node.size = is_dir, size
+    def child_first(self) -> list[str]:
+        """Every path but the root in dive's VisitDepthChildFirst order: children
+        before their parent, siblings by name."""
+        out: list[str] = []
 
+        def walk(path: str) -> None:
+            for child in sorted(self.nodes[path].children, key=lambda p: p.rpartition("/")[2]):
+                walk(child)
+                out.append(child)
 
-def _get(root: _Node, parts: list[str]) -> _Node | None:
-    node: _Node | None = root
-    for name in parts:
-        node = node.children.get(name) if node is not None else None
-    return node
-
-
-def _child_first(root: _Node) -> list[tuple[list[str], _Node]]:
-    """Every node but the root with its path, children before parents, siblings by
-    name: the order of dive's VisitDepthChildFirst."""
-    out: list[tuple[list[str], _Node]] = []
-
-    def walk(node: _Node, parts: list[str]) -> None:
-        for name in sorted(node.children):
-            child = node.children[name]
-            walk(child, [*parts, name])
-            out.append(([*parts, name], child))
-
-    walk(root, [])
-    return out
+        walk("")
+        return out
 
 
-def _shown(parts: list[str]) -> tuple[str, bool]:
-    """A node's path as dive names it (a whiteout's prefix dropped) and whether it is a
-    whiteout."""
-    last = parts[-1]
-    if last.startswith(WHITEOUT):
-        return "/" + "/".join([*parts[:-1], last[len(WHITEOUT) :]]), True
-    return "/" + "/".join(parts), False
+def _target(path: str) -> str | None:
+    """The path a whiteout at `path` deletes (its prefix dropped), or None."""
+    parent, sep, name = path.rpartition("/")
+    if not name.startswith(WHITEOUT):
+        return None
+    return (parent + sep + name[len(WHITEOUT) :]).strip("/")  # GetNode trims slashes
 
 
 @dataclass(frozen=True)
@@ -118,46 +152,56 @@ class DiveFigures:
 
 
 class DiveTally:
-    """Feed `entry()` with each entry of a layer tar (names as in the tar, "." left out),
-    `end_layer()` after each layer, then read `figures()`."""
+    """Feed `entry()` with each entry of a layer tar (names as in the tar), `end_layer()`
+    after each layer, then read `figures()`."""
 
     def __init__(self) -> None:
-        self._layer = _Node()
+        self._layer = _Tree()
         self._layer_size = 0
-        self._stacked: _Node | None = None  # the layers below, stacked as dive does
+        self._stacked: _Tree | None = None  # the layers below, stacked as dive does
         self._paths: dict[str, list[int]] = {}  # path -> [cumulative, min, count]
         self._sizes: list[int] = []
 
     def entry(self, unsafe_name: str, is_dir: bool, size: int) -> None:
         """One tar entry: its name as in the tar, whether it is a directory, and the size
         its header gives (0 but for regular files)."""
-        name = posixpath.normpath(unsafe_name)  # Go's path.Clean, as dive reads names
-        if name == ".":
+        name = unsafe_name
+        if "//" in name or "/." in name or name.startswith("."):
+            name = posixpath.normpath(name)  # Go's path.Clean, as dive reads names
+        name = name.strip("/")
+        if name in (".", ""):
             return
         self._layer_size += size
-        _add(self._layer, [p for p in name.split("/") if p], is_dir, size)
+        self._layer.add(name, is_dir, size)
 
     def end_layer(self) -> None:
-        tree, self._layer = self._layer, _Node()
+        tree, self._layer = self._layer, _Tree()
         self._sizes.append(self._layer_size)
         self._layer_size = 0
         # dive looks the first layer's whiteouts up in that layer itself
         self._visit(tree, tree if self._stacked is None else self._stacked)
-        self._stacked = _stack(_copy(tree) if self._stacked is None else self._stacked, tree)
+        self._stacked = _stack(tree.copy() if self._stacked is None else self._stacked, tree)
 
-    def _visit(self, tree: _Node, below: _Node) -> None:
-        for parts, node in _child_first(tree):
-            if node.children:
-                continue  # only leaves are visited
-            path, whiteout = _shown(parts)
-            data = self._paths.setdefault(path, [0, -1, 0])
-            if whiteout:
-                prev = _get(below, [*parts[:-1], parts[-1][len(WHITEOUT) :]])
+    def _visit(self, tree: _Tree, below: _Tree) -> None:
+        """Count the layer's leaves. Their order matters only when a whiteout names a
+        path that is not below (dive's walk ends there): then walk in dive's order."""
+        leaves = [p for p, n in tree.nodes.items() if p and not n.children]
+        if any((t := _target(p)) is not None and t not in below.nodes for p in leaves):
+            leaves = [p for p in tree.child_first() if not tree.nodes[p].children]
+        paths = self._paths
+        for path in leaves:
+            target = _target(path)
+            key = "/" + (path if target is None else target)
+            data = paths.get(key)
+            if data is None:
+                data = paths[key] = [0, -1, 0]
+            if target is None:
+                size = tree.nodes[path].size
+            else:
+                prev = below.nodes.get(target)
                 if prev is None:
                     return  # dive's visitor fails here and the layer's walk ends
-                size = prev.subtree_size() if prev.is_dir else 0
-            else:
-                size = node.size
+                size = below.subtree_size(target) if prev.is_dir else 0
             data[0] += size
             if data[1] < 0 or size < data[1]:
                 data[1] = size
@@ -177,25 +221,21 @@ class DiveTally:
         )
 
 
-def _copy(node: _Node) -> _Node:
-    out = _Node(node.is_dir, node.size)
-    out.children = {k: _copy(v) for k, v in node.children.items()}
-    return out
-
-
-def _stack(lower: _Node, upper: _Node) -> _Node:
-    """dive's Stack: every node of `upper`, children first, grafted onto `lower`: a
+def _stack(lower: _Tree, upper: _Tree) -> _Tree:
+    """dive's Stack: every node of `upper` grafted onto `lower`, children first: a
     whiteout removes its path, anything else is added with its payload (an implied
-    parent's empty one too)."""
-    for parts, node in _child_first(upper):
-        path_parts = parts
-        if parts[-1].startswith(WHITEOUT):
-            path_parts = [*parts[:-1], parts[-1][len(WHITEOUT) :]]
-            parent = _get(lower, path_parts[:-1])
-            if parent is not None:
-                parent.children.pop(path_parts[-1], None)
+    parent's empty one too). The order matters only when a layer deletes a path it
+    also writes; otherwise the grafts commute."""
+    paths = [p for p in upper.nodes if p]
+    if any((t := _target(p)) is not None and t in upper.nodes for p in paths):
+        paths = upper.child_first()
+    for path in paths:
+        target = _target(path)
+        if target is not None:
+            lower.remove(target)
         else:
-            _add(lower, path_parts, node.is_dir, node.size)
+            node = upper.nodes[path]
+            lower.add(path, node.is_dir, node.size)
     return lower
 
 
