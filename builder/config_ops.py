@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from builder import gofmt as h
 from builder.errors import BuildError
+from builder.frontend.ports import PortSpecError, parse_port_specs
 from store.oci.config import ContainerConfig, Healthcheck, ImageConfig
 from store.oci.platform import Platform
 
@@ -151,29 +152,12 @@ def entrypoint(
     return Applied(new, f"ENTRYPOINT {h.quote_list(argv)}")
 
 
-_PROTOS = ("tcp", "udp", "sctp")
-
-
 def parse_ports(specs: Sequence[str]) -> list[str]:
-    """nat.ParsePortSpecs, keeping the container side: `80` -> `80/tcp`, ranges expand."""
-    out: list[str] = []
-    for spec in specs:
-        proto = "tcp"
-        rest = spec
-        if "/" in spec:
-            rest, proto = spec.rsplit("/", 1)
-            proto = proto.lower()
-        if proto not in _PROTOS:
-            raise ConfigOpError(f"invalid proto: {proto}")
-        port = rest.rsplit(":", 1)[-1]
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", port)
-        if not m:
-            raise ConfigOpError(f"invalid containerPort: {port}")
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-        if hi < lo or hi > 65535:
-            raise ConfigOpError(f"invalid containerPort: {port}")
-        out.extend(f"{p}/{proto}" for p in range(lo, hi + 1))
-    return out
+    """EXPOSE's container ports (`builder.frontend.ports`, Docker's rules)."""
+    try:
+        return parse_port_specs(list(specs))
+    except PortSpecError as e:
+        raise ConfigOpError(str(e)) from None
 
 
 def expose(img: ImageConfig, specs: Sequence[str]) -> Applied:

@@ -43,6 +43,9 @@ DOCKERFILES = {
     "from": "FROM {reg}/cli/absent:1\n",
     "nofrom": "RUN true\n",
     "badplat": "FROM --platform=linux/amd64,linux/arm64 busybox\n",
+    # rejected by BuildKit's converter, so by the planner: plan and build alike
+    "badport": "FROM busybox\nEXPOSE 80 abc/tcpx\n",
+    "badproto": "FROM busybox\nARG P=80/tcpx\nEXPOSE $P\n",
 }
 
 R = Row
@@ -158,6 +161,15 @@ ROWS: dict[str, Row] = {
         ("plan", "{syntax}"),
         2,
         "{syntax}/Dockerfile:2:1: unknown instruction: CPY (did you mean COPY?)",
+    ),
+    "dockerfile-bad-port": R(
+        ("-q", "{badport}"), 2, "Dockerfile:2:1: EXPOSE: Invalid containerPort: abc"
+    ),
+    "dockerfile-bad-proto": R(
+        ("-q", "{badproto}"), 2, "Dockerfile:3:1: EXPOSE: Invalid proto: tcpx"
+    ),
+    "plan-bad-port": R(
+        ("plan", "{badport}"), 2, "{badport}/Dockerfile:2:1: EXPOSE: Invalid containerPort: abc"
     ),
     "plan-missing-f": R(
         ("plan", "-f", "{tmp}/nope", "{ok}"), 2, "pybuild plan: Dockerfile '{tmp}/nope' not found"
