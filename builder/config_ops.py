@@ -11,8 +11,6 @@ dispatchCmd, dispatchEntrypoint, dispatchExpose, ...); the Go formats are in
 from __future__ import annotations
 
 import posixpath
-import re
-import signal as _signal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from builder import gofmt as h
 from builder.errors import BuildError
 from builder.frontend.ports import PortSpecError, parse_port_specs
+from builder.frontend.signals import signal_error
 from store.oci.config import ContainerConfig, Healthcheck, ImageConfig
 from store.oci.platform import Platform
 
@@ -178,8 +177,8 @@ def user(img: ImageConfig, name: str) -> Applied:
 
 
 def normalize_workdir(current: str, wd: str) -> str:
-    if not wd:
-        raise ConfigOpError("cannot normalize empty path")
+    if not wd:  # a word that expanded to nothing: BuildKit keeps the directory
+        return current or "/"
     joined = wd if wd.startswith("/") else posixpath.join("/", current or "/", wd)
     norm = posixpath.normpath(joined)
     return "/" + norm.lstrip("/")
@@ -190,19 +189,9 @@ def workdir(img: ImageConfig, path: str) -> Applied:
     return Applied(_cc(img, working_dir=wd), f"WORKDIR {wd}", with_layer=wd != "/")
 
 
-def _valid_signal(sig: str) -> bool:
-    s = sig.upper()
-    if s.isdigit():
-        return 0 < int(s) < 65
-    s = s.removeprefix("SIG")
-    if re.fullmatch(r"RTMIN(\+\d+)?|RTMAX(-\d+)?", s):
-        return True
-    return hasattr(_signal, "SIG" + s) and not s.startswith("_")
-
-
 def stopsignal(img: ImageConfig, sig: str) -> Applied:
-    if not _valid_signal(sig):
-        raise ConfigOpError(f"Invalid signal: {sig}")
+    if (why := signal_error(sig)) is not None:
+        raise ConfigOpError(why)
     return Applied(_cc(img, stop_signal=sig), f"STOPSIGNAL {sig}")
 
 

@@ -44,7 +44,6 @@ from builder.frontend.instructions import (
     Arg,
     Copy,
     Env,
-    Expose,
     Instruction,
     Run,
     Shell,
@@ -52,7 +51,6 @@ from builder.frontend.instructions import (
 )
 from builder.frontend.instructions.dockerfile import parse_dockerfile
 from builder.frontend.planned import DEFAULT_SHELL, BuildPlan, PlannedStage, PlannedStep
-from builder.frontend.ports import PortSpecError, parse_port_specs
 
 BaseResolver = Callable[[str, str], "Mapping | None"]
 # The planner never asks the machine: callers pass the host's platform (the engine and
@@ -157,11 +155,8 @@ def _plan_stage(p: _Planner, stage: Stage, done: dict[int, PlannedStage]) -> Pla
     for number, inst in enumerate(stage.commands, 1):
         lookup = state.lookup()
         x = inst.expand(p.expander(inst, lookup))  # words where Docker expands them
-        if isinstance(x, Expose):  # BuildKit rejects these when it converts the stage
-            try:
-                parse_port_specs(x.ports)
-            except PortSpecError as e:
-                raise p.error(inst, str(e)) from None
+        if (why := x.conversion_error()) is not None:  # BuildKit refuses it converting
+            raise p.error(inst, why)
         from_stage, from_image = None, ""
         if isinstance(x, Copy) and x.heredocs:
             x = x.expand_heredocs(p.expander(inst, lookup, raw=True))

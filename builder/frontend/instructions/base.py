@@ -84,6 +84,11 @@ class Instruction:
         heredoc bodies appended: the text a cache key hashes."""
         return self.original
 
+    def conversion_error(self) -> str | None:
+        """What BuildKit says when it converts this instruction, its words expanded,
+        and refuses it (the planner raises it at the instruction's line): None here."""
+        return None
+
 
 @dataclass(frozen=True)
 class KeyValue:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from builder.frontend.instructions.base import Expander, Instruction, KeyValue, word
+from builder.frontend.ports import PortSpecError, parse_port_specs
+from builder.frontend.signals import signal_error
 
 if TYPE_CHECKING:
     from builder.frontend.instructions.typed import Reader
@@ -84,6 +86,13 @@ class Expose(Instruction):
     def canonical(self) -> str:
         return " ".join([self.keyword, *self.ports])
 
+    def conversion_error(self) -> str | None:
+        try:
+            parse_port_specs(self.ports)
+        except PortSpecError as e:
+            return str(e)
+        return None
+
 
 @dataclass(frozen=True, repr=False, eq=False)
 class Volume(Instruction):
@@ -105,6 +114,11 @@ class Volume(Instruction):
 
     def canonical(self) -> str:
         return " ".join([self.keyword, *map(word, self.paths)])
+
+    def conversion_error(self) -> str | None:
+        if any(p == "" for p in self.paths):  # a word that expanded to nothing
+            return "VOLUME specified can not be an empty string"
+        return None
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -141,3 +155,6 @@ class StopSignal(_Single):
     """`STOPSIGNAL signal`."""
 
     keyword = "STOPSIGNAL"
+
+    def conversion_error(self) -> str | None:
+        return signal_error(self.value)

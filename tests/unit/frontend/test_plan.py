@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from builder.errors import DockerfileError
 from builder.frontend.instructions import Copy, Env, Healthcheck, Run, parse_dockerfile
 from builder.frontend.plan import make_plan
 from tests.fixtures.common import REPO
@@ -170,7 +173,7 @@ def test_cache_inputs_follow_visible_args_and_env() -> None:
 def test_expansion_only_where_docker_expands() -> None:
     text = (
         "FROM a\nENV N=x\nRUN echo $N\nCMD echo $N\nCOPY $N /$N/\nLABEL l=$N\nEXPOSE ${P:-80}\n"
-        "USER $N\nVOLUME /$N\nSTOPSIGNAL SIG$N\nONBUILD RUN echo $N\n"
+        "USER $N\nVOLUME /$N\nSTOPSIGNAL ${N:+SIGTERM}\nONBUILD RUN echo $N\n"
     )
     texts = [s.text for s in make_plan(text).stages[0].steps]
     assert texts == [
@@ -182,7 +185,7 @@ def test_expansion_only_where_docker_expands() -> None:
         "EXPOSE 80",
         "USER x",
         "VOLUME /x",
-        "STOPSIGNAL SIGx",
+        "STOPSIGNAL SIGTERM",
         "ONBUILD RUN echo $N",
     ]
 
@@ -352,3 +355,26 @@ def test_check_directive_skips_or_fails_on_warnings() -> None:
         )
     else:
         raise AssertionError("check=error=true must fail")
+
+
+@pytest.mark.parametrize(
+    "body,where,message",
+    [
+        ("EXPOSE 80 abc/tcpx", "2:1", "EXPOSE: Invalid containerPort: abc"),
+        ("ARG P=80/tcpx\nEXPOSE $P", "3:1", "EXPOSE: Invalid proto: tcpx"),
+        ("ARG S=0\nSTOPSIGNAL $S", "3:1", "STOPSIGNAL: Invalid signal: 0"),
+        ("STOPSIGNAL SIGFOO", "2:1", "STOPSIGNAL: Invalid signal: SIGFOO"),
+        ("ARG E\nVOLUME /a $E", "3:1", "VOLUME: VOLUME specified can not be an empty string"),
+    ],
+)
+def test_what_buildkit_refuses_converting_the_plan_refuses_at_its_line(
+    body: str, where: str, message: str
+) -> None:
+    with pytest.raises(DockerfileError) as e:
+        make_plan(f"FROM busybox\n{body}\n")
+    assert str(e.value) == f"Dockerfile:{where}: {message}"
+
+
+def test_values_buildkit_takes_plan() -> None:
+    df = "FROM busybox\nSTOPSIGNAL 99\nSTOPSIGNAL sigrtmax-3\nEXPOSE 8000-8001:80/UDP\n"
+    assert make_plan(df).stages[0].steps
