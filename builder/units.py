@@ -1,6 +1,7 @@
 """Byte counts for people: sizes in docker's 1000-based units (`5.24MB`, `812 B`), one
 scaling rule with the number format and separator each view prints; and limits (the
-`--memory` a user gave) in exact binary units (`64 MiB`), read as docker reads them.
+`--memory` a user gave) in exact binary units (`64 MiB`), read as docker reads them;
+and `--ulimit` values (go-units `ParseUlimit`).
 """
 
 from __future__ import annotations
@@ -47,3 +48,40 @@ def parse_size(text: str) -> int:
     if m is None:
         raise UsageError(f"invalid size: {text!r} (use e.g. 512m or 1g)")
     return int(float(m.group(1)) * _BINARY[m.group(2).lower()])
+
+
+# the names go-units knows; builder.sandbox.ulimits has their setrlimit resources
+ULIMITS = (
+    "core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime "
+    "sigpending stack"
+).split()
+
+
+def parse_ulimit(text: str) -> tuple[str, int, int]:
+    """(name, soft, hard); a ValueError with Docker's message when Docker refuses it."""
+    name, eq, values = text.partition("=")
+    if not eq:
+        raise ValueError(f"invalid ulimit argument: {text}")
+    if name not in ULIMITS:
+        raise ValueError(f"invalid ulimit type: {name}")
+    parts = values.split(":")
+    if len(parts) > 2:
+        raise ValueError(
+            f"too many limit value arguments - {values}, can only have up to two, `soft[:hard]`"
+        )
+    soft, hard = _int64(parts[0]), _int64(parts[-1])
+    if hard != -1 and soft > hard:
+        raise ValueError(
+            f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )
+    return name, soft, hard
+
+
+def _int64(s: str) -> int:
+    """strconv.ParseInt(s, 10, 64)."""
+    if not (s.isascii() and s.lstrip("+-").isdigit() and s.count("-") + s.count("+") <= 1):
+        raise ValueError(f'strconv.ParseInt: parsing "{s}": invalid syntax')
+    v = int(s)
+    if not -(1 << 63) <= v < 1 << 63:
+        raise ValueError(f'strconv.ParseInt: parsing "{s}": value out of range')
+    return v

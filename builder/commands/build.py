@@ -9,13 +9,15 @@ imported only when a build really runs, so `--help` stays fast.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import sys
 from pathlib import Path
 
 from builder.errors import UsageError
 from builder.progress import MODES
-from builder.units import parse_size
+from builder.units import parse_size, parse_ulimit
 from store.oci.platform import Platform
 
 
@@ -42,6 +44,25 @@ def add_arguments(p) -> None:  # argparse parser
     p.add_argument("--output", "-o", action="append", default=[], metavar="type=TYPE,...")
     p.add_argument("--push", action="store_true", help="push the tags after building")
     p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]")
+    p.add_argument(
+        "--add-host", action="append", default=[], metavar="HOST:IP", help="a line of /etc/hosts"
+    )
+    p.add_argument("--shm-size", metavar="SIZE", help="size of /dev/shm for RUN (default 64m)")
+    p.add_argument(
+        "--ulimit",
+        action="append",
+        default=[],
+        metavar="TYPE=SOFT[:HARD]",
+        help="a resource limit for RUN (e.g. nofile=1024:2048)",
+    )
+    p.add_argument(
+        "--no-cache-filter",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="build these stages without the cache (repeatable or comma-separated)",
+    )
+    p.add_argument("--metadata-file", metavar="FILE", help="write the build result's metadata")
 
 
 def parse_kv_list(text: str, what: str) -> dict[str, str]:
@@ -67,6 +88,38 @@ def parse_build_args(items: list[str], environ: dict[str, str]) -> dict[str, str
             out[k] = environ[k]
         # a bare K not in the environment is ignored, as docker does
     return out
+
+
+def parse_add_host(text: str) -> tuple[str, str]:
+    """docker's `HOST:IP` (or `HOST=IP`): the IP is checked, IPv6 included."""
+    host, sep, ip = text.partition("=") if "=" in text else text.partition(":")
+    try:
+        ok = bool(host and sep) and ipaddress.ip_address(ip.strip("[]")) is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise UsageError(f"invalid --add-host {text!r}: want HOST:IP (an IPv4 or IPv6 address)")
+    return host, ip.strip("[]")
+
+
+def parse_ulimits(items: list[str]) -> tuple[tuple[str, int, int], ...]:
+    out: dict[str, tuple[str, int, int]] = {}
+    for text in items:
+        try:
+            limit = parse_ulimit(text)
+        except ValueError as e:
+            raise UsageError(f"invalid --ulimit {text!r}: {e}") from None
+        out[limit[0]] = limit  # the last one for a name wins, as docker's
+    return tuple(out.values())
+
+
+def _metadata_file(text: str | None) -> Path | None:
+    if text is None:
+        return None
+    path = Path(text)
+    if not path.parent.is_dir():  # as buildx: the directory must exist
+        raise UsageError(f"--metadata-file {text}: directory {path.parent} does not exist")
+    return path
 
 
 def parse_labels(items: list[str]) -> dict[str, str]:
@@ -187,6 +240,13 @@ def options_from_args(args, stdin=None, environ=None):
         source_date_epoch=int(epoch) if epoch else None,
         dockerfile_path=df_path,
         compression=None if comp == "none" else comp,
+        extra_hosts=tuple(parse_add_host(h) for h in args.add_host),
+        shm_size=parse_size(args.shm_size) if args.shm_size else None,
+        ulimits=parse_ulimits(args.ulimit),
+        no_cache_filter=frozenset(  # stage names are case-insensitive
+            s.strip().lower() for item in args.no_cache_filter for s in item.split(",") if s.strip()
+        ),
+        metadata_file=_metadata_file(args.metadata_file),
     )
 
 
@@ -204,6 +264,10 @@ def run(args) -> int:
     image_id = str(result.image_id)
     if args.iidfile:
         Path(args.iidfile).write_text(image_id)
+    if opts.metadata_file is not None:
+        from builder.engine.outputs import build_metadata  # loads the registry client
+
+        opts.metadata_file.write_text(json.dumps(build_metadata(result), indent=2) + "\n")
     tar_on_stdout = any(o.get("dest") == "-" for o in opts.outputs)
     if opts.progress == "quiet" and not tar_on_stdout:
         print(image_id)

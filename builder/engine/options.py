@@ -36,3 +36,8 @@ class BuildOptions:
     store_root: Path | None = None
     dockerfile_path: Path | None = None  # for <Dockerfile>.dockerignore; None for stdin
     compression: str | None = "gzip"  # new layers: gzip | zstd | None (plain tar)
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host, in RUN's /etc/hosts
+    shm_size: int | None = None  # --shm-size: RUN's /dev/shm; None is 64 MiB
+    ulimits: tuple[tuple[str, int, int], ...] = ()  # --ulimit (name, soft, hard)
+    no_cache_filter: frozenset[str] = frozenset()  # stages built without the cache
+    metadata_file: Path | None = None  # --metadata-file: BuildKit's result keys

@@ -1,9 +1,11 @@
 """Build outputs beyond the store tag: `--output type=oci|docker,dest=FILE` archives
 (through store.archive), `type=local,dest=DIR` and `type=tar,dest=FILE|-` (the target
-stage's files, export_fs) and `--push` / `--output type=registry` (registry_client)."""
+stage's files, export_fs) and `--push` / `--output type=registry` (registry_client); and
+the result's metadata as `--metadata-file` writes it (BuildKit's keys)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +15,10 @@ from builder.errors import BuildError
 from registry_client.client import RegistryClient
 from registry_client.push import push_image
 from store import archive
+from store.oci.reference import Reference
 
 if TYPE_CHECKING:
+    from builder.engine.runner import BuildResult
     from builder.engine.state import BuildContext
 
 
@@ -81,3 +85,28 @@ def _push(ctx: BuildContext, result: Any, name: str) -> None:
         ctx.progress.step_error(vid, str(e))
         raise
     ctx.progress.step_done(vid, 0.0)
+
+
+def build_metadata(result: BuildResult) -> dict[str, object]:
+    """BuildKit's result keys, as `docker buildx build --metadata-file` writes them."""
+    m = result.manifest
+    out: dict[str, object] = {
+        "buildx.build.ref": f"pybuild/local/{_build_ref()}",
+        "containerimage.config.digest": str(result.image_id),
+        "containerimage.descriptor": {
+            "mediaType": m.media_type,
+            "digest": str(m.digest),
+            "size": m.size,
+        },
+        "containerimage.digest": str(m.digest),
+    }
+    if result.tags:
+        out["image.name"] = ",".join(str(Reference.parse(t)) for t in result.tags)
+    return out
+
+
+def _build_ref() -> str:
+    """A build's id as BuildKit makes one: 25 characters of [0-9a-z]."""
+    n = int.from_bytes(os.urandom(16), "big")
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    return "".join(digits[(n // 36**i) % 36] for i in range(25))

@@ -93,6 +93,9 @@ def execute(
             cpus=ctx.opts.cpus,
             pids_limit=ctx.opts.pids_limit,
             privileged=privileged,
+            extra_hosts=ctx.opts.extra_hosts,
+            shm_size=ctx.opts.shm_size,
+            ulimits=ctx.opts.ulimits,
         )
         out = _Lines(ctx, vid)
         try:

@@ -52,8 +52,8 @@ def key_inputs(
     ctx: BuildContext, step: PlannedStep, state: StageState
 ) -> tuple[dict[str, str], dict[str, str]]:
     """What the build adds to a RUN's cache record: no sources; the key of a mount's
-    stage or image, a bind mount's context files, the network, and the user, workdir
-    and (shell form) shell of the config."""
+    stage or image, a bind mount's context files, the network, --add-host, --shm-size
+    and --ulimit, and the user, workdir and (shell form) shell of the config."""
     ins = run_of(step)
     extra: dict[str, str] = {}
     for m in ins.mounts:
@@ -63,6 +63,13 @@ def key_inputs(
             extra[f"mount {m.target}"] = _context_hash(ctx, m.source or ".")
     if ins.network or ctx.opts.network != "default":
         extra["network"] = ins.network or ctx.opts.network
+    o = ctx.opts  # what BuildKit puts in the exec op, only when given (keys stay the same)
+    if o.extra_hosts:
+        extra["add-host"] = ",".join(f"{h}:{ip}" for h, ip in o.extra_hosts)
+    if o.shm_size:
+        extra["shm-size"] = str(o.shm_size)
+    if o.ulimits:
+        extra["ulimit"] = ",".join(f"{n}={soft}:{hard}" for n, soft, hard in o.ulimits)
     c = state.config.config
     extra.update(runs_as(c.user, c.working_dir))
     if not ins.exec_form:

@@ -120,9 +120,10 @@ def do_step(
     )
     key = compute_key(state.key, inputs)
     ctx.used_keys.append(key)
-    hit = None if ctx.opts.no_cache else _usable(ctx, ctx.cache.lookup(key))
+    fresh = ctx.opts.no_cache or stage.name in ctx.opts.no_cache_filter
+    hit = None if fresh else _usable(ctx, ctx.cache.lookup(key))
     remote = ""  # "CACHED (from registry REF)" for a --cache-from hit
-    if hit is None and not ctx.opts.no_cache and ctx.opts.cache_from:
+    if hit is None and not fresh and ctx.opts.cache_from:
         hit, remote = engine.remote_cache.lookup(ctx, key, state.key, inputs)
     vid = ctx.progress.new_id()
     t0 = time.monotonic()
@@ -139,6 +140,8 @@ def do_step(
             parent_reran=state.reran,
             no_cache=ctx.opts.no_cache,
         )
+        if not ctx.opts.no_cache and stage.name in ctx.opts.no_cache_filter:
+            reason = f"re-ran: --no-cache-filter {stage.name}"
         ctx.progress.step_started(vid, stage.name, position, _shown(step), reason=reason)
         try:
             res = nospace.guard(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import resource
 import signal
 import termios
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class ExecPlan:
     seccomp: Prepared | None
     tty: bool
     loopback: bool  # bring lo up (own network namespace)
+    rlimits: tuple[tuple[int, int, int], ...] = ()  # (RLIMIT_*, soft, hard), set before exec
 
 
 def send(fd: int, kind: str, text: str = "") -> None:
@@ -78,7 +80,10 @@ def _exec_failed(plan: ExecPlan, e: OSError, status_fd: int) -> int:
 
 
 def _become(plan: ExecPlan, cwd: str) -> None:
-    """Bounding set, groups, gid, uid, then the capabilities the command keeps."""
+    """Limits (while PID 1 may still raise them), bounding set, groups, gid, uid, then
+    the capabilities the command keeps."""
+    for res, soft, hard in plan.rlimits:
+        resource.setrlimit(res, (soft, hard))
     caps.drop_bounding(plan.drop_caps)
     ident = plan.ident
     if plan.setgroups:

@@ -56,6 +56,7 @@ class RootPlan:
     etc_files: tuple[tuple[str, str | Path], ...]
     mounts: tuple[Mount, ...]
     cgroups: tuple[tuple[str, str, str], ...] = ()  # cgroups.hierarchies(), to show
+    shm_size: int = 64 << 20  # /dev/shm's size, Docker's default 64 MiB
 
 
 def overlay_options(ov: Overlay, rootless: bool) -> str:
@@ -119,7 +120,7 @@ def setup(plan: RootPlan) -> list[str]:
         )
     r = _Root(plan.rootfs)
     libc.mount("proc", r.ensure_dir("/proc"), "proc", _LOCKED)
-    _setup_dev(r, plan.rootless)
+    _setup_dev(r, plan.rootless, plan.shm_size)
     sys_dir = r.ensure_dir("/sys")
     ro = 0 if plan.privileged else MS_RDONLY
     if plan.own_netns:
@@ -181,7 +182,7 @@ def _cgroupfs(target: str, plan: RootPlan, ro: int) -> None:
         libc.mount("", target, "", MS_BIND | libc.MS_REMOUNT | ro | _LOCKED)
 
 
-def _setup_dev(r: _Root, rootless: bool) -> None:
+def _setup_dev(r: _Root, rootless: bool, shm_size: int) -> None:
     dev = r.ensure_dir("/dev")
     libc.mount("tmpfs", dev, "tmpfs", MS_NOSUID, "mode=755,size=65536k")
     for name in DEVICES:
@@ -199,7 +200,7 @@ def _setup_dev(r: _Root, rootless: bool) -> None:
         MS_NOSUID | MS_NOEXEC,
         f"newinstance,ptmxmode=0666,mode=0620{gid}",
     )
-    libc.mount("shm", f"{dev}/shm", "tmpfs", _LOCKED, "mode=1777,size=65536k")
+    libc.mount("shm", f"{dev}/shm", "tmpfs", _LOCKED, f"mode=1777,size={shm_size}")
     try:
         libc.mount("mqueue", f"{dev}/mqueue", "mqueue", _LOCKED)
     except OSError:

@@ -33,6 +33,7 @@ from builder.sandbox import (
     netpool,
     network,
     seccomp,
+    ulimits,
     user,
 )
 from builder.sandbox.errors import SandboxError, SandboxSetupError
@@ -187,6 +188,7 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
         seccomp=filt,
         tty=spec.tty,
         loopback=spec.network != "host",
+        rlimits=tuple((ulimits.RESOURCES[n], soft, hard) for n, soft, hard in spec.ulimits),
     )
     pooled = (
         spec.network != "host"
@@ -210,6 +212,7 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
             etc_files=_etc_files(spec),
             mounts=spec.mounts + (_init_mount(),) if spec.init else spec.mounts,
             cgroups=_HIERARCHIES,
+            **({"shm_size": spec.shm_size} if spec.shm_size else {}),
         )
         if cg is not None:
             cg.create()

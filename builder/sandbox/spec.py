@@ -60,6 +60,8 @@ class SandboxSpec:
     seccomp: bool = True  # False = unconfined (privileged implies it)
     cgroup_parent: str = "pybuild"  # cgroups go in <controller>/<cgroup_parent>/<random>
     init: bool = False  # `docker run --init`: tini as PID 1 reaps and forwards signals
+    shm_size: int | None = None  # /dev/shm in bytes; None is Docker's 64 MiB
+    ulimits: tuple[tuple[str, int, int], ...] = ()  # (name as `--ulimit` has it, soft, hard)
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
