@@ -63,6 +63,13 @@ def add_arguments(p) -> None:  # argparse parser
         help="build these stages without the cache (repeatable or comma-separated)",
     )
     p.add_argument("--metadata-file", metavar="FILE", help="write the build result's metadata")
+    p.add_argument(
+        "--annotation",
+        action="append",
+        default=[],
+        metavar="[manifest:]KEY=VALUE",
+        help="an annotation of the image's manifest",
+    )
 
 
 def parse_kv_list(text: str, what: str) -> dict[str, str]:
@@ -122,6 +129,30 @@ def _metadata_file(text: str | None) -> Path | None:
     return path
 
 
+def parse_annotations(items: list[str]) -> dict[str, str]:
+    """buildx's `[TYPE[PLATFORM]:]KEY=VALUE`; a single-platform image has only its
+    manifest to carry them (`manifest:`, the default)."""
+    out: dict[str, str] = {}
+    for text in items:
+        kv = text
+        head, colon, rest = text.partition(":")
+        if colon and "=" not in head:
+            kind = head.partition("[")[0]
+            if kind in ("index", "index-descriptor", "manifest-descriptor"):
+                raise UsageError(
+                    f"--annotation {text!r}: {kind} annotations need an image index "
+                    "(a multi-platform build); this image has a manifest only"
+                )
+            if kind != "manifest":
+                raise UsageError(f"--annotation {text!r}: unknown type {head!r}")
+            kv = rest
+        key, eq, value = kv.partition("=")
+        if not key or not eq:
+            raise UsageError(f"--annotation {text!r}: want [manifest:]KEY=VALUE")
+        out[key] = value
+    return out
+
+
 def parse_labels(items: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
@@ -151,6 +182,9 @@ def parse_secret(text: str) -> tuple[str, dict[str, str]]:
     if not os.path.isfile(path):
         raise UsageError(f"--secret {sid}: {path} is not a file")
     return sid, {"src": os.path.abspath(path)}
+
+
+_COMPRESSIONS = ("gzip", "zstd", "uncompressed")
 
 
 def parse_output(text: str) -> dict[str, str]:
@@ -188,12 +222,14 @@ def options_from_args(args, stdin=None, environ=None):
         df_name = df.name
         df_path = df.resolve()
     outputs = [parse_output(o) for o in args.output]
+    # type=registry pushes unless push=false; type=image only with push=true (BuildKit's)
     push = args.push or any(
-        o["type"] in ("registry", "image")
-        and o.get("push", "true") != "false"
-        and o["type"] == "registry"
+        (o["type"] == "registry" and o.get("push", "true") != "false")
+        or (o["type"] == "image" and o.get("push", "false") == "true")
         for o in outputs
     )
+    # an image exporter's name= names the image, as -t does
+    named = [o["name"] for o in outputs if o["type"] in ("image", "registry") and o.get("name")]
     if push and not args.tag and not any(o.get("name") for o in outputs):
         raise UsageError("--push needs at least one -t NAME")
     quiet = args.quiet or args.progress == "quiet"
@@ -205,6 +241,17 @@ def options_from_args(args, stdin=None, environ=None):
     comp = environ.get("PYBUILD_LAYER_COMPRESSION", "gzip").lower()
     if comp not in ("gzip", "zstd", "none"):
         raise UsageError(f"PYBUILD_LAYER_COMPRESSION={comp}: want gzip, zstd or none")
+    # an exporter's compression= is the new layers'; force-compression=true makes every
+    # layer of the result so (BuildKit's image, registry, oci and docker exporters)
+    force = False
+    for o in outputs:
+        if "compression" in o:
+            if o["compression"] not in _COMPRESSIONS:
+                raise UsageError(
+                    f"--output compression={o['compression']}: want gzip, zstd or uncompressed"
+                )
+            comp = o["compression"]
+        force = force or o.get("force-compression") == "true"
     platform = None
     if args.platform:
         try:
@@ -219,7 +266,7 @@ def options_from_args(args, stdin=None, environ=None):
         context=ctx.resolve(),
         dockerfile_text=text,
         dockerfile_name=df_name,
-        tags=list(args.tag),
+        tags=list(dict.fromkeys([*args.tag, *named])),
         build_args=parse_build_args(args.build_arg, environ),
         target=args.target,
         no_cache=args.no_cache,
@@ -239,7 +286,8 @@ def options_from_args(args, stdin=None, environ=None):
         insecure_registries=insecure,
         source_date_epoch=int(epoch) if epoch else None,
         dockerfile_path=df_path,
-        compression=None if comp == "none" else comp,
+        compression=None if comp in ("none", "uncompressed") else comp,
+        force_compression=force,
         extra_hosts=tuple(parse_add_host(h) for h in args.add_host),
         shm_size=parse_size(args.shm_size) if args.shm_size else None,
         ulimits=parse_ulimits(args.ulimit),
@@ -247,6 +295,7 @@ def options_from_args(args, stdin=None, environ=None):
             s.strip().lower() for item in args.no_cache_filter for s in item.split(",") if s.strip()
         ),
         metadata_file=_metadata_file(args.metadata_file),
+        annotations=parse_annotations(args.annotation),
     )
 
 

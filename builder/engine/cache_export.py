@@ -18,7 +18,7 @@ when the cache lives on another registry.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from builder.engine.cache_import import (
@@ -99,7 +99,12 @@ def mount(
         client.close()
 
 
-def write_manifest(store: Store, img: Any, layers: Sequence[Descriptor]) -> Descriptor:
+def write_manifest(
+    store: Store,
+    img: Any,
+    layers: Sequence[Descriptor],
+    annotations: Mapping[str, str] | None = None,
+) -> Descriptor:
     """store.image.write_image's config and manifest, for layers that are not in the
     store (they are in the push target already); nothing is tagged."""
 
@@ -109,7 +114,7 @@ def write_manifest(store: Store, img: Any, layers: Sequence[Descriptor]) -> Desc
         layers=tuple(
             Descriptor(d.media_type, d.digest, d.size, d.annotations, None, d.urls) for d in layers
         ),
-        annotations={},
+        annotations=dict(annotations or {}),
     )
     m = to_oci(m)
     md = store.blobs.put_bytes(m.to_bytes(), m.media_type)

@@ -36,8 +36,10 @@ class BuildOptions:
     store_root: Path | None = None
     dockerfile_path: Path | None = None  # for <Dockerfile>.dockerignore; None for stdin
     compression: str | None = "gzip"  # new layers: gzip | zstd | None (plain tar)
+    force_compression: bool = False  # every layer of the result in `compression`
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host, in RUN's /etc/hosts
     shm_size: int | None = None  # --shm-size: RUN's /dev/shm; None is 64 MiB
     ulimits: tuple[tuple[str, int, int], ...] = ()  # --ulimit (name, soft, hard)
     no_cache_filter: frozenset[str] = frozenset()  # stages built without the cache
     metadata_file: Path | None = None  # --metadata-file: BuildKit's result keys
+    annotations: dict[str, str] = field(default_factory=dict)  # --annotation (manifest)

@@ -217,7 +217,8 @@ def finish_image(ctx: BuildContext, img: Any, lrs: Sequence[Any]) -> Descriptor 
                 f"{len(missing)} cached layers mounted in the registry, "
                 "not downloaded; the image is not tagged in the local store"
             )
-            return cache_export.write_manifest(ctx.store, img, [lr.desc for lr in lrs])
+            layers = [lr.desc for lr in lrs]
+            return cache_export.write_manifest(ctx.store, img, layers, ctx.opts.annotations)
         missing = left
 
     size = sum(lr.desc.size for lr in missing)

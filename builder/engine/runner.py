@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import store
 from builder import config_ops, engine, sandbox
 from builder.cache import BuildCache
 from builder.context import SourceTree
@@ -178,11 +179,21 @@ def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
         # layers hit in a remote cache: fetched now, or (push only) mounted, never fetched
         desc = engine.remote_cache.finish_image(ctx, img, final.layers)
     if desc is None:
-        desc = _already_tagged(ctx.store, img, layers, ctx.opts.tags)
+        desc = _already_tagged(ctx.store, img, layers, ctx.opts.tags, ctx.opts.annotations)
     if desc is None:
-        desc = write_image(ctx.store, img, layers, tags=list(ctx.opts.tags))
+        desc = write_image(
+            ctx.store, img, layers, tags=list(ctx.opts.tags), annotations=ctx.opts.annotations
+        )
         if not ctx.opts.tags:
             ctx.store.refs.add_root(desc)
+    if ctx.opts.force_compression:  # the exporter's force-compression=true
+        forced = store.recompress_image(ctx.store, desc, ctx.opts.compression)
+        if forced != desc:
+            desc = forced
+            if ctx.opts.tags:
+                ctx.store.refs.set_many([(t, desc) for t in ctx.opts.tags])
+            else:
+                ctx.store.refs.add_root(desc)
     cfg_digest = Digest.of_bytes(img.to_bytes())
     for t in ctx.opts.tags:
         ctx.progress.message(f"naming to {t} done")
@@ -190,7 +201,11 @@ def _finish(ctx: BuildContext, final: StageState) -> BuildResult:
 
 
 def _already_tagged(
-    store: Store, img: Any, layers: list[Descriptor], tags: Sequence[str]
+    store: Store,
+    img: Any,
+    layers: list[Descriptor],
+    tags: Sequence[str],
+    annotations: Mapping[str, str],
 ) -> Descriptor | None:
     """The descriptor every tag already names when it is this very image (a no-op
     rebuild): then nothing is rewritten, which saves three fsyncs."""
@@ -209,6 +224,7 @@ def _already_tagged(
         m.get("config", {}).get("digest") != str(cfg)
         or [x.get("digest") for x in m.get("layers", [])] != [str(d.digest) for d in layers]
         or not store.blobs.exists(cfg)
+        or (m.get("annotations") or {}) != dict(annotations)
     ):
         return None
     return Descriptor(desc.media_type, desc.digest, desc.size, platform=desc.platform)

@@ -109,3 +109,60 @@ def test_metadata_file_has_buildkit_s_keys(build_store: Path, tmp_path: Path) ->
     assert re.fullmatch(r"pybuild/local/[0-9a-z]{25}", doc["buildx.build.ref"])
     missing = _build(build_store, tmp_path / "c", df, "--metadata-file", "/nonexistent/m.json")
     assert missing.returncode == 2 and "/nonexistent does not exist" in missing.stderr
+
+
+def _layer_types(store: Path, name: str) -> list[str]:
+    return [d.media_type for d in resolve_image(open_store(store), name).manifest().layers]
+
+
+def test_output_compression_and_force_compression(build_store: Path, tmp_path: Path) -> None:
+    df = "FROM busybox\nRUN echo one > /one\n"
+    base = _layer_types(build_store, "busybox:latest")[0]
+    out = _build(build_store, tmp_path / "c", df, "-o", "type=image,name=z:1,compression=zstd")
+    assert out.returncode == 0, out.stderr
+    # the new layer in zstd, the base's as it is (BuildKit: only layers it makes)
+    assert _layer_types(build_store, "z:1") == [base, "application/vnd.oci.image.layer.v1.tar+zstd"]
+    forced = "type=image,name=z:2,compression=zstd,force-compression=true"
+    out = _build(build_store, tmp_path / "c", df, "-o", forced)
+    assert out.returncode == 0, out.stderr
+    assert _layer_types(build_store, "z:2") == ["application/vnd.oci.image.layer.v1.tar+zstd"] * 2
+    ran = run_pybuild(build_store, "run", "--network", "none", "z:2", "cat", "/one")
+    assert ran.stdout == "one\n", ran.stderr
+    bad = _build(build_store, tmp_path / "c", df, "-o", "type=image,name=z:3,compression=lz4")
+    assert bad.returncode == 2 and "want gzip, zstd or uncompressed" in bad.stderr
+
+
+def test_annotations_and_a_forced_zstd_push_as_skopeo_reads_them(
+    build_store: Path, tmp_path: Path, registry
+) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    ref = f"{registry.host}/flags/ann:1"
+    df = "FROM busybox\nRUN echo ann > /ann\n"
+    out = _build(
+        build_store,
+        tmp_path / "c",
+        df,
+        "--annotation",
+        "org.example.plain=1",
+        "--annotation",
+        "manifest:org.example.typed=2",
+        "-o",
+        f"type=registry,name={ref},compression=zstd,force-compression=true",
+    )
+    assert out.returncode == 0, out.stderr
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    m = json.loads(raw.stdout)
+    assert m["annotations"] == {"org.example.plain": "1", "org.example.typed": "2"}
+    assert {x["mediaType"] for x in m["layers"]} == {"application/vnd.oci.image.layer.v1.tar+zstd"}
+    fresh = tmp_path / "fresh"
+    assert run_pybuild(fresh, "pull", ref).returncode == 0
+    ran = run_pybuild(fresh, "run", "--network", "none", ref, "cat", "/ann")
+    assert ran.stdout == "ann\n", ran.stderr
+    index = _build(build_store, tmp_path / "c", df, "--annotation", "index:org.example.x=1")
+    assert index.returncode == 2 and "need an image index" in index.stderr

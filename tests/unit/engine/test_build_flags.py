@@ -120,3 +120,14 @@ def test_bad_progress_is_usage_error(tmp_path):
 )
 def test_sizes(text, want):
     assert cmd.parse_size(text) == want
+
+
+def test_image_and_registry_outputs_push_as_buildkit_s_exporters_do(tmp_path):
+    o = _opts(tmp_path, "-o", "type=image,name=reg.example/app:1")
+    assert (o.push, o.tags) == (False, ["reg.example/app:1"])
+    o = _opts(tmp_path, "-o", "type=image,name=reg.example/app:1,push=true")
+    assert o.push is True
+    o = _opts(tmp_path, "-t", "a:1", "-o", "type=registry,name=reg.example/app:1")
+    assert (o.push, o.tags) == (True, ["a:1", "reg.example/app:1"])
+    o = _opts(tmp_path, "-t", "a:1", "-o", "type=registry,push=false")
+    assert o.push is False
