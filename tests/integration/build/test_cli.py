@@ -4,27 +4,12 @@ build as the default verb, and the plain progress on stderr."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.fixtures.common import REPO
+from tests.fixtures.common import run_pybuild
 from tests.integration.build import helpers as h
 
 pytestmark = pytest.mark.root
-
-
-def _cli(root, *args, stdin=None, env=None):
-    e = {"PYBUILD_ROOT": str(root), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "builder.cli", *args],
-        capture_output=True,
-        text=True,
-        env=e,
-        cwd=REPO,
-        input=stdin,
-    )
 
 
 def test_dockerfile_outside_context_with_its_ignore_file(build_store, tmp_path):
@@ -35,7 +20,7 @@ def test_dockerfile_outside_context_with_its_ignore_file(build_store, tmp_path):
     (ctx / "drop.txt").write_text("d")
     (dfdir / "app.Dockerfile").write_text("FROM busybox\nCOPY . /c/\n")
     (dfdir / "app.Dockerfile.dockerignore").write_text("drop.txt\n")
-    p = _cli(
+    p = run_pybuild(
         build_store,
         "-f",
         str(dfdir / "app.Dockerfile"),
@@ -44,6 +29,7 @@ def test_dockerfile_outside_context_with_its_ignore_file(build_store, tmp_path):
         "--progress",
         "plain",
         str(ctx),
+        env={},  # a CI job's bare environment
     )
     assert p.returncode == 0, p.stderr
     tree = h.rootfs(build_store, "out:1")
@@ -53,7 +39,7 @@ def test_dockerfile_outside_context_with_its_ignore_file(build_store, tmp_path):
 
 def test_stdin_dockerfile_and_env_build_arg(build_store, tmp_path):
     df = "FROM busybox\nARG FROM_ENV\nRUN echo $FROM_ENV > /v\n"
-    p = _cli(
+    p = run_pybuild(
         build_store,
         "build",
         "-f",

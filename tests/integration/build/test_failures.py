@@ -4,8 +4,6 @@ lines; nothing half-built is tagged; CLI exit codes."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 
 import pytest
 
@@ -13,7 +11,7 @@ from builder.engine.failure import StepError
 from builder.errors import BuildError
 from store.errors import ImageNotFound
 from tests.fixtures.build import run_build
-from tests.fixtures.common import REPO
+from tests.fixtures.common import run_pybuild
 from tests.integration.build import helpers as h
 
 pytestmark = pytest.mark.root
@@ -53,25 +51,13 @@ def test_missing_copy_source_fails_with_line(build_store, tmp_path):
         h.image(build_store, "f:2")
 
 
-def _cli(root, *args, cwd=None, stdin=None):
-    env = {"PYBUILD_ROOT": str(root), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
-    return subprocess.run(
-        [sys.executable, "-m", "builder.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        input=stdin,
-    )
-
-
 def test_cli_exit_codes_and_one_line_errors(build_store, tmp_path):
     (tmp_path / "Dockerfile").write_text(DF)
-    p = _cli(build_store, "--progress", "plain", "-t", "x:1", str(tmp_path), cwd=REPO)
+    p = run_pybuild(build_store, "--progress", "plain", "-t", "x:1", str(tmp_path), env={})
     assert p.returncode == 1
     last = p.stderr.strip().splitlines()[-1]
     assert last.startswith("Dockerfile:3: stage builder, step 3/3") and "exit code: 3" in last
     assert "line12" in p.stderr  # the tail block above the error line
     (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN\n")
-    p = _cli(build_store, "-q", str(tmp_path), cwd=REPO)
+    p = run_pybuild(build_store, "-q", str(tmp_path), env={})
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
