@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from builder.errors import BuildError
 from tests.fixtures.build import run_build
 from tests.interop.buildkit.conftest import load_base
 
@@ -42,19 +43,20 @@ REFUSED = {
 }
 
 
-def _ctx(tmp_path: Path, df: str) -> Path:
+def _setup(tmp_path: Path, df: str, busybox) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    """A context holding `df`, and a store with the busybox BuildKit has too."""
     ctx = tmp_path / "ctx"
     ctx.mkdir(exist_ok=True)
     (ctx / "Dockerfile").write_text(df)
-    return ctx
+    root = tmp_path / "store"
+    load_base(busybox, root)
+    return ctx, root
 
 
 @pytest.mark.parametrize("name", sorted(SEEN))
 def test_the_step_sees_what_buildkit_s_step_sees(dockerd, docker_busybox, tmp_path, name):  # type: ignore[no-untyped-def]
     df = SEEN[name]
-    ctx = _ctx(tmp_path, df)
-    root = tmp_path / "store"
-    load_base(docker_busybox, root)
+    ctx, root = _setup(tmp_path, df, docker_busybox)
     ours, theirs = tmp_path / "pb", tmp_path / "bk"
     run_build(root, ctx, df, network="none", outputs=[{"type": "local", "dest": str(ours)}])
     dockerd.docker("build", "--network=none", "-o", f"type=local,dest={theirs}", str(ctx))
@@ -63,12 +65,8 @@ def test_the_step_sees_what_buildkit_s_step_sees(dockerd, docker_busybox, tmp_pa
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_what_buildkit_refuses_is_refused(dockerd, docker_busybox, tmp_path, name):  # type: ignore[no-untyped-def]
-    from builder.errors import BuildError
-
     df = REFUSED[name]
-    ctx = _ctx(tmp_path, df)
-    root = tmp_path / "store"
-    load_base(docker_busybox, root)
+    ctx, root = _setup(tmp_path, df, docker_busybox)
     theirs = dockerd.docker("build", "--network=none", str(ctx), check=False)
     assert theirs.returncode != 0
     with pytest.raises(BuildError) as ours:
