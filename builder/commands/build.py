@@ -64,6 +64,13 @@ def add_arguments(p) -> None:  # argparse parser
     )
     p.add_argument("--metadata-file", metavar="FILE", help="write the build result's metadata")
     p.add_argument(
+        "--call",
+        default="build",
+        choices=("build", "outline", "targets", "check"),
+        help="build, or print the target's build args and secrets (outline) or the stages "
+        "(targets); JSON with --progress json",
+    )
+    p.add_argument(
         "--annotation",
         action="append",
         default=[],
@@ -299,11 +306,30 @@ def options_from_args(args, stdin=None, environ=None):
     )
 
 
+def _call(method: str, opts, o) -> int:
+    """`--call outline|targets`: BuildKit's subrequests (`o`, builder.frontend.outline),
+    printed; nothing is built."""
+    if method == "check":
+        raise UsageError("--call check: the build checks are not implemented yet")
+    text, name, as_json = opts.dockerfile_text, opts.dockerfile_name, opts.progress == "json"
+    if method == "targets":
+        ts = o.targets(text, name)
+        print(o.targets_json(ts, text) if as_json else o.print_targets(ts), end="")
+    else:
+        ol = o.outline(text, name, build_args=opts.build_args, target=opts.target)
+        print(o.outline_json(ol, text) if as_json else o.print_outline(ol), end="")
+    return 0
+
+
 def run(args) -> int:
     from builder.engine import build
     from builder.engine.failure import StepError
 
     opts = options_from_args(args)
+    if args.call != "build":
+        from builder.frontend import outline  # the parser and the planner: --call only
+
+        return _call(args.call, opts, outline)
     try:
         result = build(opts)
     except StepError as e:

@@ -18,7 +18,7 @@ joined logical lines are then parsed in one go by the LALR grammar in grammar.la
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from builder.errors import DockerfileError, Span
 from builder.frontend._dockerfile_parser import Lark_StandAlone, Token, Transformer
@@ -64,6 +64,9 @@ class Node:
     json: bool = False  # exec (JSON array) form
     sub: Node | None = None  # ONBUILD's payload
     heredocs: tuple[Heredoc, ...] = ()
+    # the comment lines since the previous instruction, `#` and blanks stripped (BuildKit's
+    # PrevComment: a bare `#` starts them afresh, parser directives are not among them)
+    comments: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class _Scanner:
         self.warnings: list[tuple[int, str, str]] = []  # (line, rule, message)
         self.directives_done = False
         self._cont = self._cont_regex()
+        self.comments: list[str] = []  # since the last instruction (BuildKit's PrevComment)
 
     def _cont_regex(self) -> re.Pattern[str]:
         e = re.escape(self.escape)
@@ -135,8 +139,16 @@ class _Scanner:
             i += 1
             start = i
             token = lstrip(raw.rstrip("\r\n"))
+            was_directive = len(self.directives)
             self._directive(token, i)
             if token.startswith("#"):
+                text = strip(raw.rstrip("\r\n")[1:])  # as BuildKit: the raw line's rest
+                if len(self.directives) > was_directive:
+                    pass  # a parser directive is no comment
+                elif text:
+                    self.comments.append(text)
+                else:
+                    self.comments = []
                 token = ""
             column = len(raw) - len(lstrip(raw)) + 1
             line, end = self._trim_cont(token)
@@ -166,6 +178,7 @@ class _Scanner:
             i = self._heredoc_bodies(line, start, i)
             if i != end_line:
                 end_line, end_col = i, len(lines[i - 1].rstrip("\r\n"))
+            self.taken_comments, self.comments = tuple(self.comments), []
             yield Span(start, column, end_line, end_col), line
 
     def _heredoc_bodies(self, line: str, start: int, i: int) -> int:
@@ -205,7 +218,7 @@ def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
     scanner = _Scanner(text, file)
     records = []
     for span, line in scanner.logical_lines():
-        records.append((span, line, tuple(scanner.pending)))
+        records.append((span, line, tuple(scanner.pending), scanner.taken_comments))
     if not records:
         raise DockerfileError("file with no instructions", Span(max(len(scanner.lines), 1)), file)
     nodes = _parse_lines(records, scanner.directives, file, scanner.escape)
@@ -276,24 +289,24 @@ def _parse_lines(
     records: list, directives: list[Directive], file: str, escape: str
 ) -> tuple[Node, ...]:
     parser = _lark()
-    stripped = [strip(line) for _span, line, _h in records]
+    stripped = [strip(line) for _span, line, _h, _c in records]
     text = "".join(f"#{d.name}={d.value}\n" for d in directives)
     text += "".join(s + "\n" for s in stripped if s)
     try:
         shapes = iter(parser.parse(text)[len(directives) :])
     except Exception as e:  # a grammar gap must still be one line, exit 2
         line = getattr(e, "line", 0) - len(directives)
-        spans = [span for (span, _l, _h), s in zip(records, stripped, strict=True) if s]
+        spans = [span for (span, _l, _h, _c), s in zip(records, stripped, strict=True) if s]
         span = spans[min(max(line, 1), len(spans)) - 1] if spans else Span(1)
         raise DockerfileError(f"syntax error: {str(e).splitlines()[0]}", span, file) from None
     nodes = []
     try:
-        for (span, _line, heredocs), s in zip(records, stripped, strict=True):
+        for (span, _line, heredocs, comments), s in zip(records, stripped, strict=True):
             if not s:
                 nodes.append(Node("", (), (), "", "", span))
                 continue
             node = _node(next(shapes), s, span, heredocs, escape)
-            nodes.append(node)
+            nodes.append(replace(node, comments=comments) if comments else node)
     except LineError as e:
         raise DockerfileError(e.args[0], e.args[1], file, e.args[2]) from None
     return tuple(nodes)

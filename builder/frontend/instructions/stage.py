@@ -24,6 +24,7 @@ class From(Instruction):
     base: str = ""
     name: str = ""  # lower-cased stage name, "" when unnamed
     platform: str = ""
+    description: str = field(default="", compare=False)  # `# NAME text` above it
     keyword = "FROM"
     flags = {"platform": "str"}
 
@@ -39,7 +40,13 @@ class From(Instruction):
                 f'invalid name for build stage: "{args[2]}", name can\'t start with a '
                 "number or contain symbols"
             )
-        return cls(**c.base(), base=args[0], name=name, platform=str(flags.get("platform", "")))
+        return cls(
+            **c.base(),
+            base=args[0],
+            name=name,
+            platform=str(flags.get("platform", "")),
+            description=c.description(name),  # BuildKit matches the lower-cased name
+        )
 
     def expand(self, fn: Expander) -> From:
         return replace(
@@ -56,6 +63,7 @@ class Arg(Instruction):
     """`ARG name[=default] ...`; a default of None means none was given."""
 
     args: tuple[tuple[str, str | None], ...] = ()
+    descriptions: tuple[str, ...] = field(default=(), compare=False)  # per name, as From's
     keyword = "ARG"
 
     @classmethod
@@ -67,7 +75,9 @@ class Arg(Instruction):
             if not key:
                 raise c.error("ARG names can not be blank")
             out.append((key, value if eq else None))
-        return cls(**c.base(), args=tuple(out))
+        return cls(
+            **c.base(), args=tuple(out), descriptions=tuple(c.description(k) for k, _ in out)
+        )
 
     def expand(self, fn: Expander) -> Arg:
         return replace(self, args=tuple((k, None if v is None else fn(v)) for k, v in self.args))

@@ -50,6 +50,16 @@ class Reader:
     def base(self) -> _Base:
         return {"span": self.node.span, "original": self.node.original}
 
+    def description(self, name: str) -> str:
+        """BuildKit's getComment: the comment above the instruction that starts with
+        `name` and a blank, without them (a stage's or an ARG's description)."""
+        if not name:
+            return ""
+        for line in self.node.comments:
+            if line.startswith(name + " "):
+                return line[len(name) + 1 :]
+        return ""
+
     def at_least(self, n: int) -> tuple[str, ...]:
         args = self.node.args
         if len(args) < n:

@@ -166,3 +166,27 @@ def test_annotations_and_a_forced_zstd_push_as_skopeo_reads_them(
     assert ran.stdout == "ann\n", ran.stderr
     index = _build(build_store, tmp_path / "c", df, "--annotation", "index:org.example.x=1")
     assert index.returncode == 2 and "need an image index" in index.stderr
+
+
+def test_call_outline_and_targets_print_and_build_nothing(
+    build_store: Path, tmp_path: Path
+) -> None:
+    df = (
+        "# base prepares\nFROM busybox AS base\n# V the version\nARG V=1\n"
+        "RUN --mount=type=secret,id=tok,required true\n"
+        "FROM base\nRUN echo $V\n"
+    )
+    before = run_pybuild(build_store, "images").stdout
+    out = _build(build_store, tmp_path / "c", df, "--call", "outline", "--build-arg", "V=2")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == (  # an unnamed target without a description has no TARGET line
+        "BUILD ARG   VALUE   DESCRIPTION\nV           2       the version\n\n"
+        "SECRET   REQUIRED\ntok      true\n\n"
+    )
+    out = _build(build_store, tmp_path / "c", df, "--call", "targets")
+    assert out.stdout == "TARGET    DESCRIPTION\nbase      prepares\n(default) \n"
+    out = _build(build_store, tmp_path / "c", df, "--call", "targets", "--progress", "json")
+    assert [t.get("name", "") for t in json.loads(out.stdout)["targets"]] == ["base", ""]
+    assert run_pybuild(build_store, "images").stdout == before  # nothing was built
+    out = _build(build_store, tmp_path / "c", df, "--call", "check")
+    assert out.returncode == 2 and "not implemented" in out.stderr
