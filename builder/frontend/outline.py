@@ -20,14 +20,12 @@ from __future__ import annotations
 import base64
 import json
 import posixpath
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from builder.frontend.instructions import Arg, Run, parse_dockerfile
+from builder.frontend.expand import Lexer
+from builder.frontend.instructions import Arg, Instruction, Run, parse_dockerfile
 from builder.frontend.plan import make_plan
-
-_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
 
 
 @dataclass(frozen=True)
@@ -66,9 +64,8 @@ class Outline:
     ssh: tuple[Wanted, ...]
 
 
-def _lines(ins: object) -> tuple[int, int]:
-    span = ins.span  # type: ignore[attr-defined]
-    return span.line, span.end_line or span.line
+def _lines(ins: Instruction) -> tuple[int, int]:
+    return ins.span.line, ins.span.end_line or ins.span.line
 
 
 def targets(text: str, file: str = "Dockerfile") -> list[Target]:
@@ -104,9 +101,13 @@ def outline(
     secrets: dict[str, Wanted] = {}
     ssh: dict[str, Wanted] = {}
 
+    lexer = Lexer(parsed.escape)
+
     def meta_used(word: str) -> None:
-        for m in _REF.finditer(word):
-            name = m.group(1) or m.group(2)
+        """The global ARGs `word` names (the names BuildKit's expansion matches), and
+        those their defaults name."""
+        used = lexer.process(word, values)
+        for name in sorted(used.matched | used.unmatched):
             if name in metas and name not in args:
                 a, i = metas[name]
                 args[name] = OutlineArg(name, values.get(name, ""), _desc(a, i), _lines(a))
