@@ -68,8 +68,8 @@ def _split_proto(raw: str) -> tuple[str, str]:
 
 def _port_range(text: str, what: str) -> tuple[int, int]:
     """nat.ParsePortRange: a port or `start-end`, each a 16-bit unsigned number."""
-    bounds = text.split("-") if "-" in text else [text]
-    if len(bounds) != 2 and "-" in text or not all(_uint16(b) for b in bounds):
+    bounds = text.split("-")
+    if len(bounds) > 2 or not all(_uint16(b) for b in bounds):
         raise PortSpecError(f"Invalid {what}: {text}")
     start, end = int(bounds[0]), int(bounds[-1])
     if end < start:
