@@ -25,9 +25,7 @@ import math
 import posixpath
 from dataclasses import dataclass
 
-WHITEOUT = ".wh."
-OPAQUE_PREFIX = ".wh..wh.."
-
+from store.whiteout import WH_META_PREFIX, WH_PREFIX
 
 _NONE: frozenset[str] = frozenset()  # the children of every leaf (most nodes): no set each
 
@@ -53,8 +51,8 @@ class _Tree:
         self.nodes: dict[str, _Node] = {"": _Node()}
 
     def add(self, path: str, is_dir: bool, size: int) -> None:
-        """AddPath: missing parents get an empty payload; a name under an opaque marker
-        (or the marker itself) is not added; the end node takes the payload."""
+        """AddPath: missing parents get an empty payload; a `.wh..wh.` name (an opaque
+        marker) and what is under it are not added; the end node takes the payload."""
         node = self._ensure(path)
         if node is not None:
             node.is_dir, node.size = is_dir, size
@@ -65,7 +63,7 @@ class _Tree:
             return node
         parent_path, _, name = path.rpartition("/")
         parent = self._ensure(parent_path)
-        if parent is None or name.startswith(OPAQUE_PREFIX):
+        if parent is None or name.startswith(WH_META_PREFIX):
             return None
         node = self.nodes[path] = _Node()
         kids = parent.children
@@ -121,9 +119,9 @@ class _Tree:
 def _target(path: str) -> str | None:
     """The path a whiteout at `path` deletes (its prefix dropped), or None."""
     parent, sep, name = path.rpartition("/")
-    if not name.startswith(WHITEOUT):
+    if not name.startswith(WH_PREFIX):
         return None
-    return (parent + sep + name[len(WHITEOUT) :]).strip("/")  # GetNode trims slashes
+    return (parent + sep + name[len(WH_PREFIX) :]).strip("/")  # GetNode trims slashes
 
 
 @dataclass(frozen=True)

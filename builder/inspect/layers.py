@@ -19,9 +19,7 @@ from typing import IO
 from builder.inspect.dive import DiveTally
 from builder.inspect.tarscan import TarScan
 from store.oci.tar import DIR, FILE_TYPES, REG
-
-WH_PREFIX = ".wh."
-WH_OPAQUE = ".wh..wh..opq"
+from store.whiteout import WH_OPAQUE, WH_PREFIX
 
 # Private keys and credential files, by name (any layer, even when deleted later).
 SECRET_FILE_GLOBS = (
