@@ -1,11 +1,13 @@
 """Byte counts for people: sizes in docker's 1000-based units (`5.24MB`, `812 B`), one
-scaling rule with the number format and separator each view prints; and limits (the
+scaling rule with the number format and separator each view prints, and as
+go-humanize writes them for dive's reports (`humanize_bytes`); and limits (the
 `--memory` a user gave) in exact binary units (`64 MiB`), read as docker reads them;
 and `--ulimit` values (go-units `ParseUlimit`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from builder.errors import UsageError
@@ -25,6 +27,17 @@ def decimal_size(
         if abs(n) < 1000 or unit == units[-1]:
             break
     return f"{n:{fmt}}{sep}{unit}"
+
+
+def humanize_bytes(n: int) -> str:
+    """A size as go-humanize's Bytes writes it (dive's reports): 1000-based, one decimal
+    below 10 of a unit (`5.2 MB`), none above (`12 MB`), rounded as Go rounds."""
+    if n < 10:
+        return f"{n} B"
+    e = math.floor(math.log(n) / math.log(1000))
+    val = math.floor(n / 1000**e * 10 + 0.5) / 10
+    unit = ("B", *DECIMAL_UNITS, "PB", "EB")[e]
+    return f"{val:.1f} {unit}" if val < 10 else f"{val:.0f} {unit}"
 
 
 def binary_size(n: int) -> str:

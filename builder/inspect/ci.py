@@ -19,9 +19,10 @@ import re
 from dataclasses import dataclass
 
 from builder.inspect.analyze import Analysis
-from builder.inspect.dive import human_bytes, percent_text
+from builder.inspect.dive import percent_text
 from builder.inspect.errors import CiConfigError
 from builder.inspect.pitfalls.base import human
+from builder.units import humanize_bytes
 
 CONFIG_NAME = ".pybuild-ci.yaml"
 RULES = ("lowest-efficiency", "highest-wasted-bytes", "highest-user-wasted-percent")
@@ -164,7 +165,7 @@ def format_ci(a: Analysis, results: list[RuleResult]) -> str:
     w = a.waste
     lines = [
         f"  efficiency: {100 * w.efficiency:.4f} %",
-        f"  wastedBytes: {w.wasted_bytes} bytes ({human_bytes(w.wasted_bytes)})",
+        f"  wastedBytes: {w.wasted_bytes} bytes ({humanize_bytes(w.wasted_bytes)})",
         f"  userWastedPercent: {percent_text(w.user_wasted_percent, 4)}",
         f"  reclaimableBytes: {w.reclaimable_bytes} bytes ({human(w.reclaimable_bytes)}; "
         "pybuild: what a rewrite would not store)",
@@ -174,7 +175,7 @@ def format_ci(a: Analysis, results: list[RuleResult]) -> str:
         lines.append("Inefficient Files:")
         lines.append(f"{'Count':>5}  {'Wasted Space':>12}  File Path")
         for p in shown:
-            lines.append(f"{p.count:>5}  {human_bytes(p.size):>12}  {p.path}")
+            lines.append(f"{p.count:>5}  {humanize_bytes(p.size):>12}  {p.path}")
     lines.append("Results:")
     for r in results:
         lines.append(f"  {r.status}: {r.rule}" + (f": {r.message}" if r.message else ""))

@@ -240,16 +240,3 @@ def _stack(lower: _Tree, upper: _Tree) -> _Tree:
 def percent_text(v: float, digits: int = 2) -> str:
     """A percentage as dive prints it: `NaN %` for an image with no user layer."""
     return "NaN %" if math.isnan(v) else f"{v:.{digits}f} %"
-
-
-_SI = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
-
-
-def human_bytes(n: int) -> str:
-    """A size as dive prints it (go-humanize's Bytes): 1000-based, one decimal below 10
-    of a unit (`5.2 MB`), none above (`12 MB`), rounded as Go rounds."""
-    if n < 10:
-        return f"{n} B"
-    e = math.floor(math.log(n) / math.log(1000))
-    val = math.floor(n / 1000**e * 10 + 0.5) / 10
-    return f"{val:.1f} {_SI[e]}" if val < 10 else f"{val:.0f} {_SI[e]}"
