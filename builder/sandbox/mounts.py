@@ -41,6 +41,7 @@ DEV_LINKS = (
     ("core", "/proc/kcore"),
 )
 _LOCKED = MS_NOSUID | MS_NODEV | MS_NOEXEC
+SHM_SIZE = 64 << 20  # /dev/shm's size unless told: Docker's 64 MiB
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class RootPlan:
     etc_files: tuple[tuple[str, str | Path], ...]
     mounts: tuple[Mount, ...]
     cgroups: tuple[tuple[str, str, str], ...] = ()  # cgroups.hierarchies(), to show
-    shm_size: int = 64 << 20  # /dev/shm's size, Docker's default 64 MiB
+    shm_size: int = SHM_SIZE
 
 
 def overlay_options(ov: Overlay, rootless: bool) -> str:

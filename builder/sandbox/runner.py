@@ -212,7 +212,7 @@ def run(spec: SandboxSpec, *, stdout: Sink = None, stderr: Sink = None) -> Sandb
             etc_files=_etc_files(spec),
             mounts=spec.mounts + (_init_mount(),) if spec.init else spec.mounts,
             cgroups=_HIERARCHIES,
-            **({"shm_size": spec.shm_size} if spec.shm_size else {}),
+            shm_size=spec.shm_size or mounts.SHM_SIZE,
         )
         if cg is not None:
             cg.create()
