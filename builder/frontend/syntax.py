@@ -107,14 +107,15 @@ class _Scanner:
     def _error(self, msg: str, line: int, instruction: str = "") -> DockerfileError:
         return DockerfileError(msg, Span(max(line, 1)), self.file, instruction)
 
-    def _directive(self, token: str, lineno: int) -> None:
+    def _directive(self, token: str, lineno: int) -> bool:
+        """Take `token` as a parser directive if it is one (True)."""
         if self.directives_done:
-            return
+            return False
         m = _DIRECTIVE.match(token)
         key = m.group(1).lower() if m else ""
         if m is None or key not in _VALID_DIRECTIVES:
             self.directives_done = True
-            return
+            return False
         if any(d.name == key for d in self.directives):
             raise self._error(f"only one {key} parser directive can be used", lineno)
         value = m.group(2)
@@ -124,6 +125,7 @@ class _Scanner:
             self.escape = value
             self._cont = self._cont_regex()
         self.directives.append(Directive(key, value, Span(lineno, 1, lineno, len(token))))
+        return True
 
     def _trim_cont(self, line: str) -> tuple[str, bool]:
         m = self._cont.search(line)
@@ -139,16 +141,14 @@ class _Scanner:
             i += 1
             start = i
             token = lstrip(raw.rstrip("\r\n"))
-            was_directive = len(self.directives)
-            self._directive(token, i)
+            directive = self._directive(token, i)
             if token.startswith("#"):
-                text = strip(raw.rstrip("\r\n")[1:])  # as BuildKit: the raw line's rest
-                if len(self.directives) > was_directive:
-                    pass  # a parser directive is no comment
-                elif text:
-                    self.comments.append(text)
-                else:
-                    self.comments = []
+                if not directive:  # a parser directive is no comment
+                    text = strip(raw.rstrip("\r\n")[1:])  # as BuildKit: the raw line's rest
+                    if text:
+                        self.comments.append(text)
+                    else:  # a bare `#` starts them afresh
+                        self.comments = []
                 token = ""
             column = len(raw) - len(lstrip(raw)) + 1
             line, end = self._trim_cont(token)
