@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from store.layout import Store
 
 CHUNK = 1 << 20
-KINDS = {"gzip": "gzip", "zstd": "zstd", "uncompressed": None}  # BuildKit's names
 
 
 def recompress_image(store: Store, desc: Descriptor, kind: str | None) -> Descriptor:
