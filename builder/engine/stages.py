@@ -120,7 +120,8 @@ def do_step(
     )
     key = compute_key(state.key, inputs)
     ctx.used_keys.append(key)
-    fresh = ctx.opts.no_cache or stage.name in ctx.opts.no_cache_filter
+    filtered = not ctx.opts.no_cache and stage.name in ctx.opts.no_cache_filter
+    fresh = ctx.opts.no_cache or filtered
     hit = None if fresh else _usable(ctx, ctx.cache.lookup(key))
     remote = ""  # "CACHED (from registry REF)" for a --cache-from hit
     if hit is None and not fresh and ctx.opts.cache_from:
@@ -133,15 +134,16 @@ def do_step(
         ctx.progress.step_done(vid, 0.0)
         res, reran, reason = hit, False, ""
     else:
-        reason = ctx.cache.explain(
-            inputs,
-            state.key,
-            parent_step=state.step_no,
-            parent_reran=state.reran,
-            no_cache=ctx.opts.no_cache,
-        )
-        if not ctx.opts.no_cache and stage.name in ctx.opts.no_cache_filter:
+        if filtered:
             reason = f"re-ran: --no-cache-filter {stage.name}"
+        else:
+            reason = ctx.cache.explain(
+                inputs,
+                state.key,
+                parent_step=state.step_no,
+                parent_reran=state.reran,
+                no_cache=ctx.opts.no_cache,
+            )
         ctx.progress.step_started(vid, stage.name, position, _shown(step), reason=reason)
         try:
             res = nospace.guard(
